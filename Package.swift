@@ -1,0 +1,74 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One module per concern; the folder tree under Sources/ is the architecture (see README.md).
+let package = Package(
+    name: "PlexLab",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "plexlab", targets: ["plexlab"]),
+        // The QEMU TCG plugin is a plain C shared object that qemu-user loads with -plugin.
+        .library(name: "PlexLabQEMUPlugin", type: .dynamic, targets: ["QEMUPlugin"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // System libraries from Debian (.ci/run installs the -dev packages).
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZydis", providers: [.apt(["libzydis-dev"])]),
+        .systemLibrary(name: "CElf", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
+
+        // The recording engine's plugin (C, QEMU plugin API v1 as shipped with QEMU 7.2).
+        .target(name: "QEMUPlugin", cSettings: [.unsafeFlags(["-O2"])]),
+
+        // x86 decoding over Zydis: exit kinds, static targets, sensitive instructions, the page scan.
+        .target(name: "X86Decode", dependencies: ["CZydis"]),
+        // Value types every module shares: block definitions, events, metadata.
+        .target(name: "TraceModel"),
+        // The block-stream codec: a successor predictor plus an entropy coder (bits per executed block).
+        .target(name: "BlockCodec", dependencies: ["TraceModel"]),
+        // The trace file: schema, chunked streams, streaming writer and reader.
+        .target(name: "TraceStore", dependencies: ["TraceModel", "BlockCodec", "CZstd",
+                                                   .product(name: "GRDB", package: "GRDB.swift")]),
+        // Turns code bytes plus executed block starts into block definitions and a trace.
+        .target(name: "TraceBuilder", dependencies: ["TraceStore", "X86Decode"]),
+        // `plexlab record`: runs programs under qemu-user with the plugin.
+        .target(name: "Recorder", dependencies: ["TraceBuilder", "TraceStore", "X86Decode"]),
+        // `plexlab import`: the documented JSON Lines trace format.
+        .target(name: "TraceImport", dependencies: ["TraceBuilder", "TraceStore", "X86Decode"]),
+        // Cycle costs per event: built-in and user profiles.
+        .target(name: "CostModel"),
+        // The replay engine and one file per strategy.
+        .target(name: "Replay", dependencies: ["TraceStore", "X86Decode", "CostModel"]),
+        // ELF symbols for hot trap sites.
+        .target(name: "Symbols", dependencies: ["CElf"]),
+        // Markdown, HTML/SVG and JSON reports.
+        .target(name: "Reports", dependencies: ["Replay", "CostModel", "TraceStore", "X86Decode", "Symbols"]),
+        // The CI performance gate.
+        .target(name: "Gate", dependencies: ["Replay", "CostModel", "TraceStore"]),
+        // The workload corpus: named, reproducible programs to record.
+        .target(name: "Workloads"),
+        // `plexlab calibrate`: this machine's trap costs.
+        .target(name: "Calibrate", dependencies: ["CostModel"]),
+        // The thin command-line front end.
+        .executableTarget(name: "plexlab", dependencies: [
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TraceModel", "TraceStore", "X86Decode", "TraceBuilder", "Recorder", "TraceImport", "CostModel",
+            "Replay", "Reports", "Gate", "Workloads", "Calibrate",
+        ]),
+
+        .testTarget(name: "X86DecodeTests", dependencies: ["X86Decode"]),
+        .testTarget(name: "BlockCodecTests", dependencies: ["BlockCodec", "TraceModel"]),
+        .testTarget(name: "TraceStoreTests", dependencies: ["TraceStore"]),
+        .testTarget(name: "TraceBuilderTests", dependencies: ["TraceBuilder", "TraceStore", "X86Decode"]),
+        .testTarget(name: "RecorderTests", dependencies: ["Recorder", "TraceStore", "Workloads"]),
+        .testTarget(name: "TraceImportTests", dependencies: ["TraceImport", "TraceStore"]),
+        .testTarget(name: "ReplayTests", dependencies: ["Replay", "CostModel", "TraceStore", "TraceImport", "Recorder"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Replay", "TraceImport", "Symbols"]),
+        .testTarget(name: "GateTests", dependencies: ["Gate", "Replay", "TraceImport"]),
+        .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "CostModel"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+#include <Zydis/Zydis.h>

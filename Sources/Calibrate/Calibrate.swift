@@ -1,0 +1,1 @@
+// Calibrate: see README.md for this module's place in the architecture.

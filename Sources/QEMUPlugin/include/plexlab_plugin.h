@@ -1,0 +1,1 @@
+/* The wire protocol between the plugin and the recorder. */

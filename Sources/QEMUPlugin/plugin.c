@@ -1,0 +1,1 @@
+/* PlexLab's QEMU TCG plugin: see include/plexlab_plugin.h. */

@@ -1,0 +1,1 @@
+// TraceImport: see README.md for this module's place in the architecture.

@@ -1,0 +1,1 @@
+// BlockCodecTests: tests for BlockCodec.

@@ -1,0 +1,1 @@
+// CalibrateTests: tests for Calibrate.

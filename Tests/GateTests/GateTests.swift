@@ -1,0 +1,1 @@
+// GateTests: tests for Gate.

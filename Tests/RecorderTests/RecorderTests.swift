@@ -1,0 +1,1 @@
+// RecorderTests: tests for Recorder.

@@ -1,0 +1,1 @@
+// ReplayTests: tests for Replay.

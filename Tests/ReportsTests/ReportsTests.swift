@@ -1,0 +1,1 @@
+// ReportsTests: tests for Reports.

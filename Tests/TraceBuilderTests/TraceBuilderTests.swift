@@ -1,0 +1,1 @@
+// TraceBuilderTests: tests for TraceBuilder.

@@ -1,0 +1,1 @@
+// TraceImportTests: tests for TraceImport.

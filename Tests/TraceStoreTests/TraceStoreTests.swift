@@ -1,0 +1,1 @@
+// TraceStoreTests: tests for TraceStore.

@@ -1,0 +1,1 @@
+// X86DecodeTests: tests for X86Decode.
