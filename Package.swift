@@ -51,7 +51,8 @@ let package = Package(
         // The workload corpus: named, reproducible programs to record.
         .target(name: "Workloads"),
         // `plexlab calibrate`: this machine's trap costs.
-        .target(name: "Calibrate", dependencies: ["CostModel"]),
+        .target(name: "CCalibrate"),
+        .target(name: "Calibrate", dependencies: ["CCalibrate", "CostModel", "TraceModel"]),
         // The thin command-line front end.
         .executableTarget(name: "plexlab", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -69,6 +70,8 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Replay", "TraceImport", "Symbols"]),
         .testTarget(name: "GateTests", dependencies: ["Gate", "Replay", "TraceImport"]),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "CostModel"]),
+        // End-to-end tests that run the built `plexlab` executable (found next to the test bundle).
+        .testTarget(name: "CLITests", dependencies: ["TraceModel"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,1 @@
+/* Measurement kernels for plexlab calibrate. */

@@ -1,0 +1,1 @@
+// CLITests: end-to-end runs of the plexlab executable.
