@@ -1,6 +1,6 @@
 /// Every strategy, in the order tables and `--strategies all` list them. A new strategy is one line here.
 public enum StrategyRegistry {
-    public static let all: [any ReplayStrategy.Type] = [
+    public static var all: [any ReplayStrategy.Type] { [
         NativeStrategy.self,
         HardwareAssistStrategy.self,
         ScanBeforeExecuteStrategy.self,
@@ -9,7 +9,7 @@ public enum StrategyRegistry {
         BinaryTranslationNoLinkStrategy.self,
         BinaryTranslationLinkStrategy.self,
         BinaryTranslationIBTCStrategy.self,
-    ]
+    ] }
 
     public static var names: [String] { all.map { $0.name } }
 
