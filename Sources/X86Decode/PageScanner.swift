@@ -74,7 +74,7 @@ public struct PageScanner: Sendable {
     /// - Parameters:
     ///   - code: the page's bytes, from `coverage.pageBase` (at most `coverage.pageSize` bytes; missing bytes stop the scan).
     ///   - isCaptured: whether the 4096-byte subpage at this (4096-aligned) address holds captured bytes;
-    ///     called once per subpage a path enters, not per instruction.
+    ///     answers are cached within a scan, so it is called about once per subpage, not per instruction.
     /// - Returns: the number of instructions newly decoded (the scan's cost).
     public mutating func scan(entry: UInt64, code: UnsafeRawBufferPointer, isCaptured: (UInt64) -> Bool,
                               coverage: inout InstructionStarts) -> Int {
@@ -87,11 +87,19 @@ public struct PageScanner: Sendable {
         var decoder = self.decoder.decoder
         var instruction = ZydisDecodedInstruction()
         var context = ZydisDecoderContext()
-        // A one-entry cache of the last subpage found captured keeps isCaptured off the per-instruction path.
+        // Small caches of answers keep isCaptured off the per-instruction path: the last two subpages
+        // found captured (a path and its look-ahead into the next subpage) and the last one found not.
         var capturedSubpage = -1
+        var previousCapturedSubpage = -1
+        var uncapturedSubpage = -1
         func subpageIsCaptured(_ subpage: Int) -> Bool {
-            if subpage == capturedSubpage { return true }
-            guard isCaptured(pageBase &+ UInt64(subpage << subpageShift)) else { return false }
+            if subpage == capturedSubpage || subpage == previousCapturedSubpage { return true }
+            if subpage == uncapturedSubpage { return false }
+            guard isCaptured(pageBase &+ UInt64(subpage << subpageShift)) else {
+                uncapturedSubpage = subpage
+                return false
+            }
+            previousCapturedSubpage = capturedSubpage
             capturedSubpage = subpage
             return true
         }
