@@ -5,5 +5,7 @@ enum CommandRegistry {
     static let all: [ParsableCommand.Type] = [
         ImportCommand.self,
         InfoCommand.self,
+        ReplayCommand.self,
+        CompareCommand.self,
     ]
 }
