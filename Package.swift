@@ -51,7 +51,8 @@ let package = Package(
         // The workload corpus: named, reproducible programs to record.
         .target(name: "Workloads"),
         // `plexlab calibrate`: this machine's trap costs.
-        .target(name: "CCalibrate"),
+        // -O2 even in debug builds: the lookup kernels must measure optimized code, not -O0 spills.
+        .target(name: "CCalibrate", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Calibrate", dependencies: ["CCalibrate", "CostModel", "TraceModel"]),
         // The thin command-line front end.
         .executableTarget(name: "plexlab", dependencies: [
