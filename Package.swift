@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "Workloads"),
         // `plexlab calibrate`: this machine's trap costs.
         // -O2 even in debug builds: the lookup kernels must measure optimized code, not -O0 spills.
-        .target(name: "CCalibrate", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "CCalibrate", dependencies: ["CZydis"], cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Calibrate", dependencies: ["CCalibrate", "CostModel", "TraceModel"]),
         // The thin command-line front end.
         .executableTarget(name: "plexlab", dependencies: [

@@ -2,7 +2,7 @@
 public enum CalibrationError: Error, CustomStringConvertible, Equatable {
     case unsupportedArchitecture(String)
     case invalidRepetitions(Int)
-    case noUsableClock(String)
+    case cannotWrite(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -10,8 +10,8 @@ public enum CalibrationError: Error, CustomStringConvertible, Equatable {
             "not measurable on this architecture (\(machine)): the calibration kernels are x86-64 only"
         case .invalidRepetitions(let count):
             "--repetitions must be at least 5, got \(count)"
-        case .noUsableClock(let why):
-            "no usable clock: \(why)"
+        case .cannotWrite(let path, let reason):
+            "cannot write \(path): \(reason)"
         }
     }
 }

@@ -68,8 +68,8 @@ public enum Calibrator {
         var unmeasured: [Unmeasured] = []
         let clock = try chooseClock(options, host: host, unmeasured: &unmeasured)
         let plan = kernels(quick: options.quick)
-        let raw = runRounds(plan, clock: clock, options: options, unmeasured: &unmeasured)
-        let measurements = summarize(plan, raw: raw, clock: clock, unmeasured: &unmeasured)
+        let run = runRounds(plan, clock: clock, options: options, unmeasured: &unmeasured)
+        let measurements = summarize(plan, raw: run.raw, scanned: run.scanned, clock: clock, unmeasured: &unmeasured)
         if !host.underHypervisor {
             unmeasured.append(Unmeasured(what: "vmexit", why:
                 "not running under a hypervisor, so cpuid does not exit; the profile uses an estimate"))
@@ -135,14 +135,16 @@ public enum Calibrator {
 
     // MARK: kernels
 
-    typealias KernelFunction = (cc_clock, UInt32, UnsafeMutablePointer<UInt64>?, UInt32) -> Int32
+    /// (clock, inner, samples, count, operations reported by the kernel) -> status.
+    typealias KernelFunction = (cc_clock, UInt32, UnsafeMutablePointer<UInt64>?, UInt32, inout UInt64) -> Int32
 
     struct Kernel {
         var kind: MeasurementKind
         /// The `inner` argument: operations (or reference-loop iterations) per region.
         var inner: UInt32
-        /// Operations per region, for the division (instructions, for the reference loop).
-        var operations: Int
+        /// Operations per region, for the division (instructions, for the reference loop); nil when the
+        /// kernel reports it (the scan decodes however many instructions the pages hold).
+        var operations: Int?
         var function: KernelFunction
     }
 
@@ -150,8 +152,11 @@ public enum Calibrator {
         let pages: UInt32 = quick ? 4 : 16
         let lookups: UInt32 = quick ? 256 : 1024
         let iterations: UInt32 = quick ? 4 : 20
-        func kernel(_ kind: MeasurementKind, _ inner: UInt32, _ function: @escaping KernelFunction) -> Kernel {
-            Kernel(kind: kind, inner: inner, operations: Int(inner), function: function)
+        typealias Measure = (cc_clock, UInt32, UnsafeMutablePointer<UInt64>?, UInt32) -> Int32
+        func kernel(_ kind: MeasurementKind, _ inner: UInt32, _ measure: @escaping Measure) -> Kernel {
+            Kernel(kind: kind, inner: inner, operations: Int(inner)) { clock, inner, samples, count, _ in
+                measure(clock, inner, samples, count)
+            }
         }
         return [
             kernel(.timerOverhead, 1) { clock, _, samples, count in cc_measure_timer_overhead(clock, samples, count) },
@@ -164,27 +169,34 @@ public enum Calibrator {
             kernel(.ibtcLookup, lookups, cc_measure_ibtc_lookup),
             kernel(.rasHit, lookups, cc_measure_ras),
             Kernel(kind: .referenceLoop, inner: iterations,
-                   operations: Int(iterations) * Int(CC_ADD_CHAIN_INSNS_PER_ITERATION),
-                   function: cc_measure_add_chain),
+                   operations: Int(iterations) * Int(CC_ADD_CHAIN_INSNS_PER_ITERATION)) { clock, inner, samples, count, _ in
+                cc_measure_add_chain(clock, inner, samples, count)
+            },
+            Kernel(kind: .scan, inner: 1, operations: nil) { clock, _, samples, count, decoded in
+                cc_measure_scan(clock, &decoded, samples, count)
+            },
         ]
     }
 
     /// Runs every kernel in interleaved rounds, so a burst of noise from the shared machine lands on a
     /// slice of every measurement rather than on all of one. Returns raw region durations per kind.
     static func runRounds(_ plan: [Kernel], clock: ClockReport, options: CalibrationOptions,
-                          unmeasured: inout [Unmeasured]) -> [MeasurementKind: [UInt64]] {
+                          unmeasured: inout [Unmeasured]) -> (raw: [MeasurementKind: [UInt64]], scanned: Int) {
         let rounds = options.repetitions >= 100 ? 5 : 1
         let source = clock.source == .tsc ? CC_CLOCK_TSC : CC_CLOCK_MONOTONIC_NS
         var raw: [MeasurementKind: [UInt64]] = [:]
         var failed: Set<MeasurementKind> = []
+        var scanned = 0
         for round in 0..<rounds {
             let count = options.repetitions / rounds + (round < options.repetitions % rounds ? 1 : 0)
             for kernel in plan where !failed.contains(kernel.kind) {
                 var samples = [UInt64](repeating: 0, count: count)
+                var reported: UInt64 = 0
                 let status = samples.withUnsafeMutableBufferPointer {
-                    kernel.function(source, kernel.inner, $0.baseAddress, UInt32(count))
+                    kernel.function(source, kernel.inner, $0.baseAddress, UInt32(count), &reported)
                 }
                 let error = errno
+                if kernel.kind == .scan { scanned = Int(reported) }
                 if status == 0 {
                     raw[kernel.kind, default: []] += samples
                 } else {
@@ -194,7 +206,7 @@ public enum Calibrator {
                 }
             }
         }
-        return raw
+        return (raw, scanned)
     }
 
     static func kernelProblem(_ status: Int32, errno error: Int32) -> String {
@@ -208,21 +220,22 @@ public enum Calibrator {
     }
 
     /// Per region: (duration - median timer overhead) / operations, in profile cycles.
-    static func summarize(_ plan: [Kernel], raw: [MeasurementKind: [UInt64]], clock: ClockReport,
+    static func summarize(_ plan: [Kernel], raw: [MeasurementKind: [UInt64]], scanned: Int, clock: ClockReport,
                           unmeasured: inout [Unmeasured]) -> [Measurement] {
         let overhead = raw[.timerOverhead].flatMap { SampleSummary($0.map(Double.init))?.median } ?? 0
         var measurements: [Measurement] = []
         for kernel in plan {
             guard let samples = raw[kernel.kind] else { continue }
+            let operations = kernel.operations ?? scanned
             let subtract = kernel.kind == .timerOverhead ? 0 : overhead
-            let perOperation = samples.map { (Double($0) - subtract) / Double(kernel.operations) * clock.cyclesPerTick }
+            let perOperation = samples.map { (Double($0) - subtract) / Double(operations) * clock.cyclesPerTick }
             guard let summary = SampleSummary(perOperation) else { continue }
             guard summary.median > 0 else {
                 unmeasured.append(Unmeasured(what: kernel.kind.rawValue, why:
                     "below the timer's resolution (median \(summary.median) cycles after subtracting its overhead)"))
                 continue
             }
-            measurements.append(Measurement(kind: kernel.kind, operationsPerRegion: kernel.operations,
+            measurements.append(Measurement(kind: kernel.kind, operationsPerRegion: operations,
                                             cycles: summary,
                                             medianNanoseconds: summary.median / clock.cyclesPerNanosecond))
         }

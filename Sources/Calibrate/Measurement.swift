@@ -10,6 +10,7 @@ public enum MeasurementKind: String, CaseIterable, Sendable {
     case ibtcLookup = "ibtc_lookup"
     case rasHit = "ras_push_pop"
     case referenceLoop = "reference_loop_cpi"
+    case scan = "scan_per_insn"
 
     /// What one operation is, in words.
     public var title: String {
@@ -24,6 +25,7 @@ public enum MeasurementKind: String, CaseIterable, Sendable {
         case .ibtcLookup: "dependent lookup in a direct-mapped 4096-entry IBTC (1024 targets, 90% in a hot 64)"
         case .rasHit: "return-address stack push, then pop and compare (16 entries)"
         case .referenceLoop: "one instruction of 1000 dependent adds + dec/jnz (1002 per iteration)"
+        case .scan: "one instruction of a recursive-descent page scan (Zydis) of libc code pages"
         }
     }
 }

@@ -1,3 +1,4 @@
+import CostModel
 import Foundation
 
 /// Maps measurements to the twelve cost keys, with a source note for each.
@@ -6,58 +7,71 @@ struct ProfileBuilder {
     var clock: ClockReport
     var date: Date
     var measurements: [Measurement]
+    /// Where the figures this host cannot measure come from.
+    var modern = CostProfile.modern
 
     func profile(named name: String) -> CalibratedProfile {
         var costs: [String: Double] = [:]
         var sources: [String: String] = [:]
-        func set(_ key: String, _ cycles: Double, _ note: String) {
-            costs[key] = Self.rounded(cycles)
-            sources[key] = note
+        func set(_ key: CostKey, _ cycles: Double, _ note: String) {
+            costs[key.rawValue] = Self.rounded(cycles)
+            sources[key.rawValue] = note
         }
-        func measuredOrEstimate(_ key: String, _ kind: MeasurementKind, _ estimate: Estimate.Figure,
-                                what: String) {
+        func builtIn(_ key: CostKey, because why: String) {
+            set(key, modern[key], "estimate: the modern built-in's figure (\(why)); its note: "
+                + (modern.sources[key] ?? "none"))
+        }
+        func measuredOrBuiltIn(_ key: CostKey, _ kind: MeasurementKind, what: String) {
             if let measurement = measurement(kind) {
                 set(key, measurement.cycles.median, measured(measurement, what: what))
             } else {
-                set(key, estimate.cycles, estimate.note + " (\(kind.rawValue) could not be measured)")
+                builtIn(key, because: "\(kind.rawValue) could not be measured")
             }
         }
-        measuredOrEstimate("cpi", .referenceLoop, Estimate.cpi, what:
-            "reference loop of 1000 dependent `add $1, %rax` + dec + jnz = 1002 instructions per iteration; in TSC "
-            + "cycles this is the TSC-to-core clock ratio of a latency-bound loop")
-        measuredOrEstimate("trap_int3", .int3, Estimate.trapInt3, what:
+        measuredOrBuiltIn(.cpi, .referenceLoop, what:
+            "reference loop of 1000 dependent `add $1, %rax` + dec + jnz = 1002 instructions per iteration, "
+            + "latency-bound at one add per core cycle, so in TSC cycles it is the TSC-to-core clock ratio")
+        measuredOrBuiltIn(.trapInt3, .int3, what:
             "int3, SIGTRAP to a C handler that only counts, sigreturn (a user-level monitor's #BP round trip)")
-        measuredOrEstimate("trap_pf", .pageFault, Estimate.trapPF, what:
+        measuredOrBuiltIn(.trapPF, .pageFault, what:
             "read of a PROT_NONE page, SIGSEGV handler mprotects the page PROT_READ, sigreturn; includes the "
             + "handler's mprotect (\(figure(.mprotect)) measured alone)")
-        measuredOrEstimate("trap_wp", .writeFault, Estimate.trapWP, what:
+        measuredOrBuiltIn(.trapWP, .writeFault, what:
             "store to a PROT_READ page, SIGSEGV handler mprotects it read-write, sigreturn")
+        let emulation = modern[.emulateData] - modern[.trapPF]
         if let pageFault = measurement(.pageFault) {
-            set("emulate_data", pageFault.cycles.median + Estimate.emulationOfOneAccess.cycles,
-                "trap_pf (measured, median \(Self.text(pageFault.cycles.median))) + "
-                + "\(Self.text(Estimate.emulationOfOneAccess.cycles)) (\(Estimate.emulationOfOneAccess.note))")
+            set(.emulateData, pageFault.cycles.median + emulation,
+                "trap_pf (measured, median \(Self.text(pageFault.cycles.median))) + \(Self.text(emulation)) "
+                + "(estimate: decoding and emulating the access, the modern built-in's emulate_data - trap_pf)")
         } else {
-            set("emulate_data", Estimate.trapPF.cycles + Estimate.emulationOfOneAccess.cycles,
-                "trap_pf estimate + emulation estimate (page_fault_round_trip could not be measured): "
-                + Estimate.emulationOfOneAccess.note)
+            builtIn(.emulateData, because: "page_fault_round_trip could not be measured")
         }
-        set("scan_per_insn", Estimate.scanPerInsn.cycles, Estimate.scanPerInsn.note)
-        set("translate_per_insn", Estimate.translatePerInsn.cycles, Estimate.translatePerInsn.note)
-        set("dispatch", Estimate.dispatch.cycles, Estimate.dispatch.note)
-        set("link", Estimate.link.cycles, Estimate.link.note)
-        measuredOrEstimate("ibtc_hit", .ibtcLookup, Estimate.ibtcHit, what:
+        measuredOrBuiltIn(.scanPerInsn, .scan, what:
+            "plex86-style recursive-descent scan (Zydis 4 decode, coverage bitmap, worklist of in-page jcc/call "
+            + "targets) of the pages holding the entries of 28 libc functions, each from its entry")
+        if let scan = measurement(.scan) {
+            let ratio = modern[.translatePerInsn] / modern[.scanPerInsn]
+            set(.translatePerInsn, scan.cycles.median * ratio,
+                "estimate: \(Self.text(ratio)) x the measured scan_per_insn (the modern built-in's ratio: decode, "
+                + "emit and fix up per instruction)")
+        } else {
+            builtIn(.translatePerInsn, because: "the scan could not be measured")
+        }
+        builtIn(.dispatch, because: "a dispatcher is not measured")
+        builtIn(.link, because: "linking is not measured")
+        measuredOrBuiltIn(.ibtcHit, .ibtcLookup, what:
             "dependent lookups in a direct-mapped 4096-entry table of 16-byte entries (64 KiB, full), 1024 distinct "
             + "targets over 16 MiB, 90% of lookups in a hot set of 64; the jump to the translation is not included")
-        measuredOrEstimate("ras_hit", .rasHit, Estimate.rasHit, what:
+        measuredOrBuiltIn(.rasHit, .rasHit, what:
             "push of (guest, host) return addresses on a 16-entry in-memory stack, then pop and compare, "
             + "dependent pairs")
         if host.underHypervisor, let cpuid = measurement(.cpuid) {
-            set("vmexit", cpuid.cycles.median, measured(cpuid, what:
+            set(.vmexit, cpuid.cycles.median, measured(cpuid, what:
                 "cpuid from this guest: the hypervisor flag is set and CPUID always exits, so this is a real VM exit "
-                + "round trip (on this host's hypervisor)"))
+                + "round trip (through this host's hypervisor)"))
         } else {
-            set("vmexit", Estimate.vmexit.cycles, Estimate.vmexit.note
-                + (host.underHypervisor ? " (cpuid could not be measured)" : " (not under a hypervisor: cpuid does not exit)"))
+            builtIn(.vmexit, because: host.underHypervisor
+                    ? "cpuid could not be measured" : "not under a hypervisor: cpuid does not exit")
         }
         let day = ISO8601DateFormatter.string(from: date, timeZone: TimeZone(identifier: "UTC")!,
                                               formatOptions: [.withFullDate])

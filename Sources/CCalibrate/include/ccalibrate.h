@@ -70,6 +70,10 @@ int cc_measure_ibtc_lookup(cc_clock clock, uint32_t inner, uint64_t *samples, ui
 int cc_measure_ras(cc_clock clock, uint32_t inner, uint64_t *samples, uint32_t count);
 /** `iterations` passes of the reference loop per region (CC_ADD_CHAIN_INSNS_PER_ITERATION each). */
 int cc_measure_add_chain(cc_clock clock, uint32_t iterations, uint64_t *samples, uint32_t count);
+/** A plex86-style page scan (recursive descent with Zydis, coverage bitmap, worklist) of the pages holding
+ *  the entry points of a fixed list of libc functions, each from its entry. `*decoded_per_region` gets the
+ *  instructions decoded per region (the same every region). */
+int cc_measure_scan(cc_clock clock, uint64_t *decoded_per_region, uint64_t *samples, uint32_t count);
 
 /** The IBTC kernel's shape: table entries, distinct guest targets, targets in the hot set. */
 #define CC_IBTC_ENTRIES 4096u
