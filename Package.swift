@@ -53,7 +53,8 @@ let package = Package(
         // The workload corpus: named, reproducible programs to record.
         .target(name: "Workloads"),
         // `plexlab calibrate`: this machine's trap costs.
-        .target(name: "CCalibrate"),
+        // -O2 even in debug builds: the lookup kernels must measure optimized code, not -O0 spills.
+        .target(name: "CCalibrate", dependencies: ["CZydis"], cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Calibrate", dependencies: ["CCalibrate", "CostModel", "TraceModel"]),
         // The thin command-line front end.
         .executableTarget(name: "plexlab", dependencies: [

@@ -7,5 +7,6 @@ enum CommandRegistry {
         InfoCommand.self,
         ReplayCommand.self,
         CompareCommand.self,
+        CalibrateCommand.self,
     ]
 }
