@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "QEMUPlugin", cSettings: [.unsafeFlags(["-O2"])]),
 
         // x86 decoding over Zydis: exit kinds, static targets, sensitive instructions, the page scan.
-        .target(name: "X86Decode", dependencies: ["CZydis"]),
+        .target(name: "X86Decode", dependencies: ["CZydis", "TraceModel"]),
         // Value types every module shares: block definitions, events, metadata.
         .target(name: "TraceModel"),
         // The block-stream codec: a successor predictor plus an entropy coder (bits per executed block).
