@@ -14,6 +14,11 @@ struct CompiledProgram {
     let path: String
     let directory: URL
 
+    init(path: String, directory: URL) {
+        self.path = path
+        self.directory = directory
+    }
+
     init(flags: [String], name: String) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("plexlab-symbols-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
