@@ -41,9 +41,10 @@ public enum HTMLReport {
     th{background:#f6f8fa}
     td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
     td.na{color:#8c959f}
+    td.s{white-space:nowrap}
     code,.mono{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.82rem}
     td.where,td.insn{overflow-wrap:anywhere}
-    .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:1rem}
+    .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(540px,1fr));gap:1rem}
     svg.chart{width:100%;height:auto;border:1px solid #d0d7de;border-radius:6px;background:#fff;font-family:inherit}
     svg.chart text{fill:#1b1f24}
     svg.chart .grid{stroke:#e4e8ec;stroke-width:1}
@@ -72,13 +73,23 @@ public enum HTMLReport {
         strategyColors[name] ?? palette[index % palette.count]
     }
 
-    /// Colors for cost parts: execution grey, then a stable color per label in first-seen order.
+    /// Fixed colors for cost parts, grouped by family (INT3 traps warm, page faults purple, dispatch blue,
+    /// cheap in-cache hits green); unknown labels take the palette in first-seen order.
+    static let partColors: [String: String] = [
+        "execution": "#c8ccd0", "scan": "#8c564b", "translate": "#bcbd22",
+        "call": "#d62728", "ret": "#ff9896", "jcc": "#ff7f0e", "jmp": "#ffbb78", "jmp_ind": "#e377c2",
+        "call_ind": "#f7b6d2", "syscall": "#525a63", "far": "#9c755f", "sensitive": "#7f7f7f", "page_cross": "#dbdb8d",
+        "pf_exec": "#9467bd", "int3_fill": "#c5b0d5", "pf_write": "#6b4c9a", "pf_data": "#b07aa1", "data_map": "#d4a6c8",
+        "dispatch": "#1f77b4", "dispatch_syscall": "#17becf", "dispatch_far": "#9edae5", "link": "#aec7e8",
+        "ibtc_hit": "#2ca02c", "ras_hit": "#98df8a", "flush": "#393b79", "vmexit": "#000000",
+    ]
+
     static func causeColors(_ input: ReportInput) -> [String: String] {
-        var colors = ["execution": "#c8ccd0"]
+        var colors = partColors
         var next = 0
         for trace in input.traces {
             for strategy in trace.strategies {
-                for label in strategy.counts.map(\.cause) + ["scan", "translate"] where colors[label] == nil {
+                for label in strategy.counts.map(\.cause) where colors[label] == nil {
                     colors[label] = palette[next % palette.count]
                     next += 1
                 }
@@ -151,7 +162,7 @@ public enum HTMLReport {
         }
         out += "<th>main causes</th></tr></thead><tbody>\n"
         for strategy in trace.strategies {
-            out += "<tr><td>\(Escape.html(strategy.name))</td>"
+            out += "<tr><td class=\"s\">\(Escape.html(strategy.name))</td>"
             if let reason = strategy.unavailable {
                 out += "<td class=\"na\" colspan=\"\(4 + 2 * profiles.count)\">n/a</td><td>\(Escape.html(reason))</td></tr>\n"
                 continue

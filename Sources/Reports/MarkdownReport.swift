@@ -29,7 +29,9 @@ public enum MarkdownReport {
             } else {
                 text += "\(verdict.best) runs \(NumberFormat.ratio(factor)) faster than \(compared)"
             }
-            text += " (\(verdict.best) is \(NumberFormat.ratio(verdict.bestSlowdown)) native)"
+            text += " (\(verdict.best) is \(NumberFormat.ratio(verdict.bestSlowdown)) native"
+            if let hardware = verdict.hardwareSlowdown { text += ", hw \(NumberFormat.ratio(hardware))" }
+            text += ")"
         } else {
             text += "only \(verdict.best) has numbers: \(NumberFormat.ratio(verdict.bestSlowdown)) native"
         }

@@ -11,7 +11,7 @@ public struct CostPart: Sendable, Equatable {
 /// The sentence that says which strategy wins on one trace under one profile, and why the loser loses.
 public struct Verdict: Sendable, Equatable {
     public var profile: String
-    /// Fastest strategy other than native.
+    /// Fastest strategy other than native and hw (hw only when it is the only one with numbers).
     public var best: String
     /// sbe when it is there and is not the best, else the slowest strategy.
     public var compared: String?
@@ -23,6 +23,8 @@ public struct Verdict: Sendable, Equatable {
     public var dominantShare: Double?
     /// best's slowdown against native.
     public var bestSlowdown: Double
+    /// hw's slowdown, quoted for reference when hw has numbers and is not `best`.
+    public var hardwareSlowdown: Double?
 }
 
 /// A row of the merged trap-site or page table: one address, each strategy's counts there.
@@ -78,7 +80,11 @@ extension ReportStrategy {
 extension ReportTrace {
     /// The verdict under `profile`; nil when no strategy other than native has an estimate.
     public func verdict(profile: String) -> Verdict? {
-        let candidates = strategies.filter { $0.isAvailable && $0.name != "native" && $0.estimate(profile) != nil }
+        let all = strategies.filter { $0.isAvailable && $0.name != "native" && $0.estimate(profile) != nil }
+        // Hardware assist wins whenever a trace has no cpuid; the question a report answers is which software
+        // technique to use, so hw is only the verdict when nothing else has numbers (its slowdown is quoted).
+        let software = all.filter { $0.name != "hw" }
+        let candidates = software.isEmpty ? all : software
         guard let best = candidates.min(by: { $0.estimate(profile)!.cycles < $1.estimate(profile)!.cycles }) else {
             return nil
         }
@@ -87,6 +93,7 @@ extension ReportTrace {
         let compared = others.first { $0.name == "sbe" }
             ?? others.max { $0.estimate(profile)!.cycles < $1.estimate(profile)!.cycles }
         var verdict = Verdict(profile: profile, best: best.name, bestSlowdown: bestEstimate.slowdown)
+        if best.name != "hw", let hw = all.first(where: { $0.name == "hw" }) { verdict.hardwareSlowdown = hw.estimate(profile)?.slowdown }
         if let compared, let estimate = compared.estimate(profile) {
             verdict.compared = compared.name
             verdict.factor = bestEstimate.cycles > 0 ? estimate.cycles / bestEstimate.cycles : nil

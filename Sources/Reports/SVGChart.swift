@@ -47,12 +47,14 @@ public enum SVGChart {
         }
     }
 
-    static let width = 900.0
-    static let labelWidth = 170.0
-    static let plotLeft = 180.0
-    static let plotRight = 800.0
-    static let rowHeight = 18.0
-    static let barHeight = 13.0
+    // Sized so that in a two-column layout on a laptop screen the 12.5-unit text renders at about 10 px.
+    static let width = 720.0
+    static let labelWidth = 122.0
+    static let plotLeft = 130.0
+    static let plotRight = 650.0
+    static let rowHeight = 19.0
+    static let barHeight = 14.0
+    static let fontSize = 12.5
 
     /// Whether values spread wide enough that a linear axis would hide the small ones.
     public static func wantsLogScale(_ values: [Double]) -> Bool {
@@ -67,19 +69,19 @@ public enum SVGChart {
         let scale = Scale(values: values, logarithmic: logScale)
         let rows = groups.reduce(0) { $0 + $1.bars.count + 1 }
         let top = 34.0
-        let height = top + Double(rows) * rowHeight + 34
+        let height = top + Double(rows) * rowHeight + 38
         var svg = open(title: title, height: height)
-        svg += axis(scale, top: top, bottom: height - 28, label: axisLabel + (logScale ? " (log scale)" : ""))
+        svg += axis(scale, top: top, bottom: height - 32, label: axisLabel + (logScale ? " (log scale)" : ""))
         var y = top
         for group in groups {
             svg += text(x: 4, y: y + 12, group.label, anchor: "start", weight: "bold")
             y += rowHeight
             for bar in group.bars {
                 let x1 = scale.position(bar.value)
-                svg += text(x: labelWidth, y: y + 11, bar.label, anchor: "end")
+                svg += text(x: labelWidth, y: y + 12, bar.label, anchor: "end")
                 svg += rect(x: plotLeft, y: y + 1, width: max(x1 - plotLeft, 0), height: barHeight, color: bar.color,
                             title: "\(group.label) \(bar.label): \(bar.valueText)")
-                svg += text(x: max(x1, plotLeft) + 4, y: y + 11, bar.valueText, anchor: "start")
+                svg += text(x: max(x1, plotLeft) + 4, y: y + 12, bar.valueText, anchor: "start")
                 y += rowHeight
             }
         }
@@ -96,21 +98,21 @@ public enum SVGChart {
                 legend.append((segment.label, segment.color))
             }
         }
-        let legendPerLine = 6
+        let legendPerLine = 4
         let legendLines = (legend.count + legendPerLine - 1) / legendPerLine
-        let top = 24.0 + Double(legendLines) * 16 + 6
-        let height = top + Double(rows.count) * rowHeight + 34
+        let top = 26.0 + Double(legendLines) * 17 + 6
+        let height = top + Double(rows.count) * rowHeight + 38
         var svg = open(title: title, height: height)
         for (index, entry) in legend.enumerated() {
-            let x = plotLeft + Double(index % legendPerLine) * 105
-            let y = 24.0 + Double(index / legendPerLine) * 16
+            let x = plotLeft + Double(index % legendPerLine) * 130
+            let y = 26.0 + Double(index / legendPerLine) * 17
             svg += "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"10\" height=\"10\" fill=\"\(entry.1)\"/>"
             svg += text(x: x + 14, y: y + 9, entry.0, anchor: "start")
         }
-        svg += axis(scale, top: top, bottom: height - 28, label: axisLabel)
+        svg += axis(scale, top: top, bottom: height - 32, label: axisLabel)
         var y = top
         for row in rows {
-            svg += text(x: labelWidth, y: y + 11, row.label, anchor: "end")
+            svg += text(x: labelWidth, y: y + 12, row.label, anchor: "end")
             var sum = 0.0
             var x = plotLeft
             for segment in row.segments where segment.value > 0 {
@@ -120,7 +122,7 @@ public enum SVGChart {
                             title: "\(row.label) \(segment.label): \(NumberFormat.short(segment.value))")
                 x = next
             }
-            svg += text(x: x + 4, y: y + 11, row.totalText, anchor: "start")
+            svg += text(x: x + 4, y: y + 12, row.totalText, anchor: "start")
             y += rowHeight
         }
         return svg + "</svg>\n"
@@ -172,7 +174,7 @@ public enum SVGChart {
     static func open(title: String, height: Double) -> String {
         var svg = "<svg class=\"chart\" viewBox=\"0 0 \(f(width)) \(f(height))\" role=\"img\" aria-label=\"\(Escape.html(title))\" xmlns=\"http://www.w3.org/2000/svg\">"
         svg += "<title>\(Escape.html(title))</title>"
-        svg += text(x: 4, y: 15, title, anchor: "start", weight: "bold", size: 14)
+        svg += text(x: 4, y: 15, title, anchor: "start", weight: "bold", size: 15)
         return svg
     }
 
@@ -181,10 +183,10 @@ public enum SVGChart {
         for tick in scale.ticks {
             let x = scale.position(tick)
             svg += "<line x1=\"\(f(x))\" y1=\"\(f(top))\" x2=\"\(f(x))\" y2=\"\(f(bottom))\" class=\"grid\"/>"
-            svg += text(x: x, y: bottom + 12, NumberFormat.short(tick), anchor: "middle")
+            svg += text(x: x, y: bottom + 14, NumberFormat.short(tick), anchor: "middle")
         }
         svg += "<line x1=\"\(f(plotLeft))\" y1=\"\(f(top))\" x2=\"\(f(plotLeft))\" y2=\"\(f(bottom))\" class=\"axis\"/>"
-        svg += text(x: (plotLeft + plotRight) / 2, y: bottom + 25, label, anchor: "middle")
+        svg += text(x: (plotLeft + plotRight) / 2, y: bottom + 28, label, anchor: "middle")
         return svg
     }
 
@@ -192,7 +194,7 @@ public enum SVGChart {
         "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(width))\" height=\"\(f(height))\" fill=\"\(color)\"><title>\(Escape.html(title))</title></rect>"
     }
 
-    static func text(x: Double, y: Double, _ content: String, anchor: String, weight: String = "normal", size: Double = 11) -> String {
+    static func text(x: Double, y: Double, _ content: String, anchor: String, weight: String = "normal", size: Double = fontSize) -> String {
         "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"\(anchor)\" font-size=\"\(f(size))\" font-weight=\"\(weight)\">\(Escape.html(content))</text>"
     }
 
