@@ -9,6 +9,7 @@ public enum LegacyPolicy: String, Sendable, CaseIterable, Codable {
 /// A bad `--param`; one line naming the parameter.
 public struct ReplayParameterError: Error, CustomStringConvertible, Equatable {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Replay knobs, set with `--param key=value` (docs/strategies.md lists them).

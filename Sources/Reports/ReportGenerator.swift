@@ -37,7 +37,7 @@ public enum ReportGenerator {
         }
         let title = traces.count == 1 ? "PlexLab report: \(traces[0].name)" : "PlexLab report: \(traces.count) traces"
         let input = ReportInput(title: title, profiles: profiles.map(ReplayAdapter.profile), traces: traces, top: options.top)
-        return try ReportWriter.write(input, resultsJSON: try ResultsDocument.json(results), to: directory)
+        return try ReportWriter.write(input, resultsJSON: try ResultsJSON.encode(results, profiles: profiles) + "\n", to: directory)
     }
 
     static func resolveProfiles(_ names: [String]) throws -> [CostProfile] {

@@ -70,6 +70,8 @@ private final class ImportSession {
                     throw ImportError(file: path, line: reader.lineNumber, message: error.message)
                 } catch let error as ImportError {
                     throw error
+                } catch let error as TraceStoreError {
+                    throw error  // the output file, not this line, is to blame
                 } catch {
                     throw ImportError(file: path, line: reader.lineNumber, message: String(describing: error))
                 }

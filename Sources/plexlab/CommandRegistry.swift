@@ -4,6 +4,8 @@ import ArgumentParser
 enum CommandRegistry {
     static let all: [ParsableCommand.Type] = [
         ImportCommand.self,
+        ReplayCommand.self,
+        CompareCommand.self,
         ReportCommand.self,
     ]
 }
