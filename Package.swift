@@ -45,7 +45,7 @@ let package = Package(
         // The replay engine and one file per strategy.
         .target(name: "Replay", dependencies: ["TraceStore", "X86Decode", "CostModel"]),
         // ELF symbols for hot trap sites.
-        .target(name: "Symbols", dependencies: ["CElf"]),
+        .target(name: "Symbols", dependencies: ["CElf", "TraceModel"]),
         // Markdown, HTML/SVG and JSON reports.
         .target(name: "Reports", dependencies: ["Replay", "CostModel", "TraceStore", "X86Decode", "Symbols"]),
         // The CI performance gate.

@@ -7,6 +7,7 @@ enum CommandRegistry {
         InfoCommand.self,
         ReplayCommand.self,
         CompareCommand.self,
+        ReportCommand.self,
         CalibrateCommand.self,
     ]
 }
