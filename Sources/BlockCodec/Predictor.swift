@@ -1,8 +1,7 @@
 import TraceModel
 
 /// "No block": an unknown cached successor, an empty stack slot, a decoding error.
-let noBlock: UInt32 = .max
-
+var noBlock: UInt32 { 0xFFFF_FFFF }
 /// What the predictor keeps per block id this thread has executed.
 struct BlockEntry {
     var address: UInt64 = 0
@@ -24,42 +23,44 @@ struct BlockEntry {
     var lastTaken = false
 }
 
-let unknownKind: UInt8 = 0xFF
+var unknownKind: UInt8 { 0xFF }
 
 /// Parameters of the predictor. Both sides must use the same values; they are part of the format.
 enum ModelShape {
-    static let tageTables = 6
-    static let tageIndexBits = 14
-    static let tageHistory: (Int, Int, Int, Int, Int, Int) = (4, 8, 16, 32, 64, 128)
-    static let indirectIndexBits = 12
-    static let returnStackDepth = 64
-    static let mtfSlots = 4
+    static var tageTables: Int { 6 }
+    static var tageIndexBits: Int { 14 }
+    static var tageHistory: (Int, Int, Int, Int, Int, Int) { (4, 8, 16, 32, 64, 128) }
+    static var indirectIndexBits: Int { 12 }
+    static var returnStackDepth: Int { 64 }
+    static var mtfSlots: Int { 4 }
     /// The match model's window of past successors grows from 2^16 up to 2^maxWindowBits entries.
-    static let minWindowBits = 16
-    static let maxWindowBits = 22
-    static let minMatch = 4
+    static var minWindowBits: Int { 16 }
+    static var maxWindowBits: Int { 22 }
+    static var minMatch: Int { 4 }
+    /// The match model's hash table has 2^min(windowBits - 1, maxMatchTableBits) entries.
+    static var maxMatchTableBits: Int { 18 }
     /// Adaptation shifts of the coding probabilities.
-    static let hitShift = 6
+    static var hitShift: Int { 6 }
     /// A jcc that went the same way this many times in a row skips the direction tables.
-    static let stableStreak = 32
-    static let sideShift = 4
+    static var stableStreak: Int { 32 }
+    static var sideShift: Int { 4 }
 }
 
 /// Offsets of the coding contexts in the probability table. "Agree" groups hold 9 probabilities: no
 /// match-model prediction, or a match prediction equal to the kind's prediction, by match length bucket.
 enum Ctx {
-    static let single = 0                           // 9 kinds x 2 (prediction is new) x 4 (miss state), x 9
-    static let jcc = single + 72 * 9                // (tables+1) x 8 (counter) x 2 (alt agrees), x 9
-    static let ret = jcc + 112 * 9                  // 2 (stack had an entry) x 2 (prediction is new), x 9
-    static let indirect = ret + 4 * 9               // 3 (source) x 4 (confidence), x 9
-    static let matchFirst = indirect + 12 * 9       // 5 (kind class) x 8 (match length) x 4 (confidence)
-    static let matchSecond = matchFirst + 5 * 8 * 4 // 5 (kind class) x 4 (confidence)
-    static let secondary = matchSecond + 5 * 4      // 2: a jcc's other side
-    static let mtf = secondary + 2                  // 5 (kind class) x mtfSlots
-    static let new = mtf + 5 * ModelShape.mtfSlots  // 5 (kind class)
-    static let idLength = new + 5                   // 64: 6-bit tree for the explicit id's bit length
-    static let stable = idLength + 64               // 8 (streak length) x 2 (prediction is new) x 9
-    static let count = stable + 8 * 2 * 9
+    static var single: Int { 0 }                           // 9 kinds x 2 (prediction is new) x 4 (miss state), x 9
+    static var jcc: Int { single + 72 * 9 }                // (tables+1) x 8 (counter) x 2 (alt agrees), x 9
+    static var ret: Int { jcc + 112 * 9 }                  // 2 (stack had an entry) x 2 (prediction is new), x 9
+    static var indirect: Int { ret + 4 * 9 }               // 3 (source) x 4 (confidence), x 9
+    static var matchFirst: Int { indirect + 12 * 9 }       // 5 (kind class) x 8 (match length) x 4 (confidence)
+    static var matchSecond: Int { matchFirst + 5 * 8 * 4 } // 5 (kind class) x 4 (confidence)
+    static var secondary: Int { matchSecond + 5 * 4 }      // 2: a jcc's other side
+    static var mtf: Int { secondary + 2 }                  // 5 (kind class) x mtfSlots
+    static var new: Int { mtf + 5 * ModelShape.mtfSlots }  // 5 (kind class)
+    static var idLength: Int { new + 5 }                   // 64: 6-bit tree for the explicit id's bit length
+    static var stable: Int { idLength + 64 }               // 8 (streak length) x 2 (prediction is new) x 9
+    static var count: Int { stable + 8 * 2 * 9 }
 }
 
 /// The successor predictor shared by encoder and decoder, plus the coding of one transition.
@@ -94,6 +95,7 @@ struct SuccessorModel {
     /// position that followed them last time; `matchPosition` is where the current match continues.
     var window = RawArray<UInt32>(capacity: 1 << ModelShape.minWindowBits, fill: noBlock)
     var matchTable = RawArray<UInt32>(capacity: 1 << (ModelShape.minWindowBits - 1), fill: 0)
+    var matchTableBits = ModelShape.minWindowBits - 1
     var windowBits = ModelShape.minWindowBits
     var position: UInt32 = 0
     var matchPosition: UInt32 = 0
@@ -206,7 +208,9 @@ struct SuccessorModel {
             mask = (1 << windowBits) - 1
         }
         recentHash = (recentHash << 5) ^ (UInt64(s) &* 0x9E37_79B9_7F4A_7C15 >> 20)
-        let slot = Int(truncatingIfNeeded: (recentHash &* 0xD6E8_FEB8_6659_FD93) >> UInt64(65 - windowBits))
+        let slot = Int(truncatingIfNeeded: (recentHash &* 0xD6E8_FEB8_6659_FD93) >> UInt64(64 - matchTableBits))
+        // While a match runs, its context is already in the table (an older occurrence predicts as well
+        // as the newest), so only unmatched positions are inserted: far fewer random stores.
         if matchLength == 0 {
             let candidate = matchTable[slot]
             let distance = position &- candidate
@@ -222,8 +226,8 @@ struct SuccessorModel {
                     matchPosition = candidate
                 }
             }
+            matchTable[slot] = position
         }
-        matchTable[slot] = position
     }
 
     /// Doubles the window (and starts a fresh, larger hash table) once the stream has filled it.
@@ -234,11 +238,11 @@ struct SuccessorModel {
         let oldMask = (1 << windowBits) - 1
         // The window is full and position is a multiple of its size: old slot i holds position i.
         for i in 0...oldMask { grown[i] = window[i] }
-        grown.ensure(1 << bits)
         window.free()
         window = grown
         matchTable.free()
-        matchTable = RawArray<UInt32>(capacity: 1 << (bits - 1), fill: 0)
+        matchTableBits = Swift.min(bits - 1, ModelShape.maxMatchTableBits)
+        matchTable = RawArray<UInt32>(capacity: 1 << matchTableBits, fill: 0)
         windowBits = bits
         matchLength = 0
     }

@@ -46,7 +46,7 @@ struct AddressMap {
     private var mask: Int
     private var count = 0
     /// Address 0 marks an empty slot, so the (never executed) address 0 is stored as this key instead.
-    private static let zeroKey: UInt64 = 0xFFFF_FFFF_FFFF_FFFF
+    private static var zeroKey: UInt64 { 0xFFFF_FFFF_FFFF_FFFF }
 
     init() {
         keys = RawArray(capacity: 1024, fill: 0)
