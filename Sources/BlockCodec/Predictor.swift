@@ -234,7 +234,7 @@ struct SuccessorModel {
     @inline(never)
     private mutating func growWindow() {
         let bits = windowBits + 1
-        var grown = RawArray<UInt32>(capacity: 1 << bits, fill: noBlock)
+        let grown = RawArray<UInt32>(capacity: 1 << bits, fill: noBlock)
         let oldMask = (1 << windowBits) - 1
         // The window is full and position is a multiple of its size: old slot i holds position i.
         for i in 0...oldMask { grown[i] = window[i] }
