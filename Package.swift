@@ -63,6 +63,10 @@ let package = Package(
             "Replay", "Reports", "Gate", "Workloads", "Calibrate",
         ]),
 
+        // Codec measurements for scripts/bench-codec.sh (bits per block, encode/decode speed).
+        .executableTarget(name: "codec-bench", dependencies: ["BlockCodec", "TraceModel", "CZstd"],
+                          path: "scripts/codec-bench"),
+
         .testTarget(name: "X86DecodeTests", dependencies: ["X86Decode"]),
         .testTarget(name: "BlockCodecTests", dependencies: ["BlockCodec", "TraceModel"]),
         .testTarget(name: "TraceStoreTests", dependencies: ["TraceStore", "CZstd",
