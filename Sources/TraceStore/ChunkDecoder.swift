@@ -13,7 +13,9 @@ struct ChunkDecoder {
         """
 
     private struct ThreadState {
-        var nextEventIndex: UInt64 = 0
+        /// Where the thread's next chunk must start; nil after a bad chunk (its fields are not to be trusted,
+        /// and one bad chunk should be reported once, not again as a gap).
+        var nextEventIndex: UInt64? = 0
         var decoder: BlockStreamDecoder?
         /// Set when a predictive chunk of this thread failed: later ones cannot be decoded.
         var broken = false
@@ -40,6 +42,15 @@ struct ChunkDecoder {
     }
 
     mutating func decode(_ row: Row) throws(ChunkDecodeFailure) -> StreamChunk {
+        do {
+            return try decodeChecked(row)
+        } catch {
+            if let thread = Self.thread(of: row) { threads[thread, default: ThreadState()].nextEventIndex = nil }
+            throw error
+        }
+    }
+
+    private mutating func decodeChecked(_ row: Row) throws(ChunkDecodeFailure) -> StreamChunk {
         let cap = Int64(ZstdInflater.absoluteCap)
         let fields = StrictRow(row, record: "chunk")
         let record: ChunkRecord
@@ -67,9 +78,9 @@ struct ChunkDecoder {
         guard !overflow else { throw ChunkDecodeFailure("event indices overflow") }
         state.nextEventIndex = end
         threads[record.thread] = state
-        guard record.firstEventIndex == expectedFirst else {
+        guard expectedFirst == nil || record.firstEventIndex == expectedFirst else {
             throw ChunkDecodeFailure("starts at event \(record.firstEventIndex) but thread \(record.thread)'s "
-                                     + "previous chunks end at \(expectedFirst) (a chunk is missing or repeated)")
+                                     + "previous chunks end at \(expectedFirst ?? 0) (a chunk is missing or repeated)")
         }
 
         var chunk = StreamChunk(sequence: UInt64(bitPattern: record.sequence), thread: record.thread,

@@ -183,7 +183,9 @@ public final class TraceWriter {
     public func flush() throws {
         try checkUsable()
         for thread in streams.keys.sorted() {
-            guard let stream = streams[thread], stream.count > 0 else { continue }
+            guard let stream = streams[thread] else { continue }
+            if let misuse = stream.misuse { throw TraceStoreError.misuse(path: path, detail: misuse) }
+            guard stream.count > 0 else { continue }
             try commit(stream)
         }
         if committedDefinitions < definitionList.count || codePages.hasPending || !pendingModules.isEmpty {
@@ -219,7 +221,7 @@ public final class TraceWriter {
             let metadata = metadataRow
             try? transaction { db in try MetadataRow.update(metadata, in: db) }
         }
-        close(compact: false)
+        close(compact: failure == nil)
     }
 
     deinit {
