@@ -92,6 +92,7 @@ static struct {
     int data_pages;
     int limited;   /* max-insns or skip-insns given */
     int counting;  /* limited or data pages: the counting exec callback */
+    int64_t execve_number, execveat_number; /* the guest's syscall numbers */
     int wrapped_segv;
     uint64_t max_insns, skip_insns;
     uint64_t executed;      /* counting mode: every executed instruction (atomic) */
@@ -105,6 +106,8 @@ static struct {
     struct tb_info *slab;
     size_t slab_used;
     uint8_t scratch[1 << 16];   /* TB bytes during translation */
+    uint8_t out[1 << 18];       /* records not sent yet */
+    size_t outlen;
     uint8_t sizes[1024];        /* TB instruction lengths */
     struct mapping *maps;       /* last read of /proc/self/maps */
     size_t nmaps;
@@ -116,7 +119,7 @@ static struct {
 
 static void write_all(const struct iovec *iov, int n)
 {
-    struct iovec v[5];
+    struct iovec v[6];
     memcpy(v, iov, sizeof(v[0]) * n);
     int i = 0;
     while (i < n && !S.disabled) {
@@ -131,15 +134,39 @@ static void write_all(const struct iovec *iov, int n)
     }
 }
 
-/* Caller holds S.lock. */
+/* Caller holds S.lock. Sends what `emit4` buffered. */
+static void out_flush(void)
+{
+    if (S.outlen && !S.disabled) {
+        struct iovec iov = { S.out, S.outlen };
+        write_all(&iov, 1);
+    }
+    S.outlen = 0;
+}
+
+/* Caller holds S.lock. Small records (translations, pages) collect in S.out, so that a translation costs
+   no system call; a record that does not fit goes out together with the buffer in one writev. Records
+   keep their order either way. */
 static void emit4(uint32_t kind, const void *a, size_t alen, const void *b, size_t blen, const void *c, size_t clen,
                   const void *d, size_t dlen)
 {
     if (S.disabled || S.finished) return;
     uint32_t header[2] = { kind, (uint32_t)(alen + blen + clen + dlen) };
-    struct iovec iov[5] = { { header, 8 }, { (void *)a, alen }, { (void *)b, blen }, { (void *)c, clen },
-                            { (void *)d, dlen } };
-    write_all(iov, 5);
+    size_t total = 8 + alen + blen + clen + dlen;
+    if (total <= sizeof(S.out) - S.outlen) {
+        uint8_t *at = S.out + S.outlen;
+        memcpy(at, header, 8); at += 8;
+        if (alen) { memcpy(at, a, alen); at += alen; }
+        if (blen) { memcpy(at, b, blen); at += blen; }
+        if (clen) { memcpy(at, c, clen); at += clen; }
+        if (dlen) { memcpy(at, d, dlen); at += dlen; }
+        S.outlen += total;
+        return;
+    }
+    struct iovec iov[6] = { { S.out, S.outlen }, { header, 8 }, { (void *)a, alen }, { (void *)b, blen },
+                            { (void *)c, clen }, { (void *)d, dlen } };
+    write_all(iov, 6);
+    S.outlen = 0;
 }
 
 static void emit(uint32_t kind, const void *a, size_t alen, const void *b, size_t blen, const void *c, size_t clen)
@@ -185,6 +212,7 @@ static void finish_locked(uint32_t reason)
     uint32_t head[2] = { reason, threads };
     uint64_t counts[2] = { executed, recorded };
     emit(PLEXLAB_REC_END, head, 8, counts, 16, NULL, 0);
+    out_flush();
     S.finished = 1;
 }
 
@@ -298,6 +326,9 @@ static void capture(struct code_page *p, int fresh)
     const uint8_t *host = (const uint8_t *)(uintptr_t)(p->page + S.guest_base);
     __atomic_store_n(&p->dirty, 0, __ATOMIC_RELAXED);
     if (!fresh && memcmp(p->copy, host, PLEXLAB_PAGE_SIZE) == 0) return;
+    /* This thread's executed TBs so far ran the old bytes: send them first, so the recorder decodes
+       them before it sees the new version (other threads' buffered TBs are handled by the recorder). */
+    if (!fresh && tls_vcpu) flush_locked(tls_vcpu);
     memcpy(p->copy, host, PLEXLAB_PAGE_SIZE);
     emit(PLEXLAB_REC_PAGE, &p->page, 8, p->copy, PLEXLAB_PAGE_SIZE, NULL, 0);
 }
@@ -542,6 +573,13 @@ static void on_syscall(qemu_plugin_id_t id, unsigned int index, int64_t num, uin
     v->buf[n + 1] = (uint32_t)(uint64_t)num;
     v->buf[n + 2] = (uint32_t)((uint64_t)num >> 32);
     publish(v, n + 3);
+    if (num == S.execve_number || num == S.execveat_number) {
+        /* A successful execve replaces QEMU and this plugin without an exit callback: send everything. */
+        pthread_mutex_lock(&S.lock);
+        for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) flush_locked(S.vcpus[i]);
+        out_flush();
+        pthread_mutex_unlock(&S.lock);
+    }
 }
 
 /* ---- translation ---- */
@@ -686,10 +724,14 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 
     const char *target = info && info->target_name ? info->target_name : "";
+    int i386 = strcmp(target, "i386") == 0;
+    S.execve_number = i386 ? 11 : 59;
+    S.execveat_number = i386 ? 358 : 322;
     uint32_t head[2] = { PLEXLAB_PROTOCOL_VERSION, S.data_pages ? PLEXLAB_FLAG_DATA_PAGES : 0 };
     uint64_t limits[2] = { S.max_insns, S.skip_insns };
     pthread_mutex_lock(&S.lock);
     emit(PLEXLAB_REC_HELLO, head, 8, limits, 16, target, strlen(target));
+    out_flush(); /* the recorder learns early that the plugin runs */
     pthread_mutex_unlock(&S.lock);
 
     qemu_plugin_register_vcpu_exit_cb(id, on_vcpu_exit);
