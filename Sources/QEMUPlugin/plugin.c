@@ -68,6 +68,7 @@ struct page_table {
 
 struct vcpu {
     uint32_t n;         /* words in buf (published with release stores for the exit-time flushers) */
+    uint32_t sent;      /* words of buf already sent by a signal-time flush (under S.lock) */
     uint32_t thread;    /* PlexLab thread id: serial of vCPU creation (QEMU reuses vCPU indices) */
     uint32_t ntouch;
     uint32_t recording; /* past skip-insns */
@@ -93,7 +94,7 @@ static struct {
     int limited;   /* max-insns or skip-insns given */
     int counting;  /* limited or data pages: the counting exec callback */
     int64_t execve_number, execveat_number; /* the guest's syscall numbers */
-    int wrapped_segv;
+    int wrapped_signals;
     uint64_t max_insns, skip_insns;
     uint64_t executed;      /* counting mode: every executed instruction (atomic) */
     uint64_t exited_insns;  /* counting mode: recorded instructions of threads that exited */
@@ -178,12 +179,33 @@ static void emit(uint32_t kind, const void *a, size_t alen, const void *b, size_
 static void flush_locked(struct vcpu *v)
 {
     uint32_t n = __atomic_load_n(&v->n, __ATOMIC_ACQUIRE);
-    if (n) {
+    if (n > v->sent) {
         uint32_t head[2] = { v->thread, 0 };
-        emit(PLEXLAB_REC_EVENTS, head, 8, v->buf, (size_t)n * 4, NULL, 0);
+        emit(PLEXLAB_REC_EVENTS, head, 8, v->buf + v->sent, (size_t)(n - v->sent) * 4, NULL, 0);
     }
+    v->sent = 0;
     __atomic_store_n(&v->n, 0, __ATOMIC_RELEASE);
     v->ntouch = 0;
+}
+
+/* From a signal handler: sends every thread's events so far without resetting any buffer (the
+   interrupted code may be appending to one), then the pending records. The lock is only tried: the
+   interrupted thread may hold it, and then nothing is sent. */
+static void flush_for_signal(void)
+{
+    if (S.disabled || S.finished || pthread_mutex_trylock(&S.lock) != 0) return;
+    for (int i = 0; i < MAX_VCPUS; i++) {
+        struct vcpu *v = S.vcpus[i];
+        if (!v) continue;
+        uint32_t n = __atomic_load_n(&v->n, __ATOMIC_ACQUIRE);
+        if (n > v->sent) {
+            uint32_t head[2] = { v->thread, 0 };
+            emit(PLEXLAB_REC_EVENTS, head, 8, v->buf + v->sent, (size_t)(n - v->sent) * 4, NULL, 0);
+            v->sent = n;
+        }
+    }
+    out_flush();
+    pthread_mutex_unlock(&S.lock);
 }
 
 static void flush_vcpu(struct vcpu *v)
@@ -491,47 +513,68 @@ static void on_tb_exec_counting(unsigned int index, void *udata)
  * code runs there again cannot matter to any strategy (the page is unprotected in all of them), and a
  * per-store callback would double the recording time.
  */
-static struct sigaction qemu_segv_action;
+static struct sigaction qemu_actions[NSIG];
 
-static void on_segv(int sig, siginfo_t *info, void *context)
+/* A write to a page holding translated code: notes the code write. Returns 0 for any other fault. */
+static int note_code_write(const siginfo_t *info)
 {
-    if (info->si_code == SEGV_ACCERR && S.have_guest_base) {
-        uint64_t guest = (uint64_t)(uintptr_t)info->si_addr - S.guest_base;
-        struct code_page *p = page_lookup(guest & PAGE_MASK);
-        if (p) {
-            __atomic_store_n(&p->dirty, 1, __ATOMIC_RELAXED);
-            struct vcpu *v = tls_vcpu;
-            /* The exec callback keeps MAX_EVENT_WORDS free, so no flush (and no lock) here. */
-            if (v && v->recording && v->n + 4 <= BUF_WORDS) {
-                uint32_t n = v->n;
-                v->buf[n] = PLEXLAB_EV_CODE_WRITE;
-                v->buf[n + 1] = (uint32_t)guest;
-                v->buf[n + 2] = (uint32_t)(guest >> 32);
-                v->buf[n + 3] = 1;
-                publish(v, n + 4);
-            }
-        }
+    if (info->si_code != SEGV_ACCERR || !S.have_guest_base) return 0;
+    uint64_t guest = (uint64_t)(uintptr_t)info->si_addr - S.guest_base;
+    struct code_page *p = page_lookup(guest & PAGE_MASK);
+    if (!p) return 0;
+    __atomic_store_n(&p->dirty, 1, __ATOMIC_RELAXED);
+    struct vcpu *v = tls_vcpu;
+    /* The exec callback keeps MAX_EVENT_WORDS free, so no flush (and no lock) here. */
+    if (v && v->recording && v->n + 4 <= BUF_WORDS) {
+        uint32_t n = v->n;
+        v->buf[n] = PLEXLAB_EV_CODE_WRITE;
+        v->buf[n + 1] = (uint32_t)guest;
+        v->buf[n + 2] = (uint32_t)(guest >> 32);
+        v->buf[n + 3] = 1;
+        publish(v, n + 4);
     }
-    if (qemu_segv_action.sa_flags & SA_SIGINFO) {
-        qemu_segv_action.sa_sigaction(sig, info, context);
-    } else if (qemu_segv_action.sa_handler != SIG_DFL && qemu_segv_action.sa_handler != SIG_IGN) {
-        qemu_segv_action.sa_handler(sig);
+    return 1;
+}
+
+/*
+ * Wraps QEMU's host signal handlers. Besides code writes (above), any other signal may be about to
+ * end the guest: when the guest's action is the default one, QEMU kills itself with the signal without
+ * calling the plugin's exit callback. So every such signal first sends what is buffered; the trace is
+ * then whole up to the signal. Guests that install handlers make QEMU replace these wrappers (except
+ * for SIGSEGV and SIGBUS), and then the guest decides.
+ */
+static void on_signal(int sig, siginfo_t *info, void *context)
+{
+    if (!(sig == SIGSEGV && note_code_write(info))) flush_for_signal();
+    struct sigaction *qemu = &qemu_actions[sig];
+    if (qemu->sa_flags & SA_SIGINFO) {
+        qemu->sa_sigaction(sig, info, context);
+    } else if (qemu->sa_handler != SIG_DFL && qemu->sa_handler != SIG_IGN) {
+        qemu->sa_handler(sig);
     } else {
-        sigaction(SIGSEGV, &qemu_segv_action, NULL);
-        raise(SIGSEGV);
+        /* Not caught by QEMU: the default action, as it would have been. */
+        sigaction(sig, qemu, NULL);
+        raise(sig);
     }
 }
 
-/* Called at the first translation, after QEMU installed its own handler. */
-static void wrap_segv_handler(void)
+/* Called at the first translation, after QEMU installed its handlers. */
+static void wrap_signal_handlers(void)
 {
-    struct sigaction action;
-    memset(&action, 0, sizeof(action));
-    if (sigaction(SIGSEGV, NULL, &qemu_segv_action) != 0) return;
-    action.sa_sigaction = on_segv;
-    action.sa_mask = qemu_segv_action.sa_mask;
-    action.sa_flags = qemu_segv_action.sa_flags | SA_SIGINFO;
-    sigaction(SIGSEGV, &action, NULL);
+    static const int wrapped[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS, SIGQUIT, SIGHUP,
+                                   SIGINT, SIGPIPE, SIGALRM, SIGTERM, SIGUSR1, SIGUSR2, SIGXCPU, SIGXFSZ,
+                                   SIGVTALRM, SIGPROF, SIGIO, SIGPWR };
+    for (size_t i = 0; i < sizeof(wrapped) / sizeof(wrapped[0]); i++) {
+        int sig = wrapped[i];
+        if (sigaction(sig, NULL, &qemu_actions[sig]) != 0) continue;
+        if (!(qemu_actions[sig].sa_flags & SA_SIGINFO) && qemu_actions[sig].sa_handler == SIG_IGN) continue;
+        struct sigaction action;
+        memset(&action, 0, sizeof(action));
+        action.sa_sigaction = on_signal;
+        action.sa_mask = qemu_actions[sig].sa_mask;
+        action.sa_flags = (qemu_actions[sig].sa_flags | SA_SIGINFO) & ~SA_RESETHAND;
+        sigaction(sig, &action, NULL);
+    }
 }
 
 static void on_access(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
@@ -621,9 +664,9 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         }
     }
     struct tb_info *info = ok && S.have_guest_base ? tb_info_alloc() : NULL;
-    if (!S.wrapped_segv) {
-        S.wrapped_segv = 1;
-        wrap_segv_handler();
+    if (!S.wrapped_signals) {
+        S.wrapped_signals = 1;
+        wrap_signal_handlers();
     }
     if (info) {
         check_pages(vaddr, len);

@@ -130,8 +130,9 @@ public enum Recorder {
         var records = 0
         let reader = PluginStreamReader(fd: process.pipe)
         var failure: Error?
+        var truncatedTail = 0
         do {
-            _ = try reader.run { record in
+            truncatedTail = try reader.run { record in
                 let more = try assembler.handle(record)
                 records += 1
                 if let progress, records & 63 == 0 {
@@ -144,7 +145,7 @@ public enum Recorder {
                     }
                 }
                 return more
-            }
+            }.truncatedTail
         } catch {
             failure = error
             process.kill(SIGKILL)
@@ -194,6 +195,12 @@ public enum Recorder {
                 result.metadata.note = note
                 result.metadata.exitStatus = exitStatus
                 result.metadata.signal = signal
+                result.metadata.complete = true
+            } else if case .signaled(let number) = termination, number != SIGKILL, truncatedTail == 0 {
+                // The guest died of a signal with its default action: QEMU kills itself without the plugin's
+                // exit callback, but the plugin sent everything when the signal arrived.
+                try writer.finish(exitStatus: nil, signal: number, note: "")
+                result.metadata.signal = number
                 result.metadata.complete = true
             } else {
                 let note = "qemu-user \(termination.description) without the plugin's end record"

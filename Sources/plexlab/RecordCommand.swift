@@ -42,6 +42,8 @@ struct RecordCommand: ParsableCommand {
     var command: [String] = []
 
     mutating func validate() throws {
+        // The program's arguments are passed through untouched, so --help must be looked for here.
+        if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
         if command.first == "--" { command.removeFirst() }
         guard !command.isEmpty else { throw ValidationError("give the program to record after --") }
         if let name, name.isEmpty || name.contains("/") { throw ValidationError("--name must be a plain file name") }

@@ -166,6 +166,30 @@ func record(_ workload: Workload, in directory: String, options: (String) -> Rec
     }
 }
 
+@Suite(.serialized) struct GuestEndingTests {
+    /// A guest that dies of SIGSEGV still gives a complete trace that says so.
+    @Test func aCrashingGuestLeavesACompleteTraceWithItsSignal() throws {
+        let directory = try scratch("crash")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let crash = Workload(name: "crash", summary: "counts down, then stores to address 0", recipe: .assembly(source: """
+                    .globl _start
+                    .text
+            _start: mov $3, %ecx
+            1:      dec %ecx
+                    jnz 1b
+                    movl $1, 0
+            """, arch: .x86_64))
+        let (result, trace) = try record(crash, in: directory)
+        #expect(result.termination == .signaled(SIGSEGV))
+        #expect(trace.metadata.complete)
+        #expect(trace.metadata.signal == SIGSEGV)
+        #expect(trace.metadata.exitStatus == nil)
+        // [mov; dec; jnz], [dec; jnz] twice, then the block of the faulting store.
+        #expect(trace.blocks.count == 4)
+        #expect(trace.definitions.first?.exitKind == .jcc)
+    }
+}
+
 @Suite(.serialized) struct RealProgramTests {
     @Test func python3RecordsCompletely() throws {
         let directory = try scratch("python")
