@@ -60,7 +60,8 @@ struct RecordCommand: ParsableCommand {
         let result = try Recorder.record(program: program, arguments: Array(command.dropFirst()), options: options,
                                          progress: progress)
         if live { StandardError.write("\r\u{1B}[K") }
-        print(Self.summary(result))
+        // On stderr: stdout belongs to the guest (`plexlab record -- gzip -c f > f.gz`).
+        StandardError.write(Self.summary(result) + "\n")
         if result.interruptedBy != nil { throw ExitCode(130) }
     }
 

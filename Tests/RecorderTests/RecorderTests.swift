@@ -190,6 +190,33 @@ func record(_ workload: Workload, in directory: String, options: (String) -> Rec
     }
 }
 
+@Suite(.serialized) struct QEMUArtefactTests {
+    /// QEMU runs `rep movsb` one iteration per TB execution (100 here); the trace has it once.
+    @Test func repStringIterationsCountAsOneInstruction() throws {
+        let directory = try scratch("rep")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rep = Workload(name: "rep", summary: "copies 100 bytes with rep movsb", recipe: .assembly(source: """
+                    .globl _start
+                    .text
+            _start: mov $100, %ecx
+                    lea src(%rip), %rsi
+                    lea dst(%rip), %rdi
+                    rep movsb
+                    mov $60, %eax
+                    xor %edi, %edi
+                    syscall
+                    .data
+            src:    .fill 100, 1, 7
+            dst:    .fill 100, 1, 0
+            """, arch: .x86_64))
+        let (_, trace) = try record(rep, in: directory)
+        #expect(trace.blocks == [0, 1])
+        #expect(trace.definitions.map(\.instructionCount) == [4, 3])
+        #expect(trace.definitions.map(\.exitKind) == [.split, .syscall])
+        #expect(trace.instructions == 7)
+    }
+}
+
 @Suite(.serialized) struct RealProgramTests {
     @Test func python3RecordsCompletely() throws {
         let directory = try scratch("python")
