@@ -3,6 +3,7 @@ import ArgumentParser
 /// Every subcommand, in the order `--help` lists them. One file per subcommand in this folder.
 enum CommandRegistry {
     static let all: [ParsableCommand.Type] = [
+        RecordCommand.self,
         ImportCommand.self,
         InfoCommand.self,
         ReplayCommand.self,
