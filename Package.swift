@@ -19,18 +19,20 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZydis", providers: [.apt(["libzydis-dev"])]),
         .systemLibrary(name: "CElf", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
+        // SQLite's defensive switches (sqlite3_db_config is variadic, so Swift needs a C wrapper).
+        .systemLibrary(name: "CSQLiteHardening", providers: [.apt(["libsqlite3-dev"])]),
 
         // The recording engine's plugin (C, QEMU plugin API v1 as shipped with QEMU 7.2).
         .target(name: "QEMUPlugin", cSettings: [.unsafeFlags(["-O2"])]),
 
         // x86 decoding over Zydis: exit kinds, static targets, sensitive instructions, the page scan.
-        .target(name: "X86Decode", dependencies: ["CZydis"]),
+        .target(name: "X86Decode", dependencies: ["CZydis", "TraceModel"]),
         // Value types every module shares: block definitions, events, metadata.
         .target(name: "TraceModel"),
         // The block-stream codec: a successor predictor plus an entropy coder (bits per executed block).
         .target(name: "BlockCodec", dependencies: ["TraceModel"]),
         // The trace file: schema, chunked streams, streaming writer and reader.
-        .target(name: "TraceStore", dependencies: ["TraceModel", "BlockCodec", "CZstd",
+        .target(name: "TraceStore", dependencies: ["TraceModel", "BlockCodec", "CZstd", "CSQLiteHardening",
                                                    .product(name: "GRDB", package: "GRDB.swift")]),
         // Turns code bytes plus executed block starts into block definitions and a trace.
         .target(name: "TraceBuilder", dependencies: ["TraceStore", "X86Decode"]),
@@ -62,7 +64,8 @@ let package = Package(
 
         .testTarget(name: "X86DecodeTests", dependencies: ["X86Decode"]),
         .testTarget(name: "BlockCodecTests", dependencies: ["BlockCodec", "TraceModel"]),
-        .testTarget(name: "TraceStoreTests", dependencies: ["TraceStore"]),
+        .testTarget(name: "TraceStoreTests", dependencies: ["TraceStore", "CZstd",
+                                                         .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TraceBuilderTests", dependencies: ["TraceBuilder", "TraceStore", "X86Decode"]),
         .testTarget(name: "RecorderTests", dependencies: ["Recorder", "TraceStore", "Workloads"]),
         .testTarget(name: "TraceImportTests", dependencies: ["TraceImport", "TraceStore"]),

@@ -2,17 +2,226 @@ import TraceModel
 import TraceStore
 import X86Decode
 
+/// What `TraceBuilder` hands on: the part of `TraceWriter` it uses (a seam for tests).
+protocol BlockSink: AnyObject {
+    func define(_ block: BlockDefinition) throws -> BlockID
+    func addCodePage(_ page: CodePage) throws
+}
+
+extension TraceWriter: BlockSink {}
+
 /// Turns code bytes plus executed code ranges into PlexLab blocks on a `TraceWriter`: captures page
 /// versions, decodes and splits code into blocks (at the first control transfer and at page ends),
 /// and interns block definitions so ids come in first-execution order. Shared by the recorder and the importer.
+///
+/// A block is interned by (address, length, version of its start page): the same bytes executed again
+/// get the same id, and code rewritten in place gets a new one. Single-threaded.
 public final class TraceBuilder {
-    public init(writer: TraceWriter, arch: GuestArch) { fatalError("TraceBuilder: not implemented yet") }
+    private struct CapturedPage {
+        var version: UInt32
+        var bytes: [UInt8]
+    }
+
+    private struct DefinitionKey: Hashable {
+        var address: UInt64
+        var length: UInt32
+        var codeVersion: UInt32
+    }
+
+    private struct RangeKey: Hashable {
+        var start: UInt64
+        /// -1 for "one block, length decided by decoding".
+        var length: Int
+    }
+
+    /// Ids of a decoded range, valid while the pages it was decoded from keep these versions.
+    private struct CachedRange {
+        var ids: [BlockID]
+        var firstPage: UInt64
+        var pageVersions: [UInt32]
+    }
+
+    private static let pageSize = CodePage.size
+    private static let pageMask = UInt64(CodePage.size - 1)
+
+    private let sink: any BlockSink
+    private let decoder: X86Decoder
+    private var pages: [UInt64: CapturedPage] = [:]
+    private var definitionIDs: [DefinitionKey: BlockID] = [:]
+    private var cache: [RangeKey: CachedRange] = [:]
+    private var definitionList: [BlockDefinition] = []
+    /// The rest of a start page plus up to 15 bytes of the next one: what one block can span.
+    private var scratch = [UInt8](repeating: 0, count: CodePage.size + 15)
+
+    public init(writer: TraceWriter, arch: GuestArch) {
+        sink = writer
+        decoder = X86Decoder(arch: arch)
+    }
+
+    init(sink: any BlockSink, arch: GuestArch) {
+        self.sink = sink
+        decoder = X86Decoder(arch: arch)
+    }
+
+    /// Block definitions interned so far; index = BlockID.
+    public var definitions: [BlockDefinition] { definitionList }
+
+    /// The latest captured version of the 4096-byte page at `address` (page-aligned), nil if never captured.
+    public func latestPage(at address: UInt64) -> CodePage? {
+        guard let page = pages[address & ~TraceBuilder.pageMask] else { return nil }
+        return CodePage(address: address & ~TraceBuilder.pageMask, version: page.version, bytes: page.bytes)
+    }
 
     /// The bytes of a 4096-byte page as they are now; a new version if they differ from the latest.
-    public func capturePage(address: UInt64, bytes: UnsafeRawBufferPointer) throws { fatalError("not implemented yet") }
+    public func capturePage(address: UInt64, bytes: UnsafeRawBufferPointer) throws {
+        guard address & TraceBuilder.pageMask == 0 else { throw TraceBuilderError.unalignedPage(address: address) }
+        guard bytes.count == TraceBuilder.pageSize else {
+            throw TraceBuilderError.wrongPageSize(address: address, count: bytes.count)
+        }
+        let version: UInt32
+        if let existing = pages[address] {
+            if existing.bytes.elementsEqual(bytes) { return }
+            version = existing.version + 1
+        } else {
+            version = 0
+        }
+        let page = CapturedPage(version: version, bytes: [UInt8](bytes))
+        pages[address] = page
+        try sink.addCodePage(CodePage(address: address, version: version, bytes: page.bytes))
+    }
 
     /// Block ids covering code executed from `start`: `length` bytes (a QEMU TB, split at page ends and
     /// control transfers), or, when nil, one block decoded from `start` to its first control transfer or page end.
     /// Decodes from the latest captured version of the pages involved; defines new blocks as needed.
-    public func blocks(at start: UInt64, length: Int?) throws -> [BlockID] { fatalError("not implemented yet") }
+    public func blocks(at start: UInt64, length: Int?) throws -> [BlockID] {
+        let key = RangeKey(start: start, length: length ?? -1)
+        if let cached = cache[key], isCurrent(cached) { return cached.ids }
+        if let length, length <= 0 { throw TraceBuilderError.emptyRange(address: start, length: length) }
+
+        var ids: [BlockID] = []
+        var cursor = start
+        var remaining = length
+        repeat {
+            let id = try defineBlock(at: cursor, maxLength: remaining, rangeStart: start, rangeLength: length)
+            ids.append(id)
+            let blockLength = Int(definitionList[Int(id)].length)
+            cursor &+= UInt64(blockLength)
+            remaining = remaining.map { $0 - blockLength }
+        } while (remaining ?? 0) > 0
+
+        let firstPage = start & ~TraceBuilder.pageMask
+        let lastPage = (cursor &- 1) & ~TraceBuilder.pageMask
+        var versions: [UInt32] = []
+        var page = firstPage
+        while true {
+            versions.append(pages[page]?.version ?? UInt32.max)
+            if page == lastPage { break }
+            page &+= UInt64(TraceBuilder.pageSize)
+        }
+        cache[key] = CachedRange(ids: ids, firstPage: firstPage, pageVersions: versions)
+        return ids
+    }
+
+    private func isCurrent(_ range: CachedRange) -> Bool {
+        var page = range.firstPage
+        for version in range.pageVersions {
+            guard pages[page]?.version == version else { return false }
+            page &+= UInt64(TraceBuilder.pageSize)
+        }
+        return true
+    }
+
+    /// Decodes one block at `address` from the latest bytes and interns it.
+    private func defineBlock(at address: UInt64, maxLength: Int?, rangeStart: UInt64, rangeLength: Int?) throws -> BlockID {
+        let pageBase = address & ~TraceBuilder.pageMask
+        guard let page = pages[pageBase] else { throw TraceBuilderError.notCaptured(address: address) }
+        let offset = Int(address - pageBase)
+        let inPage = TraceBuilder.pageSize - offset
+        let nextPage = pages[pageBase &+ UInt64(TraceBuilder.pageSize)]
+        let available = inPage + (nextPage == nil ? 0 : 15)
+        scratch.withUnsafeMutableBufferPointer { buffer in
+            page.bytes.withUnsafeBufferPointer { source in
+                buffer.baseAddress!.update(from: source.baseAddress! + offset, count: inPage)
+            }
+            if let nextPage {
+                nextPage.bytes.withUnsafeBufferPointer { source in
+                    (buffer.baseAddress! + inPage).update(from: source.baseAddress!, count: 15)
+                }
+            }
+        }
+        let decoded = scratch.withUnsafeBytes { bytes in
+            decoder.decodeBlock(UnsafeRawBufferPointer(rebasing: bytes[..<available]), at: address, maxLength: maxLength)
+        }
+        guard let shape = decoded else {
+            throw diagnose(at: address, available: available, rangeStart: rangeStart, rangeLength: rangeLength)
+        }
+        switch shape.end {
+        case .outOfBytes:
+            throw TraceBuilderError.notCaptured(address: pageBase &+ UInt64(TraceBuilder.pageSize))
+        case .undecodable where maxLength != nil && shape.length < maxLength!:
+            throw TraceBuilderError.undecodable(address: address &+ UInt64(shape.length))
+        default:
+            break
+        }
+
+        let key = DefinitionKey(address: address, length: UInt32(shape.length), codeVersion: page.version)
+        if let id = definitionIDs[key] { return id }
+        let definition = BlockDefinition(
+            address: address, length: UInt32(shape.length), instructionCount: UInt32(shape.instructionCount),
+            codeVersion: page.version, exitKind: shape.exitKind, staticTarget: shape.staticTarget,
+            sensitiveCount: UInt16(clamping: shape.sensitiveCount), cpuidCount: UInt16(clamping: shape.cpuidCount),
+            bytes: Array(scratch[..<shape.length]))
+        let id = try sink.define(definition)
+        guard id == BlockID(definitionList.count) else {
+            throw TraceBuilderError.idOutOfOrder(expected: BlockID(definitionList.count), got: id)
+        }
+        definitionList.append(definition)
+        definitionIDs[key] = id
+        return id
+    }
+
+    /// Why not even one instruction could be decoded at `address` (the scratch holds its bytes).
+    private func diagnose(at address: UInt64, available: Int, rangeStart: UInt64, rangeLength: Int?) -> TraceBuilderError {
+        // With zero padding, a truncated instruction decodes: then its bytes ran into an uncaptured page.
+        var padded = Array(scratch[..<available])
+        padded += [UInt8](repeating: 0, count: 15)
+        let instruction = padded.withUnsafeBytes { decoder.decode($0, at: address) }
+        guard let instruction else { return .undecodable(address: address) }
+        if instruction.length > available {
+            return .notCaptured(address: (address & ~TraceBuilder.pageMask) &+ UInt64(TraceBuilder.pageSize))
+        }
+        return .notOnInstructionBoundary(start: rangeStart, length: rangeLength ?? 0, instruction: address)
+    }
 }
+
+/// A one-line description of why code could not be turned into blocks.
+public enum TraceBuilderError: Error, CustomStringConvertible, Equatable {
+    case notCaptured(address: UInt64)
+    case undecodable(address: UInt64)
+    case notOnInstructionBoundary(start: UInt64, length: Int, instruction: UInt64)
+    case emptyRange(address: UInt64, length: Int)
+    case unalignedPage(address: UInt64)
+    case wrongPageSize(address: UInt64, count: Int)
+    case idOutOfOrder(expected: BlockID, got: BlockID)
+
+    public var description: String {
+        switch self {
+        case .notCaptured(let address):
+            "code bytes at \(hex(address)) are not captured"
+        case .undecodable(let address):
+            "undecodable instruction at \(hex(address))"
+        case .notOnInstructionBoundary(let start, let length, let instruction):
+            "code range \(hex(start)) of \(length) bytes ends inside the instruction at \(hex(instruction))"
+        case .emptyRange(let address, let length):
+            "code range at \(hex(address)) has length \(length)"
+        case .unalignedPage(let address):
+            "code page address \(hex(address)) is not 4096-aligned"
+        case .wrongPageSize(let address, let count):
+            "code page \(hex(address)) has \(count) bytes, not 4096"
+        case .idOutOfOrder(let expected, let got):
+            "trace writer returned block id \(got), expected \(expected)"
+        }
+    }
+}
+
+func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }

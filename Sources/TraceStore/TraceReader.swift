@@ -1,3 +1,6 @@
+import CSQLiteHardening
+import Foundation
+import GRDB
 import TraceModel
 
 /// Figures about a trace, as `plexlab info` prints them.
@@ -20,22 +23,343 @@ public struct TraceSummary: Sendable, Codable, Equatable {
 }
 
 /// Reads a trace file read-only; streams its chunks in commit order with bounded memory.
+///
+/// The file may come from a stranger: it is opened read-only with SQLite's defensive settings, its
+/// application id, schema version and SQL structure are checked before use, every stored value is
+/// type- and range-checked, and every decompression is capped. Not thread-safe; one reader per thread.
 public final class TraceReader {
-    /// Opens and validates the file; throws a one-line `TraceStoreError` if it is not a readable trace.
-    public init(path: String) throws { fatalError("TraceReader: not implemented yet") }
+    /// Most code page versions `codePages()` loads at once (512 MiB of pages); `forEachCodePage` has no limit.
+    public static let codePagesLoadLimit = 131_072
 
-    public var metadata: TraceMetadata { fatalError("not implemented yet") }
+    public let path: String
+    public let metadata: TraceMetadata
+    /// The file's schema version (`PRAGMA user_version`).
+    public let schemaVersion: Int
+    private let database: DatabaseQueue
+    private let inflater = ZstdInflater()
+    private var definitionCache: [BlockDefinition] = []
+
+    /// Opens and validates the file; throws a one-line `TraceStoreError` if it is not a readable trace.
+    public init(path: String) throws {
+        self.path = path
+        try FileCheck.precheck(path)
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.label = "plexlab.trace-reader"
+        configuration.prepareDatabase { db in
+            // Before GRDB's first query reads the schema: no schema-borne code, no trust in the file.
+            if let connection = db.sqliteConnection {
+                let code = plexlab_sqlite_harden(connection)
+                if code != 0 { throw DatabaseError(resultCode: ResultCode(rawValue: code)) }
+            }
+            try db.execute(sql: """
+                PRAGMA trusted_schema = OFF;
+                PRAGMA cell_size_check = ON;
+                PRAGMA mmap_size = 0;
+                PRAGMA query_only = ON;
+                """)
+        }
+        let queue: DatabaseQueue
+        do {
+            queue = try DatabaseQueue(path: path, configuration: configuration)
+        } catch let error as DatabaseError {
+            throw Self.openError(path: path, error)
+        }
+        database = queue
+        do {
+            (schemaVersion, metadata) = try queue.read { db in
+                let version = try Self.checkStructure(db, path: path)
+                do {
+                    return (version, try MetadataRow.read(db))
+                } catch {
+                    throw TraceStoreError.damaged(path: path, detail: "\(error)")
+                }
+            }
+        } catch let error as DatabaseError {
+            throw Self.openError(path: path, error)
+        }
+    }
+
+    deinit { try? database.close() }
+
+    /// Whether the connection runs in SQLite's defensive mode (true unless this SQLite lacks it).
+    public var isDefensive: Bool {
+        database.unsafeReentrantRead { db in
+            db.sqliteConnection.map { plexlab_sqlite_defensive_mode($0) == 1 } ?? false
+        }
+    }
 
     /// Every block definition; index = BlockID.
-    public func blockDefinitions() throws -> [BlockDefinition] { fatalError("not implemented yet") }
+    public func blockDefinitions() throws -> [BlockDefinition] {
+        try snapshot { db in try self.loadDefinitions(db) }
+    }
 
-    /// Every stored code page version.
-    public func codePages() throws -> [CodePage] { fatalError("not implemented yet") }
+    /// Every stored code page version, by address then version. Throws if there are more than
+    /// `codePagesLoadLimit`; use `forEachCodePage` for those.
+    public func codePages() throws -> [CodePage] {
+        try snapshot { db in
+            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM code_pages") ?? 0
+            guard count <= Self.codePagesLoadLimit else {
+                throw TraceStoreError.damaged(path: self.path, detail: "\(count) code page versions are more than "
+                                              + "codePages() loads at once (\(Self.codePagesLoadLimit))")
+            }
+            var pages: [CodePage] = []
+            pages.reserveCapacity(count)
+            try self.forEachCodePage(db, where: nil) { pages.append($0) }
+            return pages
+        }
+    }
 
-    public func modules() throws -> [ModuleMapping] { fatalError("not implemented yet") }
+    /// Calls `body` with every stored code page version, by address then version, one page in memory at a time.
+    public func forEachCodePage(_ body: (CodePage) throws -> Void) throws {
+        try snapshot { db in try self.forEachCodePage(db, where: nil, body) }
+    }
 
-    public func summary() throws -> TraceSummary { fatalError("not implemented yet") }
+    /// One stored code page version, or nil.
+    public func codePage(address: UInt64, version: UInt32) throws -> CodePage? {
+        try snapshot { db in
+            var found: CodePage?
+            try self.forEachCodePage(db, where: (address, version)) { found = $0 }
+            return found
+        }
+    }
 
-    /// Calls `body` with every chunk, decoded, in commit (sequence) order.
-    public func forEachChunk(_ body: (StreamChunk) throws -> Void) throws { fatalError("not implemented yet") }
+    public func modules() throws -> [ModuleMapping] {
+        try snapshot { db in
+            var modules: [ModuleMapping] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT start, end, file_offset, path FROM modules ORDER BY id")
+            while let row = try rows.next() {
+                let fields = StrictRow(row, record: "module")
+                do {
+                    modules.append(ModuleMapping(start: try fields.uint64(0), end: try fields.uint64(1),
+                                                 fileOffset: try fields.uint64(2), path: try fields.text(3)))
+                } catch {
+                    throw TraceStoreError.damaged(path: self.path, detail: "\(error)")
+                }
+            }
+            return modules
+        }
+    }
+
+    public func summary() throws -> TraceSummary {
+        let counts: [UInt64] = try snapshot { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT instructions, blocks_executed, distinct_blocks, code_pages, code_page_versions, code_writes,
+                       syscalls, data_touches, threads, chunks, block_stream_bytes FROM summary WHERE id = 1
+                """) else { throw TraceStoreError.damaged(path: self.path, detail: "the summary row is missing") }
+            let fields = StrictRow(row, record: "summary")
+            do {
+                return try (0..<11).map { index throws(StoredValueError) in
+                    UInt64(try fields.int(index, in: 0...Int64.max))
+                }
+            } catch {
+                throw TraceStoreError.damaged(path: self.path, detail: "\(error)")
+            }
+        }
+        let fileBytes = (FileCheck.fileSize(path) ?? 0) + (FileCheck.fileSize(path + "-wal") ?? 0)
+        return TraceSummary(instructions: counts[0], blocksExecuted: counts[1], distinctBlocks: counts[2],
+                            codePages: counts[3], codePageVersions: counts[4], codeWrites: counts[5],
+                            syscalls: counts[6], dataTouches: counts[7], threads: counts[8], chunks: counts[9],
+                            fileBytes: fileBytes, blockStreamBytes: counts[10],
+                            bitsPerExecutedBlock: counts[1] == 0 ? 0 : 8 * Double(counts[10]) / Double(counts[1]))
+    }
+
+    /// Calls `body` with every chunk, decoded, in commit (sequence) order. Only one chunk is in memory
+    /// at a time. The first bad chunk throws `TraceStoreError.badChunk` naming its sequence.
+    public func forEachChunk(_ body: (StreamChunk) throws -> Void) throws {
+        try snapshot { db in
+            var decoder = ChunkDecoder(definitions: try self.loadDefinitions(db), inflater: self.inflater)
+            let rows = try Row.fetchCursor(db, sql: ChunkDecoder.selectSQL)
+            while let row = try rows.next() {
+                let chunk: StreamChunk
+                do {
+                    chunk = try decoder.decode(row)
+                } catch {
+                    throw TraceStoreError.badChunk(path: self.path, sequence: ChunkDecoder.sequence(of: row),
+                                                   detail: "\(error)")
+                }
+                try body(chunk)
+            }
+        }
+    }
+
+    /// Reads every chunk and lists each one that cannot be read back (checksum, sizes, decoding),
+    /// without stopping at the first. An empty list means every chunk is good.
+    public func verify() throws -> [ChunkProblem] {
+        try snapshot { db in
+            var decoder = ChunkDecoder(definitions: try self.loadDefinitions(db), inflater: self.inflater)
+            var problems: [ChunkProblem] = []
+            let rows = try Row.fetchCursor(db, sql: ChunkDecoder.selectSQL)
+            while let row = try rows.next() {
+                do {
+                    _ = try decoder.decode(row)
+                } catch {
+                    problems.append(ChunkProblem(sequence: ChunkDecoder.sequence(of: row),
+                                                 thread: ChunkDecoder.thread(of: row), reason: "\(error)"))
+                }
+            }
+            return problems
+        }
+    }
+
+    // MARK: - Internals
+
+    /// Runs `body` in one read transaction (a consistent snapshot while a writer appends). Reentrant, so
+    /// `body` of `forEachChunk` may call the other methods.
+    private func snapshot<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try database.unsafeReentrantRead { db in
+                if db.isInsideTransaction { return try body(db) }
+                var result: T?
+                try db.inTransaction(.deferred) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch let error as DatabaseError {
+            throw TraceStoreError.damaged(path: path, detail: TraceWriter.describe(error))
+        }
+    }
+
+    private func loadDefinitions(_ db: Database) throws -> [BlockDefinition] {
+        let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM blocks") ?? 0
+        guard count > definitionCache.count else { return definitionCache }
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT id, address, length, instruction_count, code_version, exit_kind, static_target, sensitive_count,
+                   cpuid_count, length(bytes), bytes FROM blocks WHERE id >= ? ORDER BY id
+            """, arguments: [definitionCache.count])
+        definitionCache.reserveCapacity(count)
+        while let row = try rows.next() {
+            let fields = StrictRow(row, record: "block")
+            do {
+                let id = try fields.int64(0)
+                guard id == definitionCache.count else {
+                    throw StoredValueError("block ids are not dense (found \(id), expected \(definitionCache.count))")
+                }
+                let length = try fields.int(2, in: 0...BlockDefinitionLimits.maxLength)
+                let kindCode = try fields.int(5, in: 0...255)
+                guard let kind = ExitKind(rawValue: UInt8(kindCode)) else {
+                    throw StoredValueError("block \(id) has unknown exit kind \(kindCode)")
+                }
+                guard try fields.int(9, in: 0...BlockDefinitionLimits.maxLength) == length else {
+                    throw StoredValueError("block \(id) declares \(length) bytes but stores another number")
+                }
+                definitionCache.append(BlockDefinition(
+                    address: try fields.uint64(1), length: UInt32(length), instructionCount: try fields.uint32(3),
+                    codeVersion: try fields.uint32(4), exitKind: kind, staticTarget: try fields.optionalUInt64(6),
+                    sensitiveCount: try fields.uint16(7), cpuidCount: try fields.uint16(8),
+                    bytes: try fields.blob(10)))
+            } catch {
+                throw TraceStoreError.damaged(path: path, detail: "\(error)")
+            }
+        }
+        return definitionCache
+    }
+
+    private func forEachCodePage(_ db: Database, where key: (UInt64, UInt32)?,
+                                 _ body: (CodePage) throws -> Void) throws {
+        var sql = """
+            SELECT p.address, p.version, b.size, length(b.data), b.data
+            FROM code_pages p LEFT JOIN code_blobs b ON b.id = p.blob_id
+            """
+        var arguments: StatementArguments = []
+        if let key {
+            sql += " WHERE p.address = ? AND p.version = ?"
+            arguments = [Int64(bitPattern: key.0), Int64(key.1)]
+        }
+        sql += " ORDER BY p.address, p.version"
+        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        while let row = try rows.next() {
+            let fields = StrictRow(row, record: "code page")
+            let page: CodePage
+            do {
+                let address = try fields.uint64(0), version = try fields.uint32(1)
+                let name = "code page 0x\(String(address, radix: 16)) version \(version)"
+                guard !(row[2] as DatabaseValue).isNull else { throw StoredValueError("\(name) has no content blob") }
+                let size = try fields.int(2, in: 0...Int64(ZstdInflater.absoluteCap))
+                guard size == CodePage.size else { throw StoredValueError("\(name) declares \(size) bytes") }
+                _ = try fields.int(3, in: 0...Int64(ZstdInflater.absoluteCap))
+                let compressed = try fields.blob(4)
+                do {
+                    let bytes = try compressed.withUnsafeBytes { try inflater.inflate($0, declared: size) }
+                    page = CodePage(address: address, version: version, bytes: bytes)
+                } catch {
+                    throw StoredValueError("\(name) \(error)")
+                }
+            } catch {
+                throw TraceStoreError.damaged(path: path, detail: "\(error)")
+            }
+            try body(page)
+        }
+    }
+
+    /// Checks application id, schema version and SQL structure; returns the schema version.
+    private static func checkStructure(_ db: Database, path: String) throws -> Int {
+        let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+        guard applicationID == TraceSchema.applicationID else {
+            throw TraceStoreError.notATrace(path: path, reason: "an SQLite database with application id "
+                                            + "\(applicationID), not PlexLab's \(TraceSchema.applicationID)")
+        }
+        let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        guard version > 0 else {
+            throw TraceStoreError.damaged(path: path, detail: "it has no schema (its creation was interrupted)")
+        }
+        guard version <= TraceSchema.currentVersion else {
+            throw TraceStoreError.newerSchema(path: path, version: version, supported: TraceSchema.currentVersion)
+        }
+        let objects = try Row.fetchAll(db, sql: "SELECT type, name, sql FROM sqlite_master")
+        var tables: Set<String> = []
+        for object in objects {
+            let type = (object[0] as DatabaseValue).storage
+            let name: String = { if case let .string(s) = (object[1] as DatabaseValue).storage { s } else { "?" } }()
+            let sql: String = { if case let .string(s) = (object[2] as DatabaseValue).storage { s } else { "" } }()
+            guard case let .string(kind) = type else {
+                throw TraceStoreError.unsafeSchema(path: path, detail: "its schema lists an object of no type")
+            }
+            switch kind {
+            case "trigger", "view":
+                throw TraceStoreError.unsafeSchema(path: path, detail: "its SQL schema carries a \(kind) "
+                                                   + "(\"\(name.prefix(40))\"), which a trace never has")
+            case "table":
+                if sql.uppercased().hasPrefix("CREATE VIRTUAL") {
+                    throw TraceStoreError.unsafeSchema(path: path, detail: "its SQL schema carries a virtual "
+                                                       + "table (\"\(name.prefix(40))\"), which a trace never has")
+                }
+                tables.insert(name)
+            default:
+                continue
+            }
+        }
+        for (table, columns) in TraceSchema.expectedColumns(version: version).sorted(by: { $0.key < $1.key }) {
+            guard tables.contains(table) else {
+                throw TraceStoreError.unsafeSchema(path: path, detail: "it lacks the \(table) table of "
+                                                   + "schema version \(version)")
+            }
+            let present = Set(try db.columns(in: table).map { $0.name.lowercased() })
+            if let missing = columns.first(where: { !present.contains($0) }) {
+                throw TraceStoreError.unsafeSchema(path: path, detail: "its \(table) table lacks column \(missing)")
+            }
+        }
+        return version
+    }
+
+    private static func openError(path: String, _ error: DatabaseError) -> TraceStoreError {
+        switch error.resultCode {
+        case .SQLITE_NOTADB:
+            .notATrace(path: path, reason: "not an SQLite database")
+        case .SQLITE_CORRUPT:
+            .damaged(path: path, detail: TraceWriter.describe(error))
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY:
+            .notATrace(path: path, reason: "cannot open it (\(TraceWriter.describe(error)))")
+        default:
+            .damaged(path: path, detail: TraceWriter.describe(error))
+        }
+    }
+}
+
+/// Sanity limits on stored block definitions.
+enum BlockDefinitionLimits {
+    /// No real basic block comes near this many bytes.
+    static let maxLength: Int64 = 1 << 20
 }

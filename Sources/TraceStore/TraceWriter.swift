@@ -1,3 +1,6 @@
+import BlockCodec
+import Foundation
+import GRDB
 import TraceModel
 
 /// Streams a trace into one SQLite file: block definitions, code pages, modules, and per-thread
@@ -11,46 +14,506 @@ public final class TraceWriter {
         public var chunkBlocks: Int
         /// Replace an existing file at the path.
         public var overwrite: Bool
-        public init(chunkBlocks: Int = 1 << 20, overwrite: Bool = false) {
+        /// How block ids are encoded in new chunks.
+        public var blockCodec: BlockStreamCodec
+        public init(chunkBlocks: Int = 1 << 20, overwrite: Bool = false,
+                    blockCodec: BlockStreamCodec = .writerDefault) {
             self.chunkBlocks = chunkBlocks
             self.overwrite = overwrite
+            self.blockCodec = blockCodec
         }
     }
 
+    /// The file being written.
+    public let path: String
+    private let options: Options
+    private let chunkBlocks: Int
+    private var database: DatabaseQueue?
+    private var metadataRow: TraceMetadata
+    private let compressor = ZstdCompressor(level: 3)
+
+    // Hot-path state: `append` reads only these two and the thread's stream.
+    private var definitionCount: UInt32 = 0
+    private var accepting = true
+    private var lastStream: ThreadStream?
+
+    private var streams: [UInt32: ThreadStream] = [:]
+    private var definitionList: [BlockDefinition] = []
+    private var instructionCounts: [UInt32] = []
+    private var executedBlockBits: [UInt64] = []
+    private var committedDefinitions = 0
+    private var codePages = CodePageSet()
+    private var pendingModules: [ModuleMapping] = []
+    private var nextModuleID: Int64 = 1
+    private var nextSequence: Int64 = 0
+    private var threadsWithChunks: Set<UInt32> = []
+    private var totals = Totals()
+    private var failure: TraceStoreError?
+
     /// Creates the file (refusing an existing one unless `overwrite`) and stores `metadata` as incomplete.
     public init(path: String, metadata: TraceMetadata, options: Options = Options()) throws {
-        fatalError("TraceWriter: not implemented yet")
+        self.path = path
+        self.options = options
+        chunkBlocks = max(1, options.chunkBlocks)
+        var metadata = metadata
+        metadata.complete = false
+        metadataRow = metadata
+
+        let files = FileManager.default
+        if files.fileExists(atPath: path) {
+            guard options.overwrite else { throw TraceStoreError.exists(path: path) }
+            for suffix in ["", "-wal", "-shm", "-journal"] where files.fileExists(atPath: path + suffix) {
+                do { try files.removeItem(atPath: path + suffix) } catch {
+                    throw TraceStoreError.writeFailed(path: path, detail: "cannot replace it (\(error.localizedDescription))")
+                }
+            }
+        }
+        do {
+            var configuration = Configuration()
+            configuration.label = "plexlab.trace-writer"
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            // The application id goes into the main file before WAL starts, so even a crash image whose
+            // content is all in the -wal file is recognisable from its first 100 bytes.
+            try queue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA application_id = \(TraceSchema.applicationID)")
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+            try TraceSchema.migrator.migrate(queue)
+            try queue.write { db in
+                try MetadataRow.insert(metadata, into: db)
+                try Self.writeSummary(Totals(), pages: codePages, threads: 0, in: db)
+            }
+            database = queue
+        } catch let error as DatabaseError {
+            throw TraceStoreError.writeFailed(path: path, detail: Self.describe(error))
+        }
     }
 
     /// Block definitions so far; `definitions[id]` is block `id`.
-    public var definitions: [BlockDefinition] { fatalError("not implemented yet") }
+    public var definitions: [BlockDefinition] { definitionList }
 
     /// Registers a block definition and returns its id (dense, in call order).
-    public func define(_ block: BlockDefinition) throws -> BlockID { fatalError("not implemented yet") }
+    /// `block.bytes.count` must equal `block.length`.
+    public func define(_ block: BlockDefinition) throws -> BlockID {
+        try checkUsable()
+        guard block.bytes.count == Int(block.length) else {
+            throw TraceStoreError.misuse(path: path, detail: "block at 0x\(String(block.address, radix: 16)) has "
+                                         + "length \(block.length) but \(block.bytes.count) bytes")
+        }
+        guard definitionCount < UInt32.max else {
+            throw TraceStoreError.misuse(path: path, detail: "more than \(UInt32.max) block definitions")
+        }
+        let id = definitionCount
+        definitionList.append(block)
+        instructionCounts.append(block.instructionCount)
+        if Int(id >> 6) >= executedBlockBits.count { executedBlockBits.append(0) }
+        definitionCount += 1
+        return id
+    }
 
-    /// Stores a code page version (deduplicated by content, compressed).
-    public func addCodePage(_ page: CodePage) throws { fatalError("not implemented yet") }
+    /// Stores a code page version (deduplicated by content, compressed). `page.bytes` must be one 4096-byte page.
+    public func addCodePage(_ page: CodePage) throws {
+        try checkUsable()
+        guard page.bytes.count == CodePage.size else {
+            throw TraceStoreError.misuse(path: path, detail: "code page 0x\(String(page.address, radix: 16)) has "
+                                         + "\(page.bytes.count) bytes, not \(CodePage.size)")
+        }
+        let compressed = compressor.compress(page.bytes)
+        let hash = FNV1a64.hash(page.bytes)
+        let outcome = try codePages.add(address: page.address, version: page.version, hash: hash,
+                                        compressed: compressed) { id in try self.storedBlob(id) }
+        if outcome == .conflict {
+            throw TraceStoreError.misuse(path: path, detail: "code page 0x\(String(page.address, radix: 16)) "
+                                         + "version \(page.version) was already stored with other bytes")
+        }
+    }
 
     /// Stores a module mapping.
-    public func addModule(_ module: ModuleMapping) throws { fatalError("not implemented yet") }
+    public func addModule(_ module: ModuleMapping) throws {
+        try checkUsable()
+        pendingModules.append(module)
+    }
 
     /// Appends an executed block to `thread`'s stream; commits a chunk when one is full.
-    public func append(thread: UInt32, block: BlockID) throws { fatalError("not implemented yet") }
+    /// Allocation-free except when a thread is first seen or its buffer grows toward `chunkBlocks`.
+    @inline(__always)
+    public func append(thread: UInt32, block: BlockID) throws {
+        guard accepting, block < definitionCount else { throw appendFailure(block) }
+        let stream: ThreadStream
+        if let last = lastStream, last.thread == thread {
+            stream = last
+        } else {
+            stream = self.stream(for: thread)
+        }
+        if stream.count == stream.capacity { stream.grow(limit: chunkBlocks) }
+        stream.buffer[stream.count] = block
+        stream.count &+= 1
+        if stream.count == chunkBlocks { try commit(stream) }
+    }
 
     /// The event index the next appended block of `thread` will get.
-    public func nextEventIndex(thread: UInt32) -> UInt64 { fatalError("not implemented yet") }
+    public func nextEventIndex(thread: UInt32) -> UInt64 {
+        guard let stream = streams[thread] else { return 0 }
+        return stream.firstEventIndex + UInt64(stream.count)
+    }
 
     /// Records side events of `thread`; their event indices must not precede already committed chunks.
-    public func record(thread: UInt32, codeWrite: CodeWrite) { fatalError("not implemented yet") }
-    public func record(thread: UInt32, syscall: SyscallEvent) { fatalError("not implemented yet") }
-    public func record(thread: UInt32, dataTouch: DataTouch) { fatalError("not implemented yet") }
+    /// An event may name the block about to be appended (`nextEventIndex`); it is stored with that block's chunk.
+    public func record(thread: UInt32, codeWrite: CodeWrite) {
+        let stream = self.stream(for: thread)
+        stream.check(codeWrite.eventIndex, kind: "code write")
+        stream.codeWrites.append(codeWrite)
+    }
 
-    /// Commits every thread's pending events as chunks (the trace stays incomplete).
-    public func flush() throws { fatalError("not implemented yet") }
+    public func record(thread: UInt32, syscall: SyscallEvent) {
+        let stream = self.stream(for: thread)
+        stream.check(syscall.eventIndex, kind: "syscall")
+        stream.syscalls.append(syscall)
+    }
+
+    public func record(thread: UInt32, dataTouch: DataTouch) {
+        let stream = self.stream(for: thread)
+        stream.check(dataTouch.eventIndex, kind: "data touch")
+        stream.dataTouches.append(dataTouch)
+    }
+
+    /// Commits every thread's pending events as chunks (the trace stays incomplete), then any definitions,
+    /// pages and modules added since.
+    public func flush() throws {
+        try checkUsable()
+        for thread in streams.keys.sorted() {
+            guard let stream = streams[thread] else { continue }
+            if let misuse = stream.misuse { throw TraceStoreError.misuse(path: path, detail: misuse) }
+            guard stream.count > 0 else { continue }
+            try commit(stream)
+        }
+        if committedDefinitions < definitionList.count || codePages.hasPending || !pendingModules.isEmpty {
+            try transaction { db in try self.writePending(db) }
+            afterPendingWritten()
+        }
+    }
 
     /// Flushes and marks the trace complete with how the guest ended.
-    public func finish(exitStatus: Int32?, signal: Int32?, note: String) throws { fatalError("not implemented yet") }
+    /// Throws if a side event names a block that was never appended.
+    public func finish(exitStatus: Int32?, signal: Int32?, note: String) throws {
+        try flush()
+        for thread in streams.keys.sorted() {
+            guard let stream = streams[thread], let first = stream.pendingEventIndices.min() else { continue }
+            throw TraceStoreError.misuse(path: path, detail: "thread \(thread) has a side event at event index "
+                                         + "\(first) but only \(stream.firstEventIndex) blocks")
+        }
+        metadataRow.exitStatus = exitStatus
+        metadataRow.signal = signal
+        metadataRow.note = note
+        metadataRow.complete = true
+        let metadata = metadataRow
+        try transaction { db in try MetadataRow.update(metadata, in: db) }
+        close(compact: true)
+    }
 
     /// Flushes what can be flushed and leaves the trace marked incomplete with `note` (Ctrl-C, errors).
-    public func abandon(note: String) { fatalError("not implemented yet") }
+    public func abandon(note: String) {
+        guard database != nil else { return }
+        if failure == nil {
+            try? flush()
+            metadataRow.note = note
+            let metadata = metadataRow
+            try? transaction { db in try MetadataRow.update(metadata, in: db) }
+        }
+        close(compact: false)
+    }
+
+    deinit {
+        // Dropped without finish: like a crash, the trace stays incomplete with every committed chunk.
+        try? database?.close()
+    }
+
+    // MARK: - Committing
+
+    private func commit(_ stream: ThreadStream) throws {
+        try checkUsable()
+        if let misuse = stream.misuse { throw TraceStoreError.misuse(path: path, detail: misuse) }
+        let count = stream.count
+        let blocks = UnsafeBufferPointer(start: stream.buffer, count: count)
+        let first = stream.firstEventIndex
+        let end = first + UInt64(count)
+
+        var instructions: UInt64 = 0
+        var newlyExecuted: UInt64 = 0
+        instructionCounts.withUnsafeBufferPointer { counts in
+            executedBlockBits.withUnsafeMutableBufferPointer { bits in
+                for id in blocks {
+                    instructions &+= UInt64(counts[Int(id)])
+                    let word = Int(id >> 6), mask = UInt64(1) << UInt64(id & 63)
+                    if bits[word] & mask == 0 {
+                        bits[word] |= mask
+                        newlyExecuted += 1
+                    }
+                }
+            }
+        }
+
+        let codec = options.blockCodec
+        let payload: [UInt8]
+        let blocksSize: Int
+        switch codec {
+        case .raw:
+            payload = RawBlockCodec.encode(blocks, compressor: compressor)
+            blocksSize = 4 * count
+        case .predictive:
+            let encoder = stream.encoder ?? BlockStreamEncoder()
+            stream.encoder = encoder
+            payload = encoder.encode(blocks, definitions: definitionList)
+            blocksSize = payload.count
+        }
+
+        stream.sortPendingEvents()
+        let codeWrites = stream.codeWrites.prefix { $0.eventIndex < end }
+        let syscalls = stream.syscalls.prefix { $0.eventIndex < end }
+        let dataTouches = stream.dataTouches.prefix { $0.eventIndex < end }
+        var events: [UInt8] = []
+        var eventsSize = 0
+        if !codeWrites.isEmpty || !syscalls.isEmpty || !dataTouches.isEmpty {
+            let inflated = SideEventPayload.encode(codeWrites: codeWrites, syscalls: syscalls, dataTouches: dataTouches)
+            eventsSize = inflated.count
+            events = compressor.compress(inflated)
+        }
+        let record = ChunkRecord(sequence: nextSequence, thread: stream.thread, firstEventIndex: first,
+                                 blockCount: count, codec: codec.rawValue, blocks: payload, blocksSize: blocksSize,
+                                 events: events, eventsSize: eventsSize, codeWrites: codeWrites.count,
+                                 syscalls: syscalls.count, dataTouches: dataTouches.count)
+
+        var newTotals = totals
+        newTotals.instructions &+= instructions
+        newTotals.blocksExecuted += UInt64(count)
+        newTotals.distinctBlocks += newlyExecuted
+        newTotals.codeWrites += UInt64(codeWrites.count)
+        newTotals.syscalls += UInt64(syscalls.count)
+        newTotals.dataTouches += UInt64(dataTouches.count)
+        newTotals.chunks += 1
+        newTotals.blockStreamBytes += UInt64(payload.count)
+        let threads = threadsWithChunks.count + (threadsWithChunks.contains(stream.thread) ? 0 : 1)
+
+        try transaction { db in
+            try self.writePending(db, summaryTotals: newTotals, threads: threads)
+            try Self.insert(record, into: db)
+        }
+        afterPendingWritten()
+        totals = newTotals
+        threadsWithChunks.insert(stream.thread)
+        nextSequence += 1
+        stream.count = 0
+        stream.firstEventIndex = end
+        stream.codeWrites.removeFirst(codeWrites.count)
+        stream.syscalls.removeFirst(syscalls.count)
+        stream.dataTouches.removeFirst(dataTouches.count)
+    }
+
+    /// Inserts definitions, code pages and modules added since the last commit, and the summary row.
+    private func writePending(_ db: Database, summaryTotals: Totals? = nil, threads: Int? = nil) throws {
+        if committedDefinitions < definitionList.count {
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO blocks (id, address, length, instruction_count, code_version, exit_kind, static_target,
+                                    sensitive_count, cpuid_count, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for id in committedDefinitions..<definitionList.count {
+                let block = definitionList[id]
+                try statement.execute(arguments: [
+                    id, Int64(bitPattern: block.address), Int64(block.length), Int64(block.instructionCount),
+                    Int64(block.codeVersion), Int64(block.exitKind.rawValue),
+                    block.staticTarget.map { Int64(bitPattern: $0) }, Int64(block.sensitiveCount),
+                    Int64(block.cpuidCount), Data(block.bytes),
+                ])
+            }
+        }
+        try codePages.writePending(db)
+        if !pendingModules.isEmpty {
+            let statement = try db.cachedStatement(sql:
+                "INSERT INTO modules (id, start, end, file_offset, path) VALUES (?, ?, ?, ?, ?)")
+            for (offset, module) in pendingModules.enumerated() {
+                try statement.execute(arguments: [
+                    nextModuleID + Int64(offset), Int64(bitPattern: module.start), Int64(bitPattern: module.end),
+                    Int64(bitPattern: module.fileOffset), module.path,
+                ])
+            }
+        }
+        try Self.writeSummary(summaryTotals ?? totals, pages: codePages, threads: threads ?? threadsWithChunks.count,
+                              in: db)
+    }
+
+    private func afterPendingWritten() {
+        committedDefinitions = definitionList.count
+        codePages.markCommitted()
+        nextModuleID += Int64(pendingModules.count)
+        pendingModules.removeAll()
+    }
+
+    private static func insert(_ record: ChunkRecord, into db: Database) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO chunks (sequence, thread, first_event_index, block_count, codec, blocks, blocks_size,
+                                events, events_size, code_writes, syscalls, data_touches, checksum)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        try statement.execute(arguments: [
+            record.sequence, Int64(record.thread), Int64(bitPattern: record.firstEventIndex), record.blockCount,
+            Int64(record.codec), Data(record.blocks), record.blocksSize,
+            record.events.isEmpty ? nil : Data(record.events), record.eventsSize, record.codeWrites,
+            record.syscalls, record.dataTouches, Int64(bitPattern: record.checksum),
+        ])
+    }
+
+    private static func writeSummary(_ totals: Totals, pages: CodePageSet, threads: Int, in db: Database) throws {
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO summary (id, instructions, blocks_executed, distinct_blocks, code_pages,
+                code_page_versions, code_writes, syscalls, data_touches, threads, chunks, block_stream_bytes)
+            VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [
+                Int64(bitPattern: totals.instructions), Int64(totals.blocksExecuted), Int64(totals.distinctBlocks),
+                pages.distinctAddresses, pages.versions, Int64(totals.codeWrites), Int64(totals.syscalls),
+                Int64(totals.dataTouches), threads, Int64(totals.chunks), Int64(totals.blockStreamBytes),
+            ])
+    }
+
+    // MARK: - Plumbing
+
+    private func stream(for thread: UInt32) -> ThreadStream {
+        if let stream = streams[thread] {
+            lastStream = stream
+            return stream
+        }
+        let stream = ThreadStream(thread: thread, initialCapacity: min(chunkBlocks, 4096))
+        streams[thread] = stream
+        lastStream = stream
+        return stream
+    }
+
+    private func appendFailure(_ block: BlockID) -> TraceStoreError {
+        if let failure { return failure }
+        if database == nil { return .misuse(path: path, detail: "append after finish or abandon") }
+        return .misuse(path: path, detail: "block id \(block) appended before it was defined "
+                       + "(\(definitionCount) definitions)")
+    }
+
+    private func checkUsable() throws {
+        if let failure { throw failure }
+        guard database != nil else { throw TraceStoreError.misuse(path: path, detail: "used after finish or abandon") }
+    }
+
+    /// Runs one transaction; a failure (disk full, I/O) makes the writer unusable but leaves earlier chunks intact.
+    private func transaction(_ body: (Database) throws -> Void) throws {
+        guard let database else { throw TraceStoreError.misuse(path: path, detail: "used after finish or abandon") }
+        do {
+            try database.write(body)
+        } catch let error as DatabaseError {
+            let failure = TraceStoreError.writeFailed(path: path, detail: Self.describe(error))
+            self.failure = failure
+            accepting = false
+            throw failure
+        }
+    }
+
+    private func storedBlob(_ id: Int64) throws -> [UInt8] {
+        guard let database else { return [] }
+        do {
+            let data = try database.read { db in
+                try Data.fetchOne(db, sql: "SELECT data FROM code_blobs WHERE id = ?", arguments: [id])
+            }
+            return data.map { [UInt8]($0) } ?? []
+        } catch let error as DatabaseError {
+            throw TraceStoreError.writeFailed(path: path, detail: Self.describe(error))
+        }
+    }
+
+    private func close(compact: Bool) {
+        accepting = false
+        lastStream = nil
+        guard let database else { return }
+        if compact {
+            // A finished trace travels as one self-contained file in rollback-journal mode, which read-only
+            // openers can use without creating -wal/-shm files. If a reader holds it open, it stays WAL.
+            try? database.writeWithoutTransaction { db in
+                _ = try db.checkpoint(.truncate)
+                try db.execute(sql: "PRAGMA journal_mode = DELETE")
+            }
+        }
+        try? database.close()
+        self.database = nil
+    }
+
+    static func describe(_ error: DatabaseError) -> String {
+        let message = error.message ?? "\(error.resultCode)"
+        return "SQLite error \(error.extendedResultCode.rawValue): \(message)"
+    }
+}
+
+/// Running totals written to the summary row at every commit.
+struct Totals {
+    var instructions: UInt64 = 0
+    var blocksExecuted: UInt64 = 0
+    var distinctBlocks: UInt64 = 0
+    var codeWrites: UInt64 = 0
+    var syscalls: UInt64 = 0
+    var dataTouches: UInt64 = 0
+    var chunks: UInt64 = 0
+    var blockStreamBytes: UInt64 = 0
+}
+
+/// One guest thread's pending blocks and side events.
+final class ThreadStream {
+    let thread: UInt32
+    private(set) var buffer: UnsafeMutablePointer<BlockID>
+    private(set) var capacity: Int
+    var count = 0
+    /// Event index of `buffer[0]`.
+    var firstEventIndex: UInt64 = 0
+    var codeWrites: [CodeWrite] = []
+    var syscalls: [SyscallEvent] = []
+    var dataTouches: [DataTouch] = []
+    var encoder: BlockStreamEncoder?
+    /// First contract violation seen by a non-throwing `record`; the next commit throws it.
+    var misuse: String?
+
+    init(thread: UInt32, initialCapacity: Int) {
+        self.thread = thread
+        capacity = max(1, initialCapacity)
+        buffer = .allocate(capacity: capacity)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Doubles the buffer, up to `limit` blocks (a chunk's worth).
+    func grow(limit: Int) {
+        let newCapacity = min(max(capacity * 2, 1), max(limit, capacity + 1))
+        let newBuffer = UnsafeMutablePointer<BlockID>.allocate(capacity: newCapacity)
+        newBuffer.update(from: buffer, count: count)
+        buffer.deallocate()
+        buffer = newBuffer
+        capacity = newCapacity
+    }
+
+    func check(_ eventIndex: UInt64, kind: String) {
+        if eventIndex < firstEventIndex && misuse == nil {
+            misuse = "thread \(thread): \(kind) at event index \(eventIndex) precedes the committed chunks "
+                + "(which end at \(firstEventIndex))"
+        }
+    }
+
+    var pendingEventIndices: [UInt64] {
+        codeWrites.map(\.eventIndex) + syscalls.map(\.eventIndex) + dataTouches.map(\.eventIndex)
+    }
+
+    /// Stable sort by event index (recorders usually deliver them in order already).
+    func sortPendingEvents() {
+        Self.stableSort(&codeWrites, by: \.eventIndex)
+        Self.stableSort(&syscalls, by: \.eventIndex)
+        Self.stableSort(&dataTouches, by: \.eventIndex)
+    }
+
+    private static func stableSort<T>(_ events: inout [T], by key: KeyPath<T, UInt64>) {
+        if zip(events, events.dropFirst()).allSatisfy({ $0[keyPath: key] <= $1[keyPath: key] }) { return }
+        events = events.enumerated()
+            .sorted { ($0.element[keyPath: key], $0.offset) < ($1.element[keyPath: key], $1.offset) }
+            .map(\.element)
+    }
 }

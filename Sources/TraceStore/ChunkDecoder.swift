@@ -1,0 +1,168 @@
+import BlockCodec
+import GRDB
+import TraceModel
+
+/// Decodes `chunks` rows in sequence order, checking each against its checksum, its declared sizes,
+/// the caps, its thread's previous chunk and the block definitions. One chunk in memory at a time.
+struct ChunkDecoder {
+    /// Columns in the order `decode` reads them.
+    static let selectSQL = """
+        SELECT sequence, thread, first_event_index, block_count, codec, blocks_size, events_size, code_writes,
+               syscalls, data_touches, checksum, length(blocks), length(events), blocks, events
+        FROM chunks ORDER BY sequence
+        """
+
+    private struct ThreadState {
+        /// Where the thread's next chunk must start; nil after a bad chunk (its fields are not to be trusted,
+        /// and one bad chunk should be reported once, not again as a gap).
+        var nextEventIndex: UInt64? = 0
+        var decoder: BlockStreamDecoder?
+        /// Set when a predictive chunk of this thread failed: later ones cannot be decoded.
+        var broken = false
+    }
+
+    let definitions: [BlockDefinition]
+    let inflater: ZstdInflater
+    private var threads: [UInt32: ThreadState] = [:]
+
+    init(definitions: [BlockDefinition], inflater: ZstdInflater) {
+        self.definitions = definitions
+        self.inflater = inflater
+    }
+
+    /// The row's sequence (INTEGER PRIMARY KEY, so always an integer).
+    static func sequence(of row: Row) -> Int64 {
+        if case let .int64(v) = (row[0] as DatabaseValue).storage { return v }
+        return -1
+    }
+
+    /// The row's thread, when it is a valid one (for problem reports).
+    static func thread(of row: Row) -> UInt32? {
+        try? StrictRow(row, record: "chunk").uint32(1)
+    }
+
+    mutating func decode(_ row: Row) throws(ChunkDecodeFailure) -> StreamChunk {
+        do {
+            return try decodeChecked(row)
+        } catch {
+            if let thread = Self.thread(of: row) { threads[thread, default: ThreadState()].nextEventIndex = nil }
+            throw error
+        }
+    }
+
+    private mutating func decodeChecked(_ row: Row) throws(ChunkDecodeFailure) -> StreamChunk {
+        let cap = Int64(ZstdInflater.absoluteCap)
+        let fields = StrictRow(row, record: "chunk")
+        let record: ChunkRecord
+        let storedChecksum: UInt64
+        do {
+            // Payload lengths first, so an oversized blob is refused before it is copied.
+            _ = try fields.int(11, in: 0...cap)
+            if !(row[12] as DatabaseValue).isNull { _ = try fields.int(12, in: 0...cap) }
+            record = ChunkRecord(
+                sequence: try fields.int64(0), thread: try fields.uint32(1), firstEventIndex: try fields.uint64(2),
+                blockCount: try fields.int(3, in: 0...cap / 4), codec: UInt8(try fields.int(4, in: 0...255)),
+                blocks: try fields.blob(13), blocksSize: try fields.int(5, in: 0...cap),
+                events: try fields.optionalBlob(14) ?? [], eventsSize: try fields.int(6, in: 0...cap),
+                codeWrites: try fields.int(7, in: 0...cap), syscalls: try fields.int(8, in: 0...cap),
+                dataTouches: try fields.int(9, in: 0...cap))
+            storedChecksum = try fields.uint64(10)
+        } catch {
+            throw ChunkDecodeFailure(error.description)
+        }
+        guard record.checksum == storedChecksum else { throw ChunkDecodeFailure("fails its checksum") }
+
+        var state = threads[record.thread] ?? ThreadState()
+        let expectedFirst = state.nextEventIndex
+        let (end, overflow) = record.firstEventIndex.addingReportingOverflow(UInt64(record.blockCount))
+        guard !overflow else { throw ChunkDecodeFailure("event indices overflow") }
+        state.nextEventIndex = end
+        threads[record.thread] = state
+        guard expectedFirst == nil || record.firstEventIndex == expectedFirst else {
+            throw ChunkDecodeFailure("starts at event \(record.firstEventIndex) but thread \(record.thread)'s "
+                                     + "previous chunks end at \(expectedFirst ?? 0) (a chunk is missing or repeated)")
+        }
+
+        var chunk = StreamChunk(sequence: UInt64(bitPattern: record.sequence), thread: record.thread,
+                                firstEventIndex: record.firstEventIndex, blocks: [])
+        chunk.blocks = try decodeBlocks(record, state: &state)
+        threads[record.thread] = state
+
+        if record.eventsSize == 0 {
+            guard record.events.isEmpty, record.codeWrites == 0, record.syscalls == 0, record.dataTouches == 0 else {
+                throw ChunkDecodeFailure("declares no side events but stores some")
+            }
+        } else {
+            let expected = SideEventPayload.size(codeWrites: record.codeWrites, syscalls: record.syscalls,
+                                                 dataTouches: record.dataTouches)
+            guard record.eventsSize == expected else {
+                throw ChunkDecodeFailure("declares \(record.eventsSize) side-event bytes; its counts need \(expected)")
+            }
+            let inflated: [UInt8]
+            do {
+                inflated = try record.events.withUnsafeBytes { try inflater.inflate($0, declared: record.eventsSize) }
+            } catch let failure as InflateFailure {
+                throw ChunkDecodeFailure("side-event payload \(failure)")
+            } catch {
+                throw ChunkDecodeFailure("side-event payload: \(error)")
+            }
+            try SideEventPayload.decode(inflated, codeWrites: record.codeWrites, syscalls: record.syscalls,
+                                        dataTouches: record.dataTouches, eventRange: record.firstEventIndex..<end,
+                                        into: &chunk)
+        }
+        return chunk
+    }
+
+    private func decodeBlocks(_ record: ChunkRecord, state: inout ThreadState) throws(ChunkDecodeFailure) -> [BlockID] {
+        guard let codec = BlockStreamCodec(rawValue: record.codec) else {
+            throw ChunkDecodeFailure("uses unknown block codec \(record.codec)")
+        }
+        let blocks: [BlockID]
+        switch codec {
+        case .raw:
+            guard record.blocksSize == 4 * record.blockCount else {
+                throw ChunkDecodeFailure("declares \(record.blocksSize) block bytes for \(record.blockCount) blocks")
+            }
+            do {
+                let inflated = try record.blocks.withUnsafeBytes {
+                    try inflater.inflate($0, declared: record.blocksSize)
+                }
+                blocks = RawBlockCodec.decode(inflated, count: record.blockCount)
+            } catch let failure as InflateFailure {
+                throw ChunkDecodeFailure("block payload \(failure)")
+            } catch {
+                throw ChunkDecodeFailure("block payload: \(error)")
+            }
+        case .predictive:
+            guard !state.broken else {
+                throw ChunkDecodeFailure("cannot be decoded: an earlier chunk of its thread is bad")
+            }
+            guard record.blocksSize == record.blocks.count else {
+                throw ChunkDecodeFailure("declares \(record.blocksSize) block bytes but stores \(record.blocks.count)")
+            }
+            // Marked broken first: if decoding throws, this thread's coder state is lost for good.
+            state.broken = true
+            let decoder = state.decoder ?? BlockStreamDecoder()
+            state.decoder = decoder
+            var output: [BlockID] = []
+            output.reserveCapacity(record.blockCount)
+            do {
+                try record.blocks.withUnsafeBytes {
+                    try decoder.decode($0, count: record.blockCount, definitions: definitions, into: &output)
+                }
+            } catch {
+                throw ChunkDecodeFailure("block payload does not decode (\(error))")
+            }
+            guard output.count == record.blockCount else {
+                throw ChunkDecodeFailure("block payload decodes to \(output.count) blocks, not \(record.blockCount)")
+            }
+            state.broken = false
+            blocks = output
+        }
+        let defined = definitions.count
+        if let bad = blocks.first(where: { Int($0) >= defined }) {
+            throw ChunkDecodeFailure("refers to block \(bad) but the trace defines \(defined)")
+        }
+        return blocks
+    }
+}

@@ -1,0 +1,163 @@
+import TraceModel
+
+/// The stored form of one chunk: a `chunks` row (docs/trace-format.md, "Chunk layout").
+struct ChunkRecord {
+    var sequence: Int64
+    var thread: UInt32
+    var firstEventIndex: UInt64
+    var blockCount: Int
+    var codec: UInt8
+    /// Encoded block ids (raw: zstd frame; predictive: the coder's bytes).
+    var blocks: [UInt8]
+    /// Raw: 4 * blockCount (the inflated size). Predictive: blocks.count.
+    var blocksSize: Int
+    /// zstd frame of the side-event payload, empty when the chunk has no side events.
+    var events: [UInt8]
+    var eventsSize: Int
+    var codeWrites: Int
+    var syscalls: Int
+    var dataTouches: Int
+
+    /// FNV-1a 64 over every header field and both payloads, as stored.
+    static func checksum(sequence: Int64, thread: UInt32, firstEventIndex: UInt64, blockCount: Int, codec: UInt8,
+                         blocksSize: Int, eventsSize: Int, codeWrites: Int, syscalls: Int, dataTouches: Int,
+                         blocks: UnsafeRawBufferPointer, events: UnsafeRawBufferPointer) -> UInt64 {
+        var fnv = FNV1a64()
+        for field in [UInt64(bitPattern: sequence), UInt64(thread), firstEventIndex, UInt64(blockCount),
+                      UInt64(codec), UInt64(blocksSize), UInt64(eventsSize), UInt64(codeWrites),
+                      UInt64(syscalls), UInt64(dataTouches)] {
+            fnv.add(field)
+        }
+        fnv.add(UInt64(blocks.count))
+        fnv.add(blocks)
+        fnv.add(UInt64(events.count))
+        fnv.add(events)
+        return fnv.value
+    }
+
+    var checksum: UInt64 {
+        blocks.withUnsafeBytes { b in
+            events.withUnsafeBytes { e in
+                Self.checksum(sequence: sequence, thread: thread, firstEventIndex: firstEventIndex,
+                              blockCount: blockCount, codec: codec, blocksSize: blocksSize, eventsSize: eventsSize,
+                              codeWrites: codeWrites, syscalls: syscalls, dataTouches: dataTouches,
+                              blocks: b, events: e)
+            }
+        }
+    }
+}
+
+/// Side-event payload: three little-endian u32 counts, then fixed-width records (see docs/trace-format.md).
+enum SideEventPayload {
+    static let headerBytes = 12
+    static let codeWriteBytes = 20
+    static let syscallBytes = 16
+    static let dataTouchBytes = 24
+
+    static func size(codeWrites: Int, syscalls: Int, dataTouches: Int) -> Int {
+        headerBytes + codeWrites * codeWriteBytes + syscalls * syscallBytes + dataTouches * dataTouchBytes
+    }
+
+    static func encode(codeWrites: ArraySlice<CodeWrite>, syscalls: ArraySlice<SyscallEvent>,
+                       dataTouches: ArraySlice<DataTouch>) -> [UInt8] {
+        var out = LittleEndianWriter(capacity: size(codeWrites: codeWrites.count, syscalls: syscalls.count,
+                                                    dataTouches: dataTouches.count))
+        out.put(UInt32(codeWrites.count))
+        out.put(UInt32(syscalls.count))
+        out.put(UInt32(dataTouches.count))
+        for event in codeWrites {
+            out.put(event.eventIndex)
+            out.put(event.address)
+            out.put(event.size)
+        }
+        for event in syscalls {
+            out.put(event.eventIndex)
+            out.put(UInt64(bitPattern: event.number))
+        }
+        for event in dataTouches {
+            out.put(event.eventIndex)
+            out.put(event.page)
+            out.put(event.reads)
+            out.put(event.writes)
+        }
+        return out.bytes
+    }
+
+    /// Parses an inflated payload, checking its counts against the row's and every index against the chunk's range.
+    static func decode(_ bytes: [UInt8], codeWrites expectedCodeWrites: Int, syscalls expectedSyscalls: Int,
+                       dataTouches expectedDataTouches: Int, eventRange: Range<UInt64>,
+                       into chunk: inout StreamChunk) throws(ChunkDecodeFailure) {
+        var reader = LittleEndianReader(bytes)
+        do {
+            let codeWrites = Int(try reader.u32()), syscalls = Int(try reader.u32()), dataTouches = Int(try reader.u32())
+            guard codeWrites == expectedCodeWrites, syscalls == expectedSyscalls, dataTouches == expectedDataTouches
+            else { throw ChunkDecodeFailure("side-event counts disagree with the chunk row") }
+            guard bytes.count == size(codeWrites: codeWrites, syscalls: syscalls, dataTouches: dataTouches)
+            else { throw ChunkDecodeFailure("side-event payload has the wrong length") }
+            chunk.codeWrites.reserveCapacity(codeWrites)
+            for _ in 0..<codeWrites {
+                let index = try reader.u64(), address = try reader.u64(), size = try reader.u32()
+                chunk.codeWrites.append(CodeWrite(eventIndex: index, address: address, size: size))
+            }
+            chunk.syscalls.reserveCapacity(syscalls)
+            for _ in 0..<syscalls {
+                let index = try reader.u64(), number = Int64(bitPattern: try reader.u64())
+                chunk.syscalls.append(SyscallEvent(eventIndex: index, number: number))
+            }
+            chunk.dataTouches.reserveCapacity(dataTouches)
+            for _ in 0..<dataTouches {
+                let index = try reader.u64(), page = try reader.u64()
+                let reads = try reader.u32(), writes = try reader.u32()
+                chunk.dataTouches.append(DataTouch(eventIndex: index, page: page, reads: reads, writes: writes))
+            }
+        } catch let failure as ChunkDecodeFailure {
+            throw failure
+        } catch {
+            throw ChunkDecodeFailure("side-event payload ends early")
+        }
+        try checkIndices(chunk.codeWrites.lazy.map(\.eventIndex), range: eventRange, kind: "code write")
+        try checkIndices(chunk.syscalls.lazy.map(\.eventIndex), range: eventRange, kind: "syscall")
+        try checkIndices(chunk.dataTouches.lazy.map(\.eventIndex), range: eventRange, kind: "data touch")
+    }
+
+    private static func checkIndices(_ indices: some Sequence<UInt64>, range: Range<UInt64>,
+                                     kind: String) throws(ChunkDecodeFailure) {
+        var previous: UInt64 = 0
+        for index in indices {
+            guard range.contains(index) else {
+                throw ChunkDecodeFailure("\(kind) at event \(index) lies outside the chunk's events \(range)")
+            }
+            guard index >= previous else { throw ChunkDecodeFailure("\(kind) events are not sorted") }
+            previous = index
+        }
+    }
+}
+
+/// The raw block codec (id 0): little-endian u32 ids, zstd level 3.
+enum RawBlockCodec {
+    static func encode(_ blocks: UnsafeBufferPointer<BlockID>, compressor: ZstdCompressor) -> [UInt8] {
+        #if _endian(little)
+        return compressor.compress(UnsafeRawBufferPointer(blocks))
+        #else
+        let little = blocks.map { $0.littleEndian }
+        return little.withUnsafeBytes { compressor.compress($0) }
+        #endif
+    }
+
+    static func decode(_ inflated: [UInt8], count: Int) -> [BlockID] {
+        [BlockID](unsafeUninitializedCapacity: count) { buffer, initialized in
+            inflated.withUnsafeBytes { raw in
+                for i in 0..<count {
+                    buffer[i] = BlockID(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: BlockID.self))
+                }
+            }
+            initialized = count
+        }
+    }
+}
+
+/// Why one chunk cannot be decoded; the reader wraps it with the file and the chunk's sequence.
+struct ChunkDecodeFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

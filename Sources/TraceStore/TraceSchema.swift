@@ -1,0 +1,138 @@
+import GRDB
+
+/// The trace file's SQL schema, its versions and the structure a reader expects (docs/trace-format.md).
+public enum TraceSchema {
+    /// `PRAGMA application_id` of every trace: "PLXT" in ASCII.
+    public static let applicationID: Int32 = 0x504C_5854
+    /// The newest schema version this code writes and reads (`PRAGMA user_version`).
+    public static let currentVersion = 1
+    /// The file extension traces use.
+    public static let fileExtension = "plextrace"
+
+    /// Creates and upgrades the schema. Each migration ends by setting `user_version`, so the version
+    /// can be read from the file header before anything else is trusted.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE metadata (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    program TEXT NOT NULL,
+                    argv TEXT NOT NULL,
+                    arch TEXT NOT NULL,
+                    recorder TEXT NOT NULL,
+                    recorder_version TEXT NOT NULL,
+                    plexlab_version TEXT NOT NULL,
+                    host TEXT NOT NULL,
+                    date TEXT NOT NULL,
+                    exit_status INTEGER,
+                    signal INTEGER,
+                    complete INTEGER NOT NULL,
+                    note TEXT NOT NULL,
+                    has_data_touches INTEGER NOT NULL
+                );
+                CREATE TABLE summary (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    instructions INTEGER NOT NULL,
+                    blocks_executed INTEGER NOT NULL,
+                    distinct_blocks INTEGER NOT NULL,
+                    code_pages INTEGER NOT NULL,
+                    code_page_versions INTEGER NOT NULL,
+                    code_writes INTEGER NOT NULL,
+                    syscalls INTEGER NOT NULL,
+                    data_touches INTEGER NOT NULL,
+                    threads INTEGER NOT NULL,
+                    chunks INTEGER NOT NULL,
+                    block_stream_bytes INTEGER NOT NULL
+                );
+                CREATE TABLE modules (
+                    id INTEGER PRIMARY KEY,
+                    start INTEGER NOT NULL,
+                    end INTEGER NOT NULL,
+                    file_offset INTEGER NOT NULL,
+                    path TEXT NOT NULL
+                );
+                CREATE TABLE code_blobs (
+                    id INTEGER PRIMARY KEY,
+                    hash INTEGER NOT NULL,
+                    size INTEGER NOT NULL,
+                    data BLOB NOT NULL
+                );
+                CREATE INDEX code_blobs_by_hash ON code_blobs(hash);
+                CREATE TABLE code_pages (
+                    address INTEGER NOT NULL,
+                    version INTEGER NOT NULL,
+                    blob_id INTEGER NOT NULL REFERENCES code_blobs(id),
+                    PRIMARY KEY (address, version)
+                ) WITHOUT ROWID;
+                CREATE TABLE blocks (
+                    id INTEGER PRIMARY KEY,
+                    address INTEGER NOT NULL,
+                    length INTEGER NOT NULL,
+                    instruction_count INTEGER NOT NULL,
+                    code_version INTEGER NOT NULL,
+                    exit_kind INTEGER NOT NULL,
+                    static_target INTEGER,
+                    sensitive_count INTEGER NOT NULL,
+                    cpuid_count INTEGER NOT NULL,
+                    bytes BLOB NOT NULL
+                );
+                CREATE TABLE chunks (
+                    sequence INTEGER PRIMARY KEY,
+                    thread INTEGER NOT NULL,
+                    first_event_index INTEGER NOT NULL,
+                    block_count INTEGER NOT NULL,
+                    codec INTEGER NOT NULL,
+                    blocks BLOB NOT NULL,
+                    blocks_size INTEGER NOT NULL,
+                    events BLOB,
+                    events_size INTEGER NOT NULL,
+                    code_writes INTEGER NOT NULL,
+                    syscalls INTEGER NOT NULL,
+                    data_touches INTEGER NOT NULL,
+                    checksum INTEGER NOT NULL
+                );
+                CREATE INDEX chunks_by_thread ON chunks(thread, sequence);
+                PRAGMA user_version = 1;
+                """)
+        }
+        return migrator
+    }
+
+    /// Tables and the columns each must have, per schema version; a reader checks them before use.
+    static func expectedColumns(version: Int) -> [String: [String]] {
+        // Only version 1 exists; a later version adds its own entry here and keeps reading this one.
+        [
+            "metadata": ["id", "program", "argv", "arch", "recorder", "recorder_version", "plexlab_version",
+                         "host", "date", "exit_status", "signal", "complete", "note", "has_data_touches"],
+            "summary": ["id", "instructions", "blocks_executed", "distinct_blocks", "code_pages",
+                        "code_page_versions", "code_writes", "syscalls", "data_touches", "threads", "chunks",
+                        "block_stream_bytes"],
+            "modules": ["id", "start", "end", "file_offset", "path"],
+            "code_blobs": ["id", "hash", "size", "data"],
+            "code_pages": ["address", "version", "blob_id"],
+            "blocks": ["id", "address", "length", "instruction_count", "code_version", "exit_kind",
+                       "static_target", "sensitive_count", "cpuid_count", "bytes"],
+            "chunks": ["sequence", "thread", "first_event_index", "block_count", "codec", "blocks", "blocks_size",
+                       "events", "events_size", "code_writes", "syscalls", "data_touches", "checksum"],
+        ]
+    }
+}
+
+/// How a chunk's block ids are encoded; the id is stored in every chunk row.
+public enum BlockStreamCodec: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// Little-endian u32 ids, zstd level 3.
+    case raw = 0
+    /// BlockCodec's predictor plus entropy coder; state carries across one thread's chunks.
+    case predictive = 1
+
+    /// What new traces use. Switching codecs is this one line; readers handle both.
+    public static let writerDefault: BlockStreamCodec = .raw
+
+    public var description: String {
+        switch self {
+        case .raw: "raw"
+        case .predictive: "predictive"
+        }
+    }
+}

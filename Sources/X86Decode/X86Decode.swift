@@ -1,1 +1,0 @@
-// X86Decode: see README.md for this module's place in the architecture.

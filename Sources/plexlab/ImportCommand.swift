@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import TraceImport
+
+/// `plexlab import FILE`: builds a trace from the JSON Lines import format (docs/import-format.md).
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Build a trace from a JSON Lines file of code bytes and executed blocks (docs/import-format.md).")
+
+    @Argument(help: "The JSON Lines file to import.")
+    var file: String
+
+    @Option(name: .long, help: "Where to write the trace (default: Traces/<file name>.plextrace).")
+    var out: String?
+
+    @Flag(name: .long, help: "Replace an existing trace file.")
+    var force = false
+
+    func run() throws {
+        let outPath = out ?? Self.defaultOutput(for: file)
+        let directory = (outPath as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        let summary = try TraceImporter.importFile(at: file, to: outPath, overwrite: force)
+        print("\(outPath): \(summary.blocksExecuted) blocks executed (\(summary.instructions) instructions), "
+              + "\(summary.distinctBlocks) distinct blocks, \(summary.codePages) code pages "
+              + "(\(summary.codePageVersions) versions), \(summary.threads) threads")
+    }
+
+    /// Traces/<base name without extension>.plextrace
+    static func defaultOutput(for file: String) -> String {
+        let name = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+        return "Traces/\(name.isEmpty ? "import" : name).plextrace"
+    }
+}

@@ -1,1 +1,0 @@
-// TraceStoreTests: tests for TraceStore.
