@@ -6,5 +6,6 @@ enum CommandRegistry {
         ImportCommand.self,
         ReplayCommand.self,
         CompareCommand.self,
+        GateCommand.self,
     ]
 }
