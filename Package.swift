@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "GateTests", dependencies: ["Gate", "Replay", "TraceImport"]),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "CostModel"]),
         // End-to-end tests that run the built `plexlab` executable (found next to the test bundle).
-        .testTarget(name: "CLITests", dependencies: ["TraceModel"]),
+        .testTarget(name: "CLITests", dependencies: ["TraceModel", "TraceStore"]),
     ],
     swiftLanguageModes: [.v6]
 )

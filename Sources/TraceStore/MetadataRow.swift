@@ -32,10 +32,20 @@ enum MetadataRow {
     static func read(_ db: Database) throws(StoredValueError) -> TraceMetadata {
         let row: Row?
         do {
+            let textBytes = try Int64.fetchOne(db, sql: """
+                SELECT length(program) + length(argv) + length(arch) + length(recorder) + length(recorder_version)
+                       + length(plexlab_version) + length(host) + length(date) + length(note)
+                FROM metadata WHERE id = 1
+                """) ?? 0
+            guard textBytes <= 8 * StoredTextLimits.maxBytes else {
+                throw StoredValueError("the metadata row holds \(textBytes) bytes of text")
+            }
             row = try Row.fetchOne(db, sql: """
                 SELECT program, argv, arch, recorder, recorder_version, plexlab_version, host, date, exit_status,
                        signal, complete, note, has_data_touches FROM metadata WHERE id = 1
                 """)
+        } catch let error as StoredValueError {
+            throw error
         } catch {
             throw StoredValueError("the metadata row cannot be read (\(error))")
         }

@@ -127,10 +127,12 @@ public final class TraceReader {
     public func modules() throws -> [ModuleMapping] {
         try snapshot { db in
             var modules: [ModuleMapping] = []
-            let rows = try Row.fetchCursor(db, sql: "SELECT start, end, file_offset, path FROM modules ORDER BY id")
+            let rows = try Row.fetchCursor(db, sql:
+                "SELECT start, end, file_offset, path, length(path) FROM modules ORDER BY id")
             while let row = try rows.next() {
                 let fields = StrictRow(row, record: "module")
                 do {
+                    _ = try fields.int(4, in: 0...Int64(StoredTextLimits.maxBytes))
                     modules.append(ModuleMapping(start: try fields.uint64(0), end: try fields.uint64(1),
                                                  fileOffset: try fields.uint64(2), path: try fields.text(3)))
                 } catch {
@@ -356,6 +358,11 @@ public final class TraceReader {
             .damaged(path: path, detail: TraceWriter.describe(error))
         }
     }
+}
+
+/// Sanity limit on stored strings (paths, metadata fields), so a hostile file cannot make them huge.
+enum StoredTextLimits {
+    static let maxBytes = 1 << 20
 }
 
 /// Sanity limits on stored block definitions.

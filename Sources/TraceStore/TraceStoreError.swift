@@ -48,7 +48,7 @@ public enum TraceStoreError: Error, CustomStringConvertible, Equatable, Sendable
 }
 
 /// A chunk that `TraceReader.verify()` could not read back.
-public struct ChunkProblem: Sendable, Equatable, CustomStringConvertible {
+public struct ChunkProblem: Sendable, Equatable, Codable, CustomStringConvertible {
     /// The chunk's global sequence number.
     public var sequence: Int64
     /// Its thread, when the row says one.

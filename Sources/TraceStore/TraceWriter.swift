@@ -221,7 +221,7 @@ public final class TraceWriter {
             let metadata = metadataRow
             try? transaction { db in try MetadataRow.update(metadata, in: db) }
         }
-        close(compact: false)
+        close(compact: failure == nil)
     }
 
     deinit {

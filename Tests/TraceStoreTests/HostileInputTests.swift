@@ -230,7 +230,11 @@ import TraceModel
         try writeSimpleTrace(at: path, chunks: 1)
         try tamper(path, "UPDATE metadata SET arch = 'pdp11'")
         #expect(open(path) == "\(path) is damaged: metadata arch \"pdp11\" is unknown")
-        try tamper(path, "UPDATE metadata SET arch = 'x86_64'; UPDATE blocks SET exit_kind = 77 WHERE id = 3")
+        try tamper(path, "UPDATE metadata SET arch = 'x86_64', note = printf('%.*c', 9000000, 'x')")
+        // 9,000,000 bytes of note plus the other fields' ~100.
+        let line = open(path) ?? ""
+        #expect(line.hasPrefix("\(path) is damaged: the metadata row holds 9000") && line.hasSuffix(" bytes of text"))
+        try tamper(path, "UPDATE metadata SET note = ''; UPDATE blocks SET exit_kind = 77 WHERE id = 3")
         #expect(errorLine { _ = try TraceReader(path: path).blockDefinitions() } == "\(path) is damaged: block 3 has unknown exit kind 77")
         try tamper(path, "UPDATE blocks SET exit_kind = 0; UPDATE blocks SET bytes = x'00' WHERE id = 2")
         #expect(errorLine { _ = try TraceReader(path: path).blockDefinitions() }?.contains("block 2 declares") == true)

@@ -1,0 +1,108 @@
+import Foundation
+import TraceModel
+
+/// What `plexlab info` shows about a trace: metadata, figures and, on request, the bad chunks.
+public struct TraceInfo: Sendable, Codable, Equatable {
+    public var path: String
+    public var schemaVersion: Int
+    public var metadata: TraceMetadata
+    public var summary: TraceSummary
+    /// Present when the chunks were verified: every bad chunk (empty when all are good).
+    public var badChunks: [ChunkProblem]?
+
+    /// Opens the trace read-only and gathers its figures; `verify` reads every chunk too.
+    public static func load(path: String, verify: Bool) throws -> TraceInfo {
+        let reader = try TraceReader(path: path)
+        return TraceInfo(path: path, schemaVersion: reader.schemaVersion, metadata: reader.metadata,
+                         summary: try reader.summary(), badChunks: verify ? try reader.verify() : nil)
+    }
+
+    /// Throws `TraceStoreError.verifyFailed` when verification found bad chunks.
+    public func checkVerified() throws {
+        if let badChunks, !badChunks.isEmpty {
+            throw TraceStoreError.verifyFailed(path: path, bad: badChunks.count, total: Int(summary.chunks))
+        }
+    }
+
+    /// An aligned two-column table.
+    public func table() -> String {
+        let m = metadata, s = summary
+        var rows: [(String, String)] = [
+            ("trace", path),
+            ("program", m.program),
+            ("argv", m.argv.map(Self.shellQuoted).joined(separator: " ")),
+            ("arch", m.arch.rawValue),
+            ("recorder", "\(m.recorder) \(m.recorderVersion)"),
+            ("plexlab", m.plexlabVersion),
+            ("host", m.host),
+            ("date", m.date),
+            ("exit", Self.exitDescription(m)),
+            ("state", m.complete ? "complete" : "incomplete"),
+        ]
+        if !m.note.isEmpty { rows.append(("note", m.note)) }
+        rows += [
+            ("schema version", "\(schemaVersion)"),
+            ("instructions", "\(s.instructions)"),
+            ("blocks executed", "\(s.blocksExecuted)"),
+            ("distinct blocks", "\(s.distinctBlocks)"),
+            ("code pages", "\(s.codePages)"),
+            ("page versions", "\(s.codePageVersions)"),
+            ("code writes", "\(s.codeWrites)"),
+            ("syscalls", "\(s.syscalls)"),
+            ("data touches", m.hasDataTouches ? "\(s.dataTouches)" : "not recorded"),
+            ("threads", "\(s.threads)"),
+            ("chunks", "\(s.chunks)"),
+            ("file size", "\(s.fileBytes) bytes (\(Self.humanBytes(s.fileBytes)))"),
+            ("block stream", "\(s.blockStreamBytes) bytes"),
+            ("bits per executed block", String(format: "%.3f", s.bitsPerExecutedBlock)),
+        ]
+        if let badChunks {
+            rows.append(("verify", badChunks.isEmpty ? "all \(s.chunks) chunks good"
+                                                     : "\(badChunks.count) of \(s.chunks) chunks bad"))
+            rows += badChunks.map { ("", $0.description) }
+        }
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { label, value in
+            label.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + Self.oneLine(value)
+        }.joined(separator: "\n")
+    }
+
+    /// Pretty-printed JSON with sorted keys.
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        // Encoding plain value types cannot fail.
+        let data = (try? encoder.encode(self)) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func exitDescription(_ m: TraceMetadata) -> String {
+        switch (m.exitStatus, m.signal) {
+        case let (status?, nil): "status \(status)"
+        case let (nil, signal?): "signal \(signal)"
+        case let (status?, signal?): "status \(status), signal \(signal)"
+        case (nil, nil): "unknown"
+        }
+    }
+
+    static func humanBytes(_ bytes: UInt64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes), unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    static func shellQuoted(_ word: String) -> String {
+        let plain = !word.isEmpty && word.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }
+        return plain ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// Stored strings come from the file: keep one row per line whatever they hold.
+    static func oneLine(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
+    }
+}
+
