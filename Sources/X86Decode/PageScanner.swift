@@ -127,7 +127,7 @@ public struct PageScanner: Sendable {
                 let next = offset + Int(instruction.length)
                 if kind.endsScan { break }
                 if kind.isRelative {
-                    guard let target = self.decoder.relativeTarget(&instruction, &context, at: address) else { break }
+                    let target = self.decoder.relativeTarget(instruction, at: address)
                     let targetOffset = target &- pageBase
                     let inPage = targetOffset < UInt64(pageSize)
                     if kind.exitKindRaw == ExitKindRaw.jmp {

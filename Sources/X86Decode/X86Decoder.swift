@@ -8,6 +8,11 @@ public struct DecodedInstruction: Sendable, Equatable {
     /// Length in bytes (1...15).
     public var length: Int
     /// How a block ending here exits, or nil when the instruction is not a control transfer.
+    ///
+    /// jcc also covers loop/loope/loopne and jcxz/jecxz/jrcxz; syscall covers syscall, sysenter, int n,
+    /// int3, int1 and into; far covers far jmp/call/ret, iret/iretd/iretq and also sysret and sysexit
+    /// (privileged returns that change CS). RTM's xbegin/xend/xabort are not control transfers here
+    /// (xbegin falls through unless a transaction aborts).
     public var controlTransfer: ExitKind?
     /// Target of a jcc/loop/jcxz or near direct jmp/call, else nil.
     public var staticTarget: UInt64?
@@ -71,7 +76,10 @@ public struct BlockShape: Sendable, Equatable {
 public struct X86Decoder: @unchecked Sendable {
     // @unchecked: ZydisDecoder is a plain C struct of three integers, only read after init.
     public let arch: GuestArch
+    /// Minimal mode: the per-instruction work of blocks and scans.
     @usableFromInline var decoder: ZydisDecoder
+    /// Full mode with operands: formatting.
+    var fullDecoder: ZydisDecoder
 
     /// Blocks never run past a page of this size (the trace's capture granularity).
     public static let blockPageSize = 4096
@@ -84,6 +92,9 @@ public struct X86Decoder: @unchecked Sendable {
         case .i386: ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32)
         }
         precondition(Zydis.succeeded(status), "ZydisDecoderInit failed")
+        // Minimal mode still gives mnemonic, length, branch type, opcode and raw immediates: all we classify by.
+        fullDecoder = decoder
+        precondition(Zydis.succeeded(ZydisDecoderEnableMode(&decoder, ZYDIS_DECODER_MODE_MINIMAL, 1)))
     }
 
     /// Decodes the instruction at the start of `code`, nil when the bytes are not a whole valid instruction.
@@ -99,7 +110,7 @@ public struct X86Decoder: @unchecked Sendable {
         return DecodedInstruction(
             address: address, length: Int(instruction.length),
             controlTransfer: kind.exitKindRaw == InstructionClass.notATransfer ? nil : ExitKind(rawValue: kind.exitKindRaw),
-            staticTarget: kind.isRelative ? relativeTarget(&instruction, &context, at: address) : nil,
+            staticTarget: kind.isRelative ? relativeTarget(instruction, at: address) : nil,
             isSensitive: kind.isSensitive, isCPUID: kind.isCPUID, endsScan: kind.endsScan,
             mnemonicCode: instruction.mnemonic.rawValue)
     }
@@ -107,7 +118,7 @@ public struct X86Decoder: @unchecked Sendable {
     /// Intel-syntax text of the instruction at the start of `code` ("(bad)" when undecodable).
     public func format(_ code: UnsafeRawBufferPointer, at address: UInt64) -> String {
         guard let base = code.baseAddress, code.count > 0 else { return "(bad)" }
-        var decoder = self.decoder
+        var decoder = fullDecoder
         var instruction = ZydisDecodedInstruction()
         return withUnsafeTemporaryAllocation(of: ZydisDecodedOperand.self, capacity: Int(ZYDIS_MAX_OPERAND_COUNT)) { operands in
             guard Zydis.succeeded(ZydisDecoderDecodeFull(&decoder, base, code.count, &instruction, operands.baseAddress)) else {
@@ -161,7 +172,7 @@ public struct X86Decoder: @unchecked Sendable {
             count += 1
             if kind.exitKindRaw != InstructionClass.notATransfer {
                 exitKind = ExitKind(rawValue: kind.exitKindRaw)!
-                if kind.isRelative { target = relativeTarget(&instruction, &context, at: instructionAddress) }
+                if kind.isRelative { target = relativeTarget(instruction, at: instructionAddress) }
                 end = .controlTransfer
                 break
             }
@@ -173,17 +184,17 @@ public struct X86Decoder: @unchecked Sendable {
                           sensitiveCount: sensitive, cpuidCount: cpuid, end: end)
     }
 
-    /// The absolute target of a relative branch, computed by Zydis (and kept to 32 bits for i386).
+    /// The absolute target of a relative branch: the next instruction's address plus the signed
+    /// immediate, wrapped like ZydisCalcAbsoluteAddress does (16 bits for a 16-bit operand size outside
+    /// 64-bit mode) and kept to 32 bits for i386.
     @usableFromInline
-    func relativeTarget(_ instruction: inout ZydisDecodedInstruction, _ context: inout ZydisDecoderContext,
-                        at address: UInt64) -> UInt64? {
-        var decoder = self.decoder
-        var operand = ZydisDecodedOperand()
-        // The relative immediate is the first (explicit) operand of every relative branch.
-        guard Zydis.succeeded(ZydisDecoderDecodeOperands(&decoder, &context, &instruction, &operand, 1)) else { return nil }
-        var result: UInt64 = 0
-        guard Zydis.succeeded(ZydisCalcAbsoluteAddress(&instruction, &operand, address, &result)) else { return nil }
-        return arch == .i386 ? result & 0xFFFF_FFFF : result
+    func relativeTarget(_ instruction: borrowing ZydisDecodedInstruction, at address: UInt64) -> UInt64 {
+        let displacement = UInt64(bitPattern: instruction.raw.imm.0.value.s)
+        let target = address &+ UInt64(instruction.length) &+ displacement
+        switch arch {
+        case .x86_64: return target
+        case .i386: return instruction.operand_width == 16 ? target & 0xFFFF : target & 0xFFFF_FFFF
+        }
     }
 }
 
