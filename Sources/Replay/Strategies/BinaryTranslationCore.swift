@@ -2,7 +2,7 @@ import TraceModel
 
 /// Binary translation with a code cache, shared by dbt-nolink, dbt-link and dbt-ibtc (docs/strategies.md).
 /// Translation unit: one trace block. A block exit is judged when the thread's next block is known.
-final class BinaryTranslationCore {
+struct BinaryTranslationCore {
     enum Mode { case noLink, link, ibtc }
 
     private static let none = BlockID.max
@@ -35,7 +35,8 @@ final class BinaryTranslationCore {
     private let rasDepth: Int
     private var previous: [BlockID] = []
     private var previousGeneration: [UInt32] = []
-    private var ras: [[UInt64]] = []
+    /// Return-address stacks, `rasDepth` entries per thread, flat.
+    private var ras: [UInt64] = []
     private var rasTop: [Int] = []
     private var rasCount: [Int] = []
 
@@ -74,17 +75,17 @@ final class BinaryTranslationCore {
         rasDepth = context.parameters.rasDepth
     }
 
-    private func addThread(_ thread: Int) {
+    private mutating func addThread(_ thread: Int) {
         while previous.count <= thread {
             previous.append(Self.none)
             previousGeneration.append(0)
-            ras.append([UInt64](repeating: 0, count: max(rasDepth, 1)))
+            ras.append(contentsOf: repeatElement(0, count: max(rasDepth, 1)))
             rasTop.append(0)
             rasCount.append(0)
         }
     }
 
-    func replay(_ chunk: StreamChunk, thread: Int) {
+    mutating func replay(_ chunk: StreamChunk, thread: Int) {
         addThread(thread)
         var from = previous[thread]
         var fromGeneration = previousGeneration[thread]
@@ -112,7 +113,7 @@ final class BinaryTranslationCore {
 
     /// How control leaves `from` for `to`.
     @inline(__always)
-    private func exit(_ from: BlockID, fromGeneration: UInt32, to: BlockID, thread: Int) {
+    private mutating func exit(_ from: BlockID, fromGeneration: UInt32, to: BlockID, thread: Int) {
         let f = Int(from)
         let kind = table.exitKind[f]
         if kind == .syscall { sites.add(from, syscallSlot); return }
@@ -168,7 +169,7 @@ final class BinaryTranslationCore {
 
     /// The IBTC path of an indirect exit: hit, or dispatch and fill.
     @inline(__always)
-    private func indirect(_ from: BlockID, to: BlockID) {
+    private mutating func indirect(_ from: BlockID, to: BlockID) {
         let t = Int(to)
         let target = table.address[t]
         let index = Int(target & ibtcMask)
@@ -183,22 +184,22 @@ final class BinaryTranslationCore {
         ibtcGeneration[index] = generation[t]
     }
 
-    private func pushReturn(_ address: UInt64, thread: Int) {
+    private mutating func pushReturn(_ address: UInt64, thread: Int) {
         guard rasDepth > 0 else { return }
         // A full stack drops its oldest entry: the ring buffer overwrites it.
-        ras[thread][rasTop[thread]] = address
-        rasTop[thread] = (rasTop[thread] + 1) % rasDepth
+        ras[thread &* rasDepth &+ rasTop[thread]] = address
+        rasTop[thread] = rasTop[thread] + 1 == rasDepth ? 0 : rasTop[thread] + 1
         rasCount[thread] = min(rasCount[thread] + 1, rasDepth)
     }
 
-    private func popReturn(thread: Int) -> UInt64? {
+    private mutating func popReturn(thread: Int) -> UInt64? {
         guard rasDepth > 0, rasCount[thread] > 0 else { return nil }
-        rasTop[thread] = (rasTop[thread] + rasDepth - 1) % rasDepth
+        rasTop[thread] = rasTop[thread] == 0 ? rasDepth - 1 : rasTop[thread] - 1
         rasCount[thread] -= 1
-        return ras[thread][rasTop[thread]]
+        return ras[thread &* rasDepth &+ rasTop[thread]]
     }
 
-    private func translate(_ block: BlockID) {
+    private mutating func translate(_ block: BlockID) {
         let b = Int(block)
         let size = UInt64(table.instructions[b])
         if capacity > 0 && cacheUsed + size > capacity && cacheUsed > 0 {
@@ -213,7 +214,7 @@ final class BinaryTranslationCore {
         if table.lastPage[b] != table.page[b] { liveBlocks[Int(table.lastPage[b])] += 1 }
     }
 
-    private func discard(_ b: Int) {
+    private mutating func discard(_ b: Int) {
         translated[b] = false
         generation[b] &+= 1
         takenTarget[b] = Self.none
@@ -223,7 +224,7 @@ final class BinaryTranslationCore {
         if table.lastPage[b] != table.page[b] { liveBlocks[Int(table.lastPage[b])] -= 1 }
     }
 
-    private func codeWrite(_ write: CodeWrite, by block: BlockID) {
+    private mutating func codeWrite(_ write: CodeWrite, by block: BlockID) {
         forEachPage(of: write, table) { page in
             guard liveBlocks[page] > 0 else { return }
             sites.add(block, writeSlot)
@@ -233,7 +234,7 @@ final class BinaryTranslationCore {
 
     /// End of trace: a thread's last exit is charged only for syscall and far exits (the ones that end
     /// threads); any other last block means recording stopped and where control went is unknown.
-    func finish() {
+    mutating func finish() {
         for from in previous where from != Self.none {
             switch table.exitKind[Int(from)] {
             case .syscall: sites.add(from, syscallSlot)

@@ -6,7 +6,7 @@ public final class BinaryTranslationIBTCStrategy: ReplayStrategy {
     public static let summary = "dbt-link plus an indirect-branch translation cache and a per-thread return-address stack"
     public static var parameterNames: [String] { ["page-size", "code-cache", "ibtc-size", "ras-depth"] }
 
-    private let core: BinaryTranslationCore
+    private var core: BinaryTranslationCore
     public init(context: ReplayContext) { core = BinaryTranslationCore(context: context, mode: .ibtc) }
     public func replay(_ chunk: StreamChunk, thread: Int) { core.replay(chunk, thread: thread) }
     public func finish() { core.finish() }

@@ -6,7 +6,7 @@ public final class BinaryTranslationLinkStrategy: ReplayStrategy {
     public static let summary = "binary translation with block chaining: direct exits dispatch once per edge, then are linked"
     public static var parameterNames: [String] { ["page-size", "code-cache"] }
 
-    private let core: BinaryTranslationCore
+    private var core: BinaryTranslationCore
     public init(context: ReplayContext) { core = BinaryTranslationCore(context: context, mode: .link) }
     public func replay(_ chunk: StreamChunk, thread: Int) { core.replay(chunk, thread: thread) }
     public func finish() { core.finish() }

@@ -6,7 +6,7 @@ public final class BinaryTranslationNoLinkStrategy: ReplayStrategy {
     public static let summary = "binary translation, no chaining: every block exit goes through the dispatcher"
     public static var parameterNames: [String] { ["page-size", "code-cache"] }
 
-    private let core: BinaryTranslationCore
+    private var core: BinaryTranslationCore
     public init(context: ReplayContext) { core = BinaryTranslationCore(context: context, mode: .noLink) }
     public func replay(_ chunk: StreamChunk, thread: Int) { core.replay(chunk, thread: thread) }
     public func finish() { core.finish() }

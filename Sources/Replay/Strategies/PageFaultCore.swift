@@ -3,7 +3,7 @@ import TraceModel
 /// The page-fault translation proposal, shared by pagefault-nx and pagefault-legacy (docs/strategies.md):
 /// a page is translated (scanned) when control first enters it; untranslated parts of a translated page
 /// hold INT3; branches run native; a store to a translated page makes it untranslated again.
-final class PageFaultCore {
+struct PageFaultCore {
     enum Mode { case nx, legacyNotPresent, legacyMapData }
 
     private let mode: Mode
@@ -55,7 +55,7 @@ final class PageFaultCore {
         dataMapped = [Bool](repeating: false, count: table.pageCount)
     }
 
-    func replay(_ chunk: StreamChunk, thread: Int) {
+    mutating func replay(_ chunk: StreamChunk, thread: Int) {
         while previousPage.count <= thread { previousPage.append(-1) }
         var lastPage = previousPage[thread]
         let writes = chunk.codeWrites, touches = chunk.dataTouches
@@ -95,7 +95,7 @@ final class PageFaultCore {
     }
 
     /// Control reached `block`, whose start is not known covered.
-    private func enter(_ block: BlockID, page: Int, entering: Bool) {
+    private mutating func enter(_ block: BlockID, page: Int, entering: Bool) {
         let b = Int(block)
         if pages.valid[page] {
             if pages.checkCovered(b) { return }
@@ -116,7 +116,7 @@ final class PageFaultCore {
         pages.scan(from: b)
     }
 
-    private func dataTouch(_ touch: DataTouch, by block: BlockID) {
+    private mutating func dataTouch(_ touch: DataTouch, by block: BlockID) {
         let accesses = UInt64(touch.reads) + UInt64(touch.writes)
         if accesses == 0 { return }
         let pageNumber = touch.page >> table.pageShift
@@ -139,7 +139,7 @@ final class PageFaultCore {
         }
     }
 
-    private func codeWrite(_ write: CodeWrite, by block: BlockID) {
+    private mutating func codeWrite(_ write: CodeWrite, by block: BlockID) {
         forEachPage(of: write, table) { page in
             guard pages.valid[page] else { return }
             sites.add(block, writeSlot)

@@ -9,7 +9,7 @@ public final class PageFaultLegacyStrategy: ReplayStrategy {
     public static var needsDataTouches: Bool { true }
     public static var parameterNames: [String] { ["page-size", "legacy-policy"] }
 
-    private let core: PageFaultCore
+    private var core: PageFaultCore
     public init(context: ReplayContext) {
         core = PageFaultCore(context: context,
                              mode: context.parameters.legacyPolicy == .mapData ? .legacyMapData : .legacyNotPresent)

@@ -6,7 +6,7 @@ public final class PageFaultNXStrategy: ReplayStrategy {
     public static let summary = "page-fault translation with NX: pf_exec on entering untranslated pages, branches native"
     public static var scansPages: Bool { true }
 
-    private let core: PageFaultCore
+    private var core: PageFaultCore
     public init(context: ReplayContext) { core = PageFaultCore(context: context, mode: .nx) }
     public func replay(_ chunk: StreamChunk, thread: Int) { core.replay(chunk, thread: thread) }
     public func finish() {}

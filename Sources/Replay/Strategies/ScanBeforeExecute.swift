@@ -7,30 +7,13 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
     public static let summary = "plex86 scan-before-execute: INT3 on out-of-page, computed and sensitive instructions"
     public static var scansPages: Bool { true }
 
-    private let table: BlockTable
-    private var pages: ScannedPages
-    private var sites: SiteCounters
-    /// Slot of the exit trap of each block, or -1 when its exit runs native.
-    private let exitSlot: [Int8]
-    private let sensitiveSlot: Int
-    private let writeSlot: Int
+    private var core: Core
+    public init(context: ReplayContext) { core = Core(context: context) }
+    public func replay(_ chunk: StreamChunk, thread: Int) { core.replay(chunk) }
+    public func finish() {}
+    public func counts() -> StrategyCounts { core.counts() }
 
-    public init(context: ReplayContext) {
-        table = context.table
-        pages = ScannedPages(context: context)
-        let causes: [TrapCause] = [.call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .sensitive,
-                                   .pageCross, .pfWrite]
-        sites = SiteCounters(causes: causes, blockCount: table.count)
-        sensitiveSlot = sites.slot(.sensitive)
-        writeSlot = sites.slot(.pfWrite)
-        var exitSlot = [Int8](repeating: -1, count: table.count)
-        for block in 0..<table.count {
-            if let cause = Self.exitCause(table, block) { exitSlot[block] = Int8(causes.firstIndex(of: cause)!) }
-        }
-        self.exitSlot = exitSlot
-    }
-
-    /// The trap an execution of the block's last instruction takes, if any (docs/strategies.md, sbe table).
+    /// The trap an execution of the block's last instruction takes, if any (docs/strategies.md, sbe).
     static func exitCause(_ table: BlockTable, _ block: Int) -> TrapCause? {
         if table.lastPage[block] != table.page[block] { return .pageCross }
         switch table.exitKind[block] {
@@ -46,48 +29,72 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
         }
     }
 
-    public func replay(_ chunk: StreamChunk, thread: Int) {
-        let writes = chunk.codeWrites
-        var nextWrite = 0
-        let first = chunk.firstEventIndex
-        table.sensitive.withUnsafeBufferPointer { sensitive in
-            exitSlot.withUnsafeBufferPointer { exitSlot in
-                for (index, block) in chunk.blocks.enumerated() {
-                    let b = Int(block)
-                    // Entering code the current scan does not cover: the trap that got here (or the
-                    // thread's start, or a write fault on this page) already gave the monitor control.
-                    if !pages.isKnownCovered(b) && !pages.checkCovered(b) { pages.scan(from: b) }
-                    let sensitiveCount = sensitive[b]
-                    if sensitiveCount != 0 { sites.add(block, sensitiveSlot, UInt64(sensitiveCount)) }
-                    // Stores happen before the block's final instruction traps.
-                    let event = first &+ UInt64(index)
-                    while nextWrite < writes.count && writes[nextWrite].eventIndex <= event {
-                        codeWrite(writes[nextWrite], by: block)
-                        nextWrite += 1
+    /// The state, as a value so the per-block loop runs without class-property access checks.
+    private struct Core {
+        private let table: BlockTable
+        private var pages: ScannedPages
+        private var sites: SiteCounters
+        /// Slot of the exit trap of each block, or -1 when its exit runs native.
+        private let exitSlot: [Int8]
+        private let sensitiveSlot: Int
+        private let writeSlot: Int
+
+        init(context: ReplayContext) {
+            table = context.table
+            pages = ScannedPages(context: context)
+            let causes: [TrapCause] = [.call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .sensitive,
+                                       .pageCross, .pfWrite]
+            sites = SiteCounters(causes: causes, blockCount: table.count)
+            sensitiveSlot = sites.slot(.sensitive)
+            writeSlot = sites.slot(.pfWrite)
+            var exitSlot = [Int8](repeating: -1, count: table.count)
+            for block in 0..<table.count {
+                if let cause = ScanBeforeExecuteStrategy.exitCause(table, block) { exitSlot[block] = Int8(causes.firstIndex(of: cause)!) }
+            }
+            self.exitSlot = exitSlot
+        }
+
+        mutating func replay(_ chunk: StreamChunk) {
+            let writes = chunk.codeWrites
+            var nextWrite = 0
+            let first = chunk.firstEventIndex
+            table.sensitive.withUnsafeBufferPointer { sensitive in
+                exitSlot.withUnsafeBufferPointer { exitSlot in
+                    for (index, block) in chunk.blocks.enumerated() {
+                        let b = Int(block)
+                        // Entering code the current scan does not cover: the trap that got here (or the
+                        // thread's start, or a write fault on this page) already gave the monitor control.
+                        if !pages.isKnownCovered(b) && !pages.checkCovered(b) { pages.scan(from: b) }
+                        let sensitiveCount = sensitive[b]
+                        if sensitiveCount != 0 { sites.add(block, sensitiveSlot, UInt64(sensitiveCount)) }
+                        // Stores happen before the block's final instruction traps.
+                        let event = first &+ UInt64(index)
+                        while nextWrite < writes.count && writes[nextWrite].eventIndex <= event {
+                            codeWrite(writes[nextWrite], by: block)
+                            nextWrite += 1
+                        }
+                        let slot = exitSlot[b]
+                        if slot >= 0 { sites.add(block, Int(slot)) }
                     }
-                    let slot = exitSlot[b]
-                    if slot >= 0 { sites.add(block, Int(slot)) }
                 }
             }
         }
-    }
 
-    private func codeWrite(_ write: CodeWrite, by block: BlockID) {
-        forEachPage(of: write, table) { page in
-            guard pages.valid[page] else { return }
-            sites.add(block, writeSlot)
-            pages.invalidate(page: page)
+        private mutating func codeWrite(_ write: CodeWrite, by block: BlockID) {
+            forEachPage(of: write, table) { page in
+                guard pages.valid[page] else { return }
+                sites.add(block, writeSlot)
+                pages.invalidate(page: page)
+            }
         }
-    }
 
-    public func finish() {}
-
-    public func counts() -> StrategyCounts {
-        var result = StrategyCounts()
-        sites.summarize(into: &result, table: table)
-        result.scanned = pages.scanned
-        result.scans = pages.scans
-        return result
+        func counts() -> StrategyCounts {
+            var result = StrategyCounts()
+            sites.summarize(into: &result, table: table)
+            result.scanned = pages.scanned
+            result.scans = pages.scans
+            return result
+        }
     }
 }
 
