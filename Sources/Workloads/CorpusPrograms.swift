@@ -52,7 +52,7 @@ public enum CorpusCatalog {
             kind: .program, recipe: .installed(program: "/usr/bin/lua5.4"),
             arguments: ["bench.lua"],
             inputs: [GeneratedInput(name: "bench.lua", content: .literal(luaScript))],
-            maxInstructions: 4_000_000, packages: ["lua5.4", "liblua5.4-0"]),
+            maxInstructions: 4_000_000, packages: ["lua5.4"]),
         CorpusWorkload(
             name: "gcc-driver", summary: "gcc -O2 -S on a small C file: the driver process only",
             kind: .program, recipe: .installed(program: "/usr/bin/x86_64-linux-gnu-gcc-12"),
