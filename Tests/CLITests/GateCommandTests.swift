@@ -96,4 +96,19 @@ import Testing
         #expect(threshold.status == 2)
         #expect(threshold.err.hasPrefix("plexlab: error: threshold \"pct:2\" is not rel:FRACTION"))
     }
+
+    @Test func theCorpusCatalogIsListed() throws {
+        let list = try plexlab(["record", "--list-workloads"], in: NSTemporaryDirectory())
+        #expect(list.status == 0)
+        let names = list.out.split(separator: "\n").map(String.init)
+        for behaviour in ["xpage-calls", "jumptable", "vcall", "recursion", "jit", "data-pages", "mixed-page"] {
+            #expect(names.contains("micro-\(behaviour)-64") && names.contains("micro-\(behaviour)-32"), "\(behaviour)")
+        }
+        for program in ["gzip", "xz", "bzip2", "sqlite3", "python3", "lua", "gcc-driver", "gcc-cc1", "sort", "grep"] {
+            #expect(names.contains(program), "\(program)")
+        }
+        let unknown = try plexlab(["record", "--workload", "nope"], in: NSTemporaryDirectory())
+        #expect(unknown.status == 2)
+        #expect(unknown.err.hasPrefix("plexlab: error: unknown workload nope (known: micro-xpage-calls-64,"))
+    }
 }
