@@ -9,6 +9,7 @@ enum CommandRegistry {
         ReplayCommand.self,
         CompareCommand.self,
         ReportCommand.self,
+        GateCommand.self,
         CalibrateCommand.self,
     ]
 }

@@ -18,6 +18,7 @@ struct RecordCommand: ParsableCommand {
           plexlab record --name gzip-random --max-insns 50000000 -- gzip -c data.bin
           plexlab record --out /tmp/t.plextrace --force --data-pages -- ./a.out
           plexlab record --skip-insns 1000000 --max-insns 1000000 -- sqlite3 db.sqlite 'select 1'
+          plexlab record --workload micro-jit-64 --manifest Traces/manifest.json
         """)
 
     @Option(name: .long, help: "Trace file to write (default: Traces/<name or program>.plextrace).")
@@ -38,6 +39,15 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .customLong("data-pages"), help: "Also record data reads and writes per page (slower).")
     var dataPages = false
 
+    @Option(help: "Record a named corpus workload (its inputs, bounds and options) instead of a command.")
+    var workload: String?
+
+    @Option(help: "With --workload: add or replace its entry in this corpus manifest.")
+    var manifest: String?
+
+    @Flag(name: .customLong("list-workloads"), help: "Print the corpus workload names and exit.")
+    var listWorkloads = false
+
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
     var command: [String] = []
 
@@ -45,11 +55,13 @@ struct RecordCommand: ParsableCommand {
         // The program's arguments are passed through untouched, so --help must be looked for here.
         if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
         if command.first == "--" { command.removeFirst() }
+        if workload != nil || listWorkloads { return try validateWorkload() }
         guard !command.isEmpty else { throw ValidationError("give the program to record after --") }
         if let name, name.isEmpty || name.contains("/") { throw ValidationError("--name must be a plain file name") }
     }
 
     func run() throws {
+        if listWorkloads || workload != nil { return try runWorkload() }
         let program = command[0]
         let output = out ?? Recorder.defaultOutput(program: program, name: name)
         if out == nil { try? FileManager.default.createDirectory(atPath: "Traces", withIntermediateDirectories: true) }
