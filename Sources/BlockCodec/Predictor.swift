@@ -44,6 +44,9 @@ enum ModelShape {
     /// A jcc that went the same way this many times in a row skips the direction tables.
     static var stableStreak: Int { 32 }
     static var sideShift: Int { 4 }
+    /// A match at least this long switches to copy mode: the run length is coded once and the ids are
+    /// copied from the window without running the predictors.
+    static var copyThreshold: Int { 256 }
 }
 
 /// Offsets of the coding contexts in the probability table. "Agree" groups hold 9 probabilities: no
@@ -60,7 +63,9 @@ enum Ctx {
     static var new: Int { mtf + 5 * ModelShape.mtfSlots }  // 5 (kind class)
     static var idLength: Int { new + 5 }                   // 64: 6-bit tree for the explicit id's bit length
     static var stable: Int { idLength + 64 }               // 8 (streak length) x 2 (prediction is new) x 9
-    static var count: Int { stable + 8 * 2 * 9 }
+    static var runLength: Int { stable + 8 * 2 * 9 }   // 8 (match length bucket) x 64: 6-bit tree, bit length
+    static var runLow: Int { runLength + 8 * 64 }      // 33 (bit length) x 4: 2-bit tree below the leading one
+    static var count: Int { runLow + 33 * 4 }
 }
 
 /// The successor predictor shared by encoder and decoder, plus the coding of one transition.
@@ -100,10 +105,15 @@ struct SuccessorModel {
     var position: UInt32 = 0
     var matchPosition: UInt32 = 0
     var matchLength = 0
+    /// How many blocks in a row the current match predicted correctly (its verified start not counted).
+    var matchHits = 0
     var recentHash: UInt64 = 0
     /// The match model's guess for the block being coded (`noBlock` when there is no match).
     var matchPredicted: UInt32 = noBlock
     var matchBucket = 0
+    /// The match model's guess that a copy run just proved wrong (`noBlock` otherwise): excluded from the
+    /// next block's coding.
+    var knownWrong: UInt32 = noBlock
 
     func free() {
         blocks.free()
@@ -185,8 +195,169 @@ struct SuccessorModel {
         }
         previous = b
         current = s
+        knownWrong = noBlock
         updateMatch(s)
         return s
+    }
+
+    // MARK: Copy mode
+
+    /// True when the next blocks are coded as a copy run (`codeRun`) instead of one `step` each.
+    @inline(__always) var copyReady: Bool { matchLength > 0 && matchHits >= ModelShape.copyThreshold }
+
+    /// Copy mode: codes how many of the next blocks (at most `remaining`) continue the current match, and
+    /// copies them from the window. The encoder reads the blocks from `ids`, the decoder writes them there.
+    /// Only the cheap state is kept up to date over the run (window, return stack, jcc history, current and
+    /// previous block, the recent-ids hash); the per-block tables stay as they were, identically on both
+    /// sides. A run shorter than `remaining` ends at a block the match did not predict: that guess is then
+    /// excluded from the next `step`. Returns the run length, or -1 for a malformed run length.
+    mutating func codeRun<C: BitCoder>(_ coder: inout C, _ ids: UnsafeMutablePointer<UInt32>, remaining: Int,
+                                       decoding: Bool) -> Int {
+        let limit = Swift.min(remaining, 1 << 30)
+        let bucket = Swift.min(7, Swift.max(0, ModelShape.copyThreshold.leadingZeroBitCount - matchHits.leadingZeroBitCount))
+        var r = 0
+        if decoding {
+            r = codeRunLength(&coder, 0, bucket: bucket)
+            if r < 0 || r > limit { return -1 }
+        }
+        // Copy (the encoder: while the blocks follow the match), in segments that stop where the window grows.
+        let runLength = matchLength
+        var pos = position, from = matchPosition
+        var k = 0
+        let target = decoding ? r : limit
+        while true {
+            var mask = (1 << windowBits) - 1
+            var segment = target - k
+            let growing = windowBits < ModelShape.maxWindowBits
+            if growing { segment = Swift.min(segment, (mask + 1) - Int(pos)) }
+            let w = window.base
+            let start = k
+            if decoding {
+                while k < start + segment {
+                    let v = w[Int(from) & mask]
+                    w[Int(pos) & mask] = v
+                    ids[k] = v
+                    from &+= 1
+                    pos &+= 1
+                    k += 1
+                }
+            } else {
+                while k < start + segment {
+                    let v = w[Int(from) & mask]
+                    if ids[k] != v { break }
+                    w[Int(pos) & mask] = v
+                    from &+= 1
+                    pos &+= 1
+                    k += 1
+                }
+            }
+            if growing && Int(pos) == mask + 1 {
+                position = pos
+                growWindow()
+                mask = (1 << windowBits) - 1
+            }
+            if k == target || k - start < segment { break }
+        }
+        position = pos
+        matchPosition = from
+        if !decoding {
+            r = k
+            _ = codeRunLength(&coder, r, bucket: bucket)
+        }
+        if r == 0 {
+            knownWrong = window[Int(matchPosition) & ((1 << windowBits) - 1)]
+            matchLength = 0
+            return 0
+        }
+        followRun(UnsafePointer(ids), r)
+        matchLength = runLength + r
+        matchHits += r
+        if r < remaining {
+            knownWrong = window[Int(matchPosition) & ((1 << windowBits) - 1)]
+            matchLength = 0
+        }
+        return r
+    }
+
+    /// The state a run's transitions update cheaply: return stack, jcc history, last blocks, recent hash.
+    @inline(__always)
+    private mutating func followRun(_ ids: UnsafePointer<UInt32>, _ r: Int) {
+        var b = current
+        var h0 = history0, h1 = history1
+        let table = blocks.base
+        for j in 0..<r {
+            let s = ids[j]
+            let e = table[Int(b)]
+            switch e.kind {
+            case ExitKind.jcc.rawValue:
+                let taken: Bool
+                if s == e.targetID { taken = true }
+                else if s == e.fallID { taken = false }
+                else {
+                    let address = table[Int(s)].address
+                    if address == e.target { taken = true }
+                    else if address == e.fallThrough { taken = false }
+                    else { b = s; continue }
+                }
+                h1 = (h1 << 1) | (h0 >> 63)
+                h0 = (h0 << 1) | (taken ? 1 : 0)
+            case ExitKind.call.rawValue, ExitKind.callInd.rawValue:
+                pushReturn(b)
+            case ExitKind.ret.rawValue:
+                if returnCount > 0 {
+                    returnTop = (returnTop &- 1) & (ModelShape.returnStackDepth - 1)
+                    returnCount -= 1
+                }
+            default:
+                break
+            }
+            b = s
+        }
+        history0 = h0
+        history1 = h1
+        previous = r >= 2 ? ids[r - 2] : current
+        current = ids[r - 1]
+        let mask = (1 << windowBits) - 1
+        var hash: UInt64 = 0
+        for back in (1...13).reversed() {
+            let s = window[Int(position &- UInt32(back)) & mask]
+            hash = (hash << 5) ^ (UInt64(s) &* 0x9E37_79B9_7F4A_7C15 >> 20)
+        }
+        recentHash = hash
+    }
+
+    /// Codes a run length: its bit length (6-bit tree in context `bucket`), two bits below the leading one
+    /// in context of the bit length, the rest raw. Returns the length, or -1 if it cannot be one.
+    private mutating func codeRunLength<C: BitCoder>(_ coder: inout C, _ r: Int, bucket: Int) -> Int {
+        let length = r == 0 ? 0 : Int.bitWidth - r.leadingZeroBitCount
+        var node = 1
+        for i in (0..<6).reversed() {
+            let bit = coder.code((length >> i) & 1 == 1, &probabilities.base[Ctx.runLength + bucket &* 64 + node],
+                                 shift: ModelShape.sideShift)
+            node = node * 2 + (bit ? 1 : 0)
+        }
+        let decodedLength = node - 64
+        if decodedLength == 0 { return 0 }
+        if decodedLength > 31 { return -1 }
+        let lowBits = decodedLength - 1
+        var value = 1
+        let modelled = Swift.min(2, lowBits)
+        var tree = 1
+        for i in 0..<modelled {
+            let bit = coder.code((r >> (lowBits - 1 - i)) & 1 == 1,
+                                 &probabilities.base[Ctx.runLow + decodedLength &* 4 + tree], shift: ModelShape.sideShift)
+            tree = tree * 2 + (bit ? 1 : 0)
+            value = value * 2 + (bit ? 1 : 0)
+        }
+        var done = modelled
+        while done < lowBits {
+            let n = Swift.min(16, lowBits - done)
+            let shift = lowBits - done - n
+            let part = coder.codeRaw(UInt32(truncatingIfNeeded: (r >> shift) & ((1 << n) - 1)), count: n)
+            value = (value << n) | Int(part)
+            done += n
+        }
+        return value
     }
 
     /// Appends `s` to the window, follows or ends the current match, and looks for a new one.
@@ -195,6 +366,7 @@ struct SuccessorModel {
         if matchLength > 0 {
             if matchPredicted == s {
                 matchLength &+= 1
+                matchHits &+= 1
                 matchPosition &+= 1
             } else {
                 matchLength = 0
@@ -223,6 +395,7 @@ struct SuccessorModel {
                 }
                 if length >= ModelShape.minMatch {
                     matchLength = length
+                    matchHits = 0
                     matchPosition = candidate
                 }
             }
@@ -542,8 +715,9 @@ struct SuccessorModel {
         let m = matchPredicted
         if m == noBlock || m == p {
             let state = m == noBlock ? 0 : 1 + matchBucket
-            if coder.code(actual == p, &probabilities.base[agree + state], shift: ModelShape.hitShift) { return p }
-            return codeMiss(&coder, actual, b, kindClass: kindClass, exclude: p, noBlock, secondary: secondary)
+            if p != knownWrong,
+               coder.code(actual == p, &probabilities.base[agree + state], shift: ModelShape.hitShift) { return p }
+            return codeMiss(&coder, actual, b, kindClass: kindClass, exclude: p, knownWrong, secondary: secondary)
         }
         let first = Ctx.matchFirst + (kindClass &* 8 + matchBucket) &* 4 + confidence
         if coder.code(actual == m, &probabilities.base[first], shift: ModelShape.hitShift) { return m }
