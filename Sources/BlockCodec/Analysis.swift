@@ -66,6 +66,14 @@ struct CostMeter: BitCoder {
         return bit
     }
 
+    mutating func code(_ bit: Bool, probability p: UInt32) -> Bool {
+        let p1 = Double(p) / 65536
+        bits += -log2(bit ? p1 : 1 - p1)
+        if decisions == 0 && !bit { firstMissed = true }
+        decisions += 1
+        return bit
+    }
+
     mutating func codeRaw(_ value: UInt32, count: Int) -> UInt32 {
         bits += Double(count)
         decisions += 1

@@ -21,6 +21,8 @@ struct BlockEntry {
     /// jcc: how many times in a row it went the same way (saturating), and which way.
     var streak: UInt16 = 0
     var lastTaken = false
+    /// jcc: whether each of its last 8 direction predictions missed (bit 0 = the latest).
+    var outcomes: UInt8 = 0
 }
 
 var unknownKind: UInt8 { 0xFF }
@@ -44,6 +46,11 @@ enum ModelShape {
     /// A jcc that went the same way this many times in a row skips the direction tables.
     static var stableStreak: Int { 32 }
     static var sideShift: Int { 4 }
+    /// Mixer weight sets for jcc: (tables + 1) providers x 2 (match model agrees or has no guess).
+    static var mixSets: Int { (tageTables + 1) * 2 }
+    /// Adaptation shift of a branch's own hit rate, and the mixer's learning rate.
+    static var branchHitShift: Int { 5 }
+    static var mixRate: Int { 3 }
     /// A match at least this long switches to copy mode: the run length is coded once and the ids are
     /// copied from the window without running the predictors.
     static var copyThreshold: Int { 256 }
@@ -53,8 +60,8 @@ enum ModelShape {
 /// match-model prediction, or a match prediction equal to the kind's prediction, by match length bucket.
 enum Ctx {
     static var single: Int { 0 }                           // 9 kinds x 2 (prediction is new) x 4 (miss state), x 9
-    static var jcc: Int { single + 72 * 9 }                // (tables+1) x 8 (counter) x 2 (alt agrees), x 9
-    static var ret: Int { jcc + 112 * 9 }                  // 2 (stack had an entry) x 2 (prediction is new), x 9
+    static var jcc: Int { single + 72 * 9 }                // (tables+1) x 8 (counter) x 2 (alt agrees) x 4 (recent misses), x 9
+    static var ret: Int { jcc + 448 * 9 }                  // 2 (stack had an entry) x 2 (prediction is new), x 9
     static var indirect: Int { ret + 4 * 9 }               // 3 (source) x 4 (confidence), x 9
     static var matchFirst: Int { indirect + 12 * 9 }       // 5 (kind class) x 8 (match length) x 4 (confidence)
     static var matchSecond: Int { matchFirst + 5 * 8 * 4 } // 5 (kind class) x 4 (confidence)
@@ -78,6 +85,12 @@ struct SuccessorModel {
     var recent = RawArray<UInt32>(capacity: 1024 * ModelShape.mtfSlots, fill: noBlock)
     var addresses = AddressMap()
     var probabilities = RawArray<AdaptiveBit>(capacity: Ctx.count, fill: AdaptiveBit())
+    /// Per jcc id: how often its direction prediction was right (the mixer's second input).
+    var jccHit = RawArray<AdaptiveBit>(capacity: 1024, fill: AdaptiveBit())
+    /// Mixer weights (1.0 = 65536): context probability, branch hit rate, bias; one set per provider and
+    /// match state.
+    var mixWeights = RawArray<Int32>(capacity: ModelShape.mixSets * 3, fill: 0)
+    let logistic = LogisticTables()
     /// Tagged direction tables: tag (bits 0-15), counter 0...7 (bits 16-18), useful 0...3 (bits 19-20).
     var tage = RawArray<UInt32>(capacity: ModelShape.tageTables << ModelShape.tageIndexBits, fill: 0)
     /// Indirect targets: id (bits 0-31), tag (32-47), confidence 0...3 (48-49).
@@ -115,11 +128,21 @@ struct SuccessorModel {
     /// next block's coding.
     var knownWrong: UInt32 = noBlock
 
+    init() {
+        for set in 0..<ModelShape.mixSets {
+            mixWeights[set * 3] = 45000
+            mixWeights[set * 3 + 1] = 25000
+        }
+    }
+
     func free() {
         blocks.free()
         recent.free()
         addresses.free()
         probabilities.free()
+        jccHit.free()
+        mixWeights.free()
+        logistic.free()
         tage.free()
         indirect.free()
         returnStack.free()
@@ -138,6 +161,7 @@ struct SuccessorModel {
             return false
         }
         blocks.ensure(i + 1)
+        jccHit.ensure(i + 1)
         recent.ensure((i + 1) * ModelShape.mtfSlots)
         let definition = definitions[i]
         let kind = definition.exitKind
@@ -582,10 +606,11 @@ struct SuccessorModel {
         let fallID = e.fallID != noBlock ? e.fallID : resolve(e.fallThrough)
         let p = predicted ? takenID : fallID
         let other = predicted ? fallID : takenID
-        let agree = Ctx.jcc + ((provider + 1) &* 16 + counter &* 2 + (alternateTaken == predicted ? 1 : 0)) &* 9
+        let agree = Ctx.jcc + (((provider + 1) &* 16 + counter &* 2 + (alternateTaken == predicted ? 1 : 0)) &* 4
+            + recentMisses(e.outcomes)) &* 9
         let strength = predicted ? counter - 4 : 3 - counter
         let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: strength, kindClass: 1,
-                              secondary: other == p ? noBlock : other)
+                              secondary: other == p ? noBlock : other, mixSet: (provider + 1) &* 2)
         guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
         let address = blocks[Int(s)].address
         let taken: Bool
@@ -599,6 +624,7 @@ struct SuccessorModel {
             return s  // neither side (a signal, a new translation): no direction to learn
         }
 
+        blocks.base[Int(b)].outcomes = (e.outcomes << 1) | (predicted != taken ? 1 : 0)
         if taken == e.lastTaken {
             if e.streak < UInt16.max { blocks.base[Int(b)].streak = e.streak + 1 }
         } else {
@@ -685,6 +711,12 @@ struct SuccessorModel {
 
     // MARK: Shared pieces
 
+    /// A coding context from a jcc's recent direction misses (0 ... 3).
+    @inline(__always)
+    private func recentMisses(_ outcomes: UInt8) -> Int {
+        Swift.min(3, outcomes.nonzeroBitCount)
+    }
+
     @inline(__always)
     private mutating func pushReturn(_ caller: UInt32) {
         returnStack[returnTop] = caller
@@ -711,12 +743,16 @@ struct SuccessorModel {
     @inline(__always)
     private mutating func codePredicted<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ p: UInt32,
                                                      agree: Int, confidence: Int, kindClass: Int,
-                                                     secondary: UInt32) -> UInt32 {
+                                                     secondary: UInt32, mixSet: Int = -1) -> UInt32 {
         let m = matchPredicted
         if m == noBlock || m == p {
             let state = m == noBlock ? 0 : 1 + matchBucket
-            if p != knownWrong,
-               coder.code(actual == p, &probabilities.base[agree + state], shift: ModelShape.hitShift) { return p }
+            if p != knownWrong {
+                let hit = mixSet >= 0
+                    ? codeMixed(&coder, actual == p, context: agree + state, branch: b, set: mixSet + (state == 0 ? 0 : 1))
+                    : coder.code(actual == p, &probabilities.base[agree + state], shift: ModelShape.hitShift)
+                if hit { return p }
+            }
             return codeMiss(&coder, actual, b, kindClass: kindClass, exclude: p, knownWrong, secondary: secondary)
         }
         let first = Ctx.matchFirst + (kindClass &* 8 + matchBucket) &* 4 + confidence
@@ -724,6 +760,28 @@ struct SuccessorModel {
         let second = Ctx.matchSecond + kindClass &* 4 + confidence
         if coder.code(actual == p, &probabilities.base[second], shift: ModelShape.hitShift) { return p }
         return codeMiss(&coder, actual, b, kindClass: kindClass, exclude: p, m, secondary: secondary)
+    }
+
+    /// A jcc's "prediction is right" decision at the mix of the context probability and the branch's own
+    /// hit rate; both adapt to the outcome, and so do the weights.
+    @inline(__always)
+    private mutating func codeMixed<C: BitCoder>(_ coder: inout C, _ bit: Bool, context: Int, branch: UInt32,
+                                                 set: Int) -> Bool {
+        let contextBit = probabilities.base + context
+        let branchBit = jccHit.base + Int(branch)
+        let s0 = Int(logistic.stretch[Int(contextBit.pointee.p >> 4)])
+        let s1 = Int(logistic.stretch[Int(branchBit.pointee.p >> 4)])
+        let w = mixWeights.base + set &* 3
+        let dot = (Int(w[0]) &* s0 &+ Int(w[1]) &* s1 &+ Int(w[2]) &* 256) >> 16
+        let p = logistic.squash(dot)
+        let decoded = coder.code(bit, probability: UInt32(p))
+        let error = ((decoded ? 65536 : 0) - Int(p)) >> 4
+        w[0] &+= Int32(truncatingIfNeeded: (s0 &* error &* ModelShape.mixRate) >> 16)
+        w[1] &+= Int32(truncatingIfNeeded: (s1 &* error &* ModelShape.mixRate) >> 16)
+        w[2] &+= Int32(truncatingIfNeeded: (256 &* error &* ModelShape.mixRate) >> 16)
+        contextBit.pointee.update(decoded, shift: ModelShape.hitShift)
+        branchBit.pointee.update(decoded, shift: ModelShape.branchHitShift)
+        return decoded
     }
 
     /// After the predictions `exclude0`/`exclude1` missed: the kind's `secondary` candidate (a jcc's other
