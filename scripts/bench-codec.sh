@@ -12,6 +12,10 @@
 #   miss+xz-9    the same stream, xz -9
 # Speeds are blocks per second of thread CPU time (best of 3), single core, release build; "zstd dec" is
 # in-process libzstd decompression of the u32+zstd-3 stream, the floor any decoder is compared against.
+#
+# BASELINE_BENCH=PATH (a codec-bench binary built from an earlier revision, BASELINE_LABEL naming it) adds
+# a "before" table measured in the same run, each workload right before the current build, so both see
+# the same machine load.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-/tmp/plexlab-codec-bench}
@@ -38,9 +42,17 @@ bits() { # FILE BLOCKS -> bits per block of FILE's size
 }
 
 rows=""
+before_rows=""
+before_bits=()
 codec_bits=()
 for w in "${workloads[@]}"; do
     echo "measuring $w" >&2
+    if [ -n "${BASELINE_BENCH:-}" ]; then
+        IFS=$'\t' read -r _ bblocks _ _ _ bbpb benc bdec bzdec <<< "$("$BASELINE_BENCH" "$work/$w.blk")"
+        bratio=$(awk -v d="$bdec" -v z="$bzdec" 'BEGIN { printf "%.3f", d / z }')
+        before_rows+="| $w | $bblocks | $bbpb | $benc | $bdec | $bzdec | $bratio |"$'\n'
+        before_bits+=("$bbpb")
+    fi
     line=$("$bench" "$work/$w.blk" --refs "$work/refs")
     IFS=$'\t' read -r name blocks distinct chunks bytes bpb enc dec zdec <<< "$line"
     zstd -q -f -3 "$work/refs/$name.u32" -o "$work/refs/$name.u32.zst"
@@ -54,7 +66,20 @@ for w in "${workloads[@]}"; do
     codec_bits+=("$bpb")
     rm -f "$work/refs/$name".*
 done
-median=$(printf '%s\n' "${codec_bits[@]}" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.4f", v[(NR + 1) / 2]; else printf "%.4f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+median_of() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.4f", v[(NR + 1) / 2]; else printf "%.4f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+median=$(median_of "${codec_bits[@]}")
+before=""
+if [ -n "${BASELINE_BENCH:-}" ]; then
+    before="## Before: ${BASELINE_LABEL:-baseline} (measured in the same run, just before each row above)
+
+| workload | blocks | codec bits/block | encode M blocks/s | decode M blocks/s | zstd dec M blocks/s | decode / zstd |
+|---|---:|---:|---:|---:|---:|---:|
+$before_rows
+Median codec bits/block before: $(median_of "${before_bits[@]}").
+"
+fi
 
 breakdown=""
 for w in "${workloads[@]}"; do
@@ -86,6 +111,7 @@ $rows
 Speeds are millions of blocks per second of thread CPU time (best of 3 runs, release build, one core).
 The machine is shared with other jobs, so speeds vary from run to run by up to ~2x; sizes are exact.
 
+$before
 ## Where the bits go (model cost by exit kind of the block whose successor is coded)
 
 "miss" = the first coded guess (kind prediction or match-model guess) was wrong.

@@ -12,8 +12,11 @@ public struct BlockStreamCost: Sendable, Equatable {
         public var misses: Int = 0
     }
 
-    /// Indexed by `ExitKind.rawValue`; the last entry is the thread's first block.
-    public var byKind: [Entry] = Array(repeating: Entry(), count: ExitKind.allCases.count + 1)
+    /// Indexed by `ExitKind.rawValue`, then the thread's first block (`firstIndex`), then the blocks
+    /// copied in copy runs (`copyIndex`; its bits are the run lengths).
+    public var byKind: [Entry] = Array(repeating: Entry(), count: ExitKind.allCases.count + 2)
+    public static var firstIndex: Int { ExitKind.allCases.count }
+    public static var copyIndex: Int { ExitKind.allCases.count + 1 }
 
     /// Runs the model over `blocks` (one thread's whole stream) without producing bytes.
     public init(blocks: UnsafeBufferPointer<BlockID>, definitions: [BlockDefinition]) {
@@ -21,15 +24,28 @@ public struct BlockStreamCost: Sendable, Equatable {
         defer { model.free() }
         var meter = CostMeter()
         definitions.withUnsafeBufferPointer { defs in
-            for id in blocks {
-                let kind = model.current == noBlock ? ExitKind.allCases.count : Int(model.blocks[Int(model.current)].kind)
+            guard let input = UnsafeMutablePointer(mutating: blocks.baseAddress) else { return }
+            let n = blocks.count
+            var i = 0
+            while i < n {
+                if model.copyReady {
+                    meter.bits = 0
+                    let r = model.codeRun(&meter, input + i, remaining: n - i, decoding: false)
+                    byKind[Self.copyIndex].transitions += r
+                    byKind[Self.copyIndex].bits += meter.bits
+                    if r < n - i { byKind[Self.copyIndex].misses += 1 }
+                    i += r
+                    if i == n { break }
+                }
+                let kind = model.current == noBlock ? Self.firstIndex : Int(model.blocks[Int(model.current)].kind)
                 meter.bits = 0
                 meter.decisions = 0
                 meter.firstMissed = false
-                if model.step(&meter, actual: id, defs) == noBlock { return }
+                if model.step(&meter, actual: input[i], defs) == noBlock { return }
                 byKind[kind].transitions += 1
                 byKind[kind].bits += meter.bits
                 if meter.firstMissed { byKind[kind].misses += 1 }
+                i += 1
             }
         }
     }
@@ -47,6 +63,14 @@ struct CostMeter: BitCoder {
         if decisions == 0 && !bit { firstMissed = true }
         decisions += 1
         probability.update(bit, shift: shift)
+        return bit
+    }
+
+    mutating func code(_ bit: Bool, probability p: UInt32) -> Bool {
+        let p1 = Double(p) / 65536
+        bits += -log2(bit ? p1 : 1 - p1)
+        if decisions == 0 && !bit { firstMissed = true }
+        decisions += 1
         return bit
     }
 

@@ -66,8 +66,17 @@ public final class BlockStreamEncoder {
         var m = model
         var coder = RangeEncoder(capacity: blocks.count / 32 + 64)
         definitions.withUnsafeBufferPointer { defs in
-            for id in blocks {
-                _ = m.step(&coder, actual: id, defs)
+            // Copy runs only read the blocks (`decoding: false`).
+            let input = UnsafeMutablePointer(mutating: blocks.baseAddress!)
+            let n = blocks.count
+            var i = 0
+            while i < n {
+                if m.copyReady {
+                    i += m.codeRun(&coder, input + i, remaining: n - i, decoding: false)
+                    if i == n { break }
+                }
+                _ = m.step(&coder, actual: input[i], defs)
+                i += 1
             }
         }
         model = m
@@ -110,23 +119,34 @@ public final class BlockStreamDecoder {
         var truncated = false
         output.withUnsafeMutableBufferPointer { out in
             definitions.withUnsafeBufferPointer { defs in
+                let base = out.baseAddress! + start
                 var i = 0
+                var nextCheck = 0
                 while i < count {
                     // Stop early on a payload that ran out long ago instead of decoding zeros for a while.
-                    if coder.overrun > 8 {
-                        truncated = true
-                        return
+                    if i >= nextCheck {
+                        if coder.overrun > 8 {
+                            truncated = true
+                            return
+                        }
+                        nextCheck = i + 4096
                     }
-                    let end = Swift.min(count, i + 4096)
-                    while i < end {
-                        let s = m.step(&coder, actual: 0, defs)
-                        if s == noBlock {
+                    if m.copyReady {
+                        let r = m.codeRun(&coder, base + i, remaining: count - i, decoding: true)
+                        if r < 0 {
                             badIndex = i
                             return
                         }
-                        out[start + i] = s
-                        i += 1
+                        i += r
+                        if i == count { break }
                     }
+                    let s = m.step(&coder, actual: 0, defs)
+                    if s == noBlock {
+                        badIndex = i
+                        return
+                    }
+                    base[i] = s
+                    i += 1
                 }
             }
         }

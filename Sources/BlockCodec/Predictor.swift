@@ -21,6 +21,8 @@ struct BlockEntry {
     /// jcc: how many times in a row it went the same way (saturating), and which way.
     var streak: UInt16 = 0
     var lastTaken = false
+    /// jcc: whether each of its last 8 direction predictions missed (bit 0 = the latest).
+    var outcomes: UInt8 = 0
 }
 
 var unknownKind: UInt8 { 0xFF }
@@ -44,14 +46,22 @@ enum ModelShape {
     /// A jcc that went the same way this many times in a row skips the direction tables.
     static var stableStreak: Int { 32 }
     static var sideShift: Int { 4 }
+    /// Mixer weight sets for jcc: (tables + 1) providers x 2 (match model agrees or has no guess).
+    static var mixSets: Int { (tageTables + 1) * 2 }
+    /// Adaptation shift of a branch's own hit rate, and the mixer's learning rate.
+    static var branchHitShift: Int { 5 }
+    static var mixRate: Int { 3 }
+    /// A match at least this long switches to copy mode: the run length is coded once and the ids are
+    /// copied from the window without running the predictors.
+    static var copyThreshold: Int { 256 }
 }
 
 /// Offsets of the coding contexts in the probability table. "Agree" groups hold 9 probabilities: no
 /// match-model prediction, or a match prediction equal to the kind's prediction, by match length bucket.
 enum Ctx {
     static var single: Int { 0 }                           // 9 kinds x 2 (prediction is new) x 4 (miss state), x 9
-    static var jcc: Int { single + 72 * 9 }                // (tables+1) x 8 (counter) x 2 (alt agrees), x 9
-    static var ret: Int { jcc + 112 * 9 }                  // 2 (stack had an entry) x 2 (prediction is new), x 9
+    static var jcc: Int { single + 72 * 9 }                // (tables+1) x 8 (counter) x 2 (alt agrees) x 4 (recent misses), x 9
+    static var ret: Int { jcc + 448 * 9 }                  // 2 (stack had an entry) x 2 (prediction is new), x 9
     static var indirect: Int { ret + 4 * 9 }               // 3 (source) x 4 (confidence), x 9
     static var matchFirst: Int { indirect + 12 * 9 }       // 5 (kind class) x 8 (match length) x 4 (confidence)
     static var matchSecond: Int { matchFirst + 5 * 8 * 4 } // 5 (kind class) x 4 (confidence)
@@ -60,7 +70,9 @@ enum Ctx {
     static var new: Int { mtf + 5 * ModelShape.mtfSlots }  // 5 (kind class)
     static var idLength: Int { new + 5 }                   // 64: 6-bit tree for the explicit id's bit length
     static var stable: Int { idLength + 64 }               // 8 (streak length) x 2 (prediction is new) x 9
-    static var count: Int { stable + 8 * 2 * 9 }
+    static var runLength: Int { stable + 8 * 2 * 9 }   // 8 (match length bucket) x 64: 6-bit tree, bit length
+    static var runLow: Int { runLength + 8 * 64 }      // 33 (bit length) x 4: 2-bit tree below the leading one
+    static var count: Int { runLow + 33 * 4 }
 }
 
 /// The successor predictor shared by encoder and decoder, plus the coding of one transition.
@@ -73,6 +85,12 @@ struct SuccessorModel {
     var recent = RawArray<UInt32>(capacity: 1024 * ModelShape.mtfSlots, fill: noBlock)
     var addresses = AddressMap()
     var probabilities = RawArray<AdaptiveBit>(capacity: Ctx.count, fill: AdaptiveBit())
+    /// Per jcc id: how often its direction prediction was right (the mixer's second input).
+    var jccHit = RawArray<AdaptiveBit>(capacity: 1024, fill: AdaptiveBit())
+    /// Mixer weights (1.0 = 65536): context probability, branch hit rate, bias; one set per provider and
+    /// match state.
+    var mixWeights = RawArray<Int32>(capacity: ModelShape.mixSets * 3, fill: 0)
+    let logistic = LogisticTables()
     /// Tagged direction tables: tag (bits 0-15), counter 0...7 (bits 16-18), useful 0...3 (bits 19-20).
     var tage = RawArray<UInt32>(capacity: ModelShape.tageTables << ModelShape.tageIndexBits, fill: 0)
     /// Indirect targets: id (bits 0-31), tag (32-47), confidence 0...3 (48-49).
@@ -100,16 +118,31 @@ struct SuccessorModel {
     var position: UInt32 = 0
     var matchPosition: UInt32 = 0
     var matchLength = 0
+    /// How many blocks in a row the current match predicted correctly (its verified start not counted).
+    var matchHits = 0
     var recentHash: UInt64 = 0
     /// The match model's guess for the block being coded (`noBlock` when there is no match).
     var matchPredicted: UInt32 = noBlock
     var matchBucket = 0
+    /// The match model's guess that a copy run just proved wrong (`noBlock` otherwise): excluded from the
+    /// next block's coding.
+    var knownWrong: UInt32 = noBlock
+
+    init() {
+        for set in 0..<ModelShape.mixSets {
+            mixWeights[set * 3] = 45000
+            mixWeights[set * 3 + 1] = 25000
+        }
+    }
 
     func free() {
         blocks.free()
         recent.free()
         addresses.free()
         probabilities.free()
+        jccHit.free()
+        mixWeights.free()
+        logistic.free()
         tage.free()
         indirect.free()
         returnStack.free()
@@ -128,6 +161,7 @@ struct SuccessorModel {
             return false
         }
         blocks.ensure(i + 1)
+        jccHit.ensure(i + 1)
         recent.ensure((i + 1) * ModelShape.mtfSlots)
         let definition = definitions[i]
         let kind = definition.exitKind
@@ -185,8 +219,169 @@ struct SuccessorModel {
         }
         previous = b
         current = s
+        knownWrong = noBlock
         updateMatch(s)
         return s
+    }
+
+    // MARK: Copy mode
+
+    /// True when the next blocks are coded as a copy run (`codeRun`) instead of one `step` each.
+    @inline(__always) var copyReady: Bool { matchLength > 0 && matchHits >= ModelShape.copyThreshold }
+
+    /// Copy mode: codes how many of the next blocks (at most `remaining`) continue the current match, and
+    /// copies them from the window. The encoder reads the blocks from `ids`, the decoder writes them there.
+    /// Only the cheap state is kept up to date over the run (window, return stack, jcc history, current and
+    /// previous block, the recent-ids hash); the per-block tables stay as they were, identically on both
+    /// sides. A run shorter than `remaining` ends at a block the match did not predict: that guess is then
+    /// excluded from the next `step`. Returns the run length, or -1 for a malformed run length.
+    mutating func codeRun<C: BitCoder>(_ coder: inout C, _ ids: UnsafeMutablePointer<UInt32>, remaining: Int,
+                                       decoding: Bool) -> Int {
+        let limit = Swift.min(remaining, 1 << 30)
+        let bucket = Swift.min(7, Swift.max(0, ModelShape.copyThreshold.leadingZeroBitCount - matchHits.leadingZeroBitCount))
+        var r = 0
+        if decoding {
+            r = codeRunLength(&coder, 0, bucket: bucket)
+            if r < 0 || r > limit { return -1 }
+        }
+        // Copy (the encoder: while the blocks follow the match), in segments that stop where the window grows.
+        let runLength = matchLength
+        var pos = position, from = matchPosition
+        var k = 0
+        let target = decoding ? r : limit
+        while true {
+            var mask = (1 << windowBits) - 1
+            var segment = target - k
+            let growing = windowBits < ModelShape.maxWindowBits
+            if growing { segment = Swift.min(segment, (mask + 1) - Int(pos)) }
+            let w = window.base
+            let start = k
+            if decoding {
+                while k < start + segment {
+                    let v = w[Int(from) & mask]
+                    w[Int(pos) & mask] = v
+                    ids[k] = v
+                    from &+= 1
+                    pos &+= 1
+                    k += 1
+                }
+            } else {
+                while k < start + segment {
+                    let v = w[Int(from) & mask]
+                    if ids[k] != v { break }
+                    w[Int(pos) & mask] = v
+                    from &+= 1
+                    pos &+= 1
+                    k += 1
+                }
+            }
+            if growing && Int(pos) == mask + 1 {
+                position = pos
+                growWindow()
+                mask = (1 << windowBits) - 1
+            }
+            if k == target || k - start < segment { break }
+        }
+        position = pos
+        matchPosition = from
+        if !decoding {
+            r = k
+            _ = codeRunLength(&coder, r, bucket: bucket)
+        }
+        if r == 0 {
+            knownWrong = window[Int(matchPosition) & ((1 << windowBits) - 1)]
+            matchLength = 0
+            return 0
+        }
+        followRun(UnsafePointer(ids), r)
+        matchLength = runLength + r
+        matchHits += r
+        if r < remaining {
+            knownWrong = window[Int(matchPosition) & ((1 << windowBits) - 1)]
+            matchLength = 0
+        }
+        return r
+    }
+
+    /// The state a run's transitions update cheaply: return stack, jcc history, last blocks, recent hash.
+    @inline(__always)
+    private mutating func followRun(_ ids: UnsafePointer<UInt32>, _ r: Int) {
+        var b = current
+        var h0 = history0, h1 = history1
+        let table = blocks.base
+        for j in 0..<r {
+            let s = ids[j]
+            let e = table[Int(b)]
+            switch e.kind {
+            case ExitKind.jcc.rawValue:
+                let taken: Bool
+                if s == e.targetID { taken = true }
+                else if s == e.fallID { taken = false }
+                else {
+                    let address = table[Int(s)].address
+                    if address == e.target { taken = true }
+                    else if address == e.fallThrough { taken = false }
+                    else { b = s; continue }
+                }
+                h1 = (h1 << 1) | (h0 >> 63)
+                h0 = (h0 << 1) | (taken ? 1 : 0)
+            case ExitKind.call.rawValue, ExitKind.callInd.rawValue:
+                pushReturn(b)
+            case ExitKind.ret.rawValue:
+                if returnCount > 0 {
+                    returnTop = (returnTop &- 1) & (ModelShape.returnStackDepth - 1)
+                    returnCount -= 1
+                }
+            default:
+                break
+            }
+            b = s
+        }
+        history0 = h0
+        history1 = h1
+        previous = r >= 2 ? ids[r - 2] : current
+        current = ids[r - 1]
+        let mask = (1 << windowBits) - 1
+        var hash: UInt64 = 0
+        for back in (1...13).reversed() {
+            let s = window[Int(position &- UInt32(back)) & mask]
+            hash = (hash << 5) ^ (UInt64(s) &* 0x9E37_79B9_7F4A_7C15 >> 20)
+        }
+        recentHash = hash
+    }
+
+    /// Codes a run length: its bit length (6-bit tree in context `bucket`), two bits below the leading one
+    /// in context of the bit length, the rest raw. Returns the length, or -1 if it cannot be one.
+    private mutating func codeRunLength<C: BitCoder>(_ coder: inout C, _ r: Int, bucket: Int) -> Int {
+        let length = r == 0 ? 0 : Int.bitWidth - r.leadingZeroBitCount
+        var node = 1
+        for i in (0..<6).reversed() {
+            let bit = coder.code((length >> i) & 1 == 1, &probabilities.base[Ctx.runLength + bucket &* 64 + node],
+                                 shift: ModelShape.sideShift)
+            node = node * 2 + (bit ? 1 : 0)
+        }
+        let decodedLength = node - 64
+        if decodedLength == 0 { return 0 }
+        if decodedLength > 31 { return -1 }
+        let lowBits = decodedLength - 1
+        var value = 1
+        let modelled = Swift.min(2, lowBits)
+        var tree = 1
+        for i in 0..<modelled {
+            let bit = coder.code((r >> (lowBits - 1 - i)) & 1 == 1,
+                                 &probabilities.base[Ctx.runLow + decodedLength &* 4 + tree], shift: ModelShape.sideShift)
+            tree = tree * 2 + (bit ? 1 : 0)
+            value = value * 2 + (bit ? 1 : 0)
+        }
+        var done = modelled
+        while done < lowBits {
+            let n = Swift.min(16, lowBits - done)
+            let shift = lowBits - done - n
+            let part = coder.codeRaw(UInt32(truncatingIfNeeded: (r >> shift) & ((1 << n) - 1)), count: n)
+            value = (value << n) | Int(part)
+            done += n
+        }
+        return value
     }
 
     /// Appends `s` to the window, follows or ends the current match, and looks for a new one.
@@ -195,6 +390,7 @@ struct SuccessorModel {
         if matchLength > 0 {
             if matchPredicted == s {
                 matchLength &+= 1
+                matchHits &+= 1
                 matchPosition &+= 1
             } else {
                 matchLength = 0
@@ -223,6 +419,7 @@ struct SuccessorModel {
                 }
                 if length >= ModelShape.minMatch {
                     matchLength = length
+                    matchHits = 0
                     matchPosition = candidate
                 }
             }
@@ -409,10 +606,11 @@ struct SuccessorModel {
         let fallID = e.fallID != noBlock ? e.fallID : resolve(e.fallThrough)
         let p = predicted ? takenID : fallID
         let other = predicted ? fallID : takenID
-        let agree = Ctx.jcc + ((provider + 1) &* 16 + counter &* 2 + (alternateTaken == predicted ? 1 : 0)) &* 9
+        let agree = Ctx.jcc + (((provider + 1) &* 16 + counter &* 2 + (alternateTaken == predicted ? 1 : 0)) &* 4
+            + recentMisses(e.outcomes)) &* 9
         let strength = predicted ? counter - 4 : 3 - counter
         let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: strength, kindClass: 1,
-                              secondary: other == p ? noBlock : other)
+                              secondary: other == p ? noBlock : other, mixSet: (provider + 1) &* 2)
         guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
         let address = blocks[Int(s)].address
         let taken: Bool
@@ -426,6 +624,7 @@ struct SuccessorModel {
             return s  // neither side (a signal, a new translation): no direction to learn
         }
 
+        blocks.base[Int(b)].outcomes = (e.outcomes << 1) | (predicted != taken ? 1 : 0)
         if taken == e.lastTaken {
             if e.streak < UInt16.max { blocks.base[Int(b)].streak = e.streak + 1 }
         } else {
@@ -512,6 +711,12 @@ struct SuccessorModel {
 
     // MARK: Shared pieces
 
+    /// A coding context from a jcc's recent direction misses (0 ... 3).
+    @inline(__always)
+    private func recentMisses(_ outcomes: UInt8) -> Int {
+        Swift.min(3, outcomes.nonzeroBitCount)
+    }
+
     @inline(__always)
     private mutating func pushReturn(_ caller: UInt32) {
         returnStack[returnTop] = caller
@@ -538,18 +743,45 @@ struct SuccessorModel {
     @inline(__always)
     private mutating func codePredicted<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ p: UInt32,
                                                      agree: Int, confidence: Int, kindClass: Int,
-                                                     secondary: UInt32) -> UInt32 {
+                                                     secondary: UInt32, mixSet: Int = -1) -> UInt32 {
         let m = matchPredicted
         if m == noBlock || m == p {
             let state = m == noBlock ? 0 : 1 + matchBucket
-            if coder.code(actual == p, &probabilities.base[agree + state], shift: ModelShape.hitShift) { return p }
-            return codeMiss(&coder, actual, b, kindClass: kindClass, exclude: p, noBlock, secondary: secondary)
+            if p != knownWrong {
+                let hit = mixSet >= 0
+                    ? codeMixed(&coder, actual == p, context: agree + state, branch: b, set: mixSet + (state == 0 ? 0 : 1))
+                    : coder.code(actual == p, &probabilities.base[agree + state], shift: ModelShape.hitShift)
+                if hit { return p }
+            }
+            return codeMiss(&coder, actual, b, kindClass: kindClass, exclude: p, knownWrong, secondary: secondary)
         }
         let first = Ctx.matchFirst + (kindClass &* 8 + matchBucket) &* 4 + confidence
         if coder.code(actual == m, &probabilities.base[first], shift: ModelShape.hitShift) { return m }
         let second = Ctx.matchSecond + kindClass &* 4 + confidence
         if coder.code(actual == p, &probabilities.base[second], shift: ModelShape.hitShift) { return p }
         return codeMiss(&coder, actual, b, kindClass: kindClass, exclude: p, m, secondary: secondary)
+    }
+
+    /// A jcc's "prediction is right" decision at the mix of the context probability and the branch's own
+    /// hit rate; both adapt to the outcome, and so do the weights.
+    @inline(__always)
+    private mutating func codeMixed<C: BitCoder>(_ coder: inout C, _ bit: Bool, context: Int, branch: UInt32,
+                                                 set: Int) -> Bool {
+        let contextBit = probabilities.base + context
+        let branchBit = jccHit.base + Int(branch)
+        let s0 = Int(logistic.stretch[Int(contextBit.pointee.p >> 4)])
+        let s1 = Int(logistic.stretch[Int(branchBit.pointee.p >> 4)])
+        let w = mixWeights.base + set &* 3
+        let dot = (Int(w[0]) &* s0 &+ Int(w[1]) &* s1 &+ Int(w[2]) &* 256) >> 16
+        let p = logistic.squash(dot)
+        let decoded = coder.code(bit, probability: UInt32(p))
+        let error = ((decoded ? 65536 : 0) - Int(p)) >> 4
+        w[0] &+= Int32(truncatingIfNeeded: (s0 &* error &* ModelShape.mixRate) >> 16)
+        w[1] &+= Int32(truncatingIfNeeded: (s1 &* error &* ModelShape.mixRate) >> 16)
+        w[2] &+= Int32(truncatingIfNeeded: (256 &* error &* ModelShape.mixRate) >> 16)
+        contextBit.pointee.update(decoded, shift: ModelShape.hitShift)
+        branchBit.pointee.update(decoded, shift: ModelShape.branchHitShift)
+        return decoded
     }
 
     /// After the predictions `exclude0`/`exclude1` missed: the kind's `secondary` candidate (a jcc's other

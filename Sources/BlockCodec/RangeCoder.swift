@@ -34,6 +34,8 @@ protocol BitCoder {
     /// Codes `bit` (the encoder) or decodes a bit (the decoder, which ignores the argument); returns the
     /// bit coded and adapts `probability` to it.
     mutating func code(_ bit: Bool, _ probability: inout AdaptiveBit, shift: Int) -> Bool
+    /// Codes `bit` (or decodes one) at the fixed probability `p` (of 1, in 1/65536) without adapting it.
+    mutating func code(_ bit: Bool, probability p: UInt32) -> Bool
     /// Codes `count` (<= 24) raw bits of `value` at probability 1/2, most significant first.
     mutating func codeRaw(_ value: UInt32, count: Int) -> UInt32
 }
@@ -72,7 +74,14 @@ struct RangeEncoder: BitCoder {
 
     @inline(__always)
     mutating func code(_ bit: Bool, _ probability: inout AdaptiveBit, shift: Int) -> Bool {
-        let bound = (range >> 16) &* UInt32(probability.p)
+        _ = code(bit, probability: UInt32(probability.p))
+        probability.update(bit, shift: shift)
+        return bit
+    }
+
+    @inline(__always)
+    mutating func code(_ bit: Bool, probability p: UInt32) -> Bool {
+        let bound = (range >> 16) &* p
         if bit {
             range = bound
         } else {
@@ -83,7 +92,6 @@ struct RangeEncoder: BitCoder {
             range <<= 8
             shiftLow()
         }
-        probability.update(bit, shift: shift)
         return bit
     }
 
@@ -137,7 +145,14 @@ struct RangeDecoder: BitCoder {
 
     @inline(__always)
     mutating func code(_ bit: Bool, _ probability: inout AdaptiveBit, shift: Int) -> Bool {
-        let bound = (range >> 16) &* UInt32(probability.p)
+        let decoded = code(bit, probability: UInt32(probability.p))
+        probability.update(decoded, shift: shift)
+        return decoded
+    }
+
+    @inline(__always)
+    mutating func code(_ bit: Bool, probability p: UInt32) -> Bool {
+        let bound = (range >> 16) &* p
         let decoded: Bool
         if code < bound {
             range = bound
@@ -151,7 +166,6 @@ struct RangeDecoder: BitCoder {
             range <<= 8
             code = (code << 8) | UInt32(nextByte())
         }
-        probability.update(decoded, shift: shift)
         return decoded
     }
 

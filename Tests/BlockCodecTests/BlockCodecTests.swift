@@ -210,6 +210,44 @@ func randomStreamRoundTrip(seed: UInt64) throws {
     #expect(decoded == ids)
 }
 
+/// A random 2000-block walk repeated 20 times, each repetition with one block changed at a different
+/// place: long matches for copy mode, each ended by a block the match did not predict.
+func repeatedWalk() -> (definitions: [BlockDefinition], ids: [BlockID]) {
+    let (definitions, segment) = randomStream(blocks: 300, count: 2000, seed: 31)
+    var ids = segment
+    for repetition in 1..<20 {
+        var copy = segment
+        let k = 300 + repetition * 71
+        copy[k] = segment[(k + 7) % segment.count]
+        ids += copy
+    }
+    return (definitions, ids)
+}
+
+@Test(arguments: [40000, 997, 256, 1])
+func copyRunsRoundTrip(chunk: Int) throws {
+    let (definitions, ids) = repeatedWalk()
+    let (decoded, bytes) = try roundTrip(ids, definitions, chunks: chunkSizes(total: ids.count, chunk: chunk))
+    #expect(decoded == ids)
+    if chunk == 40000 {
+        // The repetitions are nearly free next to the first pass (2000 random blocks, about 8 bits each).
+        #expect(bytes * 8 < 2000 * 10 + 19 * 200)
+    }
+}
+
+@Test func copyModeCoversRepeats() throws {
+    let (definitions, ids) = repeatedWalk()
+    let cost = ids.withUnsafeBufferPointer { BlockStreamCost(blocks: $0, definitions: definitions) }
+    let copy = cost.byKind[BlockStreamCost.copyIndex]
+    // Most of the 19 repetitions are copied; a run ends at each changed block (and where the random walk
+    // itself repeats a short stretch of ids, which can end a run early).
+    #expect(copy.transitions > 19 * 2000 / 2)
+    #expect(copy.misses >= 19)
+    #expect(copy.bits / Double(copy.transitions) < 0.05)
+    let total = cost.byKind.reduce(0) { $0 + $1.transitions }
+    #expect(total == ids.count)
+}
+
 @Test func chunkBoundaryAtEveryPosition() throws {
     // A mix of loops, calls, returns and indirect jumps; split into two chunks at every position.
     let loops = loopStream(outer: 12)

@@ -81,7 +81,8 @@ do {
         if breakdown {
             let cost = ids.withUnsafeBufferPointer { BlockStreamCost(blocks: $0, definitions: file.definitions) }
             for (kind, entry) in cost.byKind.enumerated() where entry.transitions > 0 {
-                let label = kind < ExitKind.allCases.count ? ExitKind.allCases[kind].description : "first"
+                let label = kind < ExitKind.allCases.count ? ExitKind.allCases[kind].description
+                    : kind == BlockStreamCost.firstIndex ? "first" : "copy"
                 print(String(format: "  %-9@ %6.2f%% of blocks  miss %7.4f%%  %8.4f bits/transition  %7.4f bits/block",
                              label, 100 * Double(entry.transitions) / Double(n),
                              100 * Double(entry.misses) / Double(entry.transitions),
