@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "TraceBuilderTests", dependencies: ["TraceBuilder", "TraceStore", "X86Decode"]),
         .testTarget(name: "RecorderTests", dependencies: ["Recorder", "TraceStore", "Workloads"]),
         .testTarget(name: "TraceImportTests", dependencies: ["TraceImport", "TraceStore"]),
-        .testTarget(name: "ReplayTests", dependencies: ["Replay", "CostModel", "TraceStore", "TraceImport", "Recorder"]),
+        .testTarget(name: "ReplayTests", dependencies: ["Replay", "CostModel", "TraceStore", "TraceImport", "Recorder", "Workloads"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Replay", "TraceImport", "Symbols"]),
         .testTarget(name: "GateTests", dependencies: ["Gate", "Replay", "TraceImport"]),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "CostModel"]),

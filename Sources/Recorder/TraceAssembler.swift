@@ -291,33 +291,20 @@ struct TraceAssembler {
     }
 
     /// Appends the held TB's blocks and its side events (attached to its last block).
+    /// The events are recorded before the blocks are appended: the append that fills a chunk commits it, and
+    /// an event naming that chunk's last block must already be with the writer then.
     private mutating func emitHeld(_ state: inout ThreadState) throws {
         let thread = state.thread
-        if let truncated = state.truncated {
-            for id in truncated { try writer.append(thread: thread, block: id) }
-            state.nextIndex += UInt64(truncated.count)
-            counts.blocks += UInt64(truncated.count)
-            if !truncated.isEmpty {
-                let definitions = builder.definitions
-                for id in truncated { counts.instructions += UInt64(definitions[Int(id)].instructionCount) }
-            }
-            state.truncated = nil
-        } else {
+        let truncated = state.truncated
+        if truncated == nil, tbs[Int(state.heldTB)].blocksCount == 0 {
             // Decoded at first emission, so a TB cut short before it was ever emitted whole defines no block.
-            if tbs[Int(state.heldTB)].blocksCount == 0 { try decode(state.heldTB) }
-            let held = tbs[Int(state.heldTB)]
-            let start = Int(held.blocksStart), count = Int(held.blocksCount)
-            for i in start..<(start + count) { try writer.append(thread: thread, block: blockIDs[i]) }
-            state.nextIndex += UInt64(count)
-            counts.blocks += UInt64(count)
-            counts.instructions += UInt64(held.instructions)
+            try decode(state.heldTB)
         }
-        state.hasHeld = false
-        state.heldSingleBlock = TBInfo.noSingleBlock
-        guard state.sideEvents > 0 else { return }
+        let held = tbs[Int(state.heldTB)]
+        let count = truncated?.count ?? Int(held.blocksCount)
         // Events of a TB cut to nothing belong to the block before it; before the first block, nowhere.
-        if state.nextIndex > 0 {
-            let index = state.nextIndex - 1
+        if state.sideEvents > 0, state.nextIndex + UInt64(count) > 0 {
+            let index = state.nextIndex + UInt64(count) - 1
             for write in state.codeWrites {
                 writer.record(thread: thread, codeWrite: CodeWrite(eventIndex: index, address: write.address, size: write.size))
             }
@@ -332,7 +319,21 @@ struct TraceAssembler {
             counts.syscalls += UInt64(state.syscalls.count)
             counts.dataTouches += UInt64(state.touches.count)
         }
-        state.clearSideEvents()
+        if let truncated {
+            for id in truncated { try writer.append(thread: thread, block: id) }
+            let definitions = builder.definitions
+            for id in truncated { counts.instructions += UInt64(definitions[Int(id)].instructionCount) }
+            state.truncated = nil
+        } else {
+            let start = Int(held.blocksStart)
+            for i in start..<(start + count) { try writer.append(thread: thread, block: blockIDs[i]) }
+            counts.instructions += UInt64(held.instructions)
+        }
+        state.nextIndex += UInt64(count)
+        counts.blocks += UInt64(count)
+        state.hasHeld = false
+        state.heldSingleBlock = TBInfo.noSingleBlock
+        if state.sideEvents > 0 { state.clearSideEvents() }
     }
 
     private mutating func release(_ state: inout ThreadState) throws {
