@@ -43,14 +43,27 @@ struct ChunkDecoder {
 
     mutating func decode(_ row: Row) throws(ChunkDecodeFailure) -> StreamChunk {
         do {
-            return try decodeChecked(row)
+            let (record, storedChecksum) = try Self.record(from: row)
+            return try decodeChecked(record, storedChecksum: storedChecksum)
         } catch {
             if let thread = Self.thread(of: row) { threads[thread, default: ThreadState()].nextEventIndex = nil }
             throw error
         }
     }
 
-    private mutating func decodeChecked(_ row: Row) throws(ChunkDecodeFailure) -> StreamChunk {
+    /// Checks and decodes one chunk given as its stored fields: the same path as `decode(_ row:)` after
+    /// the row is read (the fuzz targets come in here, without SQLite).
+    mutating func decode(_ record: ChunkRecord, storedChecksum: UInt64) throws(ChunkDecodeFailure) -> StreamChunk {
+        do {
+            return try decodeChecked(record, storedChecksum: storedChecksum)
+        } catch {
+            threads[record.thread, default: ThreadState()].nextEventIndex = nil
+            throw error
+        }
+    }
+
+    /// A row's fields, type- and range-checked, payload lengths first.
+    private static func record(from row: Row) throws(ChunkDecodeFailure) -> (ChunkRecord, UInt64) {
         let cap = Int64(ZstdInflater.absoluteCap)
         let fields = StrictRow(row, record: "chunk")
         let record: ChunkRecord
@@ -70,6 +83,11 @@ struct ChunkDecoder {
         } catch {
             throw ChunkDecodeFailure(error.description)
         }
+        return (record, storedChecksum)
+    }
+
+    private mutating func decodeChecked(_ record: ChunkRecord,
+                                        storedChecksum: UInt64) throws(ChunkDecodeFailure) -> StreamChunk {
         guard record.checksum == storedChecksum else { throw ChunkDecodeFailure("fails its checksum") }
 
         var state = threads[record.thread] ?? ThreadState()
