@@ -45,7 +45,7 @@ let package = Package(
         // The replay engine and one file per strategy.
         .target(name: "Replay", dependencies: ["TraceStore", "X86Decode", "CostModel"]),
         // ELF symbols for hot trap sites.
-        .target(name: "Symbols", dependencies: ["CElf"]),
+        .target(name: "Symbols", dependencies: ["CElf", "TraceModel"]),
         // Markdown, HTML/SVG and JSON reports.
         .target(name: "Reports", dependencies: ["Replay", "CostModel", "TraceStore", "X86Decode", "Symbols"]),
         // The CI performance gate.
@@ -53,7 +53,8 @@ let package = Package(
         // The workload corpus: named, reproducible programs to record.
         .target(name: "Workloads"),
         // `plexlab calibrate`: this machine's trap costs.
-        .target(name: "CCalibrate"),
+        // -O2 even in debug builds: the lookup kernels must measure optimized code, not -O0 spills.
+        .target(name: "CCalibrate", dependencies: ["CZydis"], cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Calibrate", dependencies: ["CCalibrate", "CostModel", "TraceModel"]),
         // The thin command-line front end.
         .executableTarget(name: "plexlab", dependencies: [
@@ -74,6 +75,9 @@ let package = Package(
                           path: "Sources/FuzzTargets/FuzzChunkDecode"),
         .executableTarget(name: "FuzzTraceFile", dependencies: ["TraceStore", "TraceModel", "FuzzSupport"],
                           path: "Sources/FuzzTargets/FuzzTraceFile"),
+        // Codec measurements for scripts/bench-codec.sh (bits per block, encode/decode speed).
+        .executableTarget(name: "codec-bench", dependencies: ["BlockCodec", "TraceModel", "CZstd"],
+                          path: "scripts/codec-bench"),
 
         .testTarget(name: "X86DecodeTests", dependencies: ["X86Decode"]),
         .testTarget(name: "BlockCodecTests", dependencies: ["BlockCodec", "TraceModel"]),

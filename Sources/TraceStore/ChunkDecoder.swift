@@ -42,13 +42,14 @@ struct ChunkDecoder {
     }
 
     mutating func decode(_ row: Row) throws(ChunkDecodeFailure) -> StreamChunk {
+        let record: ChunkRecord, storedChecksum: UInt64
         do {
-            let (record, storedChecksum) = try Self.record(from: row)
-            return try decodeChecked(record, storedChecksum: storedChecksum)
+            (record, storedChecksum) = try Self.record(from: row)
         } catch {
-            if let thread = Self.thread(of: row) { threads[thread, default: ThreadState()].nextEventIndex = nil }
+            if let thread = Self.thread(of: row) { markBad(thread: thread, codec: nil) }
             throw error
         }
+        return try decode(record, storedChecksum: storedChecksum)
     }
 
     /// Checks and decodes one chunk given as its stored fields: the same path as `decode(_ row:)` after
@@ -57,9 +58,19 @@ struct ChunkDecoder {
         do {
             return try decodeChecked(record, storedChecksum: storedChecksum)
         } catch {
-            threads[record.thread, default: ThreadState()].nextEventIndex = nil
+            markBad(thread: record.thread, codec: record.codec)
             throw error
         }
+    }
+
+    /// After a bad chunk: its fields are not to be trusted (no continuity check for the next one), and unless
+    /// it was a raw chunk, the thread's predictive coder never saw it, so its later predictive chunks cannot
+    /// be decoded (decoding them with the stale state could yield wrong ids that look valid).
+    private mutating func markBad(thread: UInt32, codec: UInt8?) {
+        var state = threads[thread] ?? ThreadState()
+        state.nextEventIndex = nil
+        if codec != BlockStreamCodec.raw.rawValue { state.broken = true }
+        threads[thread] = state
     }
 
     /// A row's fields, type- and range-checked, payload lengths first.

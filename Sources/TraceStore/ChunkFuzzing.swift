@@ -1,3 +1,4 @@
+import BlockCodec
 import TraceModel
 
 /// The chunk decoder's way in for the fuzz targets (Sources/FuzzTargets/FuzzChunkDecode): chunk rows given as
@@ -13,9 +14,7 @@ import TraceModel
     static let headerBytes = 32
 
     /// Decodes every chunk of `input` as `TraceReader.verify()` does; returns (good chunks, bad chunks).
-    /// Without `predictive`, chunks of the predictive codec count as bad without being decoded (for as long
-    /// as `BlockStreamDecoder` is a stub that traps).
-    public static func decode(_ input: UnsafeRawBufferPointer, predictive: Bool) -> (good: Int, bad: Int) {
+    public static func decode(_ input: UnsafeRawBufferPointer) -> (good: Int, bad: Int) {
         guard let count = input.first else { return (0, 0) }
         var decoder = ChunkDecoder(definitions: definitions(count: Int(count)), inflater: ZstdInflater())
         var offset = 1, sequence: Int64 = 0, good = 0, bad = 0
@@ -37,8 +36,7 @@ import TraceModel
             sequence += 1
             // The ranges the reader's row check (ChunkDecoder.record(from:)) enforces before decoding.
             let cap = ZstdInflater.absoluteCap
-            guard record.blockCount <= cap / 4, record.blocksSize <= cap, record.eventsSize <= cap,
-                  predictive || record.codec != BlockStreamCodec.predictive.rawValue else {
+            guard record.blockCount <= cap / 4, record.blocksSize <= cap, record.eventsSize <= cap else {
                 bad += 1
                 continue
             }
@@ -52,20 +50,32 @@ import TraceModel
         return (good, bad)
     }
 
-    /// The input that stores `chunks` (their `sequence` is ignored) as the writer does with the raw codec,
-    /// over `definitionCount` definitions: seeds for the fuzzer and round-trip checks.
-    public static func input(definitionCount: UInt8, chunks: [StreamChunk]) -> [UInt8] {
+    /// The input that stores `chunks` (their `sequence` is ignored) as the writer does with `codec`, over
+    /// `definitionCount` definitions: seeds for the fuzzer and round-trip checks.
+    public static func input(definitionCount: UInt8, chunks: [StreamChunk], codec: BlockStreamCodec) -> [UInt8] {
         var out = LittleEndianWriter(capacity: 1024)
         out.bytes.append(definitionCount)
         let compressor = ZstdCompressor(level: 3)
+        let definitions = definitions(count: Int(definitionCount))
+        var encoders: [UInt32: BlockStreamEncoder] = [:]
         for chunk in chunks {
-            let blocks = chunk.blocks.withUnsafeBufferPointer { RawBlockCodec.encode($0, compressor: compressor) }
+            let thread = chunk.thread & 3
+            let blocks: [UInt8]
+            switch codec {
+            case .raw:
+                blocks = chunk.blocks.withUnsafeBufferPointer { RawBlockCodec.encode($0, compressor: compressor) }
+            case .predictive:
+                let encoder = encoders[thread] ?? BlockStreamEncoder()
+                encoders[thread] = encoder
+                blocks = chunk.blocks.withUnsafeBufferPointer { encoder.encode($0, definitions: definitions) }
+            }
             let hasEvents = !(chunk.codeWrites.isEmpty && chunk.syscalls.isEmpty && chunk.dataTouches.isEmpty)
             let payload = SideEventPayload.encode(codeWrites: chunk.codeWrites[...], syscalls: chunk.syscalls[...],
                                                   dataTouches: chunk.dataTouches[...])
             let events = hasEvents ? compressor.compress(payload) : []
-            out.bytes += [UInt8(chunk.thread & 3), BlockStreamCodec.raw.rawValue]
-            for field in [UInt32(chunk.firstEventIndex), UInt32(chunk.blocks.count), UInt32(4 * chunk.blocks.count),
+            out.bytes += [UInt8(thread), codec.rawValue]
+            let blocksSize = codec == .raw ? 4 * chunk.blocks.count : blocks.count
+            for field in [UInt32(chunk.firstEventIndex), UInt32(chunk.blocks.count), UInt32(blocksSize),
                           UInt32(hasEvents ? payload.count : 0)] {
                 out.put(field)
             }

@@ -41,27 +41,44 @@ import TraceModel
 
     @Test func chunkSeedsDecodeAndDamageIsCounted() throws {
         func decode(_ input: [UInt8]) -> (Int, Int) {
-            let counts = input.withUnsafeBytes { ChunkFuzzing.decode($0, predictive: false) }
+            let counts = input.withUnsafeBytes { ChunkFuzzing.decode($0) }
             return (counts.good, counts.bad)
         }
-        #expect(decode(try bytes("FuzzChunkDecode/one-chunk")) == (1, 0))
-        #expect(decode(try bytes("FuzzChunkDecode/two-threads")) == (3, 0))
-        #expect(decode(try bytes("FuzzChunkDecode/long-chunk")) == (1, 0))
-        #expect(decode(try bytes("FuzzChunkDecode/empty-chunk")) == (1, 0))
+        for codec in ["raw", "predictive"] {
+            #expect(decode(try bytes("FuzzChunkDecode/one-chunk-\(codec)")) == (1, 0))
+            #expect(decode(try bytes("FuzzChunkDecode/two-threads-\(codec)")) == (3, 0))
+            #expect(decode(try bytes("FuzzChunkDecode/long-chunk-\(codec)")) == (1, 0))
+            #expect(decode(try bytes("FuzzChunkDecode/empty-chunk-\(codec)")) == (1, 0))
+        }
 
-        // A chunk whose id 5 is past its 5 definitions; one that skips event indices; a flipped payload byte.
         let chunk = StreamChunk(sequence: 0, thread: 0, firstEventIndex: 0, blocks: [0, 1, 2])
-        #expect(decode(ChunkFuzzing.input(definitionCount: 5, chunks: [chunk])) == (1, 0))
-        #expect(decode(ChunkFuzzing.input(definitionCount: 2, chunks: [chunk])) == (0, 1))
-        var gap = chunk
-        gap.firstEventIndex = 4
-        #expect(decode(ChunkFuzzing.input(definitionCount: 5, chunks: [chunk, gap])) == (1, 1))
-        var flipped = ChunkFuzzing.input(definitionCount: 5, chunks: [chunk])
-        flipped[1 + 32] ^= 0xff  // the block payload's zstd magic (the checksum is recomputed, as a forger would)
+        let next = StreamChunk(sequence: 1, thread: 0, firstEventIndex: 3, blocks: [3, 4, 0, 1])
+        for codec in BlockStreamCodec.allCases {
+            #expect(decode(ChunkFuzzing.input(definitionCount: 5, chunks: [chunk, next], codec: codec)) == (2, 0))
+            // Ids past the definitions (the decoder is given 2; chunk 0 uses 0...2).
+            #expect(decode(ChunkFuzzing.input(definitionCount: 2, chunks: [chunk], codec: .raw)) == (0, 1))
+            // A chunk that skips event indices.
+            var gap = next
+            gap.firstEventIndex = 4
+            #expect(decode(ChunkFuzzing.input(definitionCount: 5, chunks: [chunk, gap], codec: codec)) == (1, 1))
+        }
+        // Raw: the payload's zstd magic flipped (the checksum is recomputed, as a forger would).
+        var flipped = ChunkFuzzing.input(definitionCount: 5, chunks: [chunk], codec: .raw)
+        flipped[1 + 32] ^= 0xff
         #expect(decode(flipped) == (0, 1))
-        // The predictive codec is not decoded while BlockStreamDecoder is a stub.
-        var predictive = ChunkFuzzing.input(definitionCount: 5, chunks: [chunk])
-        predictive[2] = BlockStreamCodec.predictive.rawValue
-        #expect(decode(predictive) == (0, 1))
+        // Predictive: a payload cut short fails, and so does the rest of its thread (the coder state is lost),
+        // while another thread's chunks decode.
+        var cut = ChunkFuzzing.input(definitionCount: 5, chunks: [chunk], codec: .predictive)
+        let length = Int(cut[1 + 24]) | Int(cut[1 + 25]) << 8
+        #expect(length >= 2)
+        cut[1 + 24] = 0
+        cut[1 + 25] = 0
+        cut[1 + 10] = 0  // blocks_size = the stored length, as the writer declares it
+        cut[1 + 11] = 0
+        cut.removeLast(length)
+        var otherThread = chunk
+        otherThread.thread = 1
+        let rest = ChunkFuzzing.input(definitionCount: 5, chunks: [otherThread, next], codec: .predictive).dropFirst(1)
+        #expect(decode(cut + rest) == (1, 2))
     }
 }

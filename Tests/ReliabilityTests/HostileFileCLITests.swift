@@ -15,7 +15,7 @@ import TraceStore
         let path = scratch.path("t.plextrace")
         try writeTestTrace(at: path, chunks: 40, chunkBlocks: 512)
         let full = try Data(contentsOf: URL(fileURLWithPath: path))
-        #expect(full.count > 12 * 4096)
+        #expect(full.count > 8 * 4096)
         for cut in [1, 15, 16, 99, 100, 1024, 4096, 4097, full.count / 3, full.count / 2, full.count - 4096, full.count - 1] {
             try full.prefix(cut).write(to: URL(fileURLWithPath: path))
             for arguments in [["info", path], ["info", "--verify", "--json", path]] {
@@ -27,36 +27,44 @@ import TraceStore
         expectCleanError(try plexlab(["info", path], scratch: scratch), contains: "not a PlexLab trace (empty file)")
     }
 
-    /// A byte flipped on disk inside one chunk's stored payload (found by its bytes in the file).
-    @Test(arguments: [("blocks", 3), ("events", 4)])
-    func flippedPayloadByteIsListedByVerify(column: String, sequence: Int) throws {
+    /// A byte flipped on disk inside chunk 3's stored payload (found by its bytes in the file). With the
+    /// predictive codec the thread's later chunks cannot be decoded either (the coder never saw chunk 3).
+    @Test(arguments: [("blocks", BlockStreamCodec.raw, [Int64(3)]), ("events", .raw, [3]),
+                      ("blocks", .predictive, [3, 4, 5]), ("events", .predictive, [3, 4, 5])])
+    func flippedPayloadByteIsListedByVerify(column: String, codec: BlockStreamCodec, bad: [Int64]) throws {
         let scratch = Scratch()
         defer { scratch.remove() }
         let path = scratch.path("t.plextrace")
-        try writeTestTrace(at: path, chunks: 6)
+        try writeTestTrace(at: path, chunks: 6, codec: codec)
         let payload = try DatabaseQueue(path: path).read { db in
-            [UInt8](try Data.fetchOne(db, sql: "SELECT \(column) FROM chunks WHERE sequence = ?", arguments: [sequence])!)
+            [UInt8](try Data.fetchOne(db, sql: "SELECT \(column) FROM chunks WHERE sequence = 3")!)
         }
+        #expect(payload.count >= 8)
         var file = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         let offsets = (0...(file.count - payload.count)).filter { file[$0..<$0 + payload.count].elementsEqual(payload) }
-        #expect(offsets.count == 1)
+        try #require(offsets.count == 1)
         file[offsets[0] + payload.count / 2] ^= 0x10
         try Data(file).write(to: URL(fileURLWithPath: path))
 
         // Metadata and figures need no chunk: plain info still works.
         #expect(try plexlab(["info", path], scratch: scratch).status == 0)
         let table = try plexlab(["info", "--verify", path], scratch: scratch)
-        expectCleanError(table, contains: "\(path): 1 of 6 chunks are bad")
-        #expect(table.stdout.contains("chunk \(sequence) (thread 0): fails its checksum"))
+        expectCleanError(table, contains: "\(path): \(bad.count) of 6 chunks are bad")
+        #expect(table.stdout.contains("chunk 3 (thread 0): fails its checksum"))
         let json = try plexlab(["info", "--verify", "--json", path], scratch: scratch)
         #expect(json.status == 2)
-        #expect(try decodeInfo(json).badChunks == [ChunkProblem(sequence: Int64(sequence), thread: 0, reason: "fails its checksum")])
-        // A streaming reader (what replay uses) stops at that chunk and names it.
+        let problems = try #require(try decodeInfo(json).badChunks)
+        #expect(problems.map(\.sequence) == bad)
+        #expect(problems.first == ChunkProblem(sequence: 3, thread: 0, reason: "fails its checksum"))
+        #expect(problems.dropFirst().allSatisfy { $0.reason == "cannot be decoded: an earlier chunk of its thread is bad" })
+        // A streaming reader (what replay uses) stops at that chunk and names it, through the library and the CLI.
         var seen = 0
-        #expect(throws: TraceStoreError.badChunk(path: path, sequence: Int64(sequence), detail: "fails its checksum")) {
+        #expect(throws: TraceStoreError.badChunk(path: path, sequence: 3, detail: "fails its checksum")) {
             try TraceReader(path: path).forEachChunk { _ in seen += 1 }
         }
-        #expect(seen == sequence)
+        #expect(seen == 3)
+        let replay = try plexlab(["replay", path, "--strategy", "native"], scratch: scratch)
+        expectCleanError(replay, contains: "\(path): chunk 3 fails its checksum")
     }
 
     /// Bytes flipped anywhere in the file (header, schema, b-tree pages, payloads): a clean outcome every time.
@@ -91,7 +99,7 @@ import TraceStore
         let scratch = Scratch()
         defer { scratch.remove() }
         let path = scratch.path("bomb.plextrace")
-        try writeTestTrace(at: path, chunks: 3, chunkBlocks: 256)
+        try writeTestTrace(at: path, chunks: 3, chunkBlocks: 256, codec: .raw)
         let bomb = zeroFrame(size: 1 << 30)
         #expect(bomb.count < 1 << 20)
         try forgeRawChunk(path, sequence: 1, firstEventIndex: 256, blockCount: 256, blocks: bomb, blocksSize: 1024)

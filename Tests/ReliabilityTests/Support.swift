@@ -151,17 +151,20 @@ func testDefinition(_ i: Int) -> BlockDefinition {
                     exitKind: .jmp, staticTarget: 0x401000, sensitiveCount: 0, cpuidCount: 0, bytes: [0xeb, 0xfe])
 }
 
-/// `chunks` chunks of `chunkBlocks` blocks of thread 0; block `n` of the stream is id `(n * 7 + n / 5) % 11`
-/// (every chunk's payload differs); a syscall at the last block of each chunk. Finished.
-func writeTestTrace(at path: String, chunks: Int, chunkBlocks: Int = 64) throws {
-    let writer = try TraceWriter(path: path, metadata: testMetadata, options: .init(chunkBlocks: chunkBlocks))
+/// `chunks` chunks of `chunkBlocks` blocks of thread 0 with seeded pseudo-random ids among 11 definitions
+/// (so every chunk's payload differs and the predictive coder has work to do); a syscall at the last block
+/// of each chunk. Finished.
+func writeTestTrace(at path: String, chunks: Int, chunkBlocks: Int = 64, codec: BlockStreamCodec = .writerDefault) throws {
+    let writer = try TraceWriter(path: path, metadata: testMetadata,
+                                 options: .init(chunkBlocks: chunkBlocks, blockCodec: codec))
     for i in 0..<11 { _ = try writer.define(testDefinition(i)) }
+    var rng = SeededRNG(seed: 11)
     for n in 0..<(chunks * chunkBlocks) {
         // Recorded before its block is appended: the append may commit the chunk.
         if n % chunkBlocks == chunkBlocks - 1 {
             writer.record(thread: 0, syscall: SyscallEvent(eventIndex: UInt64(n), number: Int64(n)))
         }
-        try writer.append(thread: 0, block: BlockID((n * 7 + n / 5) % 11))
+        try writer.append(thread: 0, block: BlockID.random(in: 0..<11, using: &rng))
     }
     try writer.finish(exitStatus: 0, signal: nil, note: "")
 }

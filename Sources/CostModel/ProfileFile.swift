@@ -1,0 +1,94 @@
+import Foundation
+
+/// Why a cost profile file could not be used; one line naming the file and the key or problem.
+public struct CostProfileError: Error, CustomStringConvertible, Equatable {
+    public var path: String
+    public var problem: String
+    public init(path: String, problem: String) {
+        self.path = path
+        self.problem = problem
+    }
+    public var description: String { "cost profile \(path): \(problem)" }
+}
+
+extension CostProfile {
+    /// Reads a JSON profile (docs/cost-profile-format.md). All twelve keys are required, costs are
+    /// non-negative numbers, unknown keys are rejected (a misspelt key must not silently cost 0).
+    public static func load(path: String) throws -> CostProfile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CostProfileError(path: path, problem: "not a built-in profile (\(builtIn.map(\.name).joined(separator: ", "))) and no readable file")
+        }
+        return try parse(data, path: path)
+    }
+
+    /// Parses the JSON text of a profile; `path` only names it in errors.
+    public static func parse(_ data: Data, path: String) throws -> CostProfile {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw CostProfileError(path: path, problem: "not valid JSON")
+        }
+        guard let fields = object as? [String: Any] else {
+            throw CostProfileError(path: path, problem: "top level is not a JSON object")
+        }
+        let known = Set(CostKey.allCases.map(\.rawValue)).union(["name", "description", "sources"])
+        if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
+            throw CostProfileError(path: path, problem: "unknown key \"\(unknown)\"")
+        }
+        var costs: [CostKey: Double] = [:]
+        for key in CostKey.allCases {
+            guard let value = fields[key.rawValue] else {
+                throw CostProfileError(path: path, problem: "missing key \"\(key.rawValue)\"")
+            }
+            // JSONSerialization gives NSNumber for numbers and for booleans (objCType "c"); reject booleans.
+            guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else {
+                throw CostProfileError(path: path, problem: "key \"\(key.rawValue)\" is not a number")
+            }
+            let cost = number.doubleValue
+            guard cost.isFinite, cost >= 0 else {
+                throw CostProfileError(path: path, problem: "key \"\(key.rawValue)\" must be a finite number >= 0")
+            }
+            costs[key] = cost
+        }
+        let name: String
+        switch fields["name"] {
+        case nil: name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        case let text as String where !text.isEmpty: name = text
+        default: throw CostProfileError(path: path, problem: "key \"name\" is not a non-empty string")
+        }
+        var description = ""
+        if let value = fields["description"] {
+            guard let text = value as? String else {
+                throw CostProfileError(path: path, problem: "key \"description\" is not a string")
+            }
+            description = text
+        }
+        var sources: [CostKey: String] = [:]
+        if let value = fields["sources"] {
+            guard let table = value as? [String: Any] else {
+                throw CostProfileError(path: path, problem: "key \"sources\" is not an object")
+            }
+            for (keyName, note) in table {
+                guard let key = CostKey(rawValue: keyName) else {
+                    throw CostProfileError(path: path, problem: "sources: unknown key \"\(keyName)\"")
+                }
+                guard let text = note as? String else {
+                    throw CostProfileError(path: path, problem: "sources: \"\(keyName)\" is not a string")
+                }
+                sources[key] = text
+            }
+        }
+        return CostProfile(name: name, description: description, costs: costs, sources: sources)
+    }
+
+    /// The profile as the JSON object `parse` reads.
+    public func jsonObject() -> [String: Any] {
+        var object: [String: Any] = ["name": name, "description": description]
+        for key in CostKey.allCases { object[key.rawValue] = self[key] }
+        if !sources.isEmpty {
+            object["sources"] = Dictionary(uniqueKeysWithValues: sources.map { ($0.key.rawValue, $0.value) })
+        }
+        return object
+    }
+}

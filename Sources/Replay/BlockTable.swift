@@ -1,0 +1,105 @@
+import TraceModel
+
+/// Per-block facts precomputed once per replay so the per-block work of every strategy is array lookups.
+/// Pages are numbered densely (`PageIndex`) in the replay's page size.
+public struct BlockTable: Sendable {
+    public typealias PageIndex = UInt32
+
+    public let pageSize: UInt64
+    public let pageShift: UInt64
+    public let count: Int
+
+    public let address: [UInt64]
+    /// Address of the block's last instruction (the site of exit traps).
+    public let lastInstruction: [UInt64]
+    public let fallThrough: [UInt64]
+    public let instructions: [UInt32]
+    /// Version of the 4096-byte code page holding the block's first byte that the block decodes from.
+    public let codeVersion: [UInt32]
+    public let exitKind: [ExitKind]
+    public let sensitive: [UInt16]
+    public let cpuid: [UInt16]
+    /// Dense index of the page holding the block's first byte.
+    public let page: [PageIndex]
+    /// Dense index of the page holding the block's last byte (differs from `page` when the last instruction straddles).
+    public let lastPage: [PageIndex]
+    /// The static target of a direct exit lies on another page than the block's start (true when unknown).
+    public let targetLeavesPage: [Bool]
+    /// The fall-through address lies on another page than the block's start.
+    public let fallThroughLeavesPage: [Bool]
+
+    /// Page number (address >> pageShift) of each dense page index.
+    public let pageNumbers: [UInt64]
+    /// Blocks whose bytes overlap each page.
+    public let blocksOnPage: [[BlockID]]
+    private let pageIndexByNumber: [UInt64: PageIndex]
+
+    /// `lastInstructionOffset(definition)` gives the byte offset of a block's last instruction.
+    public init(definitions: [BlockDefinition], pageSize: UInt64,
+                lastInstructionOffset: (BlockDefinition) -> UInt32) {
+        self.pageSize = pageSize
+        pageShift = UInt64(pageSize.trailingZeroBitCount)
+        count = definitions.count
+        var pageIndexByNumber: [UInt64: PageIndex] = [:]
+        var pageNumbers: [UInt64] = []
+        var blocksOnPage: [[BlockID]] = []
+        func index(ofPage number: UInt64) -> PageIndex {
+            if let index = pageIndexByNumber[number] { return index }
+            let index = PageIndex(pageNumbers.count)
+            pageIndexByNumber[number] = index
+            pageNumbers.append(number)
+            blocksOnPage.append([])
+            return index
+        }
+        var address: [UInt64] = [], lastInstruction: [UInt64] = [], fallThrough: [UInt64] = []
+        var instructions: [UInt32] = [], codeVersion: [UInt32] = [], exitKind: [ExitKind] = [], sensitive: [UInt16] = [], cpuid: [UInt16] = []
+        var page: [PageIndex] = [], lastPage: [PageIndex] = []
+        var targetLeavesPage: [Bool] = [], fallThroughLeavesPage: [Bool] = []
+        for (id, block) in definitions.enumerated() {
+            let shift = pageShift
+            let startNumber = block.address >> shift
+            let lastByte = block.address &+ UInt64(max(block.length, 1) - 1)
+            let first = index(ofPage: startNumber)
+            let last = index(ofPage: lastByte >> shift)
+            blocksOnPage[Int(first)].append(BlockID(id))
+            if last != first { blocksOnPage[Int(last)].append(BlockID(id)) }
+            address.append(block.address)
+            lastInstruction.append(block.address &+ UInt64(min(lastInstructionOffset(block), block.length)))
+            fallThrough.append(block.fallThrough)
+            instructions.append(block.instructionCount)
+            codeVersion.append(block.codeVersion)
+            exitKind.append(block.exitKind)
+            sensitive.append(block.sensitiveCount)
+            cpuid.append(block.cpuidCount)
+            page.append(first)
+            lastPage.append(last)
+            targetLeavesPage.append(block.staticTarget.map { $0 >> shift != startNumber } ?? true)
+            fallThroughLeavesPage.append(block.fallThrough >> shift != startNumber)
+        }
+        self.address = address
+        self.lastInstruction = lastInstruction
+        self.fallThrough = fallThrough
+        self.instructions = instructions
+        self.codeVersion = codeVersion
+        self.exitKind = exitKind
+        self.sensitive = sensitive
+        self.cpuid = cpuid
+        self.page = page
+        self.lastPage = lastPage
+        self.targetLeavesPage = targetLeavesPage
+        self.fallThroughLeavesPage = fallThroughLeavesPage
+        self.pageNumbers = pageNumbers
+        self.blocksOnPage = blocksOnPage
+        self.pageIndexByNumber = pageIndexByNumber
+    }
+
+    /// Dense index of the page holding `address`, or nil when no block lies on it.
+    public func pageIndex(ofAddress address: UInt64) -> PageIndex? {
+        pageIndexByNumber[address >> pageShift]
+    }
+
+    public var pageCount: Int { pageNumbers.count }
+
+    /// Page-aligned address of a dense page.
+    public func pageBase(_ page: PageIndex) -> UInt64 { pageNumbers[Int(page)] << pageShift }
+}

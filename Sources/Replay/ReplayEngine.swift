@@ -1,0 +1,134 @@
+import CostModel
+import TraceModel
+import TraceStore
+import X86Decode
+
+/// Why a replay could not run; one line naming the trace and the problem.
+public struct ReplayError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Streams a trace once and feeds every selected strategy (docs/strategies.md).
+public enum ReplayEngine {
+    /// Replays the trace file at `tracePath`.
+    public static func run(tracePath: String, strategies: [String], parameters: ReplayParameters = ReplayParameters(),
+                           profiles: [CostProfile] = CostProfile.builtIn) throws -> TraceResults {
+        let reader = try TraceReader(path: tracePath)
+        return try run(source: reader, path: tracePath, strategies: strategies, parameters: parameters, profiles: profiles)
+    }
+
+    /// Replays any source (a file reader or an `InMemoryTrace`); `path` only names it in results and errors.
+    public static func run(source: some ReplaySource, path: String, strategies names: [String],
+                           parameters: ReplayParameters = ReplayParameters(),
+                           profiles: [CostProfile] = CostProfile.builtIn) throws -> TraceResults {
+        let types = try resolve(names)
+        let metadata = source.metadata
+        let definitions = try source.blockDefinitions()
+        let decoder = X86Decoder(arch: metadata.arch)
+        let table = BlockTable(definitions: definitions, pageSize: parameters.pageSize) { block in
+            lastInstructionOffset(of: block, decoder: decoder)
+        }
+        let pages = try source.codePages()
+        let code = CodeImage(pages: pages)
+        if types.contains(where: { $0.scansPages }) {
+            for (id, block) in definitions.enumerated() {
+                let page = block.address & ~UInt64(CodePage.size - 1)
+                if code.bytes(page: page, version: block.codeVersion) == nil {
+                    throw ReplayError("\(path): block \(id) at 0x\(String(block.address, radix: 16)) needs code page 0x\(String(page, radix: 16)) version \(block.codeVersion), which the trace does not hold")
+                }
+            }
+        }
+        let context = ReplayContext(parameters: parameters, table: table, code: code, arch: metadata.arch)
+        var active: [(index: Int, strategy: any ReplayStrategy)] = []
+        var unavailable: [Int: String] = [:]
+        for (index, type) in types.enumerated() {
+            if type.needsDataTouches && !metadata.hasDataTouches {
+                unavailable[index] = "needs --data-pages: the trace has no data-touch events"
+            } else {
+                active.append((index, type.init(context: context)))
+            }
+        }
+
+        var summary = ReplaySummary()
+        summary.distinctBlocks = UInt64(definitions.count)
+        summary.codePages = UInt64(table.pageCount)
+        var threadIndex: [UInt32: Int] = [:]
+        let clock = ContinuousClock()
+        let start = clock.now
+        try source.forEachChunk { chunk in
+            let thread: Int
+            if let known = threadIndex[chunk.thread] { thread = known } else {
+                thread = threadIndex.count
+                threadIndex[chunk.thread] = thread
+            }
+            var instructions: UInt64 = 0
+            let blockCount = UInt32(truncatingIfNeeded: table.count)
+            let valid = table.instructions.withUnsafeBufferPointer { counts in
+                for block in chunk.blocks {
+                    guard block < blockCount else { return false }
+                    instructions &+= UInt64(counts[Int(block)])
+                }
+                return true
+            }
+            guard valid else {
+                throw ReplayError("\(path): chunk \(chunk.sequence) (thread \(chunk.thread)) names a block id beyond the \(table.count) defined blocks")
+            }
+            summary.instructions &+= instructions
+            summary.blocks &+= UInt64(chunk.blocks.count)
+            summary.chunks += 1
+            summary.codeWrites &+= UInt64(chunk.codeWrites.count)
+            summary.dataTouches &+= UInt64(chunk.dataTouches.count)
+            summary.syscalls &+= UInt64(chunk.syscalls.count)
+            for entry in active { entry.strategy.replay(chunk, thread: thread) }
+        }
+        for entry in active { entry.strategy.finish() }
+        summary.seconds = Double((clock.now - start).components.attoseconds) / 1e18
+            + Double((clock.now - start).components.seconds)
+        summary.threads = UInt64(threadIndex.count)
+
+        var rawCounts = [StrategyCounts](repeating: StrategyCounts(), count: types.count)
+        for (index, reason) in unavailable { rawCounts[index] = StrategyCounts(unavailable: reason) }
+        for entry in active { rawCounts[entry.index] = entry.strategy.counts() }
+        let all = parameters.all
+        let results = types.enumerated().map { index, type in
+            StrategyResult(name: type.name,
+                           parameters: all.filter { type.parameterNames.contains($0.key) },
+                           counts: rawCounts[index], summary: summary, profiles: profiles)
+        }
+        return TraceResults(path: path, metadata: metadata, parameters: parameters, summary: summary, strategies: results)
+    }
+
+    /// Strategy types for names ("all" selects every strategy); duplicates are dropped.
+    public static func resolve(_ names: [String]) throws -> [any ReplayStrategy.Type] {
+        var types: [any ReplayStrategy.Type] = []
+        for name in names {
+            if name == "all" {
+                for type in StrategyRegistry.all where !types.contains(where: { $0 == type }) { types.append(type) }
+                continue
+            }
+            guard let type = StrategyRegistry.strategy(named: name) else {
+                throw ReplayError("unknown strategy \"\(name)\" (\(StrategyRegistry.names.joined(separator: ", ")), all)")
+            }
+            if !types.contains(where: { $0 == type }) { types.append(type) }
+        }
+        if types.isEmpty { throw ReplayError("no strategy selected") }
+        return types
+    }
+
+    /// Byte offset of a block's last instruction, by decoding its bytes (0 when they do not decode).
+    static func lastInstructionOffset(of block: BlockDefinition, decoder: X86Decoder) -> UInt32 {
+        var offset = 0
+        let count = Int(block.instructionCount)
+        guard count > 1 else { return 0 }
+        return block.bytes.withUnsafeBytes { raw in
+            for _ in 1..<count {
+                guard offset < raw.count,
+                      let instruction = decoder.decode(UnsafeRawBufferPointer(rebasing: raw[offset...]),
+                                                       at: block.address &+ UInt64(offset)) else { return 0 }
+                offset += instruction.length
+            }
+            return UInt32(offset)
+        }
+    }
+}

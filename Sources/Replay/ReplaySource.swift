@@ -1,0 +1,37 @@
+import TraceModel
+import TraceStore
+
+/// Where the engine reads a trace from: a trace file or a trace built in memory (tests, tools).
+public protocol ReplaySource {
+    var metadata: TraceMetadata { get }
+    /// Every block definition; index = BlockID.
+    func blockDefinitions() throws -> [BlockDefinition]
+    /// Every stored code page version.
+    func codePages() throws -> [CodePage]
+    /// Calls `body` with every chunk in commit (sequence) order.
+    func forEachChunk(_ body: (StreamChunk) throws -> Void) throws
+}
+
+extension TraceReader: ReplaySource {}
+
+/// A whole trace held in memory.
+public struct InMemoryTrace: ReplaySource, Sendable {
+    public var metadata: TraceMetadata
+    public var definitions: [BlockDefinition]
+    public var pages: [CodePage]
+    /// Replayed in `sequence` order.
+    public var chunks: [StreamChunk]
+
+    public init(metadata: TraceMetadata, definitions: [BlockDefinition], pages: [CodePage], chunks: [StreamChunk]) {
+        self.metadata = metadata
+        self.definitions = definitions
+        self.pages = pages
+        self.chunks = chunks
+    }
+
+    public func blockDefinitions() throws -> [BlockDefinition] { definitions }
+    public func codePages() throws -> [CodePage] { pages }
+    public func forEachChunk(_ body: (StreamChunk) throws -> Void) throws {
+        for chunk in chunks.sorted(by: { $0.sequence < $1.sequence }) { try body(chunk) }
+    }
+}

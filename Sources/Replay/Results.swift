@@ -1,0 +1,94 @@
+import CostModel
+import TraceModel
+
+/// Figures about the replayed trace itself.
+public struct ReplaySummary: Sendable, Equatable {
+    public var instructions: UInt64 = 0
+    public var blocks: UInt64 = 0
+    public var distinctBlocks: UInt64 = 0
+    /// Distinct pages holding code, in the replay's page size.
+    public var codePages: UInt64 = 0
+    public var threads: UInt64 = 0
+    public var chunks: UInt64 = 0
+    public var codeWrites: UInt64 = 0
+    public var dataTouches: UInt64 = 0
+    public var syscalls: UInt64 = 0
+    /// Wall time of the replay loop (all strategies together).
+    public var seconds: Double = 0
+    public var blocksPerSecond: Double { seconds > 0 ? Double(blocks) / seconds : 0 }
+    public init() {}
+}
+
+/// One strategy's numbers for one trace (docs/results-schema.md).
+public struct StrategyResult: Sendable, Equatable {
+    public var name: String
+    /// The parameters that affect this strategy, as set.
+    public var parameters: [String: String]
+    /// Why there are no numbers (pagefault-legacy on a trace without data touches), else nil.
+    public var unavailable: String?
+    /// Count of every cause the strategy counts (zeros included).
+    public var counts: [TrapCause: UInt64]
+    /// Entries into the monitor: the sum of the counts whose cause `isTrap`.
+    public var traps: UInt64
+    public var trapsPerKiloInstruction: Double
+    public var instructions: UInt64
+    public var blocks: UInt64
+    public var scanned: UInt64
+    public var scans: UInt64
+    public var translated: UInt64
+    public var translations: UInt64
+    public var sites: [TrapSite]
+    public var pages: [PageTraps]
+    public var estimates: [CostEstimate]
+
+    /// The count of one cause (0 when the strategy does not count it).
+    public subscript(cause: TrapCause) -> UInt64 { counts[cause] ?? 0 }
+
+    /// The estimate under the named profile.
+    public func estimate(_ profile: String) -> CostEstimate? { estimates.first { $0.profile == profile } }
+}
+
+/// Every selected strategy's numbers for one trace.
+public struct TraceResults: Sendable, Equatable {
+    public var path: String
+    public var metadata: TraceMetadata
+    public var parameters: ReplayParameters
+    public var summary: ReplaySummary
+    public var strategies: [StrategyResult]
+
+    public func strategy(_ name: String) -> StrategyResult? { strategies.first { $0.name == name } }
+}
+
+extension StrategyResult {
+    /// Adds instructions, parameters and estimates to a strategy's raw counts.
+    init(name: String, parameters: [String: String], counts raw: StrategyCounts, summary: ReplaySummary,
+         profiles: [CostProfile]) {
+        self.name = name
+        self.parameters = parameters
+        unavailable = raw.unavailable
+        counts = raw.counts
+        traps = raw.counts.filter { $0.key.isTrap }.values.reduce(0, &+)
+        instructions = summary.instructions
+        blocks = summary.blocks
+        trapsPerKiloInstruction = summary.instructions > 0 ? Double(traps) * 1000 / Double(summary.instructions) : 0
+        scanned = raw.scanned
+        scans = raw.scans
+        translated = raw.translated
+        translations = raw.translations
+        sites = raw.sites
+        pages = raw.pages
+        if raw.unavailable != nil {
+            estimates = []
+            return
+        }
+        let events = raw.counts.sorted { $0.key < $1.key }.compactMap { entry in
+            entry.key.costKey.map { (key: $0, count: entry.value) }
+        }
+        estimates = profiles.map { profile in
+            let cycles = profile.cycles(instructions: summary.instructions, events: events,
+                                        scanned: raw.scanned, translated: raw.translated)
+            let native = Double(summary.instructions) * profile[.cpi]
+            return CostEstimate(profile: profile.name, cycles: cycles, slowdown: native > 0 ? cycles / native : 1)
+        }
+    }
+}

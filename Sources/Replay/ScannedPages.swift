@@ -1,0 +1,98 @@
+import TraceModel
+import X86Decode
+
+/// Scan state of every page for the scanning strategies (sbe, pagefault-*): whether the page holds a
+/// valid scan, its coverage, and per block whether its start is known covered by the current scan.
+///
+/// `epoch[page]` changes whenever the page's scan is discarded; `blockEpoch[b] == epoch[page[b]]`
+/// means "b's start was found covered since the last discard", the one-compare fast path.
+struct ScannedPages {
+    let table: BlockTable
+    let code: CodeImage
+    private var scanner: PageScanner
+    private(set) var valid: [Bool]
+    private var epoch: [UInt32]
+    private var coverage: [InstructionStarts?]
+    private var blockEpoch: [UInt32]
+    /// Version of each 4096-byte page last seen executing (selects the bytes of parts of 2 MiB pages).
+    private var latestVersion: [UInt64: UInt32] = [:]
+    private var buffer: [UInt8] = []
+    private(set) var scanned: UInt64 = 0
+    private(set) var scans: UInt64 = 0
+
+    init(context: ReplayContext) {
+        table = context.table
+        code = context.code
+        scanner = PageScanner(arch: context.arch)
+        valid = [Bool](repeating: false, count: table.pageCount)
+        epoch = [UInt32](repeating: 1, count: table.pageCount)
+        coverage = [InstructionStarts?](repeating: nil, count: table.pageCount)
+        blockEpoch = [UInt32](repeating: 0, count: table.count)
+    }
+
+    /// Fast path: `block`'s start is covered by its page's current valid scan.
+    @inline(__always)
+    func isKnownCovered(_ block: Int) -> Bool {
+        blockEpoch[block] == epoch[Int(table.page[block])]
+    }
+
+    /// Slow path: checks the coverage bitset and remembers a positive answer. A block made of one
+    /// instruction straddling the page end can never be covered (the scan does not decode it); it counts
+    /// as covered once its page is valid, because its `page_cross` exit trap is the trap for it.
+    mutating func checkCovered(_ block: Int) -> Bool {
+        let page = Int(table.page[block])
+        guard valid[page] else { return false }
+        let covered = coverage[page]?.contains(table.address[block]) == true
+            || (table.lastPage[block] != table.page[block] && table.instructions[block] == 1)
+        if covered { blockEpoch[block] = epoch[page] }
+        return covered
+    }
+
+    /// Scans (or extends the scan of) `block`'s page from the block's start; the page becomes valid.
+    mutating func scan(from block: Int) {
+        let page = Int(table.page[block])
+        let pageBase = table.pageBase(BlockTable.PageIndex(page))
+        let pageSize = Int(table.pageSize)
+        let address = table.address[block]
+        let entryPart = address & ~UInt64(CodePage.size - 1)
+        latestVersion[entryPart] = table.codeVersion[block]
+        if coverage[page] == nil || !valid[page] {
+            if coverage[page] == nil { coverage[page] = InstructionStarts(pageBase: pageBase, pageSize: pageSize) }
+            else { coverage[page]!.removeAll() }
+        }
+        var starts = coverage[page]!
+        coverage[page] = nil  // keep `starts` uniquely referenced while the scan mutates it
+        let decoded: Int
+        if pageSize == CodePage.size {
+            let bytes = code.bytes(page: entryPart, version: table.codeVersion[block]) ?? []
+            decoded = bytes.withUnsafeBytes { scanner.scan(entry: address, code: $0, coverage: &starts) }
+        } else {
+            let versions = latestVersion
+            let captured = code.assemble(pageBase: pageBase, pageSize: pageSize, into: &buffer) { versions[$0] }
+            decoded = buffer.withUnsafeBytes { raw in
+                scanner.scan(entry: address, code: raw, isCaptured: { part in
+                    captured[Int((part &- pageBase) >> 12)]
+                }, coverage: &starts)
+            }
+        }
+        coverage[page] = starts
+        valid[page] = true
+        scanned &+= UInt64(decoded)
+        scans &+= 1
+        _ = checkCovered(block)
+    }
+
+    /// Discards the page's scan (a store hit it).
+    mutating func invalidate(page: Int) {
+        guard valid[page] else { return }
+        valid[page] = false
+        epoch[page] &+= 1
+        if epoch[page] == 0 { epoch[page] = 1 }  // 0 means "never covered" in blockEpoch
+    }
+
+    /// Marks a page valid with an empty coverage (re-translated by a fault whose scan is deferred).
+    mutating func revalidateEmpty(page: Int) {
+        coverage[page]?.removeAll()
+        valid[page] = true
+    }
+}

@@ -1,0 +1,110 @@
+import TraceModel
+
+/// plex86 as it was: scan each page before its code runs and patch with INT3 every instruction whose
+/// successor the scan cannot vouch for (docs/strategies.md, "sbe").
+public final class ScanBeforeExecuteStrategy: ReplayStrategy {
+    public static let name = "sbe"
+    public static let summary = "plex86 scan-before-execute: INT3 on out-of-page, computed and sensitive instructions"
+    public static var scansPages: Bool { true }
+
+    private var core: Core
+    public init(context: ReplayContext) { core = Core(context: context) }
+    public func replay(_ chunk: StreamChunk, thread: Int) { core.replay(chunk) }
+    public func finish() {}
+    public func counts() -> StrategyCounts { core.counts() }
+
+    /// The trap an execution of the block's last instruction takes, if any (docs/strategies.md, sbe).
+    static func exitCause(_ table: BlockTable, _ block: Int) -> TrapCause? {
+        if table.lastPage[block] != table.page[block] { return .pageCross }
+        switch table.exitKind[block] {
+        case .split: return table.fallThroughLeavesPage[block] ? .pageCross : nil
+        case .jcc: return table.targetLeavesPage[block] || table.fallThroughLeavesPage[block] ? .jcc : nil
+        case .jmp: return table.targetLeavesPage[block] ? .jmp : nil
+        case .call: return table.targetLeavesPage[block] ? .call : nil
+        case .jmpInd: return .jmpInd
+        case .callInd: return .callInd
+        case .ret: return .ret
+        case .syscall: return .syscall
+        case .far: return .far
+        }
+    }
+
+    /// The state, as a value so the per-block loop runs without class-property access checks.
+    private struct Core {
+        private let table: BlockTable
+        private var pages: ScannedPages
+        private var sites: SiteCounters
+        /// Slot of the exit trap of each block, or -1 when its exit runs native.
+        private let exitSlot: [Int8]
+        private let sensitiveSlot: Int
+        private let writeSlot: Int
+
+        init(context: ReplayContext) {
+            table = context.table
+            pages = ScannedPages(context: context)
+            let causes: [TrapCause] = [.call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .sensitive,
+                                       .pageCross, .pfWrite]
+            sites = SiteCounters(causes: causes, blockCount: table.count)
+            sensitiveSlot = sites.slot(.sensitive)
+            writeSlot = sites.slot(.pfWrite)
+            var exitSlot = [Int8](repeating: -1, count: table.count)
+            for block in 0..<table.count {
+                if let cause = ScanBeforeExecuteStrategy.exitCause(table, block) { exitSlot[block] = Int8(causes.firstIndex(of: cause)!) }
+            }
+            self.exitSlot = exitSlot
+        }
+
+        mutating func replay(_ chunk: StreamChunk) {
+            let writes = chunk.codeWrites
+            var nextWrite = 0
+            let first = chunk.firstEventIndex
+            table.sensitive.withUnsafeBufferPointer { sensitive in
+                exitSlot.withUnsafeBufferPointer { exitSlot in
+                    for (index, block) in chunk.blocks.enumerated() {
+                        let b = Int(block)
+                        // Entering code the current scan does not cover: the trap that got here (or the
+                        // thread's start, or a write fault on this page) already gave the monitor control.
+                        if !pages.isKnownCovered(b) && !pages.checkCovered(b) { pages.scan(from: b) }
+                        let sensitiveCount = sensitive[b]
+                        if sensitiveCount != 0 { sites.add(block, sensitiveSlot, UInt64(sensitiveCount)) }
+                        // Stores happen before the block's final instruction traps.
+                        let event = first &+ UInt64(index)
+                        while nextWrite < writes.count && writes[nextWrite].eventIndex <= event {
+                            codeWrite(writes[nextWrite], by: block)
+                            nextWrite += 1
+                        }
+                        let slot = exitSlot[b]
+                        if slot >= 0 { sites.add(block, Int(slot)) }
+                    }
+                }
+            }
+        }
+
+        private mutating func codeWrite(_ write: CodeWrite, by block: BlockID) {
+            forEachPage(of: write, table) { page in
+                guard pages.valid[page] else { return }
+                sites.add(block, writeSlot)
+                pages.invalidate(page: page)
+            }
+        }
+
+        func counts() -> StrategyCounts {
+            var result = StrategyCounts()
+            sites.summarize(into: &result, table: table)
+            result.scanned = pages.scanned
+            result.scans = pages.scans
+            return result
+        }
+    }
+}
+
+/// Calls `body` with the dense index of every replay page a code write touches that holds a block.
+@inline(__always)
+func forEachPage(of write: CodeWrite, _ table: BlockTable, _ body: (Int) -> Void) {
+    let last = write.address &+ UInt64(max(write.size, 1) - 1)
+    var number = write.address >> table.pageShift
+    while number <= last >> table.pageShift {
+        if let page = table.pageIndex(ofAddress: number << table.pageShift) { body(Int(page)) }
+        number += 1
+    }
+}

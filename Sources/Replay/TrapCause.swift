@@ -1,0 +1,71 @@
+import CostModel
+
+/// Everything a strategy counts, with the spelling docs/strategies.md, the tables and the JSON use.
+public enum TrapCause: String, Sendable, CaseIterable, Codable, CustomStringConvertible, Comparable {
+    // INT3-patched instructions (sbe; syscall/far/sensitive/page_cross also in pagefault-*).
+    case call, jcc, jmp, ret
+    case jmpInd = "jmp_ind"
+    case callInd = "call_ind"
+    case syscall, far, sensitive
+    case pageCross = "page_cross"
+    // Page-fault translation.
+    case pfExec = "pf_exec"
+    case int3Fill = "int3_fill"
+    case pfWrite = "pf_write"
+    case pfData = "pf_data"
+    case dataMap = "data_map"
+    case escapes
+    // Binary translation.
+    case dispatch
+    case dispatchSyscall = "dispatch_syscall"
+    case dispatchFar = "dispatch_far"
+    case link
+    case ibtcHit = "ibtc_hit"
+    case rasHit = "ras_hit"
+    case flush
+    // Hardware assist.
+    case vmexit
+
+    public var description: String { rawValue }
+
+    /// The one cost key a count of this cause is charged at, or nil when it costs nothing by itself
+    /// (escapes are a hole, not a trap; a flush's cost is the re-translation, charged per instruction).
+    public var costKey: CostKey? {
+        switch self {
+        case .call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .sensitive, .pageCross, .int3Fill:
+            .trapInt3
+        case .pfExec, .dataMap: .trapPF
+        case .pfWrite: .trapWP
+        case .pfData: .emulateData
+        case .dispatch, .dispatchSyscall, .dispatchFar: .dispatch
+        case .link: .link
+        case .ibtcHit: .ibtcHit
+        case .rasHit: .rasHit
+        case .vmexit: .vmexit
+        case .escapes, .flush: nil
+        }
+    }
+
+    /// Whether the event is an entry into the monitor (counted in `traps` and traps per 1000 instructions).
+    public var isTrap: Bool {
+        switch self {
+        case .link, .ibtcHit, .rasHit, .flush, .escapes: false
+        default: true
+        }
+    }
+
+    /// Whether the site of this cause is the block's last instruction (an exit) rather than its start.
+    public var siteIsExit: Bool {
+        switch self {
+        case .call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .pageCross,
+             .dispatch, .dispatchSyscall, .dispatchFar, .link, .ibtcHit, .rasHit:
+            true
+        case .sensitive, .pfExec, .int3Fill, .pfWrite, .pfData, .dataMap, .escapes, .flush, .vmexit:
+            false
+        }
+    }
+
+    /// Order of declaration (tables list causes in this order).
+    public var order: Int { TrapCause.allCases.firstIndex(of: self)! }
+    public static func < (a: TrapCause, b: TrapCause) -> Bool { a.order < b.order }
+}

@@ -1,0 +1,84 @@
+import CostModel
+import Replay
+import Symbols
+import TraceModel
+import X86Decode
+
+/// Turns replay results into a `ReportInput`: a field-by-field copy, plus symbols and disassembly for
+/// the addresses the tables show.
+public enum ReplayAdapter {
+    /// What the report needs from a trace besides its replay results.
+    public struct TraceContext {
+        public var modules: [ModuleMapping]
+        /// Block definitions, for the bytes of the instructions at trap sites.
+        public var blocks: [BlockDefinition]
+        public init(modules: [ModuleMapping], blocks: [BlockDefinition]) {
+            self.modules = modules
+            self.blocks = blocks
+        }
+    }
+
+    public static func profile(_ profile: CostProfile) -> ReportProfile {
+        var causeCost: [String: Double] = [:]
+        for cause in TrapCause.allCases {
+            if let key = cause.costKey { causeCost[cause.rawValue] = profile[key] }
+        }
+        return ReportProfile(name: profile.name, description: profile.description,
+                             cyclesPerInstruction: profile[.cpi], scanPerInstruction: profile[.scanPerInsn],
+                             translatePerInstruction: profile[.translatePerInsn], causeCost: causeCost)
+    }
+
+    static func counts(_ counts: [TrapCause: UInt64]) -> [CauseCount] {
+        counts.sorted { $0.key < $1.key }.map { CauseCount(cause: $0.key.rawValue, count: $0.value, isTrap: $0.key.isTrap) }
+    }
+
+    public static func strategy(_ result: StrategyResult) -> ReportStrategy {
+        ReportStrategy(name: result.name, unavailable: result.unavailable, counts: counts(result.counts),
+                       traps: result.traps, trapsPerKiloInstruction: result.trapsPerKiloInstruction,
+                       scanned: result.scanned, translated: result.translated,
+                       estimates: result.estimates.map { ReportEstimate(profile: $0.profile, cycles: $0.cycles, slowdown: $0.slowdown) },
+                       sites: result.sites.map { ReportSite(address: $0.address, counts: counts($0.counts)) },
+                       pages: result.pages.map { ReportPage(page: $0.page, counts: counts($0.counts)) })
+    }
+
+    /// One trace's part of the report; `top` limits which addresses get symbolized and disassembled.
+    public static func trace(_ results: TraceResults, context: TraceContext, top: Int) -> ReportTrace {
+        let summary = results.summary
+        var trace = ReportTrace(
+            name: traceName(results.path), path: results.path, metadata: results.metadata,
+            summary: ReportSummary(instructions: summary.instructions, blocks: summary.blocks,
+                                   distinctBlocks: summary.distinctBlocks, codePages: summary.codePages,
+                                   threads: summary.threads, codeWrites: summary.codeWrites,
+                                   syscalls: summary.syscalls, dataTouches: summary.dataTouches),
+            pageSize: results.parameters.pageSize,
+            strategies: results.strategies.map(strategy))
+        let symbolizer = Symbolizer(modules: context.modules)
+        let decoder = X86Decoder(arch: results.metadata.arch)
+        for row in trace.topSites(limit: top) {
+            trace.locations[row.address] = SiteLocation(symbolized: symbolizer.symbolize(row.address),
+                                                        instruction: disassemble(row.address, blocks: context.blocks, decoder: decoder))
+        }
+        for row in trace.topPages(limit: top) where trace.locations[row.address] == nil {
+            trace.locations[row.address] = SiteLocation(symbolized: symbolizer.symbolize(row.address))
+        }
+        return trace
+    }
+
+    /// Intel-syntax text of the instruction at `address`, from the first block that holds it.
+    static func disassemble(_ address: UInt64, blocks: [BlockDefinition], decoder: X86Decoder) -> String? {
+        guard let block = blocks.first(where: { address >= $0.address && address - $0.address < UInt64($0.bytes.count) }) else {
+            return nil
+        }
+        let offset = Int(address - block.address)
+        return block.bytes.withUnsafeBytes { raw in
+            decoder.format(UnsafeRawBufferPointer(rebasing: raw[offset...]), at: address)
+        }
+    }
+
+    /// "Traces/python3.plextrace" -> "python3".
+    static func traceName(_ path: String) -> String {
+        let file = path.split(separator: "/").last.map(String.init) ?? path
+        guard let dot = file.lastIndex(of: "."), dot != file.startIndex else { return file }
+        return String(file[..<dot])
+    }
+}

@@ -1,1 +1,0 @@
-// Reports: see README.md for this module's place in the architecture.

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Replay
+import Reports
+import TraceModel
+
+/// `plexlab report`: Markdown, HTML and JSON comparison of every strategy on one or more traces.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Replay traces under every strategy and write report.md, report.html and results.json.",
+        discussion: "Example: plexlab report Traces/*.plextrace --profile pentium3 --out Reports/latest/")
+
+    @Argument(help: "Trace files (.plextrace).")
+    var traces: [String]
+
+    @Option(name: .long, help: "Cost profile: a built-in name, a profile file, or all (repeatable).")
+    var profile: [String] = ["all"]
+
+    @Option(name: .long, help: "Rows in the trap-site and page tables.")
+    var top: Int = 10
+
+    @Option(name: .long, help: "Replay parameter key=value (repeatable; see docs/strategies.md).")
+    var param: [String] = []
+
+    @Option(name: .long, help: "Directory to write the report into.")
+    var out: String
+
+    func run() throws {
+        let options = ReportGenerator.Options(profiles: profile, top: top, parameters: try ReplayParameters(arguments: param))
+        let files = try ReportGenerator.run(tracePaths: traces, directory: out, options: options) { line in
+            StandardError.write("plexlab report: \(line)\n")
+        }
+        for file in files { print(file) }
+    }
+}

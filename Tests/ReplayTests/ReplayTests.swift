@@ -1,1 +1,0 @@
-// ReplayTests: tests for Replay.

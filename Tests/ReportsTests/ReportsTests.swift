@@ -1,1 +1,0 @@
-// ReportsTests: tests for Reports.
