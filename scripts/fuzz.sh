@@ -18,6 +18,8 @@ report=Reports/fuzz/README.md
 artifacts=Reports/fuzz/artifacts
 
 mkdir -p "$scratch/logs" "$artifacts"
+# The file-writing targets write one small file per input: on tmpfs that costs no disk syncs.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 # gold cannot link Swift objects instrumented with -sanitize=address; lld (shipped with Swift) can.
 cat > "$scratch/toolset.json" <<'EOF'
 { "schemaVersion": "1.0", "swiftCompiler": { "extraCLIOptions": ["-use-ld=lld"] } }
