@@ -63,6 +63,18 @@ let package = Package(
             "Replay", "Reports", "Gate", "Workloads", "Calibrate",
         ]),
 
+        // libFuzzer targets (docs/reliability.md): a plain build replays files through them once;
+        // scripts/fuzz.sh builds them with -sanitize=fuzzer into .build-fuzz and runs them.
+        .target(name: "CFuzzDriver", path: "Sources/FuzzTargets/CFuzzDriver"),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzDriver", "TraceModel"], path: "Sources/FuzzTargets/FuzzSupport"),
+        .executableTarget(name: "FuzzImportLines", dependencies: ["TraceImport", "FuzzSupport"],
+                          path: "Sources/FuzzTargets/FuzzImportLines"),
+        .executableTarget(name: "FuzzImportFile", dependencies: ["TraceImport", "TraceStore", "FuzzSupport"],
+                          path: "Sources/FuzzTargets/FuzzImportFile"),
+        .executableTarget(name: "FuzzChunkDecode", dependencies: ["TraceStore", "TraceModel", "FuzzSupport"],
+                          path: "Sources/FuzzTargets/FuzzChunkDecode"),
+        .executableTarget(name: "FuzzTraceFile", dependencies: ["TraceStore", "TraceModel", "FuzzSupport"],
+                          path: "Sources/FuzzTargets/FuzzTraceFile"),
         // Codec measurements for scripts/bench-codec.sh (bits per block, encode/decode speed).
         .executableTarget(name: "codec-bench", dependencies: ["BlockCodec", "TraceModel", "CZstd"],
                           path: "scripts/codec-bench"),
@@ -80,6 +92,9 @@ let package = Package(
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "CostModel"]),
         // End-to-end tests that run the built `plexlab` executable (found next to the test bundle).
         .testTarget(name: "CLITests", dependencies: ["TraceModel", "TraceStore"]),
+        // Hostile files, kill -9, live readers and the fuzz corpus, through the library and the built executables.
+        .testTarget(name: "ReliabilityTests", dependencies: ["TraceStore", "TraceImport", "TraceModel", "CZstd",
+                                                            .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]
 )

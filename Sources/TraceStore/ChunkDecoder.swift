@@ -42,15 +42,39 @@ struct ChunkDecoder {
     }
 
     mutating func decode(_ row: Row) throws(ChunkDecodeFailure) -> StreamChunk {
+        let record: ChunkRecord, storedChecksum: UInt64
         do {
-            return try decodeChecked(row)
+            (record, storedChecksum) = try Self.record(from: row)
         } catch {
-            if let thread = Self.thread(of: row) { threads[thread, default: ThreadState()].nextEventIndex = nil }
+            if let thread = Self.thread(of: row) { markBad(thread: thread, codec: nil) }
+            throw error
+        }
+        return try decode(record, storedChecksum: storedChecksum)
+    }
+
+    /// Checks and decodes one chunk given as its stored fields: the same path as `decode(_ row:)` after
+    /// the row is read (the fuzz targets come in here, without SQLite).
+    mutating func decode(_ record: ChunkRecord, storedChecksum: UInt64) throws(ChunkDecodeFailure) -> StreamChunk {
+        do {
+            return try decodeChecked(record, storedChecksum: storedChecksum)
+        } catch {
+            markBad(thread: record.thread, codec: record.codec)
             throw error
         }
     }
 
-    private mutating func decodeChecked(_ row: Row) throws(ChunkDecodeFailure) -> StreamChunk {
+    /// After a bad chunk: its fields are not to be trusted (no continuity check for the next one), and unless
+    /// it was a raw chunk, the thread's predictive coder never saw it, so its later predictive chunks cannot
+    /// be decoded (decoding them with the stale state could yield wrong ids that look valid).
+    private mutating func markBad(thread: UInt32, codec: UInt8?) {
+        var state = threads[thread] ?? ThreadState()
+        state.nextEventIndex = nil
+        if codec != BlockStreamCodec.raw.rawValue { state.broken = true }
+        threads[thread] = state
+    }
+
+    /// A row's fields, type- and range-checked, payload lengths first.
+    private static func record(from row: Row) throws(ChunkDecodeFailure) -> (ChunkRecord, UInt64) {
         let cap = Int64(ZstdInflater.absoluteCap)
         let fields = StrictRow(row, record: "chunk")
         let record: ChunkRecord
@@ -70,6 +94,11 @@ struct ChunkDecoder {
         } catch {
             throw ChunkDecodeFailure(error.description)
         }
+        return (record, storedChecksum)
+    }
+
+    private mutating func decodeChecked(_ record: ChunkRecord,
+                                        storedChecksum: UInt64) throws(ChunkDecodeFailure) -> StreamChunk {
         guard record.checksum == storedChecksum else { throw ChunkDecodeFailure("fails its checksum") }
 
         var state = threads[record.thread] ?? ThreadState()

@@ -51,6 +51,9 @@ public final class TraceReader {
             if let connection = db.sqliteConnection {
                 let code = plexlab_sqlite_harden(connection)
                 if code != 0 { throw DatabaseError(resultCode: ResultCode(rawValue: code)) }
+                // No value SQLite hands back may exceed the payload cap (plus slack for text): bounds what a
+                // schema-borne expression could make SQLite compute, whatever slips past the structure check.
+                _ = sqlite3_limit(connection, SQLITE_LIMIT_LENGTH, Int32(ZstdInflater.absoluteCap + (1 << 20)))
             }
             try db.execute(sql: """
                 PRAGMA trusted_schema = OFF;
@@ -341,6 +344,12 @@ public final class TraceReader {
             let present = Set(try db.columns(in: table).map { $0.name.lowercased() })
             if let missing = columns.first(where: { !present.contains($0) }) {
                 throw TraceStoreError.unsafeSchema(path: path, detail: "its \(table) table lacks column \(missing)")
+            }
+            // A generated column is computed on read (zeroblob(900000000) fits in a few bytes of schema).
+            if let generated = try String.fetchOne(db, sql: "SELECT name FROM pragma_table_xinfo(?) WHERE hidden != 0",
+                                                   arguments: [table]) {
+                throw TraceStoreError.unsafeSchema(path: path, detail: "its \(table) table has a generated column "
+                                                   + "(\"\(generated.prefix(40))\"), which a trace never has")
             }
         }
         return version

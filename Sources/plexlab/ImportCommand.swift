@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TraceImport
+import TraceStore
 
 /// `plexlab import FILE`: builds a trace from the JSON Lines import format (docs/import-format.md).
 struct ImportCommand: ParsableCommand {
@@ -17,11 +18,19 @@ struct ImportCommand: ParsableCommand {
     @Flag(name: .long, help: "Replace an existing trace file.")
     var force = false
 
+    // Small chunks make a long import commit often (the kill -9 tests of ReliabilityTests).
+    @Option(name: .long, help: .hidden)
+    var chunkBlocks: Int = TraceWriter.Options().chunkBlocks
+
+    func validate() throws {
+        guard chunkBlocks > 0 else { throw ValidationError("--chunk-blocks must be positive") }
+    }
+
     func run() throws {
         let outPath = out ?? Self.defaultOutput(for: file)
         let directory = (outPath as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        let summary = try TraceImporter.importFile(at: file, to: outPath, overwrite: force)
+        let summary = try TraceImporter.importFile(at: file, to: outPath, overwrite: force, chunkBlocks: chunkBlocks)
         print("\(outPath): \(summary.blocksExecuted) blocks executed (\(summary.instructions) instructions), "
               + "\(summary.distinctBlocks) distinct blocks, \(summary.codePages) code pages "
               + "(\(summary.codePageVersions) versions), \(summary.threads) threads")

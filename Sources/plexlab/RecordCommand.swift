@@ -48,6 +48,10 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .customLong("list-workloads"), help: "Print the corpus workload names and exit.")
     var listWorkloads = false
 
+    // Small chunks make a long recording commit often (the kill -9 and Ctrl-C tests of ReliabilityTests).
+    @Option(name: .long, help: .hidden)
+    var chunkBlocks: Int?
+
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
     var command: [String] = []
 
@@ -65,8 +69,9 @@ struct RecordCommand: ParsableCommand {
         let program = command[0]
         let output = out ?? Recorder.defaultOutput(program: program, name: name)
         if out == nil { try? FileManager.default.createDirectory(atPath: "Traces", withIntermediateDirectories: true) }
-        let options = RecordOptions(output: output, overwrite: force, maxInstructions: maxInsns,
+        var options = RecordOptions(output: output, overwrite: force, maxInstructions: maxInsns,
                                     skipInstructions: skipInsns, dataPages: dataPages)
+        if let chunkBlocks { options.chunkBlocks = max(1, chunkBlocks) }
         let live = StandardError.isTerminal
         let progress: ((RecordProgress) -> Void)? = live ? { Self.drawProgress($0) } : nil
         let result = try Recorder.record(program: program, arguments: Array(command.dropFirst()), options: options,

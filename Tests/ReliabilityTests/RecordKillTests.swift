@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+import TraceModel
+import TraceStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `plexlab record` of a program that never ends, stopped by SIGKILL or SIGINT, with `plexlab info`
+/// reading the trace while the recording writes it.
+@Suite(.serialized) struct RecordKillTests {
+    static let chunkBlocks = 4096
+
+    /// A shell spinning forever; the marker finds its qemu process afterwards.
+    private func spinner(_ marker: String) -> [String] {
+        ["/bin/sh", "-c", ": \(marker); while :; do :; done"]
+    }
+
+    private func startRecording(_ trace: String, marker: String, scratch: Scratch) throws -> Child {
+        try Child(try builtExecutable("plexlab"),
+                  ["record", "--out", trace, "--chunk-blocks", String(Self.chunkBlocks), "--"] + spinner(marker),
+                  scratch: scratch)
+    }
+
+    /// Processes whose command line holds `marker` (the guest under qemu-user).
+    private func processes(with marker: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data, as: UTF8.self).contains(marker)
+        }
+    }
+
+    /// Waits up to 10 s for the guest to go away, then kills what is left (so a failure leaves no spinner).
+    private func expectGuestGone(_ marker: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let deadline = Date().addingTimeInterval(10)
+        while !processes(with: marker).isEmpty && Date() < deadline { usleep(50_000) }
+        let left = processes(with: marker)
+        #expect(left.isEmpty, "qemu still runs the guest after the recorder died: \(left)", sourceLocation: sourceLocation)
+        for pid in left { kill(pid, SIGKILL) }
+    }
+
+    /// One `info --json --verify` of the live trace: nil before it is a trace, else a consistent snapshot.
+    private func look(_ trace: String, scratch: Scratch) throws -> TraceInfo? {
+        let run = try plexlab(["info", "--json", "--verify", trace], scratch: scratch, timeout: 60)
+        guard run.status == 0 else {
+            expectCleanError(run)
+            return nil
+        }
+        let info = try decodeInfo(run)
+        #expect(info.badChunks == [])
+        #expect(info.summary.blocksExecuted >= info.summary.chunks)
+        return info
+    }
+
+    private func waitForChunks(_ count: UInt64, trace: String, child: Child, scratch: Scratch) throws -> Int {
+        var looks = 0, seen: UInt64 = 0, blocks: UInt64 = 0
+        let deadline = Date().addingTimeInterval(90)
+        while seen < count && child.isRunning && Date() < deadline {
+            if let info = try look(trace, scratch: scratch) {
+                #expect(info.summary.blocksExecuted >= blocks, "a later snapshot has fewer blocks")
+                blocks = info.summary.blocksExecuted
+                seen = info.summary.chunks
+                looks += 1
+            } else {
+                usleep(20_000)
+            }
+        }
+        #expect(seen >= count, "saw \(seen) chunks")
+        return looks
+    }
+
+    @Test func sigkillMidRecordingLeavesAReadableIncompleteTrace() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        for killAfter: UInt64 in [1, 6] {
+            let marker = "plexlab-spin-\(UUID().uuidString.prefix(8))"
+            let trace = scratch.path("killed-\(killAfter).plextrace")
+            let child = try startRecording(trace, marker: marker, scratch: scratch)
+            let looks = try waitForChunks(killAfter, trace: trace, child: child, scratch: scratch)
+            #expect(looks >= 1)
+            // The guest runs in its own qemu process, besides the recorder.
+            #expect(processes(with: marker).contains { $0 != child.pid })
+            kill(child.pid, SIGKILL)
+            #expect(child.wait().status == 128 + SIGKILL)
+            expectGuestGone(marker)
+
+            let info = try #require(try look(trace, scratch: scratch))
+            #expect(!info.metadata.complete)
+            #expect(info.summary.chunks >= killAfter)
+            #expect(info.summary.blocksExecuted >= killAfter * UInt64(Self.chunkBlocks))
+        }
+    }
+
+    @Test func sigkillAtFixedDelaysNeverLeavesAnUnreadableMess() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        for delay in [0, 100_000, 700_000] {
+            let marker = "plexlab-spin-\(UUID().uuidString.prefix(8))"
+            let trace = scratch.path("killed-\(delay).plextrace")
+            let child = try startRecording(trace, marker: marker, scratch: scratch)
+            usleep(useconds_t(delay))
+            kill(child.pid, SIGKILL)
+            _ = child.wait()
+            expectGuestGone(marker)
+            if let info = try look(trace, scratch: scratch) { #expect(!info.metadata.complete) }
+        }
+    }
+
+    @Test func ctrlCLeavesAReadableIncompleteTrace() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let marker = "plexlab-spin-\(UUID().uuidString.prefix(8))"
+        let trace = scratch.path("interrupted.plextrace")
+        let child = try startRecording(trace, marker: marker, scratch: scratch)
+        _ = try waitForChunks(2, trace: trace, child: child, scratch: scratch)
+        kill(child.pid, SIGINT)
+        let ended = child.wait(timeout: 60)
+        #expect(!ended.timedOut)
+        #expect(ended.status == 130, "\(ended.stderr)")
+        for marker in crashMarkers { #expect(!ended.stderr.contains(marker), "\(ended.stderr)") }
+        expectGuestGone(marker)
+
+        let info = try #require(try look(trace, scratch: scratch))
+        #expect(!info.metadata.complete)
+        #expect(info.metadata.note.contains("SIGINT"), "note: \(info.metadata.note)")
+        #expect(info.summary.chunks >= 2)
+    }
+}
