@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 swift build -c release
 bin="$(swift build -c release --show-bin-path)"
-workload="${1:-python3-startup}"
+workload="${1:-python3}"
 "$bin/plexlab" record --workload "$workload" --force --out "Traces/scratch/$workload.plextrace"
 "$bin/plexlab" compare "Traces/scratch/$workload.plextrace" --strategies all --profile pentium3
 "$bin/plexlab" report "Traces/scratch/$workload.plextrace" --profile all --out "Reports/scratch/$workload/"
