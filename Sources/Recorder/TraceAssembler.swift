@@ -55,6 +55,8 @@ struct TraceAssembler {
     private var capturedPages: Set<UInt64> = []
 
     private var threads: [UInt32: ThreadState] = [:]
+    /// Blocks on their way to the writer (flushed at the end of each events record and before side events).
+    private let batch = BlockBatch()
 
     init(builder: TraceBuilder, writer: TraceWriter, arch: GuestArch) {
         self.builder = builder
@@ -82,6 +84,7 @@ struct TraceAssembler {
             try writer.addModule(module)
         case .threadEnd(let thread):
             if var state = threads.removeValue(forKey: thread) { try release(&state) }
+            try batch.flush(to: writer)
         case .end(let end):
             self.end = end
             try finishThreads()
@@ -96,6 +99,7 @@ struct TraceAssembler {
             if var state = threads[thread] { try release(&state) }
         }
         threads.removeAll()
+        try batch.flush(to: writer)
     }
 
     // MARK: - Translations and pages
@@ -199,7 +203,7 @@ struct TraceAssembler {
                 // The common case: the held TB is one decoded block, ran whole and had no side events.
                 if state.heldSingleBlock != TBInfo.noSingleBlock, info.address != state.heldLastInstruction,
                    !state.lastEventWasCodeWrite, state.sideEvents == 0 {
-                    try writer.append(thread: state.thread, block: state.heldSingleBlock)
+                    try batch.add(state.heldSingleBlock, thread: state.thread, to: writer)
                     state.nextIndex &+= 1
                     counts.blocks &+= 1
                     counts.instructions &+= UInt64(state.heldInstructions)
@@ -232,6 +236,7 @@ struct TraceAssembler {
             }
             state.lastEventWasCodeWrite = false
         }
+        try batch.flush(to: writer)
     }
 
     private mutating func executed(tb: UInt32, by state: inout ThreadState) throws {
@@ -294,7 +299,7 @@ struct TraceAssembler {
     private mutating func emitHeld(_ state: inout ThreadState) throws {
         let thread = state.thread
         if let truncated = state.truncated {
-            for id in truncated { try writer.append(thread: thread, block: id) }
+            for id in truncated { try batch.add(id, thread: thread, to: writer) }
             state.nextIndex += UInt64(truncated.count)
             counts.blocks += UInt64(truncated.count)
             if !truncated.isEmpty {
@@ -307,7 +312,7 @@ struct TraceAssembler {
             if tbs[Int(state.heldTB)].blocksCount == 0 { try decode(state.heldTB) }
             let held = tbs[Int(state.heldTB)]
             let start = Int(held.blocksStart), count = Int(held.blocksCount)
-            for i in start..<(start + count) { try writer.append(thread: thread, block: blockIDs[i]) }
+            for i in start..<(start + count) { try batch.add(blockIDs.base[i], thread: thread, to: writer) }
             state.nextIndex += UInt64(count)
             counts.blocks += UInt64(count)
             counts.instructions += UInt64(held.instructions)
@@ -315,6 +320,7 @@ struct TraceAssembler {
         state.hasHeld = false
         state.heldSingleBlock = TBInfo.noSingleBlock
         guard state.sideEvents > 0 else { return }
+        try batch.flush(to: writer)
         // Events of a TB cut to nothing belong to the block before it; before the first block, nowhere.
         if state.nextIndex > 0 {
             let index = state.nextIndex - 1
