@@ -97,7 +97,8 @@ public enum Recorder {
             program: guest.path, argv: [program] + arguments, arch: guest.arch, recorder: "qemu-user",
             recorderVersion: Tools.qemuVersion(qemu), host: hostDescription(), date: Date().ISO8601Format(),
             hasDataTouches: options.dataPages)
-        var writerOptions = TraceWriter.Options(overwrite: options.overwrite)
+        // Encoding and committing chunks on a second thread lets this one keep draining the plugin's pipe.
+        var writerOptions = TraceWriter.Options(overwrite: options.overwrite, commitInBackground: true)
         if let chunkBlocks = options.chunkBlocks { writerOptions.chunkBlocks = chunkBlocks }
         let writer: TraceWriter
         do {

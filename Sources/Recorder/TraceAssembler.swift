@@ -55,6 +55,8 @@ struct TraceAssembler {
     private var capturedPages: Set<UInt64> = []
 
     private var threads: [UInt32: ThreadState] = [:]
+    /// Blocks on their way to the writer (flushed at the end of each events record and before side events).
+    private let batch = BlockBatch()
 
     init(builder: TraceBuilder, writer: TraceWriter, arch: GuestArch) {
         self.builder = builder
@@ -82,6 +84,7 @@ struct TraceAssembler {
             try writer.addModule(module)
         case .threadEnd(let thread):
             if var state = threads.removeValue(forKey: thread) { try release(&state) }
+            try batch.flush(to: writer)
         case .end(let end):
             self.end = end
             try finishThreads()
@@ -96,6 +99,7 @@ struct TraceAssembler {
             if var state = threads[thread] { try release(&state) }
         }
         threads.removeAll()
+        try batch.flush(to: writer)
     }
 
     // MARK: - Translations and pages
@@ -199,7 +203,7 @@ struct TraceAssembler {
                 // The common case: the held TB is one decoded block, ran whole and had no side events.
                 if state.heldSingleBlock != TBInfo.noSingleBlock, info.address != state.heldLastInstruction,
                    !state.lastEventWasCodeWrite, state.sideEvents == 0 {
-                    try writer.append(thread: state.thread, block: state.heldSingleBlock)
+                    try batch.add(state.heldSingleBlock, thread: state.thread, to: writer)
                     state.nextIndex &+= 1
                     counts.blocks &+= 1
                     counts.instructions &+= UInt64(state.heldInstructions)
@@ -232,6 +236,7 @@ struct TraceAssembler {
             }
             state.lastEventWasCodeWrite = false
         }
+        try batch.flush(to: writer)
     }
 
     private mutating func executed(tb: UInt32, by state: inout ThreadState) throws {
@@ -292,7 +297,8 @@ struct TraceAssembler {
 
     /// Appends the held TB's blocks and its side events (attached to its last block).
     /// The events are recorded before the blocks are appended: the append that fills a chunk commits it, and
-    /// an event naming that chunk's last block must already be with the writer then.
+    /// an event naming that chunk's last block must already be with the writer then. Blocks go through the
+    /// batch, so events may run ahead of the appended blocks; the writer keeps them for the chunk they fall in.
     private mutating func emitHeld(_ state: inout ThreadState) throws {
         let thread = state.thread
         let truncated = state.truncated
@@ -320,13 +326,13 @@ struct TraceAssembler {
             counts.dataTouches += UInt64(state.touches.count)
         }
         if let truncated {
-            for id in truncated { try writer.append(thread: thread, block: id) }
+            for id in truncated { try batch.add(id, thread: thread, to: writer) }
             let definitions = builder.definitions
             for id in truncated { counts.instructions += UInt64(definitions[Int(id)].instructionCount) }
             state.truncated = nil
         } else {
             let start = Int(held.blocksStart)
-            for i in start..<(start + count) { try writer.append(thread: thread, block: blockIDs[i]) }
+            for i in start..<(start + count) { try batch.add(blockIDs.base[i], thread: thread, to: writer) }
             counts.instructions += UInt64(held.instructions)
         }
         state.nextIndex += UInt64(count)

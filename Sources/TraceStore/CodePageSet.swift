@@ -61,25 +61,38 @@ struct CodePageSet {
         return .added
     }
 
-    func writePending(_ db: Database) throws {
-        if !pendingBlobs.isEmpty {
+    /// Hands over the blobs and page versions added since the last call, for one commit.
+    mutating func takePending() -> PendingCodePages {
+        let pending = PendingCodePages(blobs: pendingBlobs.values.sorted { $0.id < $1.id }.map { ($0.id, $0.hash, $0.size, $0.data) },
+                                       pages: pendingPages.map { ($0.0.address, $0.0.version, $0.1) },
+                                       distinctAddresses: addresses.count, versions: blobByPage.count)
+        pendingBlobs.removeAll()
+        pendingPages.removeAll()
+        return pending
+    }
+}
+
+/// Code page rows to insert in one commit, and the page counts for its summary row.
+struct PendingCodePages: Sendable {
+    var blobs: [(id: Int64, hash: UInt64, size: Int, data: [UInt8])] = []
+    var pages: [(address: UInt64, version: UInt32, blob: Int64)] = []
+    var distinctAddresses = 0
+    var versions = 0
+
+    func write(_ db: Database) throws {
+        if !blobs.isEmpty {
             let statement = try db.cachedStatement(sql:
                 "INSERT INTO code_blobs (id, hash, size, data) VALUES (?, ?, ?, ?)")
-            for blob in pendingBlobs.values.sorted(by: { $0.id < $1.id }) {
+            for blob in blobs {
                 try statement.execute(arguments: [blob.id, Int64(bitPattern: blob.hash), blob.size, Data(blob.data)])
             }
         }
-        if !pendingPages.isEmpty {
+        if !pages.isEmpty {
             let statement = try db.cachedStatement(sql:
                 "INSERT INTO code_pages (address, version, blob_id) VALUES (?, ?, ?)")
-            for (key, blobID) in pendingPages {
-                try statement.execute(arguments: [Int64(bitPattern: key.address), Int64(key.version), blobID])
+            for page in pages {
+                try statement.execute(arguments: [Int64(bitPattern: page.address), Int64(page.version), page.blob])
             }
         }
-    }
-
-    mutating func markCommitted() {
-        pendingBlobs.removeAll()
-        pendingPages.removeAll()
     }
 }

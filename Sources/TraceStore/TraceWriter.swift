@@ -6,7 +6,7 @@ import TraceModel
 /// Streams a trace into one SQLite file: block definitions, code pages, modules, and per-thread
 /// chunks of executed blocks with their side events. Each chunk is committed in its own transaction,
 /// so a crash leaves every earlier chunk readable and the trace marked incomplete.
-/// Single-threaded: one writer is used from one thread.
+/// Single-threaded: one writer is used from one thread (with `commitInBackground` it runs its own commit thread).
 public final class TraceWriter {
     /// Tuning knobs; the defaults suit recording.
     public struct Options: Sendable {
@@ -16,11 +16,16 @@ public final class TraceWriter {
         public var overwrite: Bool
         /// How block ids are encoded in new chunks.
         public var blockCodec: BlockStreamCodec
+        /// Encode and commit full chunks on a second thread while `append` goes on (at most two chunks in
+        /// flight, so memory stays bounded). A failed commit is then thrown by a later call. `flush`,
+        /// `finish` and `abandon` wait for every commit either way.
+        public var commitInBackground: Bool
         public init(chunkBlocks: Int = 1 << 20, overwrite: Bool = false,
-                    blockCodec: BlockStreamCodec = .writerDefault) {
+                    blockCodec: BlockStreamCodec = .writerDefault, commitInBackground: Bool = false) {
             self.chunkBlocks = chunkBlocks
             self.overwrite = overwrite
             self.blockCodec = blockCodec
+            self.commitInBackground = commitInBackground
         }
     }
 
@@ -39,16 +44,17 @@ public final class TraceWriter {
 
     private var streams: [UInt32: ThreadStream] = [:]
     private var definitionList: [BlockDefinition] = []
-    private var instructionCounts: [UInt32] = []
-    private var executedBlockBits: [UInt64] = []
+    /// Definitions handed to the committer so far.
     private var committedDefinitions = 0
     private var codePages = CodePageSet()
     private var pendingModules: [ModuleMapping] = []
     private var nextModuleID: Int64 = 1
-    private var nextSequence: Int64 = 0
-    private var threadsWithChunks: Set<UInt32> = []
-    private var totals = Totals()
     private var failure: TraceStoreError?
+    /// Encodes and writes; runs jobs inline, or on `commitQueue` with `commitInBackground`.
+    private var committer: ChunkCommitter?
+    private var commitQueue: DispatchQueue?
+    /// Free slots for jobs in flight on `commitQueue`.
+    private let commitSlots = DispatchSemaphore(value: 2)
 
     /// Creates the file (refusing an existing one unless `overwrite`) and stores `metadata` as incomplete.
     public init(path: String, metadata: TraceMetadata, options: Options = Options()) throws {
@@ -82,9 +88,14 @@ public final class TraceWriter {
             try TraceSchema.migrator.migrate(queue)
             try queue.write { db in
                 try MetadataRow.insert(metadata, into: db)
-                try Self.writeSummary(Totals(), pages: codePages, threads: 0, in: db)
+                try ChunkCommitter.writeSummary(Totals(), pages: (0, 0), threads: 0, in: db)
             }
             database = queue
+            committer = ChunkCommitter(path: path, database: queue, codec: options.blockCodec,
+                                       chunkBlocks: chunkBlocks)
+            if options.commitInBackground {
+                commitQueue = DispatchQueue(label: "plexlab.trace-writer.commit", qos: .userInitiated)
+            }
         } catch let error as DatabaseError {
             throw TraceStoreError.writeFailed(path: path, detail: Self.describe(error))
         }
@@ -106,8 +117,6 @@ public final class TraceWriter {
         }
         let id = definitionCount
         definitionList.append(block)
-        instructionCounts.append(block.instructionCount)
-        if Int(id >> 6) >= executedBlockBits.count { executedBlockBits.append(0) }
         definitionCount += 1
         return id
     }
@@ -137,19 +146,41 @@ public final class TraceWriter {
 
     /// Appends an executed block to `thread`'s stream; commits a chunk when one is full.
     /// Allocation-free except when a thread is first seen or its buffer grows toward `chunkBlocks`.
+    /// Recorders should prefer the batch form, which costs one stream lookup per batch.
     @inline(__always)
     public func append(thread: UInt32, block: BlockID) throws {
-        guard accepting, block < definitionCount else { throw appendFailure(block) }
+        var block = block
+        try withUnsafePointer(to: &block) { try append(thread: thread, blocks: UnsafeBufferPointer(start: $0, count: 1)) }
+    }
+
+    /// Appends executed blocks, in order, to `thread`'s stream, committing a chunk each time one is full.
+    /// Same result as appending them one by one: if an id is not defined yet, the blocks before it are
+    /// appended and the call throws.
+    public func append(thread: UInt32, blocks: UnsafeBufferPointer<BlockID>) throws {
+        guard accepting else { throw appendFailure(blocks.first ?? 0) }
+        guard let source = blocks.baseAddress, !blocks.isEmpty else { return }
+        // One pass over the batch for the definition check (vectorised) instead of one branch per copy.
+        var valid = blocks.count
+        var highest: BlockID = 0
+        for id in blocks { highest = max(highest, id) }
+        if highest >= definitionCount { valid = blocks.firstIndex { $0 >= definitionCount } ?? blocks.count }
         let stream: ThreadStream
         if let last = lastStream, last.thread == thread {
             stream = last
         } else {
             stream = self.stream(for: thread)
         }
-        if stream.count == stream.capacity { stream.grow(limit: chunkBlocks) }
-        stream.buffer[stream.count] = block
-        stream.count &+= 1
-        if stream.count == chunkBlocks { try commit(stream) }
+        var copied = 0
+        while copied < valid {
+            let room = chunkBlocks - stream.count
+            let n = min(room, valid - copied)
+            if stream.count + n > stream.capacity { stream.reserve(stream.count + n, limit: chunkBlocks) }
+            (stream.buffer + stream.count).update(from: source + copied, count: n)
+            stream.count += n
+            copied += n
+            if stream.count == chunkBlocks { try commit(stream) }
+        }
+        if valid < blocks.count { throw appendFailure(blocks[valid]) }
     }
 
     /// The event index the next appended block of `thread` will get.
@@ -189,9 +220,9 @@ public final class TraceWriter {
             try commit(stream)
         }
         if committedDefinitions < definitionList.count || codePages.hasPending || !pendingModules.isEmpty {
-            try transaction { db in try self.writePending(db) }
-            afterPendingWritten()
+            try submit(pendingJob())
         }
+        try waitForCommits()
     }
 
     /// Flushes and marks the trace complete with how the guest ended.
@@ -207,8 +238,10 @@ public final class TraceWriter {
         metadataRow.signal = signal
         metadataRow.note = note
         metadataRow.complete = true
-        let metadata = metadataRow
-        try transaction { db in try MetadataRow.update(metadata, in: db) }
+        var job = pendingJob()
+        job.metadata = metadataRow
+        try submit(job)
+        try waitForCommits()
         close(compact: true)
     }
 
@@ -218,161 +251,96 @@ public final class TraceWriter {
         if failure == nil {
             try? flush()
             metadataRow.note = note
-            let metadata = metadataRow
-            try? transaction { db in try MetadataRow.update(metadata, in: db) }
+            var job = pendingJob()
+            job.metadata = metadataRow
+            try? submit(job)
+            try? waitForCommits()
         }
         close(compact: failure == nil)
     }
 
     deinit {
         // Dropped without finish: like a crash, the trace stays incomplete with every committed chunk.
+        commitQueue?.sync {}
         try? database?.close()
     }
 
     // MARK: - Committing
 
+    /// Hands `stream`'s pending blocks, with the side events that belong to them, to the committer as one
+    /// chunk, and gives the stream a fresh buffer.
     private func commit(_ stream: ThreadStream) throws {
         try checkUsable()
         if let misuse = stream.misuse { throw TraceStoreError.misuse(path: path, detail: misuse) }
-        let count = stream.count
-        let blocks = UnsafeBufferPointer(start: stream.buffer, count: count)
         let first = stream.firstEventIndex
-        let end = first + UInt64(count)
-
-        var instructions: UInt64 = 0
-        var newlyExecuted: UInt64 = 0
-        instructionCounts.withUnsafeBufferPointer { counts in
-            executedBlockBits.withUnsafeMutableBufferPointer { bits in
-                for id in blocks {
-                    instructions &+= UInt64(counts[Int(id)])
-                    let word = Int(id >> 6), mask = UInt64(1) << UInt64(id & 63)
-                    if bits[word] & mask == 0 {
-                        bits[word] |= mask
-                        newlyExecuted += 1
-                    }
-                }
-            }
-        }
-
-        let codec = options.blockCodec
-        let payload: [UInt8]
-        let blocksSize: Int
-        switch codec {
-        case .raw:
-            payload = RawBlockCodec.encode(blocks, compressor: compressor)
-            blocksSize = 4 * count
-        case .predictive:
-            let encoder = stream.encoder ?? BlockStreamEncoder()
-            stream.encoder = encoder
-            payload = encoder.encode(blocks, definitions: definitionList)
-            blocksSize = payload.count
-        }
-
+        let end = first + UInt64(stream.count)
         stream.sortPendingEvents()
-        let codeWrites = stream.codeWrites.prefix { $0.eventIndex < end }
-        let syscalls = stream.syscalls.prefix { $0.eventIndex < end }
-        let dataTouches = stream.dataTouches.prefix { $0.eventIndex < end }
-        var events: [UInt8] = []
-        var eventsSize = 0
-        if !codeWrites.isEmpty || !syscalls.isEmpty || !dataTouches.isEmpty {
-            let inflated = SideEventPayload.encode(codeWrites: codeWrites, syscalls: syscalls, dataTouches: dataTouches)
-            eventsSize = inflated.count
-            events = compressor.compress(inflated)
-        }
-        let record = ChunkRecord(sequence: nextSequence, thread: stream.thread, firstEventIndex: first,
-                                 blockCount: count, codec: codec.rawValue, blocks: payload, blocksSize: blocksSize,
-                                 events: events, eventsSize: eventsSize, codeWrites: codeWrites.count,
-                                 syscalls: syscalls.count, dataTouches: dataTouches.count)
-
-        var newTotals = totals
-        newTotals.instructions &+= instructions
-        newTotals.blocksExecuted += UInt64(count)
-        newTotals.distinctBlocks += newlyExecuted
-        newTotals.codeWrites += UInt64(codeWrites.count)
-        newTotals.syscalls += UInt64(syscalls.count)
-        newTotals.dataTouches += UInt64(dataTouches.count)
-        newTotals.chunks += 1
-        newTotals.blockStreamBytes += UInt64(payload.count)
-        let threads = threadsWithChunks.count + (threadsWithChunks.contains(stream.thread) ? 0 : 1)
-
-        try transaction { db in
-            try self.writePending(db, summaryTotals: newTotals, threads: threads)
-            try Self.insert(record, into: db)
-        }
-        afterPendingWritten()
-        totals = newTotals
-        threadsWithChunks.insert(stream.thread)
-        nextSequence += 1
+        let codeWrites = stream.codeWrites.prefix { $0.eventIndex < end }.count
+        let syscalls = stream.syscalls.prefix { $0.eventIndex < end }.count
+        let dataTouches = stream.dataTouches.prefix { $0.eventIndex < end }.count
+        var job = pendingJob()
+        job.chunk = PendingChunk(thread: stream.thread, blocks: stream.buffer, count: stream.count,
+                                 capacity: stream.capacity, firstEventIndex: first,
+                                 codeWrites: Array(stream.codeWrites.prefix(codeWrites)),
+                                 syscalls: Array(stream.syscalls.prefix(syscalls)),
+                                 dataTouches: Array(stream.dataTouches.prefix(dataTouches)))
+        // A thread that filled a chunk will likely fill the next: give it a whole chunk's buffer.
+        let full = stream.count == chunkBlocks
+        let capacity = full ? chunkBlocks : stream.capacity
+        let spare = capacity == chunkBlocks ? committer?.takeSpareBuffer() : nil
+        stream.replaceBuffer(spare ?? .allocate(capacity: capacity), capacity: capacity)
         stream.count = 0
         stream.firstEventIndex = end
-        stream.codeWrites.removeFirst(codeWrites.count)
-        stream.syscalls.removeFirst(syscalls.count)
-        stream.dataTouches.removeFirst(dataTouches.count)
+        stream.codeWrites.removeFirst(codeWrites)
+        stream.syscalls.removeFirst(syscalls)
+        stream.dataTouches.removeFirst(dataTouches)
+        try submit(job)
     }
 
-    /// Inserts definitions, code pages and modules added since the last commit, and the summary row.
-    private func writePending(_ db: Database, summaryTotals: Totals? = nil, threads: Int? = nil) throws {
-        if committedDefinitions < definitionList.count {
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO blocks (id, address, length, instruction_count, code_version, exit_kind, static_target,
-                                    sensitive_count, cpuid_count, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for id in committedDefinitions..<definitionList.count {
-                let block = definitionList[id]
-                try statement.execute(arguments: [
-                    id, Int64(bitPattern: block.address), Int64(block.length), Int64(block.instructionCount),
-                    Int64(block.codeVersion), Int64(block.exitKind.rawValue),
-                    block.staticTarget.map { Int64(bitPattern: $0) }, Int64(block.sensitiveCount),
-                    Int64(block.cpuidCount), Data(block.bytes),
-                ])
-            }
-        }
-        try codePages.writePending(db)
-        if !pendingModules.isEmpty {
-            let statement = try db.cachedStatement(sql:
-                "INSERT INTO modules (id, start, end, file_offset, path) VALUES (?, ?, ?, ?, ?)")
-            for (offset, module) in pendingModules.enumerated() {
-                try statement.execute(arguments: [
-                    nextModuleID + Int64(offset), Int64(bitPattern: module.start), Int64(bitPattern: module.end),
-                    Int64(bitPattern: module.fileOffset), module.path,
-                ])
-            }
-        }
-        try Self.writeSummary(summaryTotals ?? totals, pages: codePages, threads: threads ?? threadsWithChunks.count,
-                              in: db)
-    }
-
-    private func afterPendingWritten() {
+    /// A job carrying the definitions, code pages and modules added since the previous job.
+    private func pendingJob() -> CommitJob {
+        var job = CommitJob()
+        job.firstDefinition = committedDefinitions
+        job.definitions = Array(definitionList[committedDefinitions...])
         committedDefinitions = definitionList.count
-        codePages.markCommitted()
+        job.pages = codePages.takePending()
+        job.firstModuleID = nextModuleID
+        job.modules = pendingModules
         nextModuleID += Int64(pendingModules.count)
         pendingModules.removeAll()
+        return job
     }
 
-    private static func insert(_ record: ChunkRecord, into db: Database) throws {
-        let statement = try db.cachedStatement(sql: """
-            INSERT INTO chunks (sequence, thread, first_event_index, block_count, codec, blocks, blocks_size,
-                                events, events_size, code_writes, syscalls, data_touches, checksum)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        try statement.execute(arguments: [
-            record.sequence, Int64(record.thread), Int64(bitPattern: record.firstEventIndex), record.blockCount,
-            Int64(record.codec), Data(record.blocks), record.blocksSize,
-            record.events.isEmpty ? nil : Data(record.events), record.eventsSize, record.codeWrites,
-            record.syscalls, record.dataTouches, Int64(bitPattern: record.checksum),
-        ])
+    /// Runs `job` now, or queues it (waiting while two are in flight) with `commitInBackground`.
+    private func submit(_ job: CommitJob) throws {
+        guard let committer else { throw TraceStoreError.misuse(path: path, detail: "used after finish or abandon") }
+        if let commitQueue {
+            commitSlots.wait()
+            let slots = commitSlots
+            commitQueue.async {
+                committer.run(job)
+                slots.signal()
+            }
+        } else {
+            committer.run(job)
+        }
+        try checkCommitFailure()
     }
 
-    private static func writeSummary(_ totals: Totals, pages: CodePageSet, threads: Int, in db: Database) throws {
-        try db.execute(sql: """
-            INSERT OR REPLACE INTO summary (id, instructions, blocks_executed, distinct_blocks, code_pages,
-                code_page_versions, code_writes, syscalls, data_touches, threads, chunks, block_stream_bytes)
-            VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [
-                Int64(bitPattern: totals.instructions), Int64(totals.blocksExecuted), Int64(totals.distinctBlocks),
-                pages.distinctAddresses, pages.versions, Int64(totals.codeWrites), Int64(totals.syscalls),
-                Int64(totals.dataTouches), threads, Int64(totals.chunks), Int64(totals.blockStreamBytes),
-            ])
+    /// Waits until every queued job is written; throws the first commit failure.
+    private func waitForCommits() throws {
+        commitQueue?.sync {}
+        try checkCommitFailure()
+    }
+
+    /// A failed commit (disk full, I/O) makes the writer unusable but leaves earlier chunks intact.
+    private func checkCommitFailure() throws {
+        if let failure { throw failure }
+        if let failed = committer?.failure {
+            failure = failed
+            accepting = false
+            throw failed
+        }
     }
 
     // MARK: - Plumbing
@@ -400,21 +368,10 @@ public final class TraceWriter {
         guard database != nil else { throw TraceStoreError.misuse(path: path, detail: "used after finish or abandon") }
     }
 
-    /// Runs one transaction; a failure (disk full, I/O) makes the writer unusable but leaves earlier chunks intact.
-    private func transaction(_ body: (Database) throws -> Void) throws {
-        guard let database else { throw TraceStoreError.misuse(path: path, detail: "used after finish or abandon") }
-        do {
-            try database.write(body)
-        } catch let error as DatabaseError {
-            let failure = TraceStoreError.writeFailed(path: path, detail: Self.describe(error))
-            self.failure = failure
-            accepting = false
-            throw failure
-        }
-    }
-
     private func storedBlob(_ id: Int64) throws -> [UInt8] {
         guard let database else { return [] }
+        // The blob may still be on its way through the committer.
+        try waitForCommits()
         do {
             let data = try database.read { db in
                 try Data.fetchOne(db, sql: "SELECT data FROM code_blobs WHERE id = ?", arguments: [id])
@@ -428,6 +385,8 @@ public final class TraceWriter {
     private func close(compact: Bool) {
         accepting = false
         lastStream = nil
+        commitQueue?.sync {}
+        committer = nil
         guard let database else { return }
         if compact {
             // A finished trace travels as one self-contained file in rollback-journal mode, which read-only
@@ -445,18 +404,6 @@ public final class TraceWriter {
         let message = error.message ?? "\(error.resultCode)"
         return "SQLite error \(error.extendedResultCode.rawValue): \(message)"
     }
-}
-
-/// Running totals written to the summary row at every commit.
-struct Totals {
-    var instructions: UInt64 = 0
-    var blocksExecuted: UInt64 = 0
-    var distinctBlocks: UInt64 = 0
-    var codeWrites: UInt64 = 0
-    var syscalls: UInt64 = 0
-    var dataTouches: UInt64 = 0
-    var chunks: UInt64 = 0
-    var blockStreamBytes: UInt64 = 0
 }
 
 /// One guest thread's pending blocks and side events.
@@ -482,9 +429,16 @@ final class ThreadStream {
 
     deinit { buffer.deallocate() }
 
-    /// Doubles the buffer, up to `limit` blocks (a chunk's worth).
-    func grow(limit: Int) {
-        let newCapacity = min(max(capacity * 2, 1), max(limit, capacity + 1))
+    /// Takes a new empty buffer; the old one now belongs to a commit job.
+    func replaceBuffer(_ newBuffer: UnsafeMutablePointer<BlockID>, capacity newCapacity: Int) {
+        buffer = newBuffer
+        capacity = newCapacity
+    }
+
+    /// Grows the buffer (doubling) to hold at least `needed` blocks, up to `limit` blocks (a chunk's worth).
+    func reserve(_ needed: Int, limit: Int) {
+        var newCapacity = capacity
+        while newCapacity < needed { newCapacity = min(newCapacity * 2, max(limit, needed)) }
         let newBuffer = UnsafeMutablePointer<BlockID>.allocate(capacity: newCapacity)
         newBuffer.update(from: buffer, count: count)
         buffer.deallocate()

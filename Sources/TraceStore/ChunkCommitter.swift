@@ -1,0 +1,260 @@
+import BlockCodec
+import Foundation
+import GRDB
+import Synchronization
+import TraceModel
+
+/// One thread's full (or flushed) block buffer with the side events that belong to it.
+struct PendingChunk {
+    var thread: UInt32
+    /// Owned by the job until the committer has encoded it; then recycled or freed by the committer.
+    var blocks: UnsafeMutablePointer<BlockID>
+    var count: Int
+    var capacity: Int
+    var firstEventIndex: UInt64
+    var codeWrites: [CodeWrite]
+    var syscalls: [SyscallEvent]
+    var dataTouches: [DataTouch]
+}
+
+/// Everything one transaction writes: definitions, pages and modules added since the previous job, and
+/// optionally a chunk or a metadata update. Built by the writer's thread, consumed by the committer.
+struct CommitJob: @unchecked Sendable {  // Its buffer moves from the writer's thread to the committer's.
+    var firstDefinition = 0
+    var definitions: [BlockDefinition] = []
+    var pages = PendingCodePages()
+    var firstModuleID: Int64 = 1
+    var modules: [ModuleMapping] = []
+    var chunk: PendingChunk?
+    var metadata: TraceMetadata?
+}
+
+/// The commit side of `TraceWriter`: encodes chunks and writes transactions, in job order. It owns the
+/// codec state, the running totals and its own copy of the definitions, so it can run on another thread
+/// while the writer keeps taking blocks (`TraceWriter.Options.commitInBackground`).
+final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a time: the writer's, or its queue.
+    private let path: String
+    private let database: DatabaseQueue
+    private let codec: BlockStreamCodec
+    private let chunkBlocks: Int
+    private let compressor = ZstdCompressor(level: 3)
+    private var definitions: [BlockDefinition] = []
+    private var instructionCounts: [UInt32] = []
+    private var executedBlockBits: [UInt64] = []
+    private var encoders: [UInt32: BlockStreamEncoder] = [:]
+    private var totals = Totals()
+    private var threadsWithChunks: Set<UInt32> = []
+    private var nextSequence: Int64 = 0
+    private var pageCounts = (distinctAddresses: 0, versions: 0)
+    /// Set by the first failed transaction; later jobs are skipped. Read from the writer's thread.
+    private let failureBox = Mutex<TraceStoreError?>(nil)
+    /// Chunk-sized buffers for the writer to reuse, so that new chunks do not page-fault fresh memory in.
+    /// Kept as addresses: pointers are not Sendable, and these are owned by nobody while they wait here.
+    private let spareBuffers = Mutex<[UInt]>([])
+
+    init(path: String, database: DatabaseQueue, codec: BlockStreamCodec, chunkBlocks: Int) {
+        self.path = path
+        self.database = database
+        self.codec = codec
+        self.chunkBlocks = chunkBlocks
+    }
+
+    deinit {
+        for address in spareBuffers.withLock({ $0 }) {
+            UnsafeMutablePointer<BlockID>(bitPattern: address)?.deallocate()
+        }
+    }
+
+    var failure: TraceStoreError? { failureBox.withLock { $0 } }
+
+    /// A chunk-sized buffer from an earlier chunk, if one is free.
+    func takeSpareBuffer() -> UnsafeMutablePointer<BlockID>? {
+        spareBuffers.withLock { $0.popLast() }.flatMap { UnsafeMutablePointer<BlockID>(bitPattern: $0) }
+    }
+
+    func run(_ job: CommitJob) {
+        defer { if let chunk = job.chunk { recycle(chunk) } }
+        guard failure == nil else { return }
+        do {
+            try commit(job)
+        } catch let error as TraceStoreError {
+            failureBox.withLock { $0 = $0 ?? error }
+        } catch {
+            failureBox.withLock { $0 = $0 ?? .writeFailed(path: path, detail: "\(error)") }
+        }
+    }
+
+    private func recycle(_ chunk: PendingChunk) {
+        if chunk.capacity == chunkBlocks {
+            let address = UInt(bitPattern: chunk.blocks)
+            let kept = spareBuffers.withLock { spares -> Bool in
+                guard spares.count < 4 else { return false }
+                spares.append(address)
+                return true
+            }
+            if kept { return }
+        }
+        chunk.blocks.deallocate()
+    }
+
+    private func commit(_ job: CommitJob) throws {
+        precondition(job.firstDefinition == definitions.count, "commit jobs out of order")
+        for block in job.definitions {
+            definitions.append(block)
+            instructionCounts.append(block.instructionCount)
+        }
+        let words = (definitions.count + 63) / 64
+        if executedBlockBits.count < words {
+            executedBlockBits.append(contentsOf: repeatElement(0, count: words - executedBlockBits.count))
+        }
+        pageCounts = (job.pages.distinctAddresses, job.pages.versions)
+
+        var newTotals = totals
+        var threads = threadsWithChunks.count
+        var record: ChunkRecord?
+        if let chunk = job.chunk {
+            record = encode(chunk, into: &newTotals)
+            if !threadsWithChunks.contains(chunk.thread) { threads += 1 }
+        }
+        let summary = newTotals
+        try transaction { db in
+            try self.writeDefinitions(job, db)
+            try job.pages.write(db)
+            if !job.modules.isEmpty {
+                let statement = try db.cachedStatement(sql:
+                    "INSERT INTO modules (id, start, end, file_offset, path) VALUES (?, ?, ?, ?, ?)")
+                for (offset, module) in job.modules.enumerated() {
+                    try statement.execute(arguments: [
+                        job.firstModuleID + Int64(offset), Int64(bitPattern: module.start),
+                        Int64(bitPattern: module.end), Int64(bitPattern: module.fileOffset), module.path,
+                    ])
+                }
+            }
+            try Self.writeSummary(summary, pages: self.pageCounts, threads: threads, in: db)
+            if let record { try Self.insert(record, into: db) }
+            if let metadata = job.metadata { try MetadataRow.update(metadata, in: db) }
+        }
+        totals = newTotals
+        if let chunk = job.chunk {
+            threadsWithChunks.insert(chunk.thread)
+            nextSequence += 1
+        }
+    }
+
+    /// Encodes a chunk's blocks and side events and adds its figures to `totals`.
+    private func encode(_ chunk: PendingChunk, into totals: inout Totals) -> ChunkRecord {
+        let count = chunk.count
+        let blocks = UnsafeBufferPointer(start: chunk.blocks, count: count)
+        var instructions: UInt64 = 0
+        var newlyExecuted: UInt64 = 0
+        instructionCounts.withUnsafeBufferPointer { counts in
+            executedBlockBits.withUnsafeMutableBufferPointer { bits in
+                for id in blocks {
+                    instructions &+= UInt64(counts[Int(id)])
+                    let word = Int(id >> 6), mask = UInt64(1) << UInt64(id & 63)
+                    if bits[word] & mask == 0 {
+                        bits[word] |= mask
+                        newlyExecuted += 1
+                    }
+                }
+            }
+        }
+
+        let payload: [UInt8]
+        let blocksSize: Int
+        switch codec {
+        case .raw:
+            payload = RawBlockCodec.encode(blocks, compressor: compressor)
+            blocksSize = 4 * count
+        case .predictive:
+            let encoder = encoders[chunk.thread] ?? BlockStreamEncoder()
+            encoders[chunk.thread] = encoder
+            payload = encoder.encode(blocks, definitions: definitions)
+            blocksSize = payload.count
+        }
+
+        var events: [UInt8] = []
+        var eventsSize = 0
+        if !chunk.codeWrites.isEmpty || !chunk.syscalls.isEmpty || !chunk.dataTouches.isEmpty {
+            let inflated = SideEventPayload.encode(codeWrites: chunk.codeWrites[...], syscalls: chunk.syscalls[...],
+                                                   dataTouches: chunk.dataTouches[...])
+            eventsSize = inflated.count
+            events = compressor.compress(inflated)
+        }
+        totals.instructions &+= instructions
+        totals.blocksExecuted += UInt64(count)
+        totals.distinctBlocks += newlyExecuted
+        totals.codeWrites += UInt64(chunk.codeWrites.count)
+        totals.syscalls += UInt64(chunk.syscalls.count)
+        totals.dataTouches += UInt64(chunk.dataTouches.count)
+        totals.chunks += 1
+        totals.blockStreamBytes += UInt64(payload.count)
+        return ChunkRecord(sequence: nextSequence, thread: chunk.thread, firstEventIndex: chunk.firstEventIndex,
+                           blockCount: count, codec: codec.rawValue, blocks: payload, blocksSize: blocksSize,
+                           events: events, eventsSize: eventsSize, codeWrites: chunk.codeWrites.count,
+                           syscalls: chunk.syscalls.count, dataTouches: chunk.dataTouches.count)
+    }
+
+    private func writeDefinitions(_ job: CommitJob, _ db: Database) throws {
+        guard !job.definitions.isEmpty else { return }
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO blocks (id, address, length, instruction_count, code_version, exit_kind, static_target,
+                                sensitive_count, cpuid_count, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for (offset, block) in job.definitions.enumerated() {
+            try statement.execute(arguments: [
+                job.firstDefinition + offset, Int64(bitPattern: block.address), Int64(block.length),
+                Int64(block.instructionCount), Int64(block.codeVersion), Int64(block.exitKind.rawValue),
+                block.staticTarget.map { Int64(bitPattern: $0) }, Int64(block.sensitiveCount),
+                Int64(block.cpuidCount), Data(block.bytes),
+            ])
+        }
+    }
+
+    private func transaction(_ body: (Database) throws -> Void) throws {
+        do {
+            try database.write(body)
+        } catch let error as DatabaseError {
+            throw TraceStoreError.writeFailed(path: path, detail: TraceWriter.describe(error))
+        }
+    }
+
+    private static func insert(_ record: ChunkRecord, into db: Database) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO chunks (sequence, thread, first_event_index, block_count, codec, blocks, blocks_size,
+                                events, events_size, code_writes, syscalls, data_touches, checksum)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        try statement.execute(arguments: [
+            record.sequence, Int64(record.thread), Int64(bitPattern: record.firstEventIndex), record.blockCount,
+            Int64(record.codec), Data(record.blocks), record.blocksSize,
+            record.events.isEmpty ? nil : Data(record.events), record.eventsSize, record.codeWrites,
+            record.syscalls, record.dataTouches, Int64(bitPattern: record.checksum),
+        ])
+    }
+
+    static func writeSummary(_ totals: Totals, pages: (distinctAddresses: Int, versions: Int), threads: Int,
+                             in db: Database) throws {
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO summary (id, instructions, blocks_executed, distinct_blocks, code_pages,
+                code_page_versions, code_writes, syscalls, data_touches, threads, chunks, block_stream_bytes)
+            VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [
+                Int64(bitPattern: totals.instructions), Int64(totals.blocksExecuted), Int64(totals.distinctBlocks),
+                pages.distinctAddresses, pages.versions, Int64(totals.codeWrites), Int64(totals.syscalls),
+                Int64(totals.dataTouches), threads, Int64(totals.chunks), Int64(totals.blockStreamBytes),
+            ])
+    }
+}
+
+/// Running totals written to the summary row at every commit.
+struct Totals {
+    var instructions: UInt64 = 0
+    var blocksExecuted: UInt64 = 0
+    var distinctBlocks: UInt64 = 0
+    var codeWrites: UInt64 = 0
+    var syscalls: UInt64 = 0
+    var dataTouches: UInt64 = 0
+    var chunks: UInt64 = 0
+    var blockStreamBytes: UInt64 = 0
+}

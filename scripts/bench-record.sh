@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Recording benchmark: wall and CPU time of each workload natively, under plain qemu-x86_64 (no plugin) and
+# under `plexlab record`, side by side in one run (best of RUNS each), and the bits per executed block of
+# each trace (`plexlab info --json`), written to Reports/record-bench.md next to the issue's reference sizes.
+#
+#   scripts/bench-record.sh [WORKDIR]          (default WORKDIR /tmp/plexlab-record-bench)
+#
+# Environment: RUNS (default 3); PLEXLAB_BEFORE=/path/to/an/older/plexlab adds its `record` as a column
+# (same plugin), for before/after comparisons. Needs no stdin or terminal (CI=true is fine).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${1:-/tmp/plexlab-record-bench}
+runs=${RUNS:-3}
+export LC_ALL=C TZ=UTC
+mkdir -p "$work"
+for tool in qemu-x86_64 python3 sqlite3 gzip; do
+    command -v "$tool" > /dev/null || { echo "bench-record.sh: $tool is missing (scripts/install-deps.sh)" >&2; exit 2; }
+done
+
+cd "$root"
+swift build -c release --product PlexLabQEMUPlugin 2>&1 | tail -1 >&2
+swift build -c release --product plexlab 2>&1 | tail -1 >&2
+bin=$(swift build -c release --show-bin-path)
+plexlab="$bin/plexlab"
+export PLEXLAB_QEMU_PLUGIN="$bin/libPlexLabQEMUPlugin.so"
+before=${PLEXLAB_BEFORE:-}
+
+# Inputs, generated deterministically.
+python3 - "$work" <<'EOF'
+import os, random, sqlite3, sys
+work = sys.argv[1]
+rng = random.Random(1)
+path = os.path.join(work, "random.bin")
+if not os.path.exists(path):
+    with open(path, "wb") as f:
+        f.write(bytes(rng.getrandbits(8) for _ in range(1 << 21)))
+path = os.path.join(work, "data.sqlite")
+if not os.path.exists(path):
+    db = sqlite3.connect(path)
+    db.execute("create table t (x integer primary key, y integer, z text)")
+    db.executemany("insert into t values (?, ?, ?)",
+                   ((i, rng.randrange(1000), "%016x" % rng.getrandbits(64)) for i in range(50000)))
+    db.commit()
+    db.close()
+EOF
+
+names=(python3-startup python3-loop sqlite3-query gzip-random)
+# elf NAME: the program as an ELF file (PATH may hold wrapper scripts, e.g. pyenv shims, that QEMU cannot run).
+elf() {
+    local candidate
+    for candidate in "/usr/bin/$1" "$(command -v "$1")"; do
+        candidate=$(readlink -f "$candidate" 2> /dev/null) || continue
+        if [ "$(head -c 4 "$candidate" 2> /dev/null | od -An -tx1 | tr -d ' ')" = 7f454c46 ]; then
+            echo "$candidate"
+            return
+        fi
+    done
+    echo "bench-record.sh: no ELF executable for $1" >&2
+    exit 2
+}
+# workload_argv NAME: sets argv to the workload's command.
+workload_argv() {
+    case $1 in
+    python3-startup) argv=("$(elf python3)" -c 'print(42)') ;;
+    python3-loop) argv=("$(elf python3)" -c 'for i in range(300000): x = [i]') ;;
+    sqlite3-query) argv=("$(elf sqlite3)" "$work/data.sqlite"
+                         'select y, count(*), sum(x), max(z) from t group by y order by 2 desc limit 3') ;;
+    gzip-random) argv=("$(elf gzip)" -c "$work/random.bin") ;;
+    esac
+    [ -n "${argv[0]}" ] || exit 2
+}
+
+# best_of RUNS CMD... -> "wall cpu" (seconds, best of each over RUNS runs; CPU = user + system of children)
+best_of() {
+    local n=$1; shift
+    local best_wall="" best_cpu="" i t
+    for ((i = 0; i < n; i++)); do
+        t=$( { TIMEFORMAT='%R %U %S'; time "$@" > /dev/null 2>&1 < /dev/null; } 2>&1 | tail -1)
+        read -r wall user sys <<< "$t"
+        cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')
+        best_wall=$(awk -v a="$best_wall" -v b="$wall" 'BEGIN { print (a == "" || b < a) ? b : a }')
+        best_cpu=$(awk -v a="$best_cpu" -v b="$cpu" 'BEGIN { print (a == "" || b < a) ? b : a }')
+    done
+    echo "$best_wall $best_cpu"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.4f", v[(NR + 1) / 2]; else printf "%.4f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+rows=""
+size_rows=""
+bits_all=()
+ratios_plain=()
+for name in "${names[@]}"; do
+    workload_argv "$name"
+    echo "measuring $name: ${argv[*]}" >&2
+    read -r n_wall n_cpu <<< "$(best_of "$runs" "${argv[@]}")"
+    read -r q_wall q_cpu <<< "$(best_of "$runs" qemu-x86_64 "${argv[@]}")"
+    # The plugin alone, its output discarded: the floor for `record`, whatever the recorder does.
+    read -r p_wall p_cpu <<< "$(best_of "$runs" bash -c 'exec 5> /dev/null; exec "$@"' _ \
+        qemu-x86_64 -plugin "$PLEXLAB_QEMU_PLUGIN,fd=5" "${argv[@]}")"
+    trace="$work/$name.plextrace"
+    read -r r_wall r_cpu <<< "$(best_of "$runs" "$plexlab" record --out "$trace" --force -- "${argv[@]}")"
+    before_cells=""
+    if [ -n "$before" ]; then
+        read -r b_wall b_cpu <<< "$(best_of "$runs" "$before" record --out "$work/$name.before.plextrace" --force -- "${argv[@]}")"
+        before_cells=" $b_wall / $b_cpu | $(ratio "$b_wall" "$q_wall") |"
+    fi
+    info=$("$plexlab" info --json "$trace")
+    read -r blocks bits fbytes <<< "$(echo "$info" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["summary"]
+print(s["blocksExecuted"], "%.4f" % s["bitsPerExecutedBlock"], s["fileBytes"])')"
+    rp=$(ratio "$r_wall" "$q_wall")
+    ratios_plain+=("$rp")
+    bits_all+=("$bits")
+    rows+="| $name | $n_wall / $n_cpu | $q_wall / $q_cpu | $p_wall / $p_cpu | $(ratio "$p_wall" "$q_wall") | $r_wall / $r_cpu | **$rp** | $(ratio "$r_cpu" "$q_cpu") | $(ratio "$r_wall" "$n_wall") |$before_cells"$'\n'
+    size_rows+="| $name | $blocks | **$bits** | $fbytes |"$'\n'
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+bits_median=$(printf '%s\n' "${bits_all[@]}" | median)
+ratio_median=$(printf '%s\n' "${ratios_plain[@]}" | median)
+
+before_head="" before_rule=""
+if [ -n "$before" ]; then
+    before_head=" before: record wall / CPU | before: record / plain |"
+    before_rule=" --- | --- |"
+fi
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+mkdir -p "$root/Reports"
+report="$root/Reports/record-bench.md"
+# Hand-written notes from the marker line on survive a re-run.
+notes=""
+if [ -f "$report" ]; then notes=$(sed -n '/^<!-- notes: kept by bench-record.sh -->$/,$p' "$report"); fi
+cat > "$report" <<EOF
+# Recording benchmark
+
+Written by \`scripts/bench-record.sh\` on $(date -u +%Y-%m-%dT%H:%MZ) at commit $(git -C "$root" rev-parse --short HEAD),
+release build. Machine: $(nproc) cores ($cpu), $(uname -sr); load average $load_before before the run and
+$load_after after it (the machine is shared: wall times vary by up to 2x between identical runs; CPU times are
+steadier). Each figure is the best of $runs runs; "wall / CPU" in seconds, CPU = user + system of every process
+(for \`plexlab record\` both QEMU and the recorder). "plain" is the same command under \`qemu-x86_64\` without a
+plugin. Target (issue 3): record / plain wall at most 2.
+
+| workload | native wall / CPU | plain qemu wall / CPU | qemu + plugin, output discarded | plugin / plain (wall) | \`plexlab record\` wall / CPU | record / plain (wall) | record / plain (CPU) | record / native (wall) |$before_head
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |$before_rule
+$rows
+Median record / plain (wall): **$ratio_median**.
+
+## Trace size
+
+Bits per executed block = 8 × stored block-stream bytes / executed blocks (\`plexlab info --json\`). Target:
+at most 0.1, median over the workloads.
+
+| workload | executed blocks | bits / block | file bytes |
+| --- | --- | --- | --- |
+$size_rows
+Median: **$bits_median** bits per executed block.
+
+Reference figures from issue 3 (same machine kind; python3 startup / gzip of random data):
+
+| method | python3 startup | gzip random |
+| --- | --- | --- |
+| QEMU block ids as u32 + zstd -3 | 0.39 | 0.83 |
+| last-successor miss stream + zstd -3 | 0.36 | 0.55 |
+| that miss stream + xz -9 | 0.16 | 0.19 |
+
+Workloads: \`python3 -c 'print(42)'\`; \`python3 -c 'for i in range(300000): x = [i]'\`; \`sqlite3\` on a generated
+50000-row table (\`select y, count(*), sum(x), max(z) from t group by y order by 2 desc limit 3\`); \`gzip -c\` of
+2 MiB of seeded random bytes. Inputs are generated in $work.
+EOF
+if [ -n "$notes" ]; then printf '\n%s\n' "$notes" >> "$report"; fi
+echo "wrote Reports/record-bench.md (median record/plain $ratio_median, median bits/block $bits_median)" >&2
