@@ -62,6 +62,9 @@ let package = Package(
             "TraceModel", "TraceStore", "X86Decode", "TraceBuilder", "Recorder", "TraceImport", "CostModel",
             "Replay", "Reports", "Gate", "Workloads", "Calibrate",
         ]),
+        // Replay throughput benchmark (scripts/bench-replay.sh): makes traces, measures against decompression.
+        .executableTarget(name: "replay-bench", dependencies: ["Replay", "TraceStore", "TraceModel", "X86Decode"],
+                          path: "scripts/replay-bench"),
 
         .testTarget(name: "X86DecodeTests", dependencies: ["X86Decode"]),
         .testTarget(name: "BlockCodecTests", dependencies: ["BlockCodec", "TraceModel"]),

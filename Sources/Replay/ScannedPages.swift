@@ -10,10 +10,13 @@ struct ScannedPages {
     let table: BlockTable
     let code: CodeImage
     private var scanner: PageScanner
-    private(set) var valid: [Bool]
-    private var epoch: [UInt32]
+    /// Whether each page (dense index) holds a valid scan.
+    let valid: StateArray<Bool>
+    private let epoch: StateArray<UInt32>
     private var coverage: [InstructionStarts?]
-    private var blockEpoch: [UInt32]
+    private let blockEpoch: StateArray<UInt32>
+    /// `table.page`, for the per-block check.
+    private let pageOf: StateArray<BlockTable.PageIndex>
     /// Version of each 4096-byte page last seen executing (selects the bytes of parts of 2 MiB pages).
     private var latestVersion: [UInt64: UInt32] = [:]
     private var buffer: [UInt8] = []
@@ -24,16 +27,17 @@ struct ScannedPages {
         table = context.table
         code = context.code
         scanner = PageScanner(arch: context.arch)
-        valid = [Bool](repeating: false, count: table.pageCount)
-        epoch = [UInt32](repeating: 1, count: table.pageCount)
+        valid = StateArray(repeating: false, count: table.pageCount)
+        epoch = StateArray(repeating: 1, count: table.pageCount)
         coverage = [InstructionStarts?](repeating: nil, count: table.pageCount)
-        blockEpoch = [UInt32](repeating: 0, count: table.count)
+        blockEpoch = StateArray(repeating: 0, count: table.count)
+        pageOf = StateArray(table.page)
     }
 
     /// Fast path: `block`'s start is covered by its page's current valid scan.
     @inline(__always)
     func isKnownCovered(_ block: Int) -> Bool {
-        blockEpoch[block] == epoch[Int(table.page[block])]
+        blockEpoch[block] == epoch[Int(pageOf[block])]
     }
 
     /// Slow path: checks the coverage bitset and remembers a positive answer. A block made of one
