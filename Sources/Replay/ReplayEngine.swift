@@ -66,9 +66,10 @@ public enum ReplayEngine {
             // Checked once here, so strategies may index per-block state by these ids without checks.
             let blockCount = UInt32(truncatingIfNeeded: table.count)
             let valid = chunk.blocks.withUnsafeBufferPointer { blocks in
+                let counts = executions.pointer
                 for block in blocks {
                     guard block < blockCount else { return false }
-                    executions[Int(block)] &+= 1
+                    counts[Int(block)] &+= 1
                 }
                 return true
             }

@@ -4,19 +4,16 @@ import X86Decode
 /// Scan state of every page for the scanning strategies (sbe, pagefault-*): whether the page holds a
 /// valid scan, its coverage, and per block whether its start is known covered by the current scan.
 ///
-/// `epoch[page]` changes whenever the page's scan is discarded; `blockEpoch[b] == epoch[page[b]]`
-/// means "b's start was found covered since the last discard", the one-compare fast path.
+/// `knownCovered[b]` means "b's start was found covered since its page's scan was last discarded":
+/// the one-load fast path. Discarding a page's scan clears it for the blocks that start there.
 struct ScannedPages {
     let table: BlockTable
     let code: CodeImage
     private var scanner: PageScanner
     /// Whether each page (dense index) holds a valid scan.
     let valid: StateArray<Bool>
-    private let epoch: StateArray<UInt32>
     private var coverage: [InstructionStarts?]
-    private let blockEpoch: StateArray<UInt32>
-    /// `table.page`, for the per-block check.
-    private let pageOf: StateArray<BlockTable.PageIndex>
+    private let knownCovered: StateArray<Bool>
     /// Version of each 4096-byte page last seen executing (selects the bytes of parts of 2 MiB pages).
     private var latestVersion: [UInt64: UInt32] = [:]
     private var buffer: [UInt8] = []
@@ -28,17 +25,13 @@ struct ScannedPages {
         code = context.code
         scanner = PageScanner(arch: context.arch)
         valid = StateArray(repeating: false, count: table.pageCount)
-        epoch = StateArray(repeating: 1, count: table.pageCount)
         coverage = [InstructionStarts?](repeating: nil, count: table.pageCount)
-        blockEpoch = StateArray(repeating: 0, count: table.count)
-        pageOf = StateArray(table.page)
+        knownCovered = StateArray(repeating: false, count: table.count)
     }
 
-    /// Fast path: `block`'s start is covered by its page's current valid scan.
-    @inline(__always)
-    func isKnownCovered(_ block: Int) -> Bool {
-        blockEpoch[block] == epoch[Int(pageOf[block])]
-    }
+    /// Fast path, per block: its start is covered by its page's current valid scan. The storage never
+    /// moves, so per-block loops keep this pointer in a register: the check is one load.
+    var knownCoveredFlags: UnsafePointer<Bool> { UnsafePointer(knownCovered.pointer) }
 
     /// Slow path: checks the coverage bitset and remembers a positive answer. A block made of one
     /// instruction straddling the page end can never be covered (the scan does not decode it); it counts
@@ -48,7 +41,7 @@ struct ScannedPages {
         guard valid[page] else { return false }
         let covered = coverage[page]?.contains(table.address[block]) == true
             || (table.lastPage[block] != table.page[block] && table.instructions[block] == 1)
-        if covered { blockEpoch[block] = epoch[page] }
+        if covered { knownCovered[block] = true }
         return covered
     }
 
@@ -90,8 +83,7 @@ struct ScannedPages {
     mutating func invalidate(page: Int) {
         guard valid[page] else { return }
         valid[page] = false
-        epoch[page] &+= 1
-        if epoch[page] == 0 { epoch[page] = 1 }  // 0 means "never covered" in blockEpoch
+        for block in table.blocksOnPage[page] where table.page[Int(block)] == page { knownCovered[Int(block)] = false }
     }
 
     /// Marks a page valid with an empty coverage (re-translated by a fault whose scan is deferred).

@@ -174,7 +174,7 @@ struct SiteCounters {
             }
         }
         func byCause(_ counts: [UInt64], row: Int) -> [TrapCause: UInt64] {
-            var result: [TrapCause: UInt64] = [:]
+            var result = [TrapCause: UInt64](minimumCapacity: width)
             for slot in 0..<width where counts[row * width + slot] != 0 { result[causes[slot]] = counts[row * width + slot] }
             return result
         }

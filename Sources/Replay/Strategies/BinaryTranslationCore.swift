@@ -34,29 +34,23 @@ struct BinaryTranslationCore {
         var kind: UInt8
     }
 
-    private struct Translation {
-        /// Changes whenever the translation is discarded: a link or IBTC entry naming an older one is stale.
-        var generation: UInt32 = 0
-        var translated = false
-    }
-
-    /// One direct-exit link slot: the target's block and the generation of its translation when linked.
+    /// One direct-exit link slot: the target's block and the version of its translation when linked.
     private struct Link {
         var target = BinaryTranslationCore.none
-        var generation: UInt32 = 0
+        var version: UInt32 = 0
     }
 
     /// IBTC entry, direct-mapped by target address.
     private struct IBTCEntry {
         var tag = UInt64.max
         var block = BinaryTranslationCore.none
-        var generation: UInt32 = 0
+        var version: UInt32 = 0
     }
 
     /// Where a thread stands between two of its chunks.
     private struct ThreadState {
         var previous = BinaryTranslationCore.none
-        var previousGeneration: UInt32 = 0
+        var previousVersion: UInt32 = 0
         /// Return-address stack: a ring of `rasDepth` entries (the oldest is overwritten when full).
         var ras: StateArray<UInt64>
         var rasTop = 0
@@ -71,7 +65,10 @@ struct BinaryTranslationCore {
     private let ibtcSlot: Int, rasSlot: Int, writeSlot: Int, flushSlot: Int
 
     private let facts: StateArray<ExitFacts>
-    private let blocks: StateArray<Translation>
+    /// Per block, the version of its translation: odd while translated, even while not; every translation
+    /// and every discard adds one. A link or IBTC entry naming another version is stale, and a block whose
+    /// version changed between its entry and its exit discarded its own translation meanwhile.
+    private let versions: StateArray<UInt32>
     /// Two link slots per block: `links[2 * block]` taken, `links[2 * block + 1]` fall-through.
     private let links: StateArray<Link>
     /// Per page: translated blocks overlapping it.
@@ -123,7 +120,7 @@ struct BinaryTranslationCore {
             return ExitFacts(address: table.address[b], fallThrough: table.fallThrough[b],
                              instructions: table.instructions[b], route: route, kind: kind.rawValue)
         })
-        blocks = StateArray(repeating: Translation(), count: table.count)
+        versions = StateArray(repeating: 0, count: table.count)
         links = StateArray(repeating: Link(), count: mode == .noLink ? 0 : 2 * table.count)
         liveBlocks = StateArray(repeating: 0, count: table.pageCount)
         capacity = context.parameters.codeCache
@@ -159,68 +156,74 @@ struct BinaryTranslationCore {
     private mutating func run(_ executed: UnsafeBufferPointer<BlockID>, _ range: Range<Int>, _ state: inout ThreadState) {
         guard let last = range.last else { return }
         // The arrays never move: their base pointers stay in registers while slow paths go through self.
-        let facts = self.facts.pointer, blocks = self.blocks.pointer
+        let facts = self.facts.pointer, versions = self.versions.pointer
         if mode == .noLink {
-            for index in range where !blocks[Int(executed[index])].translated { translate(executed[index]) }
+            for index in range where versions[Int(executed[index])] & 1 == 0 { translate(executed[index]) }
             state.previous = executed[last]
             return
         }
         let links = self.links.pointer, ibtc = self.ibtc.pointer, ras = state.ras.pointer
-        var from = state.previous, fromGeneration = state.previousGeneration
+        var from = state.previous, fromVersion = state.previousVersion
         var rasTop = state.rasTop, rasCount = state.rasCount
         for index in range {
             let to = executed[index], t = Int(to)
-            judge: if from != Self.none {
+            if from != Self.none {
                 let f = Int(from)
-                let route = facts[f].route
-                if route == .counted { break judge }
+                let version = versions[t]
+                // False when the block's own store discarded its translation while it ran: its exit then
+                // goes to the dispatcher, whatever the links, the IBTC or the return stack say.
+                let intact = versions[f] == fromVersion
+                /// A direct exit through link slot `slot`: free when linked to `to`'s current translation.
+                func direct(_ slot: Int) {
+                    let link = links[slot]
+                    if !intact { sites.add(from, dispatchSlot) }
+                    else if link.target != to || link.version != version { dispatchAndLink(from, to: to, slot: slot) }
+                }
+                /// An indirect exit: an IBTC hit, or the dispatcher. (An entry naming `to` holds its address.)
+                func indirect() {
+                    let entry = ibtc[Int(facts[t].address & ibtcMask)]
+                    if !intact { sites.add(from, dispatchSlot) }
+                    else if entry.block == to && entry.version == version { sites.add(from, ibtcSlot) }
+                    else { dispatchAndFill(from, to: to) }
+                }
                 // The return stack follows every call and return, whatever path the exit then takes.
-                var predictedReturn: UInt64? = nil
-                if rasDepth > 0 {
-                    if route == .call || route == .indirectCall {
-                        ras[rasTop] = facts[f].fallThrough
-                        rasTop = rasTop + 1 == rasDepth ? 0 : rasTop + 1
-                        rasCount = min(rasCount + 1, rasDepth)
-                    } else if route == .ret && rasCount > 0 {
+                func push() {
+                    guard rasDepth > 0 else { return }
+                    ras[rasTop] = facts[f].fallThrough
+                    rasTop = rasTop + 1 == rasDepth ? 0 : rasTop + 1
+                    rasCount = min(rasCount + 1, rasDepth)
+                }
+                // One switch on the route: block kinds follow each other irregularly, so every extra
+                // branch on them is a likely misprediction.
+                switch facts[f].route {
+                case .counted: break
+                case .taken: direct(2 * f)
+                case .fallThrough: direct(2 * f + 1)
+                case .jcc: direct(facts[t].address == facts[f].fallThrough ? 2 * f + 1 : 2 * f)
+                case .call:
+                    push()
+                    direct(2 * f)
+                case .indirect: indirect()
+                case .indirectCall:
+                    push()
+                    indirect()
+                case .ret:
+                    var predicted: UInt64? = nil
+                    if rasDepth > 0 && rasCount > 0 {
                         rasTop = rasTop == 0 ? rasDepth - 1 : rasTop - 1
                         rasCount -= 1
-                        predictedReturn = ras[rasTop]
+                        predicted = ras[rasTop]
                     }
-                }
-                // The block's own store discarded its translation while it ran: its exit goes to the dispatcher.
-                if blocks[f].generation != fromGeneration {
-                    sites.add(from, dispatchSlot)
-                    break judge
-                }
-                switch route {
-                case .taken, .call, .fallThrough, .jcc:
-                    let taken = route == .taken || route == .call
-                        || (route == .jcc && facts[t].address != facts[f].fallThrough)
-                    let slot = taken ? 2 * f : 2 * f + 1
-                    let link = links[slot]
-                    if link.target == to && link.generation == blocks[t].generation && blocks[t].translated { break judge }
-                    dispatchAndLink(from, to: to, slot: slot)
-                case .ret where predictedReturn == facts[t].address && blocks[t].translated:
-                    sites.add(from, rasSlot)
-                case .ret, .indirect, .indirectCall:
-                    let target = facts[t].address
-                    let entry = ibtc[Int(target & ibtcMask)]
-                    if entry.tag == target && entry.block == to && entry.generation == blocks[t].generation
-                        && blocks[t].translated {
-                        sites.add(from, ibtcSlot)
-                    } else {
-                        dispatchAndFill(from, to: to)
-                    }
-                case .counted:
-                    break
+                    if intact && predicted == facts[t].address && version & 1 == 1 { sites.add(from, rasSlot) }
+                    else { indirect() }
                 }
             }
-            if !blocks[t].translated { translate(to) }
+            if versions[t] & 1 == 0 { translate(to) }
             from = to
-            fromGeneration = blocks[t].generation
+            fromVersion = versions[t]
         }
         state.previous = from
-        state.previousGeneration = fromGeneration
+        state.previousVersion = fromVersion
         state.rasTop = rasTop
         state.rasCount = rasCount
     }
@@ -229,11 +232,11 @@ struct BinaryTranslationCore {
     @inline(never)
     private mutating func dispatchAndLink(_ from: BlockID, to: BlockID, slot: Int) {
         sites.add(from, dispatchSlot)
-        if !blocks[Int(to)].translated { translate(to) }
+        if !isTranslated(to) { translate(to) }
         // A flush during that translation discarded `from` too: nothing left to patch.
-        guard blocks[Int(from)].translated else { return }
+        guard isTranslated(from) else { return }
         sites.add(from, linkSlot)
-        links[slot] = Link(target: to, generation: blocks[Int(to)].generation)
+        links[slot] = Link(target: to, version: versions[Int(to)])
     }
 
     /// An indirect exit the IBTC did not resolve: dispatch, translate, fill the entry.
@@ -241,18 +244,20 @@ struct BinaryTranslationCore {
     private mutating func dispatchAndFill(_ from: BlockID, to: BlockID) {
         let target = facts[Int(to)].address
         sites.add(from, dispatchSlot)
-        if !blocks[Int(to)].translated { translate(to) }
-        ibtc[Int(target & ibtcMask)] = IBTCEntry(tag: target, block: to, generation: blocks[Int(to)].generation)
+        if !isTranslated(to) { translate(to) }
+        ibtc[Int(target & ibtcMask)] = IBTCEntry(tag: target, block: to, version: versions[Int(to)])
     }
+
+    private func isTranslated(_ block: BlockID) -> Bool { versions[Int(block)] & 1 == 1 }
 
     private mutating func translate(_ block: BlockID) {
         let b = Int(block)
         let size = UInt64(facts[b].instructions)
         if capacity > 0 && cacheUsed + size > capacity && cacheUsed > 0 {
             sites.add(block, flushSlot)
-            for other in 0..<table.count where blocks[other].translated { discard(other) }
+            for other in 0..<table.count where isTranslated(BlockID(other)) { discard(other) }
         }
-        blocks[b].translated = true
+        versions[b] &+= 1
         cacheUsed += size
         translatedInstructions += size
         translations += 1
@@ -261,8 +266,7 @@ struct BinaryTranslationCore {
     }
 
     private mutating func discard(_ b: Int) {
-        blocks[b].translated = false
-        blocks[b].generation &+= 1
+        versions[b] &+= 1
         if mode != .noLink {
             links[2 * b] = Link()
             links[2 * b + 1] = Link()
@@ -276,7 +280,7 @@ struct BinaryTranslationCore {
         forEachPage(of: write, table) { page in
             guard liveBlocks[page] > 0 else { return }
             sites.add(block, writeSlot)
-            for other in table.blocksOnPage[page] where blocks[Int(other)].translated { discard(Int(other)) }
+            for other in table.blocksOnPage[page] where isTranslated(other) { discard(Int(other)) }
         }
     }
 

@@ -101,9 +101,9 @@ struct PageFaultCore {
 
     @inline(__always)
     private mutating func enter(_ executed: UnsafeBufferPointer<BlockID>, _ range: Range<Int>, thread: Int) {
-        for index in range {
+        let knownCovered = pages.knownCoveredFlags
+        for index in range where !knownCovered[Int(executed[index])] {
             let b = Int(executed[index])
-            if pages.isKnownCovered(b) { continue }
             let page = Int(table.page[b])
             let previous = index > 0 ? Int(table.page[Int(executed[index - 1])]) : previousPage[thread]
             enter(executed[index], page: page, entering: page != previous)
@@ -135,8 +135,10 @@ struct PageFaultCore {
     private mutating func dataTouch(_ touch: DataTouch, by block: BlockID) {
         let accesses = UInt64(touch.reads) + UInt64(touch.writes)
         if accesses == 0 { return }
-        let (index, inserted) = dataPageIndex.insert(touch.page >> table.pageShift)
-        if inserted {
+        let number = touch.page >> table.pageShift
+        let index: Int
+        if let known = dataPageIndex.index(of: number) { index = known } else {
+            index = dataPageIndex.insert(number).index
             dataPages.append(DataPage(codePage: table.pageIndex(ofAddress: touch.page).map { Int32($0) } ?? -1))
         }
         let page = Int(dataPages[index].codePage)

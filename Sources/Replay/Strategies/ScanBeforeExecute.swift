@@ -80,9 +80,10 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
         /// or a write fault on this page) already gave the monitor control, so this costs the scan only.
         @inline(__always)
         private mutating func enter(_ executed: UnsafeBufferPointer<BlockID>, _ range: Range<Int>) {
-            for index in range {
+            let knownCovered = pages.knownCoveredFlags
+            for index in range where !knownCovered[Int(executed[index])] {
                 let b = Int(executed[index])
-                if !pages.isKnownCovered(b) && !pages.checkCovered(b) { pages.scan(from: b) }
+                if !pages.checkCovered(b) { pages.scan(from: b) }
             }
         }
 
