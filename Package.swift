@@ -66,6 +66,10 @@ let package = Package(
         .executableTarget(name: "replay-bench", dependencies: ["Replay", "TraceStore", "TraceModel", "X86Decode"],
                           path: "scripts/replay-bench"),
 
+        // Codec measurements for scripts/bench-codec.sh (bits per block, encode/decode speed).
+        .executableTarget(name: "codec-bench", dependencies: ["BlockCodec", "TraceModel", "CZstd"],
+                          path: "scripts/codec-bench"),
+
         .testTarget(name: "X86DecodeTests", dependencies: ["X86Decode"]),
         .testTarget(name: "BlockCodecTests", dependencies: ["BlockCodec", "TraceModel"]),
         .testTarget(name: "TraceStoreTests", dependencies: ["TraceStore", "CZstd",

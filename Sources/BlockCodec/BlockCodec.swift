@@ -1,25 +1,154 @@
 import TraceModel
 
+/// Why a block stream could not be encoded or decoded. The description is one line.
+public enum BlockCodecError: Error, Equatable, CustomStringConvertible {
+    /// Block `id` at `index` of chunk `chunk` has no definition (only `definitionCount` exist).
+    case unknownBlock(chunk: Int, index: Int, id: UInt32, definitionCount: Int)
+    /// The payload of chunk `chunk` ended before `count` blocks were decoded.
+    case truncated(chunk: Int, payloadBytes: Int)
+    /// The payload of chunk `chunk` has bytes after the last block.
+    case trailingBytes(chunk: Int, used: Int, payloadBytes: Int)
+    /// A decoded value makes no sense (garbage payload) at `index` of chunk `chunk`.
+    case malformed(chunk: Int, index: Int)
+    /// An earlier chunk failed, so this coder's state no longer matches its partner's.
+    case failedEarlier(chunk: Int)
+
+    public var description: String {
+        switch self {
+        case let .unknownBlock(chunk, index, id, definitionCount):
+            "block stream chunk \(chunk), block \(index): id \(id) has no definition (\(definitionCount) defined)"
+        case let .truncated(chunk, payloadBytes):
+            "block stream chunk \(chunk): payload of \(payloadBytes) bytes is truncated"
+        case let .trailingBytes(chunk, used, payloadBytes):
+            "block stream chunk \(chunk): \(payloadBytes - used) unexpected bytes after the last block"
+        case let .malformed(chunk, index):
+            "block stream chunk \(chunk), block \(index): malformed payload"
+        case let .failedEarlier(chunk):
+            "block stream chunk \(chunk): an earlier chunk of this stream failed to decode"
+        }
+    }
+}
+
 /// Encodes one guest thread's stream of executed block ids, chunk after chunk.
 ///
 /// The encoder's predictor state carries over from one chunk to the next of the same thread, so chunks
-/// must be decoded in order by a `BlockStreamDecoder` that saw the same earlier chunks.
+/// must be decoded in order by a `BlockStreamDecoder` that saw the same earlier chunks. Each chunk's
+/// payload is self-delimiting given its block count; an empty chunk encodes to zero bytes.
+/// See docs/block-codec.md for the model and the format.
 public final class BlockStreamEncoder {
+    private var model = SuccessorModel()
+    private var chunk = 0
+
     public init() {}
 
-    /// Encodes the next chunk. `definitions[id]` must exist for every id in `blocks`.
+    deinit { model.free() }
+
+    /// Encodes the next chunk. `definitions[id]` must exist for every id in `blocks` (a precondition; use
+    /// `encodeChecked` to get an error instead).
     public func encode(_ blocks: UnsafeBufferPointer<BlockID>, definitions: [BlockDefinition]) -> [UInt8] {
-        fatalError("BlockStreamEncoder.encode: not implemented yet")
+        do {
+            return try encodeChecked(blocks, definitions: definitions)
+        } catch {
+            preconditionFailure(error.description)
+        }
+    }
+
+    /// Encodes the next chunk, or throws `unknownBlock` (leaving the encoder's state untouched) when an id
+    /// has no definition.
+    public func encodeChecked(_ blocks: UnsafeBufferPointer<BlockID>,
+                              definitions: [BlockDefinition]) throws(BlockCodecError) -> [UInt8] {
+        let chunkIndex = chunk
+        for (index, id) in blocks.enumerated() where Int(id) >= definitions.count {
+            throw .unknownBlock(chunk: chunkIndex, index: index, id: id, definitionCount: definitions.count)
+        }
+        chunk += 1
+        if blocks.isEmpty { return [] }
+        var m = model
+        var coder = RangeEncoder(capacity: blocks.count / 32 + 64)
+        definitions.withUnsafeBufferPointer { defs in
+            for id in blocks {
+                _ = m.step(&coder, actual: id, defs)
+            }
+        }
+        model = m
+        return coder.finish()
     }
 }
 
 /// Decodes what `BlockStreamEncoder` wrote, chunk after chunk, in the same order.
 public final class BlockStreamDecoder {
+    private var model = SuccessorModel()
+    private var chunk = 0
+    private var failed = false
+
     public init() {}
 
-    /// Decodes exactly `count` block ids, appending them to `output`; throws on malformed input.
+    deinit { model.free() }
+
+    /// Decodes exactly `count` block ids, appending them to `output`; throws `BlockCodecError` on malformed
+    /// input (then `output` is unchanged and this decoder refuses further chunks).
     public func decode(_ payload: UnsafeRawBufferPointer, count: Int, definitions: [BlockDefinition],
                        into output: inout [BlockID]) throws {
-        fatalError("BlockStreamDecoder.decode: not implemented yet")
+        try decodeChecked(payload, count: count, definitions: definitions, into: &output)
+    }
+
+    /// `decode` with a typed error.
+    public func decodeChecked(_ payload: UnsafeRawBufferPointer, count: Int, definitions: [BlockDefinition],
+                              into output: inout [BlockID]) throws(BlockCodecError) {
+        let chunkIndex = chunk
+        chunk += 1
+        if failed { throw .failedEarlier(chunk: chunkIndex) }
+        guard count > 0 else {
+            if payload.count != 0 { throw .trailingBytes(chunk: chunkIndex, used: 0, payloadBytes: payload.count) }
+            return
+        }
+        var m = model
+        var coder = RangeDecoder(payload)
+        let start = output.count
+        output.append(contentsOf: repeatElement(0, count: count))
+        var badIndex = -1
+        var truncated = false
+        output.withUnsafeMutableBufferPointer { out in
+            definitions.withUnsafeBufferPointer { defs in
+                var i = 0
+                while i < count {
+                    // Stop early on a payload that ran out long ago instead of decoding zeros for a while.
+                    if coder.overrun > 8 {
+                        truncated = true
+                        return
+                    }
+                    let end = Swift.min(count, i + 4096)
+                    while i < end {
+                        let s = m.step(&coder, actual: 0, defs)
+                        if s == noBlock {
+                            badIndex = i
+                            return
+                        }
+                        out[start + i] = s
+                        i += 1
+                    }
+                }
+            }
+        }
+        var error: BlockCodecError?
+        if truncated || coder.overrun > 0 {
+            error = .truncated(chunk: chunkIndex, payloadBytes: payload.count)
+        } else if badIndex >= 0 {
+            if m.failedID != noBlock {
+                error = .unknownBlock(chunk: chunkIndex, index: badIndex, id: m.failedID,
+                                      definitionCount: definitions.count)
+            } else {
+                error = .malformed(chunk: chunkIndex, index: badIndex)
+            }
+        } else if coder.consumed != payload.count {
+            error = .trailingBytes(chunk: chunkIndex, used: coder.consumed, payloadBytes: payload.count)
+        }
+        if let error {
+            output.removeSubrange(start...)
+            failed = true
+            model = m
+            throw error
+        }
+        model = m
     }
 }

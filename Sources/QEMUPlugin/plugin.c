@@ -1,1 +1,785 @@
-/* PlexLab's QEMU TCG plugin: see include/plexlab_plugin.h. */
+/*
+ * PlexLab's QEMU TCG plugin (QEMU 7.2, plugin API v1, user mode). It reports translations, code pages,
+ * executed TBs per guest thread, code writes, syscalls, optional data-page touches and module mappings
+ * to the recorder through a pipe, in the protocol of include/plexlab_plugin.h.
+ *
+ * Arguments (-plugin libPlexLabQEMUPlugin.so,fd=N[,max-insns=N][,skip-insns=N][,data-pages=on]):
+ *   fd          the pipe's write end, inherited from the recorder (moved to a high number at install)
+ *   max-insns   stop after this many recorded instructions: flush, send END and exit the guest (status 0)
+ *   skip-insns  send no executed TBs (nor side events) before this many instructions; translations and
+ *               page captures are still sent, so the first recorded TB can be decoded
+ *   data-pages  also count loads and stores per executed TB and data page
+ *
+ * Hot paths: the TB-exec callback appends one u32 to the thread's buffer; the store callback tests one
+ * bit of a filter of code pages. Everything that allocates or writes to the pipe happens at translation,
+ * at buffer flushes and in rare events.
+ *
+ * The state is one static struct: a plugin is loaded once per QEMU process.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "include/qemu_plugin_api.h"
+#include "include/plexlab_plugin.h"
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
+
+#define PAGE_MASK (~(uint64_t)(PLEXLAB_PAGE_SIZE - 1))
+#define MAX_VCPUS 4096
+#define BUF_WORDS 16384          /* 64 KiB per thread before a flush */
+#define MAX_EVENT_WORDS 16       /* kept free after every executed TB (code writes need no flush) */
+#define TOUCH_SLOTS 8            /* data pages coalesced per executed TB */
+#define TB_SLAB 4096
+#define HIGH_FD 900
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Handed to the exec callback of one translation. */
+struct tb_info {
+    uint32_t id;
+    uint32_t insns;
+};
+
+/* A page on which code was translated; `copy` is its last captured content. */
+struct code_page {
+    uint64_t page;
+    uint8_t *copy;
+    uint32_t dirty; /* a store hit the page since the last capture */
+};
+
+/* Open-addressing set of code pages. Grown by copying; old tables are never freed because the SIGSEGV
+   handler on another thread may still be probing one. */
+struct page_table {
+    size_t mask;
+    size_t count;
+    struct {
+        uint64_t key; /* page | 1, 0 = empty */
+        struct code_page *page;
+    } *slots;
+};
+
+struct vcpu {
+    uint32_t n;         /* words in buf (published with release stores for the exit-time flushers) */
+    uint32_t sent;      /* words of buf already sent by a signal-time flush (under S.lock) */
+    uint32_t thread;    /* PlexLab thread id: serial of vCPU creation (QEMU reuses vCPU indices) */
+    uint32_t ntouch;
+    uint32_t recording; /* past skip-insns */
+    uint64_t insns;     /* instructions of recorded TBs */
+    struct {
+        uint64_t page;
+        uint32_t pos;
+    } touch[TOUCH_SLOTS];
+    uint32_t buf[BUF_WORDS];
+};
+
+struct mapping {
+    uint64_t start, end, offset; /* guest addresses */
+    char *path;                  /* NULL for anonymous */
+};
+
+static struct {
+    pthread_mutex_t lock; /* pipe writes, translation bookkeeping, vCPU creation */
+    int fd;
+    int disabled;  /* forked child or broken pipe: write nothing */
+    int finished;  /* END sent */
+    int data_pages;
+    int limited;   /* max-insns or skip-insns given */
+    int counting;  /* limited or data pages: the counting exec callback */
+    int64_t execve_number, execveat_number; /* the guest's syscall numbers */
+    int wrapped_signals;
+    uint64_t max_insns, skip_insns;
+    uint64_t executed;      /* counting mode: every executed instruction (atomic) */
+    uint64_t exited_insns;  /* counting mode: recorded instructions of threads that exited */
+    uint32_t next_tb_id;
+    uint32_t next_thread;
+    int have_guest_base;
+    uint64_t guest_base;    /* host address - guest address (constant in user mode) */
+    struct vcpu *vcpus[MAX_VCPUS];
+    struct page_table *pages;
+    struct tb_info *slab;
+    size_t slab_used;
+    uint8_t scratch[1 << 16];   /* TB bytes during translation */
+    uint8_t out[1 << 18];       /* records not sent yet */
+    size_t outlen;
+    uint8_t sizes[1024];        /* TB instruction lengths */
+    struct mapping *maps;       /* last read of /proc/self/maps */
+    size_t nmaps;
+    struct mapping *sent;       /* modules already sent */
+    size_t nsent, capsent;
+} S = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
+
+/* ---- output ---- */
+
+static void write_all(const struct iovec *iov, int n)
+{
+    struct iovec v[6];
+    memcpy(v, iov, sizeof(v[0]) * n);
+    int i = 0;
+    while (i < n && !S.disabled) {
+        ssize_t w = writev(S.fd, v + i, n - i);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            S.disabled = 1; /* the recorder is gone; keep the guest running, record nothing */
+            return;
+        }
+        while (i < n && (size_t)w >= v[i].iov_len) { w -= v[i].iov_len; i++; }
+        if (i < n) { v[i].iov_base = (char *)v[i].iov_base + w; v[i].iov_len -= w; }
+    }
+}
+
+/* Caller holds S.lock. Sends what `emit4` buffered. */
+static void out_flush(void)
+{
+    if (S.outlen && !S.disabled) {
+        struct iovec iov = { S.out, S.outlen };
+        write_all(&iov, 1);
+    }
+    S.outlen = 0;
+}
+
+/* Caller holds S.lock. Small records (translations, pages) collect in S.out, so that a translation costs
+   no system call; a record that does not fit goes out together with the buffer in one writev. Records
+   keep their order either way. */
+static void emit4(uint32_t kind, const void *a, size_t alen, const void *b, size_t blen, const void *c, size_t clen,
+                  const void *d, size_t dlen)
+{
+    if (S.disabled || S.finished) return;
+    uint32_t header[2] = { kind, (uint32_t)(alen + blen + clen + dlen) };
+    size_t total = 8 + alen + blen + clen + dlen;
+    if (total <= sizeof(S.out) - S.outlen) {
+        uint8_t *at = S.out + S.outlen;
+        memcpy(at, header, 8); at += 8;
+        if (alen) { memcpy(at, a, alen); at += alen; }
+        if (blen) { memcpy(at, b, blen); at += blen; }
+        if (clen) { memcpy(at, c, clen); at += clen; }
+        if (dlen) { memcpy(at, d, dlen); at += dlen; }
+        S.outlen += total;
+        return;
+    }
+    struct iovec iov[6] = { { S.out, S.outlen }, { header, 8 }, { (void *)a, alen }, { (void *)b, blen },
+                            { (void *)c, clen }, { (void *)d, dlen } };
+    write_all(iov, 6);
+    S.outlen = 0;
+}
+
+static void emit(uint32_t kind, const void *a, size_t alen, const void *b, size_t blen, const void *c, size_t clen)
+{
+    emit4(kind, a, alen, b, blen, c, clen, NULL, 0);
+}
+
+/* Caller holds S.lock. Sends the thread's buffered events. */
+static void flush_locked(struct vcpu *v)
+{
+    uint32_t n = __atomic_load_n(&v->n, __ATOMIC_ACQUIRE);
+    if (n > v->sent) {
+        uint32_t head[2] = { v->thread, 0 };
+        emit(PLEXLAB_REC_EVENTS, head, 8, v->buf + v->sent, (size_t)(n - v->sent) * 4, NULL, 0);
+    }
+    v->sent = 0;
+    __atomic_store_n(&v->n, 0, __ATOMIC_RELEASE);
+    v->ntouch = 0;
+}
+
+/* From a signal handler: sends every thread's events so far without resetting any buffer (the
+   interrupted code may be appending to one), then the pending records. The lock is only tried: the
+   interrupted thread may hold it, and then nothing is sent. */
+static void flush_for_signal(void)
+{
+    if (S.disabled || S.finished || pthread_mutex_trylock(&S.lock) != 0) return;
+    for (int i = 0; i < MAX_VCPUS; i++) {
+        struct vcpu *v = S.vcpus[i];
+        if (!v) continue;
+        uint32_t n = __atomic_load_n(&v->n, __ATOMIC_ACQUIRE);
+        if (n > v->sent) {
+            uint32_t head[2] = { v->thread, 0 };
+            emit(PLEXLAB_REC_EVENTS, head, 8, v->buf + v->sent, (size_t)(n - v->sent) * 4, NULL, 0);
+            v->sent = n;
+        }
+    }
+    out_flush();
+    pthread_mutex_unlock(&S.lock);
+}
+
+static void flush_vcpu(struct vcpu *v)
+{
+    pthread_mutex_lock(&S.lock);
+    flush_locked(v);
+    pthread_mutex_unlock(&S.lock);
+}
+
+static uint64_t recorded_insns_locked(void)
+{
+    uint64_t total = S.exited_insns;
+    for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) total += S.vcpus[i]->insns;
+    return total;
+}
+
+/* Caller holds S.lock: flushes every thread and sends END; nothing is sent afterwards. */
+static void finish_locked(uint32_t reason)
+{
+    if (S.finished) return;
+    uint32_t threads = 0;
+    for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) flush_locked(S.vcpus[i]);
+    threads = S.next_thread;
+    uint64_t recorded = recorded_insns_locked();
+    uint64_t executed = __atomic_load_n(&S.executed, __ATOMIC_RELAXED);
+    uint32_t head[2] = { reason, threads };
+    uint64_t counts[2] = { executed, recorded };
+    emit(PLEXLAB_REC_END, head, 8, counts, 16, NULL, 0);
+    out_flush();
+    S.finished = 1;
+}
+
+/* ---- threads ---- */
+
+/* The vCPU of the calling host thread (each guest thread runs on its own host thread), for the SIGSEGV
+   handler; initial-exec so that reading it from a signal handler never allocates. */
+static __thread struct vcpu *tls_vcpu __attribute__((tls_model("initial-exec")));
+
+/* Runs on the vCPU's own thread (lazily, from its first callback). */
+static struct vcpu *vcpu_create(unsigned int index)
+{
+    if (index >= MAX_VCPUS) return NULL;
+    pthread_mutex_lock(&S.lock);
+    struct vcpu *v = S.vcpus[index];
+    if (!v) {
+        v = calloc(1, sizeof(*v));
+        if (v) {
+            v->thread = S.next_thread++;
+            v->recording = !S.limited || S.skip_insns == 0;
+            __atomic_store_n(&S.vcpus[index], v, __ATOMIC_RELEASE);
+        }
+    }
+    pthread_mutex_unlock(&S.lock);
+    tls_vcpu = v;
+    return v;
+}
+
+static inline struct vcpu *vcpu_of(unsigned int index)
+{
+    if (likely(index < MAX_VCPUS)) {
+        struct vcpu *v = S.vcpus[index];
+        if (likely(v != NULL)) return v;
+    }
+    return vcpu_create(index);
+}
+
+static void on_vcpu_exit(qemu_plugin_id_t id, unsigned int index)
+{
+    (void)id;
+    if (index >= MAX_VCPUS) return;
+    pthread_mutex_lock(&S.lock);
+    struct vcpu *v = S.vcpus[index];
+    if (v) {
+        flush_locked(v);
+        uint32_t head[2] = { v->thread, 0 };
+        emit(PLEXLAB_REC_THREAD_END, head, 8, NULL, 0, NULL, 0);
+        S.exited_insns += v->insns;
+        S.vcpus[index] = NULL; /* the index may be reused by a new thread: it gets a new serial */
+        /* v is leaked on purpose: a racing exit-time flusher may still read it. */
+    }
+    pthread_mutex_unlock(&S.lock);
+}
+
+/* ---- code pages ---- */
+
+static inline uint64_t mix(uint64_t page)
+{
+    return (page >> 12) * 0x9E3779B97F4A7C15ull;
+}
+
+static struct code_page *page_lookup(uint64_t page)
+{
+    struct page_table *t = __atomic_load_n(&S.pages, __ATOMIC_ACQUIRE);
+    if (!t) return NULL;
+    size_t i = (size_t)(mix(page) >> 20) & t->mask;
+    for (;;) {
+        uint64_t key = __atomic_load_n(&t->slots[i].key, __ATOMIC_ACQUIRE);
+        if (key == (page | 1)) return t->slots[i].page;
+        if (key == 0) return NULL;
+        i = (i + 1) & t->mask;
+    }
+}
+
+static void table_put(struct page_table *t, struct code_page *p)
+{
+    size_t i = (size_t)(mix(p->page) >> 20) & t->mask;
+    while (t->slots[i].key) i = (i + 1) & t->mask;
+    t->slots[i].page = p;
+    __atomic_store_n(&t->slots[i].key, p->page | 1, __ATOMIC_RELEASE);
+    t->count++;
+}
+
+/* Caller holds S.lock. */
+static struct code_page *page_insert(uint64_t page)
+{
+    struct page_table *t = S.pages;
+    if (!t || (t->count + 1) * 2 > t->mask + 1) {
+        size_t size = t ? (t->mask + 1) * 2 : 1024;
+        struct page_table *n = calloc(1, sizeof(*n));
+        if (!n) return NULL;
+        n->slots = calloc(size, sizeof(n->slots[0]));
+        if (!n->slots) return NULL;
+        n->mask = size - 1;
+        if (t) for (size_t i = 0; i <= t->mask; i++) if (t->slots[i].key) table_put(n, t->slots[i].page);
+        __atomic_store_n(&S.pages, n, __ATOMIC_RELEASE);
+        t = n;
+    }
+    struct code_page *p = calloc(1, sizeof(*p));
+    if (!p) return NULL;
+    p->page = page;
+    p->copy = malloc(PLEXLAB_PAGE_SIZE);
+    if (!p->copy) return NULL;
+    table_put(t, p);
+    return p;
+}
+
+/* Caller holds S.lock. Copies the page's current bytes; sends them if they differ from the last capture. */
+static void capture(struct code_page *p, int fresh)
+{
+    const uint8_t *host = (const uint8_t *)(uintptr_t)(p->page + S.guest_base);
+    __atomic_store_n(&p->dirty, 0, __ATOMIC_RELAXED);
+    if (!fresh && memcmp(p->copy, host, PLEXLAB_PAGE_SIZE) == 0) return;
+    /* This thread's executed TBs so far ran the old bytes: send them first, so the recorder decodes
+       them before it sees the new version (other threads' buffered TBs are handled by the recorder). */
+    if (!fresh && tls_vcpu) flush_locked(tls_vcpu);
+    memcpy(p->copy, host, PLEXLAB_PAGE_SIZE);
+    emit(PLEXLAB_REC_PAGE, &p->page, 8, p->copy, PLEXLAB_PAGE_SIZE, NULL, 0);
+}
+
+/* ---- modules ---- */
+
+static void read_maps_locked(void)
+{
+    for (size_t i = 0; i < S.nmaps; i++) free(S.maps[i].path);
+    S.nmaps = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return;
+    char line[4096 + 256];
+    size_t cap = 0;
+    struct mapping *maps = S.maps;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long start, end, offset;
+        char perms[8];
+        int pathpos = 0;
+        if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &offset, &pathpos) < 4) continue;
+        if (start < S.guest_base) continue;
+        char *path = pathpos ? line + pathpos : NULL;
+        if (path) {
+            path[strcspn(path, "\n")] = 0;
+            if (path[0] != '/') path = NULL;
+        }
+        if (S.nmaps == cap) {
+            cap = cap ? cap * 2 : 256;
+            struct mapping *m = realloc(maps, cap * sizeof(*m));
+            if (!m) break;
+            maps = m;
+        }
+        maps[S.nmaps++] = (struct mapping){ start - S.guest_base, end - S.guest_base, offset,
+                                            path ? strdup(path) : NULL };
+    }
+    S.maps = maps;
+    fclose(f);
+}
+
+static struct mapping *mapping_at(uint64_t page)
+{
+    for (size_t i = 0; i < S.nmaps; i++)
+        if (S.maps[i].start <= page && page < S.maps[i].end) return &S.maps[i];
+    return NULL;
+}
+
+/* Caller holds S.lock. Sends the file-backed mapping holding `page` the first time code runs in it. */
+static void note_module(uint64_t page, int force_reread)
+{
+    struct mapping *m = force_reread ? NULL : mapping_at(page);
+    if (!m) {
+        read_maps_locked();
+        m = mapping_at(page);
+    }
+    if (!m || !m->path) return;
+    for (size_t i = 0; i < S.nsent; i++) {
+        struct mapping *s = &S.sent[i];
+        if (s->start == m->start && s->end == m->end && s->offset == m->offset && strcmp(s->path, m->path) == 0)
+            return;
+    }
+    if (S.nsent == S.capsent) {
+        size_t cap = S.capsent ? S.capsent * 2 : 64;
+        struct mapping *n = realloc(S.sent, cap * sizeof(*n));
+        if (!n) return;
+        S.sent = n;
+        S.capsent = cap;
+    }
+    S.sent[S.nsent] = (struct mapping){ m->start, m->end, m->offset, strdup(m->path) };
+    S.nsent++;
+    uint64_t head[3] = { m->start, m->end, m->offset };
+    emit(PLEXLAB_REC_MODULE, head, 24, m->path, strlen(m->path), NULL, 0);
+}
+
+/* Caller holds S.lock. Makes sure every page under [vaddr, vaddr+len) was captured as it is now. */
+static void check_pages(uint64_t vaddr, uint32_t len)
+{
+    for (uint64_t page = vaddr & PAGE_MASK; page < vaddr + len; page += PLEXLAB_PAGE_SIZE) {
+        struct code_page *p = page_lookup(page);
+        if (!p) {
+            p = page_insert(page);
+            if (!p) continue;
+            capture(p, 1);
+            note_module(page, 0);
+            continue;
+        }
+        if (__atomic_load_n(&p->dirty, __ATOMIC_RELAXED)) {
+            capture(p, 0);
+            continue;
+        }
+        /* Bytes changed without a store we saw (mmap over the page, a read() into it): recapture. */
+        uint64_t lo = vaddr > page ? vaddr : page;
+        uint64_t hi = vaddr + len < page + PLEXLAB_PAGE_SIZE ? vaddr + len : page + PLEXLAB_PAGE_SIZE;
+        if (memcmp(p->copy + (lo - page), S.scratch + (lo - vaddr), hi - lo) != 0) {
+            capture(p, 0);
+            note_module(page, 1);
+        }
+    }
+}
+
+/* ---- execution callbacks (hot) ---- */
+
+static inline void publish(struct vcpu *v, uint32_t n)
+{
+    __atomic_store_n(&v->n, n, __ATOMIC_RELEASE);
+}
+
+/* Where a side event of `words` words goes; keeps MAX_EVENT_WORDS free for the SIGSEGV handler. */
+static inline uint32_t room(struct vcpu *v, uint32_t words)
+{
+    if (v->n + words > BUF_WORDS - MAX_EVENT_WORDS) flush_vcpu(v);
+    return v->n;
+}
+
+/* The common case (no limits, no data pages): one u32 per executed TB, nothing else. */
+static void on_tb_exec(unsigned int index, void *udata)
+{
+    const struct tb_info *tb = udata;
+    struct vcpu *v = vcpu_of(index);
+    if (unlikely(!v)) return;
+    uint32_t n = v->n;
+    v->buf[n++] = tb->id;
+    publish(v, n);
+    if (unlikely(n > BUF_WORDS - MAX_EVENT_WORDS)) flush_vcpu(v);
+}
+
+static void stop_at_limit(void)
+{
+    pthread_mutex_lock(&S.lock);
+    finish_locked(PLEXLAB_END_MAX_INSNS);
+    _exit(0); /* ends every guest thread; the lock is never released on purpose */
+}
+
+/* With --max-insns/--skip-insns or --data-pages: counts instructions and resets the data-page table. */
+static void on_tb_exec_counting(unsigned int index, void *udata)
+{
+    const struct tb_info *tb = udata;
+    struct vcpu *v = vcpu_of(index);
+    if (unlikely(!v)) return;
+    uint64_t before = __atomic_fetch_add(&S.executed, tb->insns, __ATOMIC_RELAXED);
+    if (before < S.skip_insns) {
+        v->recording = 0;
+        return;
+    }
+    if (S.max_insns && before - S.skip_insns >= S.max_insns) stop_at_limit();
+    v->recording = 1;
+    v->ntouch = 0;
+    v->insns += tb->insns;
+    uint32_t n = v->n;
+    v->buf[n++] = tb->id;
+    publish(v, n);
+    if (unlikely(n > BUF_WORDS - MAX_EVENT_WORDS)) flush_vcpu(v);
+}
+
+/*
+ * Code writes. QEMU user mode write-protects every host page that holds translated code; the first store
+ * to such a page raises a host SIGSEGV that QEMU's handler resolves (it invalidates the page's TBs,
+ * unprotects the page and retries the store, or restarts the current TB at the store when the TB itself
+ * was on the page). Wrapping that handler shows us exactly those stores, at no cost to other stores:
+ * the first store to a code page since code was last translated on it. Later stores to the page before
+ * code runs there again cannot matter to any strategy (the page is unprotected in all of them), and a
+ * per-store callback would double the recording time.
+ */
+static struct sigaction qemu_actions[NSIG];
+
+/* A write to a page holding translated code: notes the code write. Returns 0 for any other fault. */
+static int note_code_write(const siginfo_t *info)
+{
+    if (info->si_code != SEGV_ACCERR || !S.have_guest_base) return 0;
+    uint64_t guest = (uint64_t)(uintptr_t)info->si_addr - S.guest_base;
+    struct code_page *p = page_lookup(guest & PAGE_MASK);
+    if (!p) return 0;
+    __atomic_store_n(&p->dirty, 1, __ATOMIC_RELAXED);
+    struct vcpu *v = tls_vcpu;
+    /* The exec callback keeps MAX_EVENT_WORDS free, so no flush (and no lock) here. */
+    if (v && v->recording && v->n + 4 <= BUF_WORDS) {
+        uint32_t n = v->n;
+        v->buf[n] = PLEXLAB_EV_CODE_WRITE;
+        v->buf[n + 1] = (uint32_t)guest;
+        v->buf[n + 2] = (uint32_t)(guest >> 32);
+        v->buf[n + 3] = 1;
+        publish(v, n + 4);
+    }
+    return 1;
+}
+
+/*
+ * Wraps QEMU's host signal handlers. Besides code writes (above), any other signal may be about to
+ * end the guest: when the guest's action is the default one, QEMU kills itself with the signal without
+ * calling the plugin's exit callback. So every such signal first sends what is buffered; the trace is
+ * then whole up to the signal. Guests that install handlers make QEMU replace these wrappers (except
+ * for SIGSEGV and SIGBUS), and then the guest decides.
+ */
+static void on_signal(int sig, siginfo_t *info, void *context)
+{
+    if (!(sig == SIGSEGV && note_code_write(info))) flush_for_signal();
+    struct sigaction *qemu = &qemu_actions[sig];
+    if (qemu->sa_flags & SA_SIGINFO) {
+        qemu->sa_sigaction(sig, info, context);
+    } else if (qemu->sa_handler != SIG_DFL && qemu->sa_handler != SIG_IGN) {
+        qemu->sa_handler(sig);
+    } else {
+        /* Not caught by QEMU: the default action, as it would have been. */
+        sigaction(sig, qemu, NULL);
+        raise(sig);
+    }
+}
+
+/* Called at the first translation, after QEMU installed its handlers. */
+static void wrap_signal_handlers(void)
+{
+    static const int wrapped[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS, SIGQUIT, SIGHUP,
+                                   SIGINT, SIGPIPE, SIGALRM, SIGTERM, SIGUSR1, SIGUSR2, SIGXCPU, SIGXFSZ,
+                                   SIGVTALRM, SIGPROF, SIGIO, SIGPWR };
+    for (size_t i = 0; i < sizeof(wrapped) / sizeof(wrapped[0]); i++) {
+        int sig = wrapped[i];
+        if (sigaction(sig, NULL, &qemu_actions[sig]) != 0) continue;
+        if (!(qemu_actions[sig].sa_flags & SA_SIGINFO) && qemu_actions[sig].sa_handler == SIG_IGN) continue;
+        struct sigaction action;
+        memset(&action, 0, sizeof(action));
+        action.sa_sigaction = on_signal;
+        action.sa_mask = qemu_actions[sig].sa_mask;
+        action.sa_flags = (qemu_actions[sig].sa_flags | SA_SIGINFO) & ~SA_RESETHAND;
+        sigaction(sig, &action, NULL);
+    }
+}
+
+static void on_access(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
+{
+    (void)udata;
+    int store = qemu_plugin_mem_is_store(info);
+    struct vcpu *v = vcpu_of(index);
+    if (unlikely(!v) || !v->recording) return;
+    uint64_t page = vaddr & PAGE_MASK;
+    for (uint32_t i = 0; i < v->ntouch; i++) {
+        if (v->touch[i].page == page) {
+            v->buf[v->touch[i].pos + (store ? 4 : 3)]++;
+            return;
+        }
+    }
+    uint32_t n = room(v, 5);
+    uint32_t *w = v->buf + n;
+    w[0] = PLEXLAB_EV_DATA;
+    w[1] = (uint32_t)page;
+    w[2] = (uint32_t)(page >> 32);
+    w[3] = !store;
+    w[4] = store;
+    if (v->ntouch < TOUCH_SLOTS) {
+        v->touch[v->ntouch].page = page;
+        v->touch[v->ntouch].pos = n;
+        v->ntouch++;
+    }
+    publish(v, n + 5);
+}
+
+static void on_syscall(qemu_plugin_id_t id, unsigned int index, int64_t num, uint64_t a1, uint64_t a2,
+                       uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8)
+{
+    (void)id; (void)a1; (void)a2; (void)a3; (void)a4; (void)a5; (void)a6; (void)a7; (void)a8;
+    struct vcpu *v = vcpu_of(index);
+    if (!v || !v->recording) return;
+    uint32_t n = room(v, 3);
+    v->buf[n] = PLEXLAB_EV_SYSCALL;
+    v->buf[n + 1] = (uint32_t)(uint64_t)num;
+    v->buf[n + 2] = (uint32_t)((uint64_t)num >> 32);
+    publish(v, n + 3);
+    if (num == S.execve_number || num == S.execveat_number) {
+        /* A successful execve replaces QEMU and this plugin without an exit callback: send everything. */
+        pthread_mutex_lock(&S.lock);
+        for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) flush_locked(S.vcpus[i]);
+        out_flush();
+        pthread_mutex_unlock(&S.lock);
+    }
+}
+
+/* ---- translation ---- */
+
+static struct tb_info *tb_info_alloc(void)
+{
+    if (!S.slab || S.slab_used == TB_SLAB) {
+        S.slab = calloc(TB_SLAB, sizeof(struct tb_info)); /* never freed: generated code points into it */
+        if (!S.slab) return NULL;
+        S.slab_used = 0;
+    }
+    return &S.slab[S.slab_used++];
+}
+
+static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+    (void)id;
+    if (S.disabled) return; /* a forked child: run uninstrumented */
+    size_t n = qemu_plugin_tb_n_insns(tb);
+    uint64_t vaddr = qemu_plugin_tb_vaddr(tb);
+    if (n == 0 || n > sizeof(S.sizes)) return;
+
+    pthread_mutex_lock(&S.lock);
+    uint32_t len = 0;
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+        size_t size = qemu_plugin_insn_size(insn);
+        if (len + size > sizeof(S.scratch)) { ok = 0; break; }
+        memcpy(S.scratch + len, qemu_plugin_insn_data(insn), size);
+        S.sizes[i] = (uint8_t)size;
+        len += (uint32_t)size;
+        if (!S.have_guest_base) {
+            void *host = qemu_plugin_insn_haddr(insn);
+            if (host) {
+                S.guest_base = (uint64_t)(uintptr_t)host - qemu_plugin_insn_vaddr(insn);
+                S.have_guest_base = 1;
+            }
+        }
+    }
+    struct tb_info *info = ok && S.have_guest_base ? tb_info_alloc() : NULL;
+    if (!S.wrapped_signals) {
+        S.wrapped_signals = 1;
+        wrap_signal_handlers();
+    }
+    if (info) {
+        check_pages(vaddr, len);
+        info->id = S.next_tb_id++;
+        info->insns = (uint32_t)n;
+        uint32_t head[2] = { info->id, (uint32_t)n };
+        struct { uint64_t vaddr; uint32_t len; } __attribute__((packed)) where = { vaddr, len };
+        emit4(PLEXLAB_REC_TB, head, 8, &where, 12, S.sizes, n, S.scratch, len);
+    }
+    pthread_mutex_unlock(&S.lock);
+    if (!info) {
+        qemu_plugin_outs("plexlab: cannot record a translation block (no host address or too long)\n");
+        return;
+    }
+
+    qemu_plugin_register_vcpu_tb_exec_cb(tb, S.counting ? on_tb_exec_counting : on_tb_exec,
+                                         QEMU_PLUGIN_CB_NO_REGS, info);
+    if (S.data_pages) {
+        for (size_t i = 0; i < n; i++)
+            qemu_plugin_register_vcpu_mem_cb(qemu_plugin_tb_get_insn(tb, i), on_access, QEMU_PLUGIN_CB_NO_REGS,
+                                             QEMU_PLUGIN_MEM_RW, NULL);
+    }
+}
+
+/* ---- process lifetime ---- */
+
+static void on_exit_cb(qemu_plugin_id_t id, void *udata)
+{
+    (void)id; (void)udata;
+    pthread_mutex_lock(&S.lock);
+    finish_locked(PLEXLAB_END_EXIT);
+    pthread_mutex_unlock(&S.lock);
+}
+
+static void before_fork(void) { pthread_mutex_lock(&S.lock); }
+static void after_fork_parent(void) { pthread_mutex_unlock(&S.lock); }
+static void after_fork_child(void)
+{
+    /* A forked guest process must not write into the parent's stream. */
+    pthread_mutex_unlock(&S.lock);
+    S.disabled = 1;
+    if (S.fd >= 0) close(S.fd);
+    S.fd = -1;
+}
+
+static int parse_u64(const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno || end == text || *end) return 0;
+    *out = value;
+    return 1;
+}
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv)
+{
+    uint64_t fd = (uint64_t)-1;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strncmp(arg, "arg=", 4) == 0) arg += 4; /* the older -plugin ...,arg=K=V spelling */
+        const char *eq = strchr(arg, '=');
+        if (!eq) goto bad;
+        size_t klen = (size_t)(eq - arg);
+        const char *value = eq + 1;
+        if (klen == 2 && strncmp(arg, "fd", 2) == 0) {
+            if (!parse_u64(value, &fd)) goto bad;
+        } else if (klen == 9 && strncmp(arg, "max-insns", 9) == 0) {
+            if (!parse_u64(value, &S.max_insns)) goto bad;
+        } else if (klen == 10 && strncmp(arg, "skip-insns", 10) == 0) {
+            if (!parse_u64(value, &S.skip_insns)) goto bad;
+        } else if (klen == 10 && strncmp(arg, "data-pages", 10) == 0) {
+            S.data_pages = strcmp(value, "on") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
+        } else {
+            goto bad;
+        }
+        continue;
+    bad:
+        fprintf(stderr, "plexlab plugin: bad argument '%s'\n", argv[i]);
+        return -1;
+    }
+    if (fd == (uint64_t)-1 || fcntl((int)fd, F_GETFD) < 0) {
+        fprintf(stderr, "plexlab plugin: needs fd=N, an open pipe to the recorder\n");
+        return -1;
+    }
+    /* Out of the way of guests that close or reuse low descriptors; not inherited by guest execve. */
+    int high = fcntl((int)fd, F_DUPFD_CLOEXEC, HIGH_FD);
+    if (high < 0) high = fcntl((int)fd, F_DUPFD_CLOEXEC, 64);
+    if (high >= 0) {
+        close((int)fd);
+        S.fd = high;
+    } else {
+        S.fd = (int)fd;
+        fcntl(S.fd, F_SETFD, FD_CLOEXEC);
+    }
+    S.limited = S.max_insns != 0 || S.skip_insns != 0;
+    S.counting = S.limited || S.data_pages;
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+
+    const char *target = info && info->target_name ? info->target_name : "";
+    int i386 = strcmp(target, "i386") == 0;
+    S.execve_number = i386 ? 11 : 59;
+    S.execveat_number = i386 ? 358 : 322;
+    uint32_t head[2] = { PLEXLAB_PROTOCOL_VERSION, S.data_pages ? PLEXLAB_FLAG_DATA_PAGES : 0 };
+    uint64_t limits[2] = { S.max_insns, S.skip_insns };
+    pthread_mutex_lock(&S.lock);
+    emit(PLEXLAB_REC_HELLO, head, 8, limits, 16, target, strlen(target));
+    out_flush(); /* the recorder learns early that the plugin runs */
+    pthread_mutex_unlock(&S.lock);
+
+    qemu_plugin_register_vcpu_exit_cb(id, on_vcpu_exit);
+    qemu_plugin_register_vcpu_tb_trans_cb(id, on_tb_trans);
+    qemu_plugin_register_vcpu_syscall_cb(id, on_syscall);
+    qemu_plugin_register_atexit_cb(id, on_exit_cb, NULL);
+    return 0;
+}

@@ -127,7 +127,7 @@ public enum BlockStreamCodec: UInt8, Sendable, CaseIterable, CustomStringConvert
     case predictive = 1
 
     /// What new traces use. Switching codecs is this one line; readers handle both.
-    public static let writerDefault: BlockStreamCodec = .raw
+    public static let writerDefault: BlockStreamCodec = .predictive
 
     public var description: String {
         switch self {

@@ -3,11 +3,13 @@ import ArgumentParser
 /// Every subcommand, in the order `--help` lists them. One file per subcommand in this folder.
 enum CommandRegistry {
     static let all: [ParsableCommand.Type] = [
+        RecordCommand.self,
         ImportCommand.self,
         InfoCommand.self,
         ReplayCommand.self,
         CompareCommand.self,
         ReportCommand.self,
+        GateCommand.self,
         CalibrateCommand.self,
     ]
 }

@@ -131,8 +131,7 @@ private func stableSorted<T>(_ events: [T], by key: (T) -> UInt64) -> [T] {
     }
 
     /// The same shapes through BlockCodec (one coder per thread, state across that thread's chunks).
-    @Test(.disabled("BlockCodec's coder is still a stub on this branch; enable once branch codec is merged"),
-          arguments: 0..<48)
+    @Test(arguments: 0..<48)
     func randomShapesReadBackExactlyWithThePredictiveCodec(seed: Int) throws {
         try checkRandomShape(seed: seed, codec: .predictive)
     }

@@ -49,12 +49,12 @@ func randomDefinition(_ rng: inout SeededRNG) -> BlockDefinition {
 }
 
 /// Writes `count` blocks of thread 0 (ids cycling over `definitions`) in chunks of `chunkBlocks`, one syscall
-/// per chunk at its last block, and finishes the trace.
+/// per chunk at its last block, and finishes the trace. Raw codec: the hostile-input tests forge its payloads.
 @discardableResult
 func writeSimpleTrace(at path: String, chunks: Int, chunkBlocks: Int = 8, definitions: Int = 5) throws -> [BlockDefinition] {
     var rng = SeededRNG(seed: 99)
     let writer = try TraceWriter(path: path, metadata: sampleMetadata(),
-                                 options: .init(chunkBlocks: chunkBlocks, overwrite: true))
+                                 options: .init(chunkBlocks: chunkBlocks, overwrite: true, blockCodec: .raw))
     var defs: [BlockDefinition] = []
     for _ in 0..<definitions {
         let def = randomDefinition(&rng)

@@ -1,1 +1,67 @@
-/* The wire protocol between the plugin and the recorder. */
+/*
+ * The wire protocol between PlexLab's QEMU plugin and the recorder (docs/recorder.md explains it in prose;
+ * Sources/Recorder/PluginProtocol.swift is the reading side and must stay in step with this file).
+ *
+ * The plugin writes a stream of records to a pipe. Every record is an 8-byte header
+ *     u32 kind, u32 payload length in bytes
+ * followed by the payload. Integers are little-endian (plugin and recorder share the host), and nothing
+ * is aligned. Records from different guest threads are serialised under one lock; within one thread
+ * events keep their order.
+ */
+#ifndef PLEXLAB_PLUGIN_PROTOCOL_H
+#define PLEXLAB_PLUGIN_PROTOCOL_H
+
+#define PLEXLAB_PROTOCOL_VERSION 1
+#define PLEXLAB_PAGE_SIZE 4096
+
+enum plexlab_record_kind {
+    /* u32 protocol version, u32 flags (PLEXLAB_FLAG_*), u64 max-insns (0 = none), u64 skip-insns,
+       then the QEMU target name (the rest of the payload, no terminator). First record of a stream. */
+    PLEXLAB_REC_HELLO = 1,
+    /* A translation block as QEMU translated it: u32 tb id (dense from 0, one per translation),
+       u32 instruction count n, u64 guest address, u32 byte length b, then n u8 instruction lengths,
+       then the b code bytes. Always precedes the first execution of that id. */
+    PLEXLAB_REC_TB = 2,
+    /* u64 page-aligned guest address, then PLEXLAB_PAGE_SIZE bytes: a code page as it is now. Sent when
+       code is first translated on the page and again when its bytes changed (a store hit it, or a
+       translation found bytes that differ from the last capture). Precedes the TB records it serves. */
+    PLEXLAB_REC_PAGE = 3,
+    /* One guest thread's events, in order: u32 thread, u32 zero, then u32 words (see below). */
+    PLEXLAB_REC_EVENTS = 4,
+    /* A file-backed mapping holding executed code: u64 start, u64 end (guest addresses), u64 file
+       offset, then the path (the rest of the payload). */
+    PLEXLAB_REC_MODULE = 5,
+    /* u32 thread, u32 zero: the guest thread exited; its events are complete. */
+    PLEXLAB_REC_THREAD_END = 6,
+    /* Last record: u32 reason (PLEXLAB_END_*), u32 threads seen, u64 instructions executed (skipped ones
+       included), u64 instructions whose blocks were recorded. */
+    PLEXLAB_REC_END = 7,
+};
+
+enum plexlab_flags {
+    PLEXLAB_FLAG_DATA_PAGES = 1,
+};
+
+enum plexlab_end_reason {
+    PLEXLAB_END_EXIT = 0,      /* the guest exited or died of a signal (the recorder sees which) */
+    PLEXLAB_END_MAX_INSNS = 1, /* --max-insns reached: the plugin ended the guest with exit status 0 */
+};
+
+/*
+ * The words of an EVENTS record. A word below PLEXLAB_EV_FIRST_MARKER is the id of a TB that started
+ * executing. A marker word starts a side event that belongs to the TB executed last:
+ *   CODE_WRITE: addr lo, addr hi, size               (4 words in all)
+ *   SYSCALL:    number lo, number hi                 (3 words)
+ *   DATA:       page lo, page hi, reads, writes      (5 words)
+ * A code write is the first store to a page holding translated code since code was last translated
+ * there (QEMU write-protects such pages; the plugin sees the protection fault). The address is the
+ * first byte that faulted and the size is 1: the fault does not tell the access size. DATA words
+ * appear only with data-pages: per executed TB and page, the loads and stores it made (a TB may be
+ * reported more than once for a page; the reader sums).
+ */
+#define PLEXLAB_EV_FIRST_MARKER 0xFFFFFF00u
+#define PLEXLAB_EV_CODE_WRITE 0xFFFFFFF1u
+#define PLEXLAB_EV_SYSCALL 0xFFFFFFF2u
+#define PLEXLAB_EV_DATA 0xFFFFFFF3u
+
+#endif

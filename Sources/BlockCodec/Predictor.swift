@@ -1,0 +1,613 @@
+import TraceModel
+
+/// "No block": an unknown cached successor, an empty stack slot, a decoding error.
+var noBlock: UInt32 { 0xFFFF_FFFF }
+/// What the predictor keeps per block id this thread has executed.
+struct BlockEntry {
+    var address: UInt64 = 0
+    /// Static target (jcc, jmp, call) or fall-through (split, syscall): the single static successor.
+    var target: UInt64 = 0
+    var fallThrough: UInt64 = 0
+    /// Learned id of the block at `target` (`noBlock` until seen).
+    var targetID: UInt32 = noBlock
+    /// Learned id of the block at `fallThrough`: a jcc's not-taken side, a call's return site.
+    var fallID: UInt32 = noBlock
+    /// `ExitKind` raw value; `unknownKind` for ids this thread has not executed.
+    var kind: UInt8 = unknownKind
+    /// Bimodal direction counter for jcc (-4 ... 3, taken when >= 0).
+    var bimodal: Int8 = 0
+    /// Recent misses of the static prediction (0 ... 3), a coding context for single-successor blocks.
+    var missState: UInt8 = 0
+    /// jcc: how many times in a row it went the same way (saturating), and which way.
+    var streak: UInt16 = 0
+    var lastTaken = false
+}
+
+var unknownKind: UInt8 { 0xFF }
+
+/// Parameters of the predictor. Both sides must use the same values; they are part of the format.
+enum ModelShape {
+    static var tageTables: Int { 6 }
+    static var tageIndexBits: Int { 14 }
+    static var tageHistory: (Int, Int, Int, Int, Int, Int) { (4, 8, 16, 32, 64, 128) }
+    static var indirectIndexBits: Int { 12 }
+    static var returnStackDepth: Int { 64 }
+    static var mtfSlots: Int { 4 }
+    /// The match model's window of past successors grows from 2^16 up to 2^maxWindowBits entries.
+    static var minWindowBits: Int { 16 }
+    static var maxWindowBits: Int { 22 }
+    static var minMatch: Int { 4 }
+    /// The match model's hash table has 2^min(windowBits - 1, maxMatchTableBits) entries.
+    static var maxMatchTableBits: Int { 18 }
+    /// Adaptation shifts of the coding probabilities.
+    static var hitShift: Int { 6 }
+    /// A jcc that went the same way this many times in a row skips the direction tables.
+    static var stableStreak: Int { 32 }
+    static var sideShift: Int { 4 }
+}
+
+/// Offsets of the coding contexts in the probability table. "Agree" groups hold 9 probabilities: no
+/// match-model prediction, or a match prediction equal to the kind's prediction, by match length bucket.
+enum Ctx {
+    static var single: Int { 0 }                           // 9 kinds x 2 (prediction is new) x 4 (miss state), x 9
+    static var jcc: Int { single + 72 * 9 }                // (tables+1) x 8 (counter) x 2 (alt agrees), x 9
+    static var ret: Int { jcc + 112 * 9 }                  // 2 (stack had an entry) x 2 (prediction is new), x 9
+    static var indirect: Int { ret + 4 * 9 }               // 3 (source) x 4 (confidence), x 9
+    static var matchFirst: Int { indirect + 12 * 9 }       // 5 (kind class) x 8 (match length) x 4 (confidence)
+    static var matchSecond: Int { matchFirst + 5 * 8 * 4 } // 5 (kind class) x 4 (confidence)
+    static var secondary: Int { matchSecond + 5 * 4 }      // 2: a jcc's other side
+    static var mtf: Int { secondary + 2 }                  // 5 (kind class) x mtfSlots
+    static var new: Int { mtf + 5 * ModelShape.mtfSlots }  // 5 (kind class)
+    static var idLength: Int { new + 5 }                   // 64: 6-bit tree for the explicit id's bit length
+    static var stable: Int { idLength + 64 }               // 8 (streak length) x 2 (prediction is new) x 9
+    static var count: Int { stable + 8 * 2 * 9 }
+}
+
+/// The successor predictor shared by encoder and decoder, plus the coding of one transition.
+///
+/// Everything here is deterministic and depends only on the ids already coded and their definitions, so
+/// the decoder reproduces the encoder's state exactly.
+struct SuccessorModel {
+    var blocks = RawArray<BlockEntry>(capacity: 1024, fill: BlockEntry())
+    /// Up to `mtfSlots` distinct recent successors per block, most recent first (miss alternatives).
+    var recent = RawArray<UInt32>(capacity: 1024 * ModelShape.mtfSlots, fill: noBlock)
+    var addresses = AddressMap()
+    var probabilities = RawArray<AdaptiveBit>(capacity: Ctx.count, fill: AdaptiveBit())
+    /// Tagged direction tables: tag (bits 0-15), counter 0...7 (bits 16-18), useful 0...3 (bits 19-20).
+    var tage = RawArray<UInt32>(capacity: ModelShape.tageTables << ModelShape.tageIndexBits, fill: 0)
+    /// Indirect targets: id (bits 0-31), tag (32-47), confidence 0...3 (48-49).
+    var indirect = RawArray<UInt64>(capacity: 1 << ModelShape.indirectIndexBits, fill: 0)
+    var returnStack = RawArray<UInt32>(capacity: ModelShape.returnStackDepth, fill: noBlock)
+    var returnTop = 0
+    var returnCount = 0
+    /// Global jcc direction history, newest in bit 0 of `history0`.
+    var history0: UInt64 = 0
+    var history1: UInt64 = 0
+    /// The block executed last (`noBlock` before the thread's first block) and the one before it.
+    var current: UInt32 = noBlock
+    var previous: UInt32 = noBlock
+    /// One past the largest id this thread has executed: the id a never-seen block gets.
+    var nextNew: UInt32 = 0
+    /// The id that had no definition when `step` failed (`noBlock` if it failed on a malformed value).
+    var failedID: UInt32 = noBlock
+
+    /// Match model: the last 2^windowBits ids; `matchTable` maps a hash of the recent ids to the window
+    /// position that followed them last time; `matchPosition` is where the current match continues.
+    var window = RawArray<UInt32>(capacity: 1 << ModelShape.minWindowBits, fill: noBlock)
+    var matchTable = RawArray<UInt32>(capacity: 1 << (ModelShape.minWindowBits - 1), fill: 0)
+    var matchTableBits = ModelShape.minWindowBits - 1
+    var windowBits = ModelShape.minWindowBits
+    var position: UInt32 = 0
+    var matchPosition: UInt32 = 0
+    var matchLength = 0
+    var recentHash: UInt64 = 0
+    /// The match model's guess for the block being coded (`noBlock` when there is no match).
+    var matchPredicted: UInt32 = noBlock
+    var matchBucket = 0
+
+    func free() {
+        blocks.free()
+        recent.free()
+        addresses.free()
+        probabilities.free()
+        tage.free()
+        indirect.free()
+        returnStack.free()
+        window.free()
+        matchTable.free()
+    }
+
+    // MARK: Learning definitions
+
+    /// Records the definition of `id` the first time this thread executes it; false if `id` has none.
+    @inline(never)
+    mutating func learn(_ id: UInt32, _ definitions: UnsafeBufferPointer<BlockDefinition>) -> Bool {
+        let i = Int(id)
+        guard i < definitions.count else {
+            failedID = id
+            return false
+        }
+        blocks.ensure(i + 1)
+        recent.ensure((i + 1) * ModelShape.mtfSlots)
+        let definition = definitions[i]
+        let kind = definition.exitKind
+        var entry = BlockEntry()
+        entry.address = definition.address
+        entry.fallThrough = definition.fallThrough
+        switch kind {
+        case .jcc, .jmp, .call: entry.target = definition.staticTarget ?? definition.fallThrough
+        default: entry.target = definition.fallThrough
+        }
+        entry.kind = kind.rawValue
+        blocks[i] = entry
+        addresses.insert(definition.address, id)
+        if id >= nextNew { nextNew = id &+ 1 }
+        return true
+    }
+
+    /// The id expected at `address`: the latest block known there, else the next new id.
+    @inline(__always) func resolve(_ address: UInt64) -> UInt32 {
+        let id = addresses.lookup(address)
+        return id == noBlock ? nextNew : id
+    }
+
+    // MARK: One transition
+
+    /// Codes the successor of `current` (`actual` when encoding; ignored when decoding) and updates the
+    /// model. Returns the successor, or `noBlock` if it has no definition (malformed input).
+    @inline(__always)
+    mutating func step<C: BitCoder>(_ coder: inout C, actual: UInt32,
+                                    _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
+        let b = current
+        var s: UInt32
+        if matchLength > 0 {
+            matchPredicted = window[Int(matchPosition) & ((1 << windowBits) - 1)]
+            matchBucket = Swift.min(7, Int.bitWidth - 1 - matchLength.leadingZeroBitCount)
+        } else {
+            matchPredicted = noBlock
+        }
+        if b == noBlock {
+            s = codeEscape(&coder, actual, kindClass: 4, exclude: noBlock, noBlock, noBlock)
+            guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
+        } else {
+            let e = blocks[Int(b)]
+            switch e.kind {
+            case ExitKind.jcc.rawValue:
+                s = stepJcc(&coder, actual, b, e, definitions)
+            case ExitKind.ret.rawValue:
+                s = stepReturn(&coder, actual, b, e, definitions)
+            case ExitKind.jmpInd.rawValue, ExitKind.callInd.rawValue, ExitKind.far.rawValue:
+                s = stepIndirect(&coder, actual, b, e, definitions)
+            default:
+                s = stepSingle(&coder, actual, b, e, definitions)
+            }
+            guard s != noBlock else { return noBlock }
+        }
+        previous = b
+        current = s
+        updateMatch(s)
+        return s
+    }
+
+    /// Appends `s` to the window, follows or ends the current match, and looks for a new one.
+    @inline(__always)
+    private mutating func updateMatch(_ s: UInt32) {
+        if matchLength > 0 {
+            if matchPredicted == s {
+                matchLength &+= 1
+                matchPosition &+= 1
+            } else {
+                matchLength = 0
+            }
+        }
+        var mask = (1 << windowBits) - 1
+        window[Int(position) & mask] = s
+        position &+= 1
+        if Int(position) & mask == 0 && windowBits < ModelShape.maxWindowBits && Int(position) == mask + 1 {
+            growWindow()
+            mask = (1 << windowBits) - 1
+        }
+        recentHash = (recentHash << 5) ^ (UInt64(s) &* 0x9E37_79B9_7F4A_7C15 >> 20)
+        let slot = Int(truncatingIfNeeded: (recentHash &* 0xD6E8_FEB8_6659_FD93) >> UInt64(64 - matchTableBits))
+        // While a match runs, its context is already in the table (an older occurrence predicts as well
+        // as the newest), so only unmatched positions are inserted: far fewer random stores.
+        if matchLength == 0 {
+            let candidate = matchTable[slot]
+            let distance = position &- candidate
+            if candidate != 0, distance > 0, Int(distance) <= mask {
+                // Verify the candidate (the hash may collide) and measure how long the match already is.
+                var length = 0
+                while length < 32, Int(distance) + length < mask,
+                      window[Int(candidate &- 1 &- UInt32(length)) & mask] == window[Int(position &- 1 &- UInt32(length)) & mask] {
+                    length += 1
+                }
+                if length >= ModelShape.minMatch {
+                    matchLength = length
+                    matchPosition = candidate
+                }
+            }
+            matchTable[slot] = position
+        }
+    }
+
+    /// Doubles the window (and starts a fresh, larger hash table) once the stream has filled it.
+    @inline(never)
+    private mutating func growWindow() {
+        let bits = windowBits + 1
+        let grown = RawArray<UInt32>(capacity: 1 << bits, fill: noBlock)
+        let oldMask = (1 << windowBits) - 1
+        // The window is full and position is a multiple of its size: old slot i holds position i.
+        for i in 0...oldMask { grown[i] = window[i] }
+        window.free()
+        window = grown
+        matchTable.free()
+        matchTableBits = Swift.min(bits - 1, ModelShape.maxMatchTableBits)
+        matchTable = RawArray<UInt32>(capacity: 1 << matchTableBits, fill: 0)
+        windowBits = bits
+        matchLength = 0
+    }
+
+    @inline(__always)
+    private mutating func learnIfNew(_ s: UInt32, _ definitions: UnsafeBufferPointer<BlockDefinition>) -> Bool {
+        if Int(s) < blocks.capacity, blocks[Int(s)].kind != unknownKind { return true }
+        return learn(s, definitions)
+    }
+
+    /// jmp, call, split, syscall: one static successor.
+    @inline(__always)
+    private mutating func stepSingle<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
+                                                  _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
+        let p = e.targetID != noBlock ? e.targetID : resolve(e.target)
+        let agree = Ctx.single + ((Int(e.kind) &* 8) + (p == nextNew ? 4 : 0) + Int(e.missState)) &* 9
+        let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: 3 - Int(e.missState), kindClass: 0,
+                              secondary: noBlock)
+        guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
+        if s == p {
+            if e.missState != 0 { blocks.base[Int(b)].missState = e.missState - 1 }
+        } else {
+            blocks.base[Int(b)].missState = 3
+            pushRecent(b, s)
+        }
+        if e.targetID != s, blocks[Int(s)].address == e.target { blocks.base[Int(b)].targetID = s }
+        if e.kind == ExitKind.call.rawValue { pushReturn(b) }
+        return s
+    }
+
+    /// Near return: the return-address stack holds the calling blocks.
+    @inline(__always)
+    private mutating func stepReturn<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
+                                                  _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
+        var p: UInt32
+        var caller = noBlock
+        if returnCount > 0 {
+            returnTop = (returnTop &- 1) & (ModelShape.returnStackDepth - 1)
+            returnCount -= 1
+            caller = returnStack[returnTop]
+            let c = blocks[Int(caller)]
+            p = c.fallID != noBlock ? c.fallID : resolve(c.fallThrough)
+        } else {
+            p = recent[Int(b) &* ModelShape.mtfSlots]
+            if p == noBlock { p = nextNew }
+        }
+        let agree = Ctx.ret + ((caller != noBlock ? 2 : 0) + (p == nextNew ? 1 : 0)) &* 9
+        let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: caller != noBlock ? 3 : 0,
+                              kindClass: 2, secondary: noBlock)
+        guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
+        if caller != noBlock {
+            let c = blocks[Int(caller)]
+            if c.fallID != s, blocks[Int(s)].address == c.fallThrough { blocks.base[Int(caller)].fallID = s }
+        }
+        pushRecent(b, s)
+        return s
+    }
+
+    /// jmp_ind, call_ind, far: a tagged table indexed by the previous block, else the last successor.
+    @inline(__always)
+    private mutating func stepIndirect<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
+                                                    _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
+        let x = (UInt64(b) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(previous) &* 0xC2B2_AE3D_27D4_EB4F)
+            ^ ((history0 & 0xFF) &* 0x1656_67B1_9E37_79F9)
+        let mixed = (x ^ (x >> 31)) &* 0xD6E8_FEB8_6659_FD93
+        let index = Int(truncatingIfNeeded: mixed >> UInt64(64 - ModelShape.indirectIndexBits))
+        let tag = (mixed >> 8) & 0xFFFF
+        let slot = indirect[index]
+        let matched = (slot >> 32) & 0xFFFF == tag && slot != 0
+        var p: UInt32
+        var source: Int
+        let confidence = Int((slot >> 48) & 3)
+        if matched {
+            p = UInt32(truncatingIfNeeded: slot)
+            source = 0
+        } else {
+            p = recent[Int(b) &* ModelShape.mtfSlots]
+            source = 1
+            if p == noBlock {
+                p = nextNew
+                source = 2
+            }
+        }
+        let agree = Ctx.indirect + (source &* 4 + (matched ? confidence : 0)) &* 9
+        let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: matched ? confidence : 0,
+                              kindClass: 3, secondary: noBlock)
+        guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
+        if matched {
+            if p == s {
+                if confidence < 3 { indirect[index] = slot + (1 << 48) }
+            } else if confidence > 0 {
+                indirect[index] = slot - (1 << 48)
+            } else {
+                indirect[index] = (tag << 32) | UInt64(s)
+            }
+        } else if p != s {
+            indirect[index] = (tag << 32) | UInt64(s)
+        }
+        pushRecent(b, s)
+        if e.kind == ExitKind.callInd.rawValue { pushReturn(b) }
+        return s
+    }
+
+    /// jcc: a TAGE-style direction predictor; the coding context is its provider and confidence.
+    @inline(__always)
+    private mutating func stepJcc<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
+                                               _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
+        if ModelShape.stableStreak > 0 && Int(e.streak) >= ModelShape.stableStreak {
+            return stepStableJcc(&coder, actual, b, e, definitions)
+        }
+        var indices = (0, 0, 0, 0, 0, 0)
+        var tags = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0))
+        let lengths = ModelShape.tageHistory
+        let bk = UInt64(b) &* 0x9E37_79B9_7F4A_7C15
+        @inline(__always) func hash(_ length: Int, _ table: Int) -> (Int, UInt32) {
+            var h0 = history0, h1: UInt64 = 0
+            if length < 64 { h0 &= (1 << UInt64(length)) - 1 }
+            else if length > 64 { h1 = history1 & ((1 << UInt64(length - 64)) &- 1) }
+            var x = bk ^ (h0 &* 0xC2B2_AE3D_27D4_EB4F) ^ (h1 &* 0x1656_67B1_9E37_79F9) ^ UInt64(table)
+            x = (x ^ (x >> 29)) &* 0xD6E8_FEB8_6659_FD93
+            x ^= x >> 32
+            let index = (table << ModelShape.tageIndexBits)
+                | Int(truncatingIfNeeded: x >> UInt64(64 - ModelShape.tageIndexBits))
+            return (index, UInt32(truncatingIfNeeded: x & 0xFFFF) | 1)
+        }
+        (indices.0, tags.0) = hash(lengths.0, 0)
+        (indices.1, tags.1) = hash(lengths.1, 1)
+        (indices.2, tags.2) = hash(lengths.2, 2)
+        (indices.3, tags.3) = hash(lengths.3, 3)
+        (indices.4, tags.4) = hash(lengths.4, 4)
+        (indices.5, tags.5) = hash(lengths.5, 5)
+        let table = tage.base
+        @inline(__always) func entry(_ t: Int) -> (Int, UInt32) {
+            switch t {
+            case 0: return (indices.0, tags.0)
+            case 1: return (indices.1, tags.1)
+            case 2: return (indices.2, tags.2)
+            case 3: return (indices.3, tags.3)
+            case 4: return (indices.4, tags.4)
+            default: return (indices.5, tags.5)
+            }
+        }
+        var provider = -1, alternate = -1
+        var t = ModelShape.tageTables - 1
+        while t >= 0 {
+            let (index, tag) = entry(t)
+            if table[index] & 0xFFFF == tag {
+                if provider < 0 { provider = t } else { alternate = t; break }
+            }
+            t -= 1
+        }
+        let baseTaken = e.bimodal >= 0
+        var counter: Int
+        var predicted: Bool
+        if provider >= 0 {
+            counter = Int((table[entry(provider).0] >> 16) & 7)
+            predicted = counter >= 4
+        } else {
+            counter = Int(e.bimodal) + 4
+            predicted = baseTaken
+        }
+        let alternateTaken = alternate >= 0 ? (table[entry(alternate).0] >> 16) & 7 >= 4 : baseTaken
+        let takenID = e.targetID != noBlock ? e.targetID : resolve(e.target)
+        let fallID = e.fallID != noBlock ? e.fallID : resolve(e.fallThrough)
+        let p = predicted ? takenID : fallID
+        let other = predicted ? fallID : takenID
+        let agree = Ctx.jcc + ((provider + 1) &* 16 + counter &* 2 + (alternateTaken == predicted ? 1 : 0)) &* 9
+        let strength = predicted ? counter - 4 : 3 - counter
+        let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: strength, kindClass: 1,
+                              secondary: other == p ? noBlock : other)
+        guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
+        let address = blocks[Int(s)].address
+        let taken: Bool
+        if address == e.target {
+            taken = true
+            if e.targetID != s { blocks.base[Int(b)].targetID = s }
+        } else if address == e.fallThrough {
+            taken = false
+            if e.fallID != s { blocks.base[Int(b)].fallID = s }
+        } else {
+            return s  // neither side (a signal, a new translation): no direction to learn
+        }
+
+        if taken == e.lastTaken {
+            if e.streak < UInt16.max { blocks.base[Int(b)].streak = e.streak + 1 }
+        } else {
+            blocks.base[Int(b)].streak = 1
+            blocks.base[Int(b)].lastTaken = taken
+        }
+        // Update the direction predictor (TAGE: provider counter, usefulness, allocation on mispredict).
+        let bimodal = e.bimodal
+        if taken { if bimodal < 3 { blocks.base[Int(b)].bimodal = bimodal + 1 } }
+        else if bimodal > -4 { blocks.base[Int(b)].bimodal = bimodal - 1 }
+        if provider >= 0 {
+            let index = entry(provider).0
+            var value = table[index]
+            var c = (value >> 16) & 7
+            if taken { if c < 7 { c += 1 } } else if c > 0 { c -= 1 }
+            var u = (value >> 19) & 3
+            if predicted != alternateTaken {
+                if predicted == taken { if u < 3 { u += 1 } } else if u > 0 { u -= 1 }
+            }
+            value = (value & 0xFFFF) | (c << 16) | (u << 19)
+            table[index] = value
+        }
+        if predicted != taken && provider < ModelShape.tageTables - 1 {
+            var allocated = false
+            var t = provider + 1
+            while t < ModelShape.tageTables {
+                let (index, tag) = entry(t)
+                if (table[index] >> 19) & 3 == 0 {
+                    table[index] = tag | ((taken ? 4 : 3) << 16)
+                    allocated = true
+                    break
+                }
+                t += 1
+            }
+            if !allocated {
+                t = provider + 1
+                while t < ModelShape.tageTables {
+                    let index = entry(t).0
+                    table[index] -= 1 << 19
+                    t += 1
+                }
+            }
+        }
+        history1 = (history1 << 1) | (history0 >> 63)
+        history0 = (history0 << 1) | (taken ? 1 : 0)
+        return s
+    }
+
+    /// A jcc that went the same way many times in a row: predict that way without the tables; the streak
+    /// length is the coding context. A break sends the block back to the tables.
+    @inline(__always)
+    private mutating func stepStableJcc<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
+                                                     _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
+        let takenID = e.targetID != noBlock ? e.targetID : resolve(e.target)
+        let fallID = e.fallID != noBlock ? e.fallID : resolve(e.fallThrough)
+        let p = e.lastTaken ? takenID : fallID
+        let other = e.lastTaken ? fallID : takenID
+        let level = Swift.min(7, 15 - e.streak.leadingZeroBitCount - (Int.bitWidth - 1 - ModelShape.stableStreak.leadingZeroBitCount) + 1)
+        let agree = Ctx.stable + (level &* 2 + (p == nextNew ? 1 : 0)) &* 9
+        let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: 3, kindClass: 1,
+                              secondary: other == p ? noBlock : other)
+        guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
+        let address = blocks[Int(s)].address
+        let taken: Bool
+        if address == e.target {
+            taken = true
+            if e.targetID != s { blocks.base[Int(b)].targetID = s }
+        } else if address == e.fallThrough {
+            taken = false
+            if e.fallID != s { blocks.base[Int(b)].fallID = s }
+        } else {
+            return s
+        }
+        if taken == e.lastTaken {
+            if e.streak < UInt16.max { blocks.base[Int(b)].streak = e.streak + 1 }
+        } else {
+            blocks.base[Int(b)].streak = 1
+            blocks.base[Int(b)].lastTaken = taken
+        }
+        history1 = (history1 << 1) | (history0 >> 63)
+        history0 = (history0 << 1) | (taken ? 1 : 0)
+        return s
+    }
+
+    // MARK: Shared pieces
+
+    @inline(__always)
+    private mutating func pushReturn(_ caller: UInt32) {
+        returnStack[returnTop] = caller
+        returnTop = (returnTop + 1) & (ModelShape.returnStackDepth - 1)
+        if returnCount < ModelShape.returnStackDepth { returnCount += 1 }
+    }
+
+    /// Moves `s` to the front of `b`'s recent successors.
+    @inline(__always)
+    private mutating func pushRecent(_ b: UInt32, _ s: UInt32) {
+        let list = recent.base + Int(b) &* ModelShape.mtfSlots
+        if list[0] == s { return }
+        var carried = s
+        for i in 0..<ModelShape.mtfSlots {
+            let old = list[i]
+            list[i] = carried
+            if old == s { return }
+            carried = old
+        }
+    }
+
+    /// Codes the successor given the kind's prediction `p`: alone when the match model agrees or has no
+    /// guess (context group `agree`), else the match model's guess first, then `p`.
+    @inline(__always)
+    private mutating func codePredicted<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ p: UInt32,
+                                                     agree: Int, confidence: Int, kindClass: Int,
+                                                     secondary: UInt32) -> UInt32 {
+        let m = matchPredicted
+        if m == noBlock || m == p {
+            let state = m == noBlock ? 0 : 1 + matchBucket
+            if coder.code(actual == p, &probabilities.base[agree + state], shift: ModelShape.hitShift) { return p }
+            return codeMiss(&coder, actual, b, kindClass: kindClass, exclude: p, noBlock, secondary: secondary)
+        }
+        let first = Ctx.matchFirst + (kindClass &* 8 + matchBucket) &* 4 + confidence
+        if coder.code(actual == m, &probabilities.base[first], shift: ModelShape.hitShift) { return m }
+        let second = Ctx.matchSecond + kindClass &* 4 + confidence
+        if coder.code(actual == p, &probabilities.base[second], shift: ModelShape.hitShift) { return p }
+        return codeMiss(&coder, actual, b, kindClass: kindClass, exclude: p, m, secondary: secondary)
+    }
+
+    /// After the predictions `exclude0`/`exclude1` missed: the kind's `secondary` candidate (a jcc's other
+    /// side), `b`'s recent successors, then new, then the id.
+    @inline(never)
+    private mutating func codeMiss<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, kindClass: Int,
+                                                exclude exclude0: UInt32, _ exclude1: UInt32,
+                                                secondary: UInt32) -> UInt32 {
+        var exclude2 = noBlock
+        if secondary != noBlock, secondary != exclude0, secondary != exclude1 {
+            if coder.code(actual == secondary, &probabilities.base[Ctx.secondary + (secondary == nextNew ? 1 : 0)],
+                          shift: ModelShape.sideShift) {
+                return secondary
+            }
+            exclude2 = secondary
+        }
+        let list = recent.base + Int(b) &* ModelShape.mtfSlots
+        for i in 0..<ModelShape.mtfSlots {
+            let candidate = list[i]
+            if candidate == noBlock { break }
+            if candidate == exclude0 || candidate == exclude1 || candidate == exclude2 { continue }
+            let ctx = Ctx.mtf + kindClass &* ModelShape.mtfSlots + i
+            if coder.code(actual == candidate, &probabilities.base[ctx], shift: ModelShape.sideShift) {
+                return candidate
+            }
+        }
+        return codeEscape(&coder, actual, kindClass: kindClass, exclude: exclude0, exclude1, exclude2)
+    }
+
+    /// A block not predicted at all: the next new id, else the id itself (bit length, then the bits).
+    @inline(never)
+    private mutating func codeEscape<C: BitCoder>(_ coder: inout C, _ actual: UInt32, kindClass: Int,
+                                                  exclude exclude0: UInt32, _ exclude1: UInt32,
+                                                  _ exclude2: UInt32) -> UInt32 {
+        if exclude0 != nextNew && exclude1 != nextNew && exclude2 != nextNew,
+           coder.code(actual == nextNew, &probabilities.base[Ctx.new + kindClass], shift: ModelShape.sideShift) {
+            return nextNew
+        }
+        let length = actual == 0 ? 0 : 32 - actual.leadingZeroBitCount
+        var node = 1
+        for i in (0..<6).reversed() {
+            let bit = coder.code((length >> i) & 1 == 1, &probabilities.base[Ctx.idLength + node],
+                                 shift: ModelShape.sideShift)
+            node = node * 2 + (bit ? 1 : 0)
+        }
+        let decodedLength = node - 64
+        if decodedLength == 0 { return 0 }
+        if decodedLength > 32 { return noBlock }
+        let lowBits = decodedLength - 1
+        var value: UInt32 = 1
+        var done = 0
+        while done < lowBits {
+            let n = Swift.min(16, lowBits - done)
+            let shift = lowBits - done - n
+            let part = coder.codeRaw((actual >> UInt32(shift)) & ((1 << UInt32(n)) - 1), count: n)
+            value = (value << UInt32(n)) | part
+            done += n
+        }
+        return value
+    }
+}

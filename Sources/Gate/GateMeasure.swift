@@ -1,0 +1,75 @@
+import CostModel
+import Foundation
+import Replay
+import TraceModel
+
+/// Replays traces and reduces the results to the numbers the gate compares.
+public enum GateMeasure {
+    /// Every trap cause, as baselines spell them.
+    public static let causeNames: Set<String> = Set(TrapCause.allCases.map(\.rawValue))
+    /// Position of each cause in the documented order.
+    static let causeOrder: [String: Int] = Dictionary(uniqueKeysWithValues: TrapCause.allCases.enumerated().map { ($0.element.rawValue, $0.offset) })
+
+    /// What a baseline's settings resolve to; building it checks every name (bad input exits 2).
+    public struct Setup: Sendable {
+        public var strategies: [String]
+        /// The baseline's profile entries (names or paths) with the profiles they resolve to.
+        public var profiles: [(entry: String, profile: CostProfile)]
+        public var parameters: ReplayParameters
+
+        public init(_ baseline: Baseline) throws {
+            do {
+                strategies = try ReplayEngine.resolve(baseline.strategies).map { $0.name }
+            } catch let error as ReplayError {
+                throw GateError("baseline: \(error.description)")
+            }
+            var resolved: [(entry: String, profile: CostProfile)] = []
+            for entry in baseline.profiles {
+                let profile: CostProfile
+                do {
+                    profile = try CostProfile.resolve(entry)
+                } catch let error as CostProfileError {
+                    throw GateError("baseline: unknown profile \"\(entry)\": \(error.description)")
+                }
+                if let clash = resolved.first(where: { $0.profile.name == profile.name }) {
+                    throw GateError("baseline: profiles \"\(clash.entry)\" and \"\(entry)\" are both named \"\(profile.name)\"")
+                }
+                resolved.append((entry, profile))
+            }
+            profiles = resolved
+            do {
+                parameters = try ReplayParameters(arguments: baseline.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+            } catch let error as ReplayParameterError {
+                throw GateError("baseline: \(error.description)")
+            }
+        }
+    }
+
+    /// Replays one trace file under the setup's strategies.
+    public static func measure(tracePath: String, setup: Setup) throws -> TraceMeasurement {
+        let results = try ReplayEngine.run(tracePath: tracePath, strategies: setup.strategies,
+                                           parameters: setup.parameters, profiles: setup.profiles.map(\.profile))
+        return measurement(of: results, setup: setup)
+    }
+
+    /// The gated numbers of replay results (cycles keyed by the baseline's profile entries).
+    public static func measurement(of results: TraceResults, setup: Setup) -> TraceMeasurement {
+        var strategies: [String: StrategyMeasurement] = [:]
+        for result in results.strategies {
+            if let reason = result.unavailable {
+                strategies[result.name] = StrategyMeasurement(unavailable: reason)
+                continue
+            }
+            var cycles: [String: Double] = [:], slowdown: [String: Double] = [:]
+            for (entry, profile) in setup.profiles {
+                guard let estimate = result.estimate(profile.name) else { continue }
+                cycles[entry] = estimate.cycles
+                slowdown[entry] = estimate.slowdown
+            }
+            strategies[result.name] = StrategyMeasurement(
+                counts: Dictionary(uniqueKeysWithValues: result.counts.map { ($0.key.rawValue, $0.value) }),
+                scanned: result.scanned, translated: result.translated, cycles: cycles, slowdown: slowdown)
+        }
+        return TraceMeasurement(path: results.path, instructions: results.summary.instructions, strategies: strategies)
+    }
+}

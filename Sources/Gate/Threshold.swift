@@ -1,0 +1,68 @@
+/// How much a metric may grow before the gate calls it a regression.
+public enum Threshold: Sendable, Equatable, CustomStringConvertible {
+    /// Growth up to `fraction` of the baseline value passes (`rel:0.02` = 2 %).
+    case relative(Double)
+    /// Growth up to `amount` passes (`abs:10`).
+    case absolute(Double)
+
+    /// Counts and cycles of a deterministic replay may not grow at all.
+    public static let exact = Threshold.absolute(0)
+
+    /// Parses `rel:0.02` or `abs:10` (non-negative, finite).
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let value = Double(parts[1]), value.isFinite, value >= 0 else {
+            throw GateError("threshold \"\(text)\" is not rel:FRACTION or abs:AMOUNT with a number >= 0")
+        }
+        switch parts[0] {
+        case "rel": self = .relative(value)
+        case "abs": self = .absolute(value)
+        default: throw GateError("threshold \"\(text)\" is not rel:FRACTION or abs:AMOUNT with a number >= 0")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .relative(let fraction): "rel:\(Self.plain(fraction))"
+        case .absolute(let amount): "abs:\(Self.plain(amount))"
+        }
+    }
+
+    /// "10" rather than "10.0" for whole numbers.
+    static func plain(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+    }
+
+    /// The growth allowed over `baseline`.
+    public func allowance(over baseline: Double) -> Double {
+        switch self {
+        case .relative(let fraction): fraction * abs(baseline)
+        case .absolute(let amount): amount
+        }
+    }
+}
+
+/// The metrics the gate compares, and the names thresholds select them by.
+public enum GateMetric {
+    /// Metrics that do not depend on a cost profile.
+    public static let profileFree = ["instructions", "scanned", "translated"]
+    /// Metrics computed per cost profile.
+    public static let perProfile = ["cycles", "slowdown"]
+    /// Selects every trap count by cause.
+    public static let countsSelector = "counts"
+    /// Selects every metric.
+    public static let allSelector = "*"
+
+    /// Whether `name` can be given a threshold: a metric, a cause, `counts` or `*`.
+    public static func isSelector(_ name: String, causes: [String]) -> Bool {
+        name == countsSelector || name == allSelector || profileFree.contains(name) || perProfile.contains(name)
+            || causes.contains(name)
+    }
+
+    /// The threshold for `metric`: its own entry, else `counts` for a cause, else `*`, else exact.
+    public static func threshold(for metric: String, isCause: Bool, in table: [String: Threshold]) -> Threshold {
+        if let own = table[metric] { return own }
+        if isCause, let counts = table[countsSelector] { return counts }
+        return table[allSelector] ?? .exact
+    }
+}

@@ -1,0 +1,177 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TraceModel
+
+/// The constants of Sources/QEMUPlugin/include/plexlab_plugin.h (the writing side); keep them in step.
+enum PluginWire {
+    static let protocolVersion: UInt32 = 1
+    static let headerSize = 8
+    /// Larger records are refused as corruption (the plugin's largest is a TB: under 70 KiB).
+    static let maxPayload = 1 << 22
+
+    static let hello: UInt32 = 1
+    static let translation: UInt32 = 2
+    static let page: UInt32 = 3
+    static let events: UInt32 = 4
+    static let module: UInt32 = 5
+    static let threadEnd: UInt32 = 6
+    static let end: UInt32 = 7
+
+    static let flagDataPages: UInt32 = 1
+    static let endMaxInstructions: UInt32 = 1
+
+    static let firstMarker: UInt32 = 0xFFFF_FF00
+    static let codeWrite: UInt32 = 0xFFFF_FFF1
+    static let syscall: UInt32 = 0xFFFF_FFF2
+    static let dataTouch: UInt32 = 0xFFFF_FFF3
+}
+
+/// One record from the plugin. Buffers borrow the reader's memory: valid only during the callback.
+enum PluginRecord {
+    struct Hello: Equatable {
+        var version: UInt32
+        var dataPages: Bool
+        var maxInstructions: UInt64
+        var skipInstructions: UInt64
+        var target: String
+    }
+
+    struct Translation {
+        var id: UInt32
+        var address: UInt64
+        /// One length per instruction.
+        var instructionLengths: UnsafeRawBufferPointer
+        var bytes: UnsafeRawBufferPointer
+    }
+
+    struct End: Equatable {
+        var stoppedAtMaxInstructions: Bool
+        var threads: UInt32
+        /// Counted only with --max-insns, --skip-insns or --data-pages (0 otherwise).
+        var executedInstructions: UInt64
+        var recordedInstructions: UInt64
+    }
+
+    case hello(Hello)
+    case translation(Translation)
+    case page(address: UInt64, bytes: UnsafeRawBufferPointer)
+    /// `words`: little-endian u32s, not necessarily aligned (read with `loadUnaligned`).
+    case events(thread: UInt32, words: UnsafeRawBufferPointer)
+    case module(ModuleMapping)
+    case threadEnd(thread: UInt32)
+    case end(End)
+}
+
+/// Splits the plugin's byte stream into records.
+enum PluginProtocol {
+    /// Parses every complete record at the start of `buffer`, calling `body` for each; returns the number
+    /// of bytes consumed (a trailing partial record is left for the next call). `body` returns false to stop.
+    static func parse(_ buffer: UnsafeRawBufferPointer, _ body: (PluginRecord) throws -> Bool) throws -> (consumed: Int, stopped: Bool) {
+        var offset = 0
+        while buffer.count - offset >= PluginWire.headerSize {
+            let kind = buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+            let length = Int(buffer.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self))
+            guard length <= PluginWire.maxPayload else {
+                throw RecorderError.protocolError(detail: "record of kind \(kind) claims \(length) bytes")
+            }
+            guard buffer.count - offset - PluginWire.headerSize >= length else { break }
+            let payload = UnsafeRawBufferPointer(rebasing: buffer[(offset + PluginWire.headerSize)..<(offset + PluginWire.headerSize + length)])
+            let record = try decode(kind: kind, payload: payload)
+            offset += PluginWire.headerSize + length
+            if try !body(record) { return (offset, true) }
+        }
+        return (offset, false)
+    }
+
+    static func decode(kind: UInt32, payload p: UnsafeRawBufferPointer) throws -> PluginRecord {
+        func need(_ count: Int, exact: Bool = false) throws {
+            if p.count < count || (exact && p.count != count) {
+                throw RecorderError.protocolError(detail: "record of kind \(kind) has \(p.count) bytes")
+            }
+        }
+        func u32(_ at: Int) -> UInt32 { p.loadUnaligned(fromByteOffset: at, as: UInt32.self) }
+        func u64(_ at: Int) -> UInt64 { p.loadUnaligned(fromByteOffset: at, as: UInt64.self) }
+        func text(from start: Int) -> String { String(decoding: p[start...], as: UTF8.self) }
+
+        switch kind {
+        case PluginWire.hello:
+            try need(24)
+            return .hello(.init(version: u32(0), dataPages: u32(4) & PluginWire.flagDataPages != 0,
+                                maxInstructions: u64(8), skipInstructions: u64(16), target: text(from: 24)))
+        case PluginWire.translation:
+            try need(20)
+            let count = Int(u32(4)), byteCount = Int(u32(16))
+            try need(20 + count + byteCount, exact: true)
+            guard count > 0, byteCount > 0 else {
+                throw RecorderError.protocolError(detail: "empty translation block \(u32(0))")
+            }
+            let lengths = UnsafeRawBufferPointer(rebasing: p[20..<(20 + count)])
+            let bytes = UnsafeRawBufferPointer(rebasing: p[(20 + count)...])
+            guard lengths.reduce(0, { $0 + Int($1) }) == byteCount else {
+                throw RecorderError.protocolError(detail: "translation block \(u32(0)): instruction lengths "
+                                                  + "do not add up to \(byteCount) bytes")
+            }
+            return .translation(.init(id: u32(0), address: u64(8), instructionLengths: lengths, bytes: bytes))
+        case PluginWire.page:
+            try need(8 + CodePage.size, exact: true)
+            return .page(address: u64(0), bytes: UnsafeRawBufferPointer(rebasing: p[8...]))
+        case PluginWire.events:
+            try need(8)
+            guard (p.count - 8) % 4 == 0 else {
+                throw RecorderError.protocolError(detail: "events record of \(p.count) bytes")
+            }
+            return .events(thread: u32(0), words: UnsafeRawBufferPointer(rebasing: p[8...]))
+        case PluginWire.module:
+            try need(24)
+            return .module(ModuleMapping(start: u64(0), end: u64(8), fileOffset: u64(16), path: text(from: 24)))
+        case PluginWire.threadEnd:
+            try need(8, exact: true)
+            return .threadEnd(thread: u32(0))
+        case PluginWire.end:
+            try need(24, exact: true)
+            return .end(.init(stoppedAtMaxInstructions: u32(0) == PluginWire.endMaxInstructions, threads: u32(4),
+                              executedInstructions: u64(8), recordedInstructions: u64(16)))
+        default:
+            throw RecorderError.protocolError(detail: "unknown record kind \(kind)")
+        }
+    }
+}
+
+/// Reads records from the pipe until end of file (or until the callback says stop).
+final class PluginStreamReader {
+    private let fd: Int32
+    private let capacity = 4 << 20
+    private let buffer: UnsafeMutableRawPointer
+    private var filled = 0
+    /// Bytes received so far.
+    private(set) var bytesRead: UInt64 = 0
+
+    init(fd: Int32) {
+        self.fd = fd
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Calls `body` for every record; returns at end of file or when `body` returns false. Throws on a
+    /// malformed stream; a partial record at end of file is reported as `truncatedTail`.
+    func run(_ body: (PluginRecord) throws -> Bool) throws -> (stopped: Bool, truncatedTail: Int) {
+        while true {
+            let n = read(fd, buffer + filled, capacity - filled)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw RecorderError.protocolError(detail: "reading the plugin pipe failed (errno \(errno))")
+            }
+            if n == 0 { return (false, filled) }
+            filled += n
+            bytesRead += UInt64(n)
+            let (consumed, stopped) = try PluginProtocol.parse(UnsafeRawBufferPointer(start: buffer, count: filled), body)
+            if stopped { return (true, 0) }
+            if consumed > 0 {
+                memmove(buffer, buffer + consumed, filled - consumed)
+                filled -= consumed
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+/// Why a recording could not be made; each description is one line naming the problem.
+public enum RecorderError: Error, CustomStringConvertible, Equatable, Sendable {
+    case programNotFound(String)
+    case notExecutable(path: String)
+    case notAnELF(path: String, detail: String)
+    case unsupportedArchitecture(path: String, detail: String)
+    case qemuMissing(name: String)
+    case pluginMissing(searched: [String])
+    case outputExists(path: String)
+    case outputUnwritable(path: String, detail: String)
+    case spawnFailed(detail: String)
+    case qemuFailedToStart(qemu: String, status: String)
+    case protocolError(detail: String)
+    case decodeFailed(detail: String)
+    case writeFailed(detail: String)
+
+    public var description: String {
+        switch self {
+        case let .programNotFound(name):
+            "program not found: \(name) (not a file, and not on PATH)"
+        case let .notExecutable(path):
+            "\(path) is not an executable file"
+        case let .notAnELF(path, detail):
+            "\(path) is not an ELF executable (\(detail)); record its interpreter instead"
+        case let .unsupportedArchitecture(path, detail):
+            "cannot record \(path): \(detail); qemu-user here records x86-64 and i386 programs"
+        case let .qemuMissing(name):
+            "\(name) not found: install it with apt-get install qemu-user"
+        case let .pluginMissing(searched):
+            "the PlexLab QEMU plugin (libPlexLabQEMUPlugin.so) was not found; build it with `swift build` "
+                + "or set PLEXLAB_QEMU_PLUGIN (looked in: \(searched.joined(separator: ", ")))"
+        case let .outputExists(path):
+            "\(path) already exists (use --force to replace it)"
+        case let .outputUnwritable(path, detail):
+            "cannot write \(path): \(detail)"
+        case let .spawnFailed(detail):
+            "cannot start qemu-user: \(detail)"
+        case let .qemuFailedToStart(qemu, status):
+            "\(qemu) \(status) before the PlexLab plugin started (its message is above)"
+        case let .protocolError(detail):
+            "malformed data from the QEMU plugin: \(detail)"
+        case let .decodeFailed(detail):
+            "cannot decode recorded code: \(detail)"
+        case let .writeFailed(detail):
+            "recording stopped: \(detail)"
+        }
+    }
+}

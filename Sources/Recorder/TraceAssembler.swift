@@ -1,0 +1,488 @@
+import TraceBuilder
+import TraceModel
+import TraceStore
+import X86Decode
+
+/// Turns the plugin's records into a trace on a `TraceWriter`, through a `TraceBuilder`.
+///
+/// QEMU's translation blocks become PlexLab blocks (split at page ends and control transfers, ids in
+/// first-execution order, cached per plugin TB id). Two QEMU artefacts are undone so that the block
+/// stream counts each executed instruction once:
+/// - A rep-prefixed string instruction runs one iteration per TB execution: QEMU jumps back to the
+///   instruction after each iteration, so the next TBs start at it again. Executions that continue the
+///   rep instruction ending the previous TB are folded into that TB.
+/// - Self-modifying code: when a store hits the page of the TB that is executing, QEMU abandons the TB at
+///   the store and re-executes from the store in a one-instruction TB. The abandoned TB (followed by a
+///   code write on its own page, then a one-instruction TB inside it) is cut at the store; the code write
+///   that triggered the restart is dropped, because the re-executed store faults and reports it again.
+/// The last executed TB of each thread is held back until the next one shows whether either applies.
+/// A value type on purpose: its hot state is checked for exclusive access at compile time, not per access.
+struct TraceAssembler {
+    /// Figures so far.
+    struct Counts {
+        var blocks: UInt64 = 0
+        var instructions: UInt64 = 0
+        var codeWrites: UInt64 = 0
+        var syscalls: UInt64 = 0
+        var dataTouches: UInt64 = 0
+        var translations: UInt64 = 0
+        var pageCaptures: UInt64 = 0
+        var repIterationsFolded: UInt64 = 0
+        var restartsCut: UInt64 = 0
+        var pageCrossingInstructionsDropped: UInt64 = 0
+        var threads: Int = 0
+    }
+
+    private let builder: TraceBuilder
+    private let writer: TraceWriter
+    private let arch: GuestArch
+    private let decoder: X86Decoder
+    private(set) var counts = Counts()
+    private(set) var hello: PluginRecord.Hello?
+    /// The last system call any thread made (execve explains a stream without an end record).
+    private(set) var lastSyscall: Int64?
+    private(set) var end: PluginRecord.End?
+
+    /// Per plugin TB id (dense), in unmanaged storage so the per-TB path does no reference counting.
+    private let tbs = UnsafeTable<TBInfo>()
+    /// Decoded blocks of the TBs: `blockIDs[info.blocksStart ..< + info.blocksCount]`.
+    private let blockIDs = UnsafeTable<BlockID>()
+    private var instructionLengths: [UInt8] = []
+    /// Per TB: where its instruction lengths start in `instructionLengths`.
+    private var lengthsStarts: [Int] = []
+    /// TBs translated on a page, for decoding other threads' not yet reported TBs before a new capture.
+    private var tbsByPage: [UInt64: [UInt32]] = [:]
+    private var capturedPages: Set<UInt64> = []
+
+    private var threads: [UInt32: ThreadState] = [:]
+
+    init(builder: TraceBuilder, writer: TraceWriter, arch: GuestArch) {
+        self.builder = builder
+        self.writer = writer
+        self.arch = arch
+        decoder = X86Decoder(arch: arch)
+    }
+
+    /// Handles one record. Returns false after the END record.
+    mutating func handle(_ record: PluginRecord) throws -> Bool {
+        switch record {
+        case .hello(let hello):
+            guard hello.version == PluginWire.protocolVersion else {
+                throw RecorderError.protocolError(detail: "plugin speaks protocol \(hello.version), "
+                                                  + "the recorder \(PluginWire.protocolVersion)")
+            }
+            self.hello = hello
+        case .translation(let tb):
+            try addTranslation(tb)
+        case .page(let address, let bytes):
+            try capture(page: address, bytes: bytes)
+        case .events(let thread, let words):
+            try events(thread: thread, words: words)
+        case .module(let module):
+            try writer.addModule(module)
+        case .threadEnd(let thread):
+            if var state = threads.removeValue(forKey: thread) { try release(&state) }
+        case .end(let end):
+            self.end = end
+            try finishThreads()
+            return false
+        }
+        return true
+    }
+
+    /// Appends every thread's held TB (end of stream).
+    mutating func finishThreads() throws {
+        for thread in threads.keys.sorted() {
+            if var state = threads[thread] { try release(&state) }
+        }
+        threads.removeAll()
+    }
+
+    // MARK: - Translations and pages
+
+    private mutating func addTranslation(_ tb: PluginRecord.Translation) throws {
+        guard tb.id == UInt32(tbs.count) else {
+            throw RecorderError.protocolError(detail: "translation block \(tb.id) out of order (expected \(tbs.count))")
+        }
+        var count = tb.instructionLengths.count
+        var lastOffset = tb.bytes.count - Int(tb.instructionLengths[count - 1])
+        // QEMU 7.2 hands plugins a TB's last instruction even when the translator dropped it because it
+        // crossed into the next page (the TB really ends before it; the next TB starts there). Its bytes
+        // then stop short of a whole instruction.
+        if count > 1 {
+            let last = UnsafeRawBufferPointer(rebasing: tb.bytes[lastOffset...])
+            if decoder.decode(last, at: tb.address &+ UInt64(lastOffset))?.length != last.count {
+                count -= 1
+                lastOffset -= Int(tb.instructionLengths[count - 1])
+                counts.pageCrossingInstructionsDropped += 1
+            }
+        }
+        let lengthsStart = instructionLengths.count
+        instructionLengths.append(contentsOf: tb.instructionLengths.prefix(count))
+        let length = lastOffset + Int(tb.instructionLengths[count - 1])
+        guard count <= Int(UInt16.max), lastOffset <= Int(UInt16.max) else {
+            throw RecorderError.protocolError(detail: "translation block \(tb.id) has \(count) instructions")
+        }
+        tbs.append(TBInfo(
+            address: tb.address, length: UInt32(length), singleBlock: TBInfo.noSingleBlock, blocksStart: 0,
+            instructions: UInt16(count), lastOffset: UInt16(lastOffset), blocksCount: 0,
+            endsWithRepString: Self.isRepString(UnsafeRawBufferPointer(rebasing: tb.bytes[lastOffset..<length]), arch: arch)))
+        lengthsStarts.append(lengthsStart)
+        counts.translations += 1
+        var page = tb.address & ~UInt64(CodePage.size - 1)
+        while page < tb.address &+ UInt64(length) {
+            tbsByPage[page, default: []].append(tb.id)
+            page &+= UInt64(CodePage.size)
+        }
+    }
+
+    private mutating func capture(page: UInt64, bytes: UnsafeRawBufferPointer) throws {
+        if let tbs = tbsByPage.removeValue(forKey: page), counts.threads > 1, capturedPages.contains(page) {
+            // A new version of the page: TBs translated from the old bytes whose executions another thread
+            // has not reported yet must be decoded now (the plugin sends the capturing thread's first).
+            for tb in tbs where self.tbs[Int(tb)].blocksCount == 0 { try decode(tb) }
+        }
+        capturedPages.insert(page)
+        do {
+            try builder.capturePage(address: page, bytes: bytes)
+        } catch let error as TraceBuilderError {
+            throw RecorderError.protocolError(detail: error.description)
+        }
+        counts.pageCaptures += 1
+    }
+
+    private mutating func decode(_ tb: UInt32) throws {
+        let info = tbs[Int(tb)]
+        let ids: [BlockID]
+        do {
+            ids = try builder.blocks(at: info.address, length: Int(info.length))
+        } catch let error as TraceBuilderError {
+            throw RecorderError.decodeFailed(detail: "translation block at 0x\(String(info.address, radix: 16)): \(error)")
+        }
+        guard !ids.isEmpty, ids.count <= Int(UInt16.max) else {
+            throw RecorderError.decodeFailed(detail: "translation block at 0x\(String(info.address, radix: 16)) "
+                                             + "gave \(ids.count) blocks")
+        }
+        tbs[Int(tb)].blocksStart = UInt32(blockIDs.count)
+        tbs[Int(tb)].blocksCount = UInt16(ids.count)
+        tbs[Int(tb)].singleBlock = ids.count == 1 ? ids[0] : TBInfo.noSingleBlock
+        for id in ids { blockIDs.append(id) }
+    }
+
+    // MARK: - Events
+
+    private mutating func events(thread: UInt32, words: UnsafeRawBufferPointer) throws {
+        // Taken out of the table while its events run, so its arrays stay uniquely referenced.
+        var state: ThreadState
+        if let existing = threads.removeValue(forKey: thread) {
+            state = existing
+        } else {
+            state = ThreadState(thread: thread)
+            counts.threads += 1
+        }
+        defer { threads[thread] = state }
+        let count = words.count / 4
+        let tbCount = tbs.count
+        var i = 0
+        func word(_ at: Int) throws -> UInt32 {
+            guard at < count else { throw RecorderError.protocolError(detail: "truncated side event of thread \(thread)") }
+            return words.loadUnaligned(fromByteOffset: at * 4, as: UInt32.self)
+        }
+        while i < count {
+            let w = words.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)
+            i += 1
+            if w < PluginWire.firstMarker {
+                guard Int(w) < tbCount else {
+                    throw RecorderError.protocolError(detail: "executed translation block \(w) was never translated")
+                }
+                let info = tbs.base[Int(w)]
+                // The common case: the held TB is one decoded block, ran whole and had no side events.
+                if state.heldSingleBlock != TBInfo.noSingleBlock, info.address != state.heldLastInstruction,
+                   !state.lastEventWasCodeWrite, state.sideEvents == 0 {
+                    try writer.append(thread: state.thread, block: state.heldSingleBlock)
+                    state.nextIndex &+= 1
+                    counts.blocks &+= 1
+                    counts.instructions &+= UInt64(state.heldInstructions)
+                    state.hold(tb: w, info)
+                    continue
+                }
+                try executed(tb: w, by: &state)
+                continue
+            }
+            switch w {
+            case PluginWire.codeWrite:
+                let address = UInt64(try word(i)) | UInt64(try word(i + 1)) << 32
+                state.codeWrites.append(.init(address: address, size: try word(i + 2)))
+                state.sideEvents += 1
+                state.lastEventWasCodeWrite = true
+                i += 3
+                continue
+            case PluginWire.syscall:
+                let number = Int64(bitPattern: UInt64(try word(i)) | UInt64(try word(i + 1)) << 32)
+                state.syscalls.append(number)
+                state.sideEvents += 1
+                lastSyscall = number
+                i += 2
+            case PluginWire.dataTouch:
+                let page = UInt64(try word(i)) | UInt64(try word(i + 1)) << 32
+                state.addTouch(page: page, reads: try word(i + 2), writes: try word(i + 3))
+                i += 4
+            default:
+                throw RecorderError.protocolError(detail: "unknown event marker 0x\(String(w, radix: 16))")
+            }
+            state.lastEventWasCodeWrite = false
+        }
+    }
+
+    private mutating func executed(tb: UInt32, by state: inout ThreadState) throws {
+        let info = tbs[Int(tb)]
+        let address = info.address
+        if state.hasHeld {
+            if address == state.heldLastInstruction {
+                if state.heldEndsWithRepString {
+                    // Another iteration of the rep instruction that ended the held TB.
+                    counts.repIterationsFolded += 1
+                    state.lastEventWasCodeWrite = false
+                    return
+                }
+                if restartedAt(address, tb: info, state: state) {
+                    // The store was the held TB's last instruction: it still counts once, as part of it.
+                    state.dropTriggeringCodeWrite()
+                    counts.restartsCut += 1
+                    return
+                }
+            } else if state.lastEventWasCodeWrite, address >= state.heldStart, address < state.heldLastInstruction,
+                      restartedAt(address, tb: info, state: state) {
+                state.dropTriggeringCodeWrite()
+                let cut = address - state.heldStart
+                state.truncated = cut == 0 ? [] : try truncatedBlocks(at: state.heldStart, length: Int(cut))
+                counts.restartsCut += 1
+            }
+            try emitHeld(&state)
+        }
+        state.hold(tb: tb, info)
+    }
+
+    /// Whether `tb` (at `address`) re-executes the held TB from `address` after a code write hit it.
+    private func restartedAt(_ address: UInt64, tb: TBInfo, state: ThreadState) -> Bool {
+        guard state.lastEventWasCodeWrite, tb.instructions == 1, let write = state.codeWrites.last else { return false }
+        let held = tbs[Int(state.heldTB)]
+        let pageMask = ~UInt64(CodePage.size - 1)
+        let firstPage = held.address & pageMask
+        let lastPage = (held.address &+ UInt64(held.length) &- 1) & pageMask
+        let writePage = write.address & pageMask
+        guard writePage >= firstPage, writePage <= lastPage else { return false }
+        // `address` must start one of the held TB's instructions.
+        var offset = held.address
+        let lengthsStart = lengthsStarts[Int(state.heldTB)]
+        for i in lengthsStart..<(lengthsStart + Int(held.instructions)) {
+            if offset == address { return true }
+            offset &+= UInt64(instructionLengths[i])
+        }
+        return false
+    }
+
+    private func truncatedBlocks(at start: UInt64, length: Int) throws -> [BlockID] {
+        do {
+            return try builder.blocks(at: start, length: length)
+        } catch let error as TraceBuilderError {
+            throw RecorderError.decodeFailed(detail: "cut translation block at 0x\(String(start, radix: 16)): \(error)")
+        }
+    }
+
+    /// Appends the held TB's blocks and its side events (attached to its last block).
+    private mutating func emitHeld(_ state: inout ThreadState) throws {
+        let thread = state.thread
+        if let truncated = state.truncated {
+            for id in truncated { try writer.append(thread: thread, block: id) }
+            state.nextIndex += UInt64(truncated.count)
+            counts.blocks += UInt64(truncated.count)
+            if !truncated.isEmpty {
+                let definitions = builder.definitions
+                for id in truncated { counts.instructions += UInt64(definitions[Int(id)].instructionCount) }
+            }
+            state.truncated = nil
+        } else {
+            // Decoded at first emission, so a TB cut short before it was ever emitted whole defines no block.
+            if tbs[Int(state.heldTB)].blocksCount == 0 { try decode(state.heldTB) }
+            let held = tbs[Int(state.heldTB)]
+            let start = Int(held.blocksStart), count = Int(held.blocksCount)
+            for i in start..<(start + count) { try writer.append(thread: thread, block: blockIDs[i]) }
+            state.nextIndex += UInt64(count)
+            counts.blocks += UInt64(count)
+            counts.instructions += UInt64(held.instructions)
+        }
+        state.hasHeld = false
+        state.heldSingleBlock = TBInfo.noSingleBlock
+        guard state.sideEvents > 0 else { return }
+        // Events of a TB cut to nothing belong to the block before it; before the first block, nowhere.
+        if state.nextIndex > 0 {
+            let index = state.nextIndex - 1
+            for write in state.codeWrites {
+                writer.record(thread: thread, codeWrite: CodeWrite(eventIndex: index, address: write.address, size: write.size))
+            }
+            for number in state.syscalls {
+                writer.record(thread: thread, syscall: SyscallEvent(eventIndex: index, number: number))
+            }
+            for touch in state.touches {
+                writer.record(thread: thread, dataTouch: DataTouch(eventIndex: index, page: touch.page,
+                                                                   reads: touch.reads, writes: touch.writes))
+            }
+            counts.codeWrites += UInt64(state.codeWrites.count)
+            counts.syscalls += UInt64(state.syscalls.count)
+            counts.dataTouches += UInt64(state.touches.count)
+        }
+        state.clearSideEvents()
+    }
+
+    private mutating func release(_ state: inout ThreadState) throws {
+        if state.hasHeld { try emitHeld(&state) }
+    }
+
+    // MARK: - Instruction shapes
+
+    /// Whether `bytes` starts with a rep/repne-prefixed string instruction (movs, cmps, stos, lods, scas, ins, outs).
+    static func isRepString(_ bytes: UnsafeRawBufferPointer, arch: GuestArch) -> Bool {
+        var rep = false
+        for byte in bytes {
+            switch byte {
+            case 0xF2, 0xF3: rep = true
+            case 0x66, 0x67, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65, 0xF0: continue
+            case 0x40...0x4F where arch == .x86_64: continue
+            case 0xA4...0xA7, 0xAA...0xAF, 0x6C...0x6F: return rep
+            default: return false
+            }
+        }
+        return false
+    }
+}
+
+/// One guest thread's position: the held TB and its side events.
+struct ThreadState {
+    struct PendingWrite {
+        var address: UInt64
+        var size: UInt32
+    }
+
+    struct Touch {
+        var page: UInt64
+        var reads: UInt32
+        var writes: UInt32
+    }
+
+    let thread: UInt32
+    /// Event index the next appended block gets (mirrors the writer's count).
+    var nextIndex: UInt64 = 0
+
+    var hasHeld = false
+    var heldTB: UInt32 = 0
+    var heldStart: UInt64 = 0
+    var heldLastInstruction: UInt64 = 0
+    var heldEndsWithRepString = false
+    /// The held TB's block when it is one decoded block (the fast path), else `TBInfo.noSingleBlock`.
+    var heldSingleBlock = TBInfo.noSingleBlock
+    var heldInstructions: UInt16 = 0
+    /// Set when the held TB was cut at a restart: the blocks that really ran.
+    var truncated: [BlockID]?
+
+    var codeWrites: [PendingWrite] = []
+    var syscalls: [Int64] = []
+    var touches: [Touch] = []
+    /// Number of entries in the three lists above.
+    var sideEvents = 0
+    var lastEventWasCodeWrite = false
+
+    init(thread: UInt32) { self.thread = thread }
+
+    mutating func hold(tb: UInt32, _ info: TBInfo) {
+        hasHeld = true
+        heldTB = tb
+        heldStart = info.address
+        heldLastInstruction = info.lastInstruction
+        heldEndsWithRepString = info.endsWithRepString
+        heldSingleBlock = info.singleBlock
+        heldInstructions = info.instructions
+        lastEventWasCodeWrite = false
+    }
+
+    mutating func addTouch(page: UInt64, reads: UInt32, writes: UInt32) {
+        for i in touches.indices where touches[i].page == page {
+            touches[i].reads &+= reads
+            touches[i].writes &+= writes
+            return
+        }
+        touches.append(Touch(page: page, reads: reads, writes: writes))
+        sideEvents += 1
+    }
+
+    mutating func dropTriggeringCodeWrite() {
+        codeWrites.removeLast()
+        sideEvents -= 1
+        lastEventWasCodeWrite = false
+    }
+
+    mutating func clearSideEvents() {
+        sideEvents = 0
+        codeWrites.removeAll(keepingCapacity: true)
+        syscalls.removeAll(keepingCapacity: true)
+        touches.removeAll(keepingCapacity: true)
+        lastEventWasCodeWrite = false
+    }
+}
+
+/// What the assembler keeps per plugin TB (32 bytes: the per-execution path loads one of these).
+struct TBInfo {
+    static let noSingleBlock = BlockID.max
+
+    var address: UInt64
+    var length: UInt32
+    /// The TB's block when it decoded to exactly one, else `noSingleBlock` (also before decoding).
+    var singleBlock: BlockID
+    var blocksStart: UInt32
+    var instructions: UInt16
+    /// Offset of the TB's last instruction.
+    var lastOffset: UInt16
+    /// 0 until decoded.
+    var blocksCount: UInt16
+    var endsWithRepString: Bool
+
+    var lastInstruction: UInt64 { address &+ UInt64(lastOffset) }
+}
+
+/// A growable array in manually managed memory: `base[i]` costs a load, no reference counting or
+/// exclusivity bookkeeping. Single-threaded; `base` moves when the table grows.
+final class UnsafeTable<Element> {
+    private(set) var base: UnsafeMutablePointer<Element>
+    private(set) var count = 0
+    private var capacity = 1024
+
+    init() { base = .allocate(capacity: capacity) }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    func append(_ element: Element) {
+        if count == capacity {
+            let grown = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
+            grown.moveInitialize(from: base, count: count)
+            base.deallocate()
+            base = grown
+            capacity *= 2
+        }
+        (base + count).initialize(to: element)
+        count += 1
+    }
+
+    subscript(index: Int) -> Element {
+        get {
+            precondition(index >= 0 && index < count)
+            return base[index]
+        }
+        set {
+            precondition(index >= 0 && index < count)
+            base[index] = newValue
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+
+/// The instruction set of a micro workload (mirrors TraceModel.GuestArch; this module stands alone).
+public enum WorkloadArch: String, Sendable, CaseIterable {
+    case x86_64
+    case i386
+}
+
+/// A named, reproducible program to record: how to build it and the command that runs it.
+public struct Workload: Sendable {
+    /// How the program comes to exist.
+    public enum Recipe: Sendable {
+        /// GNU assembler source, assembled and linked freestanding (gcc -nostdlib -static, -m32 for i386).
+        case assembly(source: String, arch: WorkloadArch)
+        /// An installed program (looked up on PATH when not absolute); nothing to build.
+        case installed(program: String)
+    }
+
+    /// The command that runs a prepared workload.
+    public struct Command: Sendable, Equatable {
+        public var program: String
+        public var arguments: [String]
+    }
+
+    public var name: String
+    /// One line: what behaviour the workload exercises.
+    public var summary: String
+    public var recipe: Recipe
+    public var arguments: [String]
+
+    public init(name: String, summary: String, recipe: Recipe, arguments: [String] = []) {
+        self.name = name
+        self.summary = summary
+        self.recipe = recipe
+        self.arguments = arguments
+    }
+
+    /// Builds the workload into `directory` (created if needed) and returns its command.
+    public func prepare(in directory: String) throws -> Command {
+        switch recipe {
+        case .installed(let program):
+            return Command(program: program, arguments: arguments)
+        case .assembly(let source, let arch):
+            let executable = try WorkloadBuilder.assemble(source: source, arch: arch, name: name, in: directory)
+            return Command(program: executable, arguments: arguments)
+        }
+    }
+}
+
+/// Why a workload could not be built; one line.
+public enum WorkloadError: Error, CustomStringConvertible, Equatable, Sendable {
+    case unknown(name: String, known: [String])
+    case compilerMissing
+    case buildFailed(name: String, detail: String)
+    case directory(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .unknown(name, known):
+            "unknown workload \(name) (known: \(known.joined(separator: ", ")))"
+        case .compilerMissing:
+            "gcc not found: install it with apt-get install gcc gcc-multilib"
+        case let .buildFailed(name, detail):
+            "cannot build workload \(name): \(detail)"
+        case let .directory(path, detail):
+            "cannot use \(path) for workloads: \(detail)"
+        }
+    }
+}
+
+/// Assembles and links micro programs with gcc.
+public enum WorkloadBuilder {
+    /// Writes `source` to DIRECTORY/NAME.S and links DIRECTORY/NAME; returns the executable's path.
+    public static func assemble(source: String, arch: WorkloadArch, name: String, in directory: String) throws -> String {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw WorkloadError.directory(path: directory, detail: error.localizedDescription)
+        }
+        let base = (directory as NSString).appendingPathComponent(name)
+        let sourcePath = base + ".S", executable = base
+        do {
+            try source.write(toFile: sourcePath, atomically: true, encoding: .utf8)
+        } catch {
+            throw WorkloadError.directory(path: directory, detail: error.localizedDescription)
+        }
+        guard let gcc = findOnPath("gcc") else { throw WorkloadError.compilerMissing }
+        var arguments = ["-nostdlib", "-static", "-o", executable, sourcePath]
+        if arch == .i386 { arguments.insert("-m32", at: 0) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: gcc)
+        process.arguments = arguments
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        do { try process.run() } catch { throw WorkloadError.compilerMissing }
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let text = String(decoding: message, as: UTF8.self)
+            let line = text.split(separator: "\n").first(where: { $0.contains("error") }) ?? text.split(separator: "\n").first ?? ""
+            throw WorkloadError.buildFailed(name: name, detail: "gcc exited with \(process.terminationStatus): \(line)")
+        }
+        return executable
+    }
+
+    static func findOnPath(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}

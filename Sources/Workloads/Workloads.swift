@@ -1,1 +1,0 @@
-// Workloads: see README.md for this module's place in the architecture.

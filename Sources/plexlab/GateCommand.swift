@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import Gate
+import TraceModel
+
+/// `plexlab gate --baseline FILE [TRACE...]`: fails CI when a replayed number grows beyond its threshold.
+struct GateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gate",
+        abstract: "Replay traces and compare every trap count, scan, translation and cycle estimate with a baseline.",
+        discussion: """
+        Exit status: 0 nothing regressed, 1 a number grew beyond its threshold, 2 bad input.
+        Without TRACE arguments the gate replays the traces of the baseline and of --manifest.
+        Thresholds: --threshold METRIC=rel:FRACTION|abs:AMOUNT, METRIC a trap cause, scanned, translated,
+        cycles, slowdown, instructions, counts (every cause) or * (every metric). Default: no growth at all.
+        Format and CI wiring: docs/gate.md.
+        """)
+
+    @Argument(help: "Trace files (default: the baseline's and the manifest's).")
+    var traces: [String] = []
+
+    @Option(help: "The baseline file (schema plexlab-baseline/1).")
+    var baseline: String
+
+    @Flag(help: "Write the numbers measured now as the baseline (creating it if need be).")
+    var update = false
+
+    @Option(help: "Also write the summary as Markdown to FILE (and append it to $GITHUB_STEP_SUMMARY when set).")
+    var markdown: String?
+
+    @Option(name: .customLong("threshold"), help: "METRIC=rel:0.02 or METRIC=abs:10 (repeatable).")
+    var thresholds: [String] = []
+
+    @Option(help: "The corpus manifest listing traces to gate when none are named.")
+    var manifest: String = "Traces/manifest.json"
+
+    func run() throws {
+        var table: [String: Threshold] = [:]
+        for entry in thresholds {
+            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
+                throw GateError("--threshold \"\(entry)\" is not METRIC=rel:FRACTION or METRIC=abs:AMOUNT")
+            }
+            table[String(entry[..<equals])] = try Threshold(parsing: String(entry[entry.index(after: equals)...]))
+        }
+        let outcome = try Gate.run(baselinePath: baseline, traces: traces,
+                                   options: GateOptions(thresholds: table, update: update, manifestPath: manifest))
+        print(outcome.text(baselinePath: baseline), terminator: "")
+        if markdown != nil || ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"] != nil {
+            let text = outcome.markdown(baselinePath: baseline)
+            if let markdown { try write(text, to: markdown, append: false) }
+            if let summary = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"], !summary.isEmpty {
+                try write(text, to: summary, append: true)
+            }
+        }
+        if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
+    }
+
+    private func write(_ text: String, to path: String, append: Bool) throws {
+        if append, let handle = FileHandle(forWritingAtPath: path) {
+            defer { try? handle.close() }
+            handle.seekToEndOfFile()
+            handle.write(Data(text.utf8))
+            return
+        }
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+            throw GateError("cannot write \(path)")
+        }
+    }
+}

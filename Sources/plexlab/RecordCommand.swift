@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import Recorder
+import TraceModel
+
+/// `plexlab record -- PROGRAM ARGS`: runs a program under qemu-user with the PlexLab plugin.
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Run a program under qemu-user and record its executed blocks, code pages and faults.",
+        discussion: """
+        PROGRAM is an x86-64 or i386 ELF executable (a path, or a name found on PATH). The trace goes to
+        Traces/<name or program>.plextrace unless --out says otherwise. The guest's exit status and fatal
+        signal are stored in the trace; Ctrl-C stops the guest and leaves a readable trace marked incomplete.
+
+        Examples:
+          plexlab record -- /usr/bin/python3 -c 'print(42)'
+          plexlab record --name gzip-random --max-insns 50000000 -- gzip -c data.bin
+          plexlab record --out /tmp/t.plextrace --force --data-pages -- ./a.out
+          plexlab record --skip-insns 1000000 --max-insns 1000000 -- sqlite3 db.sqlite 'select 1'
+          plexlab record --workload micro-jit-64 --manifest Traces/manifest.json
+        """)
+
+    @Option(name: .long, help: "Trace file to write (default: Traces/<name or program>.plextrace).")
+    var out: String?
+
+    @Flag(name: .long, help: "Replace an existing trace file.")
+    var force = false
+
+    @Option(name: .long, help: "Name for the default output file.")
+    var name: String?
+
+    @Option(name: .customLong("max-insns"), help: "Stop after N recorded instructions and end the guest.")
+    var maxInsns: UInt64?
+
+    @Option(name: .customLong("skip-insns"), help: "Run N instructions before recording starts.")
+    var skipInsns: UInt64?
+
+    @Flag(name: .customLong("data-pages"), help: "Also record data reads and writes per page (slower).")
+    var dataPages = false
+
+    @Option(help: "Record a named corpus workload (its inputs, bounds and options) instead of a command.")
+    var workload: String?
+
+    @Option(help: "With --workload: add or replace its entry in this corpus manifest.")
+    var manifest: String?
+
+    @Flag(name: .customLong("list-workloads"), help: "Print the corpus workload names and exit.")
+    var listWorkloads = false
+
+    @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
+    var command: [String] = []
+
+    mutating func validate() throws {
+        // The program's arguments are passed through untouched, so --help must be looked for here.
+        if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
+        if command.first == "--" { command.removeFirst() }
+        if workload != nil || listWorkloads { return try validateWorkload() }
+        guard !command.isEmpty else { throw ValidationError("give the program to record after --") }
+        if let name, name.isEmpty || name.contains("/") { throw ValidationError("--name must be a plain file name") }
+    }
+
+    func run() throws {
+        if listWorkloads || workload != nil { return try runWorkload() }
+        let program = command[0]
+        let output = out ?? Recorder.defaultOutput(program: program, name: name)
+        if out == nil { try? FileManager.default.createDirectory(atPath: "Traces", withIntermediateDirectories: true) }
+        let options = RecordOptions(output: output, overwrite: force, maxInstructions: maxInsns,
+                                    skipInstructions: skipInsns, dataPages: dataPages)
+        let live = StandardError.isTerminal
+        let progress: ((RecordProgress) -> Void)? = live ? { Self.drawProgress($0) } : nil
+        let result = try Recorder.record(program: program, arguments: Array(command.dropFirst()), options: options,
+                                         progress: progress)
+        if live { StandardError.write("\r\u{1B}[K") }
+        // On stderr: stdout belongs to the guest (`plexlab record -- gzip -c f > f.gz`).
+        StandardError.write(Self.summary(result) + "\n")
+        if result.interruptedBy != nil { throw ExitCode(130) }
+    }
+
+    static func drawProgress(_ progress: RecordProgress) {
+        let rate = progress.seconds > 0 ? Double(progress.instructions) / progress.seconds : 0
+        StandardError.write("\r\u{1B}[Krecording: \(count(progress.instructions)) instructions, "
+                            + "\(count(progress.blocks)) blocks, \(bytes(progress.bytesWritten)) written, "
+                            + "\(count(UInt64(rate))) instructions/s")
+    }
+
+    static func summary(_ result: RecordResult) -> String {
+        let ending: String
+        if let signal = result.interruptedBy {
+            ending = "interrupted by signal \(signal): trace incomplete"
+        } else if !result.metadata.complete {
+            ending = "trace incomplete (\(result.metadata.note))"
+        } else if !result.metadata.note.isEmpty {
+            ending = result.metadata.note
+        } else {
+            ending = "guest \(result.termination.description)"
+        }
+        let perBlock = result.blocks > 0 ? Double(result.fileBytes * 8) / Double(result.blocks) : 0
+        return """
+        \(result.path): \(result.blocks) blocks executed (\(result.instructions) instructions), \
+        \(result.distinctBlocks) distinct blocks, \(result.pageCaptures) code page captures, \
+        \(result.codeWrites) code writes, \(result.syscalls) syscalls, \(result.threads) thread\(result.threads == 1 ? "" : "s")
+        \(ending); \(bytes(result.fileBytes)) (\(String(format: "%.2f", perBlock)) bits per block, whole file) \
+        in \(String(format: "%.2f", result.seconds)) s
+        """
+    }
+
+    static func count(_ value: UInt64) -> String {
+        switch value {
+        case 0..<10_000: "\(value)"
+        case 10_000..<10_000_000: String(format: "%.1fk", Double(value) / 1e3)
+        case 10_000_000..<10_000_000_000: String(format: "%.1fM", Double(value) / 1e6)
+        default: String(format: "%.1fG", Double(value) / 1e9)
+        }
+    }
+
+    static func bytes(_ value: UInt64) -> String {
+        switch value {
+        case 0..<10_000: "\(value) B"
+        case 10_000..<10_000_000: String(format: "%.1f KB", Double(value) / 1e3)
+        default: String(format: "%.1f MB", Double(value) / 1e6)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// GateTests: tests for Gate.

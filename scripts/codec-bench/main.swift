@@ -1,0 +1,165 @@
+// codec-bench: measures BlockCodec on block stream files written by scripts/qemu-log-to-blocks.py.
+//
+//   codec-bench FILE.blk [--chunk N] [--refs DIR] [--repeat N]
+//
+// Prints one tab-separated line per file: name, blocks, distinct blocks, chunks, codec bytes, bits/block,
+// encode blocks/s, decode blocks/s, zstd -3 decompression blocks/s of the u32 ids (in-process libzstd).
+// With --refs DIR it also writes DIR/NAME.u32 (the ids as u32) and DIR/NAME.miss (the last-successor miss
+// stream: per block, u32 0 when the block is the one that followed its predecessor last time, else id+1)
+// for the reference compressors the shell script runs.
+import BlockCodec
+import CZstd
+import Foundation
+import TraceModel
+
+struct BlockFile {
+    var definitions: [BlockDefinition]
+    var ids: [BlockID]
+}
+
+enum BenchError: Error, CustomStringConvertible {
+    case bad(String)
+    var description: String { if case let .bad(s) = self { s } else { "" } }
+}
+
+func load(_ path: String) throws -> BlockFile {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    return try data.withUnsafeBytes { raw -> BlockFile in
+        guard raw.count >= 20, raw.loadUnaligned(as: UInt32.self) == 0x5342_5850 else { throw BenchError.bad("\(path): not a PXBS file") }
+        let defCount = Int(raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+        let blockCount = Int(raw.loadUnaligned(fromByteOffset: 12, as: UInt64.self))
+        var offset = 20
+        guard raw.count == offset + defCount * 22 + blockCount * 4 else { throw BenchError.bad("\(path): bad size") }
+        var defs: [BlockDefinition] = []
+        defs.reserveCapacity(defCount)
+        for _ in 0..<defCount {
+            let address = raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            let length = raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)
+            let kind = ExitKind(rawValue: raw[offset + 12]) ?? .split
+            let hasTarget = raw[offset + 13] != 0
+            let target = raw.loadUnaligned(fromByteOffset: offset + 14, as: UInt64.self)
+            defs.append(BlockDefinition(address: address, length: length, instructionCount: 1, codeVersion: 0,
+                                        exitKind: kind, staticTarget: hasTarget ? target : nil,
+                                        sensitiveCount: 0, cpuidCount: 0, bytes: []))
+            offset += 22
+        }
+        var ids = [BlockID](repeating: 0, count: blockCount)
+        ids.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset...])) }
+        return BlockFile(definitions: defs, ids: ids)
+    }
+}
+
+/// Thread CPU time: the machine is shared, so wall time would measure the neighbours too.
+func now() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+var files: [String] = []
+var chunkSize = 1 << 20
+var refsDir: String?
+var repeats = 3
+var breakdown = false
+var args = CommandLine.arguments.dropFirst()
+while let a = args.popFirst() {
+    switch a {
+    case "--chunk": chunkSize = Int(args.popFirst() ?? "") ?? chunkSize
+    case "--refs": refsDir = args.popFirst()
+    case "--repeat": repeats = Int(args.popFirst() ?? "") ?? repeats
+    case "--breakdown": breakdown = true
+    default: files.append(a)
+    }
+}
+
+do {
+    for path in files {
+        let file = try load(path)
+        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        let ids = file.ids
+        let n = ids.count
+        if breakdown {
+            let cost = ids.withUnsafeBufferPointer { BlockStreamCost(blocks: $0, definitions: file.definitions) }
+            for (kind, entry) in cost.byKind.enumerated() where entry.transitions > 0 {
+                let label = kind < ExitKind.allCases.count ? ExitKind.allCases[kind].description : "first"
+                print(String(format: "  %-9@ %6.2f%% of blocks  miss %7.4f%%  %8.4f bits/transition  %7.4f bits/block",
+                             label, 100 * Double(entry.transitions) / Double(n),
+                             100 * Double(entry.misses) / Double(entry.transitions),
+                             entry.bits / Double(entry.transitions), entry.bits / Double(n)))
+            }
+        }
+        var chunks: [[UInt8]] = []
+        var bestEncode = Double.infinity
+        for _ in 0..<repeats {
+            let encoder = BlockStreamEncoder()
+            var out: [[UInt8]] = []
+            let t0 = now()
+            try ids.withUnsafeBufferPointer { all in
+                var i = 0
+                while i < n {
+                    let end = min(n, i + chunkSize)
+                    out.append(try encoder.encodeChecked(UnsafeBufferPointer(rebasing: all[i..<end]),
+                                                         definitions: file.definitions))
+                    i = end
+                }
+            }
+            bestEncode = min(bestEncode, now() - t0)
+            chunks = out
+        }
+        let bytes = chunks.reduce(0) { $0 + $1.count }
+        var bestDecode = Double.infinity
+        var decoded: [BlockID] = []
+        for _ in 0..<repeats {
+            let decoder = BlockStreamDecoder()
+            decoded = []
+            decoded.reserveCapacity(n)
+            let t0 = now()
+            var i = 0
+            for chunk in chunks {
+                let count = min(chunkSize, n - i)
+                try chunk.withUnsafeBytes { try decoder.decode($0, count: count, definitions: file.definitions, into: &decoded) }
+                i += count
+            }
+            bestDecode = min(bestDecode, now() - t0)
+        }
+        guard decoded == ids else { throw BenchError.bad("\(name): round trip mismatch") }
+
+        // The floor: zstd -3 decompression of the same ids as u32, in process.
+        let raw = ids.withUnsafeBytes { Array($0) }
+        var compressed = [UInt8](repeating: 0, count: ZSTD_compressBound(raw.count))
+        let csize = compressed.withUnsafeMutableBytes { c in raw.withUnsafeBytes { r in
+            ZSTD_compress(c.baseAddress, c.count, r.baseAddress, r.count, 3) } }
+        var restored = [UInt8](repeating: 0, count: raw.count)
+        var bestZstd = Double.infinity
+        for _ in 0..<repeats {
+            let t0 = now()
+            _ = restored.withUnsafeMutableBytes { o in compressed.withUnsafeBytes { c in
+                ZSTD_decompress(o.baseAddress, o.count, c.baseAddress, csize) } }
+            bestZstd = min(bestZstd, now() - t0)
+        }
+        guard restored == raw else { throw BenchError.bad("\(name): zstd round trip mismatch") }
+
+        if let refsDir {
+            try Data(raw).write(to: URL(fileURLWithPath: "\(refsDir)/\(name).u32"))
+            var last = [UInt32](repeating: .max, count: file.definitions.count)
+            var miss = [UInt32](repeating: 0, count: n)
+            var previous = UInt32.max
+            for (i, id) in ids.enumerated() {
+                if previous == .max || last[Int(previous)] != id { miss[i] = id &+ 1 }
+                if previous != .max { last[Int(previous)] = id }
+                previous = id
+            }
+            try miss.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: "\(refsDir)/\(name).miss")) }
+        }
+        let distinct = Set(ids).count
+        let fields: [String] = [name, "\(n)", "\(distinct)", "\(chunks.count)", "\(bytes)",
+                                String(format: "%.4f", Double(bytes * 8) / Double(max(n, 1))),
+                                String(format: "%.1f", Double(n) / bestEncode / 1e6),
+                                String(format: "%.1f", Double(n) / bestDecode / 1e6),
+                                String(format: "%.1f", Double(n) / bestZstd / 1e6)]
+        print(fields.joined(separator: "\t"))
+    }
+} catch {
+    FileHandle.standardError.write("codec-bench: error: \(error)\n".data(using: .utf8)!)
+    exit(2)
+}
