@@ -13,7 +13,7 @@ import TraceStore
 struct BenchError: Error, CustomStringConvertible { var description: String }
 
 let usage = """
-    usage: replay-bench synthetic OUT [--blocks N] [--functions F] [--seed S]
+    usage: replay-bench synthetic OUT [--blocks N] [--functions F] [--seed S] [--chunk-blocks C]
            replay-bench worked-jsonl OUT --n N        (the worked example of docs/strategies.md, for plexlab import)
            replay-bench measure [--repeat R] TRACE...  (markdown tables on standard output)
            replay-bench counts [--param k=v]... TRACE... (every count, site and page, for diffing)
@@ -144,9 +144,10 @@ func main() throws {
         let blocks = Int(option(&arguments, "--blocks") ?? "") ?? 24_000_000
         let functions = Int(option(&arguments, "--functions") ?? "") ?? 3000
         let seed = UInt64(option(&arguments, "--seed") ?? "") ?? 1
+        let chunkBlocks = Int(option(&arguments, "--chunk-blocks") ?? "") ?? 1 << 20
         guard let path = arguments.first else { throw BenchError(description: usage) }
         let program = SyntheticProgram(functions: functions, seed: seed)
-        try program.write(to: path, blocks: blocks, seed: seed &+ 1)
+        try program.write(to: path, blocks: blocks, seed: seed &+ 1, chunkBlocks: chunkBlocks)
     case "worked-jsonl":
         guard let n = Int(option(&arguments, "--n") ?? ""), n >= 1, let path = arguments.first else {
             throw BenchError(description: usage)
