@@ -13,6 +13,9 @@ struct ScannedPages {
     /// Whether each page (dense index) holds a valid scan.
     let valid: StateArray<Bool>
     private var coverage: [InstructionStarts?]
+    /// Per page, the shared scan node its coverage is (4 KiB pages; `ScanMemo.empty` before a scan).
+    private var node: [Int32]
+    private let memo: ScanMemo
     private let knownCovered: StateArray<Bool>
     /// Version of each 4096-byte page last seen executing (selects the bytes of parts of 2 MiB pages).
     private var latestVersion: [UInt64: UInt32] = [:]
@@ -26,6 +29,8 @@ struct ScannedPages {
         scanner = PageScanner(arch: context.arch)
         valid = StateArray(repeating: false, count: table.pageCount)
         coverage = [InstructionStarts?](repeating: nil, count: table.pageCount)
+        node = [Int32](repeating: ScanMemo.empty, count: table.pageCount)
+        memo = context.scans
         knownCovered = StateArray(repeating: false, count: table.count)
     }
 
@@ -53,24 +58,38 @@ struct ScannedPages {
         let address = table.address[block]
         let entryPart = address & ~UInt64(CodePage.size - 1)
         latestVersion[entryPart] = table.codeVersion[block]
+        if pageSize == CodePage.size {
+            // A scan extends the current coverage of a valid page, else starts from empty.
+            let key = ScanMemo.Key(page: UInt32(page), parent: valid[page] ? node[page] : ScanMemo.empty,
+                                   entry: address, version: table.codeVersion[block])
+            let child: Int32
+            if let known = memo.child(key) { child = known } else {
+                var starts = key.parent == ScanMemo.empty
+                    ? InstructionStarts(pageBase: pageBase, pageSize: pageSize) : memo.nodes[Int(key.parent)].coverage
+                let bytes = code.bytes(page: entryPart, version: key.version) ?? []
+                let decoded = bytes.withUnsafeBytes { scanner.scan(entry: address, code: $0, coverage: &starts) }
+                child = memo.add(key, coverage: starts, decoded: decoded)
+            }
+            node[page] = child
+            coverage[page] = memo.nodes[Int(child)].coverage
+            valid[page] = true
+            scanned &+= UInt64(memo.nodes[Int(child)].decoded)
+            scans &+= 1
+            _ = checkCovered(block)
+            return
+        }
         if coverage[page] == nil || !valid[page] {
             if coverage[page] == nil { coverage[page] = InstructionStarts(pageBase: pageBase, pageSize: pageSize) }
             else { coverage[page]!.removeAll() }
         }
         var starts = coverage[page]!
         coverage[page] = nil  // keep `starts` uniquely referenced while the scan mutates it
-        let decoded: Int
-        if pageSize == CodePage.size {
-            let bytes = code.bytes(page: entryPart, version: table.codeVersion[block]) ?? []
-            decoded = bytes.withUnsafeBytes { scanner.scan(entry: address, code: $0, coverage: &starts) }
-        } else {
-            let versions = latestVersion
-            let captured = code.assemble(pageBase: pageBase, pageSize: pageSize, into: &buffer) { versions[$0] }
-            decoded = buffer.withUnsafeBytes { raw in
-                scanner.scan(entry: address, code: raw, isCaptured: { part in
-                    captured[Int((part &- pageBase) >> 12)]
-                }, coverage: &starts)
-            }
+        let versions = latestVersion
+        let captured = code.assemble(pageBase: pageBase, pageSize: pageSize, into: &buffer) { versions[$0] }
+        let decoded = buffer.withUnsafeBytes { raw in
+            scanner.scan(entry: address, code: raw, isCaptured: { part in
+                captured[Int((part &- pageBase) >> 12)]
+            }, coverage: &starts)
         }
         coverage[page] = starts
         valid[page] = true
@@ -89,6 +108,7 @@ struct ScannedPages {
     /// Marks a page valid with an empty coverage (re-translated by a fault whose scan is deferred).
     mutating func revalidateEmpty(page: Int) {
         coverage[page]?.removeAll()
+        node[page] = ScanMemo.empty
         valid[page] = true
     }
 }

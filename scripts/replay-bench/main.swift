@@ -64,52 +64,109 @@ func writeWorkedExample(to path: String, n: Int) throws {
     file.write(Data(text.utf8))
 }
 
+/// A trace file whose chunk loop is timed in two parts: reading and decompressing each chunk, and what
+/// the engine and its strategies do with it. Setup (open, definitions, block table) and the end of the
+/// replay (finish, summaries) fall outside both.
+final class TimedTrace: ReplaySource {
+    let reader: TraceReader
+    private(set) var decompressing = 0.0
+    private(set) var replaying = 0.0
+
+    init(path: String) throws { reader = try TraceReader(path: path) }
+
+    var metadata: TraceMetadata { reader.metadata }
+    func blockDefinitions() throws -> [BlockDefinition] { try reader.blockDefinitions() }
+    func codePages() throws -> [CodePage] { try reader.codePages() }
+    func forEachChunk(_ body: (StreamChunk) throws -> Void) throws {
+        var mark = cpuSeconds()
+        try reader.forEachChunk { chunk in
+            let decoded = cpuSeconds()
+            decompressing += decoded - mark
+            try body(chunk)
+            mark = cpuSeconds()
+            replaying += mark - decoded
+        }
+    }
+}
+
 /// One measured thing: plain decompression, one strategy, or all strategies together.
 struct Measurement {
     var label: String
-    var cpu = Double.infinity
+    /// `nil`: decompression only; else the strategies replayed.
+    var strategies: [String]?
+    /// Best of the repeats: the chunk loop (decompression plus replay) and the whole run.
+    var stream = Double.infinity
+    var whole = Double.infinity
     var blocks: UInt64 = 0
 }
 
-func measure(_ paths: [String], repeats: Int) throws -> String {
+/// One line of the summary: a trace's floor and all strategies together.
+struct TraceFigures {
+    var name: String
+    var blocks: UInt64
+    var distinct: UInt64
+    var floor: Measurement
+    var all: Measurement
+}
+
+func rate(_ blocks: UInt64, _ seconds: Double) -> String { String(format: "%.1f", Double(blocks) / seconds / 1e6) }
+
+func measure(_ paths: [String], repeats: Int) throws -> (details: String, figures: [TraceFigures]) {
     var out = ""
+    var figures: [TraceFigures] = []
     for path in paths {
         let reader = try TraceReader(path: path)
         let summary = try reader.summary()
         let hasDataTouches = reader.metadata.hasDataTouches
         let names = StrategyRegistry.names.filter { hasDataTouches || $0 != "pagefault-legacy" }
-        var items = [Measurement(label: "decompression only (floor)")]
-            + names.map { Measurement(label: $0) } + [Measurement(label: "all strategies together")]
+        var items = [Measurement(label: "decompression only (floor)", strategies: nil)]
+            + names.map { Measurement(label: $0, strategies: [$0]) }
+            + [Measurement(label: "all strategies together", strategies: ["all"])]
         // Interleaved repeats, best CPU time of each: the figures are measured side by side.
         for _ in 0..<repeats {
             for index in items.indices {
                 let start = cpuSeconds()
+                let trace = try TimedTrace(path: path)
                 var blocks: UInt64 = 0
-                switch index {
-                case 0:
-                    try TraceReader(path: path).forEachChunk { blocks &+= UInt64($0.blocks.count) }
-                case items.count - 1:
-                    blocks = try ReplayEngine.run(tracePath: path, strategies: ["all"]).summary.blocks
-                default:
-                    blocks = try ReplayEngine.run(tracePath: path, strategies: [names[index - 1]]).summary.blocks
+                if let strategies = items[index].strategies {
+                    blocks = try ReplayEngine.run(source: trace, path: path, strategies: strategies).summary.blocks
+                } else {
+                    // As the engine does: definitions first (the reader keeps them for its chunk decoder).
+                    _ = try trace.blockDefinitions()
+                    try trace.forEachChunk { blocks &+= UInt64($0.blocks.count) }
                 }
-                let seconds = cpuSeconds() - start
-                items[index].cpu = min(items[index].cpu, seconds)
+                items[index].whole = min(items[index].whole, cpuSeconds() - start)
+                items[index].stream = min(items[index].stream, trace.decompressing + trace.replaying)
                 items[index].blocks = blocks
             }
         }
-        let floor = items[0].cpu
-        out += "### \(URL(fileURLWithPath: path).lastPathComponent)\n\n"
-        out += "\(reader.metadata.program): \(summary.blocksExecuted) blocks executed (\(summary.distinctBlocks) distinct), "
+        let floor = items[0].stream
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        out += "### \(name)\n\n"
+        out += "`\(([reader.metadata.program] + reader.metadata.argv.dropFirst()).joined(separator: " "))`: "
+        out += "\(summary.blocksExecuted) blocks executed (\(summary.distinctBlocks) distinct), "
         out += "\(summary.instructions) instructions, \(summary.codePages) code pages, \(summary.threads) thread(s), "
-        out += "\(summary.codeWrites) code writes, \(summary.dataTouches) data touches; "
-        out += "best of \(repeats) interleaved runs, CPU seconds of the whole run (open, load, replay).\n\n"
-        out += "| replay | CPU s | M blocks/s | time / floor |\n| --- | ---: | ---: | ---: |\n"
+        out += "\(summary.codeWrites) code writes, \(summary.dataTouches) data touches.\n\n"
+        out += "| replay | chunk loop CPU s | M blocks/s | loop / floor | whole run CPU s | M blocks/s (whole) |\n"
+        out += "| --- | ---: | ---: | ---: | ---: | ---: |\n"
         for item in items {
-            let rate = Double(item.blocks) / item.cpu / 1e6
-            out += "| \(item.label) | \(String(format: "%.3f", item.cpu)) | \(String(format: "%.1f", rate)) | \(String(format: "%.2f", item.cpu / floor)) |\n"
+            out += "| \(item.label) | \(String(format: "%.4f", item.stream)) | \(rate(item.blocks, item.stream)) | "
+            out += "\(String(format: "%.2f", item.stream / floor)) | \(String(format: "%.4f", item.whole)) | \(rate(item.blocks, item.whole)) |\n"
         }
         out += "\n"
+        figures.append(TraceFigures(name: name, blocks: summary.blocksExecuted, distinct: summary.distinctBlocks,
+                                    floor: items[0], all: items[items.count - 1]))
+    }
+    return (out, figures)
+}
+
+/// The per-workload table: all strategies together against the floor.
+func summaryTable(_ figures: [TraceFigures]) -> String {
+    var out = "| trace | blocks | distinct | floor M blocks/s | all strategies M blocks/s | all / floor (time) | all, whole run M blocks/s |\n"
+    out += "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    for f in figures {
+        out += "| \(f.name) | \(f.blocks) | \(f.distinct) | \(rate(f.blocks, f.floor.stream)) | \(rate(f.blocks, f.all.stream)) | "
+        out += "\(String(format: "%.2f", f.all.stream / f.floor.stream)) | \(rate(f.blocks, f.all.whole)) |\n"
     }
     return out
 }
@@ -156,7 +213,11 @@ func main() throws {
     case "measure":
         let repeats = Int(option(&arguments, "--repeat") ?? "") ?? 3
         guard !arguments.isEmpty else { throw BenchError(description: usage) }
-        print(try measure(arguments, repeats: max(repeats, 1)), terminator: "")
+        let (details, figures) = try measure(arguments, repeats: max(repeats, 1))
+        print("## Per workload: all strategies together against the floor\n")
+        print(summaryTable(figures))
+        print("## Each strategy alone, per trace\n")
+        print(details, terminator: "")
     case "counts":
         var parameters: [String] = []
         while let value = option(&arguments, "--param") { parameters.append(value) }
