@@ -62,6 +62,9 @@ let package = Package(
             "TraceModel", "TraceStore", "X86Decode", "TraceBuilder", "Recorder", "TraceImport", "CostModel",
             "Replay", "Reports", "Gate", "Workloads", "Calibrate",
         ]),
+        // Replay throughput benchmark (scripts/bench-replay.sh): makes traces, measures against decompression.
+        .executableTarget(name: "replay-bench", dependencies: ["Replay", "TraceStore", "TraceModel", "X86Decode"],
+                          path: "scripts/replay-bench"),
 
         // libFuzzer targets (docs/reliability.md): a plain build replays files through them once;
         // scripts/fuzz.sh builds them with -sanitize=fuzzer into .build-fuzz and runs them.

@@ -32,7 +32,7 @@ public struct BlockTable: Sendable {
     public let pageNumbers: [UInt64]
     /// Blocks whose bytes overlap each page.
     public let blocksOnPage: [[BlockID]]
-    private let pageIndexByNumber: [UInt64: PageIndex]
+    private let pageIndexByNumber: PageNumberTable
 
     /// `lastInstructionOffset(definition)` gives the byte offset of a block's last instruction.
     public init(definitions: [BlockDefinition], pageSize: UInt64,
@@ -40,16 +40,16 @@ public struct BlockTable: Sendable {
         self.pageSize = pageSize
         pageShift = UInt64(pageSize.trailingZeroBitCount)
         count = definitions.count
-        var pageIndexByNumber: [UInt64: PageIndex] = [:]
+        var pageIndexByNumber = PageNumberTable()
         var pageNumbers: [UInt64] = []
         var blocksOnPage: [[BlockID]] = []
         func index(ofPage number: UInt64) -> PageIndex {
-            if let index = pageIndexByNumber[number] { return index }
-            let index = PageIndex(pageNumbers.count)
-            pageIndexByNumber[number] = index
-            pageNumbers.append(number)
-            blocksOnPage.append([])
-            return index
+            let (index, inserted) = pageIndexByNumber.insert(number)
+            if inserted {
+                pageNumbers.append(number)
+                blocksOnPage.append([])
+            }
+            return PageIndex(index)
         }
         var address: [UInt64] = [], lastInstruction: [UInt64] = [], fallThrough: [UInt64] = []
         var instructions: [UInt32] = [], codeVersion: [UInt32] = [], exitKind: [ExitKind] = [], sensitive: [UInt16] = [], cpuid: [UInt16] = []
@@ -95,7 +95,7 @@ public struct BlockTable: Sendable {
 
     /// Dense index of the page holding `address`, or nil when no block lies on it.
     public func pageIndex(ofAddress address: UInt64) -> PageIndex? {
-        pageIndexByNumber[address >> pageShift]
+        pageIndexByNumber.index(of: address >> pageShift).map { PageIndex($0) }
     }
 
     public var pageCount: Int { pageNumbers.count }

@@ -40,6 +40,7 @@ public enum ReplayEngine {
             }
         }
         let context = ReplayContext(parameters: parameters, table: table, code: code, arch: metadata.arch)
+        let executions = context.executions
         var active: [(index: Int, strategy: any ReplayStrategy)] = []
         var unavailable: [Int: String] = [:]
         for (index, type) in types.enumerated() {
@@ -62,19 +63,19 @@ public enum ReplayEngine {
                 thread = threadIndex.count
                 threadIndex[chunk.thread] = thread
             }
-            var instructions: UInt64 = 0
+            // Checked once here, so strategies may index per-block state by these ids without checks.
             let blockCount = UInt32(truncatingIfNeeded: table.count)
-            let valid = table.instructions.withUnsafeBufferPointer { counts in
-                for block in chunk.blocks {
+            let valid = chunk.blocks.withUnsafeBufferPointer { blocks in
+                let counts = executions.pointer
+                for block in blocks {
                     guard block < blockCount else { return false }
-                    instructions &+= UInt64(counts[Int(block)])
+                    counts[Int(block)] &+= 1
                 }
                 return true
             }
             guard valid else {
                 throw ReplayError("\(path): chunk \(chunk.sequence) (thread \(chunk.thread)) names a block id beyond the \(table.count) defined blocks")
             }
-            summary.instructions &+= instructions
             summary.blocks &+= UInt64(chunk.blocks.count)
             summary.chunks += 1
             summary.codeWrites &+= UInt64(chunk.codeWrites.count)
@@ -83,6 +84,7 @@ public enum ReplayEngine {
             for entry in active { entry.strategy.replay(chunk, thread: thread) }
         }
         for entry in active { entry.strategy.finish() }
+        for block in 0..<table.count { summary.instructions &+= executions[block] &* UInt64(table.instructions[block]) }
         summary.seconds = Double((clock.now - start).components.attoseconds) / 1e18
             + Double((clock.now - start).components.seconds)
         summary.threads = UInt64(threadIndex.count)

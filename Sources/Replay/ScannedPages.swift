@@ -4,16 +4,19 @@ import X86Decode
 /// Scan state of every page for the scanning strategies (sbe, pagefault-*): whether the page holds a
 /// valid scan, its coverage, and per block whether its start is known covered by the current scan.
 ///
-/// `epoch[page]` changes whenever the page's scan is discarded; `blockEpoch[b] == epoch[page[b]]`
-/// means "b's start was found covered since the last discard", the one-compare fast path.
+/// `knownCovered[b]` means "b's start was found covered since its page's scan was last discarded":
+/// the one-load fast path. Discarding a page's scan clears it for the blocks that start there.
 struct ScannedPages {
     let table: BlockTable
     let code: CodeImage
     private var scanner: PageScanner
-    private(set) var valid: [Bool]
-    private var epoch: [UInt32]
+    /// Whether each page (dense index) holds a valid scan.
+    let valid: StateArray<Bool>
     private var coverage: [InstructionStarts?]
-    private var blockEpoch: [UInt32]
+    /// Per page, the shared scan node its coverage is (4 KiB pages; `ScanMemo.empty` before a scan).
+    private var node: [Int32]
+    private let memo: ScanMemo
+    private let knownCovered: StateArray<Bool>
     /// Version of each 4096-byte page last seen executing (selects the bytes of parts of 2 MiB pages).
     private var latestVersion: [UInt64: UInt32] = [:]
     private var buffer: [UInt8] = []
@@ -24,17 +27,16 @@ struct ScannedPages {
         table = context.table
         code = context.code
         scanner = PageScanner(arch: context.arch)
-        valid = [Bool](repeating: false, count: table.pageCount)
-        epoch = [UInt32](repeating: 1, count: table.pageCount)
+        valid = StateArray(repeating: false, count: table.pageCount)
         coverage = [InstructionStarts?](repeating: nil, count: table.pageCount)
-        blockEpoch = [UInt32](repeating: 0, count: table.count)
+        node = [Int32](repeating: ScanMemo.empty, count: table.pageCount)
+        memo = context.scans
+        knownCovered = StateArray(repeating: false, count: table.count)
     }
 
-    /// Fast path: `block`'s start is covered by its page's current valid scan.
-    @inline(__always)
-    func isKnownCovered(_ block: Int) -> Bool {
-        blockEpoch[block] == epoch[Int(table.page[block])]
-    }
+    /// Fast path, per block: its start is covered by its page's current valid scan. The storage never
+    /// moves, so per-block loops keep this pointer in a register: the check is one load.
+    var knownCoveredFlags: UnsafePointer<Bool> { UnsafePointer(knownCovered.pointer) }
 
     /// Slow path: checks the coverage bitset and remembers a positive answer. A block made of one
     /// instruction straddling the page end can never be covered (the scan does not decode it); it counts
@@ -44,7 +46,7 @@ struct ScannedPages {
         guard valid[page] else { return false }
         let covered = coverage[page]?.contains(table.address[block]) == true
             || (table.lastPage[block] != table.page[block] && table.instructions[block] == 1)
-        if covered { blockEpoch[block] = epoch[page] }
+        if covered { knownCovered[block] = true }
         return covered
     }
 
@@ -56,24 +58,38 @@ struct ScannedPages {
         let address = table.address[block]
         let entryPart = address & ~UInt64(CodePage.size - 1)
         latestVersion[entryPart] = table.codeVersion[block]
+        if pageSize == CodePage.size {
+            // A scan extends the current coverage of a valid page, else starts from empty.
+            let key = ScanMemo.Key(page: UInt32(page), parent: valid[page] ? node[page] : ScanMemo.empty,
+                                   entry: address, version: table.codeVersion[block])
+            let child: Int32
+            if let known = memo.child(key) { child = known } else {
+                var starts = key.parent == ScanMemo.empty
+                    ? InstructionStarts(pageBase: pageBase, pageSize: pageSize) : memo.nodes[Int(key.parent)].coverage
+                let bytes = code.bytes(page: entryPart, version: key.version) ?? []
+                let decoded = bytes.withUnsafeBytes { scanner.scan(entry: address, code: $0, coverage: &starts) }
+                child = memo.add(key, coverage: starts, decoded: decoded)
+            }
+            node[page] = child
+            coverage[page] = memo.nodes[Int(child)].coverage
+            valid[page] = true
+            scanned &+= UInt64(memo.nodes[Int(child)].decoded)
+            scans &+= 1
+            _ = checkCovered(block)
+            return
+        }
         if coverage[page] == nil || !valid[page] {
             if coverage[page] == nil { coverage[page] = InstructionStarts(pageBase: pageBase, pageSize: pageSize) }
             else { coverage[page]!.removeAll() }
         }
         var starts = coverage[page]!
         coverage[page] = nil  // keep `starts` uniquely referenced while the scan mutates it
-        let decoded: Int
-        if pageSize == CodePage.size {
-            let bytes = code.bytes(page: entryPart, version: table.codeVersion[block]) ?? []
-            decoded = bytes.withUnsafeBytes { scanner.scan(entry: address, code: $0, coverage: &starts) }
-        } else {
-            let versions = latestVersion
-            let captured = code.assemble(pageBase: pageBase, pageSize: pageSize, into: &buffer) { versions[$0] }
-            decoded = buffer.withUnsafeBytes { raw in
-                scanner.scan(entry: address, code: raw, isCaptured: { part in
-                    captured[Int((part &- pageBase) >> 12)]
-                }, coverage: &starts)
-            }
+        let versions = latestVersion
+        let captured = code.assemble(pageBase: pageBase, pageSize: pageSize, into: &buffer) { versions[$0] }
+        let decoded = buffer.withUnsafeBytes { raw in
+            scanner.scan(entry: address, code: raw, isCaptured: { part in
+                captured[Int((part &- pageBase) >> 12)]
+            }, coverage: &starts)
         }
         coverage[page] = starts
         valid[page] = true
@@ -86,13 +102,13 @@ struct ScannedPages {
     mutating func invalidate(page: Int) {
         guard valid[page] else { return }
         valid[page] = false
-        epoch[page] &+= 1
-        if epoch[page] == 0 { epoch[page] = 1 }  // 0 means "never covered" in blockEpoch
+        for block in table.blocksOnPage[page] where table.page[Int(block)] == page { knownCovered[Int(block)] = false }
     }
 
     /// Marks a page valid with an empty coverage (re-translated by a fault whose scan is deferred).
     mutating func revalidateEmpty(page: Int) {
         coverage[page]?.removeAll()
+        node[page] = ScanMemo.empty
         valid[page] = true
     }
 }

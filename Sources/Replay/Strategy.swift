@@ -36,12 +36,19 @@ public final class ReplayContext: @unchecked Sendable {
     public let table: BlockTable
     public let code: CodeImage
     public let arch: GuestArch
+    /// Executions of each block so far, counted by the engine before it hands a chunk to the strategies.
+    /// A count that is the same for every execution of a block is derived from this at the end instead of
+    /// being counted in every strategy's per-block loop.
+    let executions: StateArray<UInt64>
+    /// Page scans made so far, for the scanning strategies to share.
+    let scans = ScanMemo()
 
     public init(parameters: ReplayParameters, table: BlockTable, code: CodeImage, arch: GuestArch) {
         self.parameters = parameters
         self.table = table
         self.code = code
         self.arch = arch
+        executions = StateArray(repeating: 0, count: table.count)
     }
 }
 
@@ -89,11 +96,13 @@ public struct PageTraps: Sendable, Equatable {
 }
 
 /// Per-block counters for a strategy's causes: `counts[block * width + slot]`.
-/// Counting per block keeps the hot loop to one add; sites and totals are derived at the end.
+/// Counting per block keeps the hot loop to one add; sites, pages and totals are derived at the end.
+/// Counts that are the same for every execution of a block (an sbe exit trap, sensitive instructions)
+/// are not counted per execution at all: the strategy multiplies them by the block's executions at the end.
 struct SiteCounters {
     let causes: [TrapCause]
     let width: Int
-    var counts: [UInt64]
+    let counts: StateArray<UInt64>
     /// Counts whose site is a block's start although the cause is normally an exit (a thread's entry dispatch).
     var entryCounts: [BlockID: [TrapCause: UInt64]] = [:]
     /// Counts attributed to a data page instead of the site's page (pf_data, data_map).
@@ -102,15 +111,24 @@ struct SiteCounters {
     init(causes: [TrapCause], blockCount: Int) {
         self.causes = causes
         width = causes.count
-        counts = [UInt64](repeating: 0, count: max(blockCount * causes.count, 1))
+        counts = StateArray(repeating: 0, count: blockCount * causes.count)
     }
 
     /// The slot of `cause` (a programming error if the strategy did not declare it).
     func slot(_ cause: TrapCause) -> Int { causes.firstIndex(of: cause)! }
 
     @inline(__always)
-    mutating func add(_ block: BlockID, _ slot: Int, _ amount: UInt64 = 1) {
+    func add(_ block: BlockID, _ slot: Int, _ amount: UInt64 = 1) {
         counts[Int(block) &* width &+ slot] &+= amount
+    }
+
+    /// Adds `perExecution(block)` times the block's executions to its `slot(block)` (nil: nothing).
+    func addPerExecution(_ executions: StateArray<UInt64>, _ perExecution: (Int) -> (slot: Int, count: UInt64)?) {
+        for block in 0..<executions.count where executions[block] != 0 {
+            if let (slot, count) = perExecution(block), count != 0 {
+                counts[block &* width &+ slot] &+= executions[block] &* count
+            }
+        }
     }
 
     mutating func addEntry(_ block: BlockID, _ cause: TrapCause) {
@@ -121,37 +139,53 @@ struct SiteCounters {
         dataPageCounts[page, default: [:]][cause, default: 0] += amount
     }
 
-    /// Totals, sites and pages.
+    /// Totals, sites and pages. Sites and pages gather one row of `width` counts per address first, so
+    /// only one dictionary is touched per nonzero (block, cause).
     func summarize(into result: inout StrategyCounts, table: BlockTable) {
-        var totals: [TrapCause: UInt64] = [:]
-        var sites: [UInt64: [TrapCause: UInt64]] = [:]
-        var pages: [UInt64: [TrapCause: UInt64]] = [:]
-        let dataCauses: Set<TrapCause> = [.pfData, .dataMap]
-        func record(_ cause: TrapCause, _ count: UInt64, at address: UInt64) {
-            totals[cause, default: 0] += count
-            sites[address, default: [:]][cause, default: 0] += count
-            if !dataCauses.contains(cause) {
-                pages[(address >> table.pageShift) << table.pageShift, default: [:]][cause, default: 0] += count
+        var totals = [UInt64](repeating: 0, count: width)
+        var siteRows: [UInt64: Int] = [:], siteCounts: [UInt64] = []
+        var pageRows: [UInt64: Int] = [:], pageCounts: [UInt64] = []
+        func row(_ key: UInt64, _ rows: inout [UInt64: Int], _ counts: inout [UInt64]) -> Int {
+            if let known = rows[key] { return known }
+            rows[key] = counts.count / width
+            counts.append(contentsOf: repeatElement(0, count: width))
+            return rows[key]!
+        }
+        let isDataCause = causes.map { $0 == .pfData || $0 == .dataMap }
+        let siteIsExit = causes.map(\.siteIsExit)
+        func record(_ slot: Int, _ count: UInt64, at address: UInt64) {
+            totals[slot] &+= count
+            siteCounts[row(address, &siteRows, &siteCounts) * width + slot] &+= count
+            if !isDataCause[slot] {
+                pageCounts[row((address >> table.pageShift) << table.pageShift, &pageRows, &pageCounts) * width + slot] &+= count
             }
         }
         for block in 0..<table.count {
             for slot in 0..<width {
                 let count = counts[block * width + slot]
                 if count == 0 { continue }
-                let cause = causes[slot]
-                record(cause, count, at: cause.siteIsExit ? table.lastInstruction[block] : table.address[block])
+                record(slot, count, at: siteIsExit[slot] ? table.lastInstruction[block] : table.address[block])
             }
         }
         for (block, byCause) in entryCounts {
-            for (cause, count) in byCause { record(cause, count, at: table.address[Int(block)]) }
+            for (cause, count) in byCause { record(slot(cause), count, at: table.address[Int(block)]) }
         }
         for (page, byCause) in dataPageCounts {
-            for (cause, count) in byCause { pages[(page >> table.pageShift) << table.pageShift, default: [:]][cause, default: 0] += count }
+            for (cause, count) in byCause {
+                pageCounts[row((page >> table.pageShift) << table.pageShift, &pageRows, &pageCounts) * width + slot(cause)] &+= count
+            }
         }
-        for cause in causes where totals[cause] == nil { totals[cause] = 0 }
-        result.counts = totals
-        result.sites = sites.map { TrapSite(address: $0.key, counts: $0.value) }
-            .sorted { ($0.total, $1.address) > ($1.total, $0.address) }
-        result.pages = pages.map { PageTraps(page: $0.key, counts: $0.value) }.sorted { $0.page < $1.page }
+        func byCause(_ counts: [UInt64], row: Int) -> [TrapCause: UInt64] {
+            var result = [TrapCause: UInt64](minimumCapacity: width)
+            for slot in 0..<width where counts[row * width + slot] != 0 { result[causes[slot]] = counts[row * width + slot] }
+            return result
+        }
+        result.counts = Dictionary(uniqueKeysWithValues: zip(causes, totals))
+        result.sites = siteRows.map { address, row in
+            (total: (0..<width).reduce(0) { $0 &+ siteCounts[row * width + $1] }, site: TrapSite(address: address, counts: byCause(siteCounts, row: row)))
+        }
+        .sorted { ($0.total, $1.site.address) > ($1.total, $0.site.address) }
+        .map(\.site)
+        result.pages = pageRows.map { PageTraps(page: $0.key, counts: byCause(pageCounts, row: $0.value)) }.sorted { $0.page < $1.page }
     }
 }

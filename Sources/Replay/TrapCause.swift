@@ -66,6 +66,37 @@ public enum TrapCause: String, Sendable, CaseIterable, Codable, CustomStringConv
     }
 
     /// Order of declaration (tables list causes in this order).
-    public var order: Int { TrapCause.allCases.firstIndex(of: self)! }
+    public var order: Int {
+        switch self {
+        case .call: 0
+        case .jcc: 1
+        case .jmp: 2
+        case .ret: 3
+        case .jmpInd: 4
+        case .callInd: 5
+        case .syscall: 6
+        case .far: 7
+        case .sensitive: 8
+        case .pageCross: 9
+        case .pfExec: 10
+        case .int3Fill: 11
+        case .pfWrite: 12
+        case .pfData: 13
+        case .dataMap: 14
+        case .escapes: 15
+        case .dispatch: 16
+        case .dispatchSyscall: 17
+        case .dispatchFar: 18
+        case .link: 19
+        case .ibtcHit: 20
+        case .rasHit: 21
+        case .flush: 22
+        case .vmexit: 23
+        }
+    }
     public static func < (a: TrapCause, b: TrapCause) -> Bool { a.order < b.order }
+
+    /// Hashes the case, not its spelling: counts are kept in `[TrapCause: UInt64]` dictionaries, and a
+    /// String-backed enum would otherwise hash its raw string on every lookup.
+    public func hash(into hasher: inout Hasher) { hasher.combine(order) }
 }

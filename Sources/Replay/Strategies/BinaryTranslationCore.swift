@@ -2,27 +2,77 @@ import TraceModel
 
 /// Binary translation with a code cache, shared by dbt-nolink, dbt-link and dbt-ibtc (docs/strategies.md).
 /// Translation unit: one trace block. A block exit is judged when the thread's next block is known.
+///
+/// Exits that go to the dispatcher on every execution (syscall and far exits; under dbt-link also
+/// returns and indirect branches; under dbt-nolink every exit) are counted from the engine's executions
+/// per block in `finish`. The per-block loop follows only what depends on the path: translations,
+/// links, the IBTC and the return stacks.
 struct BinaryTranslationCore {
     enum Mode { case noLink, link, ibtc }
 
     private static let none = BlockID.max
 
+    /// What the per-block loop does with a block's exit under this strategy.
+    private enum Route: UInt8 {
+        /// Counted in `finish`, the same on every execution.
+        case counted
+        /// Direct exits: the link slot used is taken (jmp, call), fall-through (split), or taken unless
+        /// the next block starts at the fall-through address (jcc).
+        case taken, fallThrough, jcc
+        /// dbt-ibtc: a direct call (pushes its return address, then as `taken`), a return (the return
+        /// stack, then the IBTC), an indirect jump (the IBTC), an indirect call (push, then the IBTC).
+        case call, ret, indirect, indirectCall
+    }
+
+    /// What an exit needs to know about its block, together in one place.
+    private struct ExitFacts {
+        var address: UInt64
+        var fallThrough: UInt64
+        var instructions: UInt32
+        var route: Route
+        /// `ExitKind.rawValue`, for `finish`.
+        var kind: UInt8
+    }
+
+    /// One direct-exit link slot: the target's block and the version of its translation when linked.
+    private struct Link {
+        var target = BinaryTranslationCore.none
+        var version: UInt32 = 0
+    }
+
+    /// IBTC entry, direct-mapped by target address.
+    private struct IBTCEntry {
+        var tag = UInt64.max
+        var block = BinaryTranslationCore.none
+        var version: UInt32 = 0
+    }
+
+    /// Where a thread stands between two of its chunks.
+    private struct ThreadState {
+        var previous = BinaryTranslationCore.none
+        var previousVersion: UInt32 = 0
+        /// Return-address stack: a ring of `rasDepth` entries (the oldest is overwritten when full).
+        var ras: StateArray<UInt64>
+        var rasTop = 0
+        var rasCount = 0
+    }
+
     private let mode: Mode
     private let table: BlockTable
+    private let executions: StateArray<UInt64>
     private var sites: SiteCounters
     private let dispatchSlot: Int, syscallSlot: Int, farSlot: Int, linkSlot: Int
     private let ibtcSlot: Int, rasSlot: Int, writeSlot: Int, flushSlot: Int
 
-    // Per block.
-    private var translated: [Bool]
-    /// Changes whenever the block's translation is discarded: a link or IBTC entry naming an older
-    /// generation is stale.
-    private var generation: [UInt32]
-    /// Direct-exit links: taken (jmp, call, jcc taken) and fall-through (jcc not taken, split).
-    private var takenTarget: [BlockID], takenGeneration: [UInt32]
-    private var fallTarget: [BlockID], fallGeneration: [UInt32]
-    // Per page: translated blocks overlapping it.
-    private var liveBlocks: [UInt32]
+    private let facts: StateArray<ExitFacts>
+    /// Per block, the version of its translation: odd while translated, even while not; every translation
+    /// and every discard adds one. A link or IBTC entry naming another version is stale, and a block whose
+    /// version changed between its entry and its exit discarded its own translation meanwhile.
+    private let versions: StateArray<UInt32>
+    /// Two link slots per block: `links[2 * block]` taken, `links[2 * block + 1]` fall-through.
+    private let links: StateArray<Link>
+    /// Per page: translated blocks overlapping it.
+    private let liveBlocks: StateArray<UInt32>
     // Code cache.
     private let capacity: UInt64
     private var cacheUsed: UInt64 = 0
@@ -30,19 +80,14 @@ struct BinaryTranslationCore {
     private var translations: UInt64 = 0
     // IBTC, direct-mapped: index = target & (size - 1).
     private let ibtcMask: UInt64
-    private var ibtcTag: [UInt64], ibtcBlock: [BlockID], ibtcGeneration: [UInt32]
-    // Per thread.
+    private let ibtc: StateArray<IBTCEntry>
     private let rasDepth: Int
-    private var previous: [BlockID] = []
-    private var previousGeneration: [UInt32] = []
-    /// Return-address stacks, `rasDepth` entries per thread, flat.
-    private var ras: [UInt64] = []
-    private var rasTop: [Int] = []
-    private var rasCount: [Int] = []
+    private var threads: [ThreadState] = []
 
     init(context: ReplayContext, mode: Mode) {
         self.mode = mode
         table = context.table
+        executions = context.executions
         let causes: [TrapCause] = switch mode {
         case .noLink: [.dispatch, .dispatchSyscall, .dispatchFar, .pfWrite, .flush]
         case .link: [.dispatch, .dispatchSyscall, .dispatchFar, .link, .pfWrite, .flush]
@@ -58,155 +103,161 @@ struct BinaryTranslationCore {
         rasSlot = slot(.rasHit)
         writeSlot = slot(.pfWrite)
         flushSlot = slot(.flush)
-        let n = table.count
-        translated = [Bool](repeating: false, count: n)
-        generation = [UInt32](repeating: 0, count: n)
-        takenTarget = [BlockID](repeating: Self.none, count: n)
-        takenGeneration = [UInt32](repeating: 0, count: n)
-        fallTarget = [BlockID](repeating: Self.none, count: n)
-        fallGeneration = [UInt32](repeating: 0, count: n)
-        liveBlocks = [UInt32](repeating: 0, count: table.pageCount)
+        let table = context.table
+        facts = StateArray((0..<table.count).map { b in
+            let kind = table.exitKind[b]
+            let route: Route = switch (mode, kind) {
+            case (.noLink, _), (_, .syscall), (_, .far): .counted
+            case (.ibtc, .call): .call
+            case (_, .jmp), (_, .call): .taken
+            case (_, .split): .fallThrough
+            case (_, .jcc): .jcc
+            case (.link, _): .counted  // ret, jmp_ind, call_ind: the dispatcher every time
+            case (.ibtc, .ret): .ret
+            case (.ibtc, .jmpInd): .indirect
+            case (.ibtc, _): .indirectCall
+            }
+            return ExitFacts(address: table.address[b], fallThrough: table.fallThrough[b],
+                             instructions: table.instructions[b], route: route, kind: kind.rawValue)
+        })
+        versions = StateArray(repeating: 0, count: table.count)
+        links = StateArray(repeating: Link(), count: mode == .noLink ? 0 : 2 * table.count)
+        liveBlocks = StateArray(repeating: 0, count: table.pageCount)
         capacity = context.parameters.codeCache
         let ibtcSize = mode == .ibtc ? context.parameters.ibtcSize : 1
         ibtcMask = UInt64(ibtcSize - 1)
-        ibtcTag = [UInt64](repeating: UInt64.max, count: ibtcSize)
-        ibtcBlock = [BlockID](repeating: Self.none, count: ibtcSize)
-        ibtcGeneration = [UInt32](repeating: 0, count: ibtcSize)
-        rasDepth = context.parameters.rasDepth
-    }
-
-    private mutating func addThread(_ thread: Int) {
-        while previous.count <= thread {
-            previous.append(Self.none)
-            previousGeneration.append(0)
-            ras.append(contentsOf: repeatElement(0, count: max(rasDepth, 1)))
-            rasTop.append(0)
-            rasCount.append(0)
-        }
+        ibtc = StateArray(repeating: IBTCEntry(), count: ibtcSize)
+        rasDepth = mode == .ibtc ? context.parameters.rasDepth : 0
     }
 
     mutating func replay(_ chunk: StreamChunk, thread: Int) {
-        addThread(thread)
-        var from = previous[thread]
-        var fromGeneration = previousGeneration[thread]
-        let writes = chunk.codeWrites
-        var nextWrite = 0
-        let first = chunk.firstEventIndex
-        for (index, block) in chunk.blocks.enumerated() {
-            if from == Self.none {
-                sites.addEntry(block, .dispatch)  // a thread starts in the dispatcher
-            } else {
-                exit(from, fromGeneration: fromGeneration, to: block, thread: thread)
+        while threads.count <= thread { threads.append(ThreadState(ras: StateArray(repeating: 0, count: rasDepth))) }
+        var state = threads[thread]
+        chunk.blocks.withUnsafeBufferPointer { executed in
+            if state.previous == Self.none, let first = executed.first {
+                sites.addEntry(first, .dispatch)  // a thread starts in the dispatcher
             }
-            if !translated[Int(block)] { translate(block) }
-            from = block
-            fromGeneration = generation[Int(block)]
-            let event = first &+ UInt64(index)
-            while nextWrite < writes.count && writes[nextWrite].eventIndex <= event {
-                codeWrite(writes[nextWrite], by: block)
-                nextWrite += 1
-            }
-        }
-        previous[thread] = from
-        previousGeneration[thread] = fromGeneration
-    }
-
-    /// How control leaves `from` for `to`.
-    @inline(__always)
-    private mutating func exit(_ from: BlockID, fromGeneration: UInt32, to: BlockID, thread: Int) {
-        let f = Int(from)
-        let kind = table.exitKind[f]
-        if kind == .syscall { sites.add(from, syscallSlot); return }
-        if kind == .far { sites.add(from, farSlot); return }
-        // The return stack follows every call and return, whatever path the exit then takes.
-        var predictedReturn: UInt64? = nil
-        if mode == .ibtc {
-            if kind == .call || kind == .callInd { pushReturn(table.fallThrough[f], thread: thread) }
-            if kind == .ret { predictedReturn = popReturn(thread: thread) }
-        }
-        // The block's own store discarded its translation while it ran: its exit goes to the dispatcher.
-        if mode == .noLink || generation[f] != fromGeneration {
-            sites.add(from, dispatchSlot)
-            return
-        }
-        let t = Int(to)
-        switch kind {
-        case .jmp, .call, .jcc, .split:
-            let taken = kind == .jmp || kind == .call || (kind == .jcc && table.address[t] != table.fallThrough[f])
-            if taken {
-                if takenTarget[f] == to && takenGeneration[f] == generation[t] && translated[t] { return }
-            } else {
-                if fallTarget[f] == to && fallGeneration[f] == generation[t] && translated[t] { return }
-            }
-            sites.add(from, dispatchSlot)
-            if !translated[t] { translate(to) }
-            // A flush during that translation discarded `from` too: nothing left to patch.
-            guard translated[f] else { return }
-            sites.add(from, linkSlot)
-            if taken {
-                takenTarget[f] = to
-                takenGeneration[f] = generation[t]
-            } else {
-                fallTarget[f] = to
-                fallGeneration[f] = generation[t]
-            }
-        case .ret:
-            if mode == .ibtc {
-                if let predicted = predictedReturn, predicted == table.address[t], translated[t] {
-                    sites.add(from, rasSlot)
-                    return
+            // Runs of blocks between code writes; a write applies after its block is entered.
+            var next = 0
+            for write in chunk.codeWrites {
+                let at = chunk.position(ofEvent: write.eventIndex)
+                guard at < executed.count else { break }
+                if at >= next {
+                    run(executed, next..<at + 1, &state)
+                    next = at + 1
                 }
-                indirect(from, to: to)
-            } else {
-                sites.add(from, dispatchSlot)
+                codeWrite(write, by: executed[at])
             }
-        case .jmpInd, .callInd:
-            if mode == .ibtc { indirect(from, to: to) } else { sites.add(from, dispatchSlot) }
-        case .syscall, .far:
-            break  // handled above
+            run(executed, next..<executed.count, &state)
         }
+        threads[thread] = state
     }
 
-    /// The IBTC path of an indirect exit: hit, or dispatch and fill.
-    @inline(__always)
-    private mutating func indirect(_ from: BlockID, to: BlockID) {
-        let t = Int(to)
-        let target = table.address[t]
-        let index = Int(target & ibtcMask)
-        if ibtcTag[index] == target && ibtcBlock[index] == to && ibtcGeneration[index] == generation[t] && translated[t] {
-            sites.add(from, ibtcSlot)
+    private mutating func run(_ executed: UnsafeBufferPointer<BlockID>, _ range: Range<Int>, _ state: inout ThreadState) {
+        guard let last = range.last else { return }
+        // The arrays never move: their base pointers stay in registers while slow paths go through self.
+        let facts = self.facts.pointer, versions = self.versions.pointer
+        if mode == .noLink {
+            for index in range where versions[Int(executed[index])] & 1 == 0 { translate(executed[index]) }
+            state.previous = executed[last]
             return
         }
+        let links = self.links.pointer, ibtc = self.ibtc.pointer, ras = state.ras.pointer
+        var from = state.previous, fromVersion = state.previousVersion
+        var rasTop = state.rasTop, rasCount = state.rasCount
+        for index in range {
+            let to = executed[index], t = Int(to)
+            if from != Self.none {
+                let f = Int(from)
+                let version = versions[t]
+                // False when the block's own store discarded its translation while it ran: its exit then
+                // goes to the dispatcher, whatever the links, the IBTC or the return stack say.
+                let intact = versions[f] == fromVersion
+                /// A direct exit through link slot `slot`: free when linked to `to`'s current translation.
+                func direct(_ slot: Int) {
+                    let link = links[slot]
+                    if !intact { sites.add(from, dispatchSlot) }
+                    else if link.target != to || link.version != version { dispatchAndLink(from, to: to, slot: slot) }
+                }
+                /// An indirect exit: an IBTC hit, or the dispatcher. (An entry naming `to` holds its address.)
+                func indirect() {
+                    let entry = ibtc[Int(facts[t].address & ibtcMask)]
+                    if !intact { sites.add(from, dispatchSlot) }
+                    else if entry.block == to && entry.version == version { sites.add(from, ibtcSlot) }
+                    else { dispatchAndFill(from, to: to) }
+                }
+                // The return stack follows every call and return, whatever path the exit then takes.
+                func push() {
+                    guard rasDepth > 0 else { return }
+                    ras[rasTop] = facts[f].fallThrough
+                    rasTop = rasTop + 1 == rasDepth ? 0 : rasTop + 1
+                    rasCount = min(rasCount + 1, rasDepth)
+                }
+                // One switch on the route: block kinds follow each other irregularly, so every extra
+                // branch on them is a likely misprediction.
+                switch facts[f].route {
+                case .counted: break
+                case .taken: direct(2 * f)
+                case .fallThrough: direct(2 * f + 1)
+                case .jcc: direct(facts[t].address == facts[f].fallThrough ? 2 * f + 1 : 2 * f)
+                case .call:
+                    push()
+                    direct(2 * f)
+                case .indirect: indirect()
+                case .indirectCall:
+                    push()
+                    indirect()
+                case .ret:
+                    var predicted: UInt64? = nil
+                    if rasDepth > 0 && rasCount > 0 {
+                        rasTop = rasTop == 0 ? rasDepth - 1 : rasTop - 1
+                        rasCount -= 1
+                        predicted = ras[rasTop]
+                    }
+                    if intact && predicted == facts[t].address && version & 1 == 1 { sites.add(from, rasSlot) }
+                    else { indirect() }
+                }
+            }
+            if versions[t] & 1 == 0 { translate(to) }
+            from = to
+            fromVersion = versions[t]
+        }
+        state.previous = from
+        state.previousVersion = fromVersion
+        state.rasTop = rasTop
+        state.rasCount = rasCount
+    }
+
+    /// A direct exit that is not linked to `to`'s current translation: dispatch, translate, link.
+    @inline(never)
+    private mutating func dispatchAndLink(_ from: BlockID, to: BlockID, slot: Int) {
         sites.add(from, dispatchSlot)
-        if !translated[t] { translate(to) }
-        ibtcTag[index] = target
-        ibtcBlock[index] = to
-        ibtcGeneration[index] = generation[t]
+        if !isTranslated(to) { translate(to) }
+        // A flush during that translation discarded `from` too: nothing left to patch.
+        guard isTranslated(from) else { return }
+        sites.add(from, linkSlot)
+        links[slot] = Link(target: to, version: versions[Int(to)])
     }
 
-    private mutating func pushReturn(_ address: UInt64, thread: Int) {
-        guard rasDepth > 0 else { return }
-        // A full stack drops its oldest entry: the ring buffer overwrites it.
-        ras[thread &* rasDepth &+ rasTop[thread]] = address
-        rasTop[thread] = rasTop[thread] + 1 == rasDepth ? 0 : rasTop[thread] + 1
-        rasCount[thread] = min(rasCount[thread] + 1, rasDepth)
+    /// An indirect exit the IBTC did not resolve: dispatch, translate, fill the entry.
+    @inline(never)
+    private mutating func dispatchAndFill(_ from: BlockID, to: BlockID) {
+        let target = facts[Int(to)].address
+        sites.add(from, dispatchSlot)
+        if !isTranslated(to) { translate(to) }
+        ibtc[Int(target & ibtcMask)] = IBTCEntry(tag: target, block: to, version: versions[Int(to)])
     }
 
-    private mutating func popReturn(thread: Int) -> UInt64? {
-        guard rasDepth > 0, rasCount[thread] > 0 else { return nil }
-        rasTop[thread] = rasTop[thread] == 0 ? rasDepth - 1 : rasTop[thread] - 1
-        rasCount[thread] -= 1
-        return ras[thread &* rasDepth &+ rasTop[thread]]
-    }
+    private func isTranslated(_ block: BlockID) -> Bool { versions[Int(block)] & 1 == 1 }
 
     private mutating func translate(_ block: BlockID) {
         let b = Int(block)
-        let size = UInt64(table.instructions[b])
+        let size = UInt64(facts[b].instructions)
         if capacity > 0 && cacheUsed + size > capacity && cacheUsed > 0 {
             sites.add(block, flushSlot)
-            for other in 0..<table.count where translated[other] { discard(other) }
+            for other in 0..<table.count where isTranslated(BlockID(other)) { discard(other) }
         }
-        translated[b] = true
+        versions[b] &+= 1
         cacheUsed += size
         translatedInstructions += size
         translations += 1
@@ -215,11 +266,12 @@ struct BinaryTranslationCore {
     }
 
     private mutating func discard(_ b: Int) {
-        translated[b] = false
-        generation[b] &+= 1
-        takenTarget[b] = Self.none
-        fallTarget[b] = Self.none
-        cacheUsed -= UInt64(table.instructions[b])
+        versions[b] &+= 1
+        if mode != .noLink {
+            links[2 * b] = Link()
+            links[2 * b + 1] = Link()
+        }
+        cacheUsed -= UInt64(facts[b].instructions)
         liveBlocks[Int(table.page[b])] -= 1
         if table.lastPage[b] != table.page[b] { liveBlocks[Int(table.lastPage[b])] -= 1 }
     }
@@ -228,18 +280,27 @@ struct BinaryTranslationCore {
         forEachPage(of: write, table) { page in
             guard liveBlocks[page] > 0 else { return }
             sites.add(block, writeSlot)
-            for other in table.blocksOnPage[page] where translated[Int(other)] { discard(Int(other)) }
+            for other in table.blocksOnPage[page] where isTranslated(other) { discard(Int(other)) }
         }
     }
 
-    /// End of trace: a thread's last exit is charged only for syscall and far exits (the ones that end
-    /// threads); any other last block means recording stopped and where control went is unknown.
+    /// End of trace: the exits the loop did not follow. Syscall and far exits go to the dispatcher on
+    /// every execution, a thread's last one included (they end threads); the other counted exits do on
+    /// every execution but a thread's last (recording stopped there and where control went is unknown).
     mutating func finish() {
-        for from in previous where from != Self.none {
-            switch table.exitKind[Int(from)] {
-            case .syscall: sites.add(from, syscallSlot)
-            case .far: sites.add(from, farSlot)
-            default: break
+        sites.addPerExecution(executions) { [facts, syscallSlot, farSlot, dispatchSlot] block in
+            switch (facts[block].route, facts[block].kind) {
+            case (.counted, ExitKind.syscall.rawValue): (syscallSlot, 1)
+            case (.counted, ExitKind.far.rawValue): (farSlot, 1)
+            case (.counted, _): (dispatchSlot, 1)
+            default: nil
+            }
+        }
+        for state in threads where state.previous != Self.none {
+            let last = Int(state.previous)
+            if facts[last].route == .counted && facts[last].kind != ExitKind.syscall.rawValue
+                && facts[last].kind != ExitKind.far.rawValue {
+                sites.add(state.previous, dispatchSlot, 0 &- 1)  // its last execution has no exit
             }
         }
     }

@@ -6,25 +6,23 @@ public final class HardwareAssistStrategy: ReplayStrategy {
     public static let summary = "hardware assist with nested paging: only cpuid exits (vmexit)"
 
     private let table: BlockTable
+    private let executions: StateArray<UInt64>
     private var sites: SiteCounters
     private let vmexit: Int
 
     public init(context: ReplayContext) {
         table = context.table
+        executions = context.executions
         sites = SiteCounters(causes: [.vmexit], blockCount: context.table.count)
         vmexit = sites.slot(.vmexit)
     }
 
-    public func replay(_ chunk: StreamChunk, thread: Int) {
-        table.cpuid.withUnsafeBufferPointer { cpuid in
-            for block in chunk.blocks {
-                let exits = cpuid[Int(block)]
-                if exits != 0 { sites.add(block, vmexit, UInt64(exits)) }
-            }
-        }
-    }
+    /// Nothing to follow per block: every execution of a block exits once per cpuid it holds (see `finish`).
+    public func replay(_ chunk: StreamChunk, thread: Int) {}
 
-    public func finish() {}
+    public func finish() {
+        sites.addPerExecution(executions) { [table, vmexit] block in (vmexit, UInt64(table.cpuid[block])) }
+    }
 
     public func counts() -> StrategyCounts {
         var result = StrategyCounts()

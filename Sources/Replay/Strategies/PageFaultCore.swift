@@ -6,8 +6,19 @@ import TraceModel
 struct PageFaultCore {
     enum Mode { case nx, legacyNotPresent, legacyMapData }
 
+    /// A page touched by data (keyed by its number in the replay's page size).
+    private struct DataPage {
+        /// Dense index of the replay page when code lies on it, else -1.
+        var codePage: Int32
+        /// map-data: mapped for data (pages holding code keep this in `dataMapped`).
+        var mapped = false
+        var pfData: UInt64 = 0
+        var dataMap: UInt64 = 0
+    }
+
     private let mode: Mode
     private let table: BlockTable
+    private let executions: StateArray<UInt64>
     private var pages: ScannedPages
     private var sites: SiteCounters
     private let exitSlot: [Int8]
@@ -18,14 +29,15 @@ struct PageFaultCore {
     private var scanPending: [Bool]
     /// map-data: pages (dense index) mapped for data and not translated.
     private var dataMapped: [Bool]
-    /// map-data: data pages holding no code (page numbers) that are mapped.
-    private var mappedDataOnly: Set<UInt64> = []
-    /// Page (dense index) of each thread's previous block, -1 at its start (escapes count page entries).
+    private var dataPageIndex = PageNumberTable()
+    private var dataPages: [DataPage] = []
+    /// Page (dense index) of each thread's last block so far, -1 before its first (escapes count page entries).
     private var previousPage: [Int] = []
 
     init(context: ReplayContext, mode: Mode) {
         self.mode = mode
         table = context.table
+        executions = context.executions
         pages = ScannedPages(context: context)
         var causes: [TrapCause] = [.pfExec, .int3Fill, .syscall, .far, .sensitive, .pageCross, .pfWrite]
         switch mode {
@@ -55,43 +67,47 @@ struct PageFaultCore {
         dataMapped = [Bool](repeating: false, count: table.pageCount)
     }
 
+    /// Blocks are entered in runs between side events; a block's data touches, then its code writes,
+    /// apply after its entry (docs/strategies.md, ordering inside a block). Exit traps and sensitive
+    /// instructions cost the same on every execution of a block: `finish` counts them from the executions.
     mutating func replay(_ chunk: StreamChunk, thread: Int) {
         while previousPage.count <= thread { previousPage.append(-1) }
-        var lastPage = previousPage[thread]
-        let writes = chunk.codeWrites, touches = chunk.dataTouches
-        var nextWrite = 0, nextTouch = 0
-        let first = chunk.firstEventIndex
-        let legacy = mode != .nx
-        table.sensitive.withUnsafeBufferPointer { sensitive in
-            exitSlot.withUnsafeBufferPointer { exitSlot in
-                table.page.withUnsafeBufferPointer { pageOf in
-                    for (index, block) in chunk.blocks.enumerated() {
-                        let b = Int(block)
-                        let page = Int(pageOf[b])
-                        if !pages.isKnownCovered(b) { enter(block, page: page, entering: page != lastPage) }
-                        lastPage = page
-                        let sensitiveCount = sensitive[b]
-                        if sensitiveCount != 0 { sites.add(block, sensitiveSlot, UInt64(sensitiveCount)) }
-                        let event = first &+ UInt64(index)
-                        // Data accesses are judged against the page states at the block's entry, then its
-                        // code writes apply (docs/strategies.md, ordering inside a block).
-                        if legacy {
-                            while nextTouch < touches.count && touches[nextTouch].eventIndex <= event {
-                                dataTouch(touches[nextTouch], by: block)
-                                nextTouch += 1
-                            }
-                        }
-                        while nextWrite < writes.count && writes[nextWrite].eventIndex <= event {
-                            codeWrite(writes[nextWrite], by: block)
-                            nextWrite += 1
-                        }
-                        let slot = exitSlot[b]
-                        if slot >= 0 { sites.add(block, Int(slot)) }
-                    }
+        let writes = chunk.codeWrites
+        let touches = mode == .nx ? [] : chunk.dataTouches
+        chunk.blocks.withUnsafeBufferPointer { executed in
+            var next = 0, nextWrite = 0, nextTouch = 0
+            while true {
+                let writeAt = nextWrite < writes.count ? chunk.position(ofEvent: writes[nextWrite].eventIndex) : Int.max
+                let touchAt = nextTouch < touches.count ? chunk.position(ofEvent: touches[nextTouch].eventIndex) : Int.max
+                let at = min(writeAt, touchAt)
+                guard at < executed.count else { break }
+                if at >= next {
+                    enter(executed, next..<at + 1, thread: thread)
+                    next = at + 1
+                }
+                while nextTouch < touches.count && chunk.position(ofEvent: touches[nextTouch].eventIndex) == at {
+                    dataTouch(touches[nextTouch], by: executed[at])
+                    nextTouch += 1
+                }
+                while nextWrite < writes.count && chunk.position(ofEvent: writes[nextWrite].eventIndex) == at {
+                    codeWrite(writes[nextWrite], by: executed[at])
+                    nextWrite += 1
                 }
             }
+            enter(executed, next..<executed.count, thread: thread)
+            if let last = executed.last { previousPage[thread] = Int(table.page[Int(last)]) }
         }
-        previousPage[thread] = lastPage
+    }
+
+    @inline(__always)
+    private mutating func enter(_ executed: UnsafeBufferPointer<BlockID>, _ range: Range<Int>, thread: Int) {
+        let knownCovered = pages.knownCoveredFlags
+        for index in range where !knownCovered[Int(executed[index])] {
+            let b = Int(executed[index])
+            let page = Int(table.page[b])
+            let previous = index > 0 ? Int(table.page[Int(executed[index - 1])]) : previousPage[thread]
+            enter(executed[index], page: page, entering: page != previous)
+        }
     }
 
     /// Control reached `block`, whose start is not known covered.
@@ -119,23 +135,29 @@ struct PageFaultCore {
     private mutating func dataTouch(_ touch: DataTouch, by block: BlockID) {
         let accesses = UInt64(touch.reads) + UInt64(touch.writes)
         if accesses == 0 { return }
-        let pageNumber = touch.page >> table.pageShift
-        let page = table.pageIndex(ofAddress: touch.page).map { Int($0) }
-        if let page, pages.valid[page] { return }  // translated: present (stores to it are code writes)
+        let number = touch.page >> table.pageShift
+        let index: Int
+        if let known = dataPageIndex.index(of: number) { index = known } else {
+            index = dataPageIndex.insert(number).index
+            dataPages.append(DataPage(codePage: table.pageIndex(ofAddress: touch.page).map { Int32($0) } ?? -1))
+        }
+        let page = Int(dataPages[index].codePage)
+        if page >= 0 && pages.valid[page] { return }  // translated: present (stores to it are code writes)
         switch mode {
         case .nx: return
         case .legacyNotPresent:
             sites.add(block, dataSlot, accesses)
-            sites.addDataPage(touch.page, .pfData, accesses)
+            dataPages[index].pfData &+= accesses
         case .legacyMapData:
-            if let page {
+            if page >= 0 {
                 if dataMapped[page] { return }
                 dataMapped[page] = true
             } else {
-                if !mappedDataOnly.insert(pageNumber).inserted { return }
+                if dataPages[index].mapped { return }
+                dataPages[index].mapped = true
             }
             sites.add(block, mapSlot)
-            sites.addDataPage(touch.page, .dataMap, 1)
+            dataPages[index].dataMap &+= 1
         }
     }
 
@@ -152,6 +174,22 @@ struct PageFaultCore {
                 pages.revalidateEmpty(page: page)
                 scanPending[page] = true
             }
+        }
+    }
+
+    mutating func finish() {
+        sites.addPerExecution(executions) { [exitSlot] block in
+            exitSlot[block] >= 0 ? (Int(exitSlot[block]), 1) : nil
+        }
+        sites.addPerExecution(executions) { [table, sensitiveSlot] block in
+            (sensitiveSlot, UInt64(table.sensitive[block]))
+        }
+        // Data-page counts go to the pages table by the page touched (summarize groups by replay page).
+        let numbers = dataPageIndex.keysByIndex()
+        for (index, page) in dataPages.enumerated() {
+            let address = numbers[index] << table.pageShift
+            if page.pfData > 0 { sites.addDataPage(address, .pfData, page.pfData) }
+            if page.dataMap > 0 { sites.addDataPage(address, .dataMap, page.dataMap) }
         }
     }
 

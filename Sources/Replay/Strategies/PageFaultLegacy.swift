@@ -15,6 +15,6 @@ public final class PageFaultLegacyStrategy: ReplayStrategy {
                              mode: context.parameters.legacyPolicy == .mapData ? .legacyMapData : .legacyNotPresent)
     }
     public func replay(_ chunk: StreamChunk, thread: Int) { core.replay(chunk, thread: thread) }
-    public func finish() {}
+    public func finish() { core.finish() }
     public func counts() -> StrategyCounts { core.counts() }
 }

@@ -9,6 +9,6 @@ public final class PageFaultNXStrategy: ReplayStrategy {
     private var core: PageFaultCore
     public init(context: ReplayContext) { core = PageFaultCore(context: context, mode: .nx) }
     public func replay(_ chunk: StreamChunk, thread: Int) { core.replay(chunk, thread: thread) }
-    public func finish() {}
+    public func finish() { core.finish() }
     public func counts() -> StrategyCounts { core.counts() }
 }

@@ -10,7 +10,7 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
     private var core: Core
     public init(context: ReplayContext) { core = Core(context: context) }
     public func replay(_ chunk: StreamChunk, thread: Int) { core.replay(chunk) }
-    public func finish() {}
+    public func finish() { core.finish() }
     public func counts() -> StrategyCounts { core.counts() }
 
     /// The trap an execution of the block's last instruction takes, if any (docs/strategies.md, sbe).
@@ -30,8 +30,11 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
     }
 
     /// The state, as a value so the per-block loop runs without class-property access checks.
+    /// Exit traps and sensitive instructions cost the same on every execution of a block: they are
+    /// counted from the engine's executions in `finish`. The per-block loop only follows coverage.
     private struct Core {
         private let table: BlockTable
+        private let executions: StateArray<UInt64>
         private var pages: ScannedPages
         private var sites: SiteCounters
         /// Slot of the exit trap of each block, or -1 when its exit runs native.
@@ -41,6 +44,7 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
 
         init(context: ReplayContext) {
             table = context.table
+            executions = context.executions
             pages = ScannedPages(context: context)
             let causes: [TrapCause] = [.call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .sensitive,
                                        .pageCross, .pfWrite]
@@ -55,28 +59,31 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
         }
 
         mutating func replay(_ chunk: StreamChunk) {
-            let writes = chunk.codeWrites
-            var nextWrite = 0
-            let first = chunk.firstEventIndex
-            table.sensitive.withUnsafeBufferPointer { sensitive in
-                exitSlot.withUnsafeBufferPointer { exitSlot in
-                    for (index, block) in chunk.blocks.enumerated() {
-                        let b = Int(block)
-                        // Entering code the current scan does not cover: the trap that got here (or the
-                        // thread's start, or a write fault on this page) already gave the monitor control.
-                        if !pages.isKnownCovered(b) && !pages.checkCovered(b) { pages.scan(from: b) }
-                        let sensitiveCount = sensitive[b]
-                        if sensitiveCount != 0 { sites.add(block, sensitiveSlot, UInt64(sensitiveCount)) }
-                        // Stores happen before the block's final instruction traps.
-                        let event = first &+ UInt64(index)
-                        while nextWrite < writes.count && writes[nextWrite].eventIndex <= event {
-                            codeWrite(writes[nextWrite], by: block)
-                            nextWrite += 1
-                        }
-                        let slot = exitSlot[b]
-                        if slot >= 0 { sites.add(block, Int(slot)) }
+            chunk.blocks.withUnsafeBufferPointer { executed in
+                // Runs of blocks between code writes: a block's stores happen after its entry and before
+                // its final instruction traps.
+                var next = 0
+                for write in chunk.codeWrites {
+                    let at = chunk.position(ofEvent: write.eventIndex)
+                    guard at < executed.count else { break }
+                    if at >= next {
+                        enter(executed, next..<at + 1)
+                        next = at + 1
                     }
+                    codeWrite(write, by: executed[at])
                 }
+                enter(executed, next..<executed.count)
+            }
+        }
+
+        /// Entering code the current scan does not cover: the trap that got here (or the thread's start,
+        /// or a write fault on this page) already gave the monitor control, so this costs the scan only.
+        @inline(__always)
+        private mutating func enter(_ executed: UnsafeBufferPointer<BlockID>, _ range: Range<Int>) {
+            let knownCovered = pages.knownCoveredFlags
+            for index in range where !knownCovered[Int(executed[index])] {
+                let b = Int(executed[index])
+                if !pages.checkCovered(b) { pages.scan(from: b) }
             }
         }
 
@@ -85,6 +92,15 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
                 guard pages.valid[page] else { return }
                 sites.add(block, writeSlot)
                 pages.invalidate(page: page)
+            }
+        }
+
+        mutating func finish() {
+            sites.addPerExecution(executions) { [exitSlot] block in
+                exitSlot[block] >= 0 ? (Int(exitSlot[block]), 1) : nil
+            }
+            sites.addPerExecution(executions) { [table, sensitiveSlot] block in
+                (sensitiveSlot, UInt64(table.sensitive[block]))
             }
         }
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Replay throughput: every strategy alone and all together against plain decompression of the same trace
+# (the floor), measured side by side in one run of replay-bench. Writes Reports/replay-bench.md.
+#
+#   scripts/bench-replay.sh                 # corpus (Traces/*.plextrace) + generated large traces
+#   REPEAT=5 scripts/bench-replay.sh        # best of 5 interleaved runs (default 3)
+#   BASELINE_BIN=path/to/replay-bench scripts/bench-replay.sh
+#                                           # also measure an older build (same traces, same run)
+#
+# Generated traces live in .build/bench (not committed): the worked example of docs/strategies.md
+# imported through `plexlab import` with N = 3,000,000 (9M blocks), and a synthetic mix of calls, returns,
+# indirect branches, jcc both ways, page crossings, data touches and code writes (24M blocks).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REPEAT="${REPEAT:-3}"
+OUT="${OUT:-Reports/replay-bench.md}"
+WORK=.build/bench
+mkdir -p "$WORK" "$(dirname "$OUT")"
+
+swift build -c release --product plexlab
+swift build -c release --product replay-bench
+BIN="$(swift build -c release --show-bin-path)"
+
+if [ ! -f "$WORK/worked-loop.plextrace" ]; then
+    "$BIN/replay-bench" worked-jsonl "$WORK/worked-loop.jsonl" --n 3000000
+    "$BIN/plexlab" import "$WORK/worked-loop.jsonl" --out "$WORK/worked-loop.plextrace" --force
+    rm -f "$WORK/worked-loop.jsonl"
+fi
+if [ ! -f "$WORK/synthetic-mix.plextrace" ]; then
+    "$BIN/replay-bench" synthetic "$WORK/synthetic-mix.plextrace" --blocks 24000000
+fi
+
+shopt -s nullglob
+TRACES=(Traces/*.plextrace "$WORK/synthetic-mix.plextrace" "$WORK/worked-loop.plextrace")
+
+cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+{
+    echo "# Replay throughput"
+    echo
+    echo "Written by \`scripts/bench-replay.sh\` on $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD)."
+    echo "Machine: $cpu, $(nproc) cores shared with other jobs (load average $(cut -d' ' -f1-3 /proc/loadavg) at the start),"
+    echo "$(swift --version 2>&1 | head -1)."
+    echo
+    echo "Every figure is CPU time of this process (not wall time: the machine is shared), best of $REPEAT"
+    echo "interleaved runs: for each trace, the floor, each strategy alone and all strategies together run in turn,"
+    echo "so the ratios compare measurements taken side by side. The *chunk loop* is reading and decompressing the"
+    echo "chunks plus what the engine and the strategies do with each one; the *floor* is the same loop with"
+    echo "nothing done per chunk (\`TraceReader.forEachChunk\`). The *whole run* adds opening the trace, loading"
+    echo "block definitions and code pages, building the block table, and the summaries at the end: fixed costs"
+    echo "that dominate the short corpus traces."
+    echo
+    if [ -n "${BASELINE_BIN:-}" ]; then
+        echo "## Before: $BASELINE_BIN"
+        echo
+        "$BASELINE_BIN" measure --repeat "$REPEAT" "${TRACES[@]}" | sed 's/^## /### /; s/^### \([a-z0-9.-]*plextrace\)$/#### \1/'
+        echo
+        echo "## After: this commit"
+        echo
+        "$BIN/replay-bench" measure --repeat "$REPEAT" "${TRACES[@]}" | sed 's/^## /### /; s/^### \([a-z0-9.-]*plextrace\)$/#### \1/'
+    else
+        "$BIN/replay-bench" measure --repeat "$REPEAT" "${TRACES[@]}"
+    fi
+} > "$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+echo "wrote $OUT"
