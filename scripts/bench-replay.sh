@@ -4,12 +4,13 @@
 #
 #   scripts/bench-replay.sh                 # corpus (Traces/*.plextrace) + generated large traces
 #   REPEAT=5 scripts/bench-replay.sh        # best of 5 interleaved runs (default 3)
-#   BASELINE_BIN=path/to/replay-bench scripts/bench-replay.sh
-#                                           # also measure an older build (same traces, same run)
+#   BASELINE_BIN=path/to/replay-bench BASELINE_LABEL="..." scripts/bench-replay.sh
+#                                           # also measure an older build: trace by trace, in turn
 #
 # Generated traces live in .build/bench (not committed): the worked example of docs/strategies.md
 # imported through `plexlab import` with N = 3,000,000 (9M blocks), and a synthetic mix of calls, returns,
-# indirect branches, jcc both ways, page crossings, data touches and code writes (24M blocks).
+# indirect branches, jcc both ways, page crossings, data touches and code writes (24M blocks, block ids
+# stored raw so that its floor is not the predictive decoder's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +29,9 @@ if [ ! -f "$WORK/worked-loop.plextrace" ]; then
     rm -f "$WORK/worked-loop.jsonl"
 fi
 if [ ! -f "$WORK/synthetic-mix.plextrace" ]; then
-    "$BIN/replay-bench" synthetic "$WORK/synthetic-mix.plextrace" --blocks 24000000
+    # Raw block ids: the predictive codec decodes this deliberately unpredictable walk at about 12M blocks/s,
+    # which would make the floor, not the replay, what this trace measures.
+    "$BIN/replay-bench" synthetic "$WORK/synthetic-mix.plextrace" --blocks 24000000 --codec raw
 fi
 
 shopt -s nullglob
@@ -48,16 +51,41 @@ cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     echo "chunks plus what the engine and the strategies do with each one; the *floor* is the same loop with"
     echo "nothing done per chunk (\`TraceReader.forEachChunk\`). The *whole run* adds opening the trace, loading"
     echo "block definitions and code pages, building the block table, and the summaries at the end: fixed costs"
-    echo "that dominate the short corpus traces."
+    echo "that dominate the short corpus traces. Two large traces are made here: synthetic-mix (24M blocks of"
+    echo "calls, returns, indirect branches, jcc both ways, page crossings, data touches and code writes, block"
+    echo "ids stored raw: the predictive codec decodes this deliberately unpredictable walk at about 12M blocks/s)"
+    echo "and worked-loop (the worked example of docs/strategies.md with N = 3,000,000, through \`plexlab import\`)."
+    if [ -n "${BASELINE_BIN:-}" ]; then
+        echo
+        echo "Before and after were measured trace by trace in turn (the same traces, the same load); compare the"
+        echo "ratios to the floor, which each build measured side by side with its own runs."
+    fi
     echo
     if [ -n "${BASELINE_BIN:-}" ]; then
-        echo "## Before: $BASELINE_BIN"
-        echo
-        "$BASELINE_BIN" measure --repeat "$REPEAT" "${TRACES[@]}" | sed 's/^## /### /; s/^### \([a-z0-9.-]*plextrace\)$/#### \1/'
-        echo
-        echo "## After: this commit"
-        echo
-        "$BIN/replay-bench" measure --repeat "$REPEAT" "${TRACES[@]}" | sed 's/^## /### /; s/^### \([a-z0-9.-]*plextrace\)$/#### \1/'
+        # Trace by trace, the baseline and this build in turn, so both see the same machine load.
+        for trace in "${TRACES[@]}"; do
+            name="$(basename "$trace")"
+            "$BASELINE_BIN" measure --repeat "$REPEAT" "$trace" > "$WORK/before-$name.md"
+            "$BIN/replay-bench" measure --repeat "$REPEAT" "$trace" > "$WORK/after-$name.md"
+        done
+        for side in before after; do
+            if [ $side = before ]; then echo "## Before: ${BASELINE_LABEL:-$BASELINE_BIN}"; else echo "## After: this commit"; fi
+            echo
+            echo "### Per workload: all strategies together against the floor"
+            echo
+            first=1
+            for trace in "${TRACES[@]}"; do
+                # The summary table of each file: its header once, then its one row.
+                table="$(awk '/^\| trace \|/{p=1} p&&/^$/{exit} p' "$WORK/$side-$(basename "$trace").md")"
+                if [ $first = 1 ]; then echo "$table"; first=0; else echo "$table" | tail -n +3; fi
+            done
+            echo
+            echo "### Each strategy alone, per trace"
+            echo
+            for trace in "${TRACES[@]}"; do
+                sed -n '/^## Each strategy/,$p' "$WORK/$side-$(basename "$trace").md" | tail -n +2 | sed 's/^### /#### /'
+            done
+        done
     else
         "$BIN/replay-bench" measure --repeat "$REPEAT" "${TRACES[@]}"
     fi

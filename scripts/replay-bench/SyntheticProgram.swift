@@ -134,11 +134,12 @@ struct SyntheticProgram {
 
     /// Walks the program for `blocks` executed blocks and writes the trace: one thread, its code pages as
     /// first executed, syscalls, a data touch every few blocks, and now and then a store to a code page.
-    func write(to path: String, blocks total: Int, seed: UInt64, chunkBlocks: Int = 1 << 20) throws {
+    func write(to path: String, blocks total: Int, seed: UInt64, chunkBlocks: Int = 1 << 20,
+               codec: BlockStreamCodec = .writerDefault) throws {
         let metadata = TraceMetadata(program: "synthetic-mix", argv: ["synthetic-mix", "\(total)"], arch: .x86_64,
                                      recorder: "replay-bench", recorderVersion: "1", host: "replay-bench",
                                      date: "1970-01-01T00:00:00Z", hasDataTouches: true)
-        let writer = try TraceWriter(path: path, metadata: metadata, options: .init(chunkBlocks: chunkBlocks, overwrite: true))
+        let writer = try TraceWriter(path: path, metadata: metadata, options: .init(chunkBlocks: chunkBlocks, overwrite: true, blockCodec: codec))
         let decoder = X86Decoder(arch: .x86_64)
         var random = SplitMix64(seed: seed)
         var ids: [UInt64: BlockID] = [:]

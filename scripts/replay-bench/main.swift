@@ -13,7 +13,7 @@ import TraceStore
 struct BenchError: Error, CustomStringConvertible { var description: String }
 
 let usage = """
-    usage: replay-bench synthetic OUT [--blocks N] [--functions F] [--seed S] [--chunk-blocks C]
+    usage: replay-bench synthetic OUT [--blocks N] [--functions F] [--seed S] [--chunk-blocks C] [--codec raw|predictive]
            replay-bench worked-jsonl OUT --n N        (the worked example of docs/strategies.md, for plexlab import)
            replay-bench measure [--repeat R] TRACE...  (markdown tables on standard output)
            replay-bench counts [--param k=v]... TRACE... (every count, site and page, for diffing)
@@ -202,9 +202,17 @@ func main() throws {
         let functions = Int(option(&arguments, "--functions") ?? "") ?? 3000
         let seed = UInt64(option(&arguments, "--seed") ?? "") ?? 1
         let chunkBlocks = Int(option(&arguments, "--chunk-blocks") ?? "") ?? 1 << 20
+        let codecName = option(&arguments, "--codec")
+        let codec: BlockStreamCodec
+        switch codecName {
+        case nil: codec = .writerDefault
+        case "raw": codec = .raw
+        case "predictive": codec = .predictive
+        default: throw BenchError(description: "--codec must be raw or predictive")
+        }
         guard let path = arguments.first else { throw BenchError(description: usage) }
         let program = SyntheticProgram(functions: functions, seed: seed)
-        try program.write(to: path, blocks: blocks, seed: seed &+ 1, chunkBlocks: chunkBlocks)
+        try program.write(to: path, blocks: blocks, seed: seed &+ 1, chunkBlocks: chunkBlocks, codec: codec)
     case "worked-jsonl":
         guard let n = Int(option(&arguments, "--n") ?? ""), n >= 1, let path = arguments.first else {
             throw BenchError(description: usage)
