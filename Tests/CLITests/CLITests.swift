@@ -1,1 +1,0 @@
-// CLITests: end-to-end runs of the plexlab executable.
