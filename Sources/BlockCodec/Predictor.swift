@@ -544,6 +544,22 @@ struct SuccessorModel {
     }
 
     /// jcc: a TAGE-style direction predictor; the coding context is its provider and confidence.
+    /// Whether successor `s` of jcc block `b` is its taken side (false: fall-through; nil: neither),
+    /// remembering `s` as that side's id.
+    @inline(__always)
+    private mutating func side(of s: UInt32, jcc b: UInt32, _ e: BlockEntry) -> Bool? {
+        let address = blocks[Int(s)].address
+        if address == e.target {
+            if e.targetID != s { blocks.base[Int(b)].targetID = s }
+            return true
+        }
+        if address == e.fallThrough {
+            if e.fallID != s { blocks.base[Int(b)].fallID = s }
+            return false
+        }
+        return nil
+    }
+
     @inline(__always)
     private mutating func stepJcc<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
                                                _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
@@ -612,17 +628,8 @@ struct SuccessorModel {
         let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: strength, kindClass: 1,
                               secondary: other == p ? noBlock : other, mixSet: (provider + 1) &* 2)
         guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
-        let address = blocks[Int(s)].address
-        let taken: Bool
-        if address == e.target {
-            taken = true
-            if e.targetID != s { blocks.base[Int(b)].targetID = s }
-        } else if address == e.fallThrough {
-            taken = false
-            if e.fallID != s { blocks.base[Int(b)].fallID = s }
-        } else {
-            return s  // neither side (a signal, a new translation): no direction to learn
-        }
+        // Neither side (a signal, a new translation): no direction to learn.
+        guard let taken = side(of: s, jcc: b, e) else { return s }
 
         blocks.base[Int(b)].outcomes = (e.outcomes << 1) | (predicted != taken ? 1 : 0)
         if taken == e.lastTaken {
@@ -687,17 +694,8 @@ struct SuccessorModel {
         let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: 3, kindClass: 1,
                               secondary: other == p ? noBlock : other)
         guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
-        let address = blocks[Int(s)].address
-        let taken: Bool
-        if address == e.target {
-            taken = true
-            if e.targetID != s { blocks.base[Int(b)].targetID = s }
-        } else if address == e.fallThrough {
-            taken = false
-            if e.fallID != s { blocks.base[Int(b)].fallID = s }
-        } else {
-            return s
-        }
+        // Neither side (a signal, a new translation): no direction to learn.
+        guard let taken = side(of: s, jcc: b, e) else { return s }
         if taken == e.lastTaken {
             if e.streak < UInt16.max { blocks.base[Int(b)].streak = e.streak + 1 }
         } else {
