@@ -142,13 +142,9 @@ public enum HTMLReport {
     }
 
     static func traceSection(_ trace: ReportTrace, input: ReportInput) -> String {
-        let summary = trace.summary
         var out = "<section><h2>\(Escape.html(trace.name))</h2>\n"
         out += "<p class=\"meta\">\(Escape.html(MarkdownReport.describe(trace)))<br><span class=\"mono\">\(Escape.html(trace.path))</span>: "
-        out += "\(NumberFormat.integer(summary.instructions)) instructions, \(NumberFormat.integer(summary.blocks)) blocks "
-        out += "(\(NumberFormat.integer(summary.distinctBlocks)) distinct), \(NumberFormat.integer(summary.codePages)) code pages, "
-        out += "\(NumberFormat.integer(summary.threads)) threads, \(NumberFormat.integer(summary.codeWrites)) code writes, "
-        out += "\(NumberFormat.integer(summary.syscalls)) syscalls</p>\n"
+        out += "\(trace.summary.sentence)</p>\n"
         out += comparisonTable(trace, profiles: input.profiles)
         out += siteTable(trace, input: input)
         out += pageTable(trace, input: input)

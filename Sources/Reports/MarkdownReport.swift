@@ -55,13 +55,9 @@ public enum MarkdownReport {
     }
 
     static func traceSection(_ trace: ReportTrace, input: ReportInput) -> String {
-        let summary = trace.summary
         var out = "## \(Escape.markdown(trace.name))\n\n"
         out += "\(Escape.markdown(describe(trace)))<br>\n"
-        out += "\(Escape.markdown(trace.path)): \(NumberFormat.integer(summary.instructions)) instructions, "
-        out += "\(NumberFormat.integer(summary.blocks)) blocks (\(NumberFormat.integer(summary.distinctBlocks)) distinct), "
-        out += "\(NumberFormat.integer(summary.codePages)) code pages, \(NumberFormat.integer(summary.threads)) threads, "
-        out += "\(NumberFormat.integer(summary.codeWrites)) code writes, \(NumberFormat.integer(summary.syscalls)) syscalls\n\n"
+        out += "\(Escape.markdown(trace.path)): \(trace.summary.sentence)\n\n"
         out += comparisonTable(trace, profiles: input.profiles)
         out += siteTable(trace, input: input)
         out += pageTable(trace, input: input)

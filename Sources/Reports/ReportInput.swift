@@ -79,6 +79,14 @@ public struct ReportSummary: Sendable, Equatable {
         self.syscalls = syscalls
         self.dataTouches = dataTouches
     }
+
+    /// The figures as one sentence (digits and words only, so it needs no escaping in either format).
+    public var sentence: String {
+        "\(NumberFormat.integer(instructions)) instructions, \(NumberFormat.integer(blocks)) blocks "
+            + "(\(NumberFormat.integer(distinctBlocks)) distinct), \(NumberFormat.integer(codePages)) code pages, "
+            + "\(NumberFormat.integer(threads)) threads, \(NumberFormat.integer(codeWrites)) code writes, "
+            + "\(NumberFormat.integer(syscalls)) syscalls"
+    }
 }
 
 /// One trace: its identity and every strategy's numbers.
