@@ -4,18 +4,6 @@ import TraceModel
 
 // MARK: Synthetic programs
 
-/// Seeded generator (SplitMix64) so every stream is reproducible.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A static block of a synthetic program.
 struct StaticBlock {
@@ -76,7 +64,7 @@ func recursionStream(calls: Int, maxDepth: Int, seed: UInt64) -> (definitions: [
         StaticBlock(address: 0x200D, length: 1, kind: .ret),                     // 4: f returns
         StaticBlock(address: 0x2040, length: 1, kind: .ret),                     // 5: base case
     ]
-    var rng = SeededRNG(seed)
+    var rng = SplitMix64(seed: seed)
     var walk: [Int] = []
     func f(_ depth: Int) {
         walk.append(2)
@@ -107,7 +95,7 @@ func switchStream(steps: Int, seed: UInt64) -> (definitions: [BlockDefinition], 
         program.append(StaticBlock(address: base + 8, length: 5, kind: .jmp, target: 0x3000))  // 3 + 2k
     }
     let pattern = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5]
-    var rng = SeededRNG(seed)
+    var rng = SplitMix64(seed: seed)
     var walk: [Int] = []
     for i in 0..<steps {
         let k = Int.random(in: 0..<10, using: &rng) == 0 ? Int.random(in: 0..<16, using: &rng) : pattern[i % pattern.count]
@@ -118,7 +106,7 @@ func switchStream(steps: Int, seed: UInt64) -> (definitions: [BlockDefinition], 
 
 /// Random walks over random blocks (every kind, targets that rarely match): the escape paths.
 func randomStream(blocks: Int, count: Int, seed: UInt64) -> (definitions: [BlockDefinition], ids: [BlockID]) {
-    var rng = SeededRNG(seed)
+    var rng = SplitMix64(seed: seed)
     let program = (0..<blocks).map { i -> StaticBlock in
         let kind = ExitKind.allCases.randomElement(using: &rng)!
         let address = 0x10000 + UInt64(i) * 16
@@ -360,7 +348,7 @@ func decodeOne(_ payload: [UInt8], count: Int, _ definitions: [BlockDefinition])
 @Test(arguments: [UInt64(41), 42, 43, 44, 45])
 func garbageThrows(seed: UInt64) throws {
     let (definitions, _) = randomStream(blocks: 300, count: 1000, seed: 40)
-    var rng = SeededRNG(seed)
+    var rng = SplitMix64(seed: seed)
     let garbage = (0..<400).map { _ in UInt8.random(in: 0...255, using: &rng) }
     // 10 blocks cannot use 400 bytes (an explicit id takes at most about 5), and 10^6 blocks from 400 bytes
     // of noise end in an unknown id or a truncation: both must be reported, never a crash.

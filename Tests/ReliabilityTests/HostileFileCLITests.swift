@@ -74,7 +74,7 @@ import TraceStore
         let original = scratch.path("original.plextrace")
         try writeTestTrace(at: original, chunks: 8)
         let file = [UInt8](try Data(contentsOf: URL(fileURLWithPath: original)))
-        var rng = SeededRNG(seed: 2026)
+        var rng = SplitMix64(seed: 2026)
         var outcomes: [Int32: Int] = [:]
         for trial in 0..<48 {
             var damaged = file

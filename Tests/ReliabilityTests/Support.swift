@@ -128,18 +128,6 @@ struct Scratch {
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
 
-/// SplitMix64: reproducible random choices.
-struct SeededRNG: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 let testMetadata = TraceMetadata(program: "/bin/reliable", argv: ["reliable"], arch: .x86_64, recorder: "test",
                                  recorderVersion: "1", host: "host", date: "2026-01-01T00:00:00Z",
@@ -158,7 +146,7 @@ func writeTestTrace(at path: String, chunks: Int, chunkBlocks: Int = 64, codec: 
     let writer = try TraceWriter(path: path, metadata: testMetadata,
                                  options: .init(chunkBlocks: chunkBlocks, blockCodec: codec))
     for i in 0..<11 { _ = try writer.define(testDefinition(i)) }
-    var rng = SeededRNG(seed: 11)
+    var rng = SplitMix64(seed: 11)
     for n in 0..<(chunks * chunkBlocks) {
         // Recorded before its block is appended: the append may commit the chunk.
         if n % chunkBlocks == chunkBlocks - 1 {

@@ -10,7 +10,7 @@ import TraceModel
     /// Writes the same seeded trace two ways: one block per call with inline commits, or random batches
     /// with background commits. Two threads, side events, repeated page contents (dedup after a commit).
     private func write(at path: String, batched: Bool, chunkBlocks: Int) throws -> [UInt32: [BlockID]] {
-        var rng = SeededRNG(seed: 2024)
+        var rng = SplitMix64(seed: 2024)
         let writer = try TraceWriter(path: path, metadata: sampleMetadata(), options: .init(
             chunkBlocks: chunkBlocks, overwrite: true, blockCodec: .predictive, commitInBackground: batched))
         var written: [UInt32: [BlockID]] = [:]
@@ -79,7 +79,7 @@ import TraceModel
     @Test func anUndefinedBlockInABatchAppendsThoseBeforeItAndThrows() throws {
         let scratch = Scratch()
         defer { scratch.remove() }
-        var rng = SeededRNG(seed: 5)
+        var rng = SplitMix64(seed: 5)
         let writer = try TraceWriter(path: scratch.path("t.plextrace"), metadata: sampleMetadata(),
                                      options: .init(chunkBlocks: 2, commitInBackground: true))
         for _ in 0..<3 { _ = try writer.define(randomDefinition(&rng)) }

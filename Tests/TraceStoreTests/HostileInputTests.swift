@@ -15,7 +15,7 @@ import TraceModel
         let scratch = Scratch()
         defer { scratch.remove() }
         let path = scratch.path("x.plextrace")
-        var rng = SeededRNG(seed: 7)
+        var rng = SplitMix64(seed: 7)
         try Data((0..<5000).map { _ in UInt8.random(in: 0...255, using: &rng) }).write(to: URL(fileURLWithPath: path))
         #expect(open(path) == "\(path) is not a PlexLab trace (not an SQLite database)")
         try Data().write(to: URL(fileURLWithPath: path))

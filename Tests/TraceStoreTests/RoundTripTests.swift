@@ -34,7 +34,7 @@ private struct WrittenTrace {
 
 /// Writes one random trace shape from `seed` and returns what was written.
 private func writeRandomTrace(seed: UInt64, at path: String, codec: BlockStreamCodec = .raw) throws -> (WrittenTrace, Int) {
-    var rng = SeededRNG(seed: seed)
+    var rng = SplitMix64(seed: seed)
     let chunkBlocks = [1, 2, 3, 7, 16, 64, 1000].randomElement(using: &rng)!
     let writer = try TraceWriter(path: path, metadata: sampleMetadata(),
                                  options: .init(chunkBlocks: chunkBlocks, overwrite: true, blockCodec: codec))

@@ -2,18 +2,6 @@ import Foundation
 import TraceModel
 @testable import TraceStore
 
-/// SplitMix64: a small seeded generator, so every random shape is reproducible from its seed.
-struct SeededRNG: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A fresh directory per test, removed by the caller's `defer`.
 struct Scratch {
@@ -36,7 +24,7 @@ func sampleMetadata(program: String = "/bin/true") -> TraceMetadata {
                   hasDataTouches: true)
 }
 
-func randomDefinition(_ rng: inout SeededRNG) -> BlockDefinition {
+func randomDefinition(_ rng: inout SplitMix64) -> BlockDefinition {
     let length = UInt32.random(in: 1...40, using: &rng)
     let kind = ExitKind.allCases.randomElement(using: &rng)!
     let address = UInt64.random(in: 0x400000...0x7fff_ffff_ffff, using: &rng)
@@ -52,7 +40,7 @@ func randomDefinition(_ rng: inout SeededRNG) -> BlockDefinition {
 /// per chunk at its last block, and finishes the trace. Raw codec: the hostile-input tests forge its payloads.
 @discardableResult
 func writeSimpleTrace(at path: String, chunks: Int, chunkBlocks: Int = 8, definitions: Int = 5) throws -> [BlockDefinition] {
-    var rng = SeededRNG(seed: 99)
+    var rng = SplitMix64(seed: 99)
     let writer = try TraceWriter(path: path, metadata: sampleMetadata(),
                                  options: .init(chunkBlocks: chunkBlocks, overwrite: true, blockCodec: .raw))
     var defs: [BlockDefinition] = []
