@@ -1,26 +1,6 @@
 import Foundation
 import Testing
 
-/// Runs the built `plexlab` (next to the test bundle) and returns its exit status, stdout and stderr.
-private func plexlab(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-    let candidates = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-                      Bundle.main.bundleURL.deletingLastPathComponent(), Bundle.main.bundleURL]
-    guard let directory = candidates.first(where: {
-        FileManager.default.isExecutableFile(atPath: $0.appendingPathComponent("plexlab").path)
-    }) else { throw CocoaError(.fileNoSuchFile) }
-    let process = Process()
-    process.executableURL = directory.appendingPathComponent("plexlab")
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-}
-
 /// The worked example (N = 3) in the import format, imported into a trace file in a fresh directory.
 private func loopTrace() throws -> String {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plexlab-compare-\(UUID().uuidString)")
@@ -36,17 +16,17 @@ private func loopTrace() throws -> String {
 
     """.write(to: source, atomically: true, encoding: .utf8)
     let trace = directory.appendingPathComponent("loop.plextrace").path
-    let imported = try plexlab(["import", source.path, "--out", trace])
-    #expect(imported.status == 0, "\(imported.err)")
+    let imported = try PlexlabRun(["import", source.path, "--out", trace])
+    #expect(imported.status == 0, "\(imported.stderr)")
     return trace
 }
 
 @Suite struct CompareCommandTests {
     @Test func compareJSONAgreesWithReplayOneStrategyAtATime() throws {
         let trace = try loopTrace()
-        let compared = try plexlab(["compare", trace, "--json"])
-        #expect(compared.status == 0, "\(compared.err)")
-        let document = try #require(try JSONSerialization.jsonObject(with: Data(compared.out.utf8)) as? [String: Any])
+        let compared = try PlexlabRun(["compare", trace, "--json"])
+        #expect(compared.status == 0, "\(compared.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(compared.stdout.utf8)) as? [String: Any])
         #expect(document["schema"] as? String == "plexlab-results/1")
         let traces = try #require(document["traces"] as? [[String: Any]])
         let strategies = try #require(traces.first?["strategies"] as? [[String: Any]])
@@ -59,9 +39,9 @@ private func loopTrace() throws -> String {
 
         for strategy in strategies where strategy["available"] as? Bool == true {
             let name = strategy["name"] as! String
-            let alone = try plexlab(["replay", trace, "--strategy", name, "--json"])
+            let alone = try PlexlabRun(["replay", trace, "--strategy", name, "--json"])
             #expect(alone.status == 0)
-            let single = try #require(try JSONSerialization.jsonObject(with: Data(alone.out.utf8)) as? [String: Any])
+            let single = try #require(try JSONSerialization.jsonObject(with: Data(alone.stdout.utf8)) as? [String: Any])
             let result = try #require(((single["traces"] as? [[String: Any]])?.first?["strategies"] as? [[String: Any]])?.first)
             #expect(result["counts"] as? [String: Int] == strategy["counts"] as? [String: Int], "\(name)")
             #expect(result["scanned"] as? Int == strategy["scanned"] as? Int)
@@ -73,9 +53,9 @@ private func loopTrace() throws -> String {
 
     @Test func tableShowsEveryStrategyAndItsCauses() throws {
         let trace = try loopTrace()
-        let table = try plexlab(["compare", trace, "--strategies", "sbe,dbt-link", "--profile", "pentium3"])
+        let table = try PlexlabRun(["compare", trace, "--strategies", "sbe,dbt-link", "--profile", "pentium3"])
         #expect(table.status == 0)
-        let lines = table.out.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        let lines = table.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
         // strategy, traps, per 1k insn, scanned, translated, cycles, slowdown: 7 traps in 16 instructions.
         #expect(lines.contains(["sbe", "7", "437.500", "9", "0", "4416", "276.000x"]))
         #expect(lines.contains { $0.first == "dbt-link" && $0.dropFirst().first == "9" })
@@ -84,14 +64,14 @@ private func loopTrace() throws -> String {
 
     @Test func badArgumentsAreOneLineErrors() throws {
         let trace = try loopTrace()
-        let unknown = try plexlab(["compare", trace, "--strategies", "sbe,warp"])
+        let unknown = try PlexlabRun(["compare", trace, "--strategies", "sbe,warp"])
         #expect(unknown.status == 2)
-        #expect(unknown.err.hasPrefix("plexlab: error: unknown strategy \"warp\""))
-        #expect(unknown.err.split(separator: "\n").count == 1)
-        let profile = try plexlab(["replay", trace, "--strategy", "sbe", "--profile", "/nonexistent.json"])
+        #expect(unknown.stderr.hasPrefix("plexlab: error: unknown strategy \"warp\""))
+        #expect(unknown.stderr.split(separator: "\n").count == 1)
+        let profile = try PlexlabRun(["replay", trace, "--strategy", "sbe", "--profile", "/nonexistent.json"])
         #expect(profile.status == 2)
-        #expect(profile.err.hasPrefix("plexlab: error: cost profile /nonexistent.json"))
-        let missing = try plexlab(["replay", "/nonexistent.plextrace", "--strategy", "sbe"])
+        #expect(profile.stderr.hasPrefix("plexlab: error: cost profile /nonexistent.json"))
+        let missing = try PlexlabRun(["replay", "/nonexistent.plextrace", "--strategy", "sbe"])
         #expect(missing.status == 2)
     }
 }

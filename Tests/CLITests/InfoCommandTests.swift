@@ -3,47 +3,6 @@ import Testing
 import TraceModel
 import TraceStore
 
-/// The built `plexlab` next to this test bundle: the directory of /proc/self/exe or one above it.
-private func plexlabExecutable() throws -> URL {
-    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-    var directory = exe.deletingLastPathComponent()
-    for _ in 0..<6 {
-        for candidate in [directory.appendingPathComponent("plexlab"),
-                          directory.appendingPathComponent("debug/plexlab")]
-        where FileManager.default.isExecutableFile(atPath: candidate.path) {
-            return candidate
-        }
-        directory = directory.deletingLastPathComponent()
-    }
-    throw CLIError("no built plexlab executable near \(exe.path); run `swift build` first")
-}
-
-private struct CLIError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-private struct Run {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-private func runPlexlab(_ arguments: [String]) throws -> Run {
-    let process = Process()
-    process.executableURL = try plexlabExecutable()
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-               stderr: String(decoding: stderr, as: UTF8.self))
-}
-
 private func scratchDirectory(_ name: String) throws -> String {
     let directory = NSTemporaryDirectory() + "plexlab-cli-\(name)-\(UUID().uuidString.prefix(8))"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -79,7 +38,7 @@ private func writeKnownTrace(at path: String) throws {
         let path = directory + "/demo.plextrace"
         try writeKnownTrace(at: path)
 
-        let run = try runPlexlab(["info", path])
+        let run = try PlexlabRun(["info", path])
         #expect(run.status == 0, "\(run.stderr)")
         var table: [String: String] = [:]
         for line in run.stdout.split(separator: "\n") {
@@ -106,7 +65,7 @@ private func writeKnownTrace(at path: String) throws {
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! NSNumber
         #expect(table["file size"]?.hasPrefix("\(size.uint64Value) bytes") == true)
 
-        let json = try runPlexlab(["info", "--json", "--verify", path])
+        let json = try PlexlabRun(["info", "--json", "--verify", path])
         #expect(json.status == 0, "\(json.stderr)")
         let info = try JSONDecoder().decode(TraceInfo.self, from: Data(json.stdout.utf8))
         #expect(info.summary.instructions == 32)
@@ -121,12 +80,12 @@ private func writeKnownTrace(at path: String) throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/junk.plextrace"
         try Data("definitely not a database, just some words\n".utf8).write(to: URL(fileURLWithPath: path))
-        let run = try runPlexlab(["info", path])
+        let run = try PlexlabRun(["info", path])
         #expect(run.status == 2)
         #expect(run.stdout.isEmpty)
         #expect(run.stderr == "plexlab: error: \(path) is not a PlexLab trace (not an SQLite database)\n")
 
-        let missing = try runPlexlab(["info", directory + "/nope.plextrace"])
+        let missing = try PlexlabRun(["info", directory + "/nope.plextrace"])
         #expect(missing.status == 2)
         #expect(missing.stderr.split(separator: "\n").count == 1)
     }

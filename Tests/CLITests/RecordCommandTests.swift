@@ -5,45 +5,6 @@ import TraceStore
 
 /// `plexlab record` run as a process: exit codes, one-line errors, Ctrl-C, and `info` on the result.
 @Suite(.serialized) struct RecordCommandTests {
-    private struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    private static func executable() throws -> URL {
-        var directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<6 {
-            for candidate in [directory.appendingPathComponent("plexlab"), directory.appendingPathComponent("debug/plexlab")]
-            where FileManager.default.isExecutableFile(atPath: candidate.path) {
-                return candidate
-            }
-            directory = directory.deletingLastPathComponent()
-        }
-        throw CocoaError(.fileNoSuchFile)
-    }
-
-    private static func start(_ arguments: [String], in directory: String? = nil) throws -> (Process, Pipe, Pipe) {
-        let process = Process()
-        process.executableURL = try executable()
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        return (process, out, err)
-    }
-
-    private static func run(_ arguments: [String], in directory: String? = nil) throws -> Run {
-        let (process, out, err) = try start(arguments, in: directory)
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
     private static func scratch(_ name: String) throws -> String {
         let directory = NSTemporaryDirectory() + "plexlab-record-cli-\(name)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -74,12 +35,12 @@ import TraceStore
         return directory + "/sleeper"
     }
 
-    private static func oneErrorLine(_ run: Run) -> Bool {
+    private static func oneErrorLine(_ run: PlexlabRun) -> Bool {
         run.status == 2 && run.stderr.hasPrefix("plexlab: error: ") && run.stderr.split(separator: "\n").count == 1
     }
 
     @Test func helpShowsExamples() throws {
-        let run = try Self.run(["record", "--help"])
+        let run = try PlexlabRun(["record", "--help"])
         #expect(run.status == 0)
         #expect(run.stdout.contains("Examples:"))
         #expect(run.stdout.contains("--max-insns"))
@@ -92,15 +53,15 @@ import TraceStore
         try "#!/bin/sh\n".write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
 
-        let notELF = try Self.run(["record", "--out", directory + "/a.plextrace", "--", script])
+        let notELF = try PlexlabRun(["record", "--out", directory + "/a.plextrace", "--", script])
         #expect(Self.oneErrorLine(notELF))
         #expect(notELF.stderr.contains("is not an ELF executable"))
 
-        let missing = try Self.run(["record", "--out", directory + "/b.plextrace", "--", "no-such-program-plexlab"])
+        let missing = try PlexlabRun(["record", "--out", directory + "/b.plextrace", "--", "no-such-program-plexlab"])
         #expect(Self.oneErrorLine(missing))
         #expect(missing.stderr.contains("program not found: no-such-program-plexlab"))
 
-        let noProgram = try Self.run(["record"])
+        let noProgram = try PlexlabRun(["record"])
         #expect(noProgram.status != 0)
 
         for name in ["a", "b"] { #expect(!FileManager.default.fileExists(atPath: directory + "/\(name).plextrace")) }
@@ -111,12 +72,12 @@ import TraceStore
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let output = directory + "/t.plextrace"
         try "old".write(toFile: output, atomically: true, encoding: .utf8)
-        let refused = try Self.run(["record", "--out", output, "--", "/bin/true"])
+        let refused = try PlexlabRun(["record", "--out", output, "--", "/bin/true"])
         #expect(Self.oneErrorLine(refused))
         #expect(refused.stderr.contains("--force"))
         #expect(try String(contentsOfFile: output, encoding: .utf8) == "old")
 
-        let forced = try Self.run(["record", "--out", output, "--force", "--", "/bin/true"])
+        let forced = try PlexlabRun(["record", "--out", output, "--force", "--", "/bin/true"])
         #expect(forced.status == 0)
         #expect(try TraceReader(path: output).metadata.complete)
     }
@@ -124,7 +85,7 @@ import TraceStore
     @Test func theDefaultOutputGoesUnderTracesWithTheName() throws {
         let directory = try Self.scratch("default")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let run = try Self.run(["record", "--name", "truth", "--", "/bin/true"], in: directory)
+        let run = try PlexlabRun(["record", "--name", "truth", "--", "/bin/true"], in: directory)
         #expect(run.status == 0)
         #expect(run.stderr.contains("Traces/truth.plextrace"))
         #expect(run.stdout.isEmpty)
@@ -135,13 +96,13 @@ import TraceStore
         let directory = try Self.scratch("python")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let output = directory + "/python3.plextrace"
-        let recorded = try Self.run(["record", "--out", output, "--", "/usr/bin/python3", "-c", "print(6 * 7)"])
+        let recorded = try PlexlabRun(["record", "--out", output, "--", "/usr/bin/python3", "-c", "print(6 * 7)"])
         #expect(recorded.status == 0)
         // The guest's output alone on stdout; the summary on stderr.
         #expect(recorded.stdout == "42\n")
         #expect(recorded.stderr.contains("guest exited with status 0"))
 
-        let info = try Self.run(["info", output])
+        let info = try PlexlabRun(["info", output])
         #expect(info.status == 0)
         #expect(info.stdout.contains("complete"))
         #expect(info.stdout.contains("/usr/bin/python3"))
@@ -155,7 +116,7 @@ import TraceStore
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let sleeper = try Self.buildSleeper(in: directory)
         let output = directory + "/sleeper.plextrace"
-        let (process, out, err) = try Self.start(["record", "--out", output, "--", sleeper])
+        let (process, out, err) = try PlexlabRun.start(["record", "--out", output, "--", sleeper])
         // Wait for the guest to be running (the trace exists once the recorder starts it).
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: output) { usleep(50_000) }
         usleep(500_000)

@@ -174,51 +174,6 @@ private struct TraceFacts {
     }
 }
 
-/// One run of the built `plexlab` executable.
-private struct PlexlabRun {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-
-    init(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = try Self.executable()
-        process.arguments = arguments
-        // stderr goes to a file so that a chatty run cannot fill a second pipe while stdout is read.
-        let errorPath = NSTemporaryDirectory() + "plexlab-stderr-\(UUID().uuidString.prefix(8))"
-        guard FileManager.default.createFile(atPath: errorPath, contents: nil),
-              let errorFile = FileHandle(forWritingAtPath: errorPath) else { throw CocoaError(.fileWriteUnknown) }
-        defer { try? FileManager.default.removeItem(atPath: errorPath) }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = errorFile
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try errorFile.close()
-        status = process.terminationStatus
-        stdout = String(decoding: output, as: UTF8.self)
-        stderr = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-    }
-
-    func json() throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
-    }
-
-    /// The built `plexlab`: next to the test bundle or a few directories up.
-    static func executable() throws -> URL {
-        var directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<6 {
-            for candidate in [directory.appendingPathComponent("plexlab"), directory.appendingPathComponent("debug/plexlab")]
-            where FileManager.default.isExecutableFile(atPath: candidate.path) {
-                return candidate
-            }
-            directory = directory.deletingLastPathComponent()
-        }
-        throw CocoaError(.fileNoSuchFile)
-    }
-}
-
 /// A JSON value as canonical text (sorted keys), to compare whole objects.
 private func canonical(_ value: Any) throws -> String {
     String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]), as: UTF8.self)
