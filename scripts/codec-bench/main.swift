@@ -1,8 +1,9 @@
 // codec-bench: measures BlockCodec on block stream files written by scripts/qemu-log-to-blocks.py.
 //
-//   codec-bench FILE.blk|FILE.plextrace [--chunk N] [--refs DIR] [--repeat N] [--digest]
+//   codec-bench FILE.blk|FILE.plextrace [--chunk N] [--refs DIR] [--repeat N] [--digest] [--encode-only]
 //
 // A .plextrace file gives its first thread's recorded block stream and the trace's block definitions.
+// --encode-only prints name, blocks, bytes, bits/block and encode ns/block only.
 // --digest prints an FNV-1a hash of the encoded payload on stderr (payload bytes compared across builds).
 // Prints one tab-separated line per file: name, blocks, distinct blocks, chunks, codec bytes, bits/block,
 // encode blocks/s, decode blocks/s, zstd -3 decompression blocks/s of the u32 ids (in-process libzstd).
@@ -75,6 +76,7 @@ var refsDir: String?
 var repeats = 3
 var breakdown = false
 var digest = false
+var encodeOnly = false
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
@@ -83,6 +85,7 @@ while let a = args.popFirst() {
     case "--repeat": repeats = Int(args.popFirst() ?? "") ?? repeats
     case "--breakdown": breakdown = true
     case "--digest": digest = true
+    case "--encode-only": encodeOnly = true
     default: files.append(a)
     }
 }
@@ -127,6 +130,11 @@ do {
             var hash: UInt64 = 0xCBF2_9CE4_8422_2325
             for chunk in chunks { for byte in chunk { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 } }
             FileHandle.standardError.write("\(name): payload digest \(String(hash, radix: 16))\n".data(using: .utf8)!)
+        }
+        if encodeOnly {
+            print("\(name)\t\(n)\t\(bytes)\t" + String(format: "%.4f\t%.1f ns/block", Double(bytes * 8) / Double(max(n, 1)),
+                                                        bestEncode / Double(max(n, 1)) * 1e9))
+            continue
         }
         var bestDecode = Double.infinity
         var decoded: [BlockID] = []
