@@ -79,7 +79,7 @@ let package = Package(
         .executableTarget(name: "FuzzTraceFile", dependencies: ["TraceStore", "TraceModel", "FuzzSupport"],
                           path: "Sources/FuzzTargets/FuzzTraceFile"),
         // Codec measurements for scripts/bench-codec.sh (bits per block, encode/decode speed).
-        .executableTarget(name: "codec-bench", dependencies: ["BlockCodec", "TraceModel", "CZstd"],
+        .executableTarget(name: "codec-bench", dependencies: ["BlockCodec", "TraceModel", "TraceStore", "CZstd"],
                           path: "scripts/codec-bench"),
 
         .testTarget(name: "X86DecodeTests", dependencies: ["X86Decode"]),

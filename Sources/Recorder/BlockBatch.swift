@@ -25,6 +25,18 @@ final class BlockBatch {
         count &+= 1
     }
 
+    /// Free space for `thread`'s next blocks (flushing first when the batch holds another thread's blocks or
+    /// is full): write up to `room` ids at `start`, then call `commit(_:)` with how many were written.
+    @inline(__always)
+    func space(thread: UInt32, to writer: TraceWriter) throws -> (start: UnsafeMutablePointer<BlockID>, room: Int) {
+        if count == capacity || (thread != self.thread && count > 0) { try flush(to: writer) }
+        self.thread = thread
+        return (base + count, capacity - count)
+    }
+
+    @inline(__always)
+    func commit(_ written: Int) { count &+= written }
+
     func flush(to writer: TraceWriter) throws {
         guard count > 0 else { return }
         let n = count

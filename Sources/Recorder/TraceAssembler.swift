@@ -193,22 +193,17 @@ struct TraceAssembler {
             return words.loadUnaligned(fromByteOffset: at * 4, as: UInt32.self)
         }
         while i < count {
+            // The common case: the held TB is one decoded block, ran whole and had no side events, and the
+            // next TB does not start at its last instruction (no rep iteration or restart to undo).
+            if state.heldSingleBlock != TBInfo.noSingleBlock, !state.lastEventWasCodeWrite, state.sideEvents == 0 {
+                i = try fastRun(words, from: i, count: count, state: &state)
+                if i == count { break }
+            }
             let w = words.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)
             i += 1
             if w < PluginWire.firstMarker {
                 guard Int(w) < tbCount else {
                     throw RecorderError.protocolError(detail: "executed translation block \(w) was never translated")
-                }
-                let info = tbs.base[Int(w)]
-                // The common case: the held TB is one decoded block, ran whole and had no side events.
-                if state.heldSingleBlock != TBInfo.noSingleBlock, info.address != state.heldLastInstruction,
-                   !state.lastEventWasCodeWrite, state.sideEvents == 0 {
-                    try batch.add(state.heldSingleBlock, thread: state.thread, to: writer)
-                    state.nextIndex &+= 1
-                    counts.blocks &+= 1
-                    counts.instructions &+= UInt64(state.heldInstructions)
-                    state.hold(tb: w, info)
-                    continue
                 }
                 try executed(tb: w, by: &state)
                 continue
@@ -237,6 +232,57 @@ struct TraceAssembler {
             state.lastEventWasCodeWrite = false
         }
         try batch.flush(to: writer)
+    }
+
+    /// The per-block fast path: while the held TB is a single decoded block and the next word names a TB
+    /// that does not start at the held TB's last instruction, emits the held block and holds the next TB.
+    /// Works on locals and writes straight into the batch. Returns the index of the first word it left
+    /// (a marker, an unknown TB, or a TB the general path must handle). Precondition: the held TB is a
+    /// single block and the thread has no pending side events.
+    @inline(__always)
+    private mutating func fastRun(_ words: UnsafeRawBufferPointer, from start: Int, count: Int,
+                                  state: inout ThreadState) throws -> Int {
+        let table = tbs.base
+        let tbCount = UInt32(truncatingIfNeeded: tbs.count)
+        var i = start
+        var heldBlock = state.heldSingleBlock
+        var heldLast = state.heldLastInstruction
+        var heldInstructions = UInt64(state.heldInstructions)
+        var heldTB = state.heldTB
+        var instructions: UInt64 = 0
+        var emitted = 0
+        while i < count {
+            let (out, room) = try batch.space(thread: state.thread, to: writer)
+            let end = Swift.min(count, i + room)
+            let first = i
+            var n = 0
+            while i < end {
+                // Markers are >= 0xFFFFFF00, so this also stops at side events.
+                let w = words.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self)
+                if w >= tbCount { break }
+                let info = table[Int(w)]
+                if info.address == heldLast { break }
+                out[n] = heldBlock
+                n &+= 1
+                instructions &+= heldInstructions
+                heldBlock = info.singleBlock
+                heldLast = info.lastInstruction
+                heldInstructions = UInt64(info.instructions)
+                heldTB = w
+                i &+= 1
+                if heldBlock == TBInfo.noSingleBlock { break }
+            }
+            batch.commit(n)
+            emitted &+= n
+            if i - first < end - first || i == count || heldBlock == TBInfo.noSingleBlock { break }
+        }
+        if emitted > 0 {
+            state.nextIndex &+= UInt64(emitted)
+            counts.blocks &+= UInt64(emitted)
+            counts.instructions &+= instructions
+            state.hold(tb: heldTB, table[Int(heldTB)])
+        }
+        return i
     }
 
     private mutating func executed(tb: UInt32, by state: inout ThreadState) throws {

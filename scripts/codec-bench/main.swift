@@ -1,7 +1,10 @@
 // codec-bench: measures BlockCodec on block stream files written by scripts/qemu-log-to-blocks.py.
 //
-//   codec-bench FILE.blk [--chunk N] [--refs DIR] [--repeat N]
+//   codec-bench FILE.blk|FILE.plextrace [--chunk N] [--refs DIR] [--repeat N] [--digest] [--encode-only]
 //
+// A .plextrace file gives its first thread's recorded block stream and the trace's block definitions.
+// --encode-only prints name, blocks, bytes, bits/block and encode ns/block only.
+// --digest prints an FNV-1a hash of the encoded payload on stderr (payload bytes compared across builds).
 // Prints one tab-separated line per file: name, blocks, distinct blocks, chunks, codec bytes, bits/block,
 // encode blocks/s, decode blocks/s, zstd -3 decompression blocks/s of the u32 ids (in-process libzstd).
 // With --refs DIR it also writes DIR/NAME.u32 (the ids as u32) and DIR/NAME.miss (the last-successor miss
@@ -11,6 +14,7 @@ import BlockCodec
 import CZstd
 import Foundation
 import TraceModel
+import TraceStore
 
 struct BlockFile {
     var definitions: [BlockDefinition]
@@ -23,6 +27,16 @@ enum BenchError: Error, CustomStringConvertible {
 }
 
 func load(_ path: String) throws -> BlockFile {
+    if path.hasSuffix(".plextrace") {
+        let reader = try TraceReader(path: path)
+        var ids: [BlockID] = []
+        var thread: UInt32?
+        try reader.forEachChunk { chunk in
+            if thread == nil { thread = chunk.thread }
+            if chunk.thread == thread { ids.append(contentsOf: chunk.blocks) }
+        }
+        return BlockFile(definitions: try reader.blockDefinitions(), ids: ids)
+    }
     let data = try Data(contentsOf: URL(fileURLWithPath: path))
     return try data.withUnsafeBytes { raw -> BlockFile in
         guard raw.count >= 20, raw.loadUnaligned(as: UInt32.self) == 0x5342_5850 else { throw BenchError.bad("\(path): not a PXBS file") }
@@ -61,6 +75,8 @@ var chunkSize = 1 << 20
 var refsDir: String?
 var repeats = 3
 var breakdown = false
+var digest = false
+var encodeOnly = false
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
@@ -68,6 +84,8 @@ while let a = args.popFirst() {
     case "--refs": refsDir = args.popFirst()
     case "--repeat": repeats = Int(args.popFirst() ?? "") ?? repeats
     case "--breakdown": breakdown = true
+    case "--digest": digest = true
+    case "--encode-only": encodeOnly = true
     default: files.append(a)
     }
 }
@@ -108,6 +126,16 @@ do {
             chunks = out
         }
         let bytes = chunks.reduce(0) { $0 + $1.count }
+        if digest {
+            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+            for chunk in chunks { for byte in chunk { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 } }
+            FileHandle.standardError.write("\(name): payload digest \(String(hash, radix: 16))\n".data(using: .utf8)!)
+        }
+        if encodeOnly {
+            print("\(name)\t\(n)\t\(bytes)\t" + String(format: "%.4f\t%.1f ns/block", Double(bytes * 8) / Double(max(n, 1)),
+                                                        bestEncode / Double(max(n, 1)) * 1e9))
+            continue
+        }
         var bestDecode = Double.infinity
         var decoded: [BlockID] = []
         for _ in 0..<repeats {
