@@ -61,6 +61,10 @@ cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
         echo "ratios to the floor, which each build measured side by side with its own runs."
     fi
     echo
+    if [ -f Reports/replay-bench-notes.md ]; then
+        cat Reports/replay-bench-notes.md
+        echo
+    fi
     if [ -n "${BASELINE_BIN:-}" ]; then
         # Trace by trace, the baseline and this build in turn, so both see the same machine load.
         for trace in "${TRACES[@]}"; do

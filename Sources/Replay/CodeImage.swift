@@ -16,6 +16,9 @@ public final class CodeImage: @unchecked Sendable {
     /// The bytes of one 4096-byte page version, or nil when the trace did not capture it.
     public func bytes(page: UInt64, version: UInt32) -> [UInt8]? { versions[page]?[version] }
 
+    /// Whether the trace captured more than one version of a 4096-byte page.
+    func hasSeveralVersions(page: UInt64) -> Bool { (versions[page]?.count ?? 0) > 1 }
+
     /// The versions captured for a 4096-byte page, or nil.
     public func capturedVersions(page: UInt64) -> [UInt32]? { versions[page].map { $0.keys.sorted() } }
 

@@ -17,6 +17,8 @@ struct ScannedPages {
     private var node: [Int32]
     private let memo: ScanMemo
     private let knownCovered: StateArray<Bool>
+    /// Per page, the blocks starting on it whose `knownCovered` is set (what a discard has to clear).
+    private var knownCoveredOnPage: [[BlockID]]
     /// Version of each 4096-byte page last seen executing (selects the bytes of parts of 2 MiB pages).
     private var latestVersion: [UInt64: UInt32] = [:]
     private var buffer: [UInt8] = []
@@ -32,6 +34,7 @@ struct ScannedPages {
         node = [Int32](repeating: ScanMemo.empty, count: table.pageCount)
         memo = context.scans
         knownCovered = StateArray(repeating: false, count: table.count)
+        knownCoveredOnPage = [[BlockID]](repeating: [], count: table.pageCount)
     }
 
     /// Fast path, per block: its start is covered by its page's current valid scan. The storage never
@@ -46,7 +49,10 @@ struct ScannedPages {
         guard valid[page] else { return false }
         let covered = coverage[page]?.contains(table.address[block]) == true
             || (table.lastPage[block] != table.page[block] && table.instructions[block] == 1)
-        if covered { knownCovered[block] = true }
+        if covered && !knownCovered[block] {
+            knownCovered[block] = true
+            knownCoveredOnPage[page].append(BlockID(block))
+        }
         return covered
     }
 
@@ -67,7 +73,14 @@ struct ScannedPages {
                 var starts = key.parent == ScanMemo.empty
                     ? InstructionStarts(pageBase: pageBase, pageSize: pageSize) : memo.nodes[Int(key.parent)].coverage
                 let bytes = code.bytes(page: entryPart, version: key.version) ?? []
-                let decoded = bytes.withUnsafeBytes { scanner.scan(entry: address, code: $0, coverage: &starts) }
+                let decoded: Int
+                if bytes.count == CodePage.size && code.hasSeveralVersions(page: entryPart) {
+                    // Rewritten code: each version is decoded only where its bytes changed.
+                    decoded = scanner.scan(entry: address, table: memo.decodeTable(page: entryPart, bytes: bytes),
+                                           coverage: &starts)
+                } else {
+                    decoded = bytes.withUnsafeBytes { scanner.scan(entry: address, code: $0, coverage: &starts) }
+                }
                 child = memo.add(key, coverage: starts, decoded: decoded)
             }
             node[page] = child
@@ -102,7 +115,8 @@ struct ScannedPages {
     mutating func invalidate(page: Int) {
         guard valid[page] else { return }
         valid[page] = false
-        for block in table.blocksOnPage[page] where table.page[Int(block)] == page { knownCovered[Int(block)] = false }
+        for block in knownCoveredOnPage[page] { knownCovered[Int(block)] = false }
+        knownCoveredOnPage[page].removeAll(keepingCapacity: true)
     }
 
     /// Marks a page valid with an empty coverage (re-translated by a fault whose scan is deferred).

@@ -77,115 +77,80 @@ public struct StrategyCounts: Sendable, Equatable {
 /// causes, its first for entry causes; docs/strategies.md).
 public struct TrapSite: Sendable, Equatable {
     public var address: UInt64
-    public var counts: [TrapCause: UInt64]
-    public var total: UInt64 { counts.values.reduce(0, &+) }
+    var compact: CauseCountList
+    /// Built on each read from a compact form: a replay makes tens of thousands of sites, most never read.
+    public var counts: [TrapCause: UInt64] {
+        get { compact.dictionary }
+        set { compact = CauseCountList(newValue) }
+    }
+    public var total: UInt64 { compact.total }
     public init(address: UInt64, counts: [TrapCause: UInt64]) {
         self.address = address
-        self.counts = counts
+        compact = CauseCountList(counts)
+    }
+    init(address: UInt64, compact: CauseCountList) {
+        self.address = address
+        self.compact = compact
     }
 }
 
 /// Counts by cause on one page.
 public struct PageTraps: Sendable, Equatable {
     public var page: UInt64
-    public var counts: [TrapCause: UInt64]
+    var compact: CauseCountList
+    /// Built on each read from a compact form, as `TrapSite.counts`.
+    public var counts: [TrapCause: UInt64] {
+        get { compact.dictionary }
+        set { compact = CauseCountList(newValue) }
+    }
     public init(page: UInt64, counts: [TrapCause: UInt64]) {
         self.page = page
-        self.counts = counts
+        compact = CauseCountList(counts)
+    }
+    init(page: UInt64, compact: CauseCountList) {
+        self.page = page
+        self.compact = compact
     }
 }
 
-/// Per-block counters for a strategy's causes: `counts[block * width + slot]`.
-/// Counting per block keeps the hot loop to one add; sites, pages and totals are derived at the end.
-/// Counts that are the same for every execution of a block (an sbe exit trap, sensitive instructions)
-/// are not counted per execution at all: the strategy multiplies them by the block's executions at the end.
-struct SiteCounters {
-    let causes: [TrapCause]
-    let width: Int
-    let counts: StateArray<UInt64>
-    /// Counts whose site is a block's start although the cause is normally an exit (a thread's entry dispatch).
-    var entryCounts: [BlockID: [TrapCause: UInt64]] = [:]
-    /// Counts attributed to a data page instead of the site's page (pf_data, data_map).
-    var dataPageCounts: [UInt64: [TrapCause: UInt64]] = [:]
+/// A `[TrapCause: UInt64]` without a hash table: one bit per cause present (by `TrapCause.order`) and
+/// their counts in that order, as a slice of a buffer that every site of a summary shares, so making a
+/// site allocates nothing.
+struct CauseCountList: Sendable, Equatable {
+    /// Bit `order` set for each cause present (24 causes fit).
+    var present: UInt32
+    /// The counts of the present causes, lowest order first.
+    var values: ArraySlice<UInt64>
 
-    init(causes: [TrapCause], blockCount: Int) {
-        self.causes = causes
-        width = causes.count
-        counts = StateArray(repeating: 0, count: blockCount * causes.count)
+    init(present: UInt32, values: ArraySlice<UInt64>) {
+        self.present = present
+        self.values = values
     }
 
-    /// The slot of `cause` (a programming error if the strategy did not declare it).
-    func slot(_ cause: TrapCause) -> Int { causes.firstIndex(of: cause)! }
-
-    @inline(__always)
-    func add(_ block: BlockID, _ slot: Int, _ amount: UInt64 = 1) {
-        counts[Int(block) &* width &+ slot] &+= amount
+    init(_ counts: [TrapCause: UInt64]) {
+        present = 0
+        var values: [UInt64] = []
+        for cause in counts.keys.sorted() {
+            present |= 1 << UInt32(cause.order)
+            values.append(counts[cause]!)
+        }
+        self.values = values[...]
     }
 
-    /// Adds `perExecution(block)` times the block's executions to its `slot(block)` (nil: nothing).
-    func addPerExecution(_ executions: StateArray<UInt64>, _ perExecution: (Int) -> (slot: Int, count: UInt64)?) {
-        for block in 0..<executions.count where executions[block] != 0 {
-            if let (slot, count) = perExecution(block), count != 0 {
-                counts[block &* width &+ slot] &+= executions[block] &* count
-            }
+    var dictionary: [TrapCause: UInt64] {
+        var result = [TrapCause: UInt64](minimumCapacity: values.count)
+        var bits = present, index = values.startIndex
+        while bits != 0 {
+            result[TrapCause.byOrder[bits.trailingZeroBitCount]] = values[index]
+            bits &= bits - 1
+            index += 1
         }
+        return result
     }
 
-    mutating func addEntry(_ block: BlockID, _ cause: TrapCause) {
-        entryCounts[block, default: [:]][cause, default: 0] += 1
-    }
+    var total: UInt64 { values.reduce(0, &+) }
 
-    mutating func addDataPage(_ page: UInt64, _ cause: TrapCause, _ amount: UInt64) {
-        dataPageCounts[page, default: [:]][cause, default: 0] += amount
-    }
-
-    /// Totals, sites and pages. Sites and pages gather one row of `width` counts per address first, so
-    /// only one dictionary is touched per nonzero (block, cause).
-    func summarize(into result: inout StrategyCounts, table: BlockTable) {
-        var totals = [UInt64](repeating: 0, count: width)
-        var siteRows: [UInt64: Int] = [:], siteCounts: [UInt64] = []
-        var pageRows: [UInt64: Int] = [:], pageCounts: [UInt64] = []
-        func row(_ key: UInt64, _ rows: inout [UInt64: Int], _ counts: inout [UInt64]) -> Int {
-            if let known = rows[key] { return known }
-            rows[key] = counts.count / width
-            counts.append(contentsOf: repeatElement(0, count: width))
-            return rows[key]!
-        }
-        let isDataCause = causes.map { $0 == .pfData || $0 == .dataMap }
-        let siteIsExit = causes.map(\.siteIsExit)
-        func record(_ slot: Int, _ count: UInt64, at address: UInt64) {
-            totals[slot] &+= count
-            siteCounts[row(address, &siteRows, &siteCounts) * width + slot] &+= count
-            if !isDataCause[slot] {
-                pageCounts[row((address >> table.pageShift) << table.pageShift, &pageRows, &pageCounts) * width + slot] &+= count
-            }
-        }
-        for block in 0..<table.count {
-            for slot in 0..<width {
-                let count = counts[block * width + slot]
-                if count == 0 { continue }
-                record(slot, count, at: siteIsExit[slot] ? table.lastInstruction[block] : table.address[block])
-            }
-        }
-        for (block, byCause) in entryCounts {
-            for (cause, count) in byCause { record(slot(cause), count, at: table.address[Int(block)]) }
-        }
-        for (page, byCause) in dataPageCounts {
-            for (cause, count) in byCause {
-                pageCounts[row((page >> table.pageShift) << table.pageShift, &pageRows, &pageCounts) * width + slot(cause)] &+= count
-            }
-        }
-        func byCause(_ counts: [UInt64], row: Int) -> [TrapCause: UInt64] {
-            var result = [TrapCause: UInt64](minimumCapacity: width)
-            for slot in 0..<width where counts[row * width + slot] != 0 { result[causes[slot]] = counts[row * width + slot] }
-            return result
-        }
-        result.counts = Dictionary(uniqueKeysWithValues: zip(causes, totals))
-        result.sites = siteRows.map { address, row in
-            (total: (0..<width).reduce(0) { $0 &+ siteCounts[row * width + $1] }, site: TrapSite(address: address, counts: byCause(siteCounts, row: row)))
-        }
-        .sorted { ($0.total, $1.site.address) > ($1.total, $0.site.address) }
-        .map(\.site)
-        result.pages = pageRows.map { PageTraps(page: $0.key, counts: byCause(pageCounts, row: $0.value)) }.sorted { $0.page < $1.page }
+    static func == (a: CauseCountList, b: CauseCountList) -> Bool {
+        a.present == b.present && a.values.elementsEqual(b.values)
     }
 }

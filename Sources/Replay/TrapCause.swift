@@ -96,6 +96,9 @@ public enum TrapCause: String, Sendable, CaseIterable, Codable, CustomStringConv
     }
     public static func < (a: TrapCause, b: TrapCause) -> Bool { a.order < b.order }
 
+    /// Every cause at its `order`.
+    static let byOrder: [TrapCause] = allCases.sorted()
+
     /// Hashes the case, not its spelling: counts are kept in `[TrapCause: UInt64]` dictionaries, and a
     /// String-backed enum would otherwise hash its raw string on every lookup.
     public func hash(into hasher: inout Hasher) { hasher.combine(order) }

@@ -40,31 +40,3 @@ struct LittleEndianWriter {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 }
-
-/// Reads little-endian integers from untrusted bytes; running off the end throws.
-struct LittleEndianReader {
-    struct OutOfBytes: Error {}
-
-    let bytes: [UInt8]
-    private(set) var offset = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    var remaining: Int { bytes.count - offset }
-
-    mutating func u32() throws -> UInt32 {
-        guard remaining >= 4 else { throw OutOfBytes() }
-        var value: UInt32 = 0
-        for i in 0..<4 { value |= UInt32(bytes[offset + i]) << (8 * UInt32(i)) }
-        offset += 4
-        return value
-    }
-
-    mutating func u64() throws -> UInt64 {
-        guard remaining >= 8 else { throw OutOfBytes() }
-        var value: UInt64 = 0
-        for i in 0..<8 { value |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
-        offset += 8
-        return value
-    }
-}

@@ -84,46 +84,57 @@ enum SideEventPayload {
     }
 
     /// Parses an inflated payload, checking its counts against the row's and every index against the chunk's range.
+    /// The length is checked once against the counts, so the records are read with plain unaligned loads.
     static func decode(_ bytes: [UInt8], codeWrites expectedCodeWrites: Int, syscalls expectedSyscalls: Int,
                        dataTouches expectedDataTouches: Int, eventRange: Range<UInt64>,
                        into chunk: inout StreamChunk) throws(ChunkDecodeFailure) {
-        var reader = LittleEndianReader(bytes)
-        do {
-            let codeWrites = Int(try reader.u32()), syscalls = Int(try reader.u32()), dataTouches = Int(try reader.u32())
-            guard codeWrites == expectedCodeWrites, syscalls == expectedSyscalls, dataTouches == expectedDataTouches
-            else { throw ChunkDecodeFailure("side-event counts disagree with the chunk row") }
-            guard bytes.count == size(codeWrites: codeWrites, syscalls: syscalls, dataTouches: dataTouches)
-            else { throw ChunkDecodeFailure("side-event payload has the wrong length") }
-            chunk.codeWrites.reserveCapacity(codeWrites)
-            for _ in 0..<codeWrites {
-                let index = try reader.u64(), address = try reader.u64(), size = try reader.u32()
-                chunk.codeWrites.append(CodeWrite(eventIndex: index, address: address, size: size))
-            }
-            chunk.syscalls.reserveCapacity(syscalls)
-            for _ in 0..<syscalls {
-                let index = try reader.u64(), number = Int64(bitPattern: try reader.u64())
-                chunk.syscalls.append(SyscallEvent(eventIndex: index, number: number))
-            }
-            chunk.dataTouches.reserveCapacity(dataTouches)
-            for _ in 0..<dataTouches {
-                let index = try reader.u64(), page = try reader.u64()
-                let reads = try reader.u32(), writes = try reader.u32()
-                chunk.dataTouches.append(DataTouch(eventIndex: index, page: page, reads: reads, writes: writes))
-            }
-        } catch let failure as ChunkDecodeFailure {
-            throw failure
-        } catch {
-            throw ChunkDecodeFailure("side-event payload ends early")
+        guard bytes.count >= headerBytes else { throw ChunkDecodeFailure("side-event payload ends early") }
+        let (codeWrites, syscalls, dataTouches) = bytes.withUnsafeBytes { raw in
+            (Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self))),
+             Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self))),
+             Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self))))
         }
-        try checkIndices(chunk.codeWrites.lazy.map(\.eventIndex), range: eventRange, kind: "code write")
-        try checkIndices(chunk.syscalls.lazy.map(\.eventIndex), range: eventRange, kind: "syscall")
-        try checkIndices(chunk.dataTouches.lazy.map(\.eventIndex), range: eventRange, kind: "data touch")
+        guard codeWrites == expectedCodeWrites, syscalls == expectedSyscalls, dataTouches == expectedDataTouches
+        else { throw ChunkDecodeFailure("side-event counts disagree with the chunk row") }
+        guard bytes.count == size(codeWrites: codeWrites, syscalls: syscalls, dataTouches: dataTouches)
+        else { throw ChunkDecodeFailure("side-event payload has the wrong length") }
+        bytes.withUnsafeBytes { raw in
+            func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+            func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+            var at = headerBytes
+            chunk.codeWrites = [CodeWrite](unsafeUninitializedCapacity: codeWrites) { buffer, initialized in
+                for i in 0..<codeWrites {
+                    buffer.initializeElement(at: i, to: CodeWrite(eventIndex: u64(at), address: u64(at + 8), size: u32(at + 16)))
+                    at += codeWriteBytes
+                }
+                initialized = codeWrites
+            }
+            chunk.syscalls = [SyscallEvent](unsafeUninitializedCapacity: syscalls) { buffer, initialized in
+                for i in 0..<syscalls {
+                    buffer.initializeElement(at: i, to: SyscallEvent(eventIndex: u64(at), number: Int64(bitPattern: u64(at + 8))))
+                    at += syscallBytes
+                }
+                initialized = syscalls
+            }
+            chunk.dataTouches = [DataTouch](unsafeUninitializedCapacity: dataTouches) { buffer, initialized in
+                for i in 0..<dataTouches {
+                    buffer.initializeElement(at: i, to: DataTouch(eventIndex: u64(at), page: u64(at + 8),
+                                                                  reads: u32(at + 16), writes: u32(at + 20)))
+                    at += dataTouchBytes
+                }
+                initialized = dataTouches
+            }
+        }
+        try checkIndices(chunk.codeWrites, range: eventRange, kind: "code write") { $0.eventIndex }
+        try checkIndices(chunk.syscalls, range: eventRange, kind: "syscall") { $0.eventIndex }
+        try checkIndices(chunk.dataTouches, range: eventRange, kind: "data touch") { $0.eventIndex }
     }
 
-    private static func checkIndices(_ indices: some Sequence<UInt64>, range: Range<UInt64>,
-                                     kind: String) throws(ChunkDecodeFailure) {
+    private static func checkIndices<Event>(_ events: [Event], range: Range<UInt64>, kind: String,
+                                            _ eventIndex: (Event) -> UInt64) throws(ChunkDecodeFailure) {
         var previous: UInt64 = 0
-        for index in indices {
+        for event in events {
+            let index = eventIndex(event)
             guard range.contains(index) else {
                 throw ChunkDecodeFailure("\(kind) at event \(index) lies outside the chunk's events \(range)")
             }

@@ -230,13 +230,14 @@ public final class TraceReader {
     private func loadDefinitions(_ db: Database) throws -> [BlockDefinition] {
         let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM blocks") ?? 0
         guard count > definitionCache.count else { return definitionCache }
-        let rows = try Row.fetchCursor(db, sql: """
+        let statement = try db.makeStatement(sql: """
             SELECT id, address, length, instruction_count, code_version, exit_kind, static_target, sensitive_count,
                    cpuid_count, length(bytes), bytes FROM blocks WHERE id >= ? ORDER BY id
-            """, arguments: [definitionCache.count])
+            """)
+        let rows = try Row.fetchCursor(statement, arguments: [definitionCache.count])
         definitionCache.reserveCapacity(count)
-        while let row = try rows.next() {
-            let fields = StrictRow(row, record: "block")
+        let fields = StatementColumns(statement, record: "block")
+        while try rows.next() != nil {
             do {
                 let id = try fields.int64(0)
                 guard id == definitionCache.count else {
@@ -274,24 +275,26 @@ public final class TraceReader {
             arguments = [Int64(bitPattern: key.0), Int64(key.1)]
         }
         sql += " ORDER BY p.address, p.version"
-        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-        while let row = try rows.next() {
-            let fields = StrictRow(row, record: "code page")
+        let statement = try db.makeStatement(sql: sql)
+        let rows = try Row.fetchCursor(statement, arguments: arguments)
+        let fields = StatementColumns(statement, record: "code page")
+        while try rows.next() != nil {
             let page: CodePage
             do {
                 let address = try fields.uint64(0), version = try fields.uint32(1)
                 let name = "code page 0x\(String(address, radix: 16)) version \(version)"
-                guard !(row[2] as DatabaseValue).isNull else { throw StoredValueError("\(name) has no content blob") }
+                guard !fields.isNull(2) else { throw StoredValueError("\(name) has no content blob") }
                 let size = try fields.int(2, in: 0...Int64(ZstdInflater.absoluteCap))
                 guard size == CodePage.size else { throw StoredValueError("\(name) declares \(size) bytes") }
                 _ = try fields.int(3, in: 0...Int64(ZstdInflater.absoluteCap))
-                let compressed = try fields.blob(4)
-                do {
-                    let bytes = try compressed.withUnsafeBytes { try inflater.inflate($0, declared: size) }
-                    page = CodePage(address: address, version: version, bytes: bytes)
-                } catch {
-                    throw StoredValueError("\(name) \(error)")
+                let bytes = try fields.withBlob(4) { compressed in
+                    do {
+                        return try inflater.inflate(compressed, declared: size)
+                    } catch {
+                        throw StoredValueError("\(name) \(error)")
+                    }
                 }
+                page = CodePage(address: address, version: version, bytes: bytes)
             } catch {
                 throw TraceStoreError.damaged(path: path, detail: "\(error)")
             }

@@ -78,10 +78,12 @@ final class ZstdInflater {
         if frameSize != Self.contentSizeUnknown && frameSize > UInt64(declared) {
             throw InflateFailure.inflatesPastDeclared(declared: declared)
         }
-        // One spare byte: output that fills it proves the payload is longer than declared.
-        var output = [UInt8](repeating: 0, count: declared + 1)
-        let written = output.withUnsafeMutableBytes { out in
-            ZSTD_decompressDCtx(context, out.baseAddress, out.count, base, source.count)
+        // One spare byte: output that fills it proves the payload is longer than declared. The storage is
+        // not zeroed first (zstd writes what it returns; only those bytes are kept).
+        var written = 0
+        let output = [UInt8](unsafeUninitializedCapacity: declared + 1) { buffer, initialized in
+            written = ZSTD_decompressDCtx(context, buffer.baseAddress, buffer.count, base, source.count)
+            initialized = ZSTD_isError(written) != 0 ? 0 : min(written, declared)
         }
         if ZSTD_isError(written) != 0 {
             if 0 &- written == Self.errorDstSizeTooSmall { throw InflateFailure.inflatesPastDeclared(declared: declared) }
@@ -89,7 +91,6 @@ final class ZstdInflater {
         }
         if written > declared { throw InflateFailure.inflatesPastDeclared(declared: declared) }
         if written < declared { throw InflateFailure.shorterThanDeclared(got: written, declared: declared) }
-        output.removeLast()
         return output
     }
 }

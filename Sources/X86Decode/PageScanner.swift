@@ -144,6 +144,16 @@ public struct PageScanner: Sendable {
         return decoded
     }
 
+    /// The work stack, emptied, for a scan in another file (given back with `returnPending`).
+    mutating func takePending() -> [Int] {
+        var stack: [Int] = []
+        swap(&stack, &pending)
+        stack.removeAll(keepingCapacity: true)
+        return stack
+    }
+
+    mutating func returnPending(_ stack: [Int]) { pending = stack }
+
     /// `scan` for a page whose bytes are all captured.
     public mutating func scan(entry: UInt64, code: UnsafeRawBufferPointer, coverage: inout InstructionStarts) -> Int {
         scan(entry: entry, code: code, isCaptured: { _ in true }, coverage: &coverage)

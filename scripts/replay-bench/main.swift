@@ -17,7 +17,7 @@ let usage = """
            replay-bench worked-jsonl OUT --n N        (the worked example of docs/strategies.md, for plexlab import)
            replay-bench measure [--repeat R] TRACE...  (markdown tables on standard output)
            replay-bench counts [--param k=v]... TRACE... (every count, site and page, for diffing)
-           replay-bench once TRACE floor|STRATEGY[,STRATEGY...]|all   (one run, for profilers)
+           replay-bench once [--times N] TRACE floor|STRATEGY[,STRATEGY...]|all   (N runs, default 1, for profilers)
     """
 
 /// CPU seconds used by this process so far (the machine is shared: wall time would count other helpers).
@@ -232,16 +232,20 @@ func main() throws {
         guard !arguments.isEmpty else { throw BenchError(description: usage) }
         print(try counts(arguments, parameters: try ReplayParameters(arguments: parameters)), terminator: "")
     case "once":
-        guard arguments.count == 2 else { throw BenchError(description: usage) }
+        let times = Int(option(&arguments, "--times") ?? "") ?? 1
+        guard arguments.count == 2, times >= 1 else { throw BenchError(description: usage) }
         let start = cpuSeconds()
         var blocks: UInt64 = 0
-        if arguments[1] == "floor" {
-            try TraceReader(path: arguments[0]).forEachChunk { blocks &+= UInt64($0.blocks.count) }
-        } else {
-            let names = arguments[1].split(separator: ",").map(String.init)
-            blocks = try ReplayEngine.run(tracePath: arguments[0], strategies: names).summary.blocks
+        for _ in 0..<times {
+            blocks = 0
+            if arguments[1] == "floor" {
+                try TraceReader(path: arguments[0]).forEachChunk { blocks &+= UInt64($0.blocks.count) }
+            } else {
+                let names = arguments[1].split(separator: ",").map(String.init)
+                blocks = try ReplayEngine.run(tracePath: arguments[0], strategies: names).summary.blocks
+            }
         }
-        print("\(blocks) blocks, \(String(format: "%.3f", cpuSeconds() - start)) CPU s")
+        print("\(blocks) blocks, \(String(format: "%.4f", (cpuSeconds() - start) / Double(times))) CPU s per run")
     default:
         throw BenchError(description: usage)
     }

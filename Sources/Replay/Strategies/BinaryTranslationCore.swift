@@ -73,6 +73,11 @@ struct BinaryTranslationCore {
     private let links: StateArray<Link>
     /// Per page: translated blocks overlapping it.
     private let liveBlocks: StateArray<UInt32>
+    /// Per page: the blocks translated since the page was last written (a superset of its live blocks:
+    /// a flush or a write to a block's other page leaves it listed), so a code write visits only these.
+    private var listedBlocks: [[BlockID]]
+    /// Per block, whether it is in `listedBlocks` of its first page (bit 0) and of its last page (bit 1).
+    private let listed: StateArray<UInt8>
     // Code cache.
     private let capacity: UInt64
     private var cacheUsed: UInt64 = 0
@@ -123,6 +128,8 @@ struct BinaryTranslationCore {
         versions = StateArray(repeating: 0, count: table.count)
         links = StateArray(repeating: Link(), count: mode == .noLink ? 0 : 2 * table.count)
         liveBlocks = StateArray(repeating: 0, count: table.pageCount)
+        listedBlocks = [[BlockID]](repeating: [], count: table.pageCount)
+        listed = StateArray(repeating: 0, count: table.count)
         capacity = context.parameters.codeCache
         let ibtcSize = mode == .ibtc ? context.parameters.ibtcSize : 1
         ibtcMask = UInt64(ibtcSize - 1)
@@ -262,7 +269,17 @@ struct BinaryTranslationCore {
         translatedInstructions += size
         translations += 1
         liveBlocks[Int(table.page[b])] += 1
-        if table.lastPage[b] != table.page[b] { liveBlocks[Int(table.lastPage[b])] += 1 }
+        if listed[b] & 1 == 0 {
+            listed[b] |= 1
+            listedBlocks[Int(table.page[b])].append(block)
+        }
+        if table.lastPage[b] != table.page[b] {
+            liveBlocks[Int(table.lastPage[b])] += 1
+            if listed[b] & 2 == 0 {
+                listed[b] |= 2
+                listedBlocks[Int(table.lastPage[b])].append(block)
+            }
+        }
     }
 
     private mutating func discard(_ b: Int) {
@@ -280,7 +297,14 @@ struct BinaryTranslationCore {
         forEachPage(of: write, table) { page in
             guard liveBlocks[page] > 0 else { return }
             sites.add(block, writeSlot)
-            for other in table.blocksOnPage[page] where isTranslated(other) { discard(Int(other)) }
+            // Every translated block overlapping the page is listed on it (the order of discards is immaterial).
+            let blocks = listedBlocks[page]
+            listedBlocks[page].removeAll(keepingCapacity: true)
+            for other in blocks {
+                let o = Int(other)
+                listed[o] &= Int(table.page[o]) == page ? ~1 : ~2
+                if isTranslated(other) { discard(o) }
+            }
         }
     }
 
