@@ -117,3 +117,41 @@ private func page(_ code: Assembled) -> [UInt8] {
     #expect(page(code).withUnsafeBytes { scanner.scan(entry: 0x8048000, code: $0, coverage: &coverage) } == 5)
     #expect(!coverage.contains(0x8048000 + UInt64(code.offset("dead"))))
 }
+
+/// A page rewritten version after version (small patches, byte flips, a patch across the last bytes) scans
+/// through one `PageDecodeTable` exactly as decoding each version afresh: same count, same coverage, from
+/// several entries, in both modes.
+@Test(arguments: [GuestArch.x86_64, GuestArch.i386])
+func decodeTableScansLikeAFreshScanOnEveryVersion(arch: GuestArch) throws {
+    let code = try assemble(pageSource)
+    var bytes = page(code)
+    let entries = ["start", "second", "dead1", "skip"].map { pageBase + UInt64(code.offset($0)) } + [pageBase + 0xFF0]
+    var scanner = PageScanner(arch: arch)
+    let table = PageDecodeTable(pageBase: pageBase, bytes: bytes)
+    var rng = SplitMix64(seed: 4)
+    var changedScans = 0
+    for version in 0..<200 {
+        if version > 0 {
+            switch rng.below(3) {
+            case 0:  // a few bytes rewritten in place (a JIT patching an immediate or a branch)
+                let at = rng.below(4096 - 8)
+                for i in 0..<1 + rng.below(8) { bytes[at + i] = UInt8(truncatingIfNeeded: rng.next()) }
+            case 1:  // one byte flipped
+                bytes[rng.below(4096)] ^= UInt8(1 + rng.below(255))
+            default:  // the page's last bytes, where decodes are cut at the page end
+                for i in 4090..<4096 { bytes[i] = UInt8(truncatingIfNeeded: rng.next()) }
+            }
+            table.update(to: bytes)
+        }
+        var fresh = InstructionStarts(pageBase: pageBase, pageSize: 4096)
+        var cached = InstructionStarts(pageBase: pageBase, pageSize: 4096)
+        for entry in entries {
+            let expected = bytes.withUnsafeBytes { scanner.scan(entry: entry, code: $0, coverage: &fresh) }
+            let actual = scanner.scan(entry: entry, table: table, coverage: &cached)
+            #expect(actual == expected, "version \(version), entry \(entry)")
+            if actual != 0 { changedScans += 1 }
+        }
+        #expect(cached == fresh, "version \(version)")
+    }
+    #expect(changedScans > 200)  // the scans did real work on most versions
+}
