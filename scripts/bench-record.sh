@@ -25,50 +25,10 @@ plexlab="$bin/plexlab"
 export PLEXLAB_QEMU_PLUGIN="$bin/libPlexLabQEMUPlugin.so"
 before=${PLEXLAB_BEFORE:-}
 
-# Inputs, generated deterministically.
-python3 - "$work" <<'EOF'
-import os, random, sqlite3, sys
-work = sys.argv[1]
-rng = random.Random(1)
-path = os.path.join(work, "random.bin")
-if not os.path.exists(path):
-    with open(path, "wb") as f:
-        f.write(bytes(rng.getrandbits(8) for _ in range(1 << 21)))
-path = os.path.join(work, "data.sqlite")
-if not os.path.exists(path):
-    db = sqlite3.connect(path)
-    db.execute("create table t (x integer primary key, y integer, z text)")
-    db.executemany("insert into t values (?, ?, ?)",
-                   ((i, rng.randrange(1000), "%016x" % rng.getrandbits(64)) for i in range(50000)))
-    db.commit()
-    db.close()
-EOF
-
-names=(python3-startup python3-loop sqlite3-query gzip-random)
-# elf NAME: the program as an ELF file (PATH may hold wrapper scripts, e.g. pyenv shims, that QEMU cannot run).
-elf() {
-    local candidate
-    for candidate in "/usr/bin/$1" "$(command -v "$1")"; do
-        candidate=$(readlink -f "$candidate" 2> /dev/null) || continue
-        if [ "$(head -c 4 "$candidate" 2> /dev/null | od -An -tx1 | tr -d ' ')" = 7f454c46 ]; then
-            echo "$candidate"
-            return
-        fi
-    done
-    echo "bench-record.sh: no ELF executable for $1" >&2
-    exit 2
-}
-# workload_argv NAME: sets argv to the workload's command.
-workload_argv() {
-    case $1 in
-    python3-startup) argv=("$(elf python3)" -c 'print(42)') ;;
-    python3-loop) argv=("$(elf python3)" -c 'for i in range(300000): x = [i]') ;;
-    sqlite3-query) argv=("$(elf sqlite3)" "$work/data.sqlite"
-                         'select y, count(*), sum(x), max(z) from t group by y order by 2 desc limit 3') ;;
-    gzip-random) argv=("$(elf gzip)" -c "$work/random.bin") ;;
-    esac
-    [ -n "${argv[0]}" ] || exit 2
-}
+# Inputs, generated deterministically, and the workloads.
+source "$root/scripts/record-workloads.sh"
+record_workloads_prepare "$work"
+names=("${RECORD_WORKLOADS[@]}")
 
 # best_of RUNS CMD... -> "wall cpu" (seconds, best of each over RUNS runs; CPU = user + system of children)
 best_of() {

@@ -34,8 +34,24 @@ if [ ! -f "$WORK/synthetic-mix.plextrace" ]; then
     "$BIN/replay-bench" synthetic "$WORK/synthetic-mix.plextrace" --blocks 24000000 --codec raw
 fi
 
+# Full-length recordings of the record-bench workloads (scripts/record-workloads.sh), with the block codec
+# `plexlab record` writes by default: the corpus traces are capped at 4M instructions, these are not.
+source scripts/record-workloads.sh
+record_workloads_prepare "$WORK/record-inputs"
+export PLEXLAB_QEMU_PLUGIN="$BIN/libPlexLabQEMUPlugin.so"
+swift build -c release --product PlexLabQEMUPlugin
+RECORDED=()
+for name in "${RECORD_WORKLOADS[@]}"; do
+    # Recorded again whenever plexlab was rebuilt: the default codec may have changed.
+    if [ ! -f "$WORK/recorded-$name.plextrace" ] || [ "$BIN/plexlab" -nt "$WORK/recorded-$name.plextrace" ]; then
+        workload_argv "$name"
+        "$BIN/plexlab" record --out "$WORK/recorded-$name.plextrace" --force -- "${argv[@]}" > /dev/null < /dev/null
+    fi
+    RECORDED+=("$WORK/recorded-$name.plextrace")
+done
+
 shopt -s nullglob
-TRACES=(Traces/*.plextrace "$WORK/synthetic-mix.plextrace" "$WORK/worked-loop.plextrace")
+TRACES=(Traces/*.plextrace "$WORK/synthetic-mix.plextrace" "$WORK/worked-loop.plextrace" "${RECORDED[@]}")
 
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 {
@@ -55,6 +71,9 @@ cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     echo "calls, returns, indirect branches, jcc both ways, page crossings, data touches and code writes, block"
     echo "ids stored raw: the predictive codec decodes this deliberately unpredictable walk at about 12M blocks/s)"
     echo "and worked-loop (the worked example of docs/strategies.md with N = 3,000,000, through \`plexlab import\`)."
+    echo "The recorded-* traces are full-length \`plexlab record\` runs of the record-bench workloads"
+    echo "(scripts/record-workloads.sh: python3 startup, a python3 loop, sqlite3, gzip of random data), stored with"
+    echo "the recorder's default block codec, so their floor is that codec's decoder (Reports/codec-bench.md)."
     if [ -n "${BASELINE_BIN:-}" ]; then
         echo
         echo "Before and after were measured trace by trace in turn (the same traces, the same load); compare the"

@@ -1,0 +1,52 @@
+# The record-bench workloads, shared by bench-record.sh and bench-replay.sh (sourced, not run):
+#   record_workloads_prepare WORKDIR   generates the inputs (deterministically) and sets RECORD_WORK
+#   RECORD_WORKLOADS                   the workload names
+#   workload_argv NAME                 sets argv to the workload's command
+RECORD_WORKLOADS=(python3-startup python3-loop sqlite3-query gzip-random)
+
+record_workloads_prepare() {
+    RECORD_WORK=$1
+    mkdir -p "$RECORD_WORK"
+    python3 - "$RECORD_WORK" <<'PYEOF'
+import os, random, sqlite3, sys
+work = sys.argv[1]
+rng = random.Random(1)
+path = os.path.join(work, "random.bin")
+if not os.path.exists(path):
+    with open(path, "wb") as f:
+        f.write(bytes(rng.getrandbits(8) for _ in range(1 << 21)))
+path = os.path.join(work, "data.sqlite")
+if not os.path.exists(path):
+    db = sqlite3.connect(path)
+    db.execute("create table t (x integer primary key, y integer, z text)")
+    db.executemany("insert into t values (?, ?, ?)",
+                   ((i, rng.randrange(1000), "%016x" % rng.getrandbits(64)) for i in range(50000)))
+    db.commit()
+    db.close()
+PYEOF
+}
+
+# elf NAME: the program as an ELF file (PATH may hold wrapper scripts, e.g. pyenv shims, that QEMU cannot run).
+elf() {
+    local candidate
+    for candidate in "/usr/bin/$1" "$(command -v "$1")"; do
+        candidate=$(readlink -f "$candidate" 2> /dev/null) || continue
+        if [ "$(head -c 4 "$candidate" 2> /dev/null | od -An -tx1 | tr -d ' ')" = 7f454c46 ]; then
+            echo "$candidate"
+            return
+        fi
+    done
+    echo "no ELF executable for $1" >&2
+    exit 2
+}
+
+workload_argv() {
+    case $1 in
+    python3-startup) argv=("$(elf python3)" -c 'print(42)') ;;
+    python3-loop) argv=("$(elf python3)" -c 'for i in range(300000): x = [i]') ;;
+    sqlite3-query) argv=("$(elf sqlite3)" "$RECORD_WORK/data.sqlite"
+                         'select y, count(*), sum(x), max(z) from t group by y order by 2 desc limit 3') ;;
+    gzip-random) argv=("$(elf gzip)" -c "$RECORD_WORK/random.bin") ;;
+    esac
+    [ -n "${argv[0]}" ] || exit 2
+}
