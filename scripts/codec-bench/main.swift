@@ -1,8 +1,9 @@
 // codec-bench: measures BlockCodec on block stream files written by scripts/qemu-log-to-blocks.py.
 //
-//   codec-bench FILE.blk|FILE.plextrace [--chunk N] [--refs DIR] [--repeat N] [--digest] [--encode-only]
+//   codec-bench FILE.blk|FILE.plextrace [--chunk N] [--refs DIR] [--repeat N] [--digest] [--encode-only] [--fast]
 //
 // A .plextrace file gives its first thread's recorded block stream and the trace's block definitions.
+// --fast uses BlockCodecVariant.fast (codec 2) instead of .full (codec 1).
 // --encode-only prints name, blocks, bytes, bits/block and encode ns/block only.
 // --digest prints an FNV-1a hash of the encoded payload on stderr (payload bytes compared across builds).
 // Prints one tab-separated line per file: name, blocks, distinct blocks, chunks, codec bytes, bits/block,
@@ -77,6 +78,7 @@ var repeats = 3
 var breakdown = false
 var digest = false
 var encodeOnly = false
+var variant = BlockCodecVariant.full
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
@@ -86,6 +88,7 @@ while let a = args.popFirst() {
     case "--breakdown": breakdown = true
     case "--digest": digest = true
     case "--encode-only": encodeOnly = true
+    case "--fast": variant = .fast
     default: files.append(a)
     }
 }
@@ -97,7 +100,7 @@ do {
         let ids = file.ids
         let n = ids.count
         if breakdown {
-            let cost = ids.withUnsafeBufferPointer { BlockStreamCost(blocks: $0, definitions: file.definitions) }
+            let cost = ids.withUnsafeBufferPointer { BlockStreamCost(blocks: $0, definitions: file.definitions, variant: variant) }
             for (kind, entry) in cost.byKind.enumerated() where entry.transitions > 0 {
                 let label = kind < ExitKind.allCases.count ? ExitKind.allCases[kind].description
                     : kind == BlockStreamCost.firstIndex ? "first" : "copy"
@@ -110,7 +113,7 @@ do {
         var chunks: [[UInt8]] = []
         var bestEncode = Double.infinity
         for _ in 0..<repeats {
-            let encoder = BlockStreamEncoder()
+            let encoder = BlockStreamEncoder(variant: variant)
             var out: [[UInt8]] = []
             let t0 = now()
             try ids.withUnsafeBufferPointer { all in
@@ -139,7 +142,7 @@ do {
         var bestDecode = Double.infinity
         var decoded: [BlockID] = []
         for _ in 0..<repeats {
-            let decoder = BlockStreamDecoder()
+            let decoder = BlockStreamDecoder(variant: variant)
             decoded = []
             decoded.reserveCapacity(n)
             let t0 = now()
