@@ -44,6 +44,8 @@ protocol ModelConfiguration {
     /// A match at least this long switches to copy mode: the run length is coded once and the ids are
     /// copied from the window without running the predictors.
     static var copyThreshold: Int { get }
+    /// The match model's hash table has 2^min(windowBits - 1, maxMatchTableBits) entries.
+    static var maxMatchTableBits: Int { get }
 }
 
 /// Codec 1 ("predictive"): six TAGE tables, the mixer, copy mode after 256 matched blocks.
@@ -54,17 +56,19 @@ enum FullShape: ModelConfiguration {
     static var mixJcc: Bool { true }
     static var stableStreak: Int { 32 }
     static var copyThreshold: Int { 256 }
+    static var maxMatchTableBits: Int { 18 }
 }
 
 /// Codec 2 ("predictiveFast"): three TAGE tables over shorter histories, no mixer, stable jccs and copy
 /// mode reached sooner.
 enum FastShape: ModelConfiguration {
     static var tageTables: Int { 3 }
-    static var tageIndexBits: Int { 14 }
+    static var tageIndexBits: Int { 12 }
     static var tageHistory: (Int, Int, Int, Int, Int, Int) { (6, 24, 96, 0, 0, 0) }
     static var mixJcc: Bool { false }
     static var stableStreak: Int { 16 }
-    static var copyThreshold: Int { 32 }
+    static var copyThreshold: Int { 64 }
+    static var maxMatchTableBits: Int { 16 }
 }
 
 /// Parameters shared by every configuration (part of the format).
@@ -77,8 +81,6 @@ enum ModelShape {
     static var minWindowBits: Int { 16 }
     static var maxWindowBits: Int { 22 }
     static var minMatch: Int { 4 }
-    /// The match model's hash table has 2^min(windowBits - 1, maxMatchTableBits) entries.
-    static var maxMatchTableBits: Int { 18 }
     /// Adaptation shifts of the coding probabilities.
     static var hitShift: Int { 6 }
     static var sideShift: Int { 4 }
@@ -471,7 +473,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
         window.free()
         window = grown
         matchTable.free()
-        matchTableBits = Swift.min(bits - 1, ModelShape.maxMatchTableBits)
+        matchTableBits = Swift.min(bits - 1, Shape.maxMatchTableBits)
         matchTable = RawArray<UInt32>(capacity: 1 << matchTableBits, fill: 0)
         windowBits = bits
         matchLength = 0
