@@ -66,7 +66,7 @@ enum FastShape: ModelConfiguration {
     static var tageIndexBits: Int { 12 }
     static var tageHistory: (Int, Int, Int, Int, Int, Int) { (6, 24, 96, 0, 0, 0) }
     static var mixJcc: Bool { false }
-    static var stableStreak: Int { 16 }
+    static var stableStreak: Int { 8 }
     static var copyThreshold: Int { 64 }
     static var maxMatchTableBits: Int { 16 }
 }
