@@ -19,9 +19,22 @@ public struct BlockStreamCost: Sendable, Equatable {
     public static var copyIndex: Int { ExitKind.allCases.count + 1 }
 
     /// Runs the model over `blocks` (one thread's whole stream) without producing bytes.
-    public init(blocks: UnsafeBufferPointer<BlockID>, definitions: [BlockDefinition]) {
-        var model = SuccessorModel()
-        defer { model.free() }
+    public init(blocks: UnsafeBufferPointer<BlockID>, definitions: [BlockDefinition],
+                variant: BlockCodecVariant = .full) {
+        switch variant {
+        case .full:
+            var model = SuccessorModel<FullShape>()
+            defer { model.free() }
+            measure(blocks, definitions, &model)
+        case .fast:
+            var model = SuccessorModel<FastShape>()
+            defer { model.free() }
+            measure(blocks, definitions, &model)
+        }
+    }
+
+    private mutating func measure<S>(_ blocks: UnsafeBufferPointer<BlockID>, _ definitions: [BlockDefinition],
+                                     _ model: inout SuccessorModel<S>) {
         var meter = CostMeter()
         definitions.withUnsafeBufferPointer { defs in
             guard let input = UnsafeMutablePointer(mutating: blocks.baseAddress) else { return }

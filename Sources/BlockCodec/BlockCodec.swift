@@ -29,17 +29,58 @@ public enum BlockCodecError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// Which predictor configuration a stream is coded with. Part of the format: a stream must be decoded
+/// with the variant it was encoded with (TraceStore stores it as the chunk's codec id).
+public enum BlockCodecVariant: Sendable, CaseIterable, CustomStringConvertible {
+    /// Six TAGE tables and a logistic mixer for jcc directions, copy mode after 256 matched blocks.
+    case full
+    /// Three shorter TAGE tables, no mixer, cheaper bookkeeping, copy mode entered earlier: about twice
+    /// as fast, slightly larger (docs/block-codec.md).
+    case fast
+
+    public var description: String {
+        switch self {
+        case .full: "full"
+        case .fast: "fast"
+        }
+    }
+}
+
+/// One thread's predictor, in the configuration of its variant (specialised code for each).
+enum VariantModel {
+    case full(SuccessorModel<FullShape>)
+    case fast(SuccessorModel<FastShape>)
+
+    init(_ variant: BlockCodecVariant) {
+        switch variant {
+        case .full: self = .full(SuccessorModel())
+        case .fast: self = .fast(SuccessorModel())
+        }
+    }
+
+    func free() {
+        switch self {
+        case let .full(m): m.free()
+        case let .fast(m): m.free()
+        }
+    }
+}
+
 /// Encodes one guest thread's stream of executed block ids, chunk after chunk.
 ///
 /// The encoder's predictor state carries over from one chunk to the next of the same thread, so chunks
-/// must be decoded in order by a `BlockStreamDecoder` that saw the same earlier chunks. Each chunk's
-/// payload is self-delimiting given its block count; an empty chunk encodes to zero bytes.
-/// See docs/block-codec.md for the model and the format.
+/// must be decoded in order by a `BlockStreamDecoder` of the same variant that saw the same earlier
+/// chunks. Each chunk's payload is self-delimiting given its block count; an empty chunk encodes to zero
+/// bytes. See docs/block-codec.md for the model and the format.
 public final class BlockStreamEncoder {
-    private var model = SuccessorModel()
+    private var model: VariantModel
     private var chunk = 0
+    public let variant: BlockCodecVariant
 
-    public init() {}
+    public init(variant: BlockCodecVariant = .full) {
+        self.variant = variant
+        model = VariantModel(variant)
+    }
 
     deinit { model.free() }
 
@@ -63,7 +104,18 @@ public final class BlockStreamEncoder {
         }
         chunk += 1
         if blocks.isEmpty { return [] }
-        var m = model
+        switch model {
+        case var .full(m):
+            defer { model = .full(m) }
+            return Self.encode(blocks, definitions, &m)
+        case var .fast(m):
+            defer { model = .fast(m) }
+            return Self.encode(blocks, definitions, &m)
+        }
+    }
+
+    private static func encode<S>(_ blocks: UnsafeBufferPointer<BlockID>, _ definitions: [BlockDefinition],
+                                  _ m: inout SuccessorModel<S>) -> [UInt8] {
         var coder = RangeEncoder(capacity: blocks.count / 32 + 64)
         definitions.withUnsafeBufferPointer { defs in
             // Copy runs only read the blocks (`decoding: false`).
@@ -79,18 +131,21 @@ public final class BlockStreamEncoder {
                 i += 1
             }
         }
-        model = m
         return coder.finish()
     }
 }
 
-/// Decodes what `BlockStreamEncoder` wrote, chunk after chunk, in the same order.
+/// Decodes what `BlockStreamEncoder` of the same variant wrote, chunk after chunk, in the same order.
 public final class BlockStreamDecoder {
-    private var model = SuccessorModel()
+    private var model: VariantModel
     private var chunk = 0
     private var failed = false
+    public let variant: BlockCodecVariant
 
-    public init() {}
+    public init(variant: BlockCodecVariant = .full) {
+        self.variant = variant
+        model = VariantModel(variant)
+    }
 
     deinit { model.free() }
 
@@ -111,10 +166,29 @@ public final class BlockStreamDecoder {
             if payload.count != 0 { throw .trailingBytes(chunk: chunkIndex, used: 0, payloadBytes: payload.count) }
             return
         }
-        var m = model
-        var coder = RangeDecoder(payload)
         let start = output.count
         output.append(contentsOf: repeatElement(0, count: count))
+        let error: BlockCodecError?
+        switch model {
+        case var .full(m):
+            error = Self.decode(payload, count, definitions, &output, start, chunkIndex, &m)
+            model = .full(m)
+        case var .fast(m):
+            error = Self.decode(payload, count, definitions, &output, start, chunkIndex, &m)
+            model = .fast(m)
+        }
+        if let error {
+            output.removeSubrange(start...)
+            failed = true
+            throw error
+        }
+    }
+
+    /// Decodes `count` ids into `output[start...]`; returns what went wrong, if anything.
+    private static func decode<S>(_ payload: UnsafeRawBufferPointer, _ count: Int, _ definitions: [BlockDefinition],
+                                  _ output: inout [BlockID], _ start: Int, _ chunkIndex: Int,
+                                  _ m: inout SuccessorModel<S>) -> BlockCodecError? {
+        var coder = RangeDecoder(payload)
         var badIndex = -1
         var truncated = false
         output.withUnsafeMutableBufferPointer { out in
@@ -150,25 +224,17 @@ public final class BlockStreamDecoder {
                 }
             }
         }
-        var error: BlockCodecError?
         if truncated || coder.overrun > 0 {
-            error = .truncated(chunk: chunkIndex, payloadBytes: payload.count)
+            return .truncated(chunk: chunkIndex, payloadBytes: payload.count)
         } else if badIndex >= 0 {
             if m.failedID != noBlock {
-                error = .unknownBlock(chunk: chunkIndex, index: badIndex, id: m.failedID,
-                                      definitionCount: definitions.count)
-            } else {
-                error = .malformed(chunk: chunkIndex, index: badIndex)
+                return .unknownBlock(chunk: chunkIndex, index: badIndex, id: m.failedID,
+                                     definitionCount: definitions.count)
             }
+            return .malformed(chunk: chunkIndex, index: badIndex)
         } else if coder.consumed != payload.count {
-            error = .trailingBytes(chunk: chunkIndex, used: coder.consumed, payloadBytes: payload.count)
+            return .trailingBytes(chunk: chunkIndex, used: coder.consumed, payloadBytes: payload.count)
         }
-        if let error {
-            output.removeSubrange(start...)
-            failed = true
-            model = m
-            throw error
-        }
-        model = m
+        return nil
     }
 }

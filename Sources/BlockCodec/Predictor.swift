@@ -27,11 +27,53 @@ struct BlockEntry {
 
 var unknownKind: UInt8 { 0xFF }
 
-/// Parameters of the predictor. Both sides must use the same values; they are part of the format.
-enum ModelShape {
+/// Parameters of the predictor, fixed at compile time: `SuccessorModel` is specialised for each
+/// configuration, so a cheaper configuration costs nothing in the others. Both sides must use the same
+/// values; they are part of the format (one configuration per `BlockCodecVariant`).
+protocol ModelConfiguration {
+    /// Tagged direction tables in use (1 ... 6) and their history lengths (only the first `tageTables`
+    /// count; at most 128).
+    static var tageTables: Int { get }
+    static var tageIndexBits: Int { get }
+    static var tageHistory: (Int, Int, Int, Int, Int, Int) { get }
+    /// Whether a jcc's "prediction is right" bit goes through the logistic mixer with the branch's own hit
+    /// rate (else it is coded directly in its provider/counter/recent-miss context).
+    static var mixJcc: Bool { get }
+    /// A jcc that went the same way this many times in a row skips the direction tables.
+    static var stableStreak: Int { get }
+    /// A match at least this long switches to copy mode: the run length is coded once and the ids are
+    /// copied from the window without running the predictors.
+    static var copyThreshold: Int { get }
+    /// The match model's hash table has 2^min(windowBits - 1, maxMatchTableBits) entries.
+    static var maxMatchTableBits: Int { get }
+}
+
+/// Codec 1 ("predictive"): six TAGE tables, the mixer, copy mode after 256 matched blocks.
+enum FullShape: ModelConfiguration {
     static var tageTables: Int { 6 }
     static var tageIndexBits: Int { 14 }
     static var tageHistory: (Int, Int, Int, Int, Int, Int) { (4, 8, 16, 32, 64, 128) }
+    static var mixJcc: Bool { true }
+    static var stableStreak: Int { 32 }
+    static var copyThreshold: Int { 256 }
+    static var maxMatchTableBits: Int { 18 }
+}
+
+/// Codec 2 ("predictiveFast"): three TAGE tables over shorter histories, no mixer, stable jccs and copy
+/// mode reached sooner.
+enum FastShape: ModelConfiguration {
+    static var tageTables: Int { 3 }
+    static var tageIndexBits: Int { 12 }
+    static var tageHistory: (Int, Int, Int, Int, Int, Int) { (6, 24, 96, 0, 0, 0) }
+    static var mixJcc: Bool { false }
+    static var stableStreak: Int { 8 }
+    static var copyThreshold: Int { 64 }
+    static var maxMatchTableBits: Int { 16 }
+}
+
+/// Parameters shared by every configuration (part of the format).
+enum ModelShape {
+    static var maxTageTables: Int { 6 }
     static var indirectIndexBits: Int { 12 }
     static var returnStackDepth: Int { 64 }
     static var mtfSlots: Int { 4 }
@@ -39,21 +81,14 @@ enum ModelShape {
     static var minWindowBits: Int { 16 }
     static var maxWindowBits: Int { 22 }
     static var minMatch: Int { 4 }
-    /// The match model's hash table has 2^min(windowBits - 1, maxMatchTableBits) entries.
-    static var maxMatchTableBits: Int { 18 }
     /// Adaptation shifts of the coding probabilities.
     static var hitShift: Int { 6 }
-    /// A jcc that went the same way this many times in a row skips the direction tables.
-    static var stableStreak: Int { 32 }
     static var sideShift: Int { 4 }
     /// Mixer weight sets for jcc: (tables + 1) providers x 2 (match model agrees or has no guess).
-    static var mixSets: Int { (tageTables + 1) * 2 }
+    static var mixSets: Int { (maxTageTables + 1) * 2 }
     /// Adaptation shift of a branch's own hit rate, and the mixer's learning rate.
     static var branchHitShift: Int { 5 }
     static var mixRate: Int { 3 }
-    /// A match at least this long switches to copy mode: the run length is coded once and the ids are
-    /// copied from the window without running the predictors.
-    static var copyThreshold: Int { 256 }
 }
 
 /// Offsets of the coding contexts in the probability table. "Agree" groups hold 9 probabilities: no
@@ -79,7 +114,7 @@ enum Ctx {
 ///
 /// Everything here is deterministic and depends only on the ids already coded and their definitions, so
 /// the decoder reproduces the encoder's state exactly.
-struct SuccessorModel {
+struct SuccessorModel<Shape: ModelConfiguration> {
     var blocks = RawArray<BlockEntry>(capacity: 1024, fill: BlockEntry())
     /// Up to `mtfSlots` distinct recent successors per block, most recent first (miss alternatives).
     var recent = RawArray<UInt32>(capacity: 1024 * ModelShape.mtfSlots, fill: noBlock)
@@ -92,7 +127,7 @@ struct SuccessorModel {
     var mixWeights = RawArray<Int32>(capacity: ModelShape.mixSets * 3, fill: 0)
     let logistic = LogisticTables()
     /// Tagged direction tables: tag (bits 0-15), counter 0...7 (bits 16-18), useful 0...3 (bits 19-20).
-    var tage = RawArray<UInt32>(capacity: ModelShape.tageTables << ModelShape.tageIndexBits, fill: 0)
+    var tage = RawArray<UInt32>(capacity: Shape.tageTables << Shape.tageIndexBits, fill: 0)
     /// Indirect targets: id (bits 0-31), tag (32-47), confidence 0...3 (48-49).
     var indirect = RawArray<UInt64>(capacity: 1 << ModelShape.indirectIndexBits, fill: 0)
     var returnStack = RawArray<UInt32>(capacity: ModelShape.returnStackDepth, fill: noBlock)
@@ -227,7 +262,7 @@ struct SuccessorModel {
     // MARK: Copy mode
 
     /// True when the next blocks are coded as a copy run (`codeRun`) instead of one `step` each.
-    @inline(__always) var copyReady: Bool { matchLength > 0 && matchHits >= ModelShape.copyThreshold }
+    @inline(__always) var copyReady: Bool { matchLength > 0 && matchHits >= Shape.copyThreshold }
 
     /// Copy mode: codes how many of the next blocks (at most `remaining`) continue the current match, and
     /// copies them from the window. The encoder reads the blocks from `ids`, the decoder writes them there.
@@ -238,7 +273,7 @@ struct SuccessorModel {
     mutating func codeRun<C: BitCoder>(_ coder: inout C, _ ids: UnsafeMutablePointer<UInt32>, remaining: Int,
                                        decoding: Bool) -> Int {
         let limit = Swift.min(remaining, 1 << 30)
-        let bucket = Swift.min(7, Swift.max(0, ModelShape.copyThreshold.leadingZeroBitCount - matchHits.leadingZeroBitCount))
+        let bucket = Swift.min(7, Swift.max(0, Shape.copyThreshold.leadingZeroBitCount - matchHits.leadingZeroBitCount))
         var r = 0
         if decoding {
             r = codeRunLength(&coder, 0, bucket: bucket)
@@ -438,7 +473,7 @@ struct SuccessorModel {
         window.free()
         window = grown
         matchTable.free()
-        matchTableBits = Swift.min(bits - 1, ModelShape.maxMatchTableBits)
+        matchTableBits = Swift.min(bits - 1, Shape.maxMatchTableBits)
         matchTable = RawArray<UInt32>(capacity: 1 << matchTableBits, fill: 0)
         windowBits = bits
         matchLength = 0
@@ -563,12 +598,12 @@ struct SuccessorModel {
     @inline(__always)
     private mutating func stepJcc<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
                                                _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
-        if ModelShape.stableStreak > 0 && Int(e.streak) >= ModelShape.stableStreak {
+        if Shape.stableStreak > 0 && Int(e.streak) >= Shape.stableStreak {
             return stepStableJcc(&coder, actual, b, e, definitions)
         }
         var indices = (0, 0, 0, 0, 0, 0)
         var tags = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0))
-        let lengths = ModelShape.tageHistory
+        let lengths = Shape.tageHistory
         let bk = UInt64(b) &* 0x9E37_79B9_7F4A_7C15
         @inline(__always) func hash(_ length: Int, _ table: Int) -> (Int, UInt32) {
             var h0 = history0, h1: UInt64 = 0
@@ -577,16 +612,17 @@ struct SuccessorModel {
             var x = bk ^ (h0 &* 0xC2B2_AE3D_27D4_EB4F) ^ (h1 &* 0x1656_67B1_9E37_79F9) ^ UInt64(table)
             x = (x ^ (x >> 29)) &* 0xD6E8_FEB8_6659_FD93
             x ^= x >> 32
-            let index = (table << ModelShape.tageIndexBits)
-                | Int(truncatingIfNeeded: x >> UInt64(64 - ModelShape.tageIndexBits))
+            let index = (table << Shape.tageIndexBits)
+                | Int(truncatingIfNeeded: x >> UInt64(64 - Shape.tageIndexBits))
             return (index, UInt32(truncatingIfNeeded: x & 0xFFFF) | 1)
         }
+        // Static counts: the tables a configuration does not use cost nothing after specialisation.
         (indices.0, tags.0) = hash(lengths.0, 0)
-        (indices.1, tags.1) = hash(lengths.1, 1)
-        (indices.2, tags.2) = hash(lengths.2, 2)
-        (indices.3, tags.3) = hash(lengths.3, 3)
-        (indices.4, tags.4) = hash(lengths.4, 4)
-        (indices.5, tags.5) = hash(lengths.5, 5)
+        if Shape.tageTables > 1 { (indices.1, tags.1) = hash(lengths.1, 1) }
+        if Shape.tageTables > 2 { (indices.2, tags.2) = hash(lengths.2, 2) }
+        if Shape.tageTables > 3 { (indices.3, tags.3) = hash(lengths.3, 3) }
+        if Shape.tageTables > 4 { (indices.4, tags.4) = hash(lengths.4, 4) }
+        if Shape.tageTables > 5 { (indices.5, tags.5) = hash(lengths.5, 5) }
         let table = tage.base
         @inline(__always) func entry(_ t: Int) -> (Int, UInt32) {
             switch t {
@@ -599,7 +635,7 @@ struct SuccessorModel {
             }
         }
         var provider = -1, alternate = -1
-        var t = ModelShape.tageTables - 1
+        var t = Shape.tageTables - 1
         while t >= 0 {
             let (index, tag) = entry(t)
             if table[index] & 0xFFFF == tag {
@@ -626,7 +662,7 @@ struct SuccessorModel {
             + recentMisses(e.outcomes)) &* 9
         let strength = predicted ? counter - 4 : 3 - counter
         let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: strength, kindClass: 1,
-                              secondary: other == p ? noBlock : other, mixSet: (provider + 1) &* 2)
+                              secondary: other == p ? noBlock : other, mixSet: Shape.mixJcc ? (provider + 1) &* 2 : -1)
         guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
         // Neither side (a signal, a new translation): no direction to learn.
         guard let taken = side(of: s, jcc: b, e) else { return s }
@@ -654,10 +690,10 @@ struct SuccessorModel {
             value = (value & 0xFFFF) | (c << 16) | (u << 19)
             table[index] = value
         }
-        if predicted != taken && provider < ModelShape.tageTables - 1 {
+        if predicted != taken && provider < Shape.tageTables - 1 {
             var allocated = false
             var t = provider + 1
-            while t < ModelShape.tageTables {
+            while t < Shape.tageTables {
                 let (index, tag) = entry(t)
                 if (table[index] >> 19) & 3 == 0 {
                     table[index] = tag | ((taken ? 4 : 3) << 16)
@@ -668,7 +704,7 @@ struct SuccessorModel {
             }
             if !allocated {
                 t = provider + 1
-                while t < ModelShape.tageTables {
+                while t < Shape.tageTables {
                     let index = entry(t).0
                     table[index] -= 1 << 19
                     t += 1
@@ -689,7 +725,7 @@ struct SuccessorModel {
         let fallID = e.fallID != noBlock ? e.fallID : resolve(e.fallThrough)
         let p = e.lastTaken ? takenID : fallID
         let other = e.lastTaken ? fallID : takenID
-        let level = Swift.min(7, 15 - e.streak.leadingZeroBitCount - (Int.bitWidth - 1 - ModelShape.stableStreak.leadingZeroBitCount) + 1)
+        let level = Swift.min(7, 15 - e.streak.leadingZeroBitCount - (Int.bitWidth - 1 - Shape.stableStreak.leadingZeroBitCount) + 1)
         let agree = Ctx.stable + (level &* 2 + (p == nextNew ? 1 : 0)) &* 9
         let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: 3, kindClass: 1,
                               secondary: other == p ? noBlock : other)

@@ -166,8 +166,8 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
         case .raw:
             payload = RawBlockCodec.encode(blocks, compressor: compressor)
             blocksSize = 4 * count
-        case .predictive:
-            let encoder = encoders[chunk.thread] ?? BlockStreamEncoder()
+        case .predictive, .predictiveFast:
+            let encoder = encoders[chunk.thread] ?? BlockStreamEncoder(variant: codec.blockVariant ?? .full)
             encoders[chunk.thread] = encoder
             payload = encoder.encode(blocks, definitions: definitions)
             blocksSize = payload.count

@@ -162,16 +162,21 @@ struct ChunkDecoder {
             } catch {
                 throw ChunkDecodeFailure("block payload: \(error)")
             }
-        case .predictive:
+        case .predictive, .predictiveFast:
             guard !state.broken else {
                 throw ChunkDecodeFailure("cannot be decoded: an earlier chunk of its thread is bad")
+            }
+            let variant = codec.blockVariant ?? .full
+            // One predictor per thread: its chunks cannot switch configuration (the writer never does).
+            if let decoder = state.decoder, decoder.variant != variant {
+                throw ChunkDecodeFailure("uses codec \(codec) but earlier chunks of its thread use \(decoder.variant)")
             }
             guard record.blocksSize == record.blocks.count else {
                 throw ChunkDecodeFailure("declares \(record.blocksSize) block bytes but stores \(record.blocks.count)")
             }
             // Marked broken first: if decoding throws, this thread's coder state is lost for good.
             state.broken = true
-            let decoder = state.decoder ?? BlockStreamDecoder()
+            let decoder = state.decoder ?? BlockStreamDecoder(variant: variant)
             state.decoder = decoder
             var output: [BlockID] = []
             output.reserveCapacity(record.blockCount)

@@ -64,8 +64,8 @@ import TraceModel
             switch codec {
             case .raw:
                 blocks = chunk.blocks.withUnsafeBufferPointer { RawBlockCodec.encode($0, compressor: compressor) }
-            case .predictive:
-                let encoder = encoders[thread] ?? BlockStreamEncoder()
+            case .predictive, .predictiveFast:
+                let encoder = encoders[thread] ?? BlockStreamEncoder(variant: codec.blockVariant ?? .full)
                 encoders[thread] = encoder
                 blocks = chunk.blocks.withUnsafeBufferPointer { encoder.encode($0, definitions: definitions) }
             }

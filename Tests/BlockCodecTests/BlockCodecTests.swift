@@ -121,8 +121,9 @@ func randomStream(blocks: Int, count: Int, seed: UInt64) -> (definitions: [Block
 
 /// Encodes `ids` in chunks of the given sizes, decodes them with a fresh decoder, and returns the decoded
 /// ids and the total payload size.
-func roundTrip(_ ids: [BlockID], _ definitions: [BlockDefinition], chunks sizes: [Int]) throws -> ([BlockID], Int) {
-    let encoder = BlockStreamEncoder()
+func roundTrip(_ ids: [BlockID], _ definitions: [BlockDefinition], chunks sizes: [Int],
+               variant: BlockCodecVariant = .full) throws -> ([BlockID], Int) {
+    let encoder = BlockStreamEncoder(variant: variant)
     var payloads: [[UInt8]] = []
     var start = 0
     try ids.withUnsafeBufferPointer { all in
@@ -132,7 +133,7 @@ func roundTrip(_ ids: [BlockID], _ definitions: [BlockDefinition], chunks sizes:
             start += size
         }
     }
-    let decoder = BlockStreamDecoder()
+    let decoder = BlockStreamDecoder(variant: variant)
     var decoded: [BlockID] = []
     for (payload, size) in zip(payloads, sizes) {
         try payload.withUnsafeBytes { try decoder.decode($0, count: size, definitions: definitions, into: &decoded) }
@@ -144,14 +145,15 @@ func chunkSizes(total: Int, chunk: Int) -> [Int] {
     stride(from: 0, to: total, by: chunk).map { min(chunk, total - $0) }
 }
 
-@Test(arguments: [1, 7, 1000, 1 << 20])
-func nestedLoopsRoundTrip(chunk: Int) throws {
+@Test(arguments: BlockCodecVariant.allCases, [1, 7, 1000, 1 << 20])
+func nestedLoopsRoundTrip(variant: BlockCodecVariant, chunk: Int) throws {
     let (definitions, ids) = loopStream(outer: 3000)
-    let (decoded, _) = try roundTrip(ids, definitions, chunks: chunkSizes(total: ids.count, chunk: chunk))
+    let (decoded, _) = try roundTrip(ids, definitions, chunks: chunkSizes(total: ids.count, chunk: chunk), variant: variant)
     #expect(decoded == ids)
 }
 
-@Test func regularLoopCostsAlmostNothing() throws {
+@Test(arguments: BlockCodecVariant.allCases)
+func regularLoopCostsAlmostNothing(variant: BlockCodecVariant) throws {
     // 20000 x (3-block loop body): fully predictable after the first iterations.
     let program = [StaticBlock(address: 0x1000, length: 4, kind: .split),
                    StaticBlock(address: 0x1004, length: 4, kind: .call, target: 0x2000),
@@ -160,41 +162,42 @@ func nestedLoopsRoundTrip(chunk: Int) throws {
                    StaticBlock(address: 0x100D, length: 2, kind: .syscall)]
     let walk = Array(repeating: [0, 1, 2, 3], count: 20000).flatMap { $0 } + [4]
     let (definitions, ids) = makeStream(program, walk: walk)
-    let (decoded, bytes) = try roundTrip(ids, definitions, chunks: [ids.count])
+    let (decoded, bytes) = try roundTrip(ids, definitions, chunks: [ids.count], variant: variant)
     #expect(decoded == ids)
     // 80001 blocks: well under 0.01 bits per block.
     #expect(bytes * 8 < ids.count / 100)
 }
 
-@Test(arguments: [UInt64(1), 2, 3])
-func recursionDeeperThanReturnStack(seed: UInt64) throws {
+@Test(arguments: BlockCodecVariant.allCases, [UInt64(1), 2, 3])
+func recursionDeeperThanReturnStack(variant: BlockCodecVariant, seed: UInt64) throws {
     let (definitions, ids) = recursionStream(calls: 300, maxDepth: 200, seed: seed)
     #expect(ModelShape.returnStackDepth < 200)
-    let (decoded, _) = try roundTrip(ids, definitions, chunks: chunkSizes(total: ids.count, chunk: 4096))
+    let (decoded, _) = try roundTrip(ids, definitions, chunks: chunkSizes(total: ids.count, chunk: 4096), variant: variant)
     #expect(decoded == ids)
 }
 
-@Test(arguments: [UInt64(7), 8])
-func indirectSwitchRoundTrip(seed: UInt64) throws {
+@Test(arguments: BlockCodecVariant.allCases, [UInt64(7), 8])
+func indirectSwitchRoundTrip(variant: BlockCodecVariant, seed: UInt64) throws {
     let (definitions, ids) = switchStream(steps: 20000, seed: seed)
-    let (decoded, bytes) = try roundTrip(ids, definitions, chunks: chunkSizes(total: ids.count, chunk: 10000))
+    let (decoded, bytes) = try roundTrip(ids, definitions, chunks: chunkSizes(total: ids.count, chunk: 10000), variant: variant)
     #expect(decoded == ids)
     // One random case in ten (about 4 bits to pick one of 16) dominates; the pattern itself is learned.
     #expect(Double(bytes * 8) / 20000 < 2.0)
 }
 
-@Test(arguments: [UInt64(11), 12, 13])
-func randomStreamRoundTrip(seed: UInt64) throws {
+@Test(arguments: BlockCodecVariant.allCases, [UInt64(11), 12, 13])
+func randomStreamRoundTrip(variant: BlockCodecVariant, seed: UInt64) throws {
     let (definitions, ids) = randomStream(blocks: 500, count: 50000, seed: seed)
-    let (decoded, _) = try roundTrip(ids, definitions, chunks: chunkSizes(total: ids.count, chunk: 3333))
+    let (decoded, _) = try roundTrip(ids, definitions, chunks: chunkSizes(total: ids.count, chunk: 3333), variant: variant)
     #expect(decoded == ids)
 }
 
-@Test func longStreamGrowsTheMatchWindow() throws {
+@Test(arguments: BlockCodecVariant.allCases)
+func longStreamGrowsTheMatchWindow(variant: BlockCodecVariant) throws {
     // More blocks than the initial window (2^16), with long repeats for the match model to find.
     let (definitions, ids) = switchStream(steps: 60000, seed: 21)
     #expect(ids.count > 2 << ModelShape.minWindowBits)  // the window doubles twice
-    let (decoded, _) = try roundTrip(ids, definitions, chunks: chunkSizes(total: ids.count, chunk: 50000))
+    let (decoded, _) = try roundTrip(ids, definitions, chunks: chunkSizes(total: ids.count, chunk: 50000), variant: variant)
     #expect(decoded == ids)
 }
 
@@ -212,10 +215,10 @@ func repeatedWalk() -> (definitions: [BlockDefinition], ids: [BlockID]) {
     return (definitions, ids)
 }
 
-@Test(arguments: [40000, 997, 256, 1])
-func copyRunsRoundTrip(chunk: Int) throws {
+@Test(arguments: BlockCodecVariant.allCases, [40000, 997, 256, 1])
+func copyRunsRoundTrip(variant: BlockCodecVariant, chunk: Int) throws {
     let (definitions, ids) = repeatedWalk()
-    let (decoded, bytes) = try roundTrip(ids, definitions, chunks: chunkSizes(total: ids.count, chunk: chunk))
+    let (decoded, bytes) = try roundTrip(ids, definitions, chunks: chunkSizes(total: ids.count, chunk: chunk), variant: variant)
     #expect(decoded == ids)
     if chunk == 40000 {
         // The repetitions are nearly free next to the first pass (2000 random blocks, about 8 bits each).
@@ -223,9 +226,10 @@ func copyRunsRoundTrip(chunk: Int) throws {
     }
 }
 
-@Test func copyModeCoversRepeats() throws {
+@Test(arguments: BlockCodecVariant.allCases)
+func copyModeCoversRepeats(variant: BlockCodecVariant) throws {
     let (definitions, ids) = repeatedWalk()
-    let cost = ids.withUnsafeBufferPointer { BlockStreamCost(blocks: $0, definitions: definitions) }
+    let cost = ids.withUnsafeBufferPointer { BlockStreamCost(blocks: $0, definitions: definitions, variant: variant) }
     let copy = cost.byKind[BlockStreamCost.copyIndex]
     // Most of the 19 repetitions are copied; a run ends at each changed block (and where the random walk
     // itself repeats a short stretch of ids, which can end a run early).
@@ -236,7 +240,8 @@ func copyRunsRoundTrip(chunk: Int) throws {
     #expect(total == ids.count)
 }
 
-@Test func chunkBoundaryAtEveryPosition() throws {
+@Test(arguments: BlockCodecVariant.allCases)
+func chunkBoundaryAtEveryPosition(variant: BlockCodecVariant) throws {
     // A mix of loops, calls, returns and indirect jumps; split into two chunks at every position.
     let loops = loopStream(outer: 12)
     let calls = recursionStream(calls: 4, maxDepth: 70, seed: 5)
@@ -248,17 +253,18 @@ func copyRunsRoundTrip(chunk: Int) throws {
     let walk = loops.ids.map { Int($0) } + calls.ids.map { Int($0) + loops.definitions.count }
     let (definitions, ids) = makeStream(program, walk: walk)
     for cut in 0...ids.count {
-        let (decoded, _) = try roundTrip(ids, definitions, chunks: [cut, ids.count - cut])
+        let (decoded, _) = try roundTrip(ids, definitions, chunks: [cut, ids.count - cut], variant: variant)
         #expect(decoded == ids, "cut at \(cut)")
     }
-    let (single, _) = try roundTrip(ids, definitions, chunks: Array(repeating: 1, count: ids.count))
+    let (single, _) = try roundTrip(ids, definitions, chunks: Array(repeating: 1, count: ids.count), variant: variant)
     #expect(single == ids)
 }
 
-@Test func emptyChunksAreEmptyAndKeepState() throws {
+@Test(arguments: BlockCodecVariant.allCases)
+func emptyChunksAreEmptyAndKeepState(variant: BlockCodecVariant) throws {
     let (definitions, ids) = loopStream(outer: 100)
-    let encoder = BlockStreamEncoder()
-    let decoder = BlockStreamDecoder()
+    let encoder = BlockStreamEncoder(variant: variant)
+    let decoder = BlockStreamDecoder(variant: variant)
     var decoded: [BlockID] = [99]  // decoding appends
     let half = ids.count / 2
     try ids.withUnsafeBufferPointer { all in
@@ -273,7 +279,8 @@ func copyRunsRoundTrip(chunk: Int) throws {
     #expect(decoded == [99] + ids)
 }
 
-@Test func retranslatedBlockAtTheSameAddress() throws {
+@Test(arguments: BlockCodecVariant.allCases)
+func retranslatedBlockAtTheSameAddress(variant: BlockCodecVariant) throws {
     // The block at 0x5000 is retranslated with another length (a new id at the same address) midway.
     let program = [StaticBlock(address: 0x5000, length: 8, kind: .jmp, target: 0x6000),
                    StaticBlock(address: 0x6000, length: 4, kind: .jcc, target: 0x5000),
@@ -282,11 +289,12 @@ func copyRunsRoundTrip(chunk: Int) throws {
     var walk = Array(repeating: [0, 1], count: 50).flatMap { $0 }
     walk += Array(repeating: [2, 1], count: 50).flatMap { $0 } + [3]
     let (definitions, ids) = makeStream(program, walk: walk)
-    let (decoded, _) = try roundTrip(ids, definitions, chunks: [40, ids.count - 40])
+    let (decoded, _) = try roundTrip(ids, definitions, chunks: [40, ids.count - 40], variant: variant)
     #expect(decoded == ids)
 }
 
-@Test func idsNotInFirstExecutionOrder() throws {
+@Test(arguments: BlockCodecVariant.allCases)
+func idsNotInFirstExecutionOrder(variant: BlockCodecVariant) throws {
     // Another thread executed blocks first: this thread's stream starts at id 5 and jumps around.
     var all: [BlockDefinition] = []
     for i in 0..<50 {
@@ -297,14 +305,15 @@ func copyRunsRoundTrip(chunk: Int) throws {
                                    staticTarget: target, sensitiveCount: 0, cpuidCount: 0, bytes: []))
     }
     let ids: [BlockID] = [5, 6, 2, 30, 31, 0, 5, 6, 2, 30, 31, 0, 40, 41, 1, 2, 3]
-    let (decoded, _) = try roundTrip(ids, all, chunks: [3, 0, 14])
+    let (decoded, _) = try roundTrip(ids, all, chunks: [3, 0, 14], variant: variant)
     #expect(decoded == ids)
 }
 
-@Test func encodingIsDeterministic() throws {
+@Test(arguments: BlockCodecVariant.allCases)
+func encodingIsDeterministic(variant: BlockCodecVariant) throws {
     let (definitions, ids) = switchStream(steps: 3000, seed: 9)
     func encode() -> [UInt8] {
-        ids.withUnsafeBufferPointer { BlockStreamEncoder().encode($0, definitions: definitions) }
+        ids.withUnsafeBufferPointer { BlockStreamEncoder(variant: variant).encode($0, definitions: definitions) }
     }
     #expect(encode() == encode())
 }
@@ -312,53 +321,57 @@ func copyRunsRoundTrip(chunk: Int) throws {
 // MARK: Errors
 
 /// Encodes the whole stream as one chunk.
-func encodeOne(_ ids: [BlockID], _ definitions: [BlockDefinition]) -> [UInt8] {
-    ids.withUnsafeBufferPointer { BlockStreamEncoder().encode($0, definitions: definitions) }
+func encodeOne(_ ids: [BlockID], _ definitions: [BlockDefinition], variant: BlockCodecVariant = .full) -> [UInt8] {
+    ids.withUnsafeBufferPointer { BlockStreamEncoder(variant: variant).encode($0, definitions: definitions) }
 }
 
-func decodeOne(_ payload: [UInt8], count: Int, _ definitions: [BlockDefinition]) throws -> [BlockID] {
+func decodeOne(_ payload: [UInt8], count: Int, _ definitions: [BlockDefinition],
+               variant: BlockCodecVariant = .full) throws -> [BlockID] {
     var out: [BlockID] = []
-    let decoder = BlockStreamDecoder()
+    let decoder = BlockStreamDecoder(variant: variant)
     try payload.withUnsafeBytes { try decoder.decode($0, count: count, definitions: definitions, into: &out) }
     return out
 }
 
-@Test func truncatedPayloadThrows() throws {
+@Test(arguments: BlockCodecVariant.allCases)
+func truncatedPayloadThrows(variant: BlockCodecVariant) throws {
     let (definitions, ids) = randomStream(blocks: 200, count: 5000, seed: 31)
-    let payload = encodeOne(ids, definitions)
-    #expect(try decodeOne(payload, count: ids.count, definitions) == ids)
+    let payload = encodeOne(ids, definitions, variant: variant)
+    #expect(try decodeOne(payload, count: ids.count, definitions, variant: variant) == ids)
     for keep in [0, 1, payload.count / 2, payload.count - 1] {
         #expect(throws: BlockCodecError.truncated(chunk: 0, payloadBytes: keep)) {
-            _ = try decodeOne(Array(payload.prefix(keep)), count: ids.count, definitions)
+            _ = try decodeOne(Array(payload.prefix(keep)), count: ids.count, definitions, variant: variant)
         }
     }
 }
 
-@Test func trailingBytesThrow() throws {
+@Test(arguments: BlockCodecVariant.allCases)
+func trailingBytesThrow(variant: BlockCodecVariant) throws {
     let (definitions, ids) = loopStream(outer: 50)
-    let payload = encodeOne(ids, definitions)
+    let payload = encodeOne(ids, definitions, variant: variant)
     #expect(throws: BlockCodecError.trailingBytes(chunk: 0, used: payload.count, payloadBytes: payload.count + 1)) {
-        _ = try decodeOne(payload + [0], count: ids.count, definitions)
+        _ = try decodeOne(payload + [0], count: ids.count, definitions, variant: variant)
     }
     #expect(throws: BlockCodecError.trailingBytes(chunk: 0, used: 0, payloadBytes: 3)) {
-        _ = try decodeOne([1, 2, 3], count: 0, definitions)
+        _ = try decodeOne([1, 2, 3], count: 0, definitions, variant: variant)
     }
 }
 
-@Test(arguments: [UInt64(41), 42, 43, 44, 45])
-func garbageThrows(seed: UInt64) throws {
+@Test(arguments: BlockCodecVariant.allCases, [UInt64(41), 42, 43, 44, 45])
+func garbageThrows(variant: BlockCodecVariant, seed: UInt64) throws {
     let (definitions, _) = randomStream(blocks: 300, count: 1000, seed: 40)
     var rng = SplitMix64(seed: seed)
     let garbage = (0..<400).map { _ in UInt8.random(in: 0...255, using: &rng) }
     // 10 blocks cannot use 400 bytes (an explicit id takes at most about 5), and 10^6 blocks from 400 bytes
     // of noise end in an unknown id or a truncation: both must be reported, never a crash.
-    #expect(throws: BlockCodecError.self) { _ = try decodeOne(garbage, count: 10, definitions) }
-    #expect(throws: BlockCodecError.self) { _ = try decodeOne(garbage, count: 1_000_000, definitions) }
+    #expect(throws: BlockCodecError.self) { _ = try decodeOne(garbage, count: 10, definitions, variant: variant) }
+    #expect(throws: BlockCodecError.self) { _ = try decodeOne(garbage, count: 1_000_000, definitions, variant: variant) }
 }
 
-@Test func unknownIDIsReported() throws {
+@Test(arguments: BlockCodecVariant.allCases)
+func unknownIDIsReported(variant: BlockCodecVariant) throws {
     let (definitions, ids) = loopStream(outer: 10)
-    let encoder = BlockStreamEncoder()
+    let encoder = BlockStreamEncoder(variant: variant)
     var bad = ids
     bad[7] = BlockID(definitions.count)
     #expect(throws: BlockCodecError.unknownBlock(chunk: 0, index: 7, id: BlockID(definitions.count),
@@ -367,21 +380,22 @@ func garbageThrows(seed: UInt64) throws {
     }
     // The failed chunk left the encoder untouched: the good stream still round-trips.
     let payload = ids.withUnsafeBufferPointer { encoder.encode($0, definitions: definitions) }
-    #expect(try decodeOne(payload, count: ids.count, definitions) == ids)
+    #expect(try decodeOne(payload, count: ids.count, definitions, variant: variant) == ids)
 
     // A decoder given fewer definitions than the encoder had names the first id it cannot resolve.
     let firstMissing = BlockID(definitions.count - 1)
     let index = ids.firstIndex(of: firstMissing)!
     #expect(throws: BlockCodecError.unknownBlock(chunk: 0, index: index, id: firstMissing,
                                                  definitionCount: definitions.count - 1)) {
-        _ = try decodeOne(payload, count: ids.count, Array(definitions.dropLast()))
+        _ = try decodeOne(payload, count: ids.count, Array(definitions.dropLast()), variant: variant)
     }
 }
 
-@Test func decoderRefusesChunksAfterAFailure() throws {
+@Test(arguments: BlockCodecVariant.allCases)
+func decoderRefusesChunksAfterAFailure(variant: BlockCodecVariant) throws {
     let (definitions, ids) = loopStream(outer: 20)
-    let payload = encodeOne(ids, definitions)
-    let decoder = BlockStreamDecoder()
+    let payload = encodeOne(ids, definitions, variant: variant)
+    let decoder = BlockStreamDecoder(variant: variant)
     var out: [BlockID] = [1, 2]
     #expect(throws: BlockCodecError.self) {
         try payload.dropLast().withUnsafeBytes { try decoder.decode($0, count: ids.count, definitions: definitions, into: &out) }
@@ -402,4 +416,15 @@ func garbageThrows(seed: UInt64) throws {
         #expect(error.description.hasPrefix("block stream chunk"))
     }
     #expect(BlockCodecError.trailingBytes(chunk: 0, used: 4, payloadBytes: 6).description.contains("2 unexpected bytes"))
+}
+
+@Test func variantsAreDifferentFormats() throws {
+    // The configurations differ (table count, mixer), so on a stream with unpredictable jccs their
+    // payloads differ, and a payload decodes back only with its own variant.
+    let (definitions, ids) = randomStream(blocks: 300, count: 20000, seed: 51)
+    let full = encodeOne(ids, definitions, variant: .full)
+    let fast = encodeOne(ids, definitions, variant: .fast)
+    #expect(full != fast)
+    #expect(try decodeOne(fast, count: ids.count, definitions, variant: .fast) == ids)
+    #expect((try? decodeOne(fast, count: ids.count, definitions, variant: .full)) != ids)
 }

@@ -1,3 +1,4 @@
+import BlockCodec
 import Foundation
 import GRDB
 import Testing
@@ -134,6 +135,18 @@ private func stableSorted<T>(_ events: [T], by key: (T) -> UInt64) -> [T] {
     @Test(arguments: 0..<48)
     func randomShapesReadBackExactlyWithThePredictiveCodec(seed: Int) throws {
         try checkRandomShape(seed: seed, codec: .predictive)
+    }
+
+    /// And through BlockCodec's fast configuration (codec 2).
+    @Test(arguments: 0..<48)
+    func randomShapesReadBackExactlyWithTheFastPredictiveCodec(seed: Int) throws {
+        try checkRandomShape(seed: seed, codec: .predictiveFast)
+    }
+
+    /// Every codec id maps to its own BlockCodec configuration (predictive ones) or to none (raw).
+    @Test func codecIdsAndVariants() {
+        #expect(BlockStreamCodec.allCases.map(\.rawValue) == [0, 1, 2])
+        #expect(BlockStreamCodec.allCases.map(\.blockVariant) == [nil, .full, .fast])
     }
 
     private func checkRandomShape(seed: Int, codec: BlockStreamCodec) throws {

@@ -1,8 +1,11 @@
 // codec-bench: measures BlockCodec on block stream files written by scripts/qemu-log-to-blocks.py.
 //
-//   codec-bench FILE.blk|FILE.plextrace [--chunk N] [--refs DIR] [--repeat N] [--digest] [--encode-only]
+//   codec-bench FILE.blk|FILE.plextrace [--chunk N] [--refs DIR] [--repeat N] [--digest] [--encode-only] [--fast]
 //
 // A .plextrace file gives its first thread's recorded block stream and the trace's block definitions.
+// --fast uses BlockCodecVariant.fast (codec 2) instead of .full (codec 1).
+// --limit N uses only the first N blocks; --save-blk OUT writes the (limited) stream as a .blk file and exits
+// (.blk files load without decoding a trace: for instruction counts under valgrind).
 // --encode-only prints name, blocks, bytes, bits/block and encode ns/block only.
 // --digest prints an FNV-1a hash of the encoded payload on stderr (payload bytes compared across builds).
 // Prints one tab-separated line per file: name, blocks, distinct blocks, chunks, codec bytes, bits/block,
@@ -77,6 +80,9 @@ var repeats = 3
 var breakdown = false
 var digest = false
 var encodeOnly = false
+var variant = BlockCodecVariant.full
+var limit = Int.max
+var saveBlk: String?
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
@@ -86,6 +92,9 @@ while let a = args.popFirst() {
     case "--breakdown": breakdown = true
     case "--digest": digest = true
     case "--encode-only": encodeOnly = true
+    case "--fast": variant = .fast
+    case "--limit": limit = Int(args.popFirst() ?? "") ?? limit
+    case "--save-blk": saveBlk = args.popFirst()
     default: files.append(a)
     }
 }
@@ -94,10 +103,22 @@ do {
     for path in files {
         let file = try load(path)
         let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        let ids = file.ids
+        let ids = Array(file.ids.prefix(limit))
         let n = ids.count
+        if let saveBlk {
+            var out = Data()
+            func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+            put(UInt32(0x5342_5850)); put(UInt32(1)); put(UInt32(file.definitions.count)); put(UInt64(n))
+            for d in file.definitions {
+                put(d.address); put(d.length); out.append(d.exitKind.rawValue)
+                out.append(d.staticTarget == nil ? 0 : 1); put(d.staticTarget ?? 0)
+            }
+            ids.withUnsafeBytes { out.append(contentsOf: $0) }
+            try out.write(to: URL(fileURLWithPath: saveBlk))
+            continue
+        }
         if breakdown {
-            let cost = ids.withUnsafeBufferPointer { BlockStreamCost(blocks: $0, definitions: file.definitions) }
+            let cost = ids.withUnsafeBufferPointer { BlockStreamCost(blocks: $0, definitions: file.definitions, variant: variant) }
             for (kind, entry) in cost.byKind.enumerated() where entry.transitions > 0 {
                 let label = kind < ExitKind.allCases.count ? ExitKind.allCases[kind].description
                     : kind == BlockStreamCost.firstIndex ? "first" : "copy"
@@ -110,7 +131,7 @@ do {
         var chunks: [[UInt8]] = []
         var bestEncode = Double.infinity
         for _ in 0..<repeats {
-            let encoder = BlockStreamEncoder()
+            let encoder = BlockStreamEncoder(variant: variant)
             var out: [[UInt8]] = []
             let t0 = now()
             try ids.withUnsafeBufferPointer { all in
@@ -139,7 +160,7 @@ do {
         var bestDecode = Double.infinity
         var decoded: [BlockID] = []
         for _ in 0..<repeats {
-            let decoder = BlockStreamDecoder()
+            let decoder = BlockStreamDecoder(variant: variant)
             decoded = []
             decoded.reserveCapacity(n)
             let t0 = now()

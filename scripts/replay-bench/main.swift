@@ -13,7 +13,7 @@ import TraceStore
 struct BenchError: Error, CustomStringConvertible { var description: String }
 
 let usage = """
-    usage: replay-bench synthetic OUT [--blocks N] [--functions F] [--seed S] [--chunk-blocks C] [--codec raw|predictive]
+    usage: replay-bench synthetic OUT [--blocks N] [--functions F] [--seed S] [--chunk-blocks C] [--codec raw|predictive|predictiveFast]
            replay-bench worked-jsonl OUT --n N        (the worked example of docs/strategies.md, for plexlab import)
            replay-bench measure [--repeat R] TRACE...  (markdown tables on standard output)
            replay-bench counts [--param k=v]... TRACE... (every count, site and page, for diffing)
@@ -208,7 +208,8 @@ func main() throws {
         case nil: codec = .writerDefault
         case "raw": codec = .raw
         case "predictive": codec = .predictive
-        default: throw BenchError(description: "--codec must be raw or predictive")
+        case "predictiveFast": codec = .predictiveFast
+        default: throw BenchError(description: "--codec must be raw, predictive or predictiveFast")
         }
         guard let path = arguments.first else { throw BenchError(description: usage) }
         let program = SyntheticProgram(functions: functions, seed: seed)
