@@ -127,12 +127,13 @@ public enum BlockStreamCodec: UInt8, Sendable, CaseIterable, CustomStringConvert
     /// BlockCodec's predictor plus entropy coder (`BlockCodecVariant.full`); state carries across one
     /// thread's chunks.
     case predictive = 1
-    /// The same with BlockCodec's cheaper configuration (`BlockCodecVariant.fast`): about twice as fast,
-    /// slightly larger.
+    /// The same with BlockCodec's cheaper configuration (`BlockCodecVariant.fast`): 1.1-2x as fast to encode
+    /// and decode, 2-15% larger (docs/block-codec.md).
     case predictiveFast = 2
 
-    /// What new traces use. Switching codecs is this one line; readers handle both.
-    public static let writerDefault: BlockStreamCodec = .predictive
+    /// What new traces use: the fast configuration, because coding speed bounds both recording and replay
+    /// while the size stays well inside its target. Switching codecs is this one line; readers handle all.
+    public static let writerDefault: BlockStreamCodec = .predictiveFast
 
     public var description: String {
         switch self {
