@@ -73,30 +73,15 @@ struct StoredValueError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Typed access to a row of an untrusted file: no implicit conversion, no trap on a wrong type.
-struct StrictRow {
-    let row: Row
-    let record: String
+/// Typed reads of one stored row of an untrusted file: no implicit conversion, no trap on a wrong type,
+/// errors name the record and the column. A reader supplies the three primitives; the rest is shared.
+protocol StrictColumns {
+    func int64(_ index: Int) throws(StoredValueError) -> Int64
+    func isNull(_ index: Int) -> Bool
+    func fail(_ index: Int, _ expected: String) -> StoredValueError
+}
 
-    init(_ row: Row, record: String) {
-        self.row = row
-        self.record = record
-    }
-
-    private func value(_ index: Int) -> DatabaseValue {
-        row[index] as DatabaseValue
-    }
-
-    private func fail(_ index: Int, _ expected: String) -> StoredValueError {
-        StoredValueError("\(record) column \(row.columnNames[row.index(row.startIndex, offsetBy: index)]) "
-                         + "is not \(expected)")
-    }
-
-    func int64(_ index: Int) throws(StoredValueError) -> Int64 {
-        guard case let .int64(v) = value(index).storage else { throw fail(index, "an integer") }
-        return v
-    }
-
+extension StrictColumns {
     /// A u64 field, stored as its two's-complement i64.
     func uint64(_ index: Int) throws(StoredValueError) -> UInt64 {
         UInt64(bitPattern: try int64(index))
@@ -117,17 +102,44 @@ struct StrictRow {
     }
 
     func optionalInt32(_ index: Int) throws(StoredValueError) -> Int32? {
-        if value(index).isNull { return nil }
+        if isNull(index) { return nil }
         return Int32(try int(index, in: Int64(Int32.min)...Int64(Int32.max)))
     }
 
     func optionalUInt64(_ index: Int) throws(StoredValueError) -> UInt64? {
-        if value(index).isNull { return nil }
+        if isNull(index) { return nil }
         return try uint64(index)
     }
 
     func bool(_ index: Int) throws(StoredValueError) -> Bool {
         try int(index, in: 0...1) == 1
+    }
+}
+
+/// `StrictColumns` over a GRDB row (metadata, modules, chunks: rows read once or once per chunk).
+struct StrictRow: StrictColumns {
+    let row: Row
+    let record: String
+
+    init(_ row: Row, record: String) {
+        self.row = row
+        self.record = record
+    }
+
+    private func value(_ index: Int) -> DatabaseValue {
+        row[index] as DatabaseValue
+    }
+
+    func fail(_ index: Int, _ expected: String) -> StoredValueError {
+        StoredValueError("\(record) column \(row.columnNames[row.index(row.startIndex, offsetBy: index)]) "
+                         + "is not \(expected)")
+    }
+
+    func isNull(_ index: Int) -> Bool { value(index).isNull }
+
+    func int64(_ index: Int) throws(StoredValueError) -> Int64 {
+        guard case let .int64(v) = value(index).storage else { throw fail(index, "an integer") }
+        return v
     }
 
     func text(_ index: Int) throws(StoredValueError) -> String {
@@ -141,7 +153,7 @@ struct StrictRow {
     }
 
     func optionalBlob(_ index: Int) throws(StoredValueError) -> [UInt8]? {
-        if value(index).isNull { return nil }
+        if isNull(index) { return nil }
         return try blob(index)
     }
 }

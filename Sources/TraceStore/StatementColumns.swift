@@ -2,12 +2,12 @@ import CSQLiteHardening
 import GRDB
 import TraceModel
 
-/// `StrictRow`'s checks, read straight from the statement's current row with SQLite's column functions.
+/// `StrictColumns` read straight from the statement's current row with SQLite's column functions.
 ///
 /// For the tables read once per distinct block or page (blocks, code_pages): going through GRDB's `Row`
 /// and `DatabaseValue` costs microseconds per row in generic decoding, more than the rest of a replay's
 /// setup. Same rules: no implicit conversion, no trap on a wrong type, errors name the record and column.
-struct StatementColumns {
+struct StatementColumns: StrictColumns {
     let statement: SQLiteStatement
     let record: String
 
@@ -16,7 +16,7 @@ struct StatementColumns {
         self.record = record
     }
 
-    private func fail(_ index: Int, _ expected: String) -> StoredValueError {
+    func fail(_ index: Int, _ expected: String) -> StoredValueError {
         let name = sqlite3_column_name(statement, Int32(index)).map { String(cString: $0) } ?? "\(index)"
         return StoredValueError("\(record) column \(name) is not \(expected)")
     }
@@ -26,30 +26,6 @@ struct StatementColumns {
     func int64(_ index: Int) throws(StoredValueError) -> Int64 {
         guard sqlite3_column_type(statement, Int32(index)) == SQLITE_INTEGER else { throw fail(index, "an integer") }
         return sqlite3_column_int64(statement, Int32(index))
-    }
-
-    /// A u64 field, stored as its two's-complement i64.
-    func uint64(_ index: Int) throws(StoredValueError) -> UInt64 {
-        UInt64(bitPattern: try int64(index))
-    }
-
-    func int(_ index: Int, in range: ClosedRange<Int64>) throws(StoredValueError) -> Int {
-        let v = try int64(index)
-        guard range.contains(v) else { throw fail(index, "within \(range.lowerBound)...\(range.upperBound)") }
-        return Int(v)
-    }
-
-    func uint32(_ index: Int) throws(StoredValueError) -> UInt32 {
-        UInt32(try int(index, in: 0...Int64(UInt32.max)))
-    }
-
-    func uint16(_ index: Int) throws(StoredValueError) -> UInt16 {
-        UInt16(try int(index, in: 0...Int64(UInt16.max)))
-    }
-
-    func optionalUInt64(_ index: Int) throws(StoredValueError) -> UInt64? {
-        if isNull(index) { return nil }
-        return try uint64(index)
     }
 
     func blob(_ index: Int) throws(StoredValueError) -> [UInt8] {
