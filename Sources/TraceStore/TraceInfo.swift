@@ -54,6 +54,7 @@ public struct TraceInfo: Sendable, Codable, Equatable {
             ("chunks", "\(s.chunks)"),
             ("file size", "\(s.fileBytes) bytes (\(Self.humanBytes(s.fileBytes)))"),
             ("block stream", "\(s.blockStreamBytes) bytes"),
+            ("block codec", s.blockCodecs.isEmpty ? "none (no chunks)" : s.blockCodecs.joined(separator: ", ")),
             ("bits per executed block", String(format: "%.3f", s.bitsPerExecutedBlock)),
         ]
         if let badChunks {

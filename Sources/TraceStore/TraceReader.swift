@@ -20,6 +20,8 @@ public struct TraceSummary: Sendable, Codable, Equatable {
     public var blockStreamBytes: UInt64
     /// 8 * blockStreamBytes / blocksExecuted.
     public var bitsPerExecutedBlock: Double
+    /// The block codecs the chunks use (`BlockStreamCodec` names; "unknown N" for an id this build lacks).
+    public var blockCodecs: [String]
 }
 
 /// Reads a trace file read-only; streams its chunks in commit order with bounded memory.
@@ -161,12 +163,18 @@ public final class TraceReader {
                 throw TraceStoreError.damaged(path: self.path, detail: "\(error)")
             }
         }
+        let codecs: [String] = try snapshot { db in
+            try Int64.fetchAll(db, sql: "SELECT DISTINCT codec FROM chunks ORDER BY codec").map { id in
+                (UInt8(exactly: id).flatMap(BlockStreamCodec.init(rawValue:))).map(\.description) ?? "unknown \(id)"
+            }
+        }
         let fileBytes = (FileCheck.fileSize(path) ?? 0) + (FileCheck.fileSize(path + "-wal") ?? 0)
         return TraceSummary(instructions: counts[0], blocksExecuted: counts[1], distinctBlocks: counts[2],
                             codePages: counts[3], codePageVersions: counts[4], codeWrites: counts[5],
                             syscalls: counts[6], dataTouches: counts[7], threads: counts[8], chunks: counts[9],
                             fileBytes: fileBytes, blockStreamBytes: counts[10],
-                            bitsPerExecutedBlock: counts[1] == 0 ? 0 : 8 * Double(counts[10]) / Double(counts[1]))
+                            bitsPerExecutedBlock: counts[1] == 0 ? 0 : 8 * Double(counts[10]) / Double(counts[1]),
+                            blockCodecs: codecs)
     }
 
     /// Calls `body` with every chunk, decoded, in commit (sequence) order. Only one chunk is in memory

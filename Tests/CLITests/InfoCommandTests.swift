@@ -62,6 +62,7 @@ private func writeKnownTrace(at path: String) throws {
         #expect(table["data touches"] == "not recorded")
         #expect(table["threads"] == "2")
         #expect(table["chunks"] == "3")
+        #expect(table["block codec"] == BlockStreamCodec.writerDefault.description)
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! NSNumber
         #expect(table["file size"]?.hasPrefix("\(size.uint64Value) bytes") == true)
 
@@ -73,6 +74,7 @@ private func writeKnownTrace(at path: String) throws {
         #expect(info.metadata.argv == ["/usr/bin/demo", "two words"])
         #expect(info.badChunks == [])
         #expect(info.summary.bitsPerExecutedBlock == 8 * Double(info.summary.blockStreamBytes) / 9)
+        #expect(info.summary.blockCodecs == [BlockStreamCodec.writerDefault.description])
     }
 
     @Test func badFilesGiveOneLineAndExitCode2() throws {

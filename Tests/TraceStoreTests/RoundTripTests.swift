@@ -211,6 +211,7 @@ private func stableSorted<T>(_ events: [T], by key: (T) -> UInt64) -> [T] {
         #expect(summary.threads == UInt64(model.blocks.filter { !$0.value.isEmpty }.count))
         #expect(summary.chunks == UInt64(model.chunks.count))
         #expect(summary.fileBytes == FileCheck.fileSize(path))
+        #expect(summary.blockCodecs == (model.chunks.isEmpty ? [] : [codec.description]))
         if summary.blocksExecuted > 0 {
             #expect(summary.bitsPerExecutedBlock == 8 * Double(summary.blockStreamBytes) / Double(summary.blocksExecuted))
         }
