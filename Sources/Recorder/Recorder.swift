@@ -20,11 +20,14 @@ public struct RecordOptions: Sendable {
     public var dataPages: Bool
     /// Blocks per chunk (the writer's default when nil).
     public var chunkBlocks: Int?
+    /// How chunks store block ids (docs/trace-format.md): size against coding and replay speed.
+    public var blockCodec: BlockStreamCodec
     /// Where PATH, PLEXLAB_QEMU_PLUGIN and the guest's environment come from.
     public var environment: [String: String]
 
     public init(output: String, overwrite: Bool = false, maxInstructions: UInt64? = nil,
                 skipInstructions: UInt64? = nil, dataPages: Bool = false, chunkBlocks: Int? = nil,
+                blockCodec: BlockStreamCodec = .writerDefault,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.output = output
         self.overwrite = overwrite
@@ -32,6 +35,7 @@ public struct RecordOptions: Sendable {
         self.skipInstructions = skipInstructions
         self.dataPages = dataPages
         self.chunkBlocks = chunkBlocks
+        self.blockCodec = blockCodec
         self.environment = environment
     }
 }
@@ -98,7 +102,8 @@ public enum Recorder {
             recorderVersion: Tools.qemuVersion(qemu), host: hostDescription(), date: Date().ISO8601Format(),
             hasDataTouches: options.dataPages)
         // Encoding and committing chunks on a second thread lets this one keep draining the plugin's pipe.
-        var writerOptions = TraceWriter.Options(overwrite: options.overwrite, commitInBackground: true)
+        var writerOptions = TraceWriter.Options(overwrite: options.overwrite, blockCodec: options.blockCodec,
+                                                commitInBackground: true)
         if let chunkBlocks = options.chunkBlocks { writerOptions.chunkBlocks = chunkBlocks }
         let writer: TraceWriter
         do {

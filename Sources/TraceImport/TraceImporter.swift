@@ -8,9 +8,11 @@ public enum TraceImporter {
     /// Reads `path` line by line and writes the trace to `outPath` (refusing an existing file unless
     /// `overwrite`). On any error the partial output is removed and the error names the line.
     public static func importFile(at path: String, to outPath: String, overwrite: Bool,
-                                  chunkBlocks: Int = TraceWriter.Options().chunkBlocks) throws -> TraceSummary {
+                                  chunkBlocks: Int = TraceWriter.Options().chunkBlocks,
+                                  blockCodec: BlockStreamCodec = .writerDefault) throws -> TraceSummary {
         let session = ImportSession(path: path, outPath: outPath,
-                                    options: TraceWriter.Options(chunkBlocks: chunkBlocks, overwrite: overwrite))
+                                    options: TraceWriter.Options(chunkBlocks: chunkBlocks, overwrite: overwrite,
+                                                                 blockCodec: blockCodec))
         try session.run()
         return try TraceReader(path: outPath).summary()
     }

@@ -135,6 +135,12 @@ public enum BlockStreamCodec: UInt8, Sendable, CaseIterable, CustomStringConvert
     /// while the size stays well inside its target. Switching codecs is this one line; readers handle all.
     public static let writerDefault: BlockStreamCodec = .predictiveFast
 
+    /// The codec with this `description` ("raw", "predictive", "predictiveFast").
+    public init?(name: String) {
+        guard let codec = Self.allCases.first(where: { $0.description == name }) else { return nil }
+        self = codec
+    }
+
     public var description: String {
         switch self {
         case .raw: "raw"

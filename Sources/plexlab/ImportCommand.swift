@@ -18,6 +18,9 @@ struct ImportCommand: ParsableCommand {
     @Flag(name: .long, help: "Replace an existing trace file.")
     var force = false
 
+    @Option(help: "How the trace stores block ids (docs/trace-format.md).")
+    var codec: BlockStreamCodec?
+
     // Small chunks make a long import commit often (the kill -9 tests of ReliabilityTests).
     @Option(name: .long, help: .hidden)
     var chunkBlocks: Int = TraceWriter.Options().chunkBlocks
@@ -30,7 +33,8 @@ struct ImportCommand: ParsableCommand {
         let outPath = out ?? Self.defaultOutput(for: file)
         let directory = (outPath as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        let summary = try TraceImporter.importFile(at: file, to: outPath, overwrite: force, chunkBlocks: chunkBlocks)
+        let summary = try TraceImporter.importFile(at: file, to: outPath, overwrite: force, chunkBlocks: chunkBlocks,
+                                                   blockCodec: codec ?? .writerDefault)
         print("\(outPath): \(summary.blocksExecuted) blocks executed (\(summary.instructions) instructions), "
               + "\(summary.distinctBlocks) distinct blocks, \(summary.codePages) code pages "
               + "(\(summary.codePageVersions) versions), \(summary.threads) threads")

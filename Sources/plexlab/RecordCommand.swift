@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Recorder
 import TraceModel
+import TraceStore
 
 /// `plexlab record -- PROGRAM ARGS`: runs a program under qemu-user with the PlexLab plugin.
 struct RecordCommand: ParsableCommand {
@@ -19,6 +20,7 @@ struct RecordCommand: ParsableCommand {
           plexlab record --out /tmp/t.plextrace --force --data-pages -- ./a.out
           plexlab record --skip-insns 1000000 --max-insns 1000000 -- sqlite3 db.sqlite 'select 1'
           plexlab record --workload micro-jit-64 --manifest Traces/manifest.json
+          plexlab record --codec raw -- ./a.out      (larger file, fastest to replay)
         """)
 
     @Option(name: .long, help: "Trace file to write (default: Traces/<name or program>.plextrace).")
@@ -38,6 +40,9 @@ struct RecordCommand: ParsableCommand {
 
     @Flag(name: .customLong("data-pages"), help: "Also record data reads and writes per page (slower).")
     var dataPages = false
+
+    @Option(help: "How the trace stores block ids (docs/trace-format.md).")
+    var codec: BlockStreamCodec?
 
     @Option(help: "Record a named corpus workload (its inputs, bounds and options) instead of a command.")
     var workload: String?
@@ -70,7 +75,7 @@ struct RecordCommand: ParsableCommand {
         let output = out ?? Recorder.defaultOutput(program: program, name: name)
         if out == nil { try? FileManager.default.createDirectory(atPath: "Traces", withIntermediateDirectories: true) }
         var options = RecordOptions(output: output, overwrite: force, maxInstructions: maxInsns,
-                                    skipInstructions: skipInsns, dataPages: dataPages)
+                                    skipInstructions: skipInsns, dataPages: dataPages, blockCodec: codec ?? .writerDefault)
         if let chunkBlocks { options.chunkBlocks = max(1, chunkBlocks) }
         let live = StandardError.isTerminal
         let progress: ((RecordProgress) -> Void)? = live ? { Self.drawProgress($0) } : nil

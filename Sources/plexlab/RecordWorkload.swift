@@ -32,7 +32,8 @@ extension RecordCommand {
         if program.hasPrefix(directory + "/") { program = "./" + (program as NSString).lastPathComponent }
         let maxInstructions = maxInsns ?? corpus.maxInstructions
         let options = RecordOptions(output: output, overwrite: force, maxInstructions: maxInstructions,
-                                    skipInstructions: skipInsns, dataPages: dataPages || corpus.dataPages)
+                                    skipInstructions: skipInsns, dataPages: dataPages || corpus.dataPages,
+                                    blockCodec: codec ?? .writerDefault)
         let live = StandardError.isTerminal
         let progress: ((RecordProgress) -> Void)? = live ? { Self.drawProgress($0) } : nil
         guard files.changeCurrentDirectoryPath(directory) else {
@@ -40,7 +41,7 @@ extension RecordCommand {
         }
         let recorded = Result { try Recorder.record(program: program, arguments: prepared.arguments, options: options,
                                                     progress: progress) }
-        files.changeCurrentDirectoryPath(start)
+        _ = files.changeCurrentDirectoryPath(start)
         let result = try recorded.get()
         if live { StandardError.write("\r\u{1B}[K") }
         print(Self.summary(result))

@@ -111,6 +111,27 @@ import TraceStore
         #expect(summary.syscalls > 100)
     }
 
+    @Test func theCodecOptionPicksHowBlocksAreStored() throws {
+        let directory = try Self.scratch("codec")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for codec in BlockStreamCodec.allCases {
+            let output = directory + "/\(codec).plextrace"
+            let run = try PlexlabRun(["record", "--codec", codec.description, "--out", output, "--", "/bin/true"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let summary = try TraceReader(path: output).summary()
+            #expect(summary.blockCodecs == [codec.description])
+            // Every chunk decodes with that codec, to the blocks the summary counts.
+            var blocks: UInt64 = 0
+            try TraceReader(path: output).forEachChunk { blocks += UInt64($0.blocks.count) }
+            #expect(blocks == summary.blocksExecuted && blocks > 10_000)
+        }
+
+        let bad = try PlexlabRun(["record", "--codec", "zip", "--out", directory + "/bad.plextrace", "--", "/bin/true"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("'zip' is invalid for '--codec <codec>'"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/bad.plextrace"))
+    }
+
     @Test func interruptingLeavesAReadableIncompleteTrace() throws {
         let directory = try Self.scratch("sigint")
         defer { try? FileManager.default.removeItem(atPath: directory) }
