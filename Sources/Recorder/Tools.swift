@@ -39,16 +39,8 @@ public enum Tools {
 
     /// "7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)" from the first line of `qemu --version`.
     public static func qemuVersion(_ qemu: String) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: qemu)
-        process.arguments = ["--version"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return "unknown" }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let firstLine = String(decoding: data, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        guard let output = ChildProcess.output(of: qemu, [qemu, "--version"]) else { return "unknown" }
+        let firstLine = String(decoding: output, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
         guard let range = firstLine.range(of: "version ") else { return firstLine.isEmpty ? "unknown" : firstLine }
         return String(firstLine[range.upperBound...])
     }
