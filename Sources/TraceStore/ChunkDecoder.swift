@@ -19,10 +19,15 @@ struct ChunkDecoder {
         var decoder: BlockStreamDecoder?
         /// Set when a predictive chunk of this thread failed: later ones cannot be decoded.
         var broken = false
+        /// The storage of the thread's previous chunk, reused when the caller has let go of that chunk:
+        /// a fresh multi-megabyte array per chunk costs a page fault every 1024 blocks.
+        var blocks: [BlockID] = []
     }
 
     let definitions: [BlockDefinition]
     let inflater: ZstdInflater
+    /// Inflated block payloads of the raw codec (reused from chunk to chunk).
+    private var inflated: [UInt8] = []
     private var threads: [UInt32: ThreadState] = [:]
 
     init(definitions: [BlockDefinition], inflater: ZstdInflater) {
@@ -114,6 +119,7 @@ struct ChunkDecoder {
 
         var chunk = StreamChunk(sequence: UInt64(bitPattern: record.sequence), thread: record.thread,
                                 firstEventIndex: record.firstEventIndex, blocks: [])
+        threads[record.thread]?.blocks = []  // `state` alone keeps the reusable storage
         chunk.blocks = try decodeBlocks(record, state: &state)
         threads[record.thread] = state
 
@@ -142,21 +148,24 @@ struct ChunkDecoder {
         return chunk
     }
 
-    private func decodeBlocks(_ record: ChunkRecord, state: inout ThreadState) throws(ChunkDecodeFailure) -> [BlockID] {
+    private mutating func decodeBlocks(_ record: ChunkRecord,
+                                       state: inout ThreadState) throws(ChunkDecodeFailure) -> [BlockID] {
         guard let codec = BlockStreamCodec(rawValue: record.codec) else {
             throw ChunkDecodeFailure("uses unknown block codec \(record.codec)")
         }
-        let blocks: [BlockID]
+        // Unique (so reused in place) unless the caller still holds the previous chunk.
+        var blocks = state.blocks
+        state.blocks = []
         switch codec {
         case .raw:
             guard record.blocksSize == 4 * record.blockCount else {
                 throw ChunkDecodeFailure("declares \(record.blocksSize) block bytes for \(record.blockCount) blocks")
             }
             do {
-                let inflated = try record.blocks.withUnsafeBytes {
-                    try inflater.inflate($0, declared: record.blocksSize)
+                try record.blocks.withUnsafeBytes {
+                    try inflater.inflate($0, declared: record.blocksSize, scratch: &inflated)
                 }
-                blocks = RawBlockCodec.decode(inflated, count: record.blockCount)
+                inflated.withUnsafeBytes { RawBlockCodec.decode($0, count: record.blockCount, into: &blocks) }
             } catch let failure as InflateFailure {
                 throw ChunkDecodeFailure("block payload \(failure)")
             } catch {
@@ -178,21 +187,21 @@ struct ChunkDecoder {
             state.broken = true
             let decoder = state.decoder ?? BlockStreamDecoder(variant: variant)
             state.decoder = decoder
-            var output: [BlockID] = []
-            output.reserveCapacity(record.blockCount)
+            blocks.removeAll(keepingCapacity: true)
+            blocks.reserveCapacity(record.blockCount)
             do {
                 try record.blocks.withUnsafeBytes {
-                    try decoder.decode($0, count: record.blockCount, definitions: definitions, into: &output)
+                    try decoder.decode($0, count: record.blockCount, definitions: definitions, into: &blocks)
                 }
             } catch {
                 throw ChunkDecodeFailure("block payload does not decode (\(error))")
             }
-            guard output.count == record.blockCount else {
-                throw ChunkDecodeFailure("block payload decodes to \(output.count) blocks, not \(record.blockCount)")
+            guard blocks.count == record.blockCount else {
+                throw ChunkDecodeFailure("block payload decodes to \(blocks.count) blocks, not \(record.blockCount)")
             }
             state.broken = false
-            blocks = output
         }
+        state.blocks = blocks
         let defined = definitions.count
         if let bad = blocks.first(where: { Int($0) >= defined }) {
             throw ChunkDecodeFailure("refers to block \(bad) but the trace defines \(defined)")

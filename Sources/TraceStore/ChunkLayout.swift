@@ -155,14 +155,12 @@ enum RawBlockCodec {
         #endif
     }
 
-    static func decode(_ inflated: [UInt8], count: Int) -> [BlockID] {
-        [BlockID](unsafeUninitializedCapacity: count) { buffer, initialized in
-            inflated.withUnsafeBytes { raw in
-                for i in 0..<count {
-                    buffer[i] = BlockID(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: BlockID.self))
-                }
-            }
-            initialized = count
+    /// Replaces `output`'s contents with the `count` ids in `inflated` (keeping its storage).
+    static func decode(_ inflated: UnsafeRawBufferPointer, count: Int, into output: inout [BlockID]) {
+        output.removeAll(keepingCapacity: true)
+        output.reserveCapacity(count)
+        for i in 0..<count {
+            output.append(BlockID(littleEndian: inflated.loadUnaligned(fromByteOffset: 4 * i, as: BlockID.self)))
         }
     }
 }

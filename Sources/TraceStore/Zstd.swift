@@ -70,27 +70,41 @@ final class ZstdInflater {
 
     /// Decompresses `source` into exactly `declared` bytes; anything else is an `InflateFailure`.
     func inflate(_ source: UnsafeRawBufferPointer, declared: Int, cap: Int = ZstdInflater.absoluteCap) throws -> [UInt8] {
+        // The storage is not zeroed first: zstd writes what it returns; only those bytes are kept.
+        try [UInt8](unsafeUninitializedCapacity: declared >= 0 && declared <= cap ? declared + 1 : 0) { buffer, initialized in
+            initialized = 0
+            initialized = try inflate(source, declared: declared, cap: cap, into: UnsafeMutableRawBufferPointer(buffer))
+        }
+    }
+
+    /// `inflate` into `scratch` (grown when too small, reused otherwise: no fresh pages per chunk); the
+    /// `declared` bytes are its first ones.
+    func inflate(_ source: UnsafeRawBufferPointer, declared: Int, cap: Int = ZstdInflater.absoluteCap,
+                 scratch: inout [UInt8]) throws {
         guard declared >= 0, declared <= cap else { throw InflateFailure.declaredTooLarge(declared, cap: cap) }
-        if declared == 0 && source.isEmpty { return [] }
+        if scratch.count < declared + 1 { scratch = [UInt8](repeating: 0, count: declared + 1) }
+        _ = try scratch.withUnsafeMutableBytes { try inflate(source, declared: declared, cap: cap, into: $0) }
+    }
+
+    /// Decompresses into `output` (at least `declared + 1` bytes: output that fills the spare byte proves the
+    /// payload is longer than declared); returns `declared`.
+    private func inflate(_ source: UnsafeRawBufferPointer, declared: Int, cap: Int,
+                         into output: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard declared >= 0, declared <= cap else { throw InflateFailure.declaredTooLarge(declared, cap: cap) }
+        if declared == 0 && source.isEmpty { return 0 }
         guard let base = source.baseAddress else { throw InflateFailure.corrupt("empty input") }
         let frameSize = ZSTD_getFrameContentSize(base, source.count)
         if frameSize == Self.contentSizeError { throw InflateFailure.corrupt("not a zstd frame") }
         if frameSize != Self.contentSizeUnknown && frameSize > UInt64(declared) {
             throw InflateFailure.inflatesPastDeclared(declared: declared)
         }
-        // One spare byte: output that fills it proves the payload is longer than declared. The storage is
-        // not zeroed first (zstd writes what it returns; only those bytes are kept).
-        var written = 0
-        let output = [UInt8](unsafeUninitializedCapacity: declared + 1) { buffer, initialized in
-            written = ZSTD_decompressDCtx(context, buffer.baseAddress, buffer.count, base, source.count)
-            initialized = ZSTD_isError(written) != 0 ? 0 : min(written, declared)
-        }
+        let written = ZSTD_decompressDCtx(context, output.baseAddress, declared + 1, base, source.count)
         if ZSTD_isError(written) != 0 {
             if 0 &- written == Self.errorDstSizeTooSmall { throw InflateFailure.inflatesPastDeclared(declared: declared) }
             throw InflateFailure.corrupt(String(cString: ZSTD_getErrorName(written)))
         }
         if written > declared { throw InflateFailure.inflatesPastDeclared(declared: declared) }
         if written < declared { throw InflateFailure.shorterThanDeclared(got: written, declared: declared) }
-        return output
+        return declared
     }
 }
