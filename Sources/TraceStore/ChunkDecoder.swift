@@ -156,6 +156,7 @@ struct ChunkDecoder {
         // Unique (so reused in place) unless the caller still holds the previous chunk.
         var blocks = state.blocks
         state.blocks = []
+        blocks.removeAll(keepingCapacity: true)
         switch codec {
         case .raw:
             guard record.blocksSize == 4 * record.blockCount else {
@@ -187,7 +188,6 @@ struct ChunkDecoder {
             state.broken = true
             let decoder = state.decoder ?? BlockStreamDecoder(variant: variant)
             state.decoder = decoder
-            blocks.removeAll(keepingCapacity: true)
             blocks.reserveCapacity(record.blockCount)
             do {
                 try record.blocks.withUnsafeBytes {

@@ -155,10 +155,9 @@ enum RawBlockCodec {
         #endif
     }
 
-    /// Replaces `output`'s contents with the `count` ids in `inflated` (keeping its storage).
+    /// Appends the `count` ids in `inflated` to `output`.
     static func decode(_ inflated: UnsafeRawBufferPointer, count: Int, into output: inout [BlockID]) {
-        output.removeAll(keepingCapacity: true)
-        output.reserveCapacity(count)
+        output.reserveCapacity(output.count + count)
         for i in 0..<count {
             output.append(BlockID(littleEndian: inflated.loadUnaligned(fromByteOffset: 4 * i, as: BlockID.self)))
         }

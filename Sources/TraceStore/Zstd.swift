@@ -71,9 +71,9 @@ final class ZstdInflater {
     /// Decompresses `source` into exactly `declared` bytes; anything else is an `InflateFailure`.
     func inflate(_ source: UnsafeRawBufferPointer, declared: Int, cap: Int = ZstdInflater.absoluteCap) throws -> [UInt8] {
         // The storage is not zeroed first: zstd writes what it returns; only those bytes are kept.
-        try [UInt8](unsafeUninitializedCapacity: declared >= 0 && declared <= cap ? declared + 1 : 0) { buffer, initialized in
+        try [UInt8](unsafeUninitializedCapacity: try Self.room(declared, cap: cap)) { buffer, initialized in
             initialized = 0
-            initialized = try inflate(source, declared: declared, cap: cap, into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = try inflate(source, declared: declared, into: UnsafeMutableRawBufferPointer(buffer))
         }
     }
 
@@ -81,16 +81,21 @@ final class ZstdInflater {
     /// `declared` bytes are its first ones.
     func inflate(_ source: UnsafeRawBufferPointer, declared: Int, cap: Int = ZstdInflater.absoluteCap,
                  scratch: inout [UInt8]) throws {
-        guard declared >= 0, declared <= cap else { throw InflateFailure.declaredTooLarge(declared, cap: cap) }
-        if scratch.count < declared + 1 { scratch = [UInt8](repeating: 0, count: declared + 1) }
-        _ = try scratch.withUnsafeMutableBytes { try inflate(source, declared: declared, cap: cap, into: $0) }
+        let room = try Self.room(declared, cap: cap)
+        if scratch.count < room { scratch = [UInt8](repeating: 0, count: room) }
+        _ = try scratch.withUnsafeMutableBytes { try inflate(source, declared: declared, into: $0) }
     }
 
-    /// Decompresses into `output` (at least `declared + 1` bytes: output that fills the spare byte proves the
-    /// payload is longer than declared); returns `declared`.
-    private func inflate(_ source: UnsafeRawBufferPointer, declared: Int, cap: Int,
-                         into output: UnsafeMutableRawBufferPointer) throws -> Int {
+    /// The output room `declared` needs: one spare byte, which output that fills it proves the payload is
+    /// longer than declared.
+    private static func room(_ declared: Int, cap: Int) throws -> Int {
         guard declared >= 0, declared <= cap else { throw InflateFailure.declaredTooLarge(declared, cap: cap) }
+        return declared + 1
+    }
+
+    /// Decompresses into `output` (at least `room(declared)` bytes); returns `declared`.
+    private func inflate(_ source: UnsafeRawBufferPointer, declared: Int,
+                         into output: UnsafeMutableRawBufferPointer) throws -> Int {
         if declared == 0 && source.isEmpty { return 0 }
         guard let base = source.baseAddress else { throw InflateFailure.corrupt("empty input") }
         let frameSize = ZSTD_getFrameContentSize(base, source.count)
