@@ -48,6 +48,9 @@ public final class TraceReader {
         var configuration = Configuration()
         configuration.readonly = true
         configuration.label = "plexlab.trace-reader"
+        // A writer finishing a trace holds the file exclusively for a moment (checkpoint, journal mode);
+        // a reader opened then waits for it instead of failing with "database is locked".
+        configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             // Before GRDB's first query reads the schema: no schema-borne code, no trust in the file.
             if let connection = db.sqliteConnection {
