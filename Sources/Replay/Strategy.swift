@@ -42,6 +42,8 @@ public final class ReplayContext: @unchecked Sendable {
     let executions: StateArray<UInt64>
     /// Page scans made so far, for the scanning strategies to share.
     let scans = ScanMemo()
+    /// State that several strategies of this replay share, one object per type (`shared(_:)`).
+    private var sharedState: [ObjectIdentifier: AnyObject] = [:]
 
     public init(parameters: ReplayParameters, table: BlockTable, code: CodeImage, arch: GuestArch) {
         self.parameters = parameters
@@ -49,6 +51,15 @@ public final class ReplayContext: @unchecked Sendable {
         self.code = code
         self.arch = arch
         executions = StateArray(repeating: 0, count: table.count)
+    }
+
+    /// This replay's one object of type `T`, made by `make` on the first request (strategies construct on
+    /// one thread, before the replay starts).
+    func shared<T: AnyObject>(_ make: () -> T) -> T {
+        if let existing = sharedState[ObjectIdentifier(T.self)] { return existing as! T }
+        let made = make()
+        sharedState[ObjectIdentifier(T.self)] = made
+        return made
     }
 }
 

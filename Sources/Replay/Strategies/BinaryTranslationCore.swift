@@ -1,25 +1,31 @@
 import TraceModel
 
-/// Binary translation with a code cache, shared by dbt-nolink, dbt-link and dbt-ibtc (docs/strategies.md).
+/// Binary translation with a code cache for dbt-nolink, dbt-link and dbt-ibtc (docs/strategies.md).
 /// Translation unit: one trace block. A block exit is judged when the thread's next block is known.
+///
+/// The three variants translate the same blocks at the same moments (first execution, first after a
+/// discard), flush and discard alike, and dbt-ibtc links direct exits exactly as dbt-link does. So one
+/// replay keeps one code cache, one set of link slots and one per-block loop for all the variants it runs
+/// (`BinaryTranslationFamily`), and each variant keeps only its own counters, plus the IBTC and the
+/// return stacks for dbt-ibtc.
 ///
 /// Exits that go to the dispatcher on every execution (syscall and far exits; under dbt-link also
 /// returns and indirect branches; under dbt-nolink every exit) are counted from the engine's executions
 /// per block in `finish`. The per-block loop follows only what depends on the path: translations,
 /// links, the IBTC and the return stacks.
 struct BinaryTranslationCore {
-    enum Mode { case noLink, link, ibtc }
+    enum Mode: Int, CaseIterable { case noLink, link, ibtc }
 
     private static let none = BlockID.max
 
-    /// What the per-block loop does with a block's exit under this strategy.
+    /// What the per-block loop does with a block's exit.
     private enum Route: UInt8 {
-        /// Counted in `finish`, the same on every execution.
+        /// Nothing on the path: counted in `finish` where a variant counts it.
         case counted
         /// Direct exits: the link slot used is taken (jmp, call), fall-through (split), or taken unless
         /// the next block starts at the fall-through address (jcc).
         case taken, fallThrough, jcc
-        /// dbt-ibtc: a direct call (pushes its return address, then as `taken`), a return (the return
+        /// With dbt-ibtc: a direct call (pushes its return address, then as `taken`), a return (the return
         /// stack, then the IBTC), an indirect jump (the IBTC), an indirect call (push, then the IBTC).
         case call, ret, indirect, indirectCall
     }
@@ -57,20 +63,66 @@ struct BinaryTranslationCore {
         var rasCount = 0
     }
 
-    private let mode: Mode
+    /// One variant's counters and the slots of its causes (-1: the variant has no such cause).
+    private struct Variant {
+        let mode: Mode
+        var sites: SiteCounters
+        let dispatch: Int, syscall: Int, far: Int, link: Int, ibtcHit: Int, rasHit: Int, write: Int, flush: Int
+
+        init(_ mode: Mode, blockCount: Int) {
+            self.mode = mode
+            let causes: [TrapCause] = switch mode {
+            case .noLink: [.dispatch, .dispatchSyscall, .dispatchFar, .pfWrite, .flush]
+            case .link: [.dispatch, .dispatchSyscall, .dispatchFar, .link, .pfWrite, .flush]
+            case .ibtc: [.dispatch, .dispatchSyscall, .dispatchFar, .link, .ibtcHit, .rasHit, .pfWrite, .flush]
+            }
+            sites = SiteCounters(causes: causes, blockCount: blockCount)
+            func slot(_ cause: TrapCause) -> Int { causes.firstIndex(of: cause) ?? -1 }
+            dispatch = slot(.dispatch)
+            syscall = slot(.dispatchSyscall)
+            far = slot(.dispatchFar)
+            link = slot(.link)
+            ibtcHit = slot(.ibtcHit)
+            rasHit = slot(.rasHit)
+            write = slot(.pfWrite)
+            flush = slot(.flush)
+        }
+
+        /// Whether this variant sends an exit of `kind` to the dispatcher on every execution.
+        func dispatchesEveryTime(_ kind: UInt8) -> Bool {
+            switch mode {
+            case .noLink: true
+            case .link: kind == ExitKind.syscall.rawValue || kind == ExitKind.far.rawValue
+                || kind == ExitKind.ret.rawValue || kind == ExitKind.jmpInd.rawValue || kind == ExitKind.callInd.rawValue
+            case .ibtc: kind == ExitKind.syscall.rawValue || kind == ExitKind.far.rawValue
+            }
+        }
+    }
+
     private let table: BlockTable
     private let executions: StateArray<UInt64>
-    private var sites: SiteCounters
-    private let dispatchSlot: Int, syscallSlot: Int, farSlot: Int, linkSlot: Int
-    private let ibtcSlot: Int, rasSlot: Int, writeSlot: Int, flushSlot: Int
+    private let parameters: ReplayParameters
+    /// The variants this replay runs, by `Mode.rawValue`.
+    private var variants: [Variant?] = [nil, nil, nil]
+    /// Set up when the first chunk arrives (the variants are known by then).
+    private var prepared = false
+    /// Whether direct exits are linked (dbt-link or dbt-ibtc), and whether the IBTC and return stacks run.
+    private var linking = false
+    private var ibtcOn = false
+    // The hot loop's counters, copied out of `variants` by `prepare`: link dispatches and links go to both
+    // linking variants; IBTC and return-stack hits, and indirect dispatches, to dbt-ibtc only.
+    private var linkSites: [(sites: SiteCounters, dispatch: Int, link: Int)] = []
+    private var ibtcSites: SiteCounters?
+    private var ibtcDispatch = -1, ibtcHitSlot = -1, rasHitSlot = -1
 
-    private let facts: StateArray<ExitFacts>
+    private var facts = StateArray<ExitFacts>(repeating: ExitFacts(address: 0, fallThrough: 0, instructions: 0,
+                                                                   route: .counted, kind: 0), count: 0)
     /// Per block, the version of its translation: odd while translated, even while not; every translation
     /// and every discard adds one. A link or IBTC entry naming another version is stale, and a block whose
     /// version changed between its entry and its exit discarded its own translation meanwhile.
     private let versions: StateArray<UInt32>
     /// Two link slots per block: `links[2 * block]` taken, `links[2 * block + 1]` fall-through.
-    private let links: StateArray<Link>
+    private var links = StateArray<Link>(repeating: Link(), count: 0)
     /// Per page: translated blocks overlapping it.
     private let liveBlocks: StateArray<UInt32>
     /// Per page: the blocks translated since the page was last written (a superset of its live blocks:
@@ -84,65 +136,78 @@ struct BinaryTranslationCore {
     private var translatedInstructions: UInt64 = 0
     private var translations: UInt64 = 0
     // IBTC, direct-mapped: index = target & (size - 1).
-    private let ibtcMask: UInt64
-    private let ibtc: StateArray<IBTCEntry>
-    private let rasDepth: Int
+    private var ibtcMask: UInt64 = 0
+    private var ibtc = StateArray<IBTCEntry>(repeating: IBTCEntry(), count: 0)
+    private var rasDepth = 0
     private var threads: [ThreadState] = []
 
-    init(context: ReplayContext, mode: Mode) {
-        self.mode = mode
+    init(context: ReplayContext) {
         table = context.table
         executions = context.executions
-        let causes: [TrapCause] = switch mode {
-        case .noLink: [.dispatch, .dispatchSyscall, .dispatchFar, .pfWrite, .flush]
-        case .link: [.dispatch, .dispatchSyscall, .dispatchFar, .link, .pfWrite, .flush]
-        case .ibtc: [.dispatch, .dispatchSyscall, .dispatchFar, .link, .ibtcHit, .rasHit, .pfWrite, .flush]
-        }
-        sites = SiteCounters(causes: causes, blockCount: table.count)
-        func slot(_ cause: TrapCause) -> Int { causes.firstIndex(of: cause) ?? -1 }
-        dispatchSlot = slot(.dispatch)
-        syscallSlot = slot(.dispatchSyscall)
-        farSlot = slot(.dispatchFar)
-        linkSlot = slot(.link)
-        ibtcSlot = slot(.ibtcHit)
-        rasSlot = slot(.rasHit)
-        writeSlot = slot(.pfWrite)
-        flushSlot = slot(.flush)
-        let table = context.table
-        facts = StateArray((0..<table.count).map { b in
-            let kind = table.exitKind[b]
-            let route: Route = switch (mode, kind) {
-            case (.noLink, _), (_, .syscall), (_, .far): .counted
-            case (.ibtc, .call): .call
-            case (_, .jmp), (_, .call): .taken
-            case (_, .split): .fallThrough
-            case (_, .jcc): .jcc
-            case (.link, _): .counted  // ret, jmp_ind, call_ind: the dispatcher every time
-            case (.ibtc, .ret): .ret
-            case (.ibtc, .jmpInd): .indirect
-            case (.ibtc, _): .indirectCall
-            }
-            return ExitFacts(address: table.address[b], fallThrough: table.fallThrough[b],
-                             instructions: table.instructions[b], route: route, kind: kind.rawValue)
-        })
+        parameters = context.parameters
         versions = StateArray(repeating: 0, count: table.count)
-        links = StateArray(repeating: Link(), count: mode == .noLink ? 0 : 2 * table.count)
         liveBlocks = StateArray(repeating: 0, count: table.pageCount)
         listedBlocks = [[BlockID]](repeating: [], count: table.pageCount)
         listed = StateArray(repeating: 0, count: table.count)
         capacity = context.parameters.codeCache
-        let ibtcSize = mode == .ibtc ? context.parameters.ibtcSize : 1
-        ibtcMask = UInt64(ibtcSize - 1)
-        ibtc = StateArray(repeating: IBTCEntry(), count: ibtcSize)
-        rasDepth = mode == .ibtc ? context.parameters.rasDepth : 0
+    }
+
+    /// Adds a variant; all of them join before the first chunk.
+    mutating func join(_ mode: Mode) {
+        precondition(!prepared, "a dbt variant joined after the replay started")
+        if variants[mode.rawValue] == nil { variants[mode.rawValue] = Variant(mode, blockCount: table.count) }
+    }
+
+    private mutating func prepare() {
+        prepared = true
+        ibtcOn = variants[Mode.ibtc.rawValue] != nil
+        linking = ibtcOn || variants[Mode.link.rawValue] != nil
+        for case let variant? in variants where variant.mode != .noLink {
+            linkSites.append((variant.sites, variant.dispatch, variant.link))
+        }
+        if let variant = variants[Mode.ibtc.rawValue] {
+            ibtcSites = variant.sites
+            ibtcDispatch = variant.dispatch
+            ibtcHitSlot = variant.ibtcHit
+            rasHitSlot = variant.rasHit
+        }
+        let table = self.table, linking = self.linking, ibtcOn = self.ibtcOn
+        facts = StateArray((0..<table.count).map { b in
+            let kind = table.exitKind[b]
+            let route: Route = switch (kind, linking, ibtcOn) {
+            case (_, false, _), (.syscall, _, _), (.far, _, _): .counted
+            case (.call, _, true): .call
+            case (.jmp, _, _), (.call, _, _): .taken
+            case (.split, _, _): .fallThrough
+            case (.jcc, _, _): .jcc
+            case (_, _, false): .counted  // ret, jmp_ind, call_ind under dbt-link: the dispatcher every time
+            case (.ret, _, _): .ret
+            case (.jmpInd, _, _): .indirect
+            case (.callInd, _, _): .indirectCall
+            }
+            return ExitFacts(address: table.address[b], fallThrough: table.fallThrough[b],
+                             instructions: table.instructions[b], route: route, kind: kind.rawValue)
+        })
+        if linking { links = StateArray(repeating: Link(), count: 2 * table.count) }
+        if ibtcOn {
+            ibtcMask = UInt64(parameters.ibtcSize - 1)
+            ibtc = StateArray(repeating: IBTCEntry(), count: parameters.ibtcSize)
+            rasDepth = parameters.rasDepth
+        }
+    }
+
+    /// Adds one `cause` (a slot of `Variant`) at `block` for every variant this replay runs.
+    private func addToAll(_ block: BlockID, _ slot: KeyPath<Variant, Int>) {
+        for case let variant? in variants { variant.sites.add(block, variant[keyPath: slot]) }
     }
 
     mutating func replay(_ chunk: StreamChunk, thread: Int) {
+        if !prepared { prepare() }
         while threads.count <= thread { threads.append(ThreadState(ras: StateArray(repeating: 0, count: rasDepth))) }
         var state = threads[thread]
         chunk.blocks.withUnsafeBufferPointer { executed in
             if state.previous == Self.none, let first = executed.first {
-                sites.addEntry(first, .dispatch)  // a thread starts in the dispatcher
+                for index in variants.indices { variants[index]?.sites.addEntry(first, .dispatch) }  // a thread starts in the dispatcher
             }
             // Runs of blocks between code writes; a write applies after its block is entered.
             var next = 0
@@ -164,12 +229,14 @@ struct BinaryTranslationCore {
         guard let last = range.last else { return }
         // The arrays never move: their base pointers stay in registers while slow paths go through self.
         let facts = self.facts.pointer, versions = self.versions.pointer
-        if mode == .noLink {
+        if !linking {
             for index in range where versions[Int(executed[index])] & 1 == 0 { translate(executed[index]) }
             state.previous = executed[last]
             return
         }
         let links = self.links.pointer, ibtc = self.ibtc.pointer, ras = state.ras.pointer
+        let ibtcCounts = ibtcSites?.counts.pointer, ibtcWidth = ibtcSites?.width ?? 0
+        let ibtcHitSlot = self.ibtcHitSlot, rasHitSlot = self.rasHitSlot
         var from = state.previous, fromVersion = state.previousVersion
         var rasTop = state.rasTop, rasCount = state.rasCount
         for index in range {
@@ -183,14 +250,14 @@ struct BinaryTranslationCore {
                 /// A direct exit through link slot `slot`: free when linked to `to`'s current translation.
                 func direct(_ slot: Int) {
                     let link = links[slot]
-                    if !intact { sites.add(from, dispatchSlot) }
+                    if !intact { dispatchUnlinked(from) }
                     else if link.target != to || link.version != version { dispatchAndLink(from, to: to, slot: slot) }
                 }
-                /// An indirect exit: an IBTC hit, or the dispatcher. (An entry naming `to` holds its address.)
+                /// An indirect exit (dbt-ibtc): an IBTC hit, or the dispatcher. (An entry naming `to` holds its address.)
                 func indirect() {
                     let entry = ibtc[Int(facts[t].address & ibtcMask)]
-                    if !intact { sites.add(from, dispatchSlot) }
-                    else if entry.block == to && entry.version == version { sites.add(from, ibtcSlot) }
+                    if !intact { ibtcSites!.add(from, ibtcDispatch) }
+                    else if entry.block == to && entry.version == version { ibtcCounts![f &* ibtcWidth &+ ibtcHitSlot] &+= 1 }
                     else { dispatchAndFill(from, to: to) }
                 }
                 // The return stack follows every call and return, whatever path the exit then takes.
@@ -221,8 +288,9 @@ struct BinaryTranslationCore {
                         rasCount -= 1
                         predicted = ras[rasTop]
                     }
-                    if intact && predicted == facts[t].address && version & 1 == 1 { sites.add(from, rasSlot) }
-                    else { indirect() }
+                    if intact && predicted == facts[t].address && version & 1 == 1 {
+                        ibtcCounts![f &* ibtcWidth &+ rasHitSlot] &+= 1
+                    } else { indirect() }
                 }
             }
             if versions[t] & 1 == 0 { translate(to) }
@@ -235,22 +303,28 @@ struct BinaryTranslationCore {
         state.rasCount = rasCount
     }
 
+    /// A direct exit of a block that discarded its own translation: the dispatcher, no link.
+    @inline(never)
+    private func dispatchUnlinked(_ from: BlockID) {
+        for variant in linkSites { variant.sites.add(from, variant.dispatch) }
+    }
+
     /// A direct exit that is not linked to `to`'s current translation: dispatch, translate, link.
     @inline(never)
     private mutating func dispatchAndLink(_ from: BlockID, to: BlockID, slot: Int) {
-        sites.add(from, dispatchSlot)
+        for variant in linkSites { variant.sites.add(from, variant.dispatch) }
         if !isTranslated(to) { translate(to) }
         // A flush during that translation discarded `from` too: nothing left to patch.
         guard isTranslated(from) else { return }
-        sites.add(from, linkSlot)
+        for variant in linkSites { variant.sites.add(from, variant.link) }
         links[slot] = Link(target: to, version: versions[Int(to)])
     }
 
-    /// An indirect exit the IBTC did not resolve: dispatch, translate, fill the entry.
+    /// An indirect exit the IBTC did not resolve (dbt-ibtc): dispatch, translate, fill the entry.
     @inline(never)
     private mutating func dispatchAndFill(_ from: BlockID, to: BlockID) {
         let target = facts[Int(to)].address
-        sites.add(from, dispatchSlot)
+        ibtcSites!.add(from, ibtcDispatch)
         if !isTranslated(to) { translate(to) }
         ibtc[Int(target & ibtcMask)] = IBTCEntry(tag: target, block: to, version: versions[Int(to)])
     }
@@ -261,7 +335,7 @@ struct BinaryTranslationCore {
         let b = Int(block)
         let size = UInt64(facts[b].instructions)
         if capacity > 0 && cacheUsed + size > capacity && cacheUsed > 0 {
-            sites.add(block, flushSlot)
+            addToAll(block, \.flush)
             for other in 0..<table.count where isTranslated(BlockID(other)) { discard(other) }
         }
         versions[b] &+= 1
@@ -284,7 +358,7 @@ struct BinaryTranslationCore {
 
     private mutating func discard(_ b: Int) {
         versions[b] &+= 1
-        if mode != .noLink {
+        if linking {
             links[2 * b] = Link()
             links[2 * b + 1] = Link()
         }
@@ -296,7 +370,7 @@ struct BinaryTranslationCore {
     private mutating func codeWrite(_ write: CodeWrite, by block: BlockID) {
         forEachPage(of: write, table) { page in
             guard liveBlocks[page] > 0 else { return }
-            sites.add(block, writeSlot)
+            addToAll(block, \.write)
             // Every translated block overlapping the page is listed on it (the order of discards is immaterial).
             let blocks = listedBlocks[page]
             listedBlocks[page].removeAll(keepingCapacity: true)
@@ -309,31 +383,74 @@ struct BinaryTranslationCore {
     }
 
     /// End of trace: the exits the loop did not follow. Syscall and far exits go to the dispatcher on
-    /// every execution, a thread's last one included (they end threads); the other counted exits do on
-    /// every execution but a thread's last (recording stopped there and where control went is unknown).
+    /// every execution, a thread's last one included (they end threads); the other exits a variant
+    /// dispatches every time do on every execution but a thread's last (recording stopped there and where
+    /// control went is unknown).
     mutating func finish() {
-        sites.addPerExecution(executions) { [facts, syscallSlot, farSlot, dispatchSlot] block in
-            switch (facts[block].route, facts[block].kind) {
-            case (.counted, ExitKind.syscall.rawValue): (syscallSlot, 1)
-            case (.counted, ExitKind.far.rawValue): (farSlot, 1)
-            case (.counted, _): (dispatchSlot, 1)
-            default: nil
+        if !prepared { prepare() }
+        let facts = self.facts
+        for case let variant? in variants {
+            variant.sites.addPerExecution(executions) { block in
+                let kind = facts[block].kind
+                guard variant.dispatchesEveryTime(kind) else { return nil }
+                return switch kind {
+                case ExitKind.syscall.rawValue: (variant.syscall, 1)
+                case ExitKind.far.rawValue: (variant.far, 1)
+                default: (variant.dispatch, 1)
+                }
             }
-        }
-        for state in threads where state.previous != Self.none {
-            let last = Int(state.previous)
-            if facts[last].route == .counted && facts[last].kind != ExitKind.syscall.rawValue
-                && facts[last].kind != ExitKind.far.rawValue {
-                sites.add(state.previous, dispatchSlot, 0 &- 1)  // its last execution has no exit
+            for state in threads where state.previous != Self.none {
+                let kind = facts[Int(state.previous)].kind
+                if variant.dispatchesEveryTime(kind) && kind != ExitKind.syscall.rawValue && kind != ExitKind.far.rawValue {
+                    variant.sites.add(state.previous, variant.dispatch, 0 &- 1)  // its last execution has no exit
+                }
             }
         }
     }
 
-    func counts() -> StrategyCounts {
+    func counts(_ mode: Mode) -> StrategyCounts {
         var result = StrategyCounts()
-        sites.summarize(into: &result, table: table)
+        variants[mode.rawValue]!.sites.summarize(into: &result, table: table)
         result.translated = translatedInstructions
         result.translations = translations
         return result
     }
+}
+
+/// The one `BinaryTranslationCore` of a replay, shared by the dbt strategies it runs. The engine hands each
+/// chunk to every strategy in turn and then calls `finish` on each: the first variant's call does the work
+/// for all of them, and the others' calls of the same round are skipped.
+final class BinaryTranslationFamily {
+    private var core: BinaryTranslationCore
+    private var members = 0
+    /// Calls still to skip in the current round (a chunk, or the finish).
+    private var pending = 0
+
+    private init(context: ReplayContext) { core = BinaryTranslationCore(context: context) }
+
+    /// The replay's family, made by the first dbt strategy and joined by the others.
+    static func join(_ context: ReplayContext, as mode: BinaryTranslationCore.Mode) -> BinaryTranslationFamily {
+        let family = context.shared { BinaryTranslationFamily(context: context) }
+        family.core.join(mode)
+        family.members += 1
+        return family
+    }
+
+    func replay(_ chunk: StreamChunk, thread: Int) {
+        if pending == 0 {
+            core.replay(chunk, thread: thread)
+            pending = members
+        }
+        pending -= 1
+    }
+
+    func finish() {
+        if pending == 0 {
+            core.finish()
+            pending = members
+        }
+        pending -= 1
+    }
+
+    func counts(_ mode: BinaryTranslationCore.Mode) -> StrategyCounts { core.counts(mode) }
 }
