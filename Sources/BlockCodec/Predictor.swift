@@ -110,6 +110,16 @@ enum Ctx {
     static var count: Int { runLow + 33 * 4 }
 }
 
+/// A jcc's other side, the candidate after its predicted side: the block learned there, else the block
+/// the address map knows at `address`. It is looked up only when a miss needs it, since most executions of
+/// a jcc hit and the lookup is a cache miss on large programs (the same id either way).
+struct OtherSide {
+    var learned: UInt32
+    var address: UInt64
+    var exists = true
+    static var none: OtherSide { OtherSide(learned: noBlock, address: 0, exists: false) }
+}
+
 /// The successor predictor shared by encoder and decoder, plus the coding of one transition.
 ///
 /// Everything here is deterministic and depends only on the ids already coded and their definitions, so
@@ -492,7 +502,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
         let p = e.targetID != noBlock ? e.targetID : resolve(e.target)
         let agree = Ctx.single + ((Int(e.kind) &* 8) + (p == nextNew ? 4 : 0) + Int(e.missState)) &* 9
         let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: 3 - Int(e.missState), kindClass: 0,
-                              secondary: noBlock)
+                              secondary: .none)
         guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
         if s == p {
             if e.missState != 0 { blocks.base[Int(b)].missState = e.missState - 1 }
@@ -523,7 +533,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
         }
         let agree = Ctx.ret + ((caller != noBlock ? 2 : 0) + (p == nextNew ? 1 : 0)) &* 9
         let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: caller != noBlock ? 3 : 0,
-                              kindClass: 2, secondary: noBlock)
+                              kindClass: 2, secondary: .none)
         guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
         if caller != noBlock {
             let c = blocks[Int(caller)]
@@ -560,7 +570,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
         }
         let agree = Ctx.indirect + (source &* 4 + (matched ? confidence : 0)) &* 9
         let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: matched ? confidence : 0,
-                              kindClass: 3, secondary: noBlock)
+                              kindClass: 3, secondary: .none)
         guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
         if matched {
             if p == s {
@@ -654,15 +664,15 @@ struct SuccessorModel<Shape: ModelConfiguration> {
             predicted = baseTaken
         }
         let alternateTaken = alternate >= 0 ? (table[entry(alternate).0] >> 16) & 7 >= 4 : baseTaken
-        let takenID = e.targetID != noBlock ? e.targetID : resolve(e.target)
-        let fallID = e.fallID != noBlock ? e.fallID : resolve(e.fallThrough)
-        let p = predicted ? takenID : fallID
-        let other = predicted ? fallID : takenID
+        let p = predicted ? (e.targetID != noBlock ? e.targetID : resolve(e.target))
+                          : (e.fallID != noBlock ? e.fallID : resolve(e.fallThrough))
+        let other = predicted ? OtherSide(learned: e.fallID, address: e.fallThrough)
+                              : OtherSide(learned: e.targetID, address: e.target)
         let agree = Ctx.jcc + (((provider + 1) &* 16 + counter &* 2 + (alternateTaken == predicted ? 1 : 0)) &* 4
             + recentMisses(e.outcomes)) &* 9
         let strength = predicted ? counter - 4 : 3 - counter
         let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: strength, kindClass: 1,
-                              secondary: other == p ? noBlock : other, mixSet: Shape.mixJcc ? (provider + 1) &* 2 : -1)
+                              secondary: other, mixSet: Shape.mixJcc ? (provider + 1) &* 2 : -1)
         guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
         // Neither side (a signal, a new translation): no direction to learn.
         guard let taken = side(of: s, jcc: b, e) else { return s }
@@ -721,14 +731,14 @@ struct SuccessorModel<Shape: ModelConfiguration> {
     @inline(__always)
     private mutating func stepStableJcc<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
                                                      _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
-        let takenID = e.targetID != noBlock ? e.targetID : resolve(e.target)
-        let fallID = e.fallID != noBlock ? e.fallID : resolve(e.fallThrough)
-        let p = e.lastTaken ? takenID : fallID
-        let other = e.lastTaken ? fallID : takenID
+        let p = e.lastTaken ? (e.targetID != noBlock ? e.targetID : resolve(e.target))
+                            : (e.fallID != noBlock ? e.fallID : resolve(e.fallThrough))
+        let other = e.lastTaken ? OtherSide(learned: e.fallID, address: e.fallThrough)
+                                : OtherSide(learned: e.targetID, address: e.target)
         let level = Swift.min(7, 15 - e.streak.leadingZeroBitCount - (Int.bitWidth - 1 - Shape.stableStreak.leadingZeroBitCount) + 1)
         let agree = Ctx.stable + (level &* 2 + (p == nextNew ? 1 : 0)) &* 9
         let s = codePredicted(&coder, actual, b, p, agree: agree, confidence: 3, kindClass: 1,
-                              secondary: other == p ? noBlock : other)
+                              secondary: other)
         guard s != noBlock, learnIfNew(s, definitions) else { return noBlock }
         // Neither side (a signal, a new translation): no direction to learn.
         guard let taken = side(of: s, jcc: b, e) else { return s }
@@ -777,7 +787,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
     @inline(__always)
     private mutating func codePredicted<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ p: UInt32,
                                                      agree: Int, confidence: Int, kindClass: Int,
-                                                     secondary: UInt32, mixSet: Int = -1) -> UInt32 {
+                                                     secondary: OtherSide, mixSet: Int = -1) -> UInt32 {
         let m = matchPredicted
         if m == noBlock || m == p {
             let state = m == noBlock ? 0 : 1 + matchBucket
@@ -819,12 +829,14 @@ struct SuccessorModel<Shape: ModelConfiguration> {
     }
 
     /// After the predictions `exclude0`/`exclude1` missed: the kind's `secondary` candidate (a jcc's other
-    /// side), `b`'s recent successors, then new, then the id.
+    /// side; skipped when it is one of those), `b`'s recent successors, then new, then the id.
     @inline(never)
     private mutating func codeMiss<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, kindClass: Int,
                                                 exclude exclude0: UInt32, _ exclude1: UInt32,
-                                                secondary: UInt32) -> UInt32 {
+                                                secondary other: OtherSide) -> UInt32 {
         var exclude2 = noBlock
+        // Resolved here, not by the step: nothing the address map or `nextNew` depend on changed since.
+        let secondary = !other.exists ? noBlock : other.learned != noBlock ? other.learned : resolve(other.address)
         if secondary != noBlock, secondary != exclude0, secondary != exclude1 {
             if coder.code(actual == secondary, &probabilities.base[Ctx.secondary + (secondary == nextNew ? 1 : 0)],
                           shift: ModelShape.sideShift) {
