@@ -1,3 +1,4 @@
+import Synchronization
 import TraceModel
 
 /// Per-block facts precomputed once per replay so the per-block work of every strategy is array lookups.
@@ -27,6 +28,10 @@ public struct BlockTable: Sendable {
     public let targetLeavesPage: [Bool]
     /// The fall-through address lies on another page than the block's start.
     public let fallThroughLeavesPage: [Bool]
+
+    /// Every block's exit site and entry site in address order, made on first use and shared by every
+    /// strategy's summary (`SiteOrder`).
+    let siteOrder = SiteOrder()
 
     /// Page number (address >> pageShift) of each dense page index.
     public let pageNumbers: [UInt64]
@@ -102,4 +107,29 @@ public struct BlockTable: Sendable {
 
     /// Page-aligned address of a dense page.
     public func pageBase(_ page: PageIndex) -> UInt64 { pageNumbers[Int(page)] << pageShift }
+}
+
+/// The sites of all blocks, sorted once by address: `block << 1` for a block's exit site (its last
+/// instruction), `block << 1 | 1` for its entry site (its start). Each strategy's summary walks this list
+/// instead of sorting its own sites.
+final class SiteOrder: Sendable {
+    private let sorted = Mutex<[UInt32]?>(nil)
+
+    /// The sorted site keys of `table`, computed on the first call.
+    func keys(_ table: BlockTable) -> [UInt32] {
+        sorted.withLock { sorted in
+            if let sorted { return sorted }
+            struct Site { var address: UInt64; var key: UInt32 }
+            var sites: [Site] = []
+            sites.reserveCapacity(2 * table.count)
+            for block in 0..<table.count {
+                sites.append(Site(address: table.lastInstruction[block], key: UInt32(block) << 1))
+                sites.append(Site(address: table.address[block], key: UInt32(block) << 1 | 1))
+            }
+            sites.sort { $0.address < $1.address }
+            let keys = sites.map(\.key)
+            sorted = keys
+            return keys
+        }
+    }
 }

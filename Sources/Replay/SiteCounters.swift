@@ -44,48 +44,48 @@ struct SiteCounters {
         dataPageCounts[page, default: [:]][cause, default: 0] += amount
     }
 
-    /// Where some of a block's nonzero counts are sited: its exit causes at its last instruction, its
-    /// entry causes at its start, or one of `entryCounts` (`source` indexes `extra` rows then).
-    private struct Contribution {
-        enum Kind: UInt8 { case exit, entry, extra }
-        var address: UInt64
-        var source: Int32
-        var kind: Kind
-    }
-
-    /// Totals, sites and pages. Every nonzero (block, cause) count is sited at one address; the
-    /// contributions are sorted by address once and merged, so each site and page is one row of `width`
-    /// counts built without hashing, and pages come out in address order as sites do.
+    /// Totals, sites and pages. Every nonzero (block, cause) count is sited at one address: its exit causes
+    /// at the block's last instruction, its entry causes at its start, `entryCounts` at their block's start.
+    /// The sites of all blocks come sorted by address from the table (`SiteOrder`, shared by every
+    /// strategy of the replay); walking them merges each address's counts into one row of `width` counts,
+    /// without hashing, and pages come out in address order as sites do.
     func summarize(into result: inout StrategyCounts, table: BlockTable) {
         let width = self.width
-        let siteIsExit = causes.map(\.siteIsExit)
-        let isDataCause = causes.map { $0 == .pfData || $0 == .dataMap }
-        var totals = [UInt64](repeating: 0, count: width)
-        var contributions: [Contribution] = []
-        let counts = self.counts.pointer
-        for block in 0..<table.count {
-            var exit = false, entry = false
-            for slot in 0..<width {
-                let count = counts[block &* width &+ slot]
-                if count == 0 { continue }
-                totals[slot] &+= count
-                if siteIsExit[slot] { exit = true } else { entry = true }
-            }
-            if exit { contributions.append(Contribution(address: table.lastInstruction[block], source: Int32(block), kind: .exit)) }
-            if entry { contributions.append(Contribution(address: table.address[block], source: Int32(block), kind: .entry)) }
+        var exitSlots: UInt32 = 0, dataSlots: UInt32 = 0
+        for (slot, cause) in causes.enumerated() {
+            if cause.siteIsExit { exitSlots |= 1 << UInt32(slot) }
+            if cause == .pfData || cause == .dataMap { dataSlots |= 1 << UInt32(slot) }
         }
-        // The rare entry counts, as rows of their own.
+        let counts = self.counts.pointer
+        var totals = [UInt64](repeating: 0, count: width)
+        // Per block: bit 0 when it has exit counts, bit 1 when it has entry counts.
+        var present = [UInt8](repeating: 0, count: table.count)
+        totals.withUnsafeMutableBufferPointer { totals in
+            present.withUnsafeMutableBufferPointer { present in
+                for block in 0..<table.count {
+                    let row = counts + block &* width
+                    var bits: UInt8 = 0
+                    for slot in 0..<width where row[slot] != 0 {
+                        totals[slot] &+= row[slot]
+                        bits |= (exitSlots >> UInt32(slot)) & 1 == 1 ? 1 : 2
+                    }
+                    present[block] = bits
+                }
+            }
+        }
+        // The rare entry counts, as rows of their own, in address order.
         var extra: [UInt64] = []
+        var extraSites: [(address: UInt64, row: Int)] = []
         for (block, byCause) in entryCounts {
-            let row = extra.count / width
+            let row = extraSites.count
             extra.append(contentsOf: repeatElement(0, count: width))
             for (cause, count) in byCause {
                 totals[slot(cause)] &+= count
                 extra[row * width + slot(cause)] &+= count
             }
-            contributions.append(Contribution(address: table.address[Int(block)], source: Int32(row), kind: .extra))
+            extraSites.append((table.address[Int(block)], row))
         }
-        contributions.sort { $0.address < $1.address }
+        extraSites.sort { $0.address < $1.address }
 
         // Slots in cause order: the compact form of a row lists its nonzero counts in that order.
         let slotsInOrder = (0..<width).sorted { causes[$0].order < causes[$1].order }
@@ -93,45 +93,74 @@ struct SiteCounters {
         var siteValues: [UInt64] = []
         var siteAddress: [UInt64] = [], siteTotal: [UInt64] = [], sitePresent: [UInt32] = [], siteEnd: [Int] = []
         var pageAddresses: [UInt64] = [], pageCounts: [UInt64] = []
+        let keys = table.siteOrder.keys(table)
         var row = [UInt64](repeating: 0, count: width)
-        var next = 0
-        while next < contributions.count {
-            let address = contributions[next].address
-            for slot in 0..<width { row[slot] = 0 }
-            var hasCodeCount = false
-            while next < contributions.count && contributions[next].address == address {
-                let contribution = contributions[next]
-                let source = Int(contribution.source)
-                for slot in 0..<width {
-                    let count: UInt64 = switch contribution.kind {
-                    case .exit: siteIsExit[slot] ? counts[source &* width &+ slot] : 0
-                    case .entry: siteIsExit[slot] ? 0 : counts[source &* width &+ slot]
-                    case .extra: extra[source * width + slot]
-                    }
-                    if count == 0 { continue }
-                    row[slot] &+= count
-                    if !isDataCause[slot] { hasCodeCount = true }
+        table.address.withUnsafeBufferPointer { address in
+        table.lastInstruction.withUnsafeBufferPointer { lastInstruction in
+        present.withUnsafeBufferPointer { present in
+        row.withUnsafeMutableBufferPointer { row in
+            /// The address of site key `key`, or nil when the block has no counts sited there.
+            @inline(__always) func site(_ key: UInt32) -> UInt64? {
+                let block = Int(key >> 1)
+                guard present[block] & (1 << UInt8(key & 1)) != 0 else { return nil }
+                return key & 1 == 0 ? lastInstruction[block] : address[block]
+            }
+            var next = 0, nextExtra = 0
+            while true {
+                while next < keys.count && site(keys[next]) == nil { next += 1 }
+                let here: UInt64
+                if next < keys.count, let key = site(keys[next]) {
+                    here = nextExtra < extraSites.count ? min(key, extraSites[nextExtra].address) : key
+                } else if nextExtra < extraSites.count {
+                    here = extraSites[nextExtra].address
+                } else {
+                    break
                 }
-                next += 1
+                for slot in 0..<width { row[slot] = 0 }
+                var codeCount = false
+                while next < keys.count {
+                    let key = keys[next]
+                    if let at = site(key) {
+                        if at != here { break }
+                        let block = Int(key >> 1), isExit = key & 1 == 0
+                        let counts = counts + block &* width
+                        for slot in 0..<width where counts[slot] != 0 && ((exitSlots >> UInt32(slot)) & 1 == 1) == isExit {
+                            row[slot] &+= counts[slot]
+                            if (dataSlots >> UInt32(slot)) & 1 == 0 { codeCount = true }
+                        }
+                    }
+                    next += 1
+                }
+                while nextExtra < extraSites.count && extraSites[nextExtra].address == here {
+                    let base = extraSites[nextExtra].row * width
+                    for slot in 0..<width where extra[base + slot] != 0 {
+                        row[slot] &+= extra[base + slot]
+                        if (dataSlots >> UInt32(slot)) & 1 == 0 { codeCount = true }
+                    }
+                    nextExtra += 1
+                }
+                var total: UInt64 = 0, presentCauses: UInt32 = 0
+                for slot in slotsInOrder where row[slot] != 0 {
+                    total &+= row[slot]
+                    presentCauses |= bit[slot]
+                    siteValues.append(row[slot])
+                }
+                siteAddress.append(here)
+                siteTotal.append(total)
+                sitePresent.append(presentCauses)
+                siteEnd.append(siteValues.count)
+                guard codeCount else { continue }
+                let page = (here >> table.pageShift) << table.pageShift
+                if pageAddresses.last != page {
+                    pageAddresses.append(page)
+                    pageCounts.append(contentsOf: repeatElement(0, count: width))
+                }
+                let base = (pageAddresses.count - 1) * width
+                for slot in 0..<width where (dataSlots >> UInt32(slot)) & 1 == 0 { pageCounts[base + slot] &+= row[slot] }
             }
-            var total: UInt64 = 0, present: UInt32 = 0
-            for slot in slotsInOrder where row[slot] != 0 {
-                total &+= row[slot]
-                present |= bit[slot]
-                siteValues.append(row[slot])
-            }
-            siteAddress.append(address)
-            siteTotal.append(total)
-            sitePresent.append(present)
-            siteEnd.append(siteValues.count)
-            guard hasCodeCount else { continue }
-            let page = (address >> table.pageShift) << table.pageShift
-            if pageAddresses.last != page {
-                pageAddresses.append(page)
-                pageCounts.append(contentsOf: repeatElement(0, count: width))
-            }
-            let base = (pageAddresses.count - 1) * width
-            for slot in 0..<width where !isDataCause[slot] { pageCounts[base + slot] &+= row[slot] }
+        }
+        }
+        }
         }
         // Data-page counts join the row of their page (binary search: the rows are in address order).
         var pages = pageAddresses.indices.map { (page: pageAddresses[$0], row: $0) }
@@ -155,10 +184,9 @@ struct SiteCounters {
             for (cause, count) in byCause { pageCounts[target * width + slot(cause)] &+= count }
         }
         result.counts = Dictionary(uniqueKeysWithValues: zip(causes, totals))
-        // Most counts first, then lowest address (addresses are distinct: a total order).
-        let ranked = siteAddress.indices.sorted {
-            siteTotal[$0] != siteTotal[$1] ? siteTotal[$0] > siteTotal[$1] : siteAddress[$0] < siteAddress[$1]
-        }
+        // Most counts first, then lowest address (addresses are distinct: a total order). The sites are in
+        // address order already, so a stable sort by total does it.
+        let ranked = Self.stableOrderByDescendingKey(siteTotal)
         result.sites = ranked.map { index in
             TrapSite(address: siteAddress[index], compact: CauseCountList(
                 present: sitePresent[index], values: siteValues[(index == 0 ? 0 : siteEnd[index - 1])..<siteEnd[index]]))
@@ -179,5 +207,29 @@ struct SiteCounters {
             PageTraps(page: pages[index].page, compact: CauseCountList(
                 present: pagePresent[index], values: pageValues[(index == 0 ? 0 : pageEnd[index - 1])..<pageEnd[index]]))
         }
+    }
+
+    /// The indices of `keys` ordered by key, largest first, equal keys in index order: an LSD radix sort
+    /// over the key bytes in use (a summary ranks tens of thousands of sites; comparison sorts cost several
+    /// times more).
+    static func stableOrderByDescendingKey(_ keys: [UInt64]) -> [Int] {
+        var order = Array(keys.indices), spare = order
+        let bytes = (64 - (keys.max() ?? 0).leadingZeroBitCount + 7) / 8
+        var histogram = [Int](repeating: 0, count: 256)
+        for byte in 0..<bytes {
+            let shift = UInt64(byte * 8)
+            for slot in 0..<256 { histogram[slot] = 0 }
+            // Digits of the complement: descending keys in an ascending sort.
+            for key in keys { histogram[Int(~(key >> shift) & 0xFF)] += 1 }
+            var start = 0
+            for slot in 0..<256 { (histogram[slot], start) = (start, start + histogram[slot]) }
+            for index in order {
+                let slot = Int(~(keys[index] >> shift) & 0xFF)
+                spare[histogram[slot]] = index
+                histogram[slot] += 1
+            }
+            swap(&order, &spare)
+        }
+        return order
     }
 }
