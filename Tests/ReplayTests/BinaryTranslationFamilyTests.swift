@@ -55,7 +55,8 @@ import TraceModel
             var alone: [String: StrategyResult] = [:]
             for variant in Self.variants {
                 let results = try script.replay([variant], parameters)
-                alone[variant] = try #require(results.strategy(variant))
+                let result = try #require(results.strategy(variant))
+                alone[variant] = result
             }
             for selection in Self.selections {
                 let results = try script.replay(selection, parameters)
