@@ -22,6 +22,9 @@ struct SiteCounters {
     /// The slot of `cause` (a programming error if the strategy did not declare it).
     func slot(_ cause: TrapCause) -> Int { causes.firstIndex(of: cause)! }
 
+    /// The slot of `cause`, or -1 when the strategy does not count it.
+    func slotIfCounted(_ cause: TrapCause) -> Int { causes.firstIndex(of: cause) ?? -1 }
+
     @inline(__always)
     func add(_ block: BlockID, _ slot: Int, _ amount: UInt64 = 1) {
         counts[Int(block) &* width &+ slot] &+= amount

@@ -77,15 +77,14 @@ struct BinaryTranslationCore {
             case .ibtc: [.dispatch, .dispatchSyscall, .dispatchFar, .link, .ibtcHit, .rasHit, .pfWrite, .flush]
             }
             sites = SiteCounters(causes: causes, blockCount: blockCount)
-            func slot(_ cause: TrapCause) -> Int { causes.firstIndex(of: cause) ?? -1 }
-            dispatch = slot(.dispatch)
-            syscall = slot(.dispatchSyscall)
-            far = slot(.dispatchFar)
-            link = slot(.link)
-            ibtcHit = slot(.ibtcHit)
-            rasHit = slot(.rasHit)
-            write = slot(.pfWrite)
-            flush = slot(.flush)
+            dispatch = sites.slotIfCounted(.dispatch)
+            syscall = sites.slotIfCounted(.dispatchSyscall)
+            far = sites.slotIfCounted(.dispatchFar)
+            link = sites.slotIfCounted(.link)
+            ibtcHit = sites.slotIfCounted(.ibtcHit)
+            rasHit = sites.slotIfCounted(.rasHit)
+            write = sites.slotIfCounted(.pfWrite)
+            flush = sites.slotIfCounted(.flush)
         }
 
         /// Whether this variant sends an exit of `kind` to the dispatcher on every execution.

@@ -46,21 +46,20 @@ struct PageFaultCore {
         case .legacyMapData: causes += [.dataMap, .escapes]
         }
         sites = SiteCounters(causes: causes, blockCount: table.count)
-        func slot(_ cause: TrapCause) -> Int { causes.firstIndex(of: cause) ?? -1 }
-        sensitiveSlot = slot(.sensitive)
-        execSlot = slot(.pfExec)
-        fillSlot = slot(.int3Fill)
-        writeSlot = slot(.pfWrite)
-        dataSlot = slot(.pfData)
-        mapSlot = slot(.dataMap)
-        escapeSlot = slot(.escapes)
+        sensitiveSlot = sites.slotIfCounted(.sensitive)
+        execSlot = sites.slotIfCounted(.pfExec)
+        fillSlot = sites.slotIfCounted(.int3Fill)
+        writeSlot = sites.slotIfCounted(.pfWrite)
+        dataSlot = sites.slotIfCounted(.pfData)
+        mapSlot = sites.slotIfCounted(.dataMap)
+        escapeSlot = sites.slotIfCounted(.escapes)
         var exitSlot = [Int8](repeating: -1, count: table.count)
         for block in 0..<table.count {
             let cause: TrapCause? = if table.lastPage[block] != table.page[block] { .pageCross }
                 else if table.exitKind[block] == .syscall { .syscall }
                 else if table.exitKind[block] == .far { .far }
                 else { nil }
-            if let cause { exitSlot[block] = Int8(slot(cause)) }
+            if let cause { exitSlot[block] = Int8(sites.slotIfCounted(cause)) }
         }
         self.exitSlot = exitSlot
         scanPending = [Bool](repeating: false, count: table.pageCount)
