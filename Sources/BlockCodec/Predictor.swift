@@ -252,6 +252,10 @@ struct SuccessorModel<Shape: ModelConfiguration> {
 
     /// Codes the successor of `current` (`actual` when encoding; ignored when decoding) and updates the
     /// model. Returns the successor, or `noBlock` if it has no definition (malformed input).
+    ///
+    /// The per-kind steps and `codePredicted` are `@_transparent`, inlined before optimisation: the
+    /// optimiser kept them out of line in the (large) encode and decode loops despite `@inline(__always)`,
+    /// paying a call, the entry copy and the coder's state through memory on every block.
     @inline(__always)
     mutating func step<C: BitCoder>(_ coder: inout C, actual: UInt32,
                                     _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
@@ -550,7 +554,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
     }
 
     /// jmp, call, split, syscall: one static successor.
-    @inline(__always)
+    @_transparent
     private mutating func stepSingle<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
                                                   _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
         let p = e.targetID != noBlock ? e.targetID : resolve(e.target)
@@ -570,7 +574,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
     }
 
     /// Near return: the return-address stack holds the calling blocks.
-    @inline(__always)
+    @_transparent
     private mutating func stepReturn<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
                                                   _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
         var p: UInt32
@@ -598,7 +602,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
     }
 
     /// jmp_ind, call_ind, far: a tagged table indexed by the previous block, else the last successor.
-    @inline(__always)
+    @_transparent
     private mutating func stepIndirect<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
                                                     _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
         let x = (UInt64(b) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(previous) &* 0xC2B2_AE3D_27D4_EB4F)
@@ -659,7 +663,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
         return nil
     }
 
-    @inline(__always)
+    @_transparent
     private mutating func stepJcc<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
                                                _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
         if Shape.stableStreak > 0 && Int(e.streak) >= Shape.stableStreak {
@@ -782,7 +786,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
 
     /// A jcc that went the same way many times in a row: predict that way without the tables; the streak
     /// length is the coding context. A break sends the block back to the tables.
-    @inline(__always)
+    @_transparent
     private mutating func stepStableJcc<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
                                                      _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
         let p = e.lastTaken ? (e.targetID != noBlock ? e.targetID : resolve(e.target))
@@ -838,7 +842,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
 
     /// Codes the successor given the kind's prediction `p`: alone when the match model agrees or has no
     /// guess (context group `agree`), else the match model's guess first, then `p`.
-    @inline(__always)
+    @_transparent
     private mutating func codePredicted<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ p: UInt32,
                                                      agree: Int, confidence: Int, kindClass: Int,
                                                      secondary: OtherSide, mixSet: Int = -1) -> UInt32 {
