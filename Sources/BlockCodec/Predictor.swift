@@ -120,6 +120,18 @@ struct OtherSide {
     static var none: OtherSide { OtherSide(learned: noBlock, address: 0, exists: false) }
 }
 
+/// A match table entry: a window position (0: empty) and the id just before that position (`noBlock`:
+/// unknown, read the window).
+enum MatchEntry {
+    /// `SuccessorModel.ageMatchTable` runs whenever `position` enters a new epoch of 2^epochBits blocks.
+    static var epochBits: UInt32 { 30 }
+    @inline(__always) static func make(position: UInt32, idBefore: UInt32) -> UInt64 {
+        UInt64(position) | UInt64(idBefore) << 32
+    }
+    @inline(__always) static func position(_ entry: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: entry) }
+    @inline(__always) static func idBefore(_ entry: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: entry >> 32) }
+}
+
 /// The successor predictor shared by encoder and decoder, plus the coding of one transition.
 ///
 /// Everything here is deterministic and depends only on the ids already coded and their definitions, so
@@ -157,9 +169,15 @@ struct SuccessorModel<Shape: ModelConfiguration> {
     /// Match model: the last 2^windowBits ids; `matchTable` maps a hash of the recent ids to the window
     /// position that followed them last time; `matchPosition` is where the current match continues.
     var window = RawArray<UInt32>(capacity: 1 << ModelShape.minWindowBits, fill: noBlock)
-    var matchTable = RawArray<UInt32>(capacity: 1 << (ModelShape.minWindowBits - 1), fill: 0)
+    /// Each entry: the window position (bits 0-31, 0 = empty) and the id just before it (bits 32-63, the
+    /// id the entry's verification compares first). Keeping that id in the entry saves the window read
+    /// (a cache miss) for the many candidates the hash only collided into (`MatchEntry`).
+    var matchTable = RawArray<UInt64>(capacity: 1 << (ModelShape.minWindowBits - 1), fill: 0)
     var matchTableBits = ModelShape.minWindowBits - 1
     var windowBits = ModelShape.minWindowBits
+    /// (1 << windowBits) - 1 and 64 - matchTableBits, kept with them (hot in every step).
+    var windowMask = (1 << ModelShape.minWindowBits) - 1
+    var matchShift = UInt64(64 - (ModelShape.minWindowBits - 1))
     var position: UInt32 = 0
     var matchPosition: UInt32 = 0
     var matchLength = 0
@@ -234,13 +252,17 @@ struct SuccessorModel<Shape: ModelConfiguration> {
 
     /// Codes the successor of `current` (`actual` when encoding; ignored when decoding) and updates the
     /// model. Returns the successor, or `noBlock` if it has no definition (malformed input).
+    ///
+    /// The per-kind steps and `codePredicted` are `@_transparent`, inlined before optimisation: the
+    /// optimiser kept them out of line in the (large) encode and decode loops despite `@inline(__always)`,
+    /// paying a call, the entry copy and the coder's state through memory on every block.
     @inline(__always)
     mutating func step<C: BitCoder>(_ coder: inout C, actual: UInt32,
                                     _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
         let b = current
         var s: UInt32
         if matchLength > 0 {
-            matchPredicted = window[Int(matchPosition) & ((1 << windowBits) - 1)]
+            matchPredicted = window[Int(matchPosition) & windowMask]
             matchBucket = Swift.min(7, Int.bitWidth - 1 - matchLength.leadingZeroBitCount)
         } else {
             matchPredicted = noBlock
@@ -295,7 +317,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
         var k = 0
         let target = decoding ? r : limit
         while true {
-            var mask = (1 << windowBits) - 1
+            var mask = windowMask
             var segment = target - k
             let growing = windowBits < ModelShape.maxWindowBits
             if growing { segment = Swift.min(segment, (mask + 1) - Int(pos)) }
@@ -323,9 +345,13 @@ struct SuccessorModel<Shape: ModelConfiguration> {
             if growing && Int(pos) == mask + 1 {
                 position = pos
                 growWindow()
-                mask = (1 << windowBits) - 1
+                mask = windowMask
             }
             if k == target || k - start < segment { break }
+        }
+        if pos >> MatchEntry.epochBits != position >> MatchEntry.epochBits {
+            position = pos
+            ageMatchTable()
         }
         position = pos
         matchPosition = from
@@ -334,7 +360,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
             _ = codeRunLength(&coder, r, bucket: bucket)
         }
         if r == 0 {
-            knownWrong = window[Int(matchPosition) & ((1 << windowBits) - 1)]
+            knownWrong = window[Int(matchPosition) & windowMask]
             matchLength = 0
             return 0
         }
@@ -342,7 +368,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
         matchLength = runLength + r
         matchHits += r
         if r < remaining {
-            knownWrong = window[Int(matchPosition) & ((1 << windowBits) - 1)]
+            knownWrong = window[Int(matchPosition) & windowMask]
             matchLength = 0
         }
         return r
@@ -386,7 +412,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
         history1 = h1
         previous = r >= 2 ? ids[r - 2] : current
         current = ids[r - 1]
-        let mask = (1 << windowBits) - 1
+        let mask = windowMask
         var hash: UInt64 = 0
         for back in (1...13).reversed() {
             let s = window[Int(position &- UInt32(back)) & mask]
@@ -441,34 +467,64 @@ struct SuccessorModel<Shape: ModelConfiguration> {
                 matchLength = 0
             }
         }
-        var mask = (1 << windowBits) - 1
+        var mask = windowMask
         window[Int(position) & mask] = s
         position &+= 1
-        if Int(position) & mask == 0 && windowBits < ModelShape.maxWindowBits && Int(position) == mask + 1 {
-            growWindow()
-            mask = (1 << windowBits) - 1
+        if Int(position) & mask == 0 {
+            if windowBits < ModelShape.maxWindowBits && Int(position) == mask + 1 {
+                growWindow()
+                mask = windowMask
+            }
+            if position & (1 << MatchEntry.epochBits - 1) == 0 { ageMatchTable() }
         }
         recentHash = (recentHash << 5) ^ (UInt64(s) &* 0x9E37_79B9_7F4A_7C15 >> 20)
-        let slot = Int(truncatingIfNeeded: (recentHash &* 0xD6E8_FEB8_6659_FD93) >> UInt64(64 - matchTableBits))
+        // matchShift (64 - matchTableBits) is below 64: a masking shift needs no range check.
+        let slot = Int(truncatingIfNeeded: (recentHash &* 0xD6E8_FEB8_6659_FD93) &>> matchShift)
         // While a match runs, its context is already in the table (an older occurrence predicts as well
         // as the newest), so only unmatched positions are inserted: far fewer random stores.
         if matchLength == 0 {
-            let candidate = matchTable[slot]
+            let stored = matchTable[slot]
+            let candidate = MatchEntry.position(stored)
             let distance = position &- candidate
-            if candidate != 0, distance > 0, Int(distance) <= mask {
+            // (distance == mask would not compare a single id: no match either.)
+            if candidate != 0, distance > 0, Int(distance) < mask {
                 // Verify the candidate (the hash may collide) and measure how long the match already is.
-                var length = 0
-                while length < 32, Int(distance) + length < mask,
-                      window[Int(candidate &- 1 &- UInt32(length)) & mask] == window[Int(position &- 1 &- UInt32(length)) & mask] {
-                    length += 1
-                }
-                if length >= ModelShape.minMatch {
-                    matchLength = length
-                    matchHits = 0
-                    matchPosition = candidate
+                // The first comparison, window[candidate - 1] == s, is made on the id kept in the entry
+                // unless the entry is too old to trust it (`ageMatchTable`).
+                let before = MatchEntry.idBefore(stored)
+                if before == s || before == noBlock {
+                    var length = before == s ? 1 : 0
+                    while length < 32, Int(distance) + length < mask,
+                          window[Int(candidate &- 1 &- UInt32(length)) & mask] == window[Int(position &- 1 &- UInt32(length)) & mask] {
+                        length += 1
+                    }
+                    if length >= ModelShape.minMatch {
+                        matchLength = length
+                        matchHits = 0
+                        matchPosition = candidate
+                    }
                 }
             }
-            matchTable[slot] = position
+            matchTable[slot] = MatchEntry.make(position: position, idBefore: s)
+        }
+    }
+
+    /// Makes entries that may be older than 2^32 positions forget their `idBefore`. Positions are 32-bit:
+    /// once the stream is 2^32 blocks past an entry, its distance wraps and may look small again, and
+    /// then the window (overwritten since) decides its verification, not the id the entry kept. Called
+    /// each time `position` enters a new 2^epochBits epoch (within a copy run's length of it), it marks
+    /// every entry farther back than the window; an unmarked entry was then either written in the last two
+    /// epochs or was inside the window at the last call, so it is younger than 2^32 and its id is still
+    /// the window's. (Marking an entry is always safe: it is verified on the window, as it once was.)
+    @inline(never)
+    private mutating func ageMatchTable() {
+        let limit = UInt32(windowMask)
+        for i in 0..<(1 << matchTableBits) {
+            let stored = matchTable[i]
+            let candidate = MatchEntry.position(stored)
+            if candidate != 0, position &- candidate &- 1 >= limit {
+                matchTable[i] = MatchEntry.make(position: candidate, idBefore: noBlock)
+            }
         }
     }
 
@@ -477,15 +533,17 @@ struct SuccessorModel<Shape: ModelConfiguration> {
     private mutating func growWindow() {
         let bits = windowBits + 1
         let grown = RawArray<UInt32>(capacity: 1 << bits, fill: noBlock)
-        let oldMask = (1 << windowBits) - 1
+        let oldMask = windowMask
         // The window is full and position is a multiple of its size: old slot i holds position i.
         for i in 0...oldMask { grown[i] = window[i] }
         window.free()
         window = grown
         matchTable.free()
         matchTableBits = Swift.min(bits - 1, Shape.maxMatchTableBits)
-        matchTable = RawArray<UInt32>(capacity: 1 << matchTableBits, fill: 0)
+        matchTable = RawArray<UInt64>(capacity: 1 << matchTableBits, fill: 0)
         windowBits = bits
+        windowMask = (1 << bits) - 1
+        matchShift = UInt64(64 - matchTableBits)
         matchLength = 0
     }
 
@@ -496,7 +554,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
     }
 
     /// jmp, call, split, syscall: one static successor.
-    @inline(__always)
+    @_transparent
     private mutating func stepSingle<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
                                                   _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
         let p = e.targetID != noBlock ? e.targetID : resolve(e.target)
@@ -516,7 +574,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
     }
 
     /// Near return: the return-address stack holds the calling blocks.
-    @inline(__always)
+    @_transparent
     private mutating func stepReturn<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
                                                   _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
         var p: UInt32
@@ -544,7 +602,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
     }
 
     /// jmp_ind, call_ind, far: a tagged table indexed by the previous block, else the last successor.
-    @inline(__always)
+    @_transparent
     private mutating func stepIndirect<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
                                                     _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
         let x = (UInt64(b) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(previous) &* 0xC2B2_AE3D_27D4_EB4F)
@@ -605,7 +663,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
         return nil
     }
 
-    @inline(__always)
+    @_transparent
     private mutating func stepJcc<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
                                                _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
         if Shape.stableStreak > 0 && Int(e.streak) >= Shape.stableStreak {
@@ -728,7 +786,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
 
     /// A jcc that went the same way many times in a row: predict that way without the tables; the streak
     /// length is the coding context. A break sends the block back to the tables.
-    @inline(__always)
+    @_transparent
     private mutating func stepStableJcc<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ e: BlockEntry,
                                                      _ definitions: UnsafeBufferPointer<BlockDefinition>) -> UInt32 {
         let p = e.lastTaken ? (e.targetID != noBlock ? e.targetID : resolve(e.target))
@@ -784,7 +842,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
 
     /// Codes the successor given the kind's prediction `p`: alone when the match model agrees or has no
     /// guess (context group `agree`), else the match model's guess first, then `p`.
-    @inline(__always)
+    @_transparent
     private mutating func codePredicted<C: BitCoder>(_ coder: inout C, _ actual: UInt32, _ b: UInt32, _ p: UInt32,
                                                      agree: Int, confidence: Int, kindClass: Int,
                                                      secondary: OtherSide, mixSet: Int = -1) -> UInt32 {
