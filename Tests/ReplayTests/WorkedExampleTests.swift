@@ -14,7 +14,7 @@ struct WorkedExample {
     /// The script, with the blocks of `n` iterations executed. `edit` may add events after block `index`.
     static func script(n: Int, after: (inout TraceScript, Int) -> Void = { _, _ in }) -> TraceScript {
         var script = TraceScript()
-        script.place(b0, [0xB9, UInt8(n), 0, 0, 0] + call(bl, far) + decEcx + [0x75, 0xF7]
+        script.place(b0, [0xB9] + withUnsafeBytes(of: UInt32(n).littleEndian, Array.init) + call(bl, far) + decEcx + [0x75, 0xF7]
                      + [0xB8, 0x3C, 0, 0, 0] + [0x31, 0xFF] + syscall)
         script.place(far, ret)
         var order: [UInt64] = [b0, far, b1]
