@@ -3,8 +3,11 @@ import TraceModel
 /// One way of keeping guest code from running untranslated. A new strategy is one file under
 /// Strategies/ plus one line in `StrategyRegistry.all`; docs/strategies.md says what it counts.
 ///
-/// The engine decodes each chunk once and hands it to every selected strategy in turn, so the per-block
-/// loop inside `replay` is monomorphic; strategies keep their per-block state in arrays indexed by BlockID.
+/// The engine decodes each chunk once and hands it to every selected strategy in turn (a large chunk in
+/// slices, each to every strategy before the next), so the per-block loop inside `replay` is monomorphic;
+/// a chunk or slice boundary is like any other point of its thread's stream. Every strategy gets every
+/// `replay` call and then one `finish` (strategies that share work, like the dbt variants, rely on it).
+/// Strategies keep their per-block state in arrays indexed by BlockID.
 public protocol ReplayStrategy: AnyObject {
     /// The name used on the command line, in tables and in JSON.
     static var name: String { get }
