@@ -32,7 +32,7 @@ struct ScannedPages {
         valid = StateArray(repeating: false, count: table.pageCount)
         coverage = [InstructionStarts?](repeating: nil, count: table.pageCount)
         node = [Int32](repeating: ScanMemo.empty, count: table.pageCount)
-        memo = context.scans
+        memo = context.shared { ScanMemo() }
         knownCovered = StateArray(repeating: false, count: table.count)
         knownCoveredOnPage = [[BlockID]](repeating: [], count: table.pageCount)
     }

@@ -43,9 +43,8 @@ public final class ReplayContext: @unchecked Sendable {
     /// A count that is the same for every execution of a block is derived from this at the end instead of
     /// being counted in every strategy's per-block loop.
     let executions: StateArray<UInt64>
-    /// Page scans made so far, for the scanning strategies to share.
-    let scans = ScanMemo()
-    /// State that several strategies of this replay share, one object per type (`shared(_:)`).
+    /// State that several strategies of this replay share, one object per type (`shared(_:)`): the page
+    /// scans made so far (`ScanMemo`), the dbt variants' code cache (`BinaryTranslationFamily`).
     private var sharedState: [ObjectIdentifier: AnyObject] = [:]
 
     public init(parameters: ReplayParameters, table: BlockTable, code: CodeImage, arch: GuestArch) {
