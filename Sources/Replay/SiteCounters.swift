@@ -98,72 +98,64 @@ struct SiteCounters {
         var pageAddresses: [UInt64] = [], pageCounts: [UInt64] = []
         let keys = table.siteOrder.keys(table)
         var row = [UInt64](repeating: 0, count: width)
-        table.address.withUnsafeBufferPointer { address in
-        table.lastInstruction.withUnsafeBufferPointer { lastInstruction in
-        present.withUnsafeBufferPointer { present in
-        row.withUnsafeMutableBufferPointer { row in
-            /// The address of site key `key`, or nil when the block has no counts sited there.
-            @inline(__always) func site(_ key: UInt32) -> UInt64? {
-                let block = Int(key >> 1)
-                guard present[block] & (1 << UInt8(key & 1)) != 0 else { return nil }
-                return key & 1 == 0 ? lastInstruction[block] : address[block]
+        /// The address of site key `key`, or nil when the block has no counts sited there.
+        @inline(__always) func site(_ key: UInt32) -> UInt64? {
+            let block = Int(key >> 1)
+            guard present[block] & (1 << UInt8(key & 1)) != 0 else { return nil }
+            return key & 1 == 0 ? table.lastInstruction[block] : table.address[block]
+        }
+        var next = 0, nextExtra = 0
+        while true {
+            while next < keys.count && site(keys[next]) == nil { next += 1 }
+            let here: UInt64
+            if next < keys.count, let key = site(keys[next]) {
+                here = nextExtra < extraSites.count ? min(key, extraSites[nextExtra].address) : key
+            } else if nextExtra < extraSites.count {
+                here = extraSites[nextExtra].address
+            } else {
+                break
             }
-            var next = 0, nextExtra = 0
-            while true {
-                while next < keys.count && site(keys[next]) == nil { next += 1 }
-                let here: UInt64
-                if next < keys.count, let key = site(keys[next]) {
-                    here = nextExtra < extraSites.count ? min(key, extraSites[nextExtra].address) : key
-                } else if nextExtra < extraSites.count {
-                    here = extraSites[nextExtra].address
-                } else {
-                    break
-                }
-                for slot in 0..<width { row[slot] = 0 }
-                var codeCount = false
-                while next < keys.count {
-                    let key = keys[next]
-                    if let at = site(key) {
-                        if at != here { break }
-                        let block = Int(key >> 1), isExit = key & 1 == 0
-                        let counts = counts + block &* width
-                        for slot in 0..<width where counts[slot] != 0 && ((exitSlots >> UInt32(slot)) & 1 == 1) == isExit {
-                            row[slot] &+= counts[slot]
-                            if (dataSlots >> UInt32(slot)) & 1 == 0 { codeCount = true }
-                        }
-                    }
-                    next += 1
-                }
-                while nextExtra < extraSites.count && extraSites[nextExtra].address == here {
-                    let base = extraSites[nextExtra].row * width
-                    for slot in 0..<width where extra[base + slot] != 0 {
-                        row[slot] &+= extra[base + slot]
+            for slot in 0..<width { row[slot] = 0 }
+            var codeCount = false
+            while next < keys.count {
+                let key = keys[next]
+                if let at = site(key) {
+                    if at != here { break }
+                    let block = Int(key >> 1), isExit = key & 1 == 0
+                    let counts = counts + block &* width
+                    for slot in 0..<width where counts[slot] != 0 && ((exitSlots >> UInt32(slot)) & 1 == 1) == isExit {
+                        row[slot] &+= counts[slot]
                         if (dataSlots >> UInt32(slot)) & 1 == 0 { codeCount = true }
                     }
-                    nextExtra += 1
                 }
-                var total: UInt64 = 0, presentCauses: UInt32 = 0
-                for slot in slotsInOrder where row[slot] != 0 {
-                    total &+= row[slot]
-                    presentCauses |= bit[slot]
-                    siteValues.append(row[slot])
-                }
-                siteAddress.append(here)
-                siteTotal.append(total)
-                sitePresent.append(presentCauses)
-                siteEnd.append(siteValues.count)
-                guard codeCount else { continue }
-                let page = (here >> table.pageShift) << table.pageShift
-                if pageAddresses.last != page {
-                    pageAddresses.append(page)
-                    pageCounts.append(contentsOf: repeatElement(0, count: width))
-                }
-                let base = (pageAddresses.count - 1) * width
-                for slot in 0..<width where (dataSlots >> UInt32(slot)) & 1 == 0 { pageCounts[base + slot] &+= row[slot] }
+                next += 1
             }
-        }
-        }
-        }
+            while nextExtra < extraSites.count && extraSites[nextExtra].address == here {
+                let base = extraSites[nextExtra].row * width
+                for slot in 0..<width where extra[base + slot] != 0 {
+                    row[slot] &+= extra[base + slot]
+                    if (dataSlots >> UInt32(slot)) & 1 == 0 { codeCount = true }
+                }
+                nextExtra += 1
+            }
+            var total: UInt64 = 0, presentCauses: UInt32 = 0
+            for slot in slotsInOrder where row[slot] != 0 {
+                total &+= row[slot]
+                presentCauses |= bit[slot]
+                siteValues.append(row[slot])
+            }
+            siteAddress.append(here)
+            siteTotal.append(total)
+            sitePresent.append(presentCauses)
+            siteEnd.append(siteValues.count)
+            guard codeCount else { continue }
+            let page = (here >> table.pageShift) << table.pageShift
+            if pageAddresses.last != page {
+                pageAddresses.append(page)
+                pageCounts.append(contentsOf: repeatElement(0, count: width))
+            }
+            let base = (pageAddresses.count - 1) * width
+            for slot in 0..<width where (dataSlots >> UInt32(slot)) & 1 == 0 { pageCounts[base + slot] &+= row[slot] }
         }
         // Data-page counts join the row of their page (binary search: the rows are in address order).
         var pages = pageAddresses.indices.map { (page: pageAddresses[$0], row: $0) }
