@@ -25,7 +25,9 @@ struct CommitJob: @unchecked Sendable {  // Its buffer moves from the writer's t
     var pages = PendingCodePages()
     var firstModuleID: Int64 = 1
     var modules: [ModuleMapping] = []
-    var chunk: PendingChunk?
+    /// Chunks committed in this job's transaction, in sequence order (`finish` commits the last partial
+    /// chunk of every thread together with the completed metadata).
+    var chunks: [PendingChunk] = []
     var metadata: TraceMetadata?
 }
 
@@ -73,7 +75,7 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
     }
 
     func run(_ job: CommitJob) {
-        defer { if let chunk = job.chunk { recycle(chunk) } }
+        defer { for chunk in job.chunks { recycle(chunk) } }
         guard failure == nil else { return }
         do {
             try commit(job)
@@ -110,13 +112,13 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
         pageCounts = (job.pages.distinctAddresses, job.pages.versions)
 
         var newTotals = totals
-        var threads = threadsWithChunks.count
-        var record: ChunkRecord?
-        if let chunk = job.chunk {
-            record = encode(chunk, into: &newTotals)
-            if !threadsWithChunks.contains(chunk.thread) { threads += 1 }
+        var threads = threadsWithChunks
+        var records: [ChunkRecord] = []
+        for chunk in job.chunks {
+            records.append(encode(chunk, sequence: nextSequence + Int64(records.count), into: &newTotals))
+            threads.insert(chunk.thread)
         }
-        let summary = newTotals
+        let summary = newTotals, threadCount = threads.count
         try transaction { db in
             try self.writeDefinitions(job, db)
             try job.pages.write(db)
@@ -130,19 +132,17 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
                     ])
                 }
             }
-            try Self.writeSummary(summary, pages: self.pageCounts, threads: threads, in: db)
-            if let record { try Self.insert(record, into: db) }
+            try Self.writeSummary(summary, pages: self.pageCounts, threads: threadCount, in: db)
+            for record in records { try Self.insert(record, into: db) }
             if let metadata = job.metadata { try MetadataRow.update(metadata, in: db) }
         }
         totals = newTotals
-        if let chunk = job.chunk {
-            threadsWithChunks.insert(chunk.thread)
-            nextSequence += 1
-        }
+        threadsWithChunks = threads
+        nextSequence += Int64(records.count)
     }
 
     /// Encodes a chunk's blocks and side events and adds its figures to `totals`.
-    private func encode(_ chunk: PendingChunk, into totals: inout Totals) -> ChunkRecord {
+    private func encode(_ chunk: PendingChunk, sequence: Int64, into totals: inout Totals) -> ChunkRecord {
         let count = chunk.count
         let blocks = UnsafeBufferPointer(start: chunk.blocks, count: count)
         var instructions: UInt64 = 0
@@ -189,7 +189,7 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
         totals.dataTouches += UInt64(chunk.dataTouches.count)
         totals.chunks += 1
         totals.blockStreamBytes += UInt64(payload.count)
-        return ChunkRecord(sequence: nextSequence, thread: chunk.thread, firstEventIndex: chunk.firstEventIndex,
+        return ChunkRecord(sequence: sequence, thread: chunk.thread, firstEventIndex: chunk.firstEventIndex,
                            blockCount: count, codec: codec.rawValue, blocks: payload, blocksSize: blocksSize,
                            events: events, eventsSize: eventsSize, codeWrites: chunk.codeWrites.count,
                            syscalls: chunk.syscalls.count, dataTouches: chunk.dataTouches.count)

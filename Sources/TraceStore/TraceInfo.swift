@@ -13,8 +13,9 @@ public struct TraceInfo: Sendable, Codable, Equatable {
     /// Opens the trace read-only and gathers its figures; `verify` reads every chunk too.
     public static func load(path: String, verify: Bool) throws -> TraceInfo {
         let reader = try TraceReader(path: path)
-        return TraceInfo(path: path, schemaVersion: reader.schemaVersion, metadata: reader.metadata,
-                         summary: try reader.summary(), badChunks: verify ? try reader.verify() : nil)
+        let (metadata, summary) = try reader.currentMetadataAndSummary()
+        return TraceInfo(path: path, schemaVersion: reader.schemaVersion, metadata: metadata,
+                         summary: summary, badChunks: verify ? try reader.verify() : nil)
     }
 
     /// Throws `TraceStoreError.verifyFailed` when verification found bad chunks.

@@ -151,6 +151,20 @@ public final class TraceReader {
         }
     }
 
+    /// The trace's metadata and figures as of one moment: a writer may finish between the reader's opening
+    /// (when `metadata` was read) and now, so a live trace's figures go with the metadata read beside them.
+    public func currentMetadataAndSummary() throws -> (metadata: TraceMetadata, summary: TraceSummary) {
+        try snapshot { db in
+            let metadata: TraceMetadata
+            do {
+                metadata = try MetadataRow.read(db)
+            } catch {
+                throw TraceStoreError.damaged(path: self.path, detail: "\(error)")
+            }
+            return (metadata, try self.summary())
+        }
+    }
+
     public func summary() throws -> TraceSummary {
         let counts: [UInt64] = try snapshot { db in
             guard let row = try Row.fetchOne(db, sql: """

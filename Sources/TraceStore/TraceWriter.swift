@@ -227,18 +227,30 @@ public final class TraceWriter {
 
     /// Flushes and marks the trace complete with how the guest ended.
     /// Throws if a side event names a block that was never appended.
+    /// The threads' last (partial) chunks and `complete` = 1 commit in one transaction, so a reader or a
+    /// crash never sees a partial chunk in a trace still marked incomplete.
     public func finish(exitStatus: Int32?, signal: Int32?, note: String) throws {
-        try flush()
+        try checkUsable()
+        var job = pendingJob()
+        /// Commits what was taken (the trace stays incomplete, as after a flush), then fails.
+        func fail(_ detail: String) throws -> Never {
+            try submit(job)
+            try waitForCommits()
+            throw TraceStoreError.misuse(path: path, detail: detail)
+        }
+        for thread in streams.keys.sorted() {
+            guard let stream = streams[thread] else { continue }
+            if let misuse = stream.misuse { try fail(misuse) }
+            if stream.count > 0 { job.chunks.append(takeChunk(stream)) }
+        }
         for thread in streams.keys.sorted() {
             guard let stream = streams[thread], let first = stream.pendingEventIndices.min() else { continue }
-            throw TraceStoreError.misuse(path: path, detail: "thread \(thread) has a side event at event index "
-                                         + "\(first) but only \(stream.firstEventIndex) blocks")
+            try fail("thread \(thread) has a side event at event index \(first) but only \(stream.firstEventIndex) blocks")
         }
         metadataRow.exitStatus = exitStatus
         metadataRow.signal = signal
         metadataRow.note = note
         metadataRow.complete = true
-        var job = pendingJob()
         job.metadata = metadataRow
         try submit(job)
         try waitForCommits()
@@ -268,18 +280,25 @@ public final class TraceWriter {
     // MARK: - Committing
 
     /// Hands `stream`'s pending blocks, with the side events that belong to them, to the committer as one
-    /// chunk, and gives the stream a fresh buffer.
+    /// chunk in a job of its own.
     private func commit(_ stream: ThreadStream) throws {
         try checkUsable()
         if let misuse = stream.misuse { throw TraceStoreError.misuse(path: path, detail: misuse) }
+        var job = pendingJob()
+        job.chunks = [takeChunk(stream)]
+        try submit(job)
+    }
+
+    /// `stream`'s pending blocks with the side events that belong to them, as a chunk; the stream gets a
+    /// fresh buffer.
+    private func takeChunk(_ stream: ThreadStream) -> PendingChunk {
         let first = stream.firstEventIndex
         let end = first + UInt64(stream.count)
         stream.sortPendingEvents()
         let codeWrites = stream.codeWrites.prefix { $0.eventIndex < end }.count
         let syscalls = stream.syscalls.prefix { $0.eventIndex < end }.count
         let dataTouches = stream.dataTouches.prefix { $0.eventIndex < end }.count
-        var job = pendingJob()
-        job.chunk = PendingChunk(thread: stream.thread, blocks: stream.buffer, count: stream.count,
+        let chunk = PendingChunk(thread: stream.thread, blocks: stream.buffer, count: stream.count,
                                  capacity: stream.capacity, firstEventIndex: first,
                                  codeWrites: Array(stream.codeWrites.prefix(codeWrites)),
                                  syscalls: Array(stream.syscalls.prefix(syscalls)),
@@ -294,7 +313,7 @@ public final class TraceWriter {
         stream.codeWrites.removeFirst(codeWrites)
         stream.syscalls.removeFirst(syscalls)
         stream.dataTouches.removeFirst(dataTouches)
-        try submit(job)
+        return chunk
     }
 
     /// A job carrying the definitions, code pages and modules added since the previous job.

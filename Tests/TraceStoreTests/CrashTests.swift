@@ -67,6 +67,30 @@ import TraceModel
         #expect(try TraceReader(path: path).metadata.complete)
     }
 
+    /// A reader opened before the writer finished: its figures and metadata read together belong to one
+    /// moment, so a live trace never shows its last, partial chunks while marked incomplete. `finish`
+    /// commits the partial chunks of every thread together with `complete` = 1.
+    @Test func metadataAndFiguresOfALiveTraceAgree() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let path = scratch.path("live.plextrace")
+        let writer = try TraceWriter(path: path, metadata: sampleMetadata(), options: .init(chunkBlocks: 4))
+        let a = try writer.define(definition())
+        for _ in 0..<9 { try writer.append(thread: 0, block: a) }  // two whole chunks, one block pending
+        for _ in 0..<3 { try writer.append(thread: 5, block: a) }  // pending only
+        let reader = try TraceReader(path: path)
+        let before = try reader.currentMetadataAndSummary()
+        #expect(!before.metadata.complete && before.summary.blocksExecuted == 8 && before.summary.chunks == 2)
+        try writer.finish(exitStatus: 0, signal: nil, note: "")
+        #expect(!reader.metadata.complete)  // as read when the reader opened
+        let after = try reader.currentMetadataAndSummary()
+        #expect(after.metadata.complete && after.summary.blocksExecuted == 12 && after.summary.chunks == 4)
+        #expect(after.summary.threads == 2)
+        var shapes: [[UInt64]] = []
+        try reader.forEachChunk { shapes.append([UInt64($0.thread), $0.firstEventIndex, UInt64($0.blocks.count)]) }
+        #expect(shapes == [[0, 0, 4], [0, 4, 4], [0, 8, 1], [5, 0, 3]])
+    }
+
     @Test func aFinishedTraceIsOneSelfContainedFile() throws {
         let scratch = Scratch()
         defer { scratch.remove() }
