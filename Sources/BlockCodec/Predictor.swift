@@ -168,7 +168,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
 
     /// Match model: the last 2^windowBits ids; `matchTable` maps a hash of the recent ids to the window
     /// position that followed them last time; `matchPosition` is where the current match continues.
-    var window = RawArray<UInt32>(capacity: 1 << ModelShape.minWindowBits, fill: noBlock)
+    var window = MatchWindow(entries: 1 << ModelShape.maxWindowBits)
     /// Each entry: the window position (bits 0-31, 0 = empty) and the id just before it (bits 32-63, the
     /// id the entry's verification compares first). Keeping that id in the entry saves the window read
     /// (a cache miss) for the many candidates the hash only collided into (`MatchEntry`).
@@ -321,13 +321,13 @@ struct SuccessorModel<Shape: ModelConfiguration> {
             var segment = target - k
             let growing = windowBits < ModelShape.maxWindowBits
             if growing { segment = Swift.min(segment, (mask + 1) - Int(pos)) }
-            let w = window.base
+            let w = window.base  // complemented ids: copied as they are
             let start = k
             if decoding {
                 while k < start + segment {
                     let v = w[Int(from) & mask]
                     w[Int(pos) & mask] = v
-                    ids[k] = v
+                    ids[k] = ~v
                     from &+= 1
                     pos &+= 1
                     k += 1
@@ -335,7 +335,7 @@ struct SuccessorModel<Shape: ModelConfiguration> {
             } else {
                 while k < start + segment {
                     let v = w[Int(from) & mask]
-                    if ids[k] != v { break }
+                    if ids[k] != ~v { break }
                     w[Int(pos) & mask] = v
                     from &+= 1
                     pos &+= 1
@@ -532,12 +532,8 @@ struct SuccessorModel<Shape: ModelConfiguration> {
     @inline(never)
     private mutating func growWindow() {
         let bits = windowBits + 1
-        let grown = RawArray<UInt32>(capacity: 1 << bits, fill: noBlock)
-        let oldMask = windowMask
-        // The window is full and position is a multiple of its size: old slot i holds position i.
-        for i in 0...oldMask { grown[i] = window[i] }
-        window.free()
-        window = grown
+        // The window is full and position is its size: slot i holds position i, and the slots the wider
+        // mask adds were never written (they read as noBlock), as in a freshly filled larger window.
         matchTable.free()
         matchTableBits = Swift.min(bits - 1, Shape.maxMatchTableBits)
         matchTable = RawArray<UInt64>(capacity: 1 << matchTableBits, fill: 0)

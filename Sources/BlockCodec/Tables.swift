@@ -2,6 +2,50 @@
 /// the duration of a chunk, so its tables are raw pointers (no copy-on-write, no exclusivity checks in
 /// the per-block loop); `BlockStreamEncoder`/`BlockStreamDecoder` free them in `deinit`.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The match model's window: 2^maxWindowBits ids reserved once as untouched anonymous memory, which the
+/// kernel maps as zero pages on first use. Each id is stored complemented, so a slot never written reads as
+/// `noBlock`, as the model requires. Doubling the window is then only a wider mask (slot i holds position
+/// i until the window stops growing): no copy, no fill, and a stream touches only the pages its positions
+/// reach. Past the first 2 MiB the reservation asks for transparent huge pages: long streams read the
+/// window at random, and a few 2 MiB pages replace thousands of 4 KiB faults and TLB misses, while short
+/// streams (tests, fuzzing) never leave the small pages.
+struct MatchWindow {
+    let base: UnsafeMutablePointer<UInt32>
+    private let mapping: UnsafeMutableRawPointer
+    private let mappingSize: Int
+
+    init(entries: Int) {
+        let hugePage = 2 << 20
+        let bytes = entries * MemoryLayout<UInt32>.stride
+        mappingSize = bytes + hugePage
+        guard let mapped = mmap(nil, mappingSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              mapped != UnsafeMutableRawPointer(bitPattern: -1) else {
+            fatalError("BlockCodec: cannot reserve \(mappingSize) bytes for the match window")
+        }
+        mapping = mapped
+        // Aligned to 2 MiB so the part past the first 2 MiB can be backed by whole huge pages.
+        let aligned = (Int(bitPattern: mapped) + hugePage - 1) & ~(hugePage - 1)
+        let start = UnsafeMutableRawPointer(bitPattern: aligned)!
+        #if os(Linux)
+        if bytes > hugePage { _ = madvise(start + hugePage, bytes - hugePage, MADV_HUGEPAGE) }
+        #endif
+        base = start.bindMemory(to: UInt32.self, capacity: entries)
+    }
+
+    func free() { munmap(mapping, mappingSize) }
+
+    @inline(__always) subscript(i: Int) -> UInt32 {
+        get { ~base[i] }
+        nonmutating set { base[i] = ~newValue }
+    }
+}
+
 /// An array of `T` that only grows; new slots are filled with `fill`.
 struct RawArray<T> {
     private(set) var base: UnsafeMutablePointer<T>
