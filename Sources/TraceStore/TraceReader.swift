@@ -253,14 +253,18 @@ public final class TraceReader {
     }
 
     private func loadDefinitions(_ db: Database) throws -> [BlockDefinition] {
-        let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM blocks") ?? 0
-        guard count > definitionCache.count else { return definitionCache }
+        // min and max of the rowid are two b-tree descents (as two subqueries: one query asking for both
+        // scans the table), where count(*) would read every row. Ids are dense (checked below), so anything
+        // past the cache, or any negative id, means rows to read.
+        let (lowest, highest) = try Row.fetchOne(db, sql: "SELECT (SELECT min(id) FROM blocks), (SELECT max(id) FROM blocks)")
+            .map { (($0[0] as Int64?) ?? 0, ($0[1] as Int64?) ?? -1) } ?? (0, -1)
+        guard highest >= Int64(definitionCache.count) || lowest < 0 else { return definitionCache }
         let statement = try db.makeStatement(sql: """
             SELECT id, address, length, instruction_count, code_version, exit_kind, static_target, sensitive_count,
                    cpuid_count, length(bytes), bytes FROM blocks WHERE id >= ? ORDER BY id
             """)
         let rows = try Row.fetchCursor(statement, arguments: [definitionCache.count])
-        definitionCache.reserveCapacity(count)
+        definitionCache.reserveCapacity(Int(clamping: max(0, min(highest, Int64(definitionCache.count) + (1 << 20)) + 1)))
         let fields = StatementColumns(statement, record: "block")
         while try rows.next() != nil {
             do {
