@@ -27,7 +27,7 @@ public enum ReplayEngine {
         let definitions = try source.blockDefinitions()
         let decoder = X86Decoder(arch: metadata.arch)
         let table = BlockTable(definitions: definitions, pageSize: parameters.pageSize) { block in
-            lastInstructionOffset(of: block, decoder: decoder)
+            block.lastInstructionOffset ?? lastInstructionOffset(of: block, decoder: decoder)
         }
         let pages = try source.codePages()
         let code = CodeImage(pages: pages)

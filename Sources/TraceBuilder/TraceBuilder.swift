@@ -170,7 +170,7 @@ public final class TraceBuilder {
             address: address, length: UInt32(shape.length), instructionCount: UInt32(shape.instructionCount),
             codeVersion: page.version, exitKind: shape.exitKind, staticTarget: shape.staticTarget,
             sensitiveCount: UInt16(clamping: shape.sensitiveCount), cpuidCount: UInt16(clamping: shape.cpuidCount),
-            bytes: Array(scratch[..<shape.length]))
+            bytes: Array(scratch[..<shape.length]), lastInstructionOffset: UInt32(shape.lastInstructionOffset))
         let id = try sink.define(definition)
         guard id == BlockID(definitionList.count) else {
             throw TraceBuilderError.idOutOfOrder(expected: BlockID(definitionList.count), got: id)

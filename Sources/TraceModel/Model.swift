@@ -77,10 +77,13 @@ public struct BlockDefinition: Sendable, Hashable, Codable {
     public var cpuidCount: UInt16
     /// The block's code bytes.
     public var bytes: [UInt8]
+    /// Byte offset of the block's last instruction (the site of its exit), when known: traces of schema
+    /// version 2 store it; nil means decode `bytes` to find it.
+    public var lastInstructionOffset: UInt32?
 
     public init(address: UInt64, length: UInt32, instructionCount: UInt32, codeVersion: UInt32,
                 exitKind: ExitKind, staticTarget: UInt64?, sensitiveCount: UInt16, cpuidCount: UInt16,
-                bytes: [UInt8]) {
+                bytes: [UInt8], lastInstructionOffset: UInt32? = nil) {
         self.address = address
         self.length = length
         self.instructionCount = instructionCount
@@ -90,6 +93,7 @@ public struct BlockDefinition: Sendable, Hashable, Codable {
         self.sensitiveCount = sensitiveCount
         self.cpuidCount = cpuidCount
         self.bytes = bytes
+        self.lastInstructionOffset = lastInstructionOffset
     }
 
     /// Address of the instruction after the block (the not-taken successor of a jcc, a call's return address).

@@ -199,14 +199,15 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
         guard !job.definitions.isEmpty else { return }
         let statement = try db.cachedStatement(sql: """
             INSERT INTO blocks (id, address, length, instruction_count, code_version, exit_kind, static_target,
-                                sensitive_count, cpuid_count, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                sensitive_count, cpuid_count, bytes, last_instruction_offset)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for (offset, block) in job.definitions.enumerated() {
             try statement.execute(arguments: [
                 job.firstDefinition + offset, Int64(bitPattern: block.address), Int64(block.length),
                 Int64(block.instructionCount), Int64(block.codeVersion), Int64(block.exitKind.rawValue),
                 block.staticTarget.map { Int64(bitPattern: $0) }, Int64(block.sensitiveCount),
-                Int64(block.cpuidCount), Data(block.bytes),
+                Int64(block.cpuidCount), Data(block.bytes), block.lastInstructionOffset.map { Int64($0) },
             ])
         }
     }

@@ -259,9 +259,10 @@ public final class TraceReader {
         let (lowest, highest) = try Row.fetchOne(db, sql: "SELECT (SELECT min(id) FROM blocks), (SELECT max(id) FROM blocks)")
             .map { (($0[0] as Int64?) ?? 0, ($0[1] as Int64?) ?? -1) } ?? (0, -1)
         guard highest >= Int64(definitionCache.count) || lowest < 0 else { return definitionCache }
+        let lastOffset = schemaVersion >= 2 ? "last_instruction_offset" : "NULL"
         let statement = try db.makeStatement(sql: """
             SELECT id, address, length, instruction_count, code_version, exit_kind, static_target, sensitive_count,
-                   cpuid_count, length(bytes), bytes FROM blocks WHERE id >= ? ORDER BY id
+                   cpuid_count, length(bytes), bytes, \(lastOffset) FROM blocks WHERE id >= ? ORDER BY id
             """)
         let rows = try Row.fetchCursor(statement, arguments: [definitionCache.count])
         definitionCache.reserveCapacity(Int(clamping: max(0, min(highest, Int64(definitionCache.count) + (1 << 20)) + 1)))
@@ -284,7 +285,8 @@ public final class TraceReader {
                     address: try fields.uint64(1), length: UInt32(length), instructionCount: try fields.uint32(3),
                     codeVersion: try fields.uint32(4), exitKind: kind, staticTarget: try fields.optionalUInt64(6),
                     sensitiveCount: try fields.uint16(7), cpuidCount: try fields.uint16(8),
-                    bytes: try fields.blob(10)))
+                    bytes: try fields.blob(10),
+                    lastInstructionOffset: try fields.isNull(11) ? nil : UInt32(fields.int(11, in: 0...Int64(max(length - 1, 0))))))
             } catch {
                 throw TraceStoreError.damaged(path: path, detail: "\(error)")
             }

@@ -6,7 +6,7 @@ public enum TraceSchema {
     /// `PRAGMA application_id` of every trace: "PLXT" in ASCII.
     public static let applicationID: Int32 = 0x504C_5854
     /// The newest schema version this code writes and reads (`PRAGMA user_version`).
-    public static let currentVersion = 1
+    public static let currentVersion = 2
     /// The file extension traces use.
     public static let fileExtension = "plextrace"
 
@@ -97,13 +97,20 @@ public enum TraceSchema {
                 PRAGMA user_version = 1;
                 """)
         }
+        // v2: a block's last-instruction offset, known when the block is decoded, so replays need not
+        // decode every block again to find its exit site (NULL: not known, decode the bytes).
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                ALTER TABLE blocks ADD COLUMN last_instruction_offset INTEGER;
+                PRAGMA user_version = 2;
+                """)
+        }
         return migrator
     }
 
     /// Tables and the columns each must have, per schema version; a reader checks them before use.
     static func expectedColumns(version: Int) -> [String: [String]] {
-        // Only version 1 exists; a later version adds its own entry here and keeps reading this one.
-        [
+        var columns: [String: [String]] = [
             "metadata": ["id", "program", "argv", "arch", "recorder", "recorder_version", "plexlab_version",
                          "host", "date", "exit_status", "signal", "complete", "note", "has_data_touches"],
             "summary": ["id", "instructions", "blocks_executed", "distinct_blocks", "code_pages",
@@ -117,6 +124,8 @@ public enum TraceSchema {
             "chunks": ["sequence", "thread", "first_event_index", "block_count", "codec", "blocks", "blocks_size",
                        "events", "events_size", "code_writes", "syscalls", "data_touches", "checksum"],
         ]
+        if version >= 2 { columns["blocks", default: []].append("last_instruction_offset") }
+        return columns
     }
 }
 

@@ -59,9 +59,11 @@ public struct BlockShape: Sendable, Equatable {
     public var sensitiveCount: Int
     public var cpuidCount: Int
     public var end: BlockEnd
+    /// Byte offset of the last instruction.
+    public var lastInstructionOffset: Int
 
     public init(length: Int, instructionCount: Int, exitKind: ExitKind, staticTarget: UInt64?,
-                sensitiveCount: Int, cpuidCount: Int, end: BlockEnd) {
+                sensitiveCount: Int, cpuidCount: Int, end: BlockEnd, lastInstructionOffset: Int) {
         self.length = length
         self.instructionCount = instructionCount
         self.exitKind = exitKind
@@ -69,6 +71,7 @@ public struct BlockShape: Sendable, Equatable {
         self.sensitiveCount = sensitiveCount
         self.cpuidCount = cpuidCount
         self.end = end
+        self.lastInstructionOffset = lastInstructionOffset
     }
 }
 
@@ -148,6 +151,7 @@ public struct X86Decoder: @unchecked Sendable {
         var instruction = ZydisDecodedInstruction()
         var context = ZydisDecoderContext()
         var offset = 0
+        var lastOffset = 0
         var count = 0
         var sensitive = 0
         var cpuid = 0
@@ -168,6 +172,7 @@ public struct X86Decoder: @unchecked Sendable {
             if offset + length > limit { end = .lengthLimit; break }
             let kind = InstructionClass(instruction)
             let instructionAddress = address &+ UInt64(offset)
+            lastOffset = offset
             offset += length
             count += 1
             if kind.exitKindRaw != InstructionClass.notATransfer {
@@ -181,7 +186,7 @@ public struct X86Decoder: @unchecked Sendable {
         }
         guard count > 0 else { return nil }
         return BlockShape(length: offset, instructionCount: count, exitKind: exitKind, staticTarget: target,
-                          sensitiveCount: sensitive, cpuidCount: cpuid, end: end)
+                          sensitiveCount: sensitive, cpuidCount: cpuid, end: end, lastInstructionOffset: lastOffset)
     }
 
     /// The absolute target of a relative branch: the next instruction's address plus the signed

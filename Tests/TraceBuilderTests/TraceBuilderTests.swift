@@ -56,11 +56,11 @@ private let code: [UInt8] = [0xB8, 0x01, 0x00, 0x00, 0x00, 0x75, 0x03, 0x90, 0x9
     #expect(try builder.blocks(at: 0x401007, length: nil) == [2])
     #expect(sink.defined == [
         BlockDefinition(address: 0x40100A, length: 5, instructionCount: 1, codeVersion: 0, exitKind: .call,
-                        staticTarget: 0x40100F, sensitiveCount: 0, cpuidCount: 0, bytes: Array(code[10..<15])),
+                        staticTarget: 0x40100F, sensitiveCount: 0, cpuidCount: 0, bytes: Array(code[10..<15]), lastInstructionOffset: 0),
         BlockDefinition(address: 0x401000, length: 7, instructionCount: 2, codeVersion: 0, exitKind: .jcc,
-                        staticTarget: 0x40100A, sensitiveCount: 0, cpuidCount: 0, bytes: Array(code[0..<7])),
+                        staticTarget: 0x40100A, sensitiveCount: 0, cpuidCount: 0, bytes: Array(code[0..<7]), lastInstructionOffset: 5),
         BlockDefinition(address: 0x401007, length: 8, instructionCount: 4, codeVersion: 0, exitKind: .call,
-                        staticTarget: 0x40100F, sensitiveCount: 0, cpuidCount: 0, bytes: Array(code[7..<15])),
+                        staticTarget: 0x40100F, sensitiveCount: 0, cpuidCount: 0, bytes: Array(code[7..<15]), lastInstructionOffset: 3),
     ])
     #expect(builder.definitions == sink.defined)
 }

@@ -79,15 +79,15 @@ private let loopBytes: [UInt8] = [0xb9, 0x03, 0x00, 0x00, 0x00, 0xe8, 0xf6, 0x0f
     #expect(!reader.metadata.hasDataTouches)
     #expect(try reader.blockDefinitions() == [
         BlockDefinition(address: 0x401000, length: 10, instructionCount: 2, codeVersion: 0, exitKind: .call,
-                        staticTarget: 0x402000, sensitiveCount: 0, cpuidCount: 0, bytes: Array(loopBytes[0..<10])),
+                        staticTarget: 0x402000, sensitiveCount: 0, cpuidCount: 0, bytes: Array(loopBytes[0..<10]), lastInstructionOffset: 5),
         BlockDefinition(address: 0x402000, length: 1, instructionCount: 1, codeVersion: 0, exitKind: .ret,
-                        staticTarget: nil, sensitiveCount: 0, cpuidCount: 0, bytes: [0xc3]),
+                        staticTarget: nil, sensitiveCount: 0, cpuidCount: 0, bytes: [0xc3], lastInstructionOffset: 0),
         BlockDefinition(address: 0x40100a, length: 4, instructionCount: 2, codeVersion: 0, exitKind: .jcc,
-                        staticTarget: 0x401005, sensitiveCount: 0, cpuidCount: 0, bytes: Array(loopBytes[10..<14])),
+                        staticTarget: 0x401005, sensitiveCount: 0, cpuidCount: 0, bytes: Array(loopBytes[10..<14]), lastInstructionOffset: 2),
         BlockDefinition(address: 0x401005, length: 5, instructionCount: 1, codeVersion: 0, exitKind: .call,
-                        staticTarget: 0x402000, sensitiveCount: 0, cpuidCount: 0, bytes: Array(loopBytes[5..<10])),
+                        staticTarget: 0x402000, sensitiveCount: 0, cpuidCount: 0, bytes: Array(loopBytes[5..<10]), lastInstructionOffset: 0),
         BlockDefinition(address: 0x40100e, length: 9, instructionCount: 3, codeVersion: 0, exitKind: .syscall,
-                        staticTarget: nil, sensitiveCount: 0, cpuidCount: 0, bytes: Array(loopBytes[14..<23])),
+                        staticTarget: nil, sensitiveCount: 0, cpuidCount: 0, bytes: Array(loopBytes[14..<23]), lastInstructionOffset: 7),
     ])
     let streams = try Streams(reader)
     #expect(streams.blocks == [0: [0, 1, 2, 3, 1, 2, 3, 1, 2, 4]])

@@ -227,7 +227,7 @@ import TraceModel
         let scratch = Scratch()
         defer { scratch.remove() }
         let path = scratch.path("t.plextrace")
-        try writeSimpleTrace(at: path, chunks: 1)
+        let defs = try writeSimpleTrace(at: path, chunks: 1)
         try tamper(path, "UPDATE metadata SET arch = 'pdp11'")
         #expect(open(path) == "\(path) is damaged: metadata arch \"pdp11\" is unknown")
         try tamper(path, "UPDATE metadata SET arch = 'x86_64', note = printf('%.*c', 9000000, 'x')")
@@ -238,5 +238,12 @@ import TraceModel
         #expect(errorLine { _ = try TraceReader(path: path).blockDefinitions() } == "\(path) is damaged: block 3 has unknown exit kind 77")
         try tamper(path, "UPDATE blocks SET exit_kind = 0; UPDATE blocks SET bytes = x'00' WHERE id = 2")
         #expect(errorLine { _ = try TraceReader(path: path).blockDefinitions() }?.contains("block 2 declares") == true)
+        // A last-instruction offset must lie inside the block.
+        try tamper(path, "UPDATE blocks SET bytes = zeroblob(length); UPDATE blocks SET last_instruction_offset = length WHERE id = 1")
+        #expect(errorLine { _ = try TraceReader(path: path).blockDefinitions() }?
+            .hasSuffix("block column last_instruction_offset is not within 0...\(defs[1].length - 1)") == true)
+        try tamper(path, "UPDATE blocks SET last_instruction_offset = 'x' WHERE id = 1")
+        #expect(errorLine { _ = try TraceReader(path: path).blockDefinitions() }?
+            .hasSuffix("block column last_instruction_offset is not an integer") == true)
     }
 }

@@ -28,12 +28,14 @@ func randomDefinition(_ rng: inout SplitMix64) -> BlockDefinition {
     let length = UInt32.random(in: 1...40, using: &rng)
     let kind = ExitKind.allCases.randomElement(using: &rng)!
     let address = UInt64.random(in: 0x400000...0x7fff_ffff_ffff, using: &rng)
+    // Derived, not drawn, so the generator's sequence (and every trace the tests build from it) is unchanged.
+    let lastOffset = address % 3 == 0 ? nil : UInt32(address % UInt64(length))
     return BlockDefinition(
         address: Bool.random(using: &rng) ? address : UInt64.max - UInt64(length) - 7, length: length,
         instructionCount: UInt32.random(in: 1...length, using: &rng), codeVersion: UInt32.random(in: 0...3, using: &rng),
         exitKind: kind, staticTarget: kind.hasStaticTarget ? UInt64.random(in: 0...UInt64.max, using: &rng) : nil,
         sensitiveCount: UInt16.random(in: 0...3, using: &rng), cpuidCount: UInt16.random(in: 0...1, using: &rng),
-        bytes: (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        bytes: (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }, lastInstructionOffset: lastOffset)
 }
 
 /// Writes `count` blocks of thread 0 (ids cycling over `definitions`) in chunks of `chunkBlocks`, one syscall
