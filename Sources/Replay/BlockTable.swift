@@ -110,26 +110,70 @@ public struct BlockTable: Sendable {
 }
 
 /// The sites of all blocks, sorted once by address: `block << 1` for a block's exit site (its last
-/// instruction), `block << 1 | 1` for its entry site (its start). Each strategy's summary walks this list
-/// instead of sorting its own sites.
+/// instruction), `block << 1 | 1` for its entry site (its start); equal addresses keep that key order. Each
+/// strategy's summary walks these lists instead of sorting its own sites.
 final class SiteOrder: Sendable {
-    private let sorted = Mutex<[UInt32]?>(nil)
+    struct Sites: Sendable {
+        let keys: [UInt32]
+        /// The address of each key, so a walk reads both lists in order.
+        let addresses: [UInt64]
+    }
 
-    /// The sorted site keys of `table`, computed on the first call.
-    func keys(_ table: BlockTable) -> [UInt32] {
+    private let sorted = Mutex<Sites?>(nil)
+
+    /// The sorted sites of `table`, computed on the first call.
+    func sites(_ table: BlockTable) -> Sites {
         sorted.withLock { sorted in
             if let sorted { return sorted }
-            struct Site { var address: UInt64; var key: UInt32 }
-            var sites: [Site] = []
-            sites.reserveCapacity(2 * table.count)
-            for block in 0..<table.count {
-                sites.append(Site(address: table.lastInstruction[block], key: UInt32(block) << 1))
-                sites.append(Site(address: table.address[block], key: UInt32(block) << 1 | 1))
-            }
-            sites.sort { $0.address < $1.address }
-            let keys = sites.map(\.key)
-            sorted = keys
-            return keys
+            let made = Self.sort(table)
+            sorted = made
+            return made
         }
+    }
+
+    /// A stable LSD radix sort on the address bits that differ between sites, 11 bits a pass: tens of
+    /// thousands of sites sort several times faster than with a comparison sort.
+    private static func sort(_ table: BlockTable) -> Sites {
+        let count = 2 * table.count
+        var keys = [UInt32](repeating: 0, count: count), addresses = [UInt64](repeating: 0, count: count)
+        var varying: UInt64 = 0
+        for block in 0..<table.count {
+            keys[2 * block] = UInt32(block) << 1
+            addresses[2 * block] = table.lastInstruction[block]
+            keys[2 * block + 1] = UInt32(block) << 1 | 1
+            addresses[2 * block + 1] = table.address[block]
+            varying |= addresses[2 * block] ^ addresses[0]
+            varying |= addresses[2 * block + 1] ^ addresses[0]
+        }
+        let digitBits = 11, buckets = 1 << digitBits
+        var spareKeys = keys, spareAddresses = addresses
+        let histogram = UnsafeMutablePointer<Int>.allocate(capacity: buckets)
+        defer { histogram.deallocate() }
+        var shift = 0
+        while shift < 64 - varying.leadingZeroBitCount {
+            histogram.initialize(repeating: 0, count: buckets)
+            keys.withUnsafeBufferPointer { keys in
+                addresses.withUnsafeBufferPointer { addresses in
+                    spareKeys.withUnsafeMutableBufferPointer { spareKeys in
+                        spareAddresses.withUnsafeMutableBufferPointer { spareAddresses in
+                            for address in addresses { histogram[Int(truncatingIfNeeded: address >> UInt64(shift)) & (buckets - 1)] += 1 }
+                            var start = 0
+                            for bucket in 0..<buckets { (histogram[bucket], start) = (start, start + histogram[bucket]) }
+                            for index in 0..<count {
+                                let address = addresses[index]
+                                let bucket = Int(truncatingIfNeeded: address >> UInt64(shift)) & (buckets - 1)
+                                spareKeys[histogram[bucket]] = keys[index]
+                                spareAddresses[histogram[bucket]] = address
+                                histogram[bucket] += 1
+                            }
+                        }
+                    }
+                }
+            }
+            swap(&keys, &spareKeys)
+            swap(&addresses, &spareAddresses)
+            shift += digitBits
+        }
+        return Sites(keys: keys, addresses: addresses)
     }
 }

@@ -63,6 +63,8 @@ struct SiteCounters {
         var totals = [UInt64](repeating: 0, count: width)
         // Per block: bit 0 when it has exit counts, bit 1 when it has entry counts.
         var present = [UInt8](repeating: 0, count: table.count)
+        // Nonzero (block, slot) counts: every site holds at least one, so this bounds sites and values.
+        var nonzero = 0
         totals.withUnsafeMutableBufferPointer { totals in
             present.withUnsafeMutableBufferPointer { present in
                 for block in 0..<table.count {
@@ -71,6 +73,7 @@ struct SiteCounters {
                     for slot in 0..<width where row[slot] != 0 {
                         totals[slot] &+= row[slot]
                         bits |= (exitSlots >> UInt32(slot)) & 1 == 1 ? 1 : 2
+                        nonzero &+= 1
                     }
                     present[block] = bits
                 }
@@ -93,69 +96,85 @@ struct SiteCounters {
         // Slots in cause order: the compact form of a row lists its nonzero counts in that order.
         let slotsInOrder = (0..<width).sorted { causes[$0].order < causes[$1].order }
         let bit = causes.map { UInt32(1) << UInt32($0.order) }
-        var siteValues: [UInt64] = []
-        var siteAddress: [UInt64] = [], siteTotal: [UInt64] = [], sitePresent: [UInt32] = [], siteEnd: [Int] = []
+        var sites: [SiteRow] = [], siteValues: [UInt64] = []
+        sites.reserveCapacity(nonzero + extraSites.count)
+        siteValues.reserveCapacity(nonzero + extra.count)
         var pageAddresses: [UInt64] = [], pageCounts: [UInt64] = []
-        let keys = table.siteOrder.keys(table)
-        var row = [UInt64](repeating: 0, count: width)
-        /// The address of site key `key`, or nil when the block has no counts sited there.
-        @inline(__always) func site(_ key: UInt32) -> UInt64? {
-            let block = Int(key >> 1)
-            guard present[block] & (1 << UInt8(key & 1)) != 0 else { return nil }
-            return key & 1 == 0 ? table.lastInstruction[block] : table.address[block]
+        let order = table.siteOrder.sites(table)
+        // The merged counts of one address, and the code counts of the page being walked.
+        // `row` is all zeros between sites: emitting a site's counts clears them.
+        let row = UnsafeMutablePointer<UInt64>.allocate(capacity: width)
+        let pageRow = UnsafeMutablePointer<UInt64>.allocate(capacity: width)
+        row.initialize(repeating: 0, count: width)
+        // Slots in cause order with their cause bits, and whether each is a code (not data-page) count.
+        let emitOrder = UnsafeMutablePointer<(slot: Int, bit: UInt32, isCode: Bool)>.allocate(capacity: width)
+        for (index, slot) in slotsInOrder.enumerated() {
+            emitOrder[index] = (slot, bit[slot], (dataSlots >> UInt32(slot)) & 1 == 0)
         }
-        var next = 0, nextExtra = 0
-        while true {
-            while next < keys.count && site(keys[next]) == nil { next += 1 }
-            let here: UInt64
-            if next < keys.count, let key = site(keys[next]) {
-                here = nextExtra < extraSites.count ? min(key, extraSites[nextExtra].address) : key
-            } else if nextExtra < extraSites.count {
-                here = extraSites[nextExtra].address
-            } else {
-                break
-            }
-            for slot in 0..<width { row[slot] = 0 }
-            var codeCount = false
-            while next < keys.count {
-                let key = keys[next]
-                if let at = site(key) {
-                    if at != here { break }
-                    let block = Int(key >> 1), isExit = key & 1 == 0
-                    let counts = counts + block &* width
-                    for slot in 0..<width where counts[slot] != 0 && ((exitSlots >> UInt32(slot)) & 1 == 1) == isExit {
-                        row[slot] &+= counts[slot]
-                        if (dataSlots >> UInt32(slot)) & 1 == 0 { codeCount = true }
+        defer { row.deallocate(); pageRow.deallocate(); emitOrder.deallocate() }
+        // Walks the sites in address order (keys and their addresses read in order; a block's counts are
+        // read only where it has some), merging the counts of each address into `row`.
+        order.keys.withUnsafeBufferPointer { keys in
+            order.addresses.withUnsafeBufferPointer { addresses in
+                present.withUnsafeBufferPointer { present in
+                    @inline(__always) func hasCounts(_ key: UInt32) -> Bool {
+                        present[Int(key >> 1)] & (1 << UInt8(key & 1)) != 0
                     }
+                    var next = 0, nextExtra = 0
+                    while true {
+                        while next < keys.count && !hasCounts(keys[next]) { next += 1 }
+                        let here: UInt64
+                        if next < keys.count {
+                            here = nextExtra < extraSites.count ? min(addresses[next], extraSites[nextExtra].address) : addresses[next]
+                        } else if nextExtra < extraSites.count {
+                            here = extraSites[nextExtra].address
+                        } else {
+                            break
+                        }
+                        var codeCount = false
+                        while next < keys.count && addresses[next] == here {
+                            let key = keys[next]
+                            next += 1
+                            guard hasCounts(key) else { continue }
+                            let isExit = key & 1 == 0
+                            let counts = counts + Int(key >> 1) &* width
+                            for slot in 0..<width where counts[slot] != 0 && ((exitSlots >> UInt32(slot)) & 1 == 1) == isExit {
+                                row[slot] &+= counts[slot]
+                                if (dataSlots >> UInt32(slot)) & 1 == 0 { codeCount = true }
+                            }
+                        }
+                        while nextExtra < extraSites.count && extraSites[nextExtra].address == here {
+                            let base = extraSites[nextExtra].row * width
+                            for slot in 0..<width where extra[base + slot] != 0 {
+                                row[slot] &+= extra[base + slot]
+                                if (dataSlots >> UInt32(slot)) & 1 == 0 { codeCount = true }
+                            }
+                            nextExtra += 1
+                        }
+                        if codeCount {
+                            let page = (here >> table.pageShift) << table.pageShift
+                            if pageAddresses.last != page {
+                                if !pageAddresses.isEmpty { pageCounts.append(contentsOf: UnsafeBufferPointer(start: pageRow, count: width)) }
+                                pageAddresses.append(page)
+                                pageRow.initialize(repeating: 0, count: width)
+                            }
+                        }
+                        var total: UInt64 = 0, presentCauses: UInt32 = 0
+                        for index in 0..<width {
+                            let (slot, bit, isCode) = emitOrder[index]
+                            let value = row[slot]
+                            guard value != 0 else { continue }
+                            row[slot] = 0
+                            total &+= value
+                            presentCauses |= bit
+                            siteValues.append(value)
+                            if codeCount && isCode { pageRow[slot] &+= value }
+                        }
+                        sites.append(SiteRow(address: here, total: total, present: presentCauses, end: siteValues.count))
+                    }
+                    if !pageAddresses.isEmpty { pageCounts.append(contentsOf: UnsafeBufferPointer(start: pageRow, count: width)) }
                 }
-                next += 1
             }
-            while nextExtra < extraSites.count && extraSites[nextExtra].address == here {
-                let base = extraSites[nextExtra].row * width
-                for slot in 0..<width where extra[base + slot] != 0 {
-                    row[slot] &+= extra[base + slot]
-                    if (dataSlots >> UInt32(slot)) & 1 == 0 { codeCount = true }
-                }
-                nextExtra += 1
-            }
-            var total: UInt64 = 0, presentCauses: UInt32 = 0
-            for slot in slotsInOrder where row[slot] != 0 {
-                total &+= row[slot]
-                presentCauses |= bit[slot]
-                siteValues.append(row[slot])
-            }
-            siteAddress.append(here)
-            siteTotal.append(total)
-            sitePresent.append(presentCauses)
-            siteEnd.append(siteValues.count)
-            guard codeCount else { continue }
-            let page = (here >> table.pageShift) << table.pageShift
-            if pageAddresses.last != page {
-                pageAddresses.append(page)
-                pageCounts.append(contentsOf: repeatElement(0, count: width))
-            }
-            let base = (pageAddresses.count - 1) * width
-            for slot in 0..<width where (dataSlots >> UInt32(slot)) & 1 == 0 { pageCounts[base + slot] &+= row[slot] }
         }
         // Data-page counts join the row of their page (binary search: the rows are in address order).
         var pages = pageAddresses.indices.map { (page: pageAddresses[$0], row: $0) }
@@ -181,10 +200,10 @@ struct SiteCounters {
         result.counts = Dictionary(uniqueKeysWithValues: zip(causes, totals))
         // Most counts first, then lowest address (addresses are distinct: a total order). The sites are in
         // address order already, so a stable sort by total does it.
-        let ranked = Self.stableOrderByDescendingKey(siteTotal)
+        let ranked = Self.stableOrderByDescendingKey(sites.map(\.total))
         result.sites = ranked.map { index in
-            TrapSite(address: siteAddress[index], compact: CauseCountList(
-                present: sitePresent[index], values: siteValues[(index == 0 ? 0 : siteEnd[index - 1])..<siteEnd[index]]))
+            TrapSite(address: sites[index].address, compact: CauseCountList(
+                present: sites[index].present, values: siteValues[(index == 0 ? 0 : sites[index - 1].end)..<sites[index].end]))
         }
         pages.sort { $0.page < $1.page }
         var pageValues: [UInt64] = []
@@ -202,6 +221,14 @@ struct SiteCounters {
             PageTraps(page: pages[index].page, compact: CauseCountList(
                 present: pagePresent[index], values: pageValues[(index == 0 ? 0 : pageEnd[index - 1])..<pageEnd[index]]))
         }
+    }
+
+    /// One site of a summary: its counts are `siteValues[previous end ..< end]`.
+    private struct SiteRow {
+        var address: UInt64
+        var total: UInt64
+        var present: UInt32
+        var end: Int
     }
 
     /// The indices of `keys` ordered by key, largest first, equal keys in index order: an LSD radix sort
