@@ -24,7 +24,7 @@ public enum ReplayEngine {
                            profiles: [CostProfile] = CostProfile.builtIn) throws -> TraceResults {
         let types = try resolve(names)
         let metadata = source.metadata
-        let definitions = try source.blockDefinitions()
+        let definitions = try source.blockDefinitions(includingBytes: false)
         let decoder = X86Decoder(arch: metadata.arch)
         let table = BlockTable(definitions: definitions, pageSize: parameters.pageSize) { block in
             block.lastInstructionOffset ?? lastInstructionOffset(of: block, decoder: decoder)

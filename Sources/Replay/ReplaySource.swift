@@ -4,8 +4,9 @@ import TraceStore
 /// Where the engine reads a trace from: a trace file or a trace built in memory (tests, tools).
 public protocol ReplaySource {
     var metadata: TraceMetadata { get }
-    /// Every block definition; index = BlockID.
-    func blockDefinitions() throws -> [BlockDefinition]
+    /// Every block definition; index = BlockID. `includingBytes` false: a definition that knows its
+    /// `lastInstructionOffset` may come without its bytes (the replay needs them only to find that offset).
+    func blockDefinitions(includingBytes: Bool) throws -> [BlockDefinition]
     /// Every stored code page version.
     func codePages() throws -> [CodePage]
     /// Calls `body` with every chunk in commit (sequence) order.
@@ -29,7 +30,7 @@ public struct InMemoryTrace: ReplaySource, Sendable {
         self.chunks = chunks
     }
 
-    public func blockDefinitions() throws -> [BlockDefinition] { definitions }
+    public func blockDefinitions(includingBytes: Bool) throws -> [BlockDefinition] { definitions }
     public func codePages() throws -> [CodePage] { pages }
     public func forEachChunk(_ body: (StreamChunk) throws -> Void) throws {
         for chunk in chunks.sorted(by: { $0.sequence < $1.sequence }) { try body(chunk) }

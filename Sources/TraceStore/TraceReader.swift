@@ -40,6 +40,9 @@ public final class TraceReader {
     private let database: DatabaseQueue
     private let inflater = ZstdInflater()
     private var definitionCache: [BlockDefinition] = []
+    /// Whether the cached definitions carry every block's bytes (else only those without a stored
+    /// last-instruction offset do).
+    private var cacheHasAllBytes = true
 
     /// Opens and validates the file; throws a one-line `TraceStoreError` if it is not a readable trace.
     public init(path: String) throws {
@@ -98,8 +101,10 @@ public final class TraceReader {
     }
 
     /// Every block definition; index = BlockID.
-    public func blockDefinitions() throws -> [BlockDefinition] {
-        try snapshot { db in try self.loadDefinitions(db) }
+    /// - Parameter includingBytes: false leaves `bytes` empty in the definitions that store their last
+    ///   instruction's offset (schema 2): all a replay needs, without reading every block's code.
+    public func blockDefinitions(includingBytes: Bool = true) throws -> [BlockDefinition] {
+        try snapshot { db in try self.loadDefinitions(db, allBytes: includingBytes) }
     }
 
     /// Every stored code page version, by address then version. Throws if there are more than
@@ -198,7 +203,7 @@ public final class TraceReader {
     /// at a time. The first bad chunk throws `TraceStoreError.badChunk` naming its sequence.
     public func forEachChunk(_ body: (StreamChunk) throws -> Void) throws {
         try snapshot { db in
-            var decoder = ChunkDecoder(definitions: try self.loadDefinitions(db), inflater: self.inflater)
+            var decoder = ChunkDecoder(definitions: try self.loadDefinitions(db, allBytes: false), inflater: self.inflater)
             let rows = try Row.fetchCursor(db, sql: ChunkDecoder.selectSQL)
             while let row = try rows.next() {
                 let chunk: StreamChunk
@@ -217,7 +222,7 @@ public final class TraceReader {
     /// without stopping at the first. An empty list means every chunk is good.
     public func verify() throws -> [ChunkProblem] {
         try snapshot { db in
-            var decoder = ChunkDecoder(definitions: try self.loadDefinitions(db), inflater: self.inflater)
+            var decoder = ChunkDecoder(definitions: try self.loadDefinitions(db, allBytes: false), inflater: self.inflater)
             var problems: [ChunkProblem] = []
             let rows = try Row.fetchCursor(db, sql: ChunkDecoder.selectSQL)
             while let row = try rows.next() {
@@ -252,7 +257,9 @@ public final class TraceReader {
         }
     }
 
-    private func loadDefinitions(_ db: Database) throws -> [BlockDefinition] {
+    private func loadDefinitions(_ db: Database, allBytes: Bool) throws -> [BlockDefinition] {
+        if allBytes && !cacheHasAllBytes { definitionCache.removeAll() }
+        if definitionCache.isEmpty { cacheHasAllBytes = allBytes }
         // min and max of the rowid are two b-tree descents (as two subqueries: one query asking for both
         // scans the table), where count(*) would read every row. Ids are dense (checked below), so anything
         // past the cache, or any negative id, means rows to read.
@@ -260,9 +267,10 @@ public final class TraceReader {
             .map { (($0[0] as Int64?) ?? 0, ($0[1] as Int64?) ?? -1) } ?? (0, -1)
         guard highest >= Int64(definitionCache.count) || lowest < 0 else { return definitionCache }
         let lastOffset = schemaVersion >= 2 ? "last_instruction_offset" : "NULL"
+        let bytes = cacheHasAllBytes ? "bytes" : "CASE WHEN \(lastOffset) IS NULL THEN bytes ELSE x'' END"
         let statement = try db.makeStatement(sql: """
             SELECT id, address, length, instruction_count, code_version, exit_kind, static_target, sensitive_count,
-                   cpuid_count, length(bytes), bytes, \(lastOffset) FROM blocks WHERE id >= ? ORDER BY id
+                   cpuid_count, length(bytes), \(bytes), \(lastOffset) FROM blocks WHERE id >= ? ORDER BY id
             """)
         let rows = try Row.fetchCursor(statement, arguments: [definitionCache.count])
         definitionCache.reserveCapacity(Int(clamping: max(0, min(highest, Int64(definitionCache.count) + (1 << 20)) + 1)))

@@ -157,6 +157,14 @@ private func stableSorted<T>(_ events: [T], by key: (T) -> UInt64) -> [T] {
         let codecs = try DatabaseQueue(path: path).read { db in try Int.fetchAll(db, sql: "SELECT DISTINCT codec FROM chunks") }
         #expect(codecs.allSatisfy { $0 == Int(codec.rawValue) })
 
+        // A replay's load first: bytes only where the last instruction's offset is not stored.
+        var lean = model.definitions
+        for index in lean.indices where lean[index].lastInstructionOffset != nil { lean[index].bytes = [] }
+        #expect(try TraceReader(path: path).blockDefinitions(includingBytes: false) == lean)
+        let leanFirst = try TraceReader(path: path)
+        _ = try leanFirst.blockDefinitions(includingBytes: false)
+        #expect(try leanFirst.blockDefinitions() == model.definitions)
+
         let reader = try TraceReader(path: path)
         #expect(reader.metadata.complete)
         #expect(reader.metadata.exitStatus == 3)

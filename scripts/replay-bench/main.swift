@@ -75,7 +75,9 @@ final class TimedTrace: ReplaySource {
     init(path: String) throws { reader = try TraceReader(path: path) }
 
     var metadata: TraceMetadata { reader.metadata }
-    func blockDefinitions() throws -> [BlockDefinition] { try reader.blockDefinitions() }
+    func blockDefinitions(includingBytes: Bool) throws -> [BlockDefinition] {
+        try reader.blockDefinitions(includingBytes: includingBytes)
+    }
     func codePages() throws -> [CodePage] { try reader.codePages() }
     func forEachChunk(_ body: (StreamChunk) throws -> Void) throws {
         var mark = cpuSeconds()
@@ -132,7 +134,7 @@ func measure(_ paths: [String], repeats: Int) throws -> (details: String, figure
                     blocks = try ReplayEngine.run(source: trace, path: path, strategies: strategies).summary.blocks
                 } else {
                     // As the engine does: definitions first (the reader keeps them for its chunk decoder).
-                    _ = try trace.blockDefinitions()
+                    _ = try trace.blockDefinitions(includingBytes: false)
                     try trace.forEachChunk { blocks &+= UInt64($0.blocks.count) }
                 }
                 items[index].whole = min(items[index].whole, cpuSeconds() - start)
