@@ -60,6 +60,10 @@ public struct BlockTable: Sendable {
         var instructions: [UInt32] = [], codeVersion: [UInt32] = [], exitKind: [ExitKind] = [], sensitive: [UInt16] = [], cpuid: [UInt16] = []
         var page: [PageIndex] = [], lastPage: [PageIndex] = []
         var targetLeavesPage: [Bool] = [], fallThroughLeavesPage: [Bool] = []
+        address.reserveCapacity(count); lastInstruction.reserveCapacity(count); fallThrough.reserveCapacity(count)
+        instructions.reserveCapacity(count); codeVersion.reserveCapacity(count); exitKind.reserveCapacity(count)
+        sensitive.reserveCapacity(count); cpuid.reserveCapacity(count); page.reserveCapacity(count)
+        lastPage.reserveCapacity(count); targetLeavesPage.reserveCapacity(count); fallThroughLeavesPage.reserveCapacity(count)
         for (id, block) in definitions.enumerated() {
             let shift = pageShift
             let startNumber = block.address >> shift

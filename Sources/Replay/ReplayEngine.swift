@@ -32,8 +32,12 @@ public enum ReplayEngine {
         let pages = try source.codePages()
         let code = CodeImage(pages: pages)
         if types.contains(where: { $0.scansPages }) {
+            var checked = (page: UInt64.max, version: UInt32.max)
             for (id, block) in definitions.enumerated() {
                 let page = block.address & ~UInt64(CodePage.size - 1)
+                // Blocks that follow each other mostly share a page: each run of them is checked once.
+                if (page, block.codeVersion) == checked { continue }
+                checked = (page, block.codeVersion)
                 if code.bytes(page: page, version: block.codeVersion) == nil {
                     throw ReplayError("\(path): block \(id) at 0x\(String(block.address, radix: 16)) needs code page 0x\(String(page, radix: 16)) version \(block.codeVersion), which the trace does not hold")
                 }
