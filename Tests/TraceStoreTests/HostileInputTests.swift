@@ -44,6 +44,13 @@ import TraceModel
         try writeSimpleTrace(at: short, chunks: 1)
         try DatabaseQueue(path: short).write { db in try db.execute(sql: "ALTER TABLE modules DROP COLUMN path") }
         #expect(open(short) == "\(short) is refused: its modules table lacks column path")
+        // Schema 2 without its column; the same file claiming schema 1 is a schema-1 trace.
+        try writeSimpleTrace(at: short, chunks: 1)
+        try DatabaseQueue(path: short).write { db in try db.execute(sql: "ALTER TABLE blocks DROP COLUMN last_instruction_offset") }
+        #expect(open(short) == "\(short) is refused: its blocks table lacks column last_instruction_offset")
+        try DatabaseQueue(path: short).writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version = 1") }
+        #expect(open(short) == nil)
+        #expect(try TraceReader(path: short).blockDefinitions().allSatisfy { $0.lastInstructionOffset == nil })
     }
 
     @Test func aNewerSchemaIsRefusedAndLeftUntouched() throws {
