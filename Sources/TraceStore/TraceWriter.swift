@@ -77,6 +77,9 @@ public final class TraceWriter {
         do {
             var configuration = Configuration()
             configuration.label = "plexlab.trace-writer"
+            // Until the file is in WAL mode, a reader looking at the new trace (`plexlab info` on a live
+            // recording) holds a shared lock that makes the writer's first writes busy: wait it out.
+            configuration.busyMode = .timeout(5)
             let queue = try DatabaseQueue(path: path, configuration: configuration)
             // The application id goes into the main file before WAL starts, so even a crash image whose
             // content is all in the -wal file is recognisable from its first 100 bytes.

@@ -66,6 +66,11 @@ import Glibc
                 usleep(20_000)
             }
         }
+        if !child.isRunning {
+            // Ended on its own: say why (a recording of a program that never ends only stops when killed).
+            let run = child.wait()
+            Issue.record("plexlab record ended by itself, status \(run.status): \(run.stderr)")
+        }
         #expect(seen >= count, "saw \(seen) chunks")
         return looks
     }
