@@ -12,9 +12,8 @@ import Darwin
 /// kernel maps as zero pages on first use. Each id is stored complemented, so a slot never written reads as
 /// `noBlock`, as the model requires. Doubling the window is then only a wider mask (slot i holds position
 /// i until the window stops growing): no copy, no fill, and a stream touches only the pages its positions
-/// reach. Past the first 2 MiB the reservation asks for transparent huge pages: long streams read the
-/// window at random, and a few 2 MiB pages replace thousands of 4 KiB faults and TLB misses, while short
-/// streams (tests, fuzzing) never leave the small pages.
+/// reach. Past the first 2 MiB the reservation asks for transparent huge pages: for a long stream a few
+/// 2 MiB faults replace thousands of 4 KiB ones, while short streams (tests, fuzzing) stay on small pages.
 struct MatchWindow {
     let base: UnsafeMutablePointer<UInt32>
     private let mapping: UnsafeMutableRawPointer
