@@ -61,8 +61,8 @@ public struct TraceResults: Sendable, Equatable {
 
 extension StrategyResult {
     /// Adds instructions, parameters and estimates to a strategy's raw counts.
-    init(name: String, parameters: [String: String], counts raw: StrategyCounts, summary: ReplaySummary,
-         profiles: [CostProfile]) {
+    init(name: String, translator: TranslatorKind, parameters: [String: String], counts raw: StrategyCounts,
+         summary: ReplaySummary, profiles: [CostProfile]) {
         self.name = name
         self.parameters = parameters
         unavailable = raw.unavailable
@@ -85,7 +85,8 @@ extension StrategyResult {
             entry.key.costKey.map { (key: $0, count: entry.value) }
         }
         estimates = profiles.map { profile in
-            let cycles = profile.cycles(instructions: summary.instructions, events: events,
+            let cycles = profile.cycles(instructions: summary.instructions, blocks: summary.blocks,
+                                        translator: translator, events: events,
                                         scanned: raw.scanned, translated: raw.translated)
             let native = Double(summary.instructions) * profile[.cpi]
             return CostEstimate(profile: profile.name, cycles: cycles, slowdown: native > 0 ? cycles / native : 1)
