@@ -22,6 +22,8 @@ public struct ReplaySummary: Sendable, Equatable {
 /// One strategy's numbers for one trace (docs/results-schema.md).
 public struct StrategyResult: Sendable, Equatable {
     public var name: String
+    /// Which translator runs its guest code (docs/strategies.md section 4).
+    public var translator: TranslatorKind
     /// The parameters that affect this strategy, as set.
     public var parameters: [String: String]
     /// Why there are no numbers (pagefault-legacy on a trace without data touches), else nil.
@@ -64,6 +66,7 @@ extension StrategyResult {
     init(name: String, translator: TranslatorKind, parameters: [String: String], counts raw: StrategyCounts,
          summary: ReplaySummary, profiles: [CostProfile]) {
         self.name = name
+        self.translator = translator
         self.parameters = parameters
         unavailable = raw.unavailable
         counts = raw.counts

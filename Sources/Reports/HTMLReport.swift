@@ -128,7 +128,8 @@ public enum HTMLReport {
                 let native = Double(trace.summary.instructions) * profile.cyclesPerInstruction
                 let rows = trace.strategies.compactMap { strategy -> SVGChart.StackedRow? in
                     guard strategy.isAvailable, let estimate = strategy.estimate(profile.name) else { return nil }
-                    let parts = profile.breakdown(of: strategy, instructions: trace.summary.instructions)
+                    let parts = profile.breakdown(of: strategy, instructions: trace.summary.instructions,
+                                                    blocks: trace.summary.blocks)
                     return SVGChart.StackedRow(label: strategy.name, segments: parts.map { part in
                         SVGChart.Segment(label: part.label, value: native > 0 ? part.cycles / native : part.cycles,
                                          color: colors[part.label] ?? "#999999")
