@@ -20,11 +20,10 @@ trap 'rm -rf "$scratch"' EXIT
 "$plexlab" report "${traces[@]}" --profile all --top 0 --out "$scratch" > /dev/null
 section="$(sed -n '/<!-- reproductions:begin -->/,/<!-- reproductions:end -->/p' "$scratch/report.md" | sed '1d;$d' | sed '1d')"
 [ -n "$section" ] || { echo "reproductions.sh: the report has no reproductions section" >&2; exit 1; }
-commit="$(git rev-parse --short HEAD)"
 {
   echo "# Published measurements reproduced"
   echo
-  echo "Written by \`scripts/reproductions.sh\` (commit $commit) from the committed traces in \`Traces/\`"
+  echo "Written by \`scripts/reproductions.sh\` from the committed traces in \`Traces/\`"
   echo "(\`Traces/manifest.json\` says how each was made); \`plexlab report\` prints the same section for the traces"
   echo "it is given. Each row sets a published slowdown over native next to the lab's prediction for a workload"
   echo "of the same shape, under the profile of the published machine's era. The profiles' numbers come from"
