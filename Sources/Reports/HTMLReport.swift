@@ -21,11 +21,36 @@ public enum HTMLReport {
             }
         }
         out += "</ul></section>\n"
+        out += reproductions(Reproductions.rows(input.traces))
         out += charts(input)
         for trace in input.traces { out += traceSection(trace, input: input) }
         out += "<footer>PlexLab \(Escape.html(input.traces.first?.metadata.plexlabVersion ?? "")). Cycles are estimates from the cost profiles"
         out += " (" + input.profiles.map { "\(Escape.html($0.name)): \(Escape.html($0.description))" }.joined(separator: "; ") + ").</footer>\n"
         return out + "</body>\n</html>\n"
+    }
+
+    /// The published-measurements table, as in report.md (empty without rows).
+    static func reproductions(_ rows: [Reproductions.Row]) -> String {
+        guard !rows.isEmpty else { return "" }
+        var out = "<section><h2>Published measurements and the lab's predictions</h2>\n<table><tr>"
+        for heading in ["source", "measurement", "published", "workload", "strategy", "profile", "lab", "lab / published"] {
+            out += "<th>\(heading)</th>"
+        }
+        out += "</tr>\n"
+        for row in rows {
+            let ratio = row.ratio.map { NumberFormat.decimal($0) + (row.agrees == true ? "" : " (beyond 2x)") } ?? "-"
+            out += "<tr><td>\(Escape.html(row.figure.source))</td><td>\(Escape.html(row.figure.measurement))</td>"
+            out += "<td class=\"n\">\(row.figure.published.map(NumberFormat.ratio) ?? "-")</td><td>\(Escape.html(row.workload))</td>"
+            out += "<td>\(row.figure.strategy)</td><td>\(row.figure.profile)</td><td class=\"n\">\(NumberFormat.ratio(row.predicted))</td>"
+            out += "<td class=\"n\">\(ratio)</td></tr>\n"
+        }
+        out += "</table>\n<ul>\n"
+        var seen: [String] = []
+        for row in rows where !seen.contains(row.figure.measurement) {
+            seen.append(row.figure.measurement)
+            out += "<li><i>\(Escape.html(row.figure.measurement))</i>: \(Escape.html(row.figure.note))</li>\n"
+        }
+        return out + "</ul></section>\n"
     }
 
     static let css = """
