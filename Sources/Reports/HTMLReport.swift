@@ -33,22 +33,20 @@ public enum HTMLReport {
     static func reproductions(_ rows: [Reproductions.Row]) -> String {
         guard !rows.isEmpty else { return "" }
         var out = "<section><h2>Published measurements and the lab's predictions</h2>\n<table><tr>"
-        for heading in ["source", "measurement", "published", "workload", "strategy", "profile", "lab", "lab / published"] {
-            out += "<th>\(heading)</th>"
-        }
+        for heading in Reproductions.headings { out += "<th>\(Escape.html(heading))</th>" }
         out += "</tr>\n"
+        let numeric: Set = [2, 6, 7]
         for row in rows {
-            let ratio = row.ratio.map { NumberFormat.decimal($0) + (row.agrees == true ? "" : " (beyond 2x)") } ?? "-"
-            out += "<tr><td>\(Escape.html(row.figure.source))</td><td>\(Escape.html(row.figure.measurement))</td>"
-            out += "<td class=\"n\">\(row.figure.published.map(NumberFormat.ratio) ?? "-")</td><td>\(Escape.html(row.workload))</td>"
-            out += "<td>\(row.figure.strategy)</td><td>\(row.figure.profile)</td><td class=\"n\">\(NumberFormat.ratio(row.predicted))</td>"
-            out += "<td class=\"n\">\(ratio)</td></tr>\n"
+            out += "<tr>"
+            for (column, cell) in Reproductions.cells(row).enumerated() {
+                out += numeric.contains(column) ? "<td class=\"n\">" : "<td>"
+                out += Escape.html(cell) + "</td>"
+            }
+            out += "</tr>\n"
         }
         out += "</table>\n<ul>\n"
-        var seen: [String] = []
-        for row in rows where !seen.contains(row.figure.measurement) {
-            seen.append(row.figure.measurement)
-            out += "<li><i>\(Escape.html(row.figure.measurement))</i>: \(Escape.html(row.figure.note))</li>\n"
+        for figure in Reproductions.figures(of: rows) {
+            out += "<li><i>\(Escape.html(figure.measurement))</i>: \(Escape.html(figure.note))</li>\n"
         }
         return out + "</ul></section>\n"
     }

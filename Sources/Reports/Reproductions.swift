@@ -86,23 +86,33 @@ public enum Reproductions {
         return rows
     }
 
+    /// The table's column headings.
+    public static let headings = ["source", "measurement", "published", "workload", "strategy", "profile", "lab", "lab / published"]
+
+    /// A row's cells as plain text in `headings` order (escape them for the target format).
+    public static func cells(_ row: Row) -> [String] {
+        let ratio = row.ratio.map { NumberFormat.decimal($0) + (row.agrees == true ? "" : " (beyond 2x)") } ?? "-"
+        return [row.figure.source, row.figure.measurement, row.figure.published.map(NumberFormat.ratio) ?? "-",
+                row.workload, row.figure.strategy, row.figure.profile, NumberFormat.ratio(row.predicted), ratio]
+    }
+
+    /// The figures of `rows`, each once, in order: their notes follow the table.
+    public static func figures(of rows: [Row]) -> [Figure] {
+        var seen: [Figure] = []
+        for row in rows where !seen.contains(row.figure) { seen.append(row.figure) }
+        return seen
+    }
+
     /// The Markdown section (empty without rows), between comment markers that scripts/reproductions.sh cuts on.
     public static func markdown(_ rows: [Row]) -> String {
         guard !rows.isEmpty else { return "" }
         var out = "<!-- reproductions:begin -->\n## Published measurements and the lab's predictions\n\n"
-        out += MarkdownReport.row(["source", "measurement", "published", "workload", "strategy", "profile", "lab", "lab / published"])
+        out += MarkdownReport.row(headings)
         out += MarkdownReport.row(["---", "---", "---:", "---", "---", "---", "---:", "---:"])
-        for row in rows {
-            let ratio = row.ratio.map { NumberFormat.decimal($0) + (row.agrees == true ? "" : " **(beyond 2x)**") } ?? "-"
-            out += MarkdownReport.row([Escape.markdown(row.figure.source), Escape.markdown(row.figure.measurement),
-                                       row.figure.published.map(NumberFormat.ratio) ?? "-", Escape.markdown(row.workload),
-                                       row.figure.strategy, row.figure.profile, NumberFormat.ratio(row.predicted), ratio])
-        }
+        for row in rows { out += MarkdownReport.row(cells(row).map(Escape.markdown)) }
         out += "\nWhy the lab's numbers are what they are:\n\n"
-        var seen: [String] = []
-        for row in rows where !seen.contains(row.figure.measurement) {
-            seen.append(row.figure.measurement)
-            out += "- *\(Escape.markdown(row.figure.measurement))*: \(Escape.markdown(row.figure.note))\n"
+        for figure in figures(of: rows) {
+            out += "- *\(Escape.markdown(figure.measurement))*: \(Escape.markdown(figure.note))\n"
         }
         return out + "<!-- reproductions:end -->\n\n"
     }
