@@ -9,6 +9,7 @@ public enum MarkdownReport {
             }
         }
         out += "\n"
+        out += Reproductions.markdown(Reproductions.rows(input.traces))
         for trace in input.traces {
             out += traceSection(trace, input: input)
         }
