@@ -100,6 +100,8 @@ public enum Recorder {
             destination = try TraceDestination(path: output, overwrite: options.overwrite)
         } catch TraceStoreError.exists(let path) {
             throw RecorderError.outputExists(path: path)
+        } catch TraceStoreError.writeFailed(_, let detail) {
+            throw RecorderError.outputUnwritable(path: output, detail: detail)
         }
         let partial = destination.partialPath
 

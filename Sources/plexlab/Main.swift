@@ -46,8 +46,8 @@ enum PlexLabMain {
 
     /// `plexlab: error: TEXT` on one line (paths and strings from traces in it shown escaped), exit 2.
     static func fail(_ text: String) -> Never {
-        let line = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
-        StandardError.write("plexlab: error: \(Escape.terminal(line))\n")
+        // A newline (in a path, or in a string from a trace) shows as \n: the message stays one line.
+        StandardError.write("plexlab: error: \(Escape.terminal(text.trimmingCharacters(in: .newlines)))\n")
         exit(2)
     }
 
