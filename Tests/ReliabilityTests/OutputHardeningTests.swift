@@ -100,6 +100,12 @@ import Glibc
         var info = stat()
         #expect(lstat(link, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK)
         #expect(try TraceReader(path: real).summary().blocksExecuted == 2)
+
+        // A bare relative --out (NSString.deletingLastPathComponent trapped on "d").
+        let quoted = "cd '\(scratch.directory)' && exec '\(try builtExecutable("plexlab"))' import good.jsonl --out d"
+        let bare = try run("/bin/sh", ["-c", quoted], scratch: scratch)
+        #expect(bare.status == 0, "\(bare.stderr)")
+        #expect(try TraceReader(path: scratch.path("d")).summary().blocksExecuted == 2)
     }
 
     @Test func aFailedImportKeepsTheOldTraceAndLeavesNoPartialFile() throws {
