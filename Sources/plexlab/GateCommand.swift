@@ -62,8 +62,6 @@ struct GateCommand: ParsableCommand {
             handle.write(Data(text.utf8))
             return
         }
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
-            throw GateError("cannot write \(path)")
-        }
+        try OutputFile.write(text, to: path)
     }
 }

@@ -278,6 +278,47 @@ import Glibc
         }
     }
 
+    /// report, gate --markdown and calibrate --out write small text files: a FIFO is written into (an error
+    /// when nobody reads it), never replaced; a directory or a file in the way of a directory is one line.
+    @Test func textOutputsNeverReplaceAFIFOOrDirectory() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let trace = scratch.path("t.plextrace")
+        #expect(try importGood(to: trace, scratch: scratch).status == 0)
+        let report = scratch.path("report")
+        try FileManager.default.createDirectory(atPath: report, withIntermediateDirectories: false)
+        #expect(mkfifo(report + "/report.md", 0o644) == 0)
+        var run = try plexlab(["report", trace, "--out", report, "--profile", "modern"], scratch: scratch, timeout: 30)
+        run.stderr = run.stderrLines.filter { !$0.hasPrefix("plexlab report: ") }.map { $0 + "\n" }.joined()
+        expectCleanError(run, contains: "\(report)/report.md: cannot write (a FIFO with no reader)")
+        var info = stat()
+        #expect(lstat(report + "/report.md", &info) == 0 && info.st_mode & S_IFMT == S_IFIFO)
+
+        let file = scratch.path("notes.txt")
+        try write("my notes", file)
+        run = try plexlab(["report", trace, "--out", file, "--profile", "modern"], scratch: scratch, timeout: 30)
+        run.stderr = run.stderrLines.filter { !$0.hasPrefix("plexlab report: ") }.map { $0 + "\n" }.joined()
+        expectCleanError(run, contains: "cannot create the report directory")
+        #expect(bytes(file) == Data("my notes".utf8))
+
+        let baseline = scratch.path("b.json")
+        #expect(try plexlab(["gate", "--baseline", baseline, "--update", trace], scratch: scratch).status == 0)
+        let fifo = scratch.path("summary.fifo")
+        #expect(mkfifo(fifo, 0o644) == 0)
+        expectCleanError(try plexlab(["gate", "--baseline", baseline, "--markdown", fifo, trace], scratch: scratch, timeout: 30),
+                         contains: "cannot write \(fifo): a FIFO with no reader")
+        #expect(lstat(fifo, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO)
+        expectCleanError(try plexlab(["gate", "--baseline", baseline, "--markdown", scratch.directory, trace], scratch: scratch),
+                         contains: "cannot write \(scratch.directory): it is a directory")
+        // A FIFO with a reader gets the summary (as `--markdown /dev/stdout` would).
+        let reader = try Child("/bin/cat", [fifo], scratch: scratch)
+        usleep(300_000)  // cat blocks in open(), where it already counts as the FIFO's reader
+        let fed = try plexlab(["gate", "--baseline", baseline, "--markdown", fifo, trace], scratch: scratch, timeout: 30)
+        #expect(fed.status == 0, "\(fed.stderr)")
+        #expect(reader.wait(timeout: 30).stdout.hasPrefix("## PlexLab gate: pass"))
+        #expect(lstat(fifo, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO)
+    }
+
     @Test func usageErrorsAreOneLineAndExitTwo() throws {
         let scratch = Scratch()
         defer { scratch.remove() }
