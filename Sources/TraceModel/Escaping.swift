@@ -33,58 +33,62 @@ public enum Escape {
 
     /// Text for HTML element content and quoted attribute values.
     public static func html(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
+        replacing(text) { scalar in
             switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            case "\0": out += "\u{FFFD}"
-            case "\n", "\t": out.unicodeScalars.append(scalar)
-            default:
-                // Controls (ESC, BEL, C1) shown as text: a report read with `cat` cannot drive the terminal.
-                let v = scalar.value
-                if v < 0x20 || (0x7f...0x9f).contains(v) {
-                    out += "\\x" + String(v, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+            case "\"": "&quot;"
+            case "'": "&#39;"
+            case "\0": "\u{FFFD}"
+            case "\n", "\t": nil
+            // Controls (ESC, BEL, C1) shown as text: a report read with `cat` cannot drive the terminal.
+            default: isControl(scalar) ? "\\x" + String(scalar.value, radix: 16) : nil
             }
         }
-        return out
     }
 
     /// Text for GitHub-flavoured Markdown, safe inside a table cell: it renders literally, cannot close
     /// the cell (`|`), start a link, emphasis, code span, heading or list, and holds no raw HTML.
     /// Newlines and other control characters become visible `\n`-style escapes or spaces.
     public static func markdown(_ text: String) -> String {
+        replacing(text) { scalar in
+            switch scalar {
+            case "|": "&#124;"
+            // Emphasis, code spans, links and images, strikethrough, math ($), emoji shortcodes (:x:),
+            // headings (#).
+            case "\\", "`", "*", "_", "[", "]", "!", "~", "$", ":", "#": "\\" + String(scalar)
+            case "\n": "\\\\n"
+            case "\r": "\\\\r"
+            default: isControl(scalar) ? " " : nil
+            }
+        }
+    }
+
+    /// C0 controls, DEL and C1 controls.
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value)
+    }
+
+    /// `text` with `&`, `<`, `>` as entities (never markup, in HTML or Markdown) and every other scalar
+    /// replaced by `replacement(scalar)` where that is not nil.
+    private static func replacing(_ text: String, _ replacement: (Unicode.Scalar) -> String?) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "|": out += "&#124;"
-            // Emphasis, code spans, links and images, strikethrough, math ($), emoji shortcodes (:x:),
-            // headings (#).
-            case "\\", "`", "*", "_", "[", "]", "!", "~", "$", ":", "#":
-                out += "\\"
+            if let entity = entity(scalar) ?? replacement(scalar) {
+                out += entity
+            } else {
                 out.unicodeScalars.append(scalar)
-            case "\n": out += "\\\\n"
-            case "\r": out += "\\\\r"
-            case "\t": out += " "
-            default:
-                if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) {
-                    out += " "
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
             }
         }
         return out
+    }
+
+    /// The entities HTML and Markdown share: `&`, `<`, `>` never start markup.
+    private static func entity(_ scalar: Unicode.Scalar) -> String? {
+        switch scalar {
+        case "&": "&amp;"
+        case "<": "&lt;"
+        case ">": "&gt;"
+        default: nil
+        }
     }
 }

@@ -129,7 +129,7 @@ public final class TraceDestination {
             if stat(lockPath, &current) == 0, current.st_ino == held.st_ino, current.st_dev == held.st_dev { return fd }
             close(fd)
         }
-        throw TraceStoreError.busy(path: target, lock: lockPath)
+        throw TraceStoreError.writeFailed(path: target, detail: "its lock file \(lockPath) keeps being replaced")
     }
 
     /// Removes a trace file and its -wal, -shm and -journal; anything else at the path is refused.

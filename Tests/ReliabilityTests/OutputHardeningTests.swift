@@ -170,11 +170,16 @@ import Glibc
         }
     }
 
-    /// A shell spinning forever, recorded; `--skip-insns` keeps every block out of the trace.
+    /// A shell spinning forever, recorded; `--skip-insns` keeps every block out of the trace. Returns once
+    /// the recorder has created TRACE.partial, or printed something (an error), or after 60 s.
     private func startSpinner(_ trace: String, extra: [String] = [], scratch: Scratch) throws -> Child {
-        try Child(try builtExecutable("plexlab"),
-                  ["record", "--out", trace, "--force", "--chunk-blocks", "4096"] + extra + ["--", "/bin/sh", "-c", "while :; do :; done"],
-                  scratch: scratch)
+        let child = try Child(try builtExecutable("plexlab"),
+                              ["record", "--out", trace, "--force", "--chunk-blocks", "4096"] + extra
+                                + ["--", "/bin/sh", "-c", "while :; do :; done"], scratch: scratch)
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: trace + ".partial") && (bytes(child.errPath)?.isEmpty ?? true)
+                && Date() < deadline { usleep(20_000) }
+        return child
     }
 
     @Test func aSecondWriterIsRefusedAndKillNineLeavesNoStaleLock() throws {
@@ -184,8 +189,6 @@ import Glibc
         try writeTestTrace(at: trace, chunks: 1)
         let before = try #require(bytes(trace))
         let first = try startSpinner(trace, scratch: scratch)
-        let deadline = Date().addingTimeInterval(60)
-        while !FileManager.default.fileExists(atPath: trace + ".partial") && first.isRunning && Date() < deadline { usleep(20_000) }
         #expect(first.isRunning)
         let second = try plexlab(["record", "--out", trace, "--force", "--", "/bin/true"], scratch: scratch)
         expectCleanError(second, contains: "\(trace) is being written by another plexlab (it holds \(trace).lock)")
@@ -211,8 +214,6 @@ import Glibc
         try writeTestTrace(at: trace, chunks: 1)
         let before = try #require(bytes(trace))
         let child = try startSpinner(trace, extra: ["--skip-insns", "1000000000000000"], scratch: scratch)
-        let deadline = Date().addingTimeInterval(60)
-        while !FileManager.default.fileExists(atPath: trace + ".partial") && child.isRunning && Date() < deadline { usleep(20_000) }
         usleep(300_000)
         kill(child.pid, SIGINT)
         let ended = child.wait(timeout: 60)
