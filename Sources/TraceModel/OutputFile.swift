@@ -48,14 +48,21 @@ public enum OutputFile {
         }
     }
 
+    /// Appends `text` to `path` (created if missing), as `>>` would: a FIFO or device is written into.
+    public static func append(_ text: String, to path: String) throws {
+        try writeInto(Data(text.utf8), path, flags: O_APPEND | O_CREAT)
+    }
+
     /// A FIFO without a reader is an error, not a hang (O_NONBLOCK open fails with ENXIO).
-    private static func writeInto(_ data: Data, _ path: String) throws {
-        let fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+    private static func writeInto(_ data: Data, _ path: String, flags: Int32 = 0) throws {
+        let fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | flags, 0o644)
         guard fd >= 0 else {
             let reason = errno == ENXIO ? "a FIFO with no reader" : String(cString: strerror(errno))
             throw OutputFileError(path: path, reason: reason)
         }
         defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { throw OutputFileError(path: path, reason: "it is a directory") }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         try data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
             var offset = 0

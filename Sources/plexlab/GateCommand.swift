@@ -56,12 +56,6 @@ struct GateCommand: ParsableCommand {
     }
 
     private func write(_ text: String, to path: String, append: Bool) throws {
-        if append, let handle = FileHandle(forWritingAtPath: path) {
-            defer { try? handle.close() }
-            handle.seekToEndOfFile()
-            handle.write(Data(text.utf8))
-            return
-        }
-        try OutputFile.write(text, to: path)
+        if append { try OutputFile.append(text, to: path) } else { try OutputFile.write(text, to: path) }
     }
 }

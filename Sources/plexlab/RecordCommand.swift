@@ -13,6 +13,8 @@ struct RecordCommand: ParsableCommand {
         PROGRAM is an x86-64 or i386 ELF executable (a path, or a name found on PATH). The trace goes to
         Traces/<name or program>.plextrace unless --out says otherwise. The guest's exit status and fatal
         signal are stored in the trace; Ctrl-C stops the guest and leaves a readable trace marked incomplete.
+        The trace is written to OUT.partial (read a live recording there) and renamed over OUT at the end;
+        --force replaces only a trace file, and a failed recording leaves the old file as it was.
 
         Examples:
           plexlab record -- /usr/bin/python3 -c 'print(42)'
