@@ -173,6 +173,7 @@ public enum Recorder {
             throw failure
         }
         let qemuName = (qemu as NSString).lastPathComponent
+        let loaderMessage = process.loaderMessage()
         guard assembler.hello != nil else {
             discard(writer, destination)
             throw RecorderError.qemuFailedToStart(qemu: qemuName, status: termination.description)
@@ -182,8 +183,11 @@ public enum Recorder {
         if assembler.counts.blocks == 0, assembler.counts.translations == 0, signals.interruption == nil,
            (options.skipInstructions ?? 0) == 0 {
             discard(writer, destination)
-            throw RecorderError.qemuCouldNotRun(qemu: qemuName, program: guest.path, status: termination.description)
+            throw RecorderError.qemuCouldNotRun(qemu: qemuName, program: guest.path, status: termination.description,
+                                                message: loaderMessage)
         }
+        // Warnings QEMU printed while loading a program that then ran: passed on, not lost.
+        if !loaderMessage.isEmpty { StandardError.write(loaderMessage) }
 
         var result = RecordResult(
             path: output, metadata: metadata, termination: termination, interruptedBy: signals.interruption,
