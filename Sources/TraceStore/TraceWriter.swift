@@ -15,7 +15,7 @@ public final class TraceWriter {
     public struct Options: Sendable {
         /// Blocks per chunk before a thread's chunk is committed.
         public var chunkBlocks: Int
-        /// Replace an existing file at the path.
+        /// Replace an existing trace file at the path (anything that is not a PlexLab trace is refused).
         public var overwrite: Bool
         /// How block ids are encoded in new chunks.
         public var blockCodec: BlockStreamCodec
