@@ -1,5 +1,6 @@
 import CostModel
 import Foundation
+import TraceModel
 
 /// A cost profile as written to disk, in the file format of docs/cost-profile-format.md: every cost key in
 /// cycles, a name, a description and a note per key saying where its number comes from. Written with plain
@@ -46,7 +47,7 @@ public struct CalibratedProfile: Encodable, Sendable, Equatable {
 
     public func write(to path: String) throws {
         do {
-            try jsonData().write(to: URL(fileURLWithPath: path), options: .atomic)
+            try OutputFile.write(jsonData(), to: path)
         } catch {
             throw CalibrationError.cannotWrite(path: path, reason: error.localizedDescription)
         }

@@ -1,3 +1,4 @@
+import TraceModel
 /// report.html: one self-contained page (inline CSS and SVG, no scripts, no network) for screens and print.
 public enum HTMLReport {
     public static func render(_ input: ReportInput) -> String {

@@ -1,3 +1,4 @@
+import TraceModel
 /// report.md: GitHub-flavoured Markdown for a pull-request comment or a CI job summary.
 public enum MarkdownReport {
     public static func render(_ input: ReportInput) -> String {

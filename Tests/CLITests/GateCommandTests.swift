@@ -42,7 +42,7 @@ import Testing
         let row = fail.stdout.split(separator: "\n").first { $0.contains("instructions") }.map { $0.split(separator: " ") }
         #expect(row == ["Traces/loop.plextrace", "-", "-", "instructions", "15", "16", "+1", "+6.67%", "abs:0"])
         let markdown = try String(contentsOfFile: directory + "/gate.md", encoding: .utf8)
-        #expect(markdown.contains("| Traces/loop.plextrace | - | - | instructions | 15 | 16 | +1 | +6.67% | abs:0 |"))
+        #expect(markdown.contains("| Traces/loop.plextrace | - | - | instructions | 15 | 16 | +1 | +6.67% | abs\\:0 |"))
         #expect(try String(contentsOfFile: directory + "/summary.md", encoding: .utf8) == "previous step\n" + markdown)
         // The same growth allowed by a threshold passes.
         #expect(try PlexlabRun(["gate", "--baseline", "baseline.json", "--threshold", "instructions=abs:1"], in: directory).status == 0)
