@@ -1,4 +1,5 @@
 import Foundation
+import TraceModel
 
 /// Published measurements set next to the lab's prediction for a workload of the same shape
 /// (docs/reproductions.md is this section of `plexlab report` over the committed corpus). The figures are
