@@ -138,40 +138,39 @@ enum PluginProtocol {
     }
 }
 
-/// Reads records from the pipe until end of file (or until the callback says stop).
-final class PluginStreamReader {
-    private let fd: Int32
-    private let capacity = 4 << 20
+/// Turns pieces of the plugin's stream, cut anywhere, into records (the pack reads the fast form's
+/// segments through it).
+final class PluginStreamParser {
+    /// Larger than the largest record the protocol allows.
+    private let capacity = PluginWire.maxPayload + (1 << 20)
     private let buffer: UnsafeMutableRawPointer
     private var filled = 0
-    /// Bytes received so far.
-    private(set) var bytesRead: UInt64 = 0
 
-    init(fd: Int32) {
-        self.fd = fd
+    init() {
         buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
     }
 
     deinit { buffer.deallocate() }
 
-    /// Calls `body` for every record; returns at end of file or when `body` returns false. Throws on a
-    /// malformed stream; a partial record at end of file is reported as `truncatedTail`.
-    func run(_ body: (PluginRecord) throws -> Bool) throws -> (stopped: Bool, truncatedTail: Int) {
-        while true {
-            let n = read(fd, buffer + filled, capacity - filled)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw RecorderError.protocolError(detail: "reading the plugin pipe failed (errno \(errno))")
-            }
-            if n == 0 { return (false, filled) }
+    /// Bytes of a record not complete yet (at the end of the stream: a truncated tail).
+    var pending: Int { filled }
+
+    /// Calls `body` for every record the bytes complete; returns true when `body` said stop. Throws on a
+    /// malformed stream.
+    func feed(_ bytes: UnsafeRawBufferPointer, _ body: (PluginRecord) throws -> Bool) throws -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(capacity - filled, bytes.count - offset)
+            (buffer + filled).copyMemory(from: bytes.baseAddress! + offset, byteCount: n)
             filled += n
-            bytesRead += UInt64(n)
+            offset += n
             let (consumed, stopped) = try PluginProtocol.parse(UnsafeRawBufferPointer(start: buffer, count: filled), body)
-            if stopped { return (true, 0) }
+            if stopped { return true }
             if consumed > 0 {
                 memmove(buffer, buffer + consumed, filled - consumed)
                 filled -= consumed
             }
         }
+        return false
     }
 }

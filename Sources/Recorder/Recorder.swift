@@ -22,13 +22,16 @@ public struct RecordOptions: Sendable {
     public var chunkBlocks: Int?
     /// How chunks store block ids (docs/trace-format.md): size against coding and replay speed.
     public var blockCodec: BlockStreamCodec
+    /// Pack the fast form when the guest has exited (false: `--no-pack`, `plexlab pack` later).
+    public var pack: Bool
     /// Where PATH, PLEXLAB_QEMU_PLUGIN and the guest's environment come from.
     public var environment: [String: String]
 
     public init(output: String, overwrite: Bool = false, maxInstructions: UInt64? = nil,
                 skipInstructions: UInt64? = nil, dataPages: Bool = false, chunkBlocks: Int? = nil,
-                blockCodec: BlockStreamCodec = .writerDefault,
+                blockCodec: BlockStreamCodec = .writerDefault, pack: Bool = true,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.pack = pack
         self.output = output
         self.overwrite = overwrite
         self.maxInstructions = maxInstructions
@@ -69,7 +72,12 @@ public struct RecordResult: Sendable {
     /// Bytes the plugin sent.
     public var pluginBytes: UInt64
     public var fileBytes: UInt64
+    /// The whole command: guest run, then the pack.
     public var seconds: Double
+    /// From QEMU's start to its end, the fast form stored.
+    public var guestSeconds: Double
+    /// Whether the trace was packed (false: it is in its fast form, counts other than the bytes are 0).
+    public var packed: Bool
 }
 
 /// `plexlab record`: runs a program under qemu-user with the PlexLab plugin and writes its trace.
@@ -109,18 +117,19 @@ public enum Recorder {
             program: guest.path, argv: [program] + arguments, arch: guest.arch, recorder: "qemu-user",
             recorderVersion: Tools.qemuVersion(qemu), host: hostDescription(), date: Date().ISO8601Format(),
             hasDataTouches: options.dataPages)
-        // Encoding and committing chunks on a second thread lets this one keep draining the plugin's pipe.
-        var writerOptions = TraceWriter.Options(blockCodec: options.blockCodec, commitInBackground: true)
-        if let chunkBlocks = options.chunkBlocks { writerOptions.chunkBlocks = chunkBlocks }
-        let writer: TraceWriter
+        // While the guest runs, the plugin's stream goes into the fast form as it comes; blocks are decoded
+        // and densely coded by the pack, after the guest has exited (docs/recorder.md, "Record, then pack").
+        let fastForm: FastFormWriter
         do {
-            writer = try TraceWriter(path: partial, metadata: metadata, options: writerOptions)
+            fastForm = try FastFormWriter(path: partial, metadata: metadata)
         } catch let error as TraceStoreError {
             destination.discard()
             throw RecorderError.outputUnwritable(path: output, detail: describe(error))
         }
-        let builder = TraceBuilder(writer: writer, arch: guest.arch)
-        var assembler = TraceAssembler(builder: builder, writer: writer, arch: guest.arch)
+        func discard() {
+            fastForm.abandon()
+            destination.discard()
+        }
 
         var pluginArguments: [String] = []
         if let max = options.maxInstructions, max > 0 { pluginArguments.append("max-insns=\(max)") }
@@ -132,7 +141,7 @@ public enum Recorder {
             process = try QEMUProcess(qemu: qemu, plugin: plugin, pluginArguments: pluginArguments,
                                       program: guest.path, arguments: arguments)
         } catch {
-            discard(writer, destination)
+            discard()
             throw error
         }
         signals.setChild(process.pid)
@@ -140,128 +149,84 @@ public enum Recorder {
         let clock = ContinuousClock()
         let started = clock.now
         var lastReport = started
-        var records = 0
-        let reader = PluginStreamReader(fd: process.pipe)
+        let spool = StreamSpool(fd: process.pipe, writer: fastForm)
         var failure: Error?
-        var truncatedTail = 0
         do {
-            truncatedTail = try reader.run { record in
-                let more = try assembler.handle(record)
-                records += 1
-                if let progress, records & 63 == 0 {
-                    let now = clock.now
-                    if now - lastReport >= .milliseconds(250) {
-                        lastReport = now
-                        progress(RecordProgress(instructions: assembler.counts.instructions,
-                                                blocks: assembler.counts.blocks,
-                                                bytesWritten: fileBytes(partial), seconds: seconds(now - started)))
-                    }
+            try spool.run { scan, bytes in
+                guard let progress else { return }
+                let now = clock.now
+                if now - lastReport >= .milliseconds(250) {
+                    lastReport = now
+                    progress(RecordProgress(instructions: 0, blocks: scan.eventWords, bytesWritten: bytes,
+                                            seconds: seconds(now - started)))
                 }
-                return more
-            }.truncatedTail
+            }
         } catch {
             failure = error
             process.kill(SIGKILL)
         }
         let termination = process.wait()
-        let elapsed = seconds(clock.now - started)
+        signals.setChild(0)
+        let guestSeconds = seconds(clock.now - started)
+        let scan = spool.scan
 
         // A failed run keeps the file that was at `output`: the partial trace is removed.
         if let failure {
-            discard(writer, destination)
+            discard()
             if let error = failure as? TraceStoreError { throw RecorderError.writeFailed(detail: describe(error)) }
             throw failure
         }
         let qemuName = (qemu as NSString).lastPathComponent
         let loaderMessage = process.loaderMessage()
-        guard assembler.hello != nil else {
-            discard(writer, destination)
+        guard scan.sawHello else {
+            discard()
             throw RecorderError.qemuFailedToStart(qemu: qemuName, status: termination.description)
         }
         // No guest code ran at all (QEMU could not load the program, e.g. its ELF interpreter is missing):
         // an error, not a "complete" trace of 0 blocks. With --skip-insns, 0 recorded blocks can be right.
-        if assembler.counts.blocks == 0, assembler.counts.translations == 0, signals.interruption == nil,
+        if scan.eventWords == 0, scan.translations == 0, signals.interruption == nil,
            (options.skipInstructions ?? 0) == 0 {
-            discard(writer, destination)
+            discard()
             throw RecorderError.qemuCouldNotRun(qemu: qemuName, program: guest.path, status: termination.description,
                                                 message: loaderMessage)
         }
         // Warnings QEMU printed while loading a program that then ran: passed on, not lost.
         if !loaderMessage.isEmpty { StandardError.write(loaderMessage) }
-
-        var result = RecordResult(
-            path: output, metadata: metadata, termination: termination, interruptedBy: signals.interruption,
-            instructions: 0, blocks: 0, distinctBlocks: 0, codeWrites: 0, syscalls: 0, dataTouches: 0, threads: 0,
-            translations: 0, pageCaptures: 0, pluginBytes: reader.bytesRead, fileBytes: 0, seconds: elapsed)
+        if let interruption = signals.interruption, scan.eventWords == 0 {
+            // Ctrl-C before anything was recorded: the file that was at `output` stays.
+            discard()
+            throw RecorderError.interruptedBeforeRecording(signal: signalName(interruption), path: output)
+        }
+        let facts = RecordingFacts(termination: termination, interruptedBy: signals.interruption,
+                                   truncatedTail: scan.atBoundary ? 0 : 1, maxInstructions: options.maxInstructions,
+                                   pluginBytes: spool.bytesRead, guestSeconds: guestSeconds)
         do {
-            try assembler.finishThreads()
-            let (exitStatus, signal): (Int32?, Int32?) = switch termination {
-            case .exited(let code): (code, nil)
-            case .signaled(let number): (nil, number)
-            }
-            if let interruption = signals.interruption {
-                guard assembler.counts.blocks > 0 else {
-                    // Ctrl-C before anything was recorded: the file that was at `output` stays.
-                    discard(writer, destination)
-                    throw RecorderError.interruptedBeforeRecording(signal: signalName(interruption), path: output)
-                }
-                writer.abandon(note: "interrupted by \(signalName(interruption)); the guest was stopped")
-                result.metadata.note = "interrupted by \(signalName(interruption))"
-            } else if let end = assembler.end {
-                if end.stoppedAtMaxInstructions {
-                    let note = "stopped after --max-insns \(options.maxInstructions ?? 0); the guest was ended"
-                    try writer.finish(exitStatus: nil, signal: nil, note: note)
-                    result.metadata.note = note
-                } else {
-                    try writer.finish(exitStatus: exitStatus, signal: signal, note: "")
-                    result.metadata.exitStatus = exitStatus
-                    result.metadata.signal = signal
-                }
-                result.metadata.complete = true
-            } else if let number = assembler.lastSyscall, isExecve(number, arch: guest.arch) {
-                // execve replaced QEMU with the new program; everything before it was flushed.
-                let note = "the guest called execve; the program it started was not recorded"
-                try writer.finish(exitStatus: exitStatus, signal: signal, note: note)
-                result.metadata.note = note
-                result.metadata.exitStatus = exitStatus
-                result.metadata.signal = signal
-                result.metadata.complete = true
-            } else if case .signaled(let number) = termination, number != SIGKILL, truncatedTail == 0 {
-                // The guest died of a signal with its default action: QEMU kills itself without the plugin's
-                // exit callback, but the plugin sent everything when the signal arrived.
-                try writer.finish(exitStatus: nil, signal: number, note: "")
-                result.metadata.signal = number
-                result.metadata.complete = true
-            } else {
-                let note = "qemu-user \(termination.description) without the plugin's end record"
-                writer.abandon(note: note)
-                result.metadata.note = note
-            }
+            try fastForm.finish(facts: facts.json())
         } catch let error as TraceStoreError {
-            discard(writer, destination)
+            discard()
             throw RecorderError.writeFailed(detail: describe(error))
         }
-        // Finished, or stopped with at least one block recorded: the trace replaces what was at `output`.
+        // The fast form replaces what was at `output`: from here on nothing recorded can be lost.
         try destination.commit()
 
-        let counts = assembler.counts
-        result.instructions = counts.instructions
-        result.blocks = counts.blocks
-        result.distinctBlocks = builder.definitions.count
-        result.codeWrites = counts.codeWrites
-        result.syscalls = counts.syscalls
-        result.dataTouches = counts.dataTouches
-        result.threads = counts.threads
-        result.translations = counts.translations
-        result.pageCaptures = counts.pageCaptures
-        result.fileBytes = fileBytes(output)
+        guard options.pack else {
+            var fastMetadata = metadata
+            fastMetadata.note = FastForm.note
+            return RecordResult(
+                path: output, metadata: fastMetadata, termination: termination, interruptedBy: signals.interruption,
+                instructions: 0, blocks: 0, distinctBlocks: 0, codeWrites: 0, syscalls: 0, dataTouches: 0, threads: 0,
+                translations: scan.translations, pageCaptures: 0, pluginBytes: spool.bytesRead,
+                fileBytes: fileBytes(output), seconds: seconds(clock.now - started), guestSeconds: guestSeconds,
+                packed: false)
+        }
+        // A signal during the pack stops it; the fast form stays (the first one may have stopped the guest).
+        let signalsBefore = signals.count
+        var result = try Packer.pack(path: output, codec: options.blockCodec, chunkBlocks: options.chunkBlocks,
+                                     shouldStop: { signals.count > signalsBefore ? signals.lastSignal : nil })
+        result.termination = termination
+        result.guestSeconds = guestSeconds
+        result.seconds = seconds(clock.now - started)
         return result
-    }
-
-    /// Closes the writer and removes the partial trace: the file at the destination stays as it was.
-    private static func discard(_ writer: TraceWriter, _ destination: TraceDestination) {
-        writer.abandon(note: "nothing kept")
-        destination.discard()
     }
 
     private static func describe(_ error: TraceStoreError) -> String {
@@ -271,7 +236,7 @@ public enum Recorder {
         }
     }
 
-    private static func fileBytes(_ path: String) -> UInt64 {
+    static func fileBytes(_ path: String) -> UInt64 {
         var total: UInt64 = 0
         for suffix in ["", "-wal"] {
             var info = stat()

@@ -37,7 +37,7 @@ public final class TraceReader {
     public let metadata: TraceMetadata
     /// The file's schema version (`PRAGMA user_version`).
     public let schemaVersion: Int
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
     private let inflater = ZstdInflater()
     private var definitionCache: [BlockDefinition] = []
     /// Whether the cached definitions carry every block's bytes (else only those without a stored
@@ -241,7 +241,7 @@ public final class TraceReader {
 
     /// Runs `body` in one read transaction (a consistent snapshot while a writer appends). Reentrant, so
     /// `body` of `forEachChunk` may call the other methods.
-    private func snapshot<T>(_ body: (Database) throws -> T) throws -> T {
+    func snapshot<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             return try database.unsafeReentrantRead { db in
                 if db.isInsideTransaction { return try body(db) }

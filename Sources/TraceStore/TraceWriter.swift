@@ -68,11 +68,22 @@ public final class TraceWriter {
         metadata.complete = false
         metadataRow = metadata
 
+        let queue = try Self.createFile(path: path, metadata: metadata, overwrite: options.overwrite)
+        database = queue
+        committer = ChunkCommitter(path: path, database: queue, codec: options.blockCodec, chunkBlocks: chunkBlocks)
+        if options.commitInBackground {
+            commitQueue = DispatchQueue(label: "plexlab.trace-writer.commit", qos: .userInitiated)
+        }
+    }
+
+    /// Creates a trace file with the current schema, `metadata` (stored as given) and an empty summary, in
+    /// WAL mode; refuses an existing file unless `overwrite` and it is a trace. Shared with `FastFormWriter`.
+    static func createFile(path: String, metadata: TraceMetadata, overwrite: Bool) throws -> DatabaseQueue {
         // Only a trace file is ever replaced (a directory, device or other file is refused, untouched).
         // Callers that must keep the old file until the new one is whole write through `TraceDestination`.
         var info = stat()
         if lstat(path, &info) == 0 {
-            let resolved = try TraceDestination.replaceablePath(path, overwrite: options.overwrite)
+            let resolved = try TraceDestination.replaceablePath(path, overwrite: overwrite)
             for suffix in ["", "-wal", "-shm", "-journal"] where unlink(resolved + suffix) != 0 && errno != ENOENT {
                 throw TraceStoreError.writeFailed(path: path, detail: "cannot replace it (\(String(cString: strerror(errno))))")
             }
@@ -96,15 +107,9 @@ public final class TraceWriter {
                 try MetadataRow.insert(metadata, into: db)
                 try ChunkCommitter.writeSummary(Totals(), pages: (0, 0), threads: 0, in: db)
             }
-            database = queue
-            committer = ChunkCommitter(path: path, database: queue, codec: options.blockCodec,
-                                       chunkBlocks: chunkBlocks)
-            if options.commitInBackground {
-                commitQueue = DispatchQueue(label: "plexlab.trace-writer.commit", qos: .userInitiated)
-            }
+            return queue
         } catch {
             // A creation that failed (disk full, I/O) leaves no damaged file, -wal or -shm behind.
-            database = nil
             for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
             if let error = error as? DatabaseError {
                 throw TraceStoreError.writeFailed(path: path, detail: Self.describe(error))

@@ -46,6 +46,10 @@ struct RecordCommand: ParsableCommand {
     @Option(help: "How the trace stores block ids (docs/trace-format.md).")
     var codec: BlockStreamCodec?
 
+    @Flag(name: .customLong("no-pack"),
+          help: "Stop after the fast form (the plugin's stream as recorded); `plexlab pack OUT` packs it later.")
+    var noPack = false
+
     @Option(help: "Record a named corpus workload (its inputs, bounds and options) instead of a command.")
     var workload: String?
 
@@ -84,7 +88,8 @@ struct RecordCommand: ParsableCommand {
         let output = out ?? Recorder.defaultOutput(program: program, name: name)
         if out == nil { try? FileManager.default.createDirectory(atPath: "Traces", withIntermediateDirectories: true) }
         var options = RecordOptions(output: output, overwrite: force, maxInstructions: maxInsns,
-                                    skipInstructions: skipInsns, dataPages: dataPages, blockCodec: codec ?? .writerDefault)
+                                    skipInstructions: skipInsns, dataPages: dataPages, blockCodec: codec ?? .writerDefault,
+                                    pack: !noPack)
         if let chunkBlocks { options.chunkBlocks = max(1, chunkBlocks) }
         let live = StandardError.isTerminal
         let progress: ((RecordProgress) -> Void)? = live ? { Self.drawProgress($0) } : nil
@@ -103,7 +108,10 @@ struct RecordCommand: ParsableCommand {
         do {
             return try record()
         } catch let error as RecorderError {
-            guard case .interruptedBeforeRecording = error else { throw error }
+            switch error {
+            case .interruptedBeforeRecording, .packInterrupted: break
+            default: throw error
+            }
             if StandardError.isTerminal { StandardError.write("\r\u{1B}[K") }
             StandardError.write("plexlab: \(Escape.terminal(error.description))\n")
             throw ExitCode(130)
@@ -118,6 +126,14 @@ struct RecordCommand: ParsableCommand {
     }
 
     static func summary(_ result: RecordResult) -> String {
+        guard result.packed else {
+            return """
+            \(Escape.terminal(result.path)): fast form (not packed), \(bytes(result.pluginBytes)) from the plugin \
+            stored in \(bytes(result.fileBytes)), \(result.translations) translations; guest \(result.termination.description) \
+            after \(String(format: "%.2f", result.guestSeconds)) s
+            plexlab pack \(Escape.terminal(result.path)) makes it replayable
+            """
+        }
         let ending: String
         if let signal = result.interruptedBy {
             ending = "interrupted by signal \(signal): trace incomplete"
@@ -134,7 +150,8 @@ struct RecordCommand: ParsableCommand {
         \(result.distinctBlocks) distinct blocks, \(result.pageCaptures) code page captures, \
         \(result.codeWrites) code writes, \(result.syscalls) syscalls, \(result.threads) thread\(result.threads == 1 ? "" : "s")
         \(ending); \(bytes(result.fileBytes)) (\(String(format: "%.2f", perBlock)) bits per block, whole file) \
-        in \(String(format: "%.2f", result.seconds)) s
+        in \(String(format: "%.2f", result.seconds)) s (guest run \(String(format: "%.2f", result.guestSeconds)) s, \
+        pack \(String(format: "%.2f", max(0, result.seconds - result.guestSeconds))) s)
         """
     }
 

@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TraceStore
+
+/// The recorder's work while the guest runs (docs/recorder.md, "Record, then pack"): it takes the
+/// plugin's stream as it comes and stores it in the trace's fast form, walking only the records' framing
+/// (kind and length) to learn what the run did. Decoding blocks and the dense codec wait for the pack,
+/// so the recorder keeps pace with the guest at a few nanoseconds per executed block.
+struct StreamScan {
+    private var header: UInt64 = 0
+    private var headerBytes = 0
+    private var remaining = 0
+    private(set) var sawHello = false
+    private(set) var translations: UInt64 = 0
+    /// Words of EVENTS records: executed TBs plus side-event words (a bound on executed TBs).
+    private(set) var eventWords: UInt64 = 0
+    private(set) var sawEnd = false
+
+    /// Whether the stream so far ends on a record boundary.
+    var atBoundary: Bool { headerBytes == 0 && remaining == 0 }
+
+    /// Walks the framing of the next bytes of the stream; throws on a record no plugin sends.
+    mutating func scan(_ bytes: UnsafeRawBufferPointer) throws {
+        var i = 0
+        let count = bytes.count
+        while i < count {
+            if remaining > 0 {
+                let n = min(remaining, count - i)
+                i += n
+                remaining -= n
+                continue
+            }
+            header |= UInt64(bytes[i]) << UInt64(8 * headerBytes)
+            headerBytes += 1
+            i += 1
+            guard headerBytes == PluginWire.headerSize else { continue }
+            let kind = UInt32(truncatingIfNeeded: header), length = Int(header >> 32)
+            header = 0
+            headerBytes = 0
+            guard length <= PluginWire.maxPayload, (PluginWire.hello...PluginWire.end).contains(kind) else {
+                throw RecorderError.protocolError(detail: "record of kind \(kind) claiming \(length) bytes")
+            }
+            guard sawHello || kind == PluginWire.hello else {
+                throw RecorderError.protocolError(detail: "the stream starts with a record of kind \(kind), not HELLO")
+            }
+            switch kind {
+            case PluginWire.hello: sawHello = true
+            case PluginWire.translation: translations += 1
+            case PluginWire.events: eventWords += UInt64(max(0, length - 8) / 4)
+            case PluginWire.end: sawEnd = true
+            default: break
+            }
+            remaining = length
+        }
+    }
+}
+
+/// Reads the plugin's pipe to its end into a fast-form trace, in segments of `segmentBytes`.
+final class StreamSpool {
+    private let fd: Int32
+    private let writer: FastFormWriter
+    private let segmentBytes = 4 << 20
+    private let buffer: UnsafeMutableRawPointer
+    private(set) var scan = StreamScan()
+    private(set) var bytesRead: UInt64 = 0
+
+    init(fd: Int32, writer: FastFormWriter) {
+        self.fd = fd
+        self.writer = writer
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: segmentBytes, alignment: 16)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Returns at end of file. `tick` is called after every read (for a progress line).
+    func run(tick: (StreamScan, UInt64) -> Void) throws {
+        var filled = 0
+        while true {
+            let n = read(fd, buffer + filled, segmentBytes - filled)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw RecorderError.protocolError(detail: "reading the plugin pipe failed (errno \(errno))")
+            }
+            if n == 0 { break }
+            try scan.scan(UnsafeRawBufferPointer(start: buffer + filled, count: n))
+            filled += n
+            bytesRead += UInt64(n)
+            if filled == segmentBytes {
+                try writer.append(UnsafeRawBufferPointer(start: buffer, count: filled))
+                filled = 0
+            }
+            tick(scan, bytesRead)
+        }
+        try writer.append(UnsafeRawBufferPointer(start: buffer, count: filled))
+    }
+}
