@@ -22,8 +22,10 @@ let package = Package(
         // SQLite's defensive switches (sqlite3_db_config is variadic, so Swift needs a C wrapper).
         .systemLibrary(name: "CSQLiteHardening", providers: [.apt(["libsqlite3-dev"])]),
 
+        // The plugin's wire protocol and ring layout: one C header shared by the plugin and the recorder.
+        .target(name: "PlexLabWire"),
         // The recording engine's plugin (C, QEMU plugin API v1 as shipped with QEMU 7.2).
-        .target(name: "QEMUPlugin", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "QEMUPlugin", dependencies: ["PlexLabWire"], cSettings: [.unsafeFlags(["-O2"])]),
 
         // x86 decoding over Zydis: exit kinds, static targets, sensitive instructions, the page scan.
         .target(name: "X86Decode", dependencies: ["CZydis", "TraceModel"]),
@@ -37,7 +39,7 @@ let package = Package(
         // Turns code bytes plus executed block starts into block definitions and a trace.
         .target(name: "TraceBuilder", dependencies: ["TraceStore", "X86Decode"]),
         // `plexlab record`: runs programs under qemu-user with the plugin.
-        .target(name: "Recorder", dependencies: ["TraceBuilder", "TraceStore", "X86Decode"]),
+        .target(name: "Recorder", dependencies: ["PlexLabWire", "TraceBuilder", "TraceStore", "X86Decode"]),
         // `plexlab import`: the documented JSON Lines trace format.
         .target(name: "TraceImport", dependencies: ["TraceBuilder", "TraceStore", "X86Decode"]),
         // Cycle costs per event: built-in and user profiles.

@@ -1,30 +1,32 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import PlexLabWire
 import TraceModel
 
-/// The constants of Sources/QEMUPlugin/include/plexlab_plugin.h (the writing side); keep them in step.
+/// The wire constants, from their one definition: plexlab_plugin.h (the PlexLabWire C module), which the
+/// plugin compiles against too.
 enum PluginWire {
-    static let protocolVersion: UInt32 = 1
+    static let protocolVersion = UInt32(PLEXLAB_PROTOCOL_VERSION)
     static let headerSize = 8
     /// Larger records are refused as corruption (the plugin's largest is a TB: under 70 KiB).
-    static let maxPayload = 1 << 22
+    static let maxPayload = Int(PLEXLAB_MAX_PAYLOAD)
 
-    static let hello: UInt32 = 1
-    static let translation: UInt32 = 2
-    static let page: UInt32 = 3
-    static let events: UInt32 = 4
-    static let module: UInt32 = 5
-    static let threadEnd: UInt32 = 6
-    static let end: UInt32 = 7
+    static let hello = PLEXLAB_REC_HELLO.rawValue
+    static let translation = PLEXLAB_REC_TB.rawValue
+    static let page = PLEXLAB_REC_PAGE.rawValue
+    static let events = PLEXLAB_REC_EVENTS.rawValue
+    static let module = PLEXLAB_REC_MODULE.rawValue
+    static let threadEnd = PLEXLAB_REC_THREAD_END.rawValue
+    static let end = PLEXLAB_REC_END.rawValue
 
-    static let flagDataPages: UInt32 = 1
-    static let endMaxInstructions: UInt32 = 1
+    static let flagDataPages = PLEXLAB_FLAG_DATA_PAGES.rawValue
+    static let endMaxInstructions = PLEXLAB_END_MAX_INSNS.rawValue
 
-    static let firstMarker: UInt32 = 0xFFFF_FF00
-    static let codeWrite: UInt32 = 0xFFFF_FFF1
-    static let syscall: UInt32 = 0xFFFF_FFF2
-    static let dataTouch: UInt32 = 0xFFFF_FFF3
+    static let firstMarker: UInt32 = PLEXLAB_EV_FIRST_MARKER
+    static let codeWrite: UInt32 = PLEXLAB_EV_CODE_WRITE
+    static let syscall: UInt32 = PLEXLAB_EV_SYSCALL
+    static let dataTouch: UInt32 = PLEXLAB_EV_DATA
 }
 
 /// One record from the plugin. Buffers borrow the reader's memory: valid only during the callback.

@@ -15,12 +15,17 @@ final class QEMUProcess {
     static let childPipeFD: Int32 = 3
     /// The descriptor of the loader-message pipe in the child (the plugin puts it on stderr, then back).
     static let childErrFD: Int32 = 4
+    /// The descriptor of the shared-memory ring in the child (the plugin maps it and closes it).
+    static let childRingFD: Int32 = 5
+    /// The ring the plugin writes into; the pipe then only tells when the process is gone.
+    let ring: PluginRing
 
     /// Starts `qemu -plugin PLUGIN,fd=3[,...] PROGRAM ARGS` with default signal dispositions and mask.
     init(qemu: String, plugin: String, pluginArguments: [String], program: String, arguments: [String]) throws {
         guard !plugin.contains(",") else {
             throw RecorderError.spawnFailed(detail: "the plugin path \(plugin) contains a comma, which -plugin cannot take")
         }
+        ring = try PluginRing()
         var fds: [Int32] = [0, 0]
         guard Glibc.pipe(&fds) == 0 else {
             throw RecorderError.spawnFailed(detail: "pipe: \(String(cString: strerror(errno)))")
@@ -43,18 +48,21 @@ final class QEMUProcess {
         _ = fcntl(errRead, F_SETFL, O_NONBLOCK)
         _ = fcntl(errWrite, F_SETFL, O_NONBLOCK)
 
-        let pluginOption = ([plugin, "fd=\(Self.childPipeFD)", "errfd=\(Self.childErrFD)"] + pluginArguments)
+        let pluginOption = ([plugin, "fd=\(Self.childPipeFD)", "ring=\(Self.childRingFD)", "errfd=\(Self.childErrFD)"]
+                             + pluginArguments)
             .joined(separator: ",")
         let argv = [qemu, "-plugin", pluginOption, program] + arguments
         let child: pid_t
         do {
-            child = try ChildProcess.spawn(qemu, argv, redirect: [(fds[1], Self.childPipeFD), (errWrite, Self.childErrFD)])
+            child = try ChildProcess.spawn(qemu, argv, redirect: [(fds[1], Self.childPipeFD), (errWrite, Self.childErrFD),
+                                                               (ring.descriptor, Self.childRingFD)])
         } catch {
             close(fds[1]); close(fds[0]); close(errWrite); close(errRead)
             throw RecorderError.spawnFailed(detail: "\(qemu): \(error)")
         }
         close(fds[1])
         close(errWrite)
+        ring.closeDescriptor()
         pid = child
         pipe = fds[0]
         loaderMessages = errRead

@@ -149,7 +149,7 @@ public enum Recorder {
         let clock = ContinuousClock()
         let started = clock.now
         var lastReport = started
-        let spool = StreamSpool(fd: process.pipe, writer: fastForm)
+        let spool = StreamSpool(ring: process.ring, pipe: process.pipe, writer: fastForm)
         var failure: Error?
         do {
             try spool.run { scan, bytes in

@@ -56,42 +56,60 @@ struct StreamScan {
     }
 }
 
-/// Reads the plugin's pipe to its end into a fast-form trace, in segments of `segmentBytes`.
+/// Drains the plugin's ring into a fast-form trace, in segments of `segmentBytes`, until the process is
+/// gone (end of file on its pipe) and the ring is empty.
 final class StreamSpool {
-    private let fd: Int32
+    private let ring: PluginRing
+    private let pipe: Int32
     private let writer: FastFormWriter
     private let segmentBytes = 4 << 20
     private let buffer: UnsafeMutableRawPointer
+    private var filled = 0
     private(set) var scan = StreamScan()
     private(set) var bytesRead: UInt64 = 0
 
-    init(fd: Int32, writer: FastFormWriter) {
-        self.fd = fd
+    init(ring: PluginRing, pipe: Int32, writer: FastFormWriter) {
+        self.ring = ring
+        self.pipe = pipe
         self.writer = writer
         buffer = UnsafeMutableRawPointer.allocate(byteCount: segmentBytes, alignment: 16)
     }
 
     deinit { buffer.deallocate() }
 
-    /// Returns at end of file. `tick` is called after every read (for a progress line).
+    /// Returns when the plugin's process is gone and everything it published is stored. `tick` is called
+    /// after every drained batch (for a progress line).
     func run(tick: (StreamScan, UInt64) -> Void) throws {
-        var filled = 0
+        var ended = false
         while true {
-            let n = read(fd, buffer + filled, segmentBytes - filled)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw RecorderError.protocolError(detail: "reading the plugin pipe failed (errno \(errno))")
+            let drained = try ring.consume(limit: segmentBytes - filled) { piece in
+                try scan.scan(piece)
+                (buffer + filled).copyMemory(from: piece.baseAddress!, byteCount: piece.count)
+                filled += piece.count
             }
-            if n == 0 { break }
-            try scan.scan(UnsafeRawBufferPointer(start: buffer + filled, count: n))
-            filled += n
-            bytesRead += UInt64(n)
+            bytesRead += UInt64(drained)
             if filled == segmentBytes {
                 try writer.append(UnsafeRawBufferPointer(start: buffer, count: filled))
                 filled = 0
             }
-            tick(scan, bytesRead)
+            if drained > 0 {
+                tick(scan, bytesRead)
+                continue
+            }
+            if ended { break }
+            ended = waitForData()
         }
         try writer.append(UnsafeRawBufferPointer(start: buffer, count: filled))
+        filled = 0
+    }
+
+    /// Sleeps up to a millisecond on the pipe; true once the process is gone (every write end closed).
+    /// The plugin then never waits on the recorder: the empty ring costs the guest no system call.
+    private func waitForData() -> Bool {
+        var poller = pollfd(fd: pipe, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, 1) > 0 else { return false }
+        var scratch = [UInt8](repeating: 0, count: 512)
+        let n = read(pipe, &scratch, scratch.count)
+        return n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)
     }
 }

@@ -28,6 +28,7 @@ public final class FastFormWriter {
     private var database: DatabaseQueue?
     private let compressor = ZstdCompressor(level: FastForm.level)
     private var sequence: Int64 = 0
+    private var scratch: [UInt8] = []
     /// Stream bytes appended so far (before compression).
     public private(set) var streamBytes: UInt64 = 0
 
@@ -53,11 +54,12 @@ public final class FastFormWriter {
     public func append(_ bytes: UnsafeRawBufferPointer) throws {
         guard !bytes.isEmpty else { return }
         precondition(bytes.count <= FastForm.segmentCap, "fast-form segment over its cap")
-        let compressed = compressor.compress(bytes)
+        let size = compressor.compress(bytes, scratch: &scratch)
+        let compressed = scratch.withUnsafeBytes { Data($0[..<size]) }
         let sequence = self.sequence
         try write { db in
             try db.execute(sql: "INSERT INTO \(FastForm.streamTable) (sequence, data, size) VALUES (?, ?, ?)",
-                           arguments: [sequence, Data(compressed), bytes.count])
+                           arguments: [sequence, compressed, bytes.count])
         }
         self.sequence += 1
         streamBytes += UInt64(bytes.count)
