@@ -167,11 +167,11 @@ final class PluginStreamParser {
             filled += n
             offset += n
             let (consumed, stopped) = try PluginProtocol.parse(UnsafeRawBufferPointer(start: buffer, count: filled), body)
-            if stopped { return true }
             if consumed > 0 {
                 memmove(buffer, buffer + consumed, filled - consumed)
                 filled -= consumed
             }
+            if stopped { return true }
         }
         return false
     }

@@ -15,7 +15,6 @@ struct StreamScan {
     private(set) var translations: UInt64 = 0
     /// Words of EVENTS records: executed TBs plus side-event words (a bound on executed TBs).
     private(set) var eventWords: UInt64 = 0
-    private(set) var sawEnd = false
 
     /// Whether the stream so far ends on a record boundary.
     var atBoundary: Bool { headerBytes == 0 && remaining == 0 }
@@ -48,7 +47,6 @@ struct StreamScan {
             case PluginWire.hello: sawHello = true
             case PluginWire.translation: translations += 1
             case PluginWire.events: eventWords += UInt64(max(0, length - 8) / 4)
-            case PluginWire.end: sawEnd = true
             default: break
             }
             remaining = length
