@@ -18,6 +18,8 @@ let package = Package(
         // System libraries from Debian (.ci/run installs the -dev packages).
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZydis", providers: [.apt(["libzydis-dev"])]),
+        // LZ4 for the fast form of a recording (2x zstd's fastest level on the plugin's stream).
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CElf", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
         // SQLite's defensive switches (sqlite3_db_config is variadic, so Swift needs a C wrapper).
         .systemLibrary(name: "CSQLiteHardening", providers: [.apt(["libsqlite3-dev"])]),
@@ -34,7 +36,7 @@ let package = Package(
         // The block-stream codec: a successor predictor plus an entropy coder (bits per executed block).
         .target(name: "BlockCodec", dependencies: ["TraceModel"]),
         // The trace file: schema, chunked streams, streaming writer and reader.
-        .target(name: "TraceStore", dependencies: ["TraceModel", "BlockCodec", "CZstd", "CSQLiteHardening",
+        .target(name: "TraceStore", dependencies: ["TraceModel", "BlockCodec", "CZstd", "CLZ4", "CSQLiteHardening",
                                                    .product(name: "GRDB", package: "GRDB.swift")]),
         // Turns code bytes plus executed block starts into block definitions and a trace.
         .target(name: "TraceBuilder", dependencies: ["TraceStore", "X86Decode"]),

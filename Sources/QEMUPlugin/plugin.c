@@ -80,6 +80,7 @@ struct vcpu {
     uint32_t sent;      /* words of buf already sent by a signal-time flush (under S.lock) */
     uint32_t thread;    /* PlexLab thread id: serial of vCPU creation (QEMU reuses vCPU indices) */
     uint32_t ntouch;
+    uint32_t last_touch; /* the touch slot the last access hit */
     uint32_t recording; /* past skip-insns */
     uint64_t insns;     /* instructions of recorded TBs */
     struct {
@@ -641,16 +642,22 @@ static void wrap_signal_handlers(void)
     }
 }
 
-static void on_access(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
+/* One load or store of the TB executing: counted on its page's DATA event of this execution. Most accesses hit
+   the page of the previous one, which is tested first. */
+static inline void note_access(unsigned int index, uint64_t vaddr, int store)
 {
-    (void)udata;
-    int store = qemu_plugin_mem_is_store(info);
     struct vcpu *v = vcpu_of(index);
     if (unlikely(!v) || !v->recording) return;
     uint64_t page = vaddr & PAGE_MASK;
+    uint32_t last = v->last_touch;
+    if (likely(last < v->ntouch && v->touch[last].page == page)) {
+        v->buf[v->touch[last].pos + 3 + store]++;
+        return;
+    }
     for (uint32_t i = 0; i < v->ntouch; i++) {
         if (v->touch[i].page == page) {
-            v->buf[v->touch[i].pos + (store ? 4 : 3)]++;
+            v->buf[v->touch[i].pos + 3 + store]++;
+            v->last_touch = i;
             return;
         }
     }
@@ -664,9 +671,23 @@ static void on_access(unsigned int index, qemu_plugin_meminfo_t info, uint64_t v
     if (v->ntouch < TOUCH_SLOTS) {
         v->touch[v->ntouch].page = page;
         v->touch[v->ntouch].pos = n;
+        v->last_touch = v->ntouch;
         v->ntouch++;
     }
     publish(v, n + 5);
+}
+
+/* Registered for loads and for stores separately, so that neither asks QEMU which one it is. */
+static void on_load(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
+{
+    (void)info; (void)udata;
+    note_access(index, vaddr, 0);
+}
+
+static void on_store(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
+{
+    (void)info; (void)udata;
+    note_access(index, vaddr, 1);
 }
 
 static void on_syscall(qemu_plugin_id_t id, unsigned int index, int64_t num, uint64_t a1, uint64_t a2,
@@ -752,9 +773,11 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     else
         qemu_plugin_register_vcpu_tb_exec_cb(tb, on_tb_exec, QEMU_PLUGIN_CB_NO_REGS, (void *)(uintptr_t)info->id);
     if (S.data_pages) {
-        for (size_t i = 0; i < n; i++)
-            qemu_plugin_register_vcpu_mem_cb(qemu_plugin_tb_get_insn(tb, i), on_access, QEMU_PLUGIN_CB_NO_REGS,
-                                             QEMU_PLUGIN_MEM_RW, NULL);
+        for (size_t i = 0; i < n; i++) {
+            struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+            qemu_plugin_register_vcpu_mem_cb(insn, on_load, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_R, NULL);
+            qemu_plugin_register_vcpu_mem_cb(insn, on_store, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_W, NULL);
+        }
     }
 }
 

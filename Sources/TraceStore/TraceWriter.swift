@@ -78,7 +78,9 @@ public final class TraceWriter {
 
     /// Creates a trace file with the current schema, `metadata` (stored as given) and an empty summary, in
     /// WAL mode; refuses an existing file unless `overwrite` and it is a trace. Shared with `FastFormWriter`.
-    static func createFile(path: String, metadata: TraceMetadata, overwrite: Bool) throws -> DatabaseQueue {
+    /// `synchronous` is SQLite's setting for the file's transactions (NORMAL: durable at checkpoints).
+    static func createFile(path: String, metadata: TraceMetadata, overwrite: Bool,
+                           synchronous: String = "NORMAL") throws -> DatabaseQueue {
         // Only a trace file is ever replaced (a directory, device or other file is refused, untouched).
         // Callers that must keep the old file until the new one is whole write through `TraceDestination`.
         var info = stat()
@@ -100,7 +102,7 @@ public final class TraceWriter {
             try queue.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA application_id = \(TraceSchema.applicationID)")
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             }
             try TraceSchema.migrator.migrate(queue)
             try queue.write { db in

@@ -42,18 +42,6 @@ final class ZstdCompressor {
         return output
     }
 
-    /// Compresses into `scratch` (grown when too small, reused otherwise: no fresh zeroed pages per call);
-    /// returns the compressed size.
-    func compress(_ source: UnsafeRawBufferPointer, scratch: inout [UInt8]) -> Int {
-        let bound = ZSTD_compressBound(source.count)
-        if scratch.count < bound { scratch = [UInt8](repeating: 0, count: bound) }
-        let written = scratch.withUnsafeMutableBytes { out in
-            ZSTD_compressCCtx(context, out.baseAddress, bound, source.baseAddress, source.count, level)
-        }
-        precondition(ZSTD_isError(written) == 0, "zstd compression failed")
-        return written
-    }
-
     func compress(_ bytes: [UInt8]) -> [UInt8] {
         bytes.withUnsafeBytes { compress($0) }
     }

@@ -34,7 +34,7 @@ extension RecordCommand {
         let maxInstructions = maxInsns ?? corpus.maxInstructions
         let options = RecordOptions(output: output, overwrite: force, maxInstructions: maxInstructions,
                                     skipInstructions: skipInsns, dataPages: dataPages || corpus.dataPages,
-                                    blockCodec: codec ?? .writerDefault)
+                                    blockCodec: codec ?? .writerDefault, pack: !noPack)
         let live = StandardError.isTerminal
         let progress: ((RecordProgress) -> Void)? = live ? { Self.drawProgress($0) } : nil
         guard files.changeCurrentDirectoryPath(directory) else {
