@@ -9,13 +9,23 @@ public struct TraceInfo: Sendable, Codable, Equatable {
     public var summary: TraceSummary
     /// Present when the chunks were verified: every bad chunk (empty when all are good).
     public var badChunks: [ChunkProblem]?
+    /// Present when the trace is in its fast form (recorded, not packed: docs/recorder.md).
+    public var fastForm: FastFormFigures?
+
+    /// The plugin's stream a fast form holds so far (a live recording's grows by 4 MiB segments).
+    public struct FastFormFigures: Sendable, Codable, Equatable {
+        public var streamBytes: UInt64
+        public var storedBytes: UInt64
+    }
 
     /// Opens the trace read-only and gathers its figures; `verify` reads every chunk too.
     public static func load(path: String, verify: Bool) throws -> TraceInfo {
         let reader = try TraceReader(path: path)
         let (metadata, summary) = try reader.currentMetadataAndSummary()
+        let fastForm = reader.isFastForm ? try reader.fastFormSizes() : nil
         return TraceInfo(path: path, schemaVersion: reader.schemaVersion, metadata: metadata,
-                         summary: summary, badChunks: verify ? try reader.verify() : nil)
+                         summary: summary, badChunks: verify ? try reader.verify() : nil,
+                         fastForm: fastForm.map { FastFormFigures(streamBytes: $0.stream, storedBytes: $0.stored) })
     }
 
     /// Throws `TraceStoreError.verifyFailed` when verification found bad chunks.
@@ -41,6 +51,10 @@ public struct TraceInfo: Sendable, Codable, Equatable {
             ("state", m.complete ? "complete" : "incomplete"),
         ]
         if !m.note.isEmpty { rows.append(("note", m.note)) }
+        if let fastForm {
+            rows.append(("form", "fast (not packed): \(Self.humanBytes(fastForm.streamBytes)) of the plugin's stream "
+                         + "in \(Self.humanBytes(fastForm.storedBytes)); `plexlab pack` decodes it"))
+        }
         rows += [
             ("schema version", "\(schemaVersion)"),
             ("instructions", "\(s.instructions)"),

@@ -7,9 +7,13 @@ import Glibc
 #endif
 
 /// `plexlab record` of a program that never ends, stopped by SIGKILL or SIGINT, with `plexlab info`
-/// reading the trace while the recording writes it (at OUT.partial until it is renamed over OUT).
+/// reading the trace while the recording writes it (at OUT.partial until it is renamed over OUT). While the
+/// guest runs the trace is in its fast form (docs/recorder.md, "Record, then pack"): it grows by segments of
+/// 4 MiB of the plugin's stream; `plexlab pack` (or the end of `record`) turns it into chunks.
 @Suite(.serialized) struct RecordKillTests {
     static let chunkBlocks = 4096
+    /// Bytes of the plugin's stream per fast-form segment (StreamSpool).
+    static let segmentBytes: UInt64 = 4 << 20
 
     /// A shell spinning forever; the marker finds its qemu process afterwards.
     private func spinner(_ marker: String) -> [String] {
@@ -53,14 +57,17 @@ import Glibc
         return info
     }
 
-    private func waitForChunks(_ count: UInt64, trace: String, child: Child, scratch: Scratch) throws -> Int {
-        var looks = 0, seen: UInt64 = 0, blocks: UInt64 = 0
+    /// Waits until the live fast form holds `count` segments of the plugin's stream.
+    private func waitForSegments(_ count: UInt64, trace: String, child: Child, scratch: Scratch) throws -> Int {
+        var looks = 0, seen: UInt64 = 0, stream: UInt64 = 0
         let deadline = Date().addingTimeInterval(90)
         while seen < count && child.isRunning && Date() < deadline {
             if let info = try look(trace + ".partial", scratch: scratch) {
-                #expect(info.summary.blocksExecuted >= blocks, "a later snapshot has fewer blocks")
-                blocks = info.summary.blocksExecuted
-                seen = info.summary.chunks
+                let bytes = info.fastForm?.streamBytes ?? 0
+                #expect(info.fastForm != nil, "a live recording is in its fast form")
+                #expect(bytes >= stream, "a later snapshot has less of the stream")
+                stream = bytes
+                seen = bytes / Self.segmentBytes
                 looks += 1
             } else {
                 usleep(20_000)
@@ -71,18 +78,20 @@ import Glibc
             let run = child.wait()
             Issue.record("plexlab record ended by itself, status \(run.status): \(run.stderr)")
         }
-        #expect(seen >= count, "saw \(seen) chunks")
+        #expect(seen >= count, "saw \(seen) segments")
         return looks
     }
 
+    /// kill -9 of the recorder leaves its fast form at OUT.partial: readable, and `plexlab pack` makes it an
+    /// incomplete trace of at least the blocks of the segments seen (a segment holds at most 1 M TB ids).
     @Test func sigkillMidRecordingLeavesAReadableIncompleteTrace() throws {
         let scratch = Scratch()
         defer { scratch.remove() }
-        for killAfter: UInt64 in [1, 6] {
+        for killAfter: UInt64 in [1, 3] {
             let marker = "plexlab-spin-\(UUID().uuidString.prefix(8))"
             let trace = scratch.path("killed-\(killAfter).plextrace")
             let child = try startRecording(trace, marker: marker, scratch: scratch)
-            let looks = try waitForChunks(killAfter, trace: trace, child: child, scratch: scratch)
+            let looks = try waitForSegments(killAfter, trace: trace, child: child, scratch: scratch)
             #expect(looks >= 1)
             // The guest runs in its own qemu process, besides the recorder.
             #expect(processes(with: marker).contains { $0 != child.pid })
@@ -93,8 +102,15 @@ import Glibc
             #expect(!FileManager.default.fileExists(atPath: trace))
             let info = try #require(try look(trace + ".partial", scratch: scratch))
             #expect(!info.metadata.complete)
-            #expect(info.summary.chunks >= killAfter)
-            #expect(info.summary.blocksExecuted >= killAfter * UInt64(Self.chunkBlocks))
+            #expect((info.fastForm?.streamBytes ?? 0) >= killAfter * Self.segmentBytes)
+            let pack = try plexlab(["pack", trace + ".partial"], scratch: scratch, timeout: 120)
+            #expect(pack.status == 0, "\(pack.stderr)")
+            let packed = try #require(try look(trace + ".partial", scratch: scratch))
+            #expect(packed.fastForm == nil)
+            #expect(!packed.metadata.complete)
+            #expect(packed.metadata.note.contains("recorder stopped before the guest ended"), "\(packed.metadata.note)")
+            // Each segment is 4 MiB of records; the spinner's are nearly all 4-byte TB ids.
+            #expect(packed.summary.blocksExecuted >= killAfter * Self.segmentBytes / 8)
         }
     }
 
@@ -120,7 +136,7 @@ import Glibc
         let marker = "plexlab-spin-\(UUID().uuidString.prefix(8))"
         let trace = scratch.path("interrupted.plextrace")
         let child = try startRecording(trace, marker: marker, scratch: scratch)
-        _ = try waitForChunks(2, trace: trace, child: child, scratch: scratch)
+        _ = try waitForSegments(2, trace: trace, child: child, scratch: scratch)
         kill(child.pid, SIGINT)
         let ended = child.wait(timeout: 60)
         #expect(!ended.timedOut)
@@ -128,11 +144,13 @@ import Glibc
         for marker in crashMarkers { #expect(!ended.stderr.contains(marker), "\(ended.stderr)") }
         expectGuestGone(marker)
 
-        // Stopped with chunks recorded: renamed over the target like a finished trace.
+        // Stopped with blocks recorded: renamed over the target and packed like a finished trace.
         #expect(!FileManager.default.fileExists(atPath: trace + ".partial"))
         let info = try #require(try look(trace, scratch: scratch))
+        #expect(info.fastForm == nil)
         #expect(!info.metadata.complete)
         #expect(info.metadata.note.contains("SIGINT"), "note: \(info.metadata.note)")
         #expect(info.summary.chunks >= 2)
+        #expect(info.summary.blocksExecuted >= 2 * Self.segmentBytes / 8)
     }
 }
