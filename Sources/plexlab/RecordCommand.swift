@@ -13,7 +13,9 @@ struct RecordCommand: ParsableCommand {
         PROGRAM is an x86-64 or i386 ELF executable (a path, or a name found on PATH). The trace goes to
         Traces/<name or program>.plextrace unless --out says otherwise. The guest's exit status and fatal
         signal are stored in the trace; Ctrl-C stops the guest and leaves a readable trace marked incomplete.
-        The trace is written to OUT.partial (read a live recording there) and renamed over OUT at the end;
+        While the guest runs, the plugin's stream is only stored (the trace's fast form, at OUT.partial, then
+        OUT); when the guest has exited it is packed (blocks decoded, densely coded) in place. --no-pack stops
+        after the fast form; `plexlab pack OUT` packs it later, and a stopped pack leaves the fast form whole.
         --force replaces only a trace file, and a failed recording leaves the old file as it was.
 
         Examples:
@@ -23,6 +25,7 @@ struct RecordCommand: ParsableCommand {
           plexlab record --skip-insns 1000000 --max-insns 1000000 -- sqlite3 db.sqlite 'select 1'
           plexlab record --workload micro-jit-64 --manifest Traces/manifest.json
           plexlab record --codec raw -- ./a.out      (larger file, fastest to replay)
+          plexlab record --no-pack --out t.plextrace -- ./a.out && plexlab pack t.plextrace
         """)
 
     @Option(name: .long, help: "Trace file to write (default: Traces/<name or program>.plextrace).")
