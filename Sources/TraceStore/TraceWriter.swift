@@ -99,10 +99,11 @@ public final class TraceWriter {
             let queue = try DatabaseQueue(path: path, configuration: configuration)
             // The application id goes into the main file before WAL starts, so even a crash image whose
             // content is all in the -wal file is recognisable from its first 100 bytes.
+            // `synchronous` first, so that a fast form's creation waits for the disk no more than its writes do.
             try queue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
                 try db.execute(sql: "PRAGMA application_id = \(TraceSchema.applicationID)")
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
-                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             }
             try TraceSchema.migrator.migrate(queue)
             try queue.write { db in
