@@ -54,15 +54,17 @@ struct StreamScan {
     }
 }
 
-/// Drains the plugin's ring into a fast-form trace, in segments of `segmentBytes`, until the process is
-/// gone (end of file on its pipe) and the ring is empty.
+/// Drains the plugin's ring into a fast-form trace until the process is gone (end of file on its pipe) and
+/// the ring is empty. Segments are compressed straight from the ring (no copy): one per `segmentBytes` of
+/// stream (two where the ring wraps), or what has waited a quarter of a second, so that a slow guest's
+/// stream is stored too (and seen by `plexlab info` on the live recording).
 final class StreamSpool {
     private let ring: PluginRing
     private let pipe: Int32
     private let writer: FastFormWriter
     private let segmentBytes = 4 << 20
-    private let buffer: UnsafeMutableRawPointer
-    private var filled = 0
+    /// Empty polls (1 ms each) after which a partial segment is stored.
+    private let patience = 250
     private(set) var scan = StreamScan()
     private(set) var bytesRead: UInt64 = 0
 
@@ -70,37 +72,30 @@ final class StreamSpool {
         self.ring = ring
         self.pipe = pipe
         self.writer = writer
-        buffer = UnsafeMutableRawPointer.allocate(byteCount: segmentBytes, alignment: 16)
     }
 
-    deinit { buffer.deallocate() }
-
     /// Returns when the plugin's process is gone and everything it published is stored. `tick` is called
-    /// after every drained batch (for a progress line).
+    /// after every stored segment (for a progress line).
     func run(tick: (StreamScan, UInt64) -> Void) throws {
         var ended = false
+        var waited = 0
         while true {
-            let drained = try ring.consume(limit: segmentBytes - filled) { piece in
-                try scan.scan(piece)
-                (buffer + filled).copyMemory(from: piece.baseAddress!, byteCount: piece.count)
-                filled += piece.count
-            }
-            bytesRead += UInt64(drained)
-            if filled == segmentBytes {
-                try writer.append(UnsafeRawBufferPointer(start: buffer, count: filled))
-                filled = 0
-            }
-            if drained > 0 {
+            let available = ring.available
+            if available >= segmentBytes || (available > 0 && (ended || waited >= patience)) {
+                let drained = try ring.consume(limit: segmentBytes) { piece in
+                    try scan.scan(piece)
+                    try writer.append(piece)
+                }
+                bytesRead += UInt64(drained)
+                waited = 0
                 tick(scan, bytesRead)
                 continue
             }
             if ended { break }
             ended = waitForData()
+            waited += 1
         }
-        try writer.append(UnsafeRawBufferPointer(start: buffer, count: filled))
-        filled = 0
     }
-
     /// Sleeps up to a millisecond on the pipe; true once the process is gone (every write end closed).
     /// The plugin then never waits on the recorder: the empty ring costs the guest no system call.
     private func waitForData() -> Bool {
