@@ -137,6 +137,19 @@ public final class TraceReader {
         }
     }
 
+    /// The recorded process tree (docs/trace-format.md); empty for traces of schema 1 and 2 and for
+    /// recordings of one process without `--follow` data: then every thread belongs to the one program.
+    public func processes() throws -> [TraceProcess] {
+        guard schemaVersion >= 3 else { return [] }
+        return try snapshot { db in
+            do {
+                return try ProcessRows.read(db)
+            } catch let error as StoredValueError {
+                throw TraceStoreError.damaged(path: self.path, detail: "\(error)")
+            }
+        }
+    }
+
     public func modules() throws -> [ModuleMapping] {
         try snapshot { db in
             var modules: [ModuleMapping] = []

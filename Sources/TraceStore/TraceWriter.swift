@@ -51,6 +51,7 @@ public final class TraceWriter {
     private var committedDefinitions = 0
     private var codePages = CodePageSet()
     private var pendingModules: [ModuleMapping] = []
+    private var pendingProcesses: [TraceProcess]?
     private var nextModuleID: Int64 = 1
     private var failure: TraceStoreError?
     /// Encodes and writes; runs jobs inline, or on `commitQueue` with `commitInBackground`.
@@ -150,6 +151,11 @@ public final class TraceWriter {
         }
     }
 
+    /// Replaces the process table (stored with the next commit; a recording of one process need not call it).
+    public func setProcesses(_ processes: [TraceProcess]) {
+        pendingProcesses = processes
+    }
+
     /// Stores a module mapping.
     public func addModule(_ module: ModuleMapping) throws {
         try checkUsable()
@@ -231,7 +237,8 @@ public final class TraceWriter {
             guard stream.count > 0 else { continue }
             try commit(stream)
         }
-        if committedDefinitions < definitionList.count || codePages.hasPending || !pendingModules.isEmpty {
+        if committedDefinitions < definitionList.count || codePages.hasPending || !pendingModules.isEmpty
+            || pendingProcesses != nil {
             try submit(pendingJob())
         }
         try waitForCommits()
@@ -339,6 +346,8 @@ public final class TraceWriter {
         job.modules = pendingModules
         nextModuleID += Int64(pendingModules.count)
         pendingModules.removeAll()
+        job.processes = pendingProcesses
+        pendingProcesses = nil
         return job
     }
 
