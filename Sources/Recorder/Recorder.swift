@@ -227,7 +227,7 @@ public enum Recorder {
             translations: 0, pageCaptures: 0, pluginBytes: tree.bytesRead, fileBytes: 0, seconds: elapsed,
             processes: tree.processes)
         do {
-            if tree.processes.count > 1 || options.followProcesses { writer.setProcesses(tree.processes) }
+            writer.setProcesses(tree.processes)
             switch RecordingEnd.decide(facts) {
             case .interruptedBeforeRecording(let signal):
                 // Ctrl-C before anything was recorded: the file that was at `output` stays.

@@ -150,6 +150,23 @@ public final class TraceReader {
         }
     }
 
+    /// Blocks executed per thread (from the chunk rows, without decoding them).
+    public func blocksByThread() throws -> [UInt32: UInt64] {
+        try snapshot { db in
+            var blocks: [UInt32: UInt64] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT thread, sum(block_count) FROM chunks GROUP BY thread")
+            while let row = try rows.next() {
+                let fields = StrictRow(row, record: "chunk")
+                do {
+                    blocks[try fields.uint32(0)] = try fields.uint64(1)
+                } catch {
+                    throw TraceStoreError.damaged(path: self.path, detail: "\(error)")
+                }
+            }
+            return blocks
+        }
+    }
+
     public func modules() throws -> [ModuleMapping] {
         try snapshot { db in
             var modules: [ModuleMapping] = []
