@@ -47,7 +47,7 @@ public enum ComparisonTable {
     /// Traps of each strategy per process of a tree (their sums are the table above).
     static func processes(_ trace: TraceResults, profile: String) -> String {
         let shown = trace.strategies.filter { $0.unavailable == nil }.map(\.name)
-        var out = "  traps per process (each its own address space; docs/strategies.md section 6):\n"
+        var out = "  traps per process (each its own address space; docs/strategies.md section 7):\n"
         let rows = trace.processes.map { p -> [String] in
             let process = p.process
             let who = "\(process.id) \(process.origin.rawValue) " + Escape.terminal(process.argv.joined(separator: " "))
