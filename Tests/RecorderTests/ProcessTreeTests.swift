@@ -110,6 +110,34 @@ import TraceStore
         #expect(processes[0].exitStatus == nil && processes[0].signal == SIGKILL)
     }
 
+    /// make builds a two-file C program: make forks and execs cc for each object and for the link; the
+    /// driver runs cc1 and as, the link runs collect2, which runs ld. Every one is a process of the trace.
+    @Test func aMakeOfATwoFileCProgram() throws {
+        let directory = try scratch("tree-make")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "int twice(int x);\nint main(void) { return twice(21) - 42; }\n".write(toFile: directory + "/main.c", atomically: true, encoding: .utf8)
+        try "int twice(int x) { return 2 * x; }\n".write(toFile: directory + "/util.c", atomically: true, encoding: .utf8)
+        try "prog: main.o util.o\n\tcc -o prog main.o util.o\n%.o: %.c\n\tcc -c $< -o $@\n"
+            .write(toFile: directory + "/Makefile", atomically: true, encoding: .utf8)
+        let (result, processes, byThread) = try recordTree("make", ["-s", "-C", directory], in: directory)
+        #expect(result.metadata.complete && result.metadata.exitStatus == 0)
+        #expect(FileManager.default.isExecutableFile(atPath: directory + "/prog"))
+        let exec = processes.filter { $0.origin == .exec }
+        let names = exec.map { ($0.program as NSString).lastPathComponent }
+        // Two compiles (cc, cc1, as each) and one link (cc, collect2, ld).
+        #expect(names.filter { $0 == "cc1" }.count == 2)
+        #expect(names.filter { $0 == "as" }.count == 2)
+        #expect(names.filter { $0 == "ld" }.count == 1)
+        #expect(names.filter { $0 == "collect2" }.count == 1)
+        #expect(exec.allSatisfy { $0.exitStatus == 0 })
+        // Every exec'd program was forked by make or by the program that ran it, and ran code of its own.
+        for process in exec {
+            #expect(processes[process.parent!].origin == .fork && processes[process.parent!].pid == process.pid)
+            #expect(blocks(of: process, byThread) > 0)
+        }
+        #expect(processes.first?.argv == ["make", "-s", "-C", directory])
+    }
+
     @Test func noFollowRecordsTheFirstProcessOnly() throws {
         let directory = try scratch("tree-nofollow")
         defer { try? FileManager.default.removeItem(atPath: directory) }
