@@ -50,6 +50,13 @@ import TraceStore
         #expect(processes[1].forkPoint?.thread == processes[0].threads[0])
         #expect((processes[1].forkPoint?.eventIndex ?? 0) > 0)
         #expect((processes[3].forkPoint?.eventIndex ?? 0) > (processes[1].forkPoint?.eventIndex ?? 0))
+        // `plexlab info` lists them.
+        let table = try TraceInfo.load(path: result.path, verify: false).table()
+        let lines = table.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(lines.contains("processes                5 (id pid parent origin: exit, blocks, argv)"))
+        #expect(lines.contains("4 \(processes[4].pid) 3 exec: exit 0, \(blocks(of: processes[4], byThread)) blocks, /bin/true"))
+        #expect(lines.contains("1 \(processes[1].pid) 0 fork: called execve, \(blocks(of: processes[1], byThread)) blocks, "
+                               + "/bin/sh -c '\(script)'"))
     }
 
     @Test func exitStatusesOfEveryProcess() throws {
