@@ -21,17 +21,7 @@ source "$root/scripts/record-workloads.sh"
 record_workloads_prepare "$work"
 
 # cpu_of CMD... -> "cpu wall" (best of $runs), the command's output discarded
-cpu_of() {
-    local best_cpu="" best_wall="" i t wall user sys cpu
-    for ((i = 0; i < runs; i++)); do
-        t=$( { TIMEFORMAT='%R %U %S'; time "$@" > /dev/null 2>&1 < /dev/null; } 2>&1 | tail -1)
-        read -r wall user sys <<< "$t"
-        cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')
-        best_cpu=$(awk -v a="$best_cpu" -v b="$cpu" 'BEGIN { print (a == "" || b < a) ? b : a }')
-        best_wall=$(awk -v a="$best_wall" -v b="$wall" 'BEGIN { print (a == "" || b < a) ? b : a }')
-    done
-    echo "$best_cpu $best_wall"
-}
+cpu_of() { local wall cpu; read -r wall cpu <<< "$(best_of "$runs" "$@")"; echo "$cpu $wall"; }
 blocks_of() { "$plexlab" info --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["blocksExecuted"])'; }
 
 rows=""

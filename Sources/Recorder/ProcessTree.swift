@@ -205,10 +205,7 @@ final class ProcessTree {
         guard let id = stream.process else {
             switch record {
             case .hello(let hello):
-                guard hello.version == PluginWire.protocolVersion else {
-                    throw RecorderError.protocolError(detail: "plugin speaks protocol \(hello.version), "
-                                                      + "the recorder \(PluginWire.protocolVersion)")
-                }
+                try TraceAssembler.check(hello)
                 stream.hello = hello
                 if self.hello == nil { self.hello = hello }
                 return true

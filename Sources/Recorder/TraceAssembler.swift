@@ -112,14 +112,19 @@ struct TraceAssembler {
     /// The number of TB ids defined so far.
     var translationCount: Int { tbs.count }
 
+    /// Refuses a plugin of another protocol version.
+    static func check(_ hello: PluginRecord.Hello) throws {
+        guard hello.version == PluginWire.protocolVersion else {
+            throw RecorderError.protocolError(detail: "plugin speaks protocol \(hello.version), "
+                                              + "the recorder \(PluginWire.protocolVersion)")
+        }
+    }
+
     /// Handles one record. Returns false after the END record.
     mutating func handle(_ record: PluginRecord) throws -> Bool {
         switch record {
         case .hello(let hello):
-            guard hello.version == PluginWire.protocolVersion else {
-                throw RecorderError.protocolError(detail: "plugin speaks protocol \(hello.version), "
-                                                  + "the recorder \(PluginWire.protocolVersion)")
-            }
+            try Self.check(hello)
             self.hello = hello
         case .translation(let tb):
             try addTranslation(tb)
