@@ -127,8 +127,8 @@ final class ProcessTree {
                 fds.append(pollfd(fd: stream.fd, events: Int16(POLLIN), revents: 0))
                 readers.append(stream)
             }
-            let parked = streams.contains { $0.parked != nil && !$0.ended }
-            if readers.isEmpty && !parked && rootExited() {
+            // A parked stream waits for a FORK record of a stream still read; with none left, none comes.
+            if readers.isEmpty && rootExited() {
                 // A program exec'd by an orphan may still connect: one last look at the socket.
                 if let listener, accept(listener) { continue }
                 break

@@ -172,7 +172,11 @@ public enum Recorder {
         var termination: Termination?
         do {
             try tree.run(rootExited: {
-                if termination == nil { termination = ChildProcess.poll(process.pid) }
+                if termination == nil {
+                    termination = ChildProcess.poll(process.pid)
+                    // Ctrl-C or SIGTERM stopped the recorded program: its descendants go with it.
+                    if termination != nil, signals.interruption != nil { tree.killAll() }
+                }
                 return termination != nil
             }, tick: {
                 guard let progress else { return }
