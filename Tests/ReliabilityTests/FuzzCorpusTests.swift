@@ -35,6 +35,9 @@ import TraceModel
         #expect(try parse("loop.jsonl") == (9, 0))
         #expect(try parse("errors.jsonl") == (0, 12))
         #expect(try parse("selfmod-threads.jsonl") == (8, 0))
+        // strings.jsonl: control characters, escapes and a long path are good; four lines repeat a key
+        // (one of them spelt with an escape, one in a nested object).
+        #expect(try parse("strings.jsonl") == (4, 4))
         let crlf = Array("{\"type\":\"exit\",\"status\":0}\r\n\t# note\r\n{\"type\":\"exit\"}\r\n".utf8)
         #expect(crlf.withUnsafeBytes { ImportFuzzing.parseLines($0) } == (1, 1))
     }
