@@ -19,21 +19,35 @@ struct ChunkDecoder {
         var decoder: BlockStreamDecoder?
         /// Set when a predictive chunk of this thread failed: later ones cannot be decoded.
         var broken = false
-        /// The storage of the thread's previous chunk, reused when the caller has let go of that chunk:
-        /// a fresh multi-megabyte array per chunk costs a page fault every 1024 blocks.
-        var blocks: [BlockID] = []
     }
+
+    /// Most threads whose predictive coder is live at once (between a thread's first predictive chunk and
+    /// its last chunk, in sequence order): the writer codes any further thread raw, and a chunk that would
+    /// need one more coder is bad. Bounds the reader's coder memory whatever the thread count.
+    static let maxLiveCoders = TraceLimits.maxLivePredictiveThreads
 
     let definitions: [BlockDefinition]
     let inflater: ZstdInflater
     /// Inflated block payloads of the raw codec (reused from chunk to chunk).
     private var inflated: [UInt8] = []
+    /// The storage of the previous chunk's block ids, whatever its thread, reused when the caller has let go
+    /// of that chunk (a fresh multi-megabyte array per chunk costs a page fault every 1024 blocks). One for
+    /// all threads: a per-thread one would keep up to the 256 MiB cap alive per thread.
+    private var spareBlocks: [BlockID] = []
     private var threads: [UInt32: ThreadState] = [:]
+    /// Each thread's last chunk (by sequence): its state is dropped once that chunk is decoded, so threads
+    /// that ended cost nothing. Empty when unknown (the fuzz entry point): then nothing is dropped.
+    private let lastSequence: [UInt32: Int64]
+    private var liveCoders = 0
 
-    init(definitions: [BlockDefinition], inflater: ZstdInflater) {
+    init(definitions: [BlockDefinition], inflater: ZstdInflater, lastSequence: [UInt32: Int64] = [:]) {
         self.definitions = definitions
         self.inflater = inflater
+        self.lastSequence = lastSequence
     }
+
+    /// Each thread's last chunk sequence, for `init(lastSequence:)`.
+    static let lastSequenceSQL = "SELECT thread, max(sequence) FROM chunks GROUP BY thread"
 
     /// The row's sequence (INTEGER PRIMARY KEY, so always an integer).
     static func sequence(of row: Row) -> Int64 {
@@ -60,12 +74,18 @@ struct ChunkDecoder {
     /// Checks and decodes one chunk given as its stored fields: the same path as `decode(_ row:)` after
     /// the row is read (the fuzz targets come in here, without SQLite).
     mutating func decode(_ record: ChunkRecord, storedChecksum: UInt64) throws(ChunkDecodeFailure) -> StreamChunk {
+        defer { if lastSequence[record.thread] == record.sequence { release(thread: record.thread) } }
         do {
             return try decodeChecked(record, storedChecksum: storedChecksum)
         } catch {
             markBad(thread: record.thread, codec: record.codec)
             throw error
         }
+    }
+
+    /// After a thread's last chunk: its coder and continuity state go.
+    private mutating func release(thread: UInt32) {
+        if threads.removeValue(forKey: thread)?.decoder != nil { liveCoders -= 1 }
     }
 
     /// After a bad chunk: its fields are not to be trusted (no continuity check for the next one), and unless
@@ -119,7 +139,6 @@ struct ChunkDecoder {
 
         var chunk = StreamChunk(sequence: UInt64(bitPattern: record.sequence), thread: record.thread,
                                 firstEventIndex: record.firstEventIndex, blocks: [])
-        threads[record.thread]?.blocks = []  // `state` alone keeps the reusable storage
         chunk.blocks = try decodeBlocks(record, state: &state)
         threads[record.thread] = state
 
@@ -154,8 +173,8 @@ struct ChunkDecoder {
             throw ChunkDecodeFailure("uses unknown block codec \(record.codec)")
         }
         // Unique (so reused in place) unless the caller still holds the previous chunk.
-        var blocks = state.blocks
-        state.blocks = []
+        var blocks = spareBlocks
+        spareBlocks = []
         blocks.removeAll(keepingCapacity: true)
         switch codec {
         case .raw:
@@ -184,6 +203,13 @@ struct ChunkDecoder {
             guard record.blocksSize == record.blocks.count else {
                 throw ChunkDecodeFailure("declares \(record.blocksSize) block bytes but stores \(record.blocks.count)")
             }
+            if state.decoder == nil {
+                guard liveCoders < Self.maxLiveCoders else {
+                    throw ChunkDecodeFailure("is predictive, but \(liveCoders) other threads' predictive coders are "
+                                             + "live (a trace keeps at most \(Self.maxLiveCoders))")
+                }
+                liveCoders += 1
+            }
             // Marked broken first: if decoding throws, this thread's coder state is lost for good.
             state.broken = true
             let decoder = state.decoder ?? BlockStreamDecoder(variant: variant)
@@ -201,7 +227,7 @@ struct ChunkDecoder {
             }
             state.broken = false
         }
-        state.blocks = blocks
+        spareBlocks = blocks
         let defined = definitions.count
         if let bad = blocks.first(where: { Int($0) >= defined }) {
             throw ChunkDecodeFailure("refers to block \(bad) but the trace defines \(defined)")

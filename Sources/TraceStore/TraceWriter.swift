@@ -43,6 +43,10 @@ public final class TraceWriter {
     private var lastStream: ThreadStream?
 
     private var streams: [UInt32: ThreadStream] = [:]
+    /// Threads given to `endThread`: appending to one again is misuse (its stream would restart at event 0).
+    private var endedThreads: Set<UInt32> = []
+    /// Ended threads whose coder state the committer has not released yet (they ride with the next job).
+    private var pendingEndedThreads: [UInt32] = []
     private var definitionList: [BlockDefinition] = []
     /// Definitions handed to the committer so far.
     private var committedDefinitions = 0
@@ -64,6 +68,9 @@ public final class TraceWriter {
         var metadata = metadata
         metadata.complete = false
         metadataRow = metadata
+        if let problem = TraceTextLimits.problem(in: metadata) {
+            throw TraceStoreError.misuse(path: path, detail: problem)
+        }
 
         let files = FileManager.default
         if files.fileExists(atPath: path) {
@@ -144,6 +151,10 @@ public final class TraceWriter {
     /// Stores a module mapping.
     public func addModule(_ module: ModuleMapping) throws {
         try checkUsable()
+        guard module.path.utf8.count <= TraceTextLimits.maxBytes else {
+            throw TraceStoreError.misuse(path: path, detail: "a module path is \(module.path.utf8.count) bytes, "
+                                         + "over the \(TraceTextLimits.maxBytes)-byte cap")
+        }
         pendingModules.append(module)
     }
 
@@ -210,6 +221,28 @@ public final class TraceWriter {
         let stream = self.stream(for: thread)
         stream.check(dataTouch.eventIndex, kind: "data touch")
         stream.dataTouches.append(dataTouch)
+    }
+
+    /// Ends `thread`'s stream: its pending blocks are committed as its last chunk, and its buffer and block
+    /// coder are released, so a program that starts threads one after another costs memory for the live ones
+    /// only. Appending to the thread afterwards is misuse. Throws if a side event names a block never appended.
+    public func endThread(_ thread: UInt32) throws {
+        try checkUsable()
+        endedThreads.insert(thread)
+        if lastStream?.thread == thread { lastStream = nil }
+        guard let stream = streams.removeValue(forKey: thread) else { return }
+        if let misuse = stream.misuse { throw TraceStoreError.misuse(path: path, detail: misuse) }
+        let end = stream.firstEventIndex + UInt64(stream.count)
+        if let last = stream.pendingEventIndices.max(), last >= end {
+            throw TraceStoreError.misuse(path: path, detail: "thread \(thread) has a side event at event index "
+                                         + "\(last) but only \(end) blocks")
+        }
+        pendingEndedThreads.append(thread)
+        if stream.count > 0 {
+            var job = pendingJob()
+            job.chunks = [takeChunk(stream, keepStreaming: false)]
+            try submit(job)
+        }
     }
 
     /// Commits every thread's pending events as chunks (the trace stays incomplete), then any definitions,
@@ -294,7 +327,7 @@ public final class TraceWriter {
 
     /// `stream`'s pending blocks with the side events that belong to them, as a chunk; the stream gets a
     /// fresh buffer.
-    private func takeChunk(_ stream: ThreadStream) -> PendingChunk {
+    private func takeChunk(_ stream: ThreadStream, keepStreaming: Bool = true) -> PendingChunk {
         let first = stream.firstEventIndex
         let end = first + UInt64(stream.count)
         stream.sortPendingEvents()
@@ -306,9 +339,10 @@ public final class TraceWriter {
                                  codeWrites: Array(stream.codeWrites.prefix(codeWrites)),
                                  syscalls: Array(stream.syscalls.prefix(syscalls)),
                                  dataTouches: Array(stream.dataTouches.prefix(dataTouches)))
-        // A thread that filled a chunk will likely fill the next: give it a whole chunk's buffer.
+        // A thread that filled a chunk will likely fill the next: give it a whole chunk's buffer. An ended
+        // thread gets a minimal one (its stream is dropped).
         let full = stream.count == chunkBlocks
-        let capacity = full ? chunkBlocks : stream.capacity
+        let capacity = !keepStreaming ? 1 : full ? chunkBlocks : stream.capacity
         let spare = capacity == chunkBlocks ? committer?.takeSpareBuffer() : nil
         stream.replaceBuffer(spare ?? .allocate(capacity: capacity), capacity: capacity)
         stream.count = 0
@@ -330,6 +364,8 @@ public final class TraceWriter {
         job.modules = pendingModules
         nextModuleID += Int64(pendingModules.count)
         pendingModules.removeAll()
+        job.endedThreads = pendingEndedThreads
+        pendingEndedThreads.removeAll()
         return job
     }
 
@@ -373,6 +409,7 @@ public final class TraceWriter {
             return stream
         }
         let stream = ThreadStream(thread: thread, initialCapacity: min(chunkBlocks, 4096))
+        if endedThreads.contains(thread) { stream.misuse = "thread \(thread) continues after endThread" }
         streams[thread] = stream
         lastStream = stream
         return stream
