@@ -218,30 +218,11 @@ public final class TraceReader {
         }
     }
 
-    /// Reads every chunk and lists each one that cannot be read back (checksum, sizes, decoding),
-    /// without stopping at the first. An empty list means every chunk is good.
-    public func verify() throws -> [ChunkProblem] {
-        try snapshot { db in
-            var decoder = try self.chunkDecoder(db)
-            var problems: [ChunkProblem] = []
-            let rows = try Row.fetchCursor(db, sql: ChunkDecoder.selectSQL)
-            while let row = try rows.next() {
-                do {
-                    _ = try decoder.decode(row)
-                } catch {
-                    problems.append(ChunkProblem(sequence: ChunkDecoder.sequence(of: row),
-                                                 thread: ChunkDecoder.thread(of: row), reason: "\(error)"))
-                }
-            }
-            return problems
-        }
-    }
-
     // MARK: - Internals
 
     /// Runs `body` in one read transaction (a consistent snapshot while a writer appends). Reentrant, so
     /// `body` of `forEachChunk` may call the other methods.
-    private func snapshot<T>(_ body: (Database) throws -> T) throws -> T {
+    func snapshot<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             return try database.unsafeReentrantRead { db in
                 if db.isInsideTransaction { return try body(db) }
@@ -258,7 +239,7 @@ public final class TraceReader {
     }
 
     /// A decoder for this snapshot's chunks, told each thread's last chunk so it drops ended threads' state.
-    private func chunkDecoder(_ db: Database) throws -> ChunkDecoder {
+    func chunkDecoder(_ db: Database) throws -> ChunkDecoder {
         var lastSequence: [UInt32: Int64] = [:]
         let rows = try Row.fetchCursor(db, sql: ChunkDecoder.lastSequenceSQL)
         while let row = try rows.next() {
@@ -316,7 +297,7 @@ public final class TraceReader {
         return definitionCache
     }
 
-    private func forEachCodePage(_ db: Database, where key: (UInt64, UInt32)?,
+    func forEachCodePage(_ db: Database, where key: (UInt64, UInt32)?,
                                  _ body: (CodePage) throws -> Void) throws {
         var sql = """
             SELECT p.address, p.version, b.size, length(b.data), b.data

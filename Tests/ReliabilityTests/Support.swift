@@ -133,6 +133,9 @@ let testMetadata = TraceMetadata(program: "/bin/reliable", argv: ["reliable"], a
                                  recorderVersion: "1", host: "host", date: "2026-01-01T00:00:00Z",
                                  hasDataTouches: false)
 
+/// The code page of every `testDefinition` (they lie in 0x401000 ..< 0x4010b0, version 0).
+let testCodePage = CodePage(address: 0x401000, version: 0, bytes: [UInt8](repeating: 0xeb, count: CodePage.size))
+
 /// Block `i` of the test traces: `i + 1` instructions, so sums tell which blocks were counted.
 func testDefinition(_ i: Int) -> BlockDefinition {
     BlockDefinition(address: 0x401000 + 16 * UInt64(i), length: 2, instructionCount: UInt32(i + 1), codeVersion: 0,
@@ -146,6 +149,7 @@ func writeTestTrace(at path: String, chunks: Int, chunkBlocks: Int = 64, codec: 
     let writer = try TraceWriter(path: path, metadata: testMetadata,
                                  options: .init(chunkBlocks: chunkBlocks, blockCodec: codec))
     for i in 0..<11 { _ = try writer.define(testDefinition(i)) }
+    try writer.addCodePage(testCodePage)
     var rng = SplitMix64(seed: 11)
     for n in 0..<(chunks * chunkBlocks) {
         // Recorded before its block is appended: the append may commit the chunk.
