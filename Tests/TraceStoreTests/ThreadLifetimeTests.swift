@@ -88,6 +88,28 @@ import TraceModel
                                           + "threads' predictive coders are live (a trace keeps at most 16)")])
     }
 
+    /// Chunks renumbered past a gap (checksums forged): every chunk decodes, the numbering does not.
+    @Test func aGapInTheSequenceNumbersFailsVerify() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let path = scratch.path("gap.plextrace")
+        let writer = try Self.writer(path)
+        try Self.append(writer, thread: 0, from: 0, count: 24)  // chunks 0, 1, 2
+        try writer.finish(exitStatus: 0, signal: nil, note: "")
+        try DatabaseQueue(path: path).write { db in try Self.renumber(db, from: 2, to: 5) }
+        #expect(throws: TraceStoreError.damaged(path: path, detail: "chunk 5 follows chunk 1 (chunks are missing)")) {
+            try TraceReader(path: path).verify()
+        }
+        try DatabaseQueue(path: path).write { db in
+            try Self.renumber(db, from: 0, to: 7)
+            try Self.renumber(db, from: 1, to: 8)
+            try Self.renumber(db, from: 5, to: 9)
+        }
+        #expect(throws: TraceStoreError.damaged(path: path, detail: "the first chunk is 7, not 0 (chunks are missing)")) {
+            try TraceReader(path: path).verify()
+        }
+    }
+
     @Test func anEndedThreadTakesNoMoreBlocksAndNoDanglingEvents() throws {
         let scratch = Scratch()
         defer { scratch.remove() }
@@ -109,7 +131,7 @@ import TraceModel
     }
 
     /// Gives chunk `from` the sequence `to`, with its checksum forged to match.
-    private static func renumber(_ db: Database, from: Int64, to: Int64) throws {
+    static func renumber(_ db: Database, from: Int64, to: Int64) throws {
         let row = try #require(try Row.fetchOne(db, sql: """
             SELECT thread, first_event_index, block_count, codec, blocks_size, events_size, code_writes, syscalls,
                    data_touches, blocks, events FROM chunks WHERE sequence = ?
