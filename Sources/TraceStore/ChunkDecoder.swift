@@ -94,7 +94,14 @@ struct ChunkDecoder {
     private mutating func markBad(thread: UInt32, codec: UInt8?) {
         var state = threads[thread] ?? ThreadState()
         state.nextEventIndex = nil
-        if codec != BlockStreamCodec.raw.rawValue { state.broken = true }
+        if codec != BlockStreamCodec.raw.rawValue {
+            state.broken = true
+            // Never used again: its memory and its place among the live coders go now.
+            if state.decoder != nil {
+                state.decoder = nil
+                liveCoders -= 1
+            }
+        }
         threads[thread] = state
     }
 
@@ -139,7 +146,12 @@ struct ChunkDecoder {
 
         var chunk = StreamChunk(sequence: UInt64(bitPattern: record.sequence), thread: record.thread,
                                 firstEventIndex: record.firstEventIndex, blocks: [])
-        chunk.blocks = try decodeBlocks(record, state: &state)
+        do {
+            chunk.blocks = try decodeBlocks(record, state: &state)
+        } catch {
+            threads[record.thread] = state  // with its coder, which markBad releases
+            throw error
+        }
         threads[record.thread] = state
 
         if record.eventsSize == 0 {
@@ -214,7 +226,6 @@ struct ChunkDecoder {
             state.broken = true
             let decoder = state.decoder ?? BlockStreamDecoder(variant: variant)
             state.decoder = decoder
-            blocks.reserveCapacity(record.blockCount)
             do {
                 try record.blocks.withUnsafeBytes {
                     try decoder.decode($0, count: record.blockCount, definitions: definitions, into: &blocks)

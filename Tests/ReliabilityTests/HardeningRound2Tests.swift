@@ -89,7 +89,7 @@ let documentedBoundKiB = 512 * 1024
         }
         #expect(order.count == threads)
         for (sequence, thread) in order {
-            try forgeRawChunk(path, sequence: sequence, thread: UInt32(thread), firstEventIndex: 0, blockCount: blocks,
+            try forgeChunk(path, sequence: sequence, thread: UInt32(thread), firstEventIndex: 0, blockCount: blocks,
                               blocks: frame, blocksSize: 4 * blocks)
         }
         // The summary a writer would have written (block 0 has one instruction).
@@ -104,6 +104,30 @@ let documentedBoundKiB = 512 * 1024
     }
 
     // MARK: - info --verify
+
+    /// 300 threads whose one predictive chunk each declares the cap, 2^26 blocks, in 16 bytes of noise: every
+    /// chunk is listed, in time that follows the bytes stored (each used to cost a fill of 2^26 ids first).
+    @Test func chunksDeclaringTheCapInAFewBytesCostWhatTheyStore() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let path = scratch.path("declared.plextrace")
+        let threads = 300
+        let writer = try TraceWriter(path: path, metadata: testMetadata, options: .init(chunkBlocks: 4, blockCodec: .predictive))
+        for i in 0..<11 { _ = try writer.define(testDefinition(i)) }
+        try writer.addCodePage(testCodePage)
+        for t in 0..<threads { for k in 0..<4 { try writer.append(thread: UInt32(t), block: BlockID(k)) } }
+        try writer.finish(exitStatus: 0, signal: nil, note: "")
+        var rng = SplitMix64(seed: 16)
+        for t in 0..<threads {
+            let noise = (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            try forgeChunk(path, sequence: t, thread: UInt32(t), firstEventIndex: 0, blockCount: 1 << 26,
+                           codec: BlockStreamCodec.predictive.rawValue, blocks: noise, blocksSize: noise.count)
+        }
+        let run = try plexlabLimited(["info", "--verify", path], addressSpaceKiB: documentedBoundKiB, scratch: scratch)
+        expectCleanError(run, contains: "\(path): \(threads) of \(threads) chunks are bad")
+        let listed = run.stdout.split(separator: "\n").filter { $0.contains("block payload") }
+        #expect(listed.count == threads, "\(run.stdout.suffix(500))")
+    }
 
     /// A clean 7-chunk trace, then one damage each: verify fails with one line naming it.
     @Test func verifyChecksWhatAReplayNeeds() throws {

@@ -102,7 +102,7 @@ import TraceStore
         try writeTestTrace(at: path, chunks: 3, chunkBlocks: 256, codec: .raw)
         let bomb = zeroFrame(size: 1 << 30)
         #expect(bomb.count < 1 << 20)
-        try forgeRawChunk(path, sequence: 1, firstEventIndex: 256, blockCount: 256, blocks: bomb, blocksSize: 1024)
+        try forgeChunk(path, sequence: 1, firstEventIndex: 256, blockCount: 256, blocks: bomb, blocksSize: 1024)
 
         let run = try plexlabLimited(["info", "--verify", path], addressSpaceKiB: 1 << 20, scratch: scratch)
         expectCleanError(run, contains: "\(path): 1 of 3 chunks are bad")

@@ -170,13 +170,15 @@ func decodeInfo(_ run: Run) throws -> TraceInfo {
 
 // MARK: - Forging
 
-/// Replaces one chunk's block payload and recomputes nothing but what a forger would: the checksum.
-func forgeRawChunk(_ path: String, sequence: Int, thread: UInt32 = 0, firstEventIndex: UInt64, blockCount: Int,
-                   blocks: [UInt8], blocksSize: Int) throws {
+/// Replaces one chunk's block payload (raw codec unless `codec` says otherwise) and recomputes nothing but
+/// what a forger would: the checksum.
+func forgeChunk(_ path: String, sequence: Int, thread: UInt32 = 0, firstEventIndex: UInt64, blockCount: Int,
+                codec: UInt8 = 0, blocks: [UInt8], blocksSize: Int) throws {
     // FNV-1a 64 over the ten header fields, then each payload's length and bytes (docs/trace-format.md).
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     func add(_ word: UInt64) { withUnsafeBytes(of: word.littleEndian) { for b in $0 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 } } }
-    for field in [UInt64(sequence), UInt64(thread), firstEventIndex, UInt64(blockCount), 0, UInt64(blocksSize), 0, 0, 0, 0] {
+    for field in [UInt64(sequence), UInt64(thread), firstEventIndex, UInt64(blockCount), UInt64(codec), UInt64(blocksSize),
+                  0, 0, 0, 0] {
         add(field)
     }
     add(UInt64(blocks.count))
@@ -184,10 +186,10 @@ func forgeRawChunk(_ path: String, sequence: Int, thread: UInt32 = 0, firstEvent
     add(0)
     try DatabaseQueue(path: path).write { db in
         try db.execute(sql: """
-            UPDATE chunks SET thread = ?, first_event_index = ?, block_count = ?, codec = 0, blocks = ?, blocks_size = ?,
+            UPDATE chunks SET thread = ?, first_event_index = ?, block_count = ?, codec = ?, blocks = ?, blocks_size = ?,
                 events = NULL, events_size = 0, code_writes = 0, syscalls = 0, data_touches = 0, checksum = ?
             WHERE sequence = ?
-            """, arguments: [Int64(thread), Int64(firstEventIndex), blockCount, Data(blocks), blocksSize,
+            """, arguments: [Int64(thread), Int64(firstEventIndex), blockCount, Int64(codec), Data(blocks), blocksSize,
                              Int64(bitPattern: hash), sequence])
     }
 }
