@@ -28,8 +28,11 @@ struct ChunkDecoder {
 
     let definitions: [BlockDefinition]
     let inflater: ZstdInflater
-    /// Inflated block payloads of the raw codec (reused from chunk to chunk).
+    /// Inflated block payloads of the raw codec (reused from chunk to chunk up to `keptBufferBytes`).
     private var inflated: [UInt8] = []
+    /// Largest buffer kept from one chunk for the next (16 MiB: the writer's chunks of 2^20 blocks need 4 MiB);
+    /// a larger one, which only a chunk declaring more blocks needs, is freed after its chunk.
+    static let keptBufferBytes = 16 << 20
     /// The storage of the previous chunk's block ids, whatever its thread, reused when the caller has let go
     /// of that chunk (a fresh multi-megabyte array per chunk costs a page fault every 1024 blocks). One for
     /// all threads: a per-thread one would keep up to the 256 MiB cap alive per thread.
@@ -193,6 +196,7 @@ struct ChunkDecoder {
             guard record.blocksSize == 4 * record.blockCount else {
                 throw ChunkDecodeFailure("declares \(record.blocksSize) block bytes for \(record.blockCount) blocks")
             }
+            defer { if inflated.count > Self.keptBufferBytes { inflated = [] } }
             do {
                 try record.blocks.withUnsafeBytes {
                     try inflater.inflate($0, declared: record.blocksSize, scratch: &inflated)
@@ -238,7 +242,7 @@ struct ChunkDecoder {
             }
             state.broken = false
         }
-        spareBlocks = blocks
+        if blocks.capacity * MemoryLayout<BlockID>.stride <= Self.keptBufferBytes { spareBlocks = blocks }
         let defined = definitions.count
         if let bad = blocks.first(where: { Int($0) >= defined }) {
             throw ChunkDecodeFailure("refers to block \(bad) but the trace defines \(defined)")
