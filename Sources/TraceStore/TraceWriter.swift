@@ -20,12 +20,18 @@ public final class TraceWriter {
         /// flight, so memory stays bounded). A failed commit is then thrown by a later call. `flush`,
         /// `finish` and `abandon` wait for every commit either way.
         public var commitInBackground: Bool
+        /// Most block ids the threads' pending buffers hold together (default 2^24, 64 MiB): past it a thread
+        /// commits a partial chunk instead of growing its buffer, so many threads running at once cost a
+        /// bounded amount, not a chunk's worth each.
+        public var pendingBlocksBudget: Int
         public init(chunkBlocks: Int = 1 << 20, overwrite: Bool = false,
-                    blockCodec: BlockStreamCodec = .writerDefault, commitInBackground: Bool = false) {
+                    blockCodec: BlockStreamCodec = .writerDefault, commitInBackground: Bool = false,
+                    pendingBlocksBudget: Int = 1 << 24) {
             self.chunkBlocks = chunkBlocks
             self.overwrite = overwrite
             self.blockCodec = blockCodec
             self.commitInBackground = commitInBackground
+            self.pendingBlocksBudget = pendingBlocksBudget
         }
     }
 
@@ -43,6 +49,8 @@ public final class TraceWriter {
     private var lastStream: ThreadStream?
 
     private var streams: [UInt32: ThreadStream] = [:]
+    /// Capacity, in block ids, of every stream's buffer together (held against `Options.pendingBlocksBudget`).
+    private(set) var bufferedBlocks = 0
     /// Threads given to `endThread`: appending to one again is misuse (its stream would restart at event 0).
     private var endedThreads: Set<UInt32> = []
     /// Ended threads whose coder state the committer has not released yet (they ride with the next job).
@@ -187,8 +195,21 @@ public final class TraceWriter {
         var copied = 0
         while copied < valid {
             let room = chunkBlocks - stream.count
-            let n = min(room, valid - copied)
-            if stream.count + n > stream.capacity { stream.reserve(stream.count + n, limit: chunkBlocks) }
+            var n = min(room, valid - copied)
+            if stream.count + n > stream.capacity {
+                if bufferedBlocks + (stream.count + n - stream.capacity) > options.pendingBlocksBudget {
+                    // Over the budget of all threads' pending blocks: no growth; what fits, then a partial chunk.
+                    n = stream.capacity - stream.count
+                    if n == 0 {
+                        try commit(stream)
+                        continue
+                    }
+                } else {
+                    let before = stream.capacity
+                    stream.reserve(stream.count + n, limit: chunkBlocks)
+                    bufferedBlocks += stream.capacity - before
+                }
+            }
             (stream.buffer + stream.count).update(from: source + copied, count: n)
             stream.count += n
             copied += n
@@ -231,6 +252,7 @@ public final class TraceWriter {
         endedThreads.insert(thread)
         if lastStream?.thread == thread { lastStream = nil }
         guard let stream = streams.removeValue(forKey: thread) else { return }
+        defer { bufferedBlocks -= stream.capacity }
         if let misuse = stream.misuse { throw TraceStoreError.misuse(path: path, detail: misuse) }
         let end = stream.firstEventIndex + UInt64(stream.count)
         if let last = stream.pendingEventIndices.max(), last >= end {
@@ -342,7 +364,9 @@ public final class TraceWriter {
         // A thread that filled a chunk will likely fill the next: give it a whole chunk's buffer. An ended
         // thread gets a minimal one (its stream is dropped).
         let full = stream.count == chunkBlocks
-        let capacity = !keepStreaming ? 1 : full ? chunkBlocks : stream.capacity
+        let roomy = bufferedBlocks - stream.capacity + chunkBlocks <= options.pendingBlocksBudget
+        let capacity = !keepStreaming ? 1 : full && roomy ? chunkBlocks : stream.capacity
+        bufferedBlocks += capacity - stream.capacity
         let spare = capacity == chunkBlocks ? committer?.takeSpareBuffer() : nil
         stream.replaceBuffer(spare ?? .allocate(capacity: capacity), capacity: capacity)
         stream.count = 0
@@ -409,6 +433,7 @@ public final class TraceWriter {
             return stream
         }
         let stream = ThreadStream(thread: thread, initialCapacity: min(chunkBlocks, 4096))
+        bufferedBlocks += stream.capacity
         if endedThreads.contains(thread) { stream.misuse = "thread \(thread) continues after endThread" }
         streams[thread] = stream
         lastStream = stream

@@ -88,6 +88,39 @@ import TraceModel
                                           + "threads' predictive coders are live (a trace keeps at most 16)")])
     }
 
+    /// Twelve threads appending 300 blocks in turn, 40 times: their buffers would grow to 12 x 16384 ids;
+    /// with a budget of 65536 they commit partial chunks instead, and every block reads back in order.
+    @Test(arguments: [(1 << 24, 12 * 16384), (65536, 65536 + 8192)])
+    func manyThreadsAtOnceShareOnePendingBudget(budget: Int, most: Int) throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let path = scratch.path("budget.plextrace")
+        let writer = try TraceWriter(path: path, metadata: sampleMetadata(), options: .init(
+            chunkBlocks: 65536, blockCodec: .predictive, pendingBlocksBudget: budget))
+        for i in 0..<5 { try definePaged(writer, Self.definition(i)) }
+        var largest = 0
+        for round in 0..<40 {
+            for t in 0..<12 {
+                let blocks = (0..<300).map { Self.block(t, 300 * round + $0) }
+                try blocks.withUnsafeBufferPointer { try writer.append(thread: UInt32(t), blocks: $0) }
+                largest = max(largest, writer.bufferedBlocks)
+            }
+        }
+        if budget == 1 << 24 { #expect(largest == most) } else { #expect(largest <= most) }
+        try writer.finish(exitStatus: 0, signal: nil, note: "")
+
+        let reader = try TraceReader(path: path)
+        #expect(try reader.verify().isEmpty)
+        var read: [UInt32: [BlockID]] = [:]
+        var chunks = 0
+        try reader.forEachChunk {
+            read[$0.thread, default: []] += $0.blocks
+            chunks += 1
+        }
+        for t in 0..<12 { #expect(read[UInt32(t)] == (0..<12000).map { Self.block(t, $0) }) }
+        #expect(budget == 1 << 24 ? chunks == 12 : chunks > 12)
+    }
+
     /// Chunks renumbered past a gap (checksums forged): every chunk decodes, the numbering does not.
     @Test func aGapInTheSequenceNumbersFailsVerify() throws {
         let scratch = Scratch()
