@@ -1,7 +1,8 @@
 import CostModel
 import Foundation
+import TraceModel
 
-/// A cost profile as written to disk, in the file format of docs/cost-profile-format.md: twelve costs in
+/// A cost profile as written to disk, in the file format of docs/cost-profile-format.md: every cost key in
 /// cycles, a name, a description and a note per key saying where its number comes from. Written with plain
 /// Foundation so the file follows the format exactly; CostModel's `CostProfile.load(path:)` reads it.
 public struct CalibratedProfile: Encodable, Sendable, Equatable {
@@ -46,7 +47,7 @@ public struct CalibratedProfile: Encodable, Sendable, Equatable {
 
     public func write(to path: String) throws {
         do {
-            try jsonData().write(to: URL(fileURLWithPath: path), options: .atomic)
+            try OutputFile.write(jsonData(), to: path)
         } catch {
             throw CalibrationError.cannotWrite(path: path, reason: error.localizedDescription)
         }

@@ -1,7 +1,7 @@
 import CostModel
 import Foundation
 
-/// Maps measurements to the twelve cost keys, with a source note for each.
+/// Maps measurements to every cost key, with a source note for each.
 struct ProfileBuilder {
     var host: HostDescription
     var clock: ClockReport
@@ -58,6 +58,9 @@ struct ProfileBuilder {
             builtIn(.translatePerInsn, because: "the scan could not be measured")
         }
         builtIn(.dispatch, because: "a dispatcher is not measured")
+        for key: CostKey in [.tcSameISA, .blockSameISA, .tcCrossISA, .blockCrossISA, .tbLookup] {
+            builtIn(key, because: "translated code is not measured")
+        }
         builtIn(.link, because: "linking is not measured")
         measuredOrBuiltIn(.ibtcHit, .ibtcLookup, what:
             "dependent lookups in a direct-mapped 4096-entry table of 16-byte entries (64 KiB, full), 1024 distinct "

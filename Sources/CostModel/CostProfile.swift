@@ -1,4 +1,6 @@
-/// The twelve cost keys of a profile (docs/cost-profile-format.md); every cost is in CPU cycles.
+/// The cost keys of a profile (docs/cost-profile-format.md): twelve required ones and five, for running
+/// translated code, that a file may leave out (`defaultValue`). Every cost is in CPU cycles except the two
+/// `tc_*` factors, which multiply `cpi`.
 public enum CostKey: String, Sendable, CaseIterable, Codable, CustomStringConvertible {
     /// Cycles per guest instruction running natively (or as translated code).
     case cpi
@@ -24,8 +26,51 @@ public enum CostKey: String, Sendable, CaseIterable, Codable, CustomStringConver
     case rasHit = "ras_hit"
     /// A hardware VM exit and re-entry (VT-x / AMD-V round trip).
     case vmexit
+    /// Translated code of a same-ISA code cache (DynamoRIO, VMware BT, plex86): its cycles per guest
+    /// instruction as a multiple of `cpi` (a factor, not cycles).
+    case tcSameISA = "tc_same_isa"
+    /// Cycles per executed block of a same-ISA code cache beyond its guest instructions: the exit sequence
+    /// the translator emits around the guest's branch.
+    case blockSameISA = "block_same_isa"
+    /// Translated code of a cross-ISA translator (QEMU TCG): cycles per guest instruction as a multiple of `cpi`.
+    case tcCrossISA = "tc_cross_isa"
+    /// Cycles per executed block of a cross-ISA translator beyond its guest instructions (QEMU: the TB's
+    /// exit-request check and its goto_tb jump).
+    case blockCrossISA = "block_cross_isa"
+    /// A TB lookup inside the code cache that finds the target (QEMU: lookup_and_goto_ptr, a hash probe).
+    case tbLookup = "tb_lookup"
 
     public var description: String { rawValue }
+
+    /// The keys a profile file must hold: the twelve of the model before translated code had a cost.
+    public static let required: [CostKey] = [.cpi, .trapInt3, .trapPF, .trapWP, .emulateData, .scanPerInsn,
+                                             .translatePerInsn, .dispatch, .link, .ibtcHit, .rasHit, .vmexit]
+
+    /// What a file that leaves this key out gets, as (value, note): the translated-code keys default to
+    /// the model before they existed (translated code as fast as native); `tb_lookup` to the file's own
+    /// `ibtc_hit`, the same kind of in-cache hash probe. Nil for required keys.
+    public func defaultValue(in costs: [CostKey: Double]) -> (value: Double, note: String)? {
+        switch self {
+        case .tcSameISA, .tcCrossISA:
+            (1, "default (not in the file): translated code runs at native speed, as before the key existed")
+        case .blockSameISA, .blockCrossISA:
+            (0, "default (not in the file): no per-block cost, as before the key existed")
+        case .tbLookup:
+            (costs[.ibtcHit] ?? 0, "default (not in the file): the file's ibtc_hit, the same kind of in-cache hash probe")
+        default: nil
+        }
+    }
+}
+
+/// Which translator, if any, runs a strategy's guest code: it picks the profile's translated-code keys.
+/// Strategies declare it (docs/strategies.md section 4); profiles give the machine's figures for each kind.
+public enum TranslatorKind: String, Sendable, CaseIterable {
+    /// Guest code runs as itself (native, hw, sbe, pagefault-*).
+    case none
+    /// A code cache of the guest's own instructions (dbt-nolink, dbt-link, dbt-ibtc).
+    case sameISA = "same-isa"
+    /// A cross-ISA translator through an intermediate representation (dbt-qemu: QEMU TCG).
+    case crossISA = "cross-isa"
 }
 
 /// A named table of cycle costs, with where each number comes from.
@@ -37,12 +82,13 @@ public struct CostProfile: Sendable, Equatable {
     /// Where each number comes from: a paper, a measurement, or "estimate: <reasoning>".
     public var sources: [CostKey: String]
 
-    /// Creates a profile; keys missing from `costs` cost 0.
+    /// Creates a profile; a translated-code key missing from `costs` takes its `defaultValue`, any other
+    /// missing key costs 0.
     public init(name: String, description: String, costs: [CostKey: Double], sources: [CostKey: String] = [:]) {
         self.name = name
         self.description = description
         var complete: [CostKey: Double] = [:]
-        for key in CostKey.allCases { complete[key] = costs[key] ?? 0 }
+        for key in CostKey.allCases { complete[key] = costs[key] ?? key.defaultValue(in: complete)?.value ?? 0 }
         self.costs = complete
         self.sources = sources
     }
@@ -50,11 +96,31 @@ public struct CostProfile: Sendable, Equatable {
     /// The cost of `key` in cycles.
     public subscript(key: CostKey) -> Double { costs[key] ?? 0 }
 
-    /// `instructions * cpi + Σ count * cost(key) + scanned * scan_per_insn + translated * translate_per_insn`.
+    /// The factor on `cpi` at which `translator`'s code runs (1 for untranslated code).
+    public func codeFactor(_ translator: TranslatorKind) -> Double {
+        switch translator {
+        case .none: 1
+        case .sameISA: self[.tcSameISA]
+        case .crossISA: self[.tcCrossISA]
+        }
+    }
+
+    /// Cycles per executed block of `translator`'s code beyond its instructions (0 for untranslated code).
+    public func blockCost(_ translator: TranslatorKind) -> Double {
+        switch translator {
+        case .none: 0
+        case .sameISA: self[.blockSameISA]
+        case .crossISA: self[.blockCrossISA]
+        }
+    }
+
+    /// docs/strategies.md section 4: `instructions * cpi * factor(translator) + blocks * block(translator)
+    /// + Σ count * cost(key) + scanned * scan_per_insn + translated * translate_per_insn`.
     /// `events` pairs a cost key with how many times it was paid (keys may repeat).
-    public func cycles(instructions: UInt64, events: [(key: CostKey, count: UInt64)],
-                       scanned: UInt64, translated: UInt64) -> Double {
-        var total = Double(instructions) * self[.cpi]
+    public func cycles(instructions: UInt64, blocks: UInt64, translator: TranslatorKind,
+                       events: [(key: CostKey, count: UInt64)], scanned: UInt64, translated: UInt64) -> Double {
+        var total = Double(instructions) * self[.cpi] * codeFactor(translator)
+        total += Double(blocks) * blockCost(translator)
         for event in events { total += Double(event.count) * self[event.key] }
         total += Double(scanned) * self[.scanPerInsn]
         total += Double(translated) * self[.translatePerInsn]

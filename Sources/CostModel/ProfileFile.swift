@@ -12,8 +12,9 @@ public struct CostProfileError: Error, CustomStringConvertible, Equatable {
 }
 
 extension CostProfile {
-    /// Reads a JSON profile (docs/cost-profile-format.md). All twelve keys are required, costs are
-    /// non-negative numbers, unknown keys are rejected (a misspelt key must not silently cost 0).
+    /// Reads a JSON profile (docs/cost-profile-format.md). The twelve `CostKey.required` keys are required,
+    /// the translated-code keys default (`CostKey.defaultValue`, noted in `sources`), costs are non-negative
+    /// numbers, unknown keys are rejected (a misspelt key must not silently cost 0).
     public static func load(path: String) throws -> CostProfile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CostProfileError(path: path, problem: "not a built-in profile (\(builtIn.map(\.name).joined(separator: ", "))) and no readable file")
@@ -37,9 +38,15 @@ extension CostProfile {
             throw CostProfileError(path: path, problem: "unknown key \"\(unknown)\"")
         }
         var costs: [CostKey: Double] = [:]
+        var defaulted: [CostKey: String] = [:]
         for key in CostKey.allCases {
             guard let value = fields[key.rawValue] else {
-                throw CostProfileError(path: path, problem: "missing key \"\(key.rawValue)\"")
+                guard let (cost, note) = key.defaultValue(in: costs) else {
+                    throw CostProfileError(path: path, problem: "missing key \"\(key.rawValue)\"")
+                }
+                costs[key] = cost
+                defaulted[key] = note
+                continue
             }
             // JSONSerialization gives NSNumber for numbers and for booleans (objCType "c"); reject booleans.
             guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else {
@@ -79,6 +86,7 @@ extension CostProfile {
                 sources[key] = text
             }
         }
+        for (key, note) in defaulted { sources[key] = note }
         return CostProfile(name: name, description: description, costs: costs, sources: sources)
     }
 

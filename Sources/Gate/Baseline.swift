@@ -1,4 +1,5 @@
 import Foundation
+import TraceModel
 
 /// One strategy's gated numbers for one trace.
 public struct StrategyMeasurement: Sendable, Equatable {
@@ -266,7 +267,7 @@ extension Baseline {
     /// Writes `jsonText()` to `path` atomically.
     public func write(to path: String) throws {
         do {
-            try jsonText().write(toFile: path, atomically: true, encoding: .utf8)
+            try OutputFile.write(jsonText(), to: path)
         } catch {
             throw GateError("baseline \(path): cannot be written (\(error.localizedDescription))")
         }

@@ -1,3 +1,4 @@
+import TraceModel
 import Foundation
 
 /// The corpus manifest (Traces/manifest.json, schema `plexlab-corpus/1`, docs/gate.md): how each
@@ -22,7 +23,7 @@ public enum CorpusManifest {
         guard case .array(let workloads)? = top["workloads"] else {
             throw GateError("manifest \(path): missing array \"workloads\"")
         }
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = PathText.directory(of: path)
         return try workloads.enumerated().map { index, entry in
             guard case .object(let fields) = entry, case .string(let trace)? = fields["trace"], !trace.isEmpty else {
                 throw GateError("manifest \(path): workloads[\(index)]: missing string field \"trace\"")

@@ -1,4 +1,5 @@
 import Foundation
+import TraceModel
 
 /// The gate's summary as an aligned text table (terminal, CI log) or GitHub-flavoured Markdown.
 extension GateOutcome {
@@ -16,12 +17,13 @@ extension GateOutcome {
     public func text(baselinePath: String) -> String {
         var out = ""
         for (title, rows) in sections() where !rows.isEmpty {
-            out += "\(title) (\(rows.count)):\n" + Self.alignedTable(rows.map(Self.cells)) + "\n"
+            // Trace names come from the baseline and the command line: no control character reaches the terminal.
+            out += "\(title) (\(rows.count)):\n" + Self.alignedTable(rows.map { Self.cells($0).map(Escape.terminal) }) + "\n"
         }
         if !improvements.isEmpty && updatedBaseline == nil {
-            out += "Improvements: lock them in with `plexlab gate --baseline \(baselinePath) --update`.\n"
+            out += "Improvements: lock them in with `plexlab gate --baseline \(Escape.terminal(baselinePath)) --update`.\n"
         }
-        return out + headline(baselinePath: baselinePath) + "\n"
+        return out + Escape.terminal(headline(baselinePath: baselinePath)) + "\n"
     }
 
     /// The Markdown summary (for --markdown and $GITHUB_STEP_SUMMARY).
@@ -32,18 +34,19 @@ extension GateOutcome {
         }
         var out = "## PlexLab gate: \(verdict)\n\n"
         out += "\(traces.count) trace(s) x \(strategies.count) strategies x \(profiles.count) profile(s): "
-        out += "\(compared) numbers compared with `\(baselinePath)`; \(regressions.count) regression(s), "
+        out += "\(compared) numbers compared with \(Escape.markdown(baselinePath)); \(regressions.count) regression(s), "
         out += "\(improvements.count) improvement(s), \(withinThreshold.count) within threshold.\n"
         for (title, rows) in sections() where !rows.isEmpty {
             out += "\n### \(title) (\(rows.count))\n\n"
             out += "| " + Self.columns.joined(separator: " | ") + " |\n"
             out += "| " + Self.columns.enumerated().map { $0.offset >= 4 && $0.offset <= 7 ? "---:" : "---" }.joined(separator: " | ") + " |\n"
             for row in rows {
-                out += "| " + Self.cells(row).map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n"
+                // Paths may hold newlines, `|`, HTML or backticks: each cell renders literally, on its own row.
+                out += "| " + Self.cells(row).map(Escape.markdown).joined(separator: " | ") + " |\n"
             }
         }
         if !improvements.isEmpty && updatedBaseline == nil {
-            out += "\nImprovements: lock them in with `plexlab gate --baseline \(baselinePath) --update`.\n"
+            out += "\nImprovements: lock them in with plexlab gate --baseline \(Escape.markdown(baselinePath)) --update.\n"
         }
         return out
     }

@@ -3,12 +3,15 @@
  * executed TBs per guest thread, code writes, syscalls, optional data-page touches and module mappings
  * to the recorder through a pipe, in the protocol of include/plexlab_plugin.h.
  *
- * Arguments (-plugin libPlexLabQEMUPlugin.so,fd=N[,max-insns=N][,skip-insns=N][,data-pages=on]):
+ * Arguments (-plugin libPlexLabQEMUPlugin.so,fd=N[,max-insns=N][,errfd=N][,skip-insns=N][,data-pages=on]):
  *   fd          the pipe's write end, inherited from the recorder (moved to a high number at install)
  *   max-insns   stop after this many recorded instructions: flush, send END and exit the guest (status 0)
  *   skip-insns  send no executed TBs (nor side events) before this many instructions; translations and
  *               page captures are still sent, so the first recorded TB can be decoded
  *   data-pages  also count loads and stores per executed TB and data page
+ *   errfd       a pipe to the recorder that stands in for stderr until the first translation: what QEMU
+ *               writes while loading the program (e.g. "Invalid ELF image") reaches the recorder, which
+ *               puts it in its own error line; the guest never runs with it (stderr is restored first)
  *
  * Hot paths: the TB-exec callback appends one u32 to the thread's buffer; the store callback tests one
  * bit of a filter of code pages. Everything that allocates or writes to the pipe happens at translation,
@@ -89,6 +92,7 @@ struct mapping {
 static struct {
     pthread_mutex_t lock; /* pipe writes, translation bookkeeping, vCPU creation */
     int fd;
+    int saved_stderr; /* the real stderr while errfd stands in for it, else -1 */
     int disabled;  /* forked child or broken pipe: write nothing */
     int finished;  /* END sent */
     int data_pages;
@@ -116,7 +120,16 @@ static struct {
     size_t nmaps;
     struct mapping *sent;       /* modules already sent */
     size_t nsent, capsent;
-} S = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
+} S = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .saved_stderr = -1 };
+
+/* Puts the real stderr back (before any guest code runs); the recorder then sees EOF on errfd. */
+static void restore_stderr(void)
+{
+    if (S.saved_stderr < 0) return;
+    dup2(S.saved_stderr, 2);
+    close(S.saved_stderr);
+    S.saved_stderr = -1;
+}
 
 /* ---- output ---- */
 
@@ -658,6 +671,7 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     if (n == 0 || n > sizeof(S.sizes)) return;
 
     pthread_mutex_lock(&S.lock);
+    restore_stderr();
     uint32_t len = 0;
     int ok = 1;
     for (size_t i = 0; i < n; i++) {
@@ -736,7 +750,7 @@ static int parse_u64(const char *text, uint64_t *out)
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv)
 {
-    uint64_t fd = (uint64_t)-1;
+    uint64_t fd = (uint64_t)-1, errfd = (uint64_t)-1;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         if (strncmp(arg, "arg=", 4) == 0) arg += 4; /* the older -plugin ...,arg=K=V spelling */
@@ -746,6 +760,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
         const char *value = eq + 1;
         if (klen == 2 && strncmp(arg, "fd", 2) == 0) {
             if (!parse_u64(value, &fd)) goto bad;
+        } else if (klen == 5 && strncmp(arg, "errfd", 5) == 0) {
+            if (!parse_u64(value, &errfd)) goto bad;
         } else if (klen == 9 && strncmp(arg, "max-insns", 9) == 0) {
             if (!parse_u64(value, &S.max_insns)) goto bad;
         } else if (klen == 10 && strncmp(arg, "skip-insns", 10) == 0) {
@@ -773,6 +789,11 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     } else {
         S.fd = (int)fd;
         fcntl(S.fd, F_SETFD, FD_CLOEXEC);
+    }
+    if (errfd != (uint64_t)-1 && fcntl((int)errfd, F_GETFD) >= 0) {
+        S.saved_stderr = fcntl(2, F_DUPFD_CLOEXEC, HIGH_FD + 1);
+        if (S.saved_stderr >= 0) dup2((int)errfd, 2);
+        close((int)errfd);
     }
     S.limited = S.max_insns != 0 || S.skip_insns != 0;
     S.counting = S.limited || S.data_pages;

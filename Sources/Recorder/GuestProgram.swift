@@ -20,7 +20,46 @@ public struct GuestProgram: Sendable, Equatable {
     public static func resolve(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment)
         throws -> GuestProgram {
         let path = try locate(name, path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
-        return GuestProgram(path: path, arch: try architecture(ofELFAt: path))
+        let program = GuestProgram(path: path, arch: try architecture(ofELFAt: path))
+        // QEMU would fail to load the program after the plugin started; say why before starting it.
+        if let interpreter = interpreter(ofELFAt: path) {
+            let prefix = environment["QEMU_LD_PREFIX"].map { $0 + interpreter }
+            if !FileManager.default.fileExists(atPath: interpreter), !(prefix.map(FileManager.default.fileExists) ?? false) {
+                throw RecorderError.missingInterpreter(path: path, interpreter: interpreter)
+            }
+        }
+        return program
+    }
+
+    /// The PT_INTERP path of an ELF file (its dynamic loader), nil for a static program or an unreadable header.
+    static func interpreter(ofELFAt path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        let header = [UInt8]((try? handle.read(upToCount: 64)) ?? Data())
+        guard header.count >= 52, header[5] == 1 else { return nil }  // little-endian x86 only
+        func value(_ bytes: [UInt8], _ offset: Int, _ size: Int) -> UInt64 {
+            guard offset + size <= bytes.count else { return 0 }
+            return (0..<size).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
+        }
+        let is64 = header[4] == 2
+        guard !is64 || header.count >= 64 else { return nil }
+        let tableOffset = is64 ? value(header, 32, 8) : value(header, 28, 4)
+        let entrySize = Int(is64 ? value(header, 54, 2) : value(header, 42, 2))
+        let entries = Int(is64 ? value(header, 56, 2) : value(header, 44, 2))
+        guard entrySize >= (is64 ? 56 : 32), entries > 0, entries <= 512, tableOffset < 1 << 32 else { return nil }
+        guard (try? handle.seek(toOffset: tableOffset)) != nil,
+              let table = try? handle.read(upToCount: entrySize * entries).map([UInt8].init) else { return nil }
+        for index in 0..<entries {
+            let entry = Array(table.dropFirst(index * entrySize).prefix(entrySize))
+            guard entry.count == entrySize, value(entry, 0, 4) == 3 else { continue }  // PT_INTERP
+            let offset = is64 ? value(entry, 8, 8) : value(entry, 4, 4)
+            let size = Int(is64 ? value(entry, 32, 8) : value(entry, 16, 4))
+            guard size > 1, size <= 4096, offset < 1 << 32, (try? handle.seek(toOffset: offset)) != nil,
+                  let bytes = try? handle.read(upToCount: size) else { return nil }
+            let text = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            return text.isEmpty ? nil : text
+        }
+        return nil
     }
 
     static func locate(_ name: String, path: String) throws -> String {

@@ -7,9 +7,14 @@ final class QEMUProcess {
     let pid: pid_t
     /// The read end of the plugin's pipe.
     let pipe: Int32
+    /// The read end of the pipe that stands in for QEMU's stderr until the first translation (the
+    /// plugin's `errfd`): QEMU's own messages about loading the program.
+    let loaderMessages: Int32
 
     /// The descriptor the plugin finds its pipe on in the child (it moves it higher itself).
     static let childPipeFD: Int32 = 3
+    /// The descriptor of the loader-message pipe in the child (the plugin puts it on stderr, then back).
+    static let childErrFD: Int32 = 4
 
     /// Starts `qemu -plugin PLUGIN,fd=3[,...] PROGRAM ARGS` with default signal dispositions and mask.
     init(qemu: String, plugin: String, pluginArguments: [String], program: String, arguments: [String]) throws {
@@ -26,22 +31,52 @@ final class QEMUProcess {
         // A larger pipe lets the guest run ahead while the recorder commits a chunk.
         _ = fcntl(fds[1], 1031 /* F_SETPIPE_SZ */, Int32(1 << 20))
 
-        let pluginOption = ([plugin, "fd=\(Self.childPipeFD)"] + pluginArguments).joined(separator: ",")
+        // Above the descriptors the child gets, so no dup2 into 3 or 4 overwrites another source. The write
+        // end never blocks QEMU: a message longer than the pipe is cut, not waited on.
+        var errFDs: [Int32] = [0, 0]
+        guard Glibc.pipe(&errFDs) == 0 else {
+            close(fds[0]); close(fds[1])
+            throw RecorderError.spawnFailed(detail: "pipe: \(String(cString: strerror(errno)))")
+        }
+        let errRead = fcntl(errFDs[0], F_DUPFD_CLOEXEC, 10), errWrite = fcntl(errFDs[1], F_DUPFD_CLOEXEC, 10)
+        close(errFDs[0]); close(errFDs[1])
+        _ = fcntl(errRead, F_SETFL, O_NONBLOCK)
+        _ = fcntl(errWrite, F_SETFL, O_NONBLOCK)
+
+        let pluginOption = ([plugin, "fd=\(Self.childPipeFD)", "errfd=\(Self.childErrFD)"] + pluginArguments)
+            .joined(separator: ",")
         let argv = [qemu, "-plugin", pluginOption, program] + arguments
         let child: pid_t
         do {
-            child = try ChildProcess.spawn(qemu, argv, redirect: [(fds[1], Self.childPipeFD)])
+            child = try ChildProcess.spawn(qemu, argv, redirect: [(fds[1], Self.childPipeFD), (errWrite, Self.childErrFD)])
         } catch {
-            close(fds[1])
-            close(fds[0])
+            close(fds[1]); close(fds[0]); close(errWrite); close(errRead)
             throw RecorderError.spawnFailed(detail: "\(qemu): \(error)")
         }
         close(fds[1])
+        close(errWrite)
         pid = child
         pipe = fds[0]
+        loaderMessages = errRead
     }
 
-    deinit { close(pipe) }
+    deinit {
+        close(pipe)
+        close(loaderMessages)
+    }
+
+    /// What QEMU wrote to stderr before the guest ran (at most 4 KiB), once the process has ended.
+    func loaderMessage() -> String {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < 4096 {
+            let n = read(loaderMessages, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        return String(decoding: bytes.prefix(4096), as: UTF8.self)
+    }
 
     /// Waits for the process to end.
     func wait() -> Termination { ChildProcess.wait(pid) }

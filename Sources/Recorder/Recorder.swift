@@ -93,23 +93,30 @@ public enum Recorder {
         let qemu = try Tools.qemu(guest.qemuName, environment: options.environment)
         let plugin = try Tools.plugin(environment: options.environment)
         let output = options.output
-        if !options.overwrite, FileManager.default.fileExists(atPath: output) {
-            throw RecorderError.outputExists(path: output)
+        // Checks the path (--force replaces only a trace), locks it against a second recorder, and names
+        // the .partial file the trace is written to until it is renamed over `output`.
+        let destination: TraceDestination
+        do {
+            destination = try TraceDestination(path: output, overwrite: options.overwrite)
+        } catch TraceStoreError.exists(let path) {
+            throw RecorderError.outputExists(path: path)
+        } catch TraceStoreError.writeFailed(_, let detail) {
+            throw RecorderError.outputUnwritable(path: output, detail: detail)
         }
+        let partial = destination.partialPath
 
         let metadata = TraceMetadata(
             program: guest.path, argv: [program] + arguments, arch: guest.arch, recorder: "qemu-user",
             recorderVersion: Tools.qemuVersion(qemu), host: hostDescription(), date: Date().ISO8601Format(),
             hasDataTouches: options.dataPages)
         // Encoding and committing chunks on a second thread lets this one keep draining the plugin's pipe.
-        var writerOptions = TraceWriter.Options(overwrite: options.overwrite, blockCodec: options.blockCodec,
-                                                commitInBackground: true)
+        var writerOptions = TraceWriter.Options(blockCodec: options.blockCodec, commitInBackground: true)
         if let chunkBlocks = options.chunkBlocks { writerOptions.chunkBlocks = chunkBlocks }
         let writer: TraceWriter
         do {
-            writer = try TraceWriter(path: output, metadata: metadata, options: writerOptions)
+            writer = try TraceWriter(path: partial, metadata: metadata, options: writerOptions)
         } catch let error as TraceStoreError {
-            if case .exists = error { throw RecorderError.outputExists(path: output) }
+            destination.discard()
             throw RecorderError.outputUnwritable(path: output, detail: describe(error))
         }
         let builder = TraceBuilder(writer: writer, arch: guest.arch)
@@ -125,7 +132,7 @@ public enum Recorder {
             process = try QEMUProcess(qemu: qemu, plugin: plugin, pluginArguments: pluginArguments,
                                       program: guest.path, arguments: arguments)
         } catch {
-            discard(writer, at: output)
+            discard(writer, destination)
             throw error
         }
         signals.setChild(process.pid)
@@ -147,7 +154,7 @@ public enum Recorder {
                         lastReport = now
                         progress(RecordProgress(instructions: assembler.counts.instructions,
                                                 blocks: assembler.counts.blocks,
-                                                bytesWritten: fileBytes(output), seconds: seconds(now - started)))
+                                                bytesWritten: fileBytes(partial), seconds: seconds(now - started)))
                     }
                 }
                 return more
@@ -159,16 +166,28 @@ public enum Recorder {
         let termination = process.wait()
         let elapsed = seconds(clock.now - started)
 
+        // A failed run keeps the file that was at `output`: the partial trace is removed.
         if let failure {
-            writer.abandon(note: "recording failed: \(failure)")
+            discard(writer, destination)
             if let error = failure as? TraceStoreError { throw RecorderError.writeFailed(detail: describe(error)) }
             throw failure
         }
+        let qemuName = (qemu as NSString).lastPathComponent
+        let loaderMessage = process.loaderMessage()
         guard assembler.hello != nil else {
-            discard(writer, at: output)
-            throw RecorderError.qemuFailedToStart(qemu: (qemu as NSString).lastPathComponent,
-                                                  status: termination.description)
+            discard(writer, destination)
+            throw RecorderError.qemuFailedToStart(qemu: qemuName, status: termination.description)
         }
+        // No guest code ran at all (QEMU could not load the program, e.g. its ELF interpreter is missing):
+        // an error, not a "complete" trace of 0 blocks. With --skip-insns, 0 recorded blocks can be right.
+        if assembler.counts.blocks == 0, assembler.counts.translations == 0, signals.interruption == nil,
+           (options.skipInstructions ?? 0) == 0 {
+            discard(writer, destination)
+            throw RecorderError.qemuCouldNotRun(qemu: qemuName, program: guest.path, status: termination.description,
+                                                message: loaderMessage)
+        }
+        // Warnings QEMU printed while loading a program that then ran: passed on, not lost.
+        if !loaderMessage.isEmpty { StandardError.write(loaderMessage) }
 
         var result = RecordResult(
             path: output, metadata: metadata, termination: termination, interruptedBy: signals.interruption,
@@ -181,6 +200,11 @@ public enum Recorder {
             case .signaled(let number): (nil, number)
             }
             if let interruption = signals.interruption {
+                guard assembler.counts.blocks > 0 else {
+                    // Ctrl-C before anything was recorded: the file that was at `output` stays.
+                    discard(writer, destination)
+                    throw RecorderError.interruptedBeforeRecording(signal: signalName(interruption), path: output)
+                }
                 writer.abandon(note: "interrupted by \(signalName(interruption)); the guest was stopped")
                 result.metadata.note = "interrupted by \(signalName(interruption))"
             } else if let end = assembler.end {
@@ -214,9 +238,11 @@ public enum Recorder {
                 result.metadata.note = note
             }
         } catch let error as TraceStoreError {
-            writer.abandon(note: "recording failed: \(error)")
+            discard(writer, destination)
             throw RecorderError.writeFailed(detail: describe(error))
         }
+        // Finished, or stopped with at least one block recorded: the trace replaces what was at `output`.
+        try destination.commit()
 
         let counts = assembler.counts
         result.instructions = counts.instructions
@@ -232,10 +258,10 @@ public enum Recorder {
         return result
     }
 
-    /// Removes a trace that holds nothing (the guest never started).
-    private static func discard(_ writer: TraceWriter, at path: String) {
-        writer.abandon(note: "nothing recorded")
-        for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
+    /// Closes the writer and removes the partial trace: the file at the destination stays as it was.
+    private static func discard(_ writer: TraceWriter, _ destination: TraceDestination) {
+        writer.abandon(note: "nothing kept")
+        destination.discard()
     }
 
     private static func describe(_ error: TraceStoreError) -> String {

@@ -10,6 +10,9 @@ public enum RecorderError: Error, CustomStringConvertible, Equatable, Sendable {
     case outputUnwritable(path: String, detail: String)
     case spawnFailed(detail: String)
     case qemuFailedToStart(qemu: String, status: String)
+    case qemuCouldNotRun(qemu: String, program: String, status: String, message: String)
+    case missingInterpreter(path: String, interpreter: String)
+    case interruptedBeforeRecording(signal: String, path: String)
     case protocolError(detail: String)
     case decodeFailed(detail: String)
     case writeFailed(detail: String)
@@ -37,6 +40,14 @@ public enum RecorderError: Error, CustomStringConvertible, Equatable, Sendable {
             "cannot start qemu-user: \(detail)"
         case let .qemuFailedToStart(qemu, status):
             "\(qemu) \(status) before the PlexLab plugin started (its message is above)"
+        case let .qemuCouldNotRun(qemu, program, status, message):
+            "\(qemu) \(status) without running any code of \(program)"
+                + (message.isEmpty ? "" : ": " + message.split(whereSeparator: \.isNewline).joined(separator: " / "))
+                + "; nothing was written"
+        case let .missingInterpreter(path, interpreter):
+            "cannot record \(path): its ELF interpreter \(interpreter) does not exist"
+        case let .interruptedBeforeRecording(signal, path):
+            "interrupted by \(signal) before anything was recorded; \(path) was left as it was"
         case let .protocolError(detail):
             "malformed data from the QEMU plugin: \(detail)"
         case let .decodeFailed(detail):

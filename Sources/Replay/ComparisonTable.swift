@@ -11,7 +11,9 @@ public enum ComparisonTable {
 
     public static func render(_ trace: TraceResults, profile: String) -> String {
         let s = trace.summary
-        var out = "\(trace.path): \(([trace.metadata.program] + trace.metadata.argv.dropFirst()).joined(separator: " "))\n"
+        // The program and argv come from the trace: control characters are shown, never sent to the terminal.
+        let command = ([trace.metadata.program] + trace.metadata.argv.dropFirst()).joined(separator: " ")
+        var out = "\(Escape.terminal(trace.path)): \(Escape.terminal(command))\n"
         out += "  \(s.instructions) instructions, \(s.blocks) blocks (\(s.distinctBlocks) distinct), \(s.threads) thread(s), \(s.codePages) code pages of \(trace.parameters.pageSize) bytes"
         out += trace.metadata.complete ? "\n" : ", INCOMPLETE trace\n"
         let header = ["strategy", "traps", "per 1k insn", "scanned", "translated", "cycles (\(profile))", "slowdown"]

@@ -106,7 +106,7 @@ public enum ReplayEngine {
         for entry in active { rawCounts[entry.index] = entry.strategy.counts() }
         let all = parameters.all
         let results = types.enumerated().map { index, type in
-            StrategyResult(name: type.name,
+            StrategyResult(name: type.name, translator: type.translator,
                            parameters: all.filter { type.parameterNames.contains($0.key) },
                            counts: rawCounts[index], summary: summary, profiles: profiles)
         }

@@ -22,6 +22,8 @@ public struct ReplaySummary: Sendable, Equatable {
 /// One strategy's numbers for one trace (docs/results-schema.md).
 public struct StrategyResult: Sendable, Equatable {
     public var name: String
+    /// Which translator runs its guest code (docs/strategies.md section 4).
+    public var translator: TranslatorKind
     /// The parameters that affect this strategy, as set.
     public var parameters: [String: String]
     /// Why there are no numbers (pagefault-legacy on a trace without data touches), else nil.
@@ -61,9 +63,10 @@ public struct TraceResults: Sendable, Equatable {
 
 extension StrategyResult {
     /// Adds instructions, parameters and estimates to a strategy's raw counts.
-    init(name: String, parameters: [String: String], counts raw: StrategyCounts, summary: ReplaySummary,
-         profiles: [CostProfile]) {
+    init(name: String, translator: TranslatorKind, parameters: [String: String], counts raw: StrategyCounts,
+         summary: ReplaySummary, profiles: [CostProfile]) {
         self.name = name
+        self.translator = translator
         self.parameters = parameters
         unavailable = raw.unavailable
         counts = raw.counts
@@ -85,7 +88,8 @@ extension StrategyResult {
             entry.key.costKey.map { (key: $0, count: entry.value) }
         }
         estimates = profiles.map { profile in
-            let cycles = profile.cycles(instructions: summary.instructions, events: events,
+            let cycles = profile.cycles(instructions: summary.instructions, blocks: summary.blocks,
+                                        translator: translator, events: events,
                                         scanned: raw.scanned, translated: raw.translated)
             let native = Double(summary.instructions) * profile[.cpi]
             return CostEstimate(profile: profile.name, cycles: cycles, slowdown: native > 0 ? cycles / native : 1)

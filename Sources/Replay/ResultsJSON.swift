@@ -48,7 +48,7 @@ public enum ResultsJSON {
 
     static func object(_ result: StrategyResult, topSites: Int) -> [String: Any] {
         var object: [String: Any] = [
-            "name": result.name, "parameters": result.parameters,
+            "name": result.name, "translator": result.translator.rawValue, "parameters": result.parameters,
             "available": result.unavailable == nil,
             "unavailable": result.unavailable.map { $0 as Any } ?? NSNull(),
             "instructions": result.instructions, "blocks": result.blocks,

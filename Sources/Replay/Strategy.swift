@@ -1,3 +1,4 @@
+import CostModel
 import TraceModel
 
 /// One way of keeping guest code from running untranslated. A new strategy is one file under
@@ -19,6 +20,8 @@ public protocol ReplayStrategy: AnyObject {
     static var scansPages: Bool { get }
     /// The `--param` keys that change its counts (listed with its results).
     static var parameterNames: [String] { get }
+    /// Which translator runs its guest code: the profile keys its code is charged at (docs/strategies.md section 4).
+    static var translator: TranslatorKind { get }
     init(context: ReplayContext)
     /// Replays one chunk of thread `thread` (a dense index: 0, 1, ... in order of first appearance).
     func replay(_ chunk: StreamChunk, thread: Int)
@@ -31,6 +34,7 @@ extension ReplayStrategy {
     public static var needsDataTouches: Bool { false }
     public static var scansPages: Bool { false }
     public static var parameterNames: [String] { scansPages ? ["page-size"] : [] }
+    public static var translator: TranslatorKind { .none }
 }
 
 /// What every strategy of one replay shares, read-only.
@@ -130,7 +134,7 @@ public struct PageTraps: Sendable, Equatable {
 /// their counts in that order, as a slice of a buffer that every site of a summary shares, so making a
 /// site allocates nothing.
 struct CauseCountList: Sendable, Equatable {
-    /// Bit `order` set for each cause present (24 causes fit).
+    /// Bit `order` set for each cause present (32 causes fit).
     var present: UInt32
     /// The counts of the present causes, lowest order first.
     var values: ArraySlice<UInt64>

@@ -9,6 +9,7 @@ public enum StrategyRegistry {
         BinaryTranslationNoLinkStrategy.self,
         BinaryTranslationLinkStrategy.self,
         BinaryTranslationIBTCStrategy.self,
+        BinaryTranslationQEMUStrategy.self,
     ] }
 
     public static var names: [String] { all.map { $0.name } }

@@ -22,6 +22,8 @@ public enum TrapCause: String, Sendable, CaseIterable, Codable, CustomStringConv
     case link
     case ibtcHit = "ibtc_hit"
     case rasHit = "ras_hit"
+    /// dbt-qemu: an exit resolved by lookup_and_goto_ptr's hash probe in the code cache (not a monitor entry).
+    case tbLookup = "tb_lookup"
     case flush
     // Hardware assist.
     case vmexit
@@ -41,6 +43,7 @@ public enum TrapCause: String, Sendable, CaseIterable, Codable, CustomStringConv
         case .link: .link
         case .ibtcHit: .ibtcHit
         case .rasHit: .rasHit
+        case .tbLookup: .tbLookup
         case .vmexit: .vmexit
         case .escapes, .flush: nil
         }
@@ -49,7 +52,7 @@ public enum TrapCause: String, Sendable, CaseIterable, Codable, CustomStringConv
     /// Whether the event is an entry into the monitor (counted in `traps` and traps per 1000 instructions).
     public var isTrap: Bool {
         switch self {
-        case .link, .ibtcHit, .rasHit, .flush, .escapes: false
+        case .link, .ibtcHit, .rasHit, .tbLookup, .flush, .escapes: false
         default: true
         }
     }
@@ -58,7 +61,7 @@ public enum TrapCause: String, Sendable, CaseIterable, Codable, CustomStringConv
     public var siteIsExit: Bool {
         switch self {
         case .call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .pageCross,
-             .dispatch, .dispatchSyscall, .dispatchFar, .link, .ibtcHit, .rasHit:
+             .dispatch, .dispatchSyscall, .dispatchFar, .link, .ibtcHit, .rasHit, .tbLookup:
             true
         case .sensitive, .pfExec, .int3Fill, .pfWrite, .pfData, .dataMap, .escapes, .flush, .vmexit:
             false
@@ -90,8 +93,9 @@ public enum TrapCause: String, Sendable, CaseIterable, Codable, CustomStringConv
         case .link: 19
         case .ibtcHit: 20
         case .rasHit: 21
-        case .flush: 22
-        case .vmexit: 23
+        case .tbLookup: 22
+        case .flush: 23
+        case .vmexit: 24
         }
     }
     public static func < (a: TrapCause, b: TrapCause) -> Bool { a.order < b.order }

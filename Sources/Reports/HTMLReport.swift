@@ -1,3 +1,4 @@
+import TraceModel
 /// report.html: one self-contained page (inline CSS and SVG, no scripts, no network) for screens and print.
 public enum HTMLReport {
     public static func render(_ input: ReportInput) -> String {
@@ -21,11 +22,34 @@ public enum HTMLReport {
             }
         }
         out += "</ul></section>\n"
+        out += reproductions(Reproductions.rows(input.traces))
         out += charts(input)
         for trace in input.traces { out += traceSection(trace, input: input) }
         out += "<footer>PlexLab \(Escape.html(input.traces.first?.metadata.plexlabVersion ?? "")). Cycles are estimates from the cost profiles"
         out += " (" + input.profiles.map { "\(Escape.html($0.name)): \(Escape.html($0.description))" }.joined(separator: "; ") + ").</footer>\n"
         return out + "</body>\n</html>\n"
+    }
+
+    /// The published-measurements table, as in report.md (empty without rows).
+    static func reproductions(_ rows: [Reproductions.Row]) -> String {
+        guard !rows.isEmpty else { return "" }
+        var out = "<section><h2>Published measurements and the lab's predictions</h2>\n<table><tr>"
+        for heading in Reproductions.headings { out += "<th>\(Escape.html(heading))</th>" }
+        out += "</tr>\n"
+        let numeric: Set = [2, 6, 7]
+        for row in rows {
+            out += "<tr>"
+            for (column, cell) in Reproductions.cells(row).enumerated() {
+                out += numeric.contains(column) ? "<td class=\"n\">" : "<td>"
+                out += Escape.html(cell) + "</td>"
+            }
+            out += "</tr>\n"
+        }
+        out += "</table>\n<ul>\n"
+        for figure in Reproductions.figures(of: rows) {
+            out += "<li><i>\(Escape.html(figure.measurement))</i>: \(Escape.html(figure.note))</li>\n"
+        }
+        return out + "</ul></section>\n"
     }
 
     static let css = """
@@ -128,7 +152,8 @@ public enum HTMLReport {
                 let native = Double(trace.summary.instructions) * profile.cyclesPerInstruction
                 let rows = trace.strategies.compactMap { strategy -> SVGChart.StackedRow? in
                     guard strategy.isAvailable, let estimate = strategy.estimate(profile.name) else { return nil }
-                    let parts = profile.breakdown(of: strategy, instructions: trace.summary.instructions)
+                    let parts = profile.breakdown(of: strategy, instructions: trace.summary.instructions,
+                                                    blocks: trace.summary.blocks)
                     return SVGChart.StackedRow(label: strategy.name, segments: parts.map { part in
                         SVGChart.Segment(label: part.label, value: native > 0 ? part.cycles / native : part.cycles,
                                          color: colors[part.label] ?? "#999999")

@@ -1,3 +1,4 @@
+import TraceModel
 /// report.md: GitHub-flavoured Markdown for a pull-request comment or a CI job summary.
 public enum MarkdownReport {
     public static func render(_ input: ReportInput) -> String {
@@ -9,6 +10,7 @@ public enum MarkdownReport {
             }
         }
         out += "\n"
+        out += Reproductions.markdown(Reproductions.rows(input.traces))
         for trace in input.traces {
             out += traceSection(trace, input: input)
         }

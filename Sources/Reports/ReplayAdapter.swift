@@ -25,7 +25,9 @@ public enum ReplayAdapter {
         }
         return ReportProfile(name: profile.name, description: profile.description,
                              cyclesPerInstruction: profile[.cpi], scanPerInstruction: profile[.scanPerInsn],
-                             translatePerInstruction: profile[.translatePerInsn], causeCost: causeCost)
+                             translatePerInstruction: profile[.translatePerInsn], causeCost: causeCost,
+                             codeFactor: Dictionary(uniqueKeysWithValues: TranslatorKind.allCases.map { ($0.rawValue, profile.codeFactor($0)) }),
+                             blockCost: Dictionary(uniqueKeysWithValues: TranslatorKind.allCases.map { ($0.rawValue, profile.blockCost($0)) }))
     }
 
     static func counts(_ counts: [TrapCause: UInt64]) -> [CauseCount] {
@@ -33,7 +35,7 @@ public enum ReplayAdapter {
     }
 
     public static func strategy(_ result: StrategyResult) -> ReportStrategy {
-        ReportStrategy(name: result.name, unavailable: result.unavailable, counts: counts(result.counts),
+        ReportStrategy(name: result.name, translator: result.translator.rawValue, unavailable: result.unavailable, counts: counts(result.counts),
                        traps: result.traps, trapsPerKiloInstruction: result.trapsPerKiloInstruction,
                        scanned: result.scanned, translated: result.translated,
                        estimates: result.estimates.map { ReportEstimate(profile: $0.profile, cycles: $0.cycles, slowdown: $0.slowdown) },

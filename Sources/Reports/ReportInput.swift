@@ -29,9 +29,16 @@ public struct ReportProfile: Sendable, Equatable {
     public var translatePerInstruction: Double
     /// Cycles charged per count of each cause; causes that cost nothing by themselves are absent.
     public var causeCost: [String: Double]
+    /// Per translator kind (`ReportStrategy.translator`): the factor on cpi its code runs at, and its cycles
+    /// per executed block (docs/strategies.md section 4); absent kinds run at factor 1 with no block cost.
+    public var codeFactor: [String: Double]
+    public var blockCost: [String: Double]
 
     public init(name: String, description: String = "", cyclesPerInstruction: Double, scanPerInstruction: Double,
-                translatePerInstruction: Double, causeCost: [String: Double]) {
+                translatePerInstruction: Double, causeCost: [String: Double], codeFactor: [String: Double] = [:],
+                blockCost: [String: Double] = [:]) {
+        self.codeFactor = codeFactor
+        self.blockCost = blockCost
         self.name = name
         self.description = description
         self.cyclesPerInstruction = cyclesPerInstruction
@@ -131,6 +138,8 @@ public struct SiteLocation: Sendable, Equatable {
 /// One strategy's numbers for one trace.
 public struct ReportStrategy: Sendable, Equatable {
     public var name: String
+    /// The translator kind that runs its guest code ("none", "same-isa", "cross-isa").
+    public var translator: String
     /// Why there are no numbers, else nil.
     public var unavailable: String?
     /// Every cause the strategy counts, in table order (zeros allowed).
@@ -145,10 +154,11 @@ public struct ReportStrategy: Sendable, Equatable {
     /// Counts by page.
     public var pages: [ReportPage]
 
-    public init(name: String, unavailable: String? = nil, counts: [CauseCount], traps: UInt64,
+    public init(name: String, translator: String = "none", unavailable: String? = nil, counts: [CauseCount], traps: UInt64,
                 trapsPerKiloInstruction: Double, scanned: UInt64 = 0, translated: UInt64 = 0,
                 estimates: [ReportEstimate], sites: [ReportSite] = [], pages: [ReportPage] = []) {
         self.name = name
+        self.translator = translator
         self.unavailable = unavailable
         self.counts = counts
         self.traps = traps

@@ -41,10 +41,14 @@ public struct AddressRow: Sendable, Equatable {
 }
 
 extension ReportProfile {
-    /// `strategy`'s cycles split into execution, each cause, scanning and translating (zero parts dropped).
-    /// Sums to the replay's cycle figure when the profile is the one the replay used.
-    public func breakdown(of strategy: ReportStrategy, instructions: UInt64) -> [CostPart] {
-        var parts = [CostPart(label: "execution", cycles: Double(instructions) * cyclesPerInstruction)]
+    /// `strategy`'s cycles split into execution (at its translator's factor), block exits of translated code,
+    /// each cause, scanning and translating (zero parts dropped). Sums to the replay's cycle figure when the
+    /// profile is the one the replay used.
+    public func breakdown(of strategy: ReportStrategy, instructions: UInt64, blocks: UInt64) -> [CostPart] {
+        let factor = codeFactor[strategy.translator] ?? 1
+        var parts = [CostPart(label: "execution", cycles: Double(instructions) * cyclesPerInstruction * factor)]
+        let exits = Double(blocks) * (blockCost[strategy.translator] ?? 0)
+        if exits > 0 { parts.append(CostPart(label: "block exits", cycles: exits)) }
         for count in strategy.counts {
             let cycles = Double(count.count) * cost(of: count.cause)
             if cycles > 0 { parts.append(CostPart(label: count.cause, cycles: cycles)) }

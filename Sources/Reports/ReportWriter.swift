@@ -1,4 +1,5 @@
 import Foundation
+import TraceModel
 
 /// Why a report could not be written; one line naming the file.
 public struct ReportError: Error, CustomStringConvertible, Equatable {
@@ -24,7 +25,7 @@ public enum ReportWriter {
         for (name, text) in zip(fileNames, contents) {
             let path = (directory as NSString).appendingPathComponent(name)
             do {
-                try text.write(toFile: path, atomically: true, encoding: .utf8)
+                try OutputFile.write(text, to: path)
             } catch {
                 throw ReportError("\(path): cannot write (\(error.localizedDescription))")
             }

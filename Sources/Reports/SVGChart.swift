@@ -1,3 +1,4 @@
+import TraceModel
 import Foundation
 
 /// Inline SVG bar charts, drawn by hand: no scripts, no fonts beyond the page's, scalable to any width.

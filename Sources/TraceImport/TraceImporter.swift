@@ -6,14 +6,22 @@ import TraceStore
 /// Builds a trace from the JSON Lines import format of docs/import-format.md.
 public enum TraceImporter {
     /// Reads `path` line by line and writes the trace to `outPath` (refusing an existing file unless
-    /// `overwrite`). On any error the partial output is removed and the error names the line.
+    /// `overwrite`, and anything but a trace file even then). The trace is written to `OUT.partial` and
+    /// renamed over `outPath` once finished: on any error the partial output is removed, the file that was
+    /// at `outPath` stays, and the error names the line.
     public static func importFile(at path: String, to outPath: String, overwrite: Bool,
                                   chunkBlocks: Int = TraceWriter.Options().chunkBlocks,
                                   blockCodec: BlockStreamCodec = .writerDefault) throws -> TraceSummary {
-        let session = ImportSession(path: path, outPath: outPath,
-                                    options: TraceWriter.Options(chunkBlocks: chunkBlocks, overwrite: overwrite,
-                                                                 blockCodec: blockCodec))
-        try session.run()
+        let destination = try TraceDestination(path: outPath, overwrite: overwrite)
+        let session = ImportSession(path: path, outPath: destination.partialPath,
+                                    options: TraceWriter.Options(chunkBlocks: chunkBlocks, blockCodec: blockCodec))
+        do {
+            try session.run()
+        } catch {
+            destination.discard()
+            throw error
+        }
+        try destination.commit()
         return try TraceReader(path: outPath).summary()
     }
 }

@@ -102,9 +102,7 @@ public struct TraceInfo: Sendable, Codable, Equatable {
         return plain ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    /// Stored strings come from the file: keep one row per line whatever they hold.
-    static func oneLine(_ text: String) -> String {
-        String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
-    }
+    /// Stored strings come from the file: one row per line, control characters shown as escapes.
+    static func oneLine(_ text: String) -> String { Escape.terminal(text) }
 }
 

@@ -16,6 +16,10 @@ public enum TraceStoreError: Error, CustomStringConvertible, Equatable, Sendable
     case verifyFailed(path: String, bad: Int, total: Int)
     /// The writer refuses to replace an existing file.
     case exists(path: String)
+    /// `--force` (overwrite) met something that is not a PlexLab trace: it is left untouched.
+    case notReplaceable(path: String, reason: String)
+    /// Another writer holds the path's lock (`PATH.lock`).
+    case busy(path: String, lock: String)
     /// Writing failed (disk full, I/O error); earlier chunks stay readable.
     case writeFailed(path: String, detail: String)
     /// The writer was used against its contract (undefined block id, event before a committed chunk, ...).
@@ -39,6 +43,10 @@ public enum TraceStoreError: Error, CustomStringConvertible, Equatable, Sendable
             "\(path): \(bad) of \(total) chunks are bad"
         case let .exists(path):
             "\(path) already exists (choose another path or allow overwriting)"
+        case let .notReplaceable(path, reason):
+            "refusing to replace \(path): \(reason); only a PlexLab trace file is ever replaced"
+        case let .busy(path, lock):
+            "\(path) is being written by another plexlab (it holds \(lock)); wait for it or choose another path"
         case let .writeFailed(path, detail):
             "cannot write \(path): \(detail)"
         case let .misuse(path, detail):

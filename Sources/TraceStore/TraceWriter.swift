@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import BlockCodec
 import Foundation
 import GRDB
@@ -12,7 +15,7 @@ public final class TraceWriter {
     public struct Options: Sendable {
         /// Blocks per chunk before a thread's chunk is committed.
         public var chunkBlocks: Int
-        /// Replace an existing file at the path.
+        /// Replace an existing trace file at the path (anything that is not a PlexLab trace is refused).
         public var overwrite: Bool
         /// How block ids are encoded in new chunks.
         public var blockCodec: BlockStreamCodec
@@ -80,13 +83,13 @@ public final class TraceWriter {
             throw TraceStoreError.misuse(path: path, detail: problem)
         }
 
-        let files = FileManager.default
-        if files.fileExists(atPath: path) {
-            guard options.overwrite else { throw TraceStoreError.exists(path: path) }
-            for suffix in ["", "-wal", "-shm", "-journal"] where files.fileExists(atPath: path + suffix) {
-                do { try files.removeItem(atPath: path + suffix) } catch {
-                    throw TraceStoreError.writeFailed(path: path, detail: "cannot replace it (\(error.localizedDescription))")
-                }
+        // Only a trace file is ever replaced (a directory, device or other file is refused, untouched).
+        // Callers that must keep the old file until the new one is whole write through `TraceDestination`.
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            let resolved = try TraceDestination.replaceablePath(path, overwrite: options.overwrite)
+            for suffix in ["", "-wal", "-shm", "-journal"] where unlink(resolved + suffix) != 0 && errno != ENOENT {
+                throw TraceStoreError.writeFailed(path: path, detail: "cannot replace it (\(String(cString: strerror(errno))))")
             }
         }
         do {
@@ -114,8 +117,14 @@ public final class TraceWriter {
             if options.commitInBackground {
                 commitQueue = DispatchQueue(label: "plexlab.trace-writer.commit", qos: .userInitiated)
             }
-        } catch let error as DatabaseError {
-            throw TraceStoreError.writeFailed(path: path, detail: Self.describe(error))
+        } catch {
+            // A creation that failed (disk full, I/O) leaves no damaged file, -wal or -shm behind.
+            database = nil
+            for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
+            if let error = error as? DatabaseError {
+                throw TraceStoreError.writeFailed(path: path, detail: Self.describe(error))
+            }
+            throw error
         }
     }
 

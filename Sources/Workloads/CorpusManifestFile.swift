@@ -1,4 +1,5 @@
 import Foundation
+import TraceModel
 
 /// Traces/manifest.json (schema `plexlab-corpus/1`, docs/gate.md): one entry per recorded workload,
 /// saying exactly how its trace was made. `plexlab record --workload NAME --manifest FILE` keeps it.
@@ -91,7 +92,7 @@ public enum CorpusManifestFile {
         let document: [String: Any] = ["schema": schema, "workloads": workloads]
         let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         do {
-            try (String(decoding: data, as: UTF8.self) + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            try OutputFile.write(String(decoding: data, as: UTF8.self) + "\n", to: path)
         } catch {
             throw WorkloadError.directory(path: path, detail: error.localizedDescription)
         }

@@ -79,6 +79,36 @@ straddle:                       /* falls through from this page into the next */
         nop; nop
         ret
 """#),
+        ("xpage-bounce", "plex86's 2001 dynamic-translation testbed: a path weaving between two pages through static out-of-page jumps, 100,000 round trips", #"""
+/* The shape of plex86's dynamic-translation testbed (K. Lawton, plex86 list, January 2001): "code which
+   weaves a path branching back and forth between two arbitrary guest pages", repeated. Every hop is one
+   static out-of-page jmp; a pass makes 8 round trips (a_i -> b_i -> a_i+1) and ends in one dec/jnz back
+   to a0. 12,500 passes = 100,000 round trips. */
+        .globl _start
+        .text
+_start: mov $12500, %ecx
+        jmp a0
+        .balign 4096
+a0:     jmp b0
+a1:     jmp b1
+a2:     jmp b2
+a3:     jmp b3
+a4:     jmp b4
+a5:     jmp b5
+a6:     jmp b6
+a7:     jmp b7
+        .balign 4096
+b0:     jmp a1
+b1:     jmp a2
+b2:     jmp a3
+b3:     jmp a4
+b4:     jmp a5
+b5:     jmp a6
+b6:     jmp a7
+b7:     dec %ecx
+        jnz a0
+        EXIT0
+"""#),
         ("jumptable", "switch dispatch through a jump table (jmp_ind), pseudo-random cases on two pages", #"""
 /* Switch dispatch through a jump table: a pseudo-random case (LCG bits) each iteration; six cases
    share the dispatcher's page, two live on the next one. */

@@ -38,7 +38,7 @@ struct CalibrateCommand: ParsableCommand {
         if let out {
             try calibration.profile.write(to: out)
             print(calibration.summary(), terminator: "")
-            print("Wrote \(out)")
+            print("Wrote \(Escape.terminal(out))")
         } else {
             StandardError.write(calibration.summary())
             print(String(decoding: try calibration.profile.jsonData(), as: UTF8.self), terminator: "")

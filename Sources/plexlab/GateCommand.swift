@@ -56,14 +56,6 @@ struct GateCommand: ParsableCommand {
     }
 
     private func write(_ text: String, to path: String, append: Bool) throws {
-        if append, let handle = FileHandle(forWritingAtPath: path) {
-            defer { try? handle.close() }
-            handle.seekToEndOfFile()
-            handle.write(Data(text.utf8))
-            return
-        }
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
-            throw GateError("cannot write \(path)")
-        }
+        if append { try OutputFile.append(text, to: path) } else { try OutputFile.write(text, to: path) }
     }
 }

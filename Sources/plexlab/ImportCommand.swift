@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TraceImport
+import TraceModel
 import TraceStore
 
 /// `plexlab import FILE`: builds a trace from the JSON Lines import format (docs/import-format.md).
@@ -31,11 +32,11 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         let outPath = out ?? Self.defaultOutput(for: file)
-        let directory = (outPath as NSString).deletingLastPathComponent
+        let directory = PathText.directory(of: outPath)
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let summary = try TraceImporter.importFile(at: file, to: outPath, overwrite: force, chunkBlocks: chunkBlocks,
                                                    blockCodec: codec ?? .writerDefault)
-        print("\(outPath): \(summary.blocksExecuted) blocks executed (\(summary.instructions) instructions), "
+        print("\(Escape.terminal(outPath)): \(summary.blocksExecuted) blocks executed (\(summary.instructions) instructions), "
               + "\(summary.distinctBlocks) distinct blocks, \(summary.codePages) code pages "
               + "(\(summary.codePageVersions) versions), \(summary.threads) threads")
     }

@@ -13,6 +13,8 @@ struct RecordCommand: ParsableCommand {
         PROGRAM is an x86-64 or i386 ELF executable (a path, or a name found on PATH). The trace goes to
         Traces/<name or program>.plextrace unless --out says otherwise. The guest's exit status and fatal
         signal are stored in the trace; Ctrl-C stops the guest and leaves a readable trace marked incomplete.
+        The trace is written to OUT.partial (read a live recording there) and renamed over OUT at the end;
+        --force replaces only a trace file, and a failed recording leaves the old file as it was.
 
         Examples:
           plexlab record -- /usr/bin/python3 -c 'print(42)'
@@ -67,6 +69,13 @@ struct RecordCommand: ParsableCommand {
         if workload != nil || listWorkloads { return try validateWorkload() }
         guard !command.isEmpty else { throw ValidationError("give the program to record after --") }
         if let name, name.isEmpty || name.contains("/") { throw ValidationError("--name must be a plain file name") }
+        try validateBounds()
+    }
+
+    /// `--max-insns 0` would record nothing (the plugin treats 0 as "no limit"): refused, as is a chunk of 0.
+    func validateBounds() throws {
+        if maxInsns == 0 { throw ValidationError("--max-insns must be at least 1 (leave it out to record the whole run)") }
+        if let chunkBlocks, chunkBlocks < 1 { throw ValidationError("--chunk-blocks must be positive") }
     }
 
     func run() throws {
@@ -79,12 +88,26 @@ struct RecordCommand: ParsableCommand {
         if let chunkBlocks { options.chunkBlocks = max(1, chunkBlocks) }
         let live = StandardError.isTerminal
         let progress: ((RecordProgress) -> Void)? = live ? { Self.drawProgress($0) } : nil
-        let result = try Recorder.record(program: program, arguments: Array(command.dropFirst()), options: options,
-                                         progress: progress)
+        let result = try Self.interruptible {
+            try Recorder.record(program: program, arguments: Array(command.dropFirst()), options: options,
+                                progress: progress)
+        }
         if live { StandardError.write("\r\u{1B}[K") }
         // On stderr: stdout belongs to the guest (`plexlab record -- gzip -c f > f.gz`).
         StandardError.write(Self.summary(result) + "\n")
         if result.interruptedBy != nil { throw ExitCode(130) }
+    }
+
+    /// Ctrl-C before anything was recorded is no error: one line saying the old file stays, exit 130.
+    static func interruptible(_ record: () throws -> RecordResult) throws -> RecordResult {
+        do {
+            return try record()
+        } catch let error as RecorderError {
+            guard case .interruptedBeforeRecording = error else { throw error }
+            if StandardError.isTerminal { StandardError.write("\r\u{1B}[K") }
+            StandardError.write("plexlab: \(Escape.terminal(error.description))\n")
+            throw ExitCode(130)
+        }
     }
 
     static func drawProgress(_ progress: RecordProgress) {
@@ -99,7 +122,7 @@ struct RecordCommand: ParsableCommand {
         if let signal = result.interruptedBy {
             ending = "interrupted by signal \(signal): trace incomplete"
         } else if !result.metadata.complete {
-            ending = "trace incomplete (\(result.metadata.note))"
+            ending = "trace incomplete (\(Escape.terminal(result.metadata.note)))"
         } else if !result.metadata.note.isEmpty {
             ending = result.metadata.note
         } else {
@@ -107,7 +130,7 @@ struct RecordCommand: ParsableCommand {
         }
         let perBlock = result.blocks > 0 ? Double(result.fileBytes * 8) / Double(result.blocks) : 0
         return """
-        \(result.path): \(result.blocks) blocks executed (\(result.instructions) instructions), \
+        \(Escape.terminal(result.path)): \(result.blocks) blocks executed (\(result.instructions) instructions), \
         \(result.distinctBlocks) distinct blocks, \(result.pageCaptures) code page captures, \
         \(result.codeWrites) code writes, \(result.syscalls) syscalls, \(result.threads) thread\(result.threads == 1 ? "" : "s")
         \(ending); \(bytes(result.fileBytes)) (\(String(format: "%.2f", perBlock)) bits per block, whole file) \

@@ -11,6 +11,7 @@ extension RecordCommand {
         if !command.isEmpty { throw ValidationError("give either --workload or a program after --, not both") }
         if name != nil { throw ValidationError("--name does not apply to --workload (the workload's name is used)") }
         if manifest != nil && workload == nil { throw ValidationError("--manifest needs --workload") }
+        try validateBounds()
     }
 
     func runWorkload() throws {
@@ -39,8 +40,9 @@ extension RecordCommand {
         guard files.changeCurrentDirectoryPath(directory) else {
             throw WorkloadError.directory(path: directory, detail: "cannot enter it")
         }
-        let recorded = Result { try Recorder.record(program: program, arguments: prepared.arguments, options: options,
-                                                    progress: progress) }
+        let recorded = Result { try Self.interruptible {
+            try Recorder.record(program: program, arguments: prepared.arguments, options: options, progress: progress)
+        } }
         _ = files.changeCurrentDirectoryPath(start)
         let result = try recorded.get()
         if live { StandardError.write("\r\u{1B}[K") }

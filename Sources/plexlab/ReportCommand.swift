@@ -28,8 +28,8 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let options = ReportGenerator.Options(profiles: profile, top: top, parameters: try ReplayParameters(arguments: param))
         let files = try ReportGenerator.run(tracePaths: traces, directory: out, options: options) { line in
-            StandardError.write("plexlab report: \(line)\n")
+            StandardError.write("plexlab report: \(Escape.terminal(line))\n")
         }
-        for file in files { print(file) }
+        for file in files { print(Escape.terminal(file)) }
     }
 }

@@ -25,7 +25,7 @@ import Testing
         // A fresh baseline from the manifest, then a pass.
         let update = try PlexlabRun(["gate", "--baseline", "baseline.json", "--update"], in: directory)
         #expect(update.status == 0, "\(update.stderr)")
-        #expect(update.stdout.contains("gate: updated baseline.json (1 trace(s), 8 strategies, 3 profile(s))"))
+        #expect(update.stdout.contains("gate: updated baseline.json (1 trace(s), 9 strategies, 3 profile(s))"))
         let pass = try PlexlabRun(["gate", "--baseline", "baseline.json"], in: directory)
         #expect(pass.status == 0, "\(pass.stderr)")
         #expect(pass.stdout.hasPrefix("gate: PASS; 0 improvement(s)"))
@@ -42,7 +42,7 @@ import Testing
         let row = fail.stdout.split(separator: "\n").first { $0.contains("instructions") }.map { $0.split(separator: " ") }
         #expect(row == ["Traces/loop.plextrace", "-", "-", "instructions", "15", "16", "+1", "+6.67%", "abs:0"])
         let markdown = try String(contentsOfFile: directory + "/gate.md", encoding: .utf8)
-        #expect(markdown.contains("| Traces/loop.plextrace | - | - | instructions | 15 | 16 | +1 | +6.67% | abs:0 |"))
+        #expect(markdown.contains("| Traces/loop.plextrace | - | - | instructions | 15 | 16 | +1 | +6.67% | abs\\:0 |"))
         #expect(try String(contentsOfFile: directory + "/summary.md", encoding: .utf8) == "previous step\n" + markdown)
         // The same growth allowed by a threshold passes.
         #expect(try PlexlabRun(["gate", "--baseline", "baseline.json", "--threshold", "instructions=abs:1"], in: directory).status == 0)

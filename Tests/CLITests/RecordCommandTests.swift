@@ -77,9 +77,18 @@ import TraceStore
         #expect(refused.stderr.contains("--force"))
         #expect(try String(contentsOfFile: output, encoding: .utf8) == "old")
 
-        let forced = try PlexlabRun(["record", "--out", output, "--force", "--", "/bin/true"])
+        // --force replaces a trace, never a file that is not one.
+        let notATrace = try PlexlabRun(["record", "--out", output, "--force", "--", "/bin/true"])
+        #expect(Self.oneErrorLine(notATrace))
+        #expect(notATrace.stderr.contains("refusing to replace \(output): it is not a PlexLab trace"))
+        #expect(try String(contentsOfFile: output, encoding: .utf8) == "old")
+
+        try FileManager.default.removeItem(atPath: output)
+        #expect(try PlexlabRun(["record", "--out", output, "--", "/bin/true"]).status == 0)
+        let forced = try PlexlabRun(["record", "--out", output, "--force", "--", "/bin/echo", "again"])
         #expect(forced.status == 0)
-        #expect(try TraceReader(path: output).metadata.complete)
+        #expect(try TraceReader(path: output).metadata.argv == ["/bin/echo", "again"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["t.plextrace"])
     }
 
     @Test func theDefaultOutputGoesUnderTracesWithTheName() throws {

@@ -8,7 +8,7 @@ import TraceStore
 /// all tell the same story about that trace (issue 4, "Done when").
 @Suite(.serialized) struct RecordedCompareTests {
     /// Every strategy, in the order `--strategies all` lists them (docs/results-schema.md).
-    static let strategies = ["native", "hw", "sbe", "pagefault-nx", "pagefault-legacy", "dbt-nolink", "dbt-link", "dbt-ibtc"]
+    static let strategies = ["native", "hw", "sbe", "pagefault-nx", "pagefault-legacy", "dbt-nolink", "dbt-link", "dbt-ibtc", "dbt-qemu"]
 
     @Test func compareReplayTableAndInfoAgreeOnARecordedPython3Run() throws {
         let directory = NSTemporaryDirectory() + "plexlab-recorded-compare-\(UUID().uuidString.prefix(8))"
@@ -64,7 +64,7 @@ import TraceStore
             #expect(try canonical(single.first ?? [:]) == canonical(strategy), "\(name) differs from compare")
             // traps is the sum of the monitor-entry causes (docs/strategies.md section 4).
             let counts = try #require(strategy["counts"] as? [String: Int])
-            let nonTraps: Set = ["link", "ibtc_hit", "ras_hit", "flush", "escapes"]
+            let nonTraps: Set = ["link", "ibtc_hit", "ras_hit", "tb_lookup", "flush", "escapes"]
             #expect(strategy["traps"] as? Int == counts.filter { !nonTraps.contains($0.key) }.values.reduce(0, +),
                     "\(name)")
             #expect(strategy["instructions"] as? Int == truth.instructions)

@@ -16,7 +16,7 @@ struct CalibrationRunTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         try calibration.profile.write(to: path)
 
-        // CostModel's loader: all twelve keys required, unknown keys rejected.
+        // CostModel's loader: the twelve required keys, unknown keys rejected.
         let loaded = try CostProfile.load(path: path)
         #expect(loaded == calibration.profile.costProfile)
         #expect(loaded.name == "test")
@@ -53,7 +53,7 @@ struct CalibrationRunTests {
             try JSONSerialization.jsonObject(with: calibration.profile.jsonData()) as? [String: Any])
         #expect(Set(object.keys) == Set(CostKey.allCases.map(\.rawValue) + ["name", "description", "sources"]))
         for key in CostKey.allCases { #expect(object[key.rawValue] is NSNumber, "\(key)") }
-        #expect((object["sources"] as? [String: String])?.count == 12)
+        #expect((object["sources"] as? [String: String])?.count == CostKey.allCases.count)
     }
 
     @Test func timeBasedFallbackSaysSoAndStillProducesAnOrderedProfile() throws {

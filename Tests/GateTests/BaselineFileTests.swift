@@ -79,7 +79,7 @@ import Testing
     }
 
     @Test func unknownStrategyProfileOrParameterIsBadInput() {
-        let strategies = replacing("\"dbt-ibtc\"]", "\"dbt-ibtc\", \"vmware\"]")
+        let strategies = replacing("\"dbt-qemu\"]", "\"dbt-qemu\", \"vmware\"]")
         #expect(problem(strategies)?.hasPrefix("baseline: unknown strategy \"vmware\" (native, hw, sbe,") == true)
         let profile = replacing("\"modern\"]", "\"modren\"]")
         #expect(problem(profile)?.hasPrefix("baseline: unknown profile \"modren\": cost profile modren: not a built-in profile") == true)

@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 /// A real `plexlab import` killed with SIGKILL at several points, and `plexlab info` reading the trace
-/// while the import writes it: every snapshot is a consistent prefix of whole chunks.
+/// while the import writes it (at OUT.partial, renamed to OUT when finished): every snapshot is a
+/// consistent prefix of whole chunks.
 @Suite(.serialized) struct KillTests {
     /// Blocks per chunk for the imports here (the hidden --chunk-blocks option).
     static let chunkBlocks = 2048
@@ -68,7 +69,7 @@ import Glibc
             while chunks < UInt64(killAfter) {
                 #expect(child.isRunning, "the import finished before \(killAfter) chunks were seen")
                 guard child.isRunning else { break }
-                if let info = try look(trace, scratch: scratch) {
+                if let info = try look(trace + ".partial", scratch: scratch) {
                     chunks = info.summary.chunks
                     livesLooks += 1
                 }
@@ -77,11 +78,13 @@ import Glibc
             let ended = child.wait()
             #expect(ended.status == 128 + SIGKILL)
 
-            let info = try #require(try look(trace, scratch: scratch))
+            // Killed before it finished: nothing at the target, the partial trace readable beside it.
+            #expect(!FileManager.default.fileExists(atPath: trace))
+            let info = try #require(try look(trace + ".partial", scratch: scratch))
             #expect(!info.metadata.complete)
             #expect(info.summary.chunks >= UInt64(killAfter))
             #expect(info.summary.blocksExecuted < UInt64(Self.blocks))
-            let table = try plexlab(["info", trace], scratch: scratch)
+            let table = try plexlab(["info", trace + ".partial"], scratch: scratch)
             #expect(table.status == 0)
             #expect(table.stdout.contains("incomplete"))
         }
@@ -102,7 +105,8 @@ import Glibc
             usleep(useconds_t(delay))
             kill(child.pid, SIGKILL)
             _ = child.wait()
-            if let info = try look(trace, scratch: scratch) {
+            #expect(!FileManager.default.fileExists(atPath: trace), "only a finished import is renamed over the target")
+            if let info = try look(trace + ".partial", scratch: scratch) {
                 #expect(!info.metadata.complete || info.summary.blocksExecuted == UInt64(Self.blocks))
             }
         }
@@ -118,10 +122,13 @@ import Glibc
                               ["import", input, "--out", trace, "--chunk-blocks", String(Self.chunkBlocks)], scratch: scratch)
         var snapshots: Set<UInt64> = []
         while child.isRunning {
-            if let info = try look(trace, scratch: scratch) { snapshots.insert(info.summary.chunks) }
+            if let info = try look(trace + ".partial", scratch: scratch) { snapshots.insert(info.summary.chunks) }
         }
         let ended = child.wait()
         #expect(ended.status == 0, "\(ended.stderr)")
+        // Renamed over the target: no partial file, no lock file left.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.directory).filter { $0.hasPrefix("whole") }
+                == ["whole.plextrace"])
         let info = try #require(try look(trace, scratch: scratch))
         #expect(info.metadata.complete)
         // The last chunk holds the remainder: 400000 = 195 * 2048 + 640.

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// `plexlab record` of a program that never ends, stopped by SIGKILL or SIGINT, with `plexlab info`
-/// reading the trace while the recording writes it.
+/// reading the trace while the recording writes it (at OUT.partial until it is renamed over OUT).
 @Suite(.serialized) struct RecordKillTests {
     static let chunkBlocks = 4096
 
@@ -57,7 +57,7 @@ import Glibc
         var looks = 0, seen: UInt64 = 0, blocks: UInt64 = 0
         let deadline = Date().addingTimeInterval(90)
         while seen < count && child.isRunning && Date() < deadline {
-            if let info = try look(trace, scratch: scratch) {
+            if let info = try look(trace + ".partial", scratch: scratch) {
                 #expect(info.summary.blocksExecuted >= blocks, "a later snapshot has fewer blocks")
                 blocks = info.summary.blocksExecuted
                 seen = info.summary.chunks
@@ -90,7 +90,8 @@ import Glibc
             #expect(child.wait().status == 128 + SIGKILL)
             expectGuestGone(marker)
 
-            let info = try #require(try look(trace, scratch: scratch))
+            #expect(!FileManager.default.fileExists(atPath: trace))
+            let info = try #require(try look(trace + ".partial", scratch: scratch))
             #expect(!info.metadata.complete)
             #expect(info.summary.chunks >= killAfter)
             #expect(info.summary.blocksExecuted >= killAfter * UInt64(Self.chunkBlocks))
@@ -108,7 +109,8 @@ import Glibc
             kill(child.pid, SIGKILL)
             _ = child.wait()
             expectGuestGone(marker)
-            if let info = try look(trace, scratch: scratch) { #expect(!info.metadata.complete) }
+            #expect(!FileManager.default.fileExists(atPath: trace))
+            if let info = try look(trace + ".partial", scratch: scratch) { #expect(!info.metadata.complete) }
         }
     }
 
@@ -126,6 +128,8 @@ import Glibc
         for marker in crashMarkers { #expect(!ended.stderr.contains(marker), "\(ended.stderr)") }
         expectGuestGone(marker)
 
+        // Stopped with chunks recorded: renamed over the target like a finished trace.
+        #expect(!FileManager.default.fileExists(atPath: trace + ".partial"))
         let info = try #require(try look(trace, scratch: scratch))
         #expect(!info.metadata.complete)
         #expect(info.metadata.note.contains("SIGINT"), "note: \(info.metadata.note)")

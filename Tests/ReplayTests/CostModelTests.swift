@@ -64,6 +64,25 @@ import Replay
         #expect(try load(text(complete))[.dispatch] == 1.5)
     }
 
+    /// A file written before translated code had a cost (the twelve required keys only) still loads: the
+    /// translated-code keys take their documented defaults, and `sources` says so.
+    @Test func userProfileWithoutTranslatedCodeKeysGetsTheDefaults() throws {
+        var old = complete
+        for key in CostKey.allCases where !CostKey.required.contains(key) { old[key.rawValue] = nil }
+        old["ibtc_hit"] = 12
+        let profile = try load(text(old))
+        #expect(profile[.tcSameISA] == 1 && profile[.tcCrossISA] == 1)
+        #expect(profile[.blockSameISA] == 0 && profile[.blockCrossISA] == 0)
+        #expect(profile[.tbLookup] == 12)
+        #expect(profile.sources[.tbLookup]?.hasPrefix("default (not in the file)") == true)
+        #expect(profile.sources[.cpi] == nil)
+        // Present, they are read like any other key.
+        var new = complete
+        new["tc_cross_isa"] = 2.5
+        #expect(try load(text(new))[.tcCrossISA] == 2.5)
+        #expect(CostKey.required.count == 12 && CostKey.allCases.count == 17)
+    }
+
     @Test func userProfileErrorsNameTheKey() {
         var missing = complete
         missing["trap_pf"] = nil

@@ -105,11 +105,11 @@ enum Fixture {
     @Test func breakdownSumsToTheEstimate() {
         let trace = Fixture.input.traces[0]
         for strategy in trace.strategies where strategy.isAvailable {
-            let parts = Fixture.profile.breakdown(of: strategy, instructions: trace.summary.instructions)
+            let parts = Fixture.profile.breakdown(of: strategy, instructions: trace.summary.instructions, blocks: trace.summary.blocks)
             #expect(parts.reduce(0) { $0 + $1.cycles } == strategy.estimate("pentium3")!.cycles)
         }
         let sbe = trace.strategy("sbe")!
-        #expect(Fixture.profile.breakdown(of: sbe, instructions: trace.summary.instructions).map(\.label)
+        #expect(Fixture.profile.breakdown(of: sbe, instructions: trace.summary.instructions, blocks: trace.summary.blocks).map(\.label)
                 == ["execution", "call", "ret", "syscall", "scan"])
     }
 

@@ -1,10 +1,11 @@
 import TraceModel
 
-/// Binary translation with a code cache for dbt-nolink, dbt-link and dbt-ibtc (docs/strategies.md).
+/// Binary translation with a code cache for dbt-nolink, dbt-link, dbt-ibtc and dbt-qemu (docs/strategies.md).
 /// Translation unit: one trace block. A block exit is judged when the thread's next block is known.
 ///
 /// The three variants translate the same blocks at the same moments (first execution, first after a
-/// discard), flush and discard alike, and dbt-ibtc links direct exits exactly as dbt-link does. So one
+/// discard), flush and discard alike, dbt-ibtc links direct exits exactly as dbt-link does, and dbt-qemu links
+/// the same-page ones among them exactly as dbt-link does (a link slot's history is the same). So one
 /// replay keeps one code cache, one set of link slots and one per-block loop for all the variants it runs
 /// (`BinaryTranslationFamily`), and each variant keeps only its own counters, plus the IBTC and the
 /// return stacks for dbt-ibtc.
@@ -14,7 +15,7 @@ import TraceModel
 /// per block in `finish`. The per-block loop follows only what depends on the path: translations,
 /// links, the IBTC and the return stacks.
 struct BinaryTranslationCore {
-    enum Mode: Int, CaseIterable { case noLink, link, ibtc }
+    enum Mode: Int, CaseIterable { case noLink, link, ibtc, qemu }
 
     private static let none = BlockID.max
 
@@ -28,6 +29,8 @@ struct BinaryTranslationCore {
         /// With dbt-ibtc: a direct call (pushes its return address, then as `taken`), a return (the return
         /// stack, then the IBTC), an indirect jump (the IBTC), an indirect call (push, then the IBTC).
         case call, ret, indirect, indirectCall
+        /// With dbt-qemu and without dbt-ibtc: an indirect exit (ret, jmp_ind, call_ind), a TB lookup.
+        case lookup
     }
 
     /// What an exit needs to know about its block, together in one place.
@@ -67,7 +70,7 @@ struct BinaryTranslationCore {
     private struct Variant {
         let mode: Mode
         var sites: SiteCounters
-        let dispatch: Int, syscall: Int, far: Int, link: Int, ibtcHit: Int, rasHit: Int, write: Int, flush: Int
+        let dispatch: Int, syscall: Int, far: Int, link: Int, ibtcHit: Int, rasHit: Int, tbLookup: Int, write: Int, flush: Int
 
         init(_ mode: Mode, blockCount: Int) {
             self.mode = mode
@@ -75,6 +78,7 @@ struct BinaryTranslationCore {
             case .noLink: [.dispatch, .dispatchSyscall, .dispatchFar, .pfWrite, .flush]
             case .link: [.dispatch, .dispatchSyscall, .dispatchFar, .link, .pfWrite, .flush]
             case .ibtc: [.dispatch, .dispatchSyscall, .dispatchFar, .link, .ibtcHit, .rasHit, .pfWrite, .flush]
+            case .qemu: [.dispatch, .dispatchSyscall, .dispatchFar, .link, .tbLookup, .pfWrite, .flush]
             }
             sites = SiteCounters(causes: causes, blockCount: blockCount)
             dispatch = sites.slotIfCounted(.dispatch)
@@ -83,6 +87,7 @@ struct BinaryTranslationCore {
             link = sites.slotIfCounted(.link)
             ibtcHit = sites.slotIfCounted(.ibtcHit)
             rasHit = sites.slotIfCounted(.rasHit)
+            tbLookup = sites.slotIfCounted(.tbLookup)
             write = sites.slotIfCounted(.pfWrite)
             flush = sites.slotIfCounted(.flush)
         }
@@ -93,7 +98,7 @@ struct BinaryTranslationCore {
             case .noLink: true
             case .link: kind == ExitKind.syscall.rawValue || kind == ExitKind.far.rawValue
                 || kind == ExitKind.ret.rawValue || kind == ExitKind.jmpInd.rawValue || kind == ExitKind.callInd.rawValue
-            case .ibtc: kind == ExitKind.syscall.rawValue || kind == ExitKind.far.rawValue
+            case .ibtc, .qemu: kind == ExitKind.syscall.rawValue || kind == ExitKind.far.rawValue
             }
         }
     }
@@ -102,17 +107,22 @@ struct BinaryTranslationCore {
     private let executions: StateArray<UInt64>
     private let parameters: ReplayParameters
     /// The variants this replay runs, by `Mode.rawValue`.
-    private var variants: [Variant?] = [nil, nil, nil]
+    private var variants: [Variant?] = [nil, nil, nil, nil]
     /// Set up when the first chunk arrives (the variants are known by then).
     private var prepared = false
-    /// Whether direct exits are linked (dbt-link or dbt-ibtc), and whether the IBTC and return stacks run.
+    /// Whether direct exits are linked (dbt-link, dbt-ibtc or dbt-qemu), whether the IBTC and return stacks
+    /// run, and whether dbt-qemu's page rule and TB lookups run.
     private var linking = false
     private var ibtcOn = false
+    private var qemuOn = false
     // The hot loop's counters, copied out of `variants` by `prepare`: link dispatches and links go to both
     // linking variants; IBTC and return-stack hits, and indirect dispatches, to dbt-ibtc only.
     private var linkSites: [(sites: SiteCounters, dispatch: Int, link: Int)] = []
     private var ibtcSites: SiteCounters?
     private var ibtcDispatch = -1, ibtcHitSlot = -1, rasHitSlot = -1
+    // dbt-qemu's counters: its same-page direct exits count as dbt-link's do, the rest are TB lookups.
+    private var qemuSites: SiteCounters?
+    private var qemuDispatch = -1, qemuLink = -1, qemuLookupSlot = -1
 
     private var facts = StateArray<ExitFacts>(repeating: ExitFacts(address: 0, fallThrough: 0, instructions: 0,
                                                                    route: .counted, kind: 0), count: 0)
@@ -160,8 +170,9 @@ struct BinaryTranslationCore {
     private mutating func prepare() {
         prepared = true
         ibtcOn = variants[Mode.ibtc.rawValue] != nil
-        linking = ibtcOn || variants[Mode.link.rawValue] != nil
-        for case let variant? in variants where variant.mode != .noLink {
+        qemuOn = variants[Mode.qemu.rawValue] != nil
+        linking = ibtcOn || qemuOn || variants[Mode.link.rawValue] != nil
+        for case let variant? in variants where variant.mode == .link || variant.mode == .ibtc {
             linkSites.append((variant.sites, variant.dispatch, variant.link))
         }
         if let variant = variants[Mode.ibtc.rawValue] {
@@ -170,7 +181,13 @@ struct BinaryTranslationCore {
             ibtcHitSlot = variant.ibtcHit
             rasHitSlot = variant.rasHit
         }
-        let table = self.table, linking = self.linking, ibtcOn = self.ibtcOn
+        if let variant = variants[Mode.qemu.rawValue] {
+            qemuSites = variant.sites
+            qemuDispatch = variant.dispatch
+            qemuLink = variant.link
+            qemuLookupSlot = variant.tbLookup
+        }
+        let table = self.table, linking = self.linking, ibtcOn = self.ibtcOn, qemuOn = self.qemuOn
         facts = StateArray((0..<table.count).map { b in
             let kind = table.exitKind[b]
             let route: Route = switch (kind, linking, ibtcOn) {
@@ -179,7 +196,9 @@ struct BinaryTranslationCore {
             case (.jmp, _, _), (.call, _, _): .taken
             case (.split, _, _): .fallThrough
             case (.jcc, _, _): .jcc
-            case (_, _, false): .counted  // ret, jmp_ind, call_ind under dbt-link: the dispatcher every time
+            // ret, jmp_ind, call_ind without dbt-ibtc: a TB lookup under dbt-qemu, the dispatcher every time
+            // under dbt-link (counted in `finish`).
+            case (_, _, false): qemuOn ? .lookup : .counted
             case (.ret, _, _): .ret
             case (.jmpInd, _, _): .indirect
             case (.callInd, _, _): .indirectCall
@@ -236,6 +255,8 @@ struct BinaryTranslationCore {
         let links = self.links.pointer, ibtc = self.ibtc.pointer, ras = state.ras.pointer
         let ibtcCounts = ibtcSites?.counts.pointer, ibtcWidth = ibtcSites?.width ?? 0
         let ibtcHitSlot = self.ibtcHitSlot, rasHitSlot = self.rasHitSlot
+        let qemuOn = self.qemuOn, qemuCounts = qemuSites?.counts.pointer, qemuWidth = qemuSites?.width ?? 0
+        let qemuLookupSlot = self.qemuLookupSlot
         var from = state.previous, fromVersion = state.previousVersion
         var rasTop = state.rasTop, rasCount = state.rasCount
         for index in range {
@@ -246,11 +267,20 @@ struct BinaryTranslationCore {
                 // False when the block's own store discarded its translation while it ran: its exit then
                 // goes to the dispatcher, whatever the links, the IBTC or the return stack say.
                 let intact = versions[f] == fromVersion
+                /// dbt-qemu's lookup_and_goto_ptr: a hit when `to` is translated (judged before anything below
+                /// translates it), else the dispatcher; a block that discarded itself exits to the dispatcher.
+                func lookup() {
+                    if intact && version & 1 == 1 { qemuCounts![f &* qemuWidth &+ qemuLookupSlot] &+= 1 }
+                    else { qemuSites!.add(from, qemuDispatch) }
+                }
                 /// A direct exit through link slot `slot`: free when linked to `to`'s current translation.
+                /// dbt-qemu chains it only when `to` starts on the 4 KiB page of `from`'s first byte.
                 func direct(_ slot: Int) {
                     let link = links[slot]
-                    if !intact { dispatchUnlinked(from) }
-                    else if link.target != to || link.version != version { dispatchAndLink(from, to: to, slot: slot) }
+                    let chained = qemuOn && (facts[t].address ^ facts[f].address) >> 12 == 0
+                    if qemuOn && !chained { lookup() }
+                    if !intact { dispatchUnlinked(from, qemu: chained) }
+                    else if link.target != to || link.version != version { dispatchAndLink(from, to: to, slot: slot, qemu: chained) }
                 }
                 /// An indirect exit (dbt-ibtc): an IBTC hit, or the dispatcher. (An entry naming `to` holds its address.)
                 func indirect() {
@@ -276,11 +306,16 @@ struct BinaryTranslationCore {
                 case .call:
                     push()
                     direct(2 * f)
-                case .indirect: indirect()
+                case .indirect:
+                    if qemuOn { lookup() }
+                    indirect()
                 case .indirectCall:
+                    if qemuOn { lookup() }
                     push()
                     indirect()
+                case .lookup: lookup()
                 case .ret:
+                    if qemuOn { lookup() }
                     var predicted: UInt64? = nil
                     if rasDepth > 0 && rasCount > 0 {
                         rasTop = rasTop == 0 ? rasDepth - 1 : rasTop - 1
@@ -302,20 +337,25 @@ struct BinaryTranslationCore {
         state.rasCount = rasCount
     }
 
-    /// A direct exit of a block that discarded its own translation: the dispatcher, no link.
+    /// A direct exit of a block that discarded its own translation: the dispatcher, no link (for dbt-qemu
+    /// too when `qemu`: its exit was a chained one).
     @inline(never)
-    private func dispatchUnlinked(_ from: BlockID) {
+    private func dispatchUnlinked(_ from: BlockID, qemu: Bool) {
         for variant in linkSites { variant.sites.add(from, variant.dispatch) }
+        if qemu { qemuSites!.add(from, qemuDispatch) }
     }
 
-    /// A direct exit that is not linked to `to`'s current translation: dispatch, translate, link.
+    /// A direct exit that is not linked to `to`'s current translation: dispatch, translate, link (for
+    /// dbt-qemu too when `qemu`: the exit is one it chains).
     @inline(never)
-    private mutating func dispatchAndLink(_ from: BlockID, to: BlockID, slot: Int) {
+    private mutating func dispatchAndLink(_ from: BlockID, to: BlockID, slot: Int, qemu: Bool) {
         for variant in linkSites { variant.sites.add(from, variant.dispatch) }
+        if qemu { qemuSites!.add(from, qemuDispatch) }
         if !isTranslated(to) { translate(to) }
         // A flush during that translation discarded `from` too: nothing left to patch.
         guard isTranslated(from) else { return }
         for variant in linkSites { variant.sites.add(from, variant.link) }
+        if qemu { qemuSites!.add(from, qemuLink) }
         links[slot] = Link(target: to, version: versions[Int(to)])
     }
 

@@ -1,3 +1,4 @@
+import CostModel
 import TraceModel
 
 /// Dbt-link plus an indirect-branch translation cache and a per-thread return-address stack (docs/strategies.md, "dbt-ibtc").
@@ -5,6 +6,7 @@ public final class BinaryTranslationIBTCStrategy: ReplayStrategy {
     public static let name = "dbt-ibtc"
     public static let summary = "dbt-link plus an indirect-branch translation cache and a per-thread return-address stack"
     public static var parameterNames: [String] { ["page-size", "code-cache", "ibtc-size", "ras-depth"] }
+    public static var translator: TranslatorKind { .sameISA }
 
     private let family: BinaryTranslationFamily
     public init(context: ReplayContext) { family = .join(context, as: .ibtc) }

@@ -1,3 +1,4 @@
+import CostModel
 import TraceModel
 
 /// Binary translation, no chaining: every block exit goes through the dispatcher (docs/strategies.md, "dbt-nolink").
@@ -5,6 +6,7 @@ public final class BinaryTranslationNoLinkStrategy: ReplayStrategy {
     public static let name = "dbt-nolink"
     public static let summary = "binary translation, no chaining: every block exit goes through the dispatcher"
     public static var parameterNames: [String] { ["page-size", "code-cache"] }
+    public static var translator: TranslatorKind { .sameISA }
 
     private let family: BinaryTranslationFamily
     public init(context: ReplayContext) { family = .join(context, as: .noLink) }

@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+import TraceModel
+@testable import Reports
+
+/// The published-measurements section: which traces each figure is compared on, and the ratios.
+@Suite struct ReproductionsTests {
+    static func trace(_ name: String, _ slowdowns: [String: [String: Double]]) -> ReportTrace {
+        let metadata = TraceMetadata(program: name, argv: [name], arch: .i386, recorder: "test", recorderVersion: "1",
+                                     host: "test", date: "2026-01-01T00:00:00Z", complete: true)
+        let strategies = slowdowns.keys.sorted().map { strategy in
+            ReportStrategy(name: strategy, counts: [], traps: 0, trapsPerKiloInstruction: 0,
+                           estimates: slowdowns[strategy]!.map { ReportEstimate(profile: $0.key, cycles: $0.value, slowdown: $0.value) })
+        }
+        return ReportTrace(name: name, path: "Traces/\(name).plextrace", metadata: metadata,
+                           summary: ReportSummary(instructions: 1, blocks: 1, distinctBlocks: 1, codePages: 1, threads: 1,
+                                                  codeWrites: 0, syscalls: 0, dataTouches: 0),
+                           strategies: strategies)
+    }
+
+    @Test func rowsFollowTheFiguresAndTheirShapes() throws {
+        let traces = [
+            Self.trace("micro-xpage-bounce-32", ["dbt-nolink": ["pentium3": 80], "dbt-link": ["pentium3": 4.75]]),
+            Self.trace("micro-jit-32", ["dbt-nolink": ["pentium4": 1000]]),  // a micro workload of no figure's shape
+            Self.trace("gzip", ["dbt-nolink": ["pentium4": 20], "dbt-link": ["pentium4": 2], "dbt-ibtc": ["pentium4": 1.5]]),
+            Self.trace("sort", ["dbt-nolink": ["pentium4": 80], "dbt-link": ["pentium4": 8], "dbt-ibtc": ["pentium4": 6]]),
+        ]
+        let rows = Reproductions.rows(traces)
+        #expect(rows.map(\.workload) == ["micro-xpage-bounce-32", "micro-xpage-bounce-32", "micro-xpage-bounce-32",
+                                         "geometric mean of 2 real programs (20.00x-80.00x)",
+                                         "geometric mean of 2 real programs (2.00x-8.00x)",
+                                         "geometric mean of 2 real programs (1.50x-6.00x)"])
+        // The testbed: 54.68 s, 46.90 s and 5.22 s over 0.72 s native.
+        #expect(rows[0].ratio == 80 / (54.68 / 0.72) && rows[0].agrees == true)
+        #expect(rows[1].ratio == 80 / (46.90 / 0.72))
+        #expect(rows[2].predicted == 4.75 && rows[2].ratio == 4.75 / (5.22 / 0.72))
+        // Bruening: geometric means sqrt(20 * 80) = 40 against 25, sqrt(2 * 8) = 4 against 3; no figure for the IBTC rung.
+        #expect(abs(rows[3].predicted - 40) < 1e-9 && abs(rows[3].ratio! - 1.6) < 1e-9)
+        #expect(abs(rows[4].predicted - 4) < 1e-9)
+        #expect(rows[5].ratio == nil && rows[5].agrees == nil)
+
+        let text = Reproductions.markdown(rows)
+        #expect(text.hasPrefix("<!-- reproductions:begin -->\n## Published measurements"))
+        #expect(text.hasSuffix("<!-- reproductions:end -->\n\n"))
+        #expect(!text.contains("beyond 2x"))
+        // A profile the report does not show, or no trace of the shape: no rows, no section.
+        #expect(Reproductions.rows([Self.trace("micro-xpage-bounce-64", ["dbt-nolink": ["modern": 9]])]).isEmpty)
+        #expect(Reproductions.markdown([]).isEmpty)
+    }
+
+    @Test func aRowBeyondTwiceThePublishedFigureIsMarked() {
+        let rows = Reproductions.rows([Self.trace("micro-xpage-bounce-64", ["dbt-link": ["pentium3": 1.009]])])
+        #expect(rows.count == 1 && rows[0].agrees == false)
+        #expect(Reproductions.markdown(rows).contains("| 0.14 (beyond 2x) |"))
+        #expect(HTMLReport.reproductions(rows).contains("<td class=\"n\">0.14 (beyond 2x)</td>"))
+        #expect(HTMLReport.reproductions([]).isEmpty)
+    }
+}
