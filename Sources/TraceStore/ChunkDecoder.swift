@@ -148,7 +148,8 @@ struct ChunkDecoder {
         }
 
         var chunk = StreamChunk(sequence: UInt64(bitPattern: record.sequence), thread: record.thread,
-                                firstEventIndex: record.firstEventIndex, blocks: [])
+                                firstEventIndex: record.firstEventIndex, blocks: [],
+                                endsThread: lastSequence[record.thread] == record.sequence)
         do {
             chunk.blocks = try decodeBlocks(record, state: &state)
         } catch {

@@ -54,8 +54,14 @@ import TraceModel
         let reader = try TraceReader(path: path)
         #expect(try reader.verify().isEmpty)
         var read: [UInt32: [BlockID]] = [:]
-        try reader.forEachChunk { read[$0.thread, default: []] += $0.blocks }
+        var ends: [Bool] = []
+        try reader.forEachChunk {
+            read[$0.thread, default: []] += $0.blocks
+            ends.append($0.endsThread)
+        }
         for t in 0..<threads { #expect(read[UInt32(t)] == (0..<16).map { Self.block(t, $0) }) }
+        // Each thread's second chunk is its last: the reader says so (replay drops per-thread state there).
+        #expect(ends == [Bool](repeating: false, count: threads) + [Bool](repeating: true, count: threads))
     }
 
     @Test func anEndedThreadFreesItsCoderForTheNextAndA17thLiveCoderIsRefused() throws {
