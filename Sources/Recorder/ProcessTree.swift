@@ -314,6 +314,9 @@ final class ProcessTree {
         try assemblers[id].finishThreads()
         truncatedTails[id] = stream.truncatedTail
         processes[id].threads = assemblers[id].traceThreads.values.sorted()
+        // The process is over: its threads' streams are complete, and their buffers and coders can go
+        // (a make's hundreds of processes cost memory for the live ones only).
+        for thread in processes[id].threads { try writer.endThread(thread) }
         if let end = assemblers[id].end {
             if end.stoppedAtMaxInstructions {
                 processes[id].note = "stopped after --max-insns"

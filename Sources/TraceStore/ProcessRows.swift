@@ -12,10 +12,18 @@ enum ProcessRows {
             """)
         let thread = try db.cachedStatement(sql: "INSERT INTO process_threads (thread, process) VALUES (?, ?)")
         for p in processes {
-            let argv = (try? JSONEncoder().encode(p.argv)).flatMap { String(data: $0, encoding: .utf8) } ?? "[]"
+            // What the reader refuses is never written: an argv over the text cap keeps its first words.
+            var words = p.argv
+            var argv = TraceTextLimits.storedArgv(words)
+            while argv.utf8.count > TraceTextLimits.maxBytes, !words.isEmpty {
+                words.removeLast()
+                argv = TraceTextLimits.storedArgv(words)
+            }
+            let program = String(decoding: p.program.utf8.prefix(TraceTextLimits.maxBytes), as: UTF8.self)
+            let note = String(decoding: p.note.utf8.prefix(TraceTextLimits.maxBytes), as: UTF8.self)
             try insert.execute(arguments: [
-                p.id, Int64(p.pid), p.parent, p.origin.rawValue, p.program, argv, p.exitStatus.map { Int64($0) },
-                p.signal.map { Int64($0) }, p.note, p.forkPoint.map { Int64($0.thread) },
+                p.id, Int64(p.pid), p.parent, p.origin.rawValue, program, argv, p.exitStatus.map { Int64($0) },
+                p.signal.map { Int64($0) }, note, p.forkPoint.map { Int64($0.thread) },
                 p.forkPoint.map { Int64(bitPattern: $0.eventIndex) },
             ])
             for id in p.threads { try thread.execute(arguments: [Int64(id), p.id]) }
@@ -31,7 +39,7 @@ enum ProcessRows {
             """)
         while let row = try rows.next() {
             let fields = StrictRow(row, record: "process")
-            _ = try fields.int(11, in: 0...Int64(3 * StoredTextLimits.maxBytes))
+            _ = try fields.int(11, in: 0...Int64(3 * TraceTextLimits.maxBytes))
             let id = try fields.int(0, in: 0...Int64(Int32.max))
             guard id == processes.count else { throw StoredValueError("process ids are not 0, 1, 2, ...") }
             let originName = try fields.text(3)
