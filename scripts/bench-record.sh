@@ -60,10 +60,10 @@ for name in "${names[@]}"; do
     for ((i = 0; i < runs; i++)); do
         read -r q _ <<< "$(wall qemu-x86_64 "${argv[@]}")"
         read -r f _ <<< "$(wall qemu-x86_64 -plugin "$floor" "${argv[@]}")"
-        read -r g _ <<< "$(wall "$plexlab" record --no-pack --out "$trace" --force -- "${argv[@]}")"
+        read -r g _ <<< "$(wall "$plexlab" record --no-follow --no-pack --out "$trace" --force -- "${argv[@]}")"
         read -r p _ <<< "$(wall "$plexlab" pack "$trace")"
-        read -r r _ <<< "$(wall "$plexlab" record --out "$trace" --force -- "${argv[@]}")"
-        read -r d _ <<< "$(wall "$plexlab" record --no-pack --data-pages --out "$dtrace" --force -- "${argv[@]}")"
+        read -r r _ <<< "$(wall "$plexlab" record --no-follow --out "$trace" --force -- "${argv[@]}")"
+        read -r d _ <<< "$(wall "$plexlab" record --no-follow --no-pack --data-pages --out "$dtrace" --force -- "${argv[@]}")"
         q_all+=("$q"); f_all+=("$f"); g_all+=("$g"); r_all+=("$r"); d_all+=("$d"); pk+=("$p")
         rf+=("$(ratio "$f" "$q")"); rg+=("$(ratio "$g" "$q")"); rr+=("$(ratio "$r" "$q")"); rd+=("$(ratio "$d" "$q")")
     done
@@ -108,7 +108,7 @@ round's plain run, and the table shows medians (seconds of wall time, ratios to 
   stream in the trace's fast form, until the fast form is whole (docs/recorder.md, "Record, then pack").
   Target (issue 20): at most 2x plain.
 - **pack**: \`plexlab pack\` of that fast form (decoding blocks, the dense codec).
-- **record + pack**: \`plexlab record\` (the default: packs when the guest has exited).
+- **record + pack**: \`plexlab record --no-follow\` (one process, recorded then packed when the guest has exited).
 - **data pages**: \`plexlab record --no-pack --data-pages\`. Target: at most 3x plain.
 
 | workload | plain | floor | floor / plain | guest run | guest run / plain | pack | record + pack | record + pack / plain | data pages | data pages / plain |

@@ -15,6 +15,17 @@ public struct GuestProgram: Sendable, Equatable {
         }
     }
 
+    /// Resolves the command `name arguments...` as `execvp` and the kernel would run it: `name` found like a
+    /// shell does, `#!` scripts followed to their interpreter (ScriptChain). Returns the ELF program and
+    /// the argv it runs with (argv[0] is `name` for an ELF, the interpreter as written for a script).
+    public static func resolveCommand(_ name: String, arguments: [String],
+                                      environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws -> (program: GuestProgram, argv: [String]) {
+        let path = try locate(name, path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+        let (elf, argv) = try ScriptChain.resolve(path: path, argv: [name] + arguments)
+        return (try resolve(elf, environment: environment), argv)
+    }
+
     /// Resolves `name` like a shell does (a name with a slash is a path, otherwise PATH is searched) and
     /// reads its ELF header.
     public static func resolve(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment)

@@ -113,8 +113,8 @@ public enum Packer {
             path: path, metadata: metadata, termination: facts?.termination ?? .exited(0),
             interruptedBy: facts?.interruptedBy, instructions: 0, blocks: 0, distinctBlocks: 0, codeWrites: 0,
             syscalls: 0, dataTouches: 0, threads: 0, translations: 0, pageCaptures: 0,
-            pluginBytes: facts?.pluginBytes ?? 0, fileBytes: 0, seconds: 0, guestSeconds: facts?.guestSeconds ?? 0,
-            packed: true)
+            pluginBytes: facts?.pluginBytes ?? 0, fileBytes: 0, seconds: 0, processes: [],
+            guestSeconds: facts?.guestSeconds ?? 0, packed: true)
         do {
             try assembler.finishThreads()
             let note = try finish(writer, assembler: assembler, facts: facts, truncatedTail: ended ? 0 : parser.pending,
@@ -165,35 +165,23 @@ public enum Packer {
             writer.abandon(note: note)
             return Ending(text: note, complete: false)
         }
-        let exitStatus = facts.exitStatus, signal = facts.signal
-        if let interruption = facts.interruptedBy {
-            let note = "interrupted by \(Recorder.signalName(interruption)); the guest was stopped"
-            writer.abandon(note: note)
-            return Ending(text: "interrupted by \(Recorder.signalName(interruption))", complete: false)
-        }
-        if let end = assembler.end {
-            if end.stoppedAtMaxInstructions {
-                let note = "stopped after --max-insns \(facts.maxInstructions ?? 0); the guest was ended"
-                try writer.finish(exitStatus: nil, signal: nil, note: note)
-                return Ending(text: note, complete: true)
-            }
-            try writer.finish(exitStatus: exitStatus, signal: signal, note: "")
-            return Ending(text: "", complete: true, exitStatus: exitStatus, signal: signal)
-        }
-        if let number = assembler.lastSyscall, Recorder.isExecve(number, arch: arch) {
-            // execve replaced QEMU with the new program; everything before it was flushed.
-            let note = "the guest called execve; the program it started was not recorded"
+        let decided = RecordingEnd.decide(RecordingEnd.Facts(
+            interruption: facts.interruptedBy, blocks: max(1, assembler.counts.blocks), end: assembler.end,
+            maxInstructions: facts.maxInstructions,
+            endedInExecve: assembler.end == nil && assembler.lastSyscall.map { Recorder.isExecve($0, arch: arch) } == true,
+            termination: facts.termination, truncatedTail: max(facts.truncatedTail, truncatedTail), processLimit: nil))
+        // (blocks is at least 1: the recording keeps a fast form only when something was recorded.)
+        switch decided {
+        case .interruptedBeforeRecording(let signal):
+            let note = "interrupted by \(Recorder.signalName(signal))"
+            writer.abandon(note: note + "; the guest was stopped")
+            return Ending(text: note, complete: false)
+        case .incomplete(let note):
+            writer.abandon(note: facts.interruptedBy == nil ? note : note + "; the guest was stopped")
+            return Ending(text: note, complete: false)
+        case .complete(let exitStatus, let signal, let note):
             try writer.finish(exitStatus: exitStatus, signal: signal, note: note)
             return Ending(text: note, complete: true, exitStatus: exitStatus, signal: signal)
         }
-        if let signal, signal != SIGKILL, facts.truncatedTail == 0, truncatedTail == 0 {
-            // The guest died of a signal with its default action: QEMU kills itself without the plugin's
-            // exit callback, but the plugin sent everything when the signal arrived.
-            try writer.finish(exitStatus: nil, signal: signal, note: "")
-            return Ending(text: "", complete: true, signal: signal)
-        }
-        let note = "qemu-user \(facts.termination.description) without the plugin's end record"
-        writer.abandon(note: note)
-        return Ending(text: note, complete: false)
     }
 }

@@ -19,6 +19,10 @@ enum PluginWire {
     static let module = PLEXLAB_REC_MODULE.rawValue
     static let threadEnd = PLEXLAB_REC_THREAD_END.rawValue
     static let end = PLEXLAB_REC_END.rawValue
+    static let process = PLEXLAB_REC_PROCESS.rawValue
+    static let fork = PLEXLAB_REC_FORK.rawValue
+    static let exec = PLEXLAB_REC_EXEC.rawValue
+    static let exit = PLEXLAB_REC_EXIT.rawValue
 
     static let flagDataPages = PLEXLAB_FLAG_DATA_PAGES.rawValue
     static let endMaxInstructions = PLEXLAB_END_MAX_INSNS.rawValue
@@ -55,7 +59,27 @@ enum PluginRecord {
         var recordedInstructions: UInt64
     }
 
+    /// Which process a stream is (its second record).
+    struct Process: Equatable {
+        var pid: Int32
+        var parentPID: Int32
+        var origin: TraceProcess.Origin
+        /// Origin fork: the serial of the parent's FORK record.
+        var forkSerial: UInt32
+        /// Origin fork: TB ids below this were defined by the parent.
+        var nextTB: UInt32
+        /// QEMU's command line (qemu -plugin ... [-0 ARGV0] PROGRAM ARGS).
+        var commandLine: [String]
+    }
+
     case hello(Hello)
+    case process(Process)
+    /// The process is about to fork (`serial` counts its forks from 1); `thread` made the call.
+    case fork(serial: UInt32, thread: UInt32)
+    /// The process is about to execve a followed program.
+    case exec
+    /// The guest called exit_group or exit with this status.
+    case exit(status: Int32)
     case translation(Translation)
     case page(address: UInt64, bytes: UnsafeRawBufferPointer)
     /// `words`: little-endian u32s, not necessarily aligned (read with `loadUnaligned`).
@@ -134,6 +158,30 @@ enum PluginProtocol {
             try need(24, exact: true)
             return .end(.init(stoppedAtMaxInstructions: u32(0) == PluginWire.endMaxInstructions, threads: u32(4),
                               executedInstructions: u64(8), recordedInstructions: u64(16)))
+        case PluginWire.process:
+            try need(24)
+            let origin: TraceProcess.Origin
+            switch u32(8) {
+            case 0: origin = .start
+            case 1: origin = .fork
+            case 2: origin = .exec
+            default: throw RecorderError.protocolError(detail: "process record with origin \(u32(8))")
+            }
+            var words = p[24...].split(separator: 0, omittingEmptySubsequences: false).map {
+                String(decoding: $0, as: UTF8.self)
+            }
+            if words.last == "" { words.removeLast() }
+            return .process(.init(pid: Int32(bitPattern: u32(0)), parentPID: Int32(bitPattern: u32(4)), origin: origin,
+                                  forkSerial: u32(12), nextTB: u32(16), commandLine: words))
+        case PluginWire.fork:
+            try need(8, exact: true)
+            return .fork(serial: u32(0), thread: u32(4))
+        case PluginWire.exec:
+            try need(8, exact: true)
+            return .exec
+        case PluginWire.exit:
+            try need(8, exact: true)
+            return .exit(status: Int32(bitPattern: u32(0)))
         default:
             throw RecorderError.protocolError(detail: "unknown record kind \(kind)")
         }

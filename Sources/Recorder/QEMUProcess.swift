@@ -17,15 +17,19 @@ final class QEMUProcess {
     static let childErrFD: Int32 = 4
     /// The descriptor of the shared-memory ring in the child (the plugin maps it and closes it).
     static let childRingFD: Int32 = 5
-    /// The ring the plugin writes into; the pipe then only tells when the process is gone.
-    let ring: PluginRing
+    /// The ring the plugin writes into (the pipe then only tells when the process is gone), or nil: the
+    /// stream comes through the pipe (process trees: ProcessTree reads every process's pipe).
+    let ring: PluginRing?
 
     /// Starts `qemu -plugin PLUGIN,fd=3[,...] PROGRAM ARGS` with default signal dispositions and mask.
-    init(qemu: String, plugin: String, pluginArguments: [String], program: String, arguments: [String]) throws {
+    /// `argv0` is the guest's argv[0] when it is not `program` (QEMU's -0).
+    init(qemu: String, plugin: String, pluginArguments: [String], program: String, argv0: String? = nil,
+         arguments: [String], ring useRing: Bool = false) throws {
         guard !plugin.contains(",") else {
             throw RecorderError.spawnFailed(detail: "the plugin path \(plugin) contains a comma, which -plugin cannot take")
         }
-        ring = try PluginRing()
+        let ring = useRing ? try PluginRing() : nil
+        self.ring = ring
         var fds: [Int32] = [0, 0]
         guard Glibc.pipe(&fds) == 0 else {
             throw RecorderError.spawnFailed(detail: "pipe: \(String(cString: strerror(errno)))")
@@ -48,21 +52,22 @@ final class QEMUProcess {
         _ = fcntl(errRead, F_SETFL, O_NONBLOCK)
         _ = fcntl(errWrite, F_SETFL, O_NONBLOCK)
 
-        let pluginOption = ([plugin, "fd=\(Self.childPipeFD)", "ring=\(Self.childRingFD)", "errfd=\(Self.childErrFD)"]
+        let pluginOption = ([plugin, "fd=\(Self.childPipeFD)"] + (ring == nil ? [] : ["ring=\(Self.childRingFD)"])
+                            + ["errfd=\(Self.childErrFD)"]
                              + pluginArguments)
             .joined(separator: ",")
-        let argv = [qemu, "-plugin", pluginOption, program] + arguments
+        let argv = [qemu, "-plugin", pluginOption] + (argv0.map { ["-0", $0] } ?? []) + [program] + arguments
         let child: pid_t
         do {
-            child = try ChildProcess.spawn(qemu, argv, redirect: [(fds[1], Self.childPipeFD), (errWrite, Self.childErrFD),
-                                                               (ring.descriptor, Self.childRingFD)])
+            child = try ChildProcess.spawn(qemu, argv, redirect: [(fds[1], Self.childPipeFD), (errWrite, Self.childErrFD)]
+                                                               + (ring.map { [($0.descriptor, Self.childRingFD)] } ?? []))
         } catch {
             close(fds[1]); close(fds[0]); close(errWrite); close(errRead)
             throw RecorderError.spawnFailed(detail: "\(qemu): \(error)")
         }
         close(fds[1])
         close(errWrite)
-        ring.closeDescriptor()
+        ring?.closeDescriptor()
         pid = child
         pipe = fds[0]
         loaderMessages = errRead

@@ -22,15 +22,23 @@ public struct RecordOptions: Sendable {
     public var chunkBlocks: Int?
     /// How chunks store block ids (docs/trace-format.md): size against coding and replay speed.
     public var blockCodec: BlockStreamCodec
-    /// Pack the fast form when the guest has exited (false: `--no-pack`, `plexlab pack` later).
+    /// Without following: pack the fast form when the guest has exited (false: `--no-pack`, `plexlab pack` later).
     public var pack: Bool
     /// Where PATH, PLEXLAB_QEMU_PLUGIN and the guest's environment come from.
     public var environment: [String: String]
+    /// Record every process the program starts (forks and execve'd programs); off: only the first.
+    public var followProcesses: Bool
+    /// The most processes recorded; one more kills the whole tree (a fork loop) and ends the trace there.
+    public var maxProcesses: Int
+
+    /// `--max-processes` when not given: a make of ~70 files, not a fork loop's thousands of QEMUs.
+    public static let defaultMaxProcesses = 512
 
     public init(output: String, overwrite: Bool = false, maxInstructions: UInt64? = nil,
                 skipInstructions: UInt64? = nil, dataPages: Bool = false, chunkBlocks: Int? = nil,
                 blockCodec: BlockStreamCodec = .writerDefault, pack: Bool = true,
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
+                environment: [String: String] = ProcessInfo.processInfo.environment,
+                followProcesses: Bool = true, maxProcesses: Int = RecordOptions.defaultMaxProcesses) {
         self.pack = pack
         self.output = output
         self.overwrite = overwrite
@@ -40,6 +48,8 @@ public struct RecordOptions: Sendable {
         self.chunkBlocks = chunkBlocks
         self.blockCodec = blockCodec
         self.environment = environment
+        self.followProcesses = followProcesses
+        self.maxProcesses = maxProcesses
     }
 }
 
@@ -72,12 +82,13 @@ public struct RecordResult: Sendable {
     /// Bytes the plugin sent.
     public var pluginBytes: UInt64
     public var fileBytes: UInt64
-    /// The whole command: guest run, then the pack.
     public var seconds: Double
-    /// From QEMU's start to its end, the fast form stored.
-    public var guestSeconds: Double
+    /// Every recorded process, in order of appearance (one without following).
+    public var processes: [TraceProcess]
+    /// From QEMU's start to its end, the fast form stored (record then pack, i.e. without following).
+    public var guestSeconds: Double = 0
     /// Whether the trace was packed (false: it is in its fast form, counts other than the bytes are 0).
-    public var packed: Bool
+    public var packed: Bool = true
 }
 
 /// `plexlab record`: runs a program under qemu-user with the PlexLab plugin and writes its trace.
@@ -88,16 +99,23 @@ public enum Recorder {
         return "Traces/\(base.isEmpty ? "trace" : base).plextrace"
     }
 
-    /// Records `program` (a path, or a name looked up on PATH) run with `arguments`.
-    /// Throws a one-line `RecorderError` for bad input; a guest that fails still gives a complete trace.
+    /// Records `program` (a path, or a name looked up on PATH; a `#!` script runs its interpreter as the
+    /// kernel would) run with `arguments`, with every process it starts unless `options.followProcesses`
+    /// is off. Throws a one-line `RecorderError` for bad input; a guest that fails still gives a complete trace.
     /// `progress` is called a few times a second from the calling thread.
     public static func record(program: String, arguments: [String], options: RecordOptions,
                               progress: ((RecordProgress) -> Void)? = nil) throws -> RecordResult {
+        // One process: record, then pack (the shared-memory ring and the fast form).
+        if !options.followProcesses {
+            return try recordThenPack(program: program, arguments: arguments, options: options, progress: progress)
+        }
         // First, so that no thread (ours or the runtime's) is started with SIGINT unblocked.
         let signals = SignalWatcher()
         defer { signals.stop() }
 
-        let guest = try GuestProgram.resolve(program, environment: options.environment)
+        let (guest, guestArgv) = try GuestProgram.resolveCommand(program, arguments: arguments,
+                                                                 environment: options.environment)
+        let isScript = guest.path != (try? GuestProgram.locate(program, path: options.environment["PATH"] ?? "/usr/bin:/bin"))
         let qemu = try Tools.qemu(guest.qemuName, environment: options.environment)
         let plugin = try Tools.plugin(environment: options.environment)
         let output = options.output
@@ -117,31 +135,41 @@ public enum Recorder {
             program: guest.path, argv: [program] + arguments, arch: guest.arch, recorder: "qemu-user",
             recorderVersion: Tools.qemuVersion(qemu), host: hostDescription(), date: Date().ISO8601Format(),
             hasDataTouches: options.dataPages)
-        // While the guest runs, the plugin's stream goes into the fast form as it comes; blocks are decoded
-        // and densely coded by the pack, after the guest has exited (docs/recorder.md, "Record, then pack").
-        let fastForm: FastFormWriter
+        // Encoding and committing chunks on a second thread lets this one keep draining the plugin's pipe.
+        var writerOptions = TraceWriter.Options(blockCodec: options.blockCodec, commitInBackground: true)
+        if let chunkBlocks = options.chunkBlocks { writerOptions.chunkBlocks = chunkBlocks }
+        let writer: TraceWriter
         do {
-            fastForm = try FastFormWriter(path: partial, metadata: metadata)
+            writer = try TraceWriter(path: partial, metadata: metadata, options: writerOptions)
         } catch let error as TraceStoreError {
             destination.discard()
             throw RecorderError.outputUnwritable(path: output, detail: describe(error))
         }
-        func discard() {
-            fastForm.abandon()
-            destination.discard()
-        }
+        let builder = TraceBuilder(writer: writer, arch: guest.arch)
 
         var pluginArguments: [String] = []
         if let max = options.maxInstructions, max > 0 { pluginArguments.append("max-insns=\(max)") }
         if let skip = options.skipInstructions, skip > 0 { pluginArguments.append("skip-insns=\(skip)") }
         if options.dataPages { pluginArguments.append("data-pages=on") }
+        let socket: ProcessSocket?
+        do {
+            socket = options.followProcesses ? try ProcessSocket() : nil
+        } catch {
+            discard(writer, destination)
+            throw error
+        }
+        if let socket {
+            // Only programs of the recorded program's architecture are followed (one decoder per trace).
+            pluginArguments += ["sock=\(socket.path)", "\(guest.arch == .x86_64 ? "qemu64" : "qemu32")=\(qemu)"]
+        }
 
         let process: QEMUProcess
         do {
             process = try QEMUProcess(qemu: qemu, plugin: plugin, pluginArguments: pluginArguments,
-                                      program: guest.path, arguments: arguments)
+                                      program: guest.path, argv0: isScript ? guestArgv[0] : nil,
+                                      arguments: Array(guestArgv.dropFirst()))
         } catch {
-            discard()
+            discard(writer, destination)
             throw error
         }
         signals.setChild(process.pid)
@@ -149,87 +177,115 @@ public enum Recorder {
         let clock = ContinuousClock()
         let started = clock.now
         var lastReport = started
-        let spool = StreamSpool(ring: process.ring, pipe: process.pipe, writer: fastForm)
-        var failure: Error?
+        let tree = ProcessTree(firstStream: process.pipe, listener: socket?.fd, builder: builder, writer: writer,
+                               arch: guest.arch, program: guest.path, argv: guestArgv,
+                               maxProcesses: options.followProcesses ? options.maxProcesses : 1)
+        var termination: Termination?
         do {
-            try spool.run { scan, bytes in
+            try tree.run(rootExited: {
+                if termination == nil {
+                    termination = ChildProcess.poll(process.pid)
+                    // Ctrl-C or SIGTERM stopped the recorded program: its descendants go with it.
+                    if termination != nil, signals.interruption != nil { tree.killAll() }
+                }
+                return termination != nil
+            }, tick: {
                 guard let progress else { return }
                 let now = clock.now
-                if now - lastReport >= .milliseconds(250) {
-                    lastReport = now
-                    progress(RecordProgress(instructions: 0, blocks: scan.eventWords, bytesWritten: bytes,
-                                            seconds: seconds(now - started)))
-                }
-            }
+                guard now - lastReport >= .milliseconds(250) else { return }
+                lastReport = now
+                let counts = tree.counts
+                progress(RecordProgress(instructions: counts.instructions, blocks: counts.blocks,
+                                        bytesWritten: fileBytes(partial), seconds: seconds(now - started)))
+            })
         } catch {
-            failure = error
+            // A failed run keeps the file that was at `output`: the partial trace is removed.
             process.kill(SIGKILL)
+            tree.killAll()
+            if termination == nil { _ = process.wait() }
+            discard(writer, destination)
+            if let error = error as? TraceStoreError { throw RecorderError.writeFailed(detail: describe(error)) }
+            throw error
         }
-        let termination = process.wait()
-        signals.setChild(0)
-        let guestSeconds = seconds(clock.now - started)
-        let scan = spool.scan
+        let ended = termination ?? process.wait()
+        let elapsed = seconds(clock.now - started)
 
-        // A failed run keeps the file that was at `output`: the partial trace is removed.
-        if let failure {
-            discard()
-            if let error = failure as? TraceStoreError { throw RecorderError.writeFailed(detail: describe(error)) }
-            throw failure
-        }
         let qemuName = (qemu as NSString).lastPathComponent
         let loaderMessage = process.loaderMessage()
-        guard scan.sawHello else {
-            discard()
-            throw RecorderError.qemuFailedToStart(qemu: qemuName, status: termination.description)
+        guard tree.hello != nil else {
+            discard(writer, destination)
+            throw RecorderError.qemuFailedToStart(qemu: qemuName, status: ended.description)
         }
+        var counts = tree.counts
         // No guest code ran at all (QEMU could not load the program, e.g. its ELF interpreter is missing):
         // an error, not a "complete" trace of 0 blocks. With --skip-insns, 0 recorded blocks can be right.
-        if scan.eventWords == 0, scan.translations == 0, signals.interruption == nil,
+        if counts.blocks == 0, counts.translations == 0, signals.interruption == nil,
            (options.skipInstructions ?? 0) == 0 {
-            discard()
-            throw RecorderError.qemuCouldNotRun(qemu: qemuName, program: guest.path, status: termination.description,
+            discard(writer, destination)
+            throw RecorderError.qemuCouldNotRun(qemu: qemuName, program: guest.path, status: ended.description,
                                                 message: loaderMessage)
         }
         // Warnings QEMU printed while loading a program that then ran: passed on, not lost.
         if !loaderMessage.isEmpty { StandardError.write(loaderMessage) }
-        if let interruption = signals.interruption, scan.eventWords == 0 {
-            // Ctrl-C before anything was recorded: the file that was at `output` stays.
-            discard()
-            throw RecorderError.interruptedBeforeRecording(signal: signalName(interruption), path: output)
-        }
-        let facts = RecordingFacts(termination: termination, interruptedBy: signals.interruption,
-                                   truncatedTail: scan.atBoundary ? 0 : 1, maxInstructions: options.maxInstructions,
-                                   pluginBytes: spool.bytesRead, guestSeconds: guestSeconds)
+
+        tree.applyRootTermination(ended, rootPID: process.pid)
+        let root = tree.finalImage(of: process.pid)
+        let facts = RecordingEnd.Facts(
+            interruption: signals.interruption, blocks: counts.blocks, end: root?.end,
+            maxInstructions: options.maxInstructions,
+            endedInExecve: root?.end == nil && root?.lastSyscall.map { isExecve($0, arch: guest.arch) } == true,
+            termination: ended, truncatedTail: root?.truncatedTail ?? 0,
+            processLimit: tree.stoppedAtLimit ? options.maxProcesses : nil)
+        var result = RecordResult(
+            path: output, metadata: metadata, termination: ended, interruptedBy: signals.interruption,
+            instructions: 0, blocks: 0, distinctBlocks: 0, codeWrites: 0, syscalls: 0, dataTouches: 0, threads: 0,
+            translations: 0, pageCaptures: 0, pluginBytes: tree.bytesRead, fileBytes: 0, seconds: elapsed,
+            processes: tree.processes)
         do {
-            try fastForm.finish(facts: facts.json())
+            writer.setProcesses(tree.processes)
+            switch RecordingEnd.decide(facts) {
+            case .interruptedBeforeRecording(let signal):
+                // Ctrl-C before anything was recorded: the file that was at `output` stays.
+                discard(writer, destination)
+                throw RecorderError.interruptedBeforeRecording(signal: signalName(signal), path: output)
+            case .incomplete(let note):
+                writer.abandon(note: signals.interruption == nil ? note : note + "; the guest was stopped")
+                result.metadata.note = note
+            case .complete(let exitStatus, let signal, let note):
+                try writer.finish(exitStatus: exitStatus, signal: signal, note: note)
+                result.metadata.exitStatus = exitStatus
+                result.metadata.signal = signal
+                result.metadata.note = note
+                result.metadata.complete = true
+            }
         } catch let error as TraceStoreError {
-            discard()
+            discard(writer, destination)
             throw RecorderError.writeFailed(detail: describe(error))
         }
-        // The fast form replaces what was at `output`: from here on nothing recorded can be lost.
+        // Finished, or stopped with at least one block recorded: the trace replaces what was at `output`.
         try destination.commit()
 
-        guard options.pack else {
-            var fastMetadata = metadata
-            fastMetadata.note = FastForm.note
-            return RecordResult(
-                path: output, metadata: fastMetadata, termination: termination, interruptedBy: signals.interruption,
-                instructions: 0, blocks: 0, distinctBlocks: 0, codeWrites: 0, syscalls: 0, dataTouches: 0, threads: 0,
-                translations: scan.translations, pageCaptures: 0, pluginBytes: spool.bytesRead,
-                fileBytes: fileBytes(output), seconds: seconds(clock.now - started), guestSeconds: guestSeconds,
-                packed: false)
-        }
-        // A signal during the pack stops it; the fast form stays (the first one may have stopped the guest).
-        let signalsBefore = signals.count
-        var result = try Packer.pack(path: output, codec: options.blockCodec, chunkBlocks: options.chunkBlocks,
-                                     shouldStop: { signals.count > signalsBefore ? signals.lastSignal : nil })
-        result.termination = termination
-        result.guestSeconds = guestSeconds
-        result.seconds = seconds(clock.now - started)
+        counts = tree.counts
+        result.instructions = counts.instructions
+        result.blocks = counts.blocks
+        result.distinctBlocks = builder.definitions.count
+        result.codeWrites = counts.codeWrites
+        result.syscalls = counts.syscalls
+        result.dataTouches = counts.dataTouches
+        result.threads = counts.threads
+        result.translations = counts.translations
+        result.pageCaptures = counts.pageCaptures
+        result.fileBytes = fileBytes(output)
         return result
     }
 
-    private static func describe(_ error: TraceStoreError) -> String {
+    /// Closes the writer and removes the partial trace: the file at the destination stays as it was.
+    private static func discard(_ writer: TraceWriter, _ destination: TraceDestination) {
+        writer.abandon(note: "nothing kept")
+        destination.discard()
+    }
+
+    static func describe(_ error: TraceStoreError) -> String {
         switch error {
         case .writeFailed(_, let detail): detail
         default: error.description
@@ -245,7 +301,7 @@ public enum Recorder {
         return total
     }
 
-    private static func seconds(_ duration: Duration) -> Double {
+    static func seconds(_ duration: Duration) -> Double {
         let (s, attoseconds) = duration.components
         return Double(s) + Double(attoseconds) / 1e18
     }

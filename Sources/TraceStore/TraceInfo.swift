@@ -11,6 +11,8 @@ public struct TraceInfo: Sendable, Codable, Equatable {
     public var badChunks: [ChunkProblem]?
     /// Present when the trace is in its fast form (recorded, not packed: docs/recorder.md).
     public var fastForm: FastFormFigures?
+    /// The recorded process tree with each process's executed blocks (empty before schema 3).
+    public var processes: [ProcessFigures] = []
 
     /// The plugin's stream a fast form holds so far (a live recording's grows by 4 MiB segments).
     public struct FastFormFigures: Sendable, Codable, Equatable {
@@ -18,14 +20,25 @@ public struct TraceInfo: Sendable, Codable, Equatable {
         public var storedBytes: UInt64
     }
 
+    /// One process and the blocks its threads executed.
+    public struct ProcessFigures: Sendable, Codable, Equatable {
+        public var process: TraceProcess
+        public var blocks: UInt64
+    }
+
     /// Opens the trace read-only and gathers its figures; `verify` reads every chunk too.
     public static func load(path: String, verify: Bool) throws -> TraceInfo {
         let reader = try TraceReader(path: path)
         let (metadata, summary) = try reader.currentMetadataAndSummary()
         let fastForm = reader.isFastForm ? try reader.fastFormSizes() : nil
+        let blocks = try reader.blocksByThread()
+        let processes = try reader.processes().map { process in
+            ProcessFigures(process: process, blocks: process.threads.reduce(0) { $0 + (blocks[$1] ?? 0) })
+        }
         return TraceInfo(path: path, schemaVersion: reader.schemaVersion, metadata: metadata,
                          summary: summary, badChunks: verify ? try reader.verify() : nil,
-                         fastForm: fastForm.map { FastFormFigures(streamBytes: $0.stream, storedBytes: $0.stored) })
+                         fastForm: fastForm.map { FastFormFigures(streamBytes: $0.stream, storedBytes: $0.stored) },
+                         processes: processes)
     }
 
     /// Throws `TraceStoreError.verifyFailed` when verification found bad chunks.
@@ -72,6 +85,15 @@ public struct TraceInfo: Sendable, Codable, Equatable {
             ("block codec", s.blockCodecs.isEmpty ? "none (no chunks)" : s.blockCodecs.joined(separator: ", ")),
             ("bits per executed block", String(format: "%.3f", s.bitsPerExecutedBlock)),
         ]
+        if !processes.isEmpty {
+            rows.append(("processes", "\(processes.count) (id pid parent origin: exit, blocks, argv)"))
+            for figures in processes {
+                let p = figures.process
+                rows.append(("", "\(p.id) \(p.pid) \(p.parent.map(String.init) ?? "-") \(p.origin.rawValue): "
+                             + "\(p.endDescription), \(figures.blocks) blocks, "
+                             + p.argv.map(Self.shellQuoted).joined(separator: " ")))
+            }
+        }
         if let badChunks {
             rows.append(("verify", badChunks.isEmpty ? "all \(s.chunks) chunks good"
                                                      : "\(badChunks.count) of \(s.chunks) chunks bad"))

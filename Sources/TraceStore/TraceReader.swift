@@ -137,6 +137,36 @@ public final class TraceReader {
         }
     }
 
+    /// The recorded process tree (docs/trace-format.md); empty for traces of schema 1 and 2 and for
+    /// recordings of one process without `--follow` data: then every thread belongs to the one program.
+    public func processes() throws -> [TraceProcess] {
+        guard schemaVersion >= 3 else { return [] }
+        return try snapshot { db in
+            do {
+                return try ProcessRows.read(db)
+            } catch let error as StoredValueError {
+                throw TraceStoreError.damaged(path: self.path, detail: "\(error)")
+            }
+        }
+    }
+
+    /// Blocks executed per thread (from the chunk rows, without decoding them).
+    public func blocksByThread() throws -> [UInt32: UInt64] {
+        try snapshot { db in
+            var blocks: [UInt32: UInt64] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT thread, sum(block_count) FROM chunks GROUP BY thread")
+            while let row = try rows.next() {
+                let fields = StrictRow(row, record: "chunk")
+                do {
+                    blocks[try fields.uint32(0)] = try fields.uint64(1)
+                } catch {
+                    throw TraceStoreError.damaged(path: self.path, detail: "\(error)")
+                }
+            }
+            return blocks
+        }
+    }
+
     public func modules() throws -> [ModuleMapping] {
         try snapshot { db in
             var modules: [ModuleMapping] = []
@@ -145,7 +175,7 @@ public final class TraceReader {
             while let row = try rows.next() {
                 let fields = StrictRow(row, record: "module")
                 do {
-                    _ = try fields.int(4, in: 0...Int64(StoredTextLimits.maxBytes))
+                    _ = try fields.int(4, in: 0...Int64(TraceTextLimits.maxBytes))
                     modules.append(ModuleMapping(start: try fields.uint64(0), end: try fields.uint64(1),
                                                  fileOffset: try fields.uint64(2), path: try fields.text(3)))
                 } catch {
@@ -203,7 +233,7 @@ public final class TraceReader {
     /// at a time. The first bad chunk throws `TraceStoreError.badChunk` naming its sequence.
     public func forEachChunk(_ body: (StreamChunk) throws -> Void) throws {
         try snapshot { db in
-            var decoder = ChunkDecoder(definitions: try self.loadDefinitions(db, allBytes: false), inflater: self.inflater)
+            var decoder = try self.chunkDecoder(db)
             let rows = try Row.fetchCursor(db, sql: ChunkDecoder.selectSQL)
             while let row = try rows.next() {
                 let chunk: StreamChunk
@@ -215,25 +245,6 @@ public final class TraceReader {
                 }
                 try body(chunk)
             }
-        }
-    }
-
-    /// Reads every chunk and lists each one that cannot be read back (checksum, sizes, decoding),
-    /// without stopping at the first. An empty list means every chunk is good.
-    public func verify() throws -> [ChunkProblem] {
-        try snapshot { db in
-            var decoder = ChunkDecoder(definitions: try self.loadDefinitions(db, allBytes: false), inflater: self.inflater)
-            var problems: [ChunkProblem] = []
-            let rows = try Row.fetchCursor(db, sql: ChunkDecoder.selectSQL)
-            while let row = try rows.next() {
-                do {
-                    _ = try decoder.decode(row)
-                } catch {
-                    problems.append(ChunkProblem(sequence: ChunkDecoder.sequence(of: row),
-                                                 thread: ChunkDecoder.thread(of: row), reason: "\(error)"))
-                }
-            }
-            return problems
         }
     }
 
@@ -255,6 +266,20 @@ public final class TraceReader {
         } catch let error as DatabaseError {
             throw TraceStoreError.damaged(path: path, detail: TraceWriter.describe(error))
         }
+    }
+
+    /// A decoder for this snapshot's chunks, told each thread's last chunk so it drops ended threads' state.
+    func chunkDecoder(_ db: Database) throws -> ChunkDecoder {
+        var lastSequence: [UInt32: Int64] = [:]
+        let rows = try Row.fetchCursor(db, sql: ChunkDecoder.lastSequenceSQL)
+        while let row = try rows.next() {
+            // A thread that is not a valid one has no state to drop: its chunks fail their row check.
+            guard case let .int64(thread) = (row[0] as DatabaseValue).storage, let id = UInt32(exactly: thread),
+                  case let .int64(sequence) = (row[1] as DatabaseValue).storage else { continue }
+            lastSequence[id] = sequence
+        }
+        return ChunkDecoder(definitions: try loadDefinitions(db, allBytes: false), inflater: inflater,
+                            lastSequence: lastSequence)
     }
 
     private func loadDefinitions(_ db: Database, allBytes: Bool) throws -> [BlockDefinition] {
@@ -302,7 +327,7 @@ public final class TraceReader {
         return definitionCache
     }
 
-    private func forEachCodePage(_ db: Database, where key: (UInt64, UInt32)?,
+    func forEachCodePage(_ db: Database, where key: (UInt64, UInt32)?,
                                  _ body: (CodePage) throws -> Void) throws {
         var sql = """
             SELECT p.address, p.version, b.size, length(b.data), b.data
@@ -409,11 +434,6 @@ public final class TraceReader {
             .damaged(path: path, detail: TraceWriter.describe(error))
         }
     }
-}
-
-/// Sanity limit on stored strings (paths, metadata fields), so a hostile file cannot make them huge.
-enum StoredTextLimits {
-    static let maxBytes = 1 << 20
 }
 
 /// Sanity limits on stored block definitions.

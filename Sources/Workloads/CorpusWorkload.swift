@@ -26,10 +26,13 @@ public struct CorpusWorkload: Sendable {
     public var packages: [String]
     /// Why the run is set up this way, when that is not obvious.
     public var note: String
+    /// Whether the corpus records the whole process tree (forks, execve'd programs); the workloads made
+    /// before the recorder followed processes keep one process, as recorded.
+    public var followProcesses: Bool
 
     public init(name: String, summary: String, kind: Kind, recipe: Workload.Recipe, arguments: [String] = [],
                 inputs: [GeneratedInput] = [], maxInstructions: UInt64? = nil, dataPages: Bool = false,
-                packages: [String], note: String = "") {
+                packages: [String], note: String = "", followProcesses: Bool = false) {
         self.name = name
         self.summary = summary
         self.kind = kind
@@ -40,6 +43,7 @@ public struct CorpusWorkload: Sendable {
         self.dataPages = dataPages
         self.packages = packages
         self.note = note
+        self.followProcesses = followProcesses
     }
 
     /// The catalog form (name, summary, recipe, arguments).

@@ -34,7 +34,9 @@ extension RecordCommand {
         let maxInstructions = maxInsns ?? corpus.maxInstructions
         let options = RecordOptions(output: output, overwrite: force, maxInstructions: maxInstructions,
                                     skipInstructions: skipInsns, dataPages: dataPages || corpus.dataPages,
-                                    blockCodec: codec ?? .writerDefault, pack: !noPack)
+                                    blockCodec: codec ?? .writerDefault, pack: !noPack,
+                                    followProcesses: corpus.followProcesses && !noFollow,
+                                    maxProcesses: maxProcesses ?? RecordOptions.defaultMaxProcesses)
         let live = StandardError.isTerminal
         let progress: ((RecordProgress) -> Void)? = live ? { Self.drawProgress($0) } : nil
         guard files.changeCurrentDirectoryPath(directory) else {
@@ -56,7 +58,7 @@ extension RecordCommand {
                 arch: result.metadata.arch.rawValue, instructions: result.instructions, blocks: result.blocks,
                 fileBytes: result.fileBytes, complete: result.metadata.complete, note: result.metadata.note,
                 termination: result.termination.description, recorderVersion: result.metadata.recorderVersion,
-                date: result.metadata.date)
+                date: result.metadata.date, processes: result.processes.count)
             let entry = CorpusManifestFile.entry(corpus, trace: trace, command: [program] + prepared.arguments,
                                                  maxInstructions: maxInstructions, dataPages: options.dataPages,
                                                  recording: recording)
