@@ -95,10 +95,14 @@ public enum Packer {
         let parser = PluginStreamParser()
         var stopped: Int32?
         var ended = false
+        var pid: Int32 = 0
         do {
             try reader.forEachFastFormSegment { segment in
                 if let signal = shouldStop() { stopped = signal; return false }
-                ended = try parser.feed(segment) { try assembler.handle($0) }
+                ended = try parser.feed(segment) { record in
+                    if case .process(let process) = record { pid = process.pid }
+                    return try assembler.handle(record)
+                }
                 return !ended
             }
         } catch {
@@ -117,6 +121,15 @@ public enum Packer {
             guestSeconds: facts?.guestSeconds ?? 0, packed: true)
         do {
             try assembler.finishThreads()
+            // The one process (schema 3's processes table), as a tree of one.
+            let termination = facts?.termination
+            let process = TraceProcess(
+                id: 0, pid: pid, parent: nil, origin: .start, program: metadata.program, argv: metadata.argv,
+                threads: (0..<UInt32(assembler.counts.threads)).map { $0 },
+                exitStatus: termination.flatMap { if case .exited(let code) = $0 { code } else { nil } },
+                signal: termination.flatMap { if case .signaled(let number) = $0 { number } else { nil } })
+            writer.setProcesses([process])
+            result.processes = [process]
             let note = try finish(writer, assembler: assembler, facts: facts, truncatedTail: ended ? 0 : parser.pending,
                                   arch: arch)
             result.metadata.note = note.text

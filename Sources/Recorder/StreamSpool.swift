@@ -37,7 +37,7 @@ struct StreamScan {
             let kind = UInt32(truncatingIfNeeded: header), length = Int(header >> 32)
             header = 0
             headerBytes = 0
-            guard length <= PluginWire.maxPayload, (PluginWire.hello...PluginWire.end).contains(kind) else {
+            guard length <= PluginWire.maxPayload, (PluginWire.hello...PluginWire.exit).contains(kind) else {
                 throw RecorderError.protocolError(detail: "record of kind \(kind) claiming \(length) bytes")
             }
             guard sawHello || kind == PluginWire.hello else {

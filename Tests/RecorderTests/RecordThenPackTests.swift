@@ -75,6 +75,7 @@ private func sampleStream() -> [UInt8] {
                     case .module(let module): kinds.append("module \(module.path)")
                     case .threadEnd(let thread): kinds.append("thread-end \(thread)")
                     case .end: kinds.append("end"); return false
+                    default: kinds.append("other")
                     }
                     return true
                 }
@@ -98,7 +99,7 @@ private func sampleStream() -> [UInt8] {
         let fast = directory + "/fast.plextrace", direct = directory + "/direct.plextrace"
 
         let unpacked = try Recorder.record(program: command.program, arguments: command.arguments,
-                                           options: RecordOptions(output: fast, pack: false))
+                                           options: RecordOptions(output: fast, pack: false, followProcesses: false))
         #expect(!unpacked.packed)
         #expect(unpacked.blocks == 0)
         #expect(unpacked.pluginBytes > 0)
@@ -118,7 +119,7 @@ private func sampleStream() -> [UInt8] {
         #expect(throws: RecorderError.notFastForm(path: fast)) { try Packer.pack(path: fast) }
 
         let recorded = try Recorder.record(program: command.program, arguments: command.arguments,
-                                           options: RecordOptions(output: direct))
+                                           options: RecordOptions(output: direct, followProcesses: false))
         #expect(recorded.packed)
         #expect(recorded.guestSeconds <= recorded.seconds)
         let a = try ReadBack(fast), b = try ReadBack(direct)
@@ -142,7 +143,7 @@ private func sampleStream() -> [UInt8] {
         let command = try WorkloadCatalog.crossPageCall(iterations: 5, arch: .x86_64).prepare(in: directory + "/bin")
         let fast = directory + "/fast.plextrace"
         _ = try Recorder.record(program: command.program, arguments: command.arguments,
-                                options: RecordOptions(output: fast, pack: false))
+                                options: RecordOptions(output: fast, pack: false, followProcesses: false))
         let before = try Data(contentsOf: URL(fileURLWithPath: fast))
         #expect(throws: RecorderError.packInterrupted(signal: "SIGINT", path: fast)) {
             try Packer.pack(path: fast, shouldStop: { SIGINT })

@@ -7,22 +7,18 @@ import Glibc
 #endif
 
 /// `plexlab record` of a program that never ends, stopped by SIGKILL or SIGINT, with `plexlab info`
-/// reading the trace while the recording writes it (at OUT.partial until it is renamed over OUT). While the
-/// guest runs the trace is in its fast form (docs/recorder.md, "Record, then pack"): it grows by segments of
-/// 4 MiB of the plugin's stream; `plexlab pack` (or the end of `record`) turns it into chunks.
+/// reading the trace while the recording writes it (at OUT.partial until it is renamed over OUT).
 @Suite(.serialized) struct RecordKillTests {
     static let chunkBlocks = 4096
-    /// Bytes of the plugin's stream per fast-form segment (StreamSpool).
-    static let segmentBytes: UInt64 = 4 << 20
 
     /// A shell spinning forever; the marker finds its qemu process afterwards.
     private func spinner(_ marker: String) -> [String] {
         ["/bin/sh", "-c", ": \(marker); while :; do :; done"]
     }
 
-    private func startRecording(_ trace: String, marker: String, scratch: Scratch) throws -> Child {
+    private func startRecording(_ trace: String, marker: String, scratch: Scratch, extra: [String] = []) throws -> Child {
         try Child(try builtExecutable("plexlab"),
-                  ["record", "--out", trace, "--chunk-blocks", String(Self.chunkBlocks), "--"] + spinner(marker),
+                  ["record", "--out", trace, "--chunk-blocks", String(Self.chunkBlocks)] + extra + ["--"] + spinner(marker),
                   scratch: scratch)
     }
 
@@ -57,17 +53,14 @@ import Glibc
         return info
     }
 
-    /// Waits until the live fast form holds `count` segments of the plugin's stream.
-    private func waitForSegments(_ count: UInt64, trace: String, child: Child, scratch: Scratch) throws -> Int {
-        var looks = 0, seen: UInt64 = 0, stream: UInt64 = 0
+    private func waitForChunks(_ count: UInt64, trace: String, child: Child, scratch: Scratch) throws -> Int {
+        var looks = 0, seen: UInt64 = 0, blocks: UInt64 = 0
         let deadline = Date().addingTimeInterval(90)
         while seen < count && child.isRunning && Date() < deadline {
             if let info = try look(trace + ".partial", scratch: scratch) {
-                let bytes = info.fastForm?.streamBytes ?? 0
-                #expect(info.fastForm != nil, "a live recording is in its fast form")
-                #expect(bytes >= stream, "a later snapshot has less of the stream")
-                stream = bytes
-                seen = bytes / Self.segmentBytes
+                #expect(info.summary.blocksExecuted >= blocks, "a later snapshot has fewer blocks")
+                blocks = info.summary.blocksExecuted
+                seen = info.summary.chunks
                 looks += 1
             } else {
                 usleep(20_000)
@@ -78,20 +71,18 @@ import Glibc
             let run = child.wait()
             Issue.record("plexlab record ended by itself, status \(run.status): \(run.stderr)")
         }
-        #expect(seen >= count, "saw \(seen) segments")
+        #expect(seen >= count, "saw \(seen) chunks")
         return looks
     }
 
-    /// kill -9 of the recorder leaves its fast form at OUT.partial: readable, and `plexlab pack` makes it an
-    /// incomplete trace of at least the blocks of the segments seen (a segment holds at most 1 M TB ids).
     @Test func sigkillMidRecordingLeavesAReadableIncompleteTrace() throws {
         let scratch = Scratch()
         defer { scratch.remove() }
-        for killAfter: UInt64 in [1, 3] {
+        for killAfter: UInt64 in [1, 6] {
             let marker = "plexlab-spin-\(UUID().uuidString.prefix(8))"
             let trace = scratch.path("killed-\(killAfter).plextrace")
             let child = try startRecording(trace, marker: marker, scratch: scratch)
-            let looks = try waitForSegments(killAfter, trace: trace, child: child, scratch: scratch)
+            let looks = try waitForChunks(killAfter, trace: trace, child: child, scratch: scratch)
             #expect(looks >= 1)
             // The guest runs in its own qemu process, besides the recorder.
             #expect(processes(with: marker).contains { $0 != child.pid })
@@ -102,15 +93,8 @@ import Glibc
             #expect(!FileManager.default.fileExists(atPath: trace))
             let info = try #require(try look(trace + ".partial", scratch: scratch))
             #expect(!info.metadata.complete)
-            #expect((info.fastForm?.streamBytes ?? 0) >= killAfter * Self.segmentBytes)
-            let pack = try plexlab(["pack", trace + ".partial"], scratch: scratch, timeout: 120)
-            #expect(pack.status == 0, "\(pack.stderr)")
-            let packed = try #require(try look(trace + ".partial", scratch: scratch))
-            #expect(packed.fastForm == nil)
-            #expect(!packed.metadata.complete)
-            #expect(packed.metadata.note.contains("recorder stopped before the guest ended"), "\(packed.metadata.note)")
-            // Each segment is 4 MiB of records; the spinner's are nearly all 4-byte TB ids.
-            #expect(packed.summary.blocksExecuted >= killAfter * Self.segmentBytes / 8)
+            #expect(info.summary.chunks >= killAfter)
+            #expect(info.summary.blocksExecuted >= killAfter * UInt64(Self.chunkBlocks))
         }
     }
 
@@ -136,7 +120,7 @@ import Glibc
         let marker = "plexlab-spin-\(UUID().uuidString.prefix(8))"
         let trace = scratch.path("interrupted.plextrace")
         let child = try startRecording(trace, marker: marker, scratch: scratch)
-        _ = try waitForSegments(2, trace: trace, child: child, scratch: scratch)
+        _ = try waitForChunks(2, trace: trace, child: child, scratch: scratch)
         kill(child.pid, SIGINT)
         let ended = child.wait(timeout: 60)
         #expect(!ended.timedOut)
@@ -144,13 +128,47 @@ import Glibc
         for marker in crashMarkers { #expect(!ended.stderr.contains(marker), "\(ended.stderr)") }
         expectGuestGone(marker)
 
-        // Stopped with blocks recorded: renamed over the target and packed like a finished trace.
+        // Stopped with chunks recorded: renamed over the target like a finished trace.
         #expect(!FileManager.default.fileExists(atPath: trace + ".partial"))
         let info = try #require(try look(trace, scratch: scratch))
-        #expect(info.fastForm == nil)
         #expect(!info.metadata.complete)
         #expect(info.metadata.note.contains("SIGINT"), "note: \(info.metadata.note)")
         #expect(info.summary.chunks >= 2)
-        #expect(info.summary.blocksExecuted >= 2 * Self.segmentBytes / 8)
+    }
+
+    /// One process recorded then packed (--no-follow, docs/recorder.md "Record, then pack"): the live trace is
+    /// the fast form, growing by 4 MiB segments of the plugin's stream; kill -9 leaves it at OUT.partial and
+    /// `plexlab pack` makes it an incomplete trace of at least the blocks those segments hold.
+    @Test func sigkillOfAOneProcessRecordingLeavesAFastFormThatPacks() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let segmentBytes: UInt64 = 4 << 20
+        let marker = "plexlab-spin-\(UUID().uuidString.prefix(8))"
+        let trace = scratch.path("fast.plextrace")
+        let child = try startRecording(trace, marker: marker, scratch: scratch, extra: ["--no-follow"])
+        var stream: UInt64 = 0
+        let deadline = Date().addingTimeInterval(90)
+        while stream < 2 * segmentBytes && child.isRunning && Date() < deadline {
+            if let info = try look(trace + ".partial", scratch: scratch) {
+                #expect(info.fastForm != nil, "a live one-process recording is in its fast form")
+                #expect((info.fastForm?.streamBytes ?? 0) >= stream, "a later snapshot has less of the stream")
+                stream = info.fastForm?.streamBytes ?? 0
+            } else {
+                usleep(20_000)
+            }
+        }
+        #expect(stream >= 2 * segmentBytes)
+        kill(child.pid, SIGKILL)
+        _ = child.wait()
+        expectGuestGone(marker)
+        #expect(!FileManager.default.fileExists(atPath: trace))
+        let pack = try plexlab(["pack", trace + ".partial"], scratch: scratch, timeout: 120)
+        #expect(pack.status == 0, "\(pack.stderr)")
+        let packed = try #require(try look(trace + ".partial", scratch: scratch))
+        #expect(packed.fastForm == nil)
+        #expect(!packed.metadata.complete)
+        #expect(packed.metadata.note.contains("recorder stopped before the guest ended"), "\(packed.metadata.note)")
+        // Each segment is 4 MiB of records; the spinner's are nearly all 4-byte TB ids.
+        #expect(packed.summary.blocksExecuted >= 2 * segmentBytes / 8)
     }
 }
