@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Recording benchmark: wall time of each workload under plain qemu-x86_64 (no plugin), under the floor plugin
-# (scripts/floor-plugin), under `plexlab record --no-pack` (the guest run), `plexlab pack`, `plexlab record`
+# (scripts/floor-plugin), under `plexlab record --no-follow --no-pack` (the guest run), `plexlab pack`, `plexlab record`
 # (record + pack) and `record --no-pack --data-pages`, in interleaved rounds (medians of per-round ratios), and
 # the bits per executed block of each packed trace, written to Reports/record-bench.md.
 #

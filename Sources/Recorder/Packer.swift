@@ -145,17 +145,7 @@ public enum Packer {
             throw RecorderError.writeFailed(detail: error.description)
         }
 
-        let counts = assembler.counts
-        result.instructions = counts.instructions
-        result.blocks = counts.blocks
-        result.distinctBlocks = builder.definitions.count
-        result.codeWrites = counts.codeWrites
-        result.syscalls = counts.syscalls
-        result.dataTouches = counts.dataTouches
-        result.threads = counts.threads
-        result.translations = counts.translations
-        result.pageCaptures = counts.pageCaptures
-        result.fileBytes = Recorder.fileBytes(path)
+        result.fill(assembler.counts, distinctBlocks: builder.definitions.count, path: path)
         let (s, attoseconds) = (clock.now - started).components
         result.seconds = result.guestSeconds + Double(s) + Double(attoseconds) / 1e18
         return result

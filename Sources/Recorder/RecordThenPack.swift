@@ -15,28 +15,11 @@ extension Recorder {
         let signals = SignalWatcher()
         defer { signals.stop() }
 
-        let (guest, guestArgv) = try GuestProgram.resolveCommand(program, arguments: arguments,
-                                                                 environment: options.environment)
-        let isScript = guest.path != (try? GuestProgram.locate(program, path: options.environment["PATH"] ?? "/usr/bin:/bin"))
-        let qemu = try Tools.qemu(guest.qemuName, environment: options.environment)
-        let plugin = try Tools.plugin(environment: options.environment)
-        let output = options.output
-        // Checks the path (--force replaces only a trace), locks it against a second recorder, and names
-        // the .partial file the trace is written to until it is renamed over `output`.
-        let destination: TraceDestination
-        do {
-            destination = try TraceDestination(path: output, overwrite: options.overwrite)
-        } catch TraceStoreError.exists(let path) {
-            throw RecorderError.outputExists(path: path)
-        } catch TraceStoreError.writeFailed(_, let detail) {
-            throw RecorderError.outputUnwritable(path: output, detail: detail)
-        }
+        let launch = try Launch(program: program, arguments: arguments, options: options)
+        let (guest, guestArgv, isScript, qemu, plugin) = (launch.guest, launch.guestArgv, launch.isScript, launch.qemu,
+                                                          launch.plugin)
+        let (destination, metadata, output) = (launch.destination, launch.metadata, options.output)
         let partial = destination.partialPath
-
-        let metadata = TraceMetadata(
-            program: guest.path, argv: [program] + arguments, arch: guest.arch, recorder: "qemu-user",
-            recorderVersion: Tools.qemuVersion(qemu), host: hostDescription(), date: Date().ISO8601Format(),
-            hasDataTouches: options.dataPages)
         // While the guest runs, the plugin's stream goes into the fast form as it comes; blocks are decoded
         // and densely coded by the pack, after the guest has exited (docs/recorder.md, "Record, then pack").
         let fastForm: FastFormWriter

@@ -113,28 +113,11 @@ public enum Recorder {
         let signals = SignalWatcher()
         defer { signals.stop() }
 
-        let (guest, guestArgv) = try GuestProgram.resolveCommand(program, arguments: arguments,
-                                                                 environment: options.environment)
-        let isScript = guest.path != (try? GuestProgram.locate(program, path: options.environment["PATH"] ?? "/usr/bin:/bin"))
-        let qemu = try Tools.qemu(guest.qemuName, environment: options.environment)
-        let plugin = try Tools.plugin(environment: options.environment)
-        let output = options.output
-        // Checks the path (--force replaces only a trace), locks it against a second recorder, and names
-        // the .partial file the trace is written to until it is renamed over `output`.
-        let destination: TraceDestination
-        do {
-            destination = try TraceDestination(path: output, overwrite: options.overwrite)
-        } catch TraceStoreError.exists(let path) {
-            throw RecorderError.outputExists(path: path)
-        } catch TraceStoreError.writeFailed(_, let detail) {
-            throw RecorderError.outputUnwritable(path: output, detail: detail)
-        }
+        let launch = try Launch(program: program, arguments: arguments, options: options)
+        let (guest, guestArgv, isScript, qemu, plugin) = (launch.guest, launch.guestArgv, launch.isScript, launch.qemu,
+                                                          launch.plugin)
+        let (destination, metadata, output) = (launch.destination, launch.metadata, options.output)
         let partial = destination.partialPath
-
-        let metadata = TraceMetadata(
-            program: guest.path, argv: [program] + arguments, arch: guest.arch, recorder: "qemu-user",
-            recorderVersion: Tools.qemuVersion(qemu), host: hostDescription(), date: Date().ISO8601Format(),
-            hasDataTouches: options.dataPages)
         // Encoding and committing chunks on a second thread lets this one keep draining the plugin's pipe.
         var writerOptions = TraceWriter.Options(blockCodec: options.blockCodec, commitInBackground: true)
         if let chunkBlocks = options.chunkBlocks { writerOptions.chunkBlocks = chunkBlocks }
@@ -216,7 +199,7 @@ public enum Recorder {
             discard(writer, destination)
             throw RecorderError.qemuFailedToStart(qemu: qemuName, status: ended.description)
         }
-        var counts = tree.counts
+        let counts = tree.counts
         // No guest code ran at all (QEMU could not load the program, e.g. its ELF interpreter is missing):
         // an error, not a "complete" trace of 0 blocks. With --skip-insns, 0 recorded blocks can be right.
         if counts.blocks == 0, counts.translations == 0, signals.interruption == nil,
@@ -265,17 +248,7 @@ public enum Recorder {
         // Finished, or stopped with at least one block recorded: the trace replaces what was at `output`.
         try destination.commit()
 
-        counts = tree.counts
-        result.instructions = counts.instructions
-        result.blocks = counts.blocks
-        result.distinctBlocks = builder.definitions.count
-        result.codeWrites = counts.codeWrites
-        result.syscalls = counts.syscalls
-        result.dataTouches = counts.dataTouches
-        result.threads = counts.threads
-        result.translations = counts.translations
-        result.pageCaptures = counts.pageCaptures
-        result.fileBytes = fileBytes(output)
+        result.fill(tree.counts, distinctBlocks: builder.definitions.count, path: output)
         return result
     }
 
