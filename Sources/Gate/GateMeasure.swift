@@ -23,20 +23,16 @@ public enum GateMeasure {
             } catch let error as ReplayError {
                 throw GateError("baseline: \(error.description)")
             }
-            var resolved: [(entry: String, profile: CostProfile)] = []
-            for entry in baseline.profiles {
-                let profile: CostProfile
-                do {
-                    profile = try CostProfile.resolve(entry)
-                } catch let error as CostProfileError {
-                    throw GateError("baseline: unknown profile \"\(entry)\": \(error.description)")
-                }
-                if let clash = resolved.first(where: { $0.profile.name == profile.name }) {
-                    throw GateError("baseline: profiles \"\(clash.entry)\" and \"\(entry)\" are both named \"\(profile.name)\"")
-                }
-                resolved.append((entry, profile))
+            // The one selection rule of compare, replay and report (CostModel's ProfileSelection); a baseline
+            // may gate no profile at all.
+            do {
+                profiles = baseline.profiles.isEmpty ? []
+                    : try ProfileSelection(baseline.profiles).entries.map { (entry: $0.option, profile: $0.profile) }
+            } catch let error as CostProfileError {
+                throw GateError("baseline: unknown profile \"\(error.path)\": \(error.description)")
+            } catch let error as ProfileSelectionError {
+                throw GateError("baseline: \(error.description)")
             }
-            profiles = resolved
             do {
                 parameters = try ReplayParameters(arguments: baseline.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
             } catch let error as ReplayParameterError {

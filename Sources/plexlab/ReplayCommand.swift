@@ -31,8 +31,8 @@ struct ReplayCommand: ParsableCommand {
 
 /// Options shared by `replay` and `compare`.
 struct ReplayOptions: ParsableArguments {
-    @Option(help: "Cost profile for the table: pentium3, pentium4, modern, or a JSON profile file.")
-    var profile: String = "modern"
+    @Option(help: "Cost profile: all, a built-in name or a JSON profile file (repeatable; the table shows the first; docs/cost-profiles.md).")
+    var profile: [ProfileOption] = [.builtIn("modern")]
 
     @Option(name: .customLong("param"), help: "Replay parameter key=value (page-size, ibtc-size, ras-depth, code-cache, legacy-policy).")
     var parameters: [String] = []
@@ -40,13 +40,15 @@ struct ReplayOptions: ParsableArguments {
     @Flag(help: "Print JSON (docs/results-schema.md) instead of a table.")
     var json = false
 
-    /// Parameters, the chosen profile, and every profile to estimate with (built-ins plus a file's).
+    func validate() throws {
+        _ = try ProfileSelection.validated(profile)
+    }
+
+    /// Parameters, the profile the table shows, and every profile to estimate with (the selection plus the
+    /// built-ins it does not shadow: `ProfileSelection.withBuiltIns`).
     func resolve() throws -> (ReplayParameters, CostProfile, [CostProfile]) {
         let parameters = try ReplayParameters(arguments: self.parameters)
-        let chosen = try CostProfile.resolve(profile)
-        var profiles = CostProfile.builtIn
-        if !profiles.contains(where: { $0.name == chosen.name }) { profiles.append(chosen) }
-        else if CostProfile.named(chosen.name) != chosen { profiles = profiles.filter { $0.name != chosen.name } + [chosen] }
-        return (parameters, chosen, profiles)
+        let selection = try ProfileSelection(profile)
+        return (parameters, selection.primary, selection.withBuiltIns)
     }
 }
