@@ -84,13 +84,11 @@ extension StrategyResult {
             estimates = []
             return
         }
-        let events = raw.counts.sorted { $0.key < $1.key }.compactMap { entry in
-            entry.key.costKey.map { (key: $0, count: entry.value) }
-        }
+        let events = TrapCause.costEvents(raw.counts.map { (cause: $0.key, count: $0.value) })
         estimates = profiles.map { profile in
-            let cycles = profile.cycles(instructions: summary.instructions, blocks: summary.blocks,
-                                        translator: translator, events: events,
-                                        scanned: raw.scanned, translated: raw.translated)
+            let cycles = profile.breakdown(instructions: summary.instructions, blocks: summary.blocks,
+                                           translator: translator, events: events,
+                                           scanned: raw.scanned, translated: raw.translated).reduce(0) { $0 + $1.cycles }
             let native = Double(summary.instructions) * profile[.cpi]
             return CostEstimate(profile: profile.name, cycles: cycles, slowdown: native > 0 ? cycles / native : 1)
         }

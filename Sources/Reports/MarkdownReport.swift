@@ -1,3 +1,4 @@
+import CostModel
 import TraceModel
 /// report.md: GitHub-flavoured Markdown for a pull-request comment or a CI job summary.
 public enum MarkdownReport {
@@ -66,7 +67,7 @@ public enum MarkdownReport {
         return out
     }
 
-    static func comparisonTable(_ trace: ReportTrace, profiles: [ReportProfile]) -> String {
+    static func comparisonTable(_ trace: ReportTrace, profiles: [CostProfile]) -> String {
         var header = ["strategy", "traps", "traps/1k insn", "scanned", "translated"]
         for profile in profiles { header += ["cycles (\(Escape.markdown(profile.name)))", "slowdown (\(Escape.markdown(profile.name)))"] }
         header.append("main causes")
@@ -159,7 +160,7 @@ public enum MarkdownReport {
         let traps = counts.reduce(UInt64(0)) { $1.isTrap ? $0 &+ $1.count : $0 }
         guard traps > 0 else { return "" }
         let causes = counts.filter { $0.isTrap && $0.count > 0 }.sorted { $0.count > $1.count }
-        var text = "**\(NumberFormat.integer(traps))** " + causes.map { causes.count == 1 ? Escape.markdown($0.cause) : "\(Escape.markdown($0.cause)) \(NumberFormat.integer($0.count))" }.joined(separator: ", ")
+        var text = "**\(NumberFormat.integer(traps))** " + causes.map { causes.count == 1 ? Escape.markdown($0.cause.rawValue) : "\(Escape.markdown($0.cause.rawValue)) \(NumberFormat.integer($0.count))" }.joined(separator: ", ")
         if let cycles { text += "<br>\(NumberFormat.cycles(cycles)) cyc" }
         return text
     }

@@ -18,27 +18,15 @@ public enum ReplayAdapter {
         }
     }
 
-    public static func profile(_ profile: CostProfile) -> ReportProfile {
-        var causeCost: [String: Double] = [:]
-        for cause in TrapCause.allCases {
-            if let key = cause.costKey { causeCost[cause.rawValue] = profile[key] }
-        }
-        return ReportProfile(name: profile.name, description: profile.description,
-                             cyclesPerInstruction: profile[.cpi], scanPerInstruction: profile[.scanPerInsn],
-                             translatePerInstruction: profile[.translatePerInsn], causeCost: causeCost,
-                             codeFactor: Dictionary(uniqueKeysWithValues: TranslatorKind.allCases.map { ($0.rawValue, profile.codeFactor($0)) }),
-                             blockCost: Dictionary(uniqueKeysWithValues: TranslatorKind.allCases.map { ($0.rawValue, profile.blockCost($0)) }))
-    }
-
     static func counts(_ counts: [TrapCause: UInt64]) -> [CauseCount] {
-        counts.sorted { $0.key < $1.key }.map { CauseCount(cause: $0.key.rawValue, count: $0.value, isTrap: $0.key.isTrap) }
+        counts.sorted { $0.key < $1.key }.map { CauseCount(cause: $0.key, count: $0.value) }
     }
 
     public static func strategy(_ result: StrategyResult) -> ReportStrategy {
-        ReportStrategy(name: result.name, translator: result.translator.rawValue, unavailable: result.unavailable, counts: counts(result.counts),
+        ReportStrategy(name: result.name, translator: result.translator, unavailable: result.unavailable, counts: counts(result.counts),
                        traps: result.traps, trapsPerKiloInstruction: result.trapsPerKiloInstruction,
                        scanned: result.scanned, translated: result.translated,
-                       estimates: result.estimates.map { ReportEstimate(profile: $0.profile, cycles: $0.cycles, slowdown: $0.slowdown) },
+                       estimates: result.estimates,
                        sites: result.sites.map { ReportSite(address: $0.address, counts: counts($0.counts)) },
                        pages: result.pages.map { ReportPage(page: $0.page, counts: counts($0.counts)) })
     }

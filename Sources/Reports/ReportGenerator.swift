@@ -36,7 +36,7 @@ public enum ReportGenerator {
             traces.append(ReplayAdapter.trace(result, context: context, top: options.top))
         }
         let title = traces.count == 1 ? "PlexLab report: \(traces[0].name)" : "PlexLab report: \(traces.count) traces"
-        let input = ReportInput(title: title, profiles: profiles.map(ReplayAdapter.profile), traces: traces, top: options.top)
+        let input = ReportInput(title: title, profiles: profiles, traces: traces, top: options.top)
         return try ReportWriter.write(input, resultsJSON: try ResultsJSON.encode(results, profiles: profiles) + "\n", to: directory)
     }
 }

@@ -1,3 +1,5 @@
+import CostModel
+import Replay
 import Symbols
 import TraceModel
 
@@ -7,12 +9,12 @@ public struct ReportInput: Sendable, Equatable {
     /// Heading of the report ("PlexLab report: 3 traces").
     public var title: String
     /// The cost profiles shown, in column order; the first is the primary one (site ranking, verdict order).
-    public var profiles: [ReportProfile]
+    public var profiles: [CostProfile]
     public var traces: [ReportTrace]
     /// How many trap sites and pages each table lists.
     public var top: Int
 
-    public init(title: String, profiles: [ReportProfile], traces: [ReportTrace], top: Int = 10) {
+    public init(title: String, profiles: [CostProfile], traces: [ReportTrace], top: Int = 10) {
         self.title = title
         self.profiles = profiles
         self.traces = traces
@@ -20,47 +22,16 @@ public struct ReportInput: Sendable, Equatable {
     }
 }
 
-/// What a profile charges, enough to split a strategy's cycles by cause.
-public struct ReportProfile: Sendable, Equatable {
-    public var name: String
-    public var description: String
-    public var cyclesPerInstruction: Double
-    public var scanPerInstruction: Double
-    public var translatePerInstruction: Double
-    /// Cycles charged per count of each cause; causes that cost nothing by themselves are absent.
-    public var causeCost: [String: Double]
-    /// Per translator kind (`ReportStrategy.translator`): the factor on cpi its code runs at, and its cycles
-    /// per executed block (docs/strategies.md section 4); absent kinds run at factor 1 with no block cost.
-    public var codeFactor: [String: Double]
-    public var blockCost: [String: Double]
-
-    public init(name: String, description: String = "", cyclesPerInstruction: Double, scanPerInstruction: Double,
-                translatePerInstruction: Double, causeCost: [String: Double], codeFactor: [String: Double] = [:],
-                blockCost: [String: Double] = [:]) {
-        self.codeFactor = codeFactor
-        self.blockCost = blockCost
-        self.name = name
-        self.description = description
-        self.cyclesPerInstruction = cyclesPerInstruction
-        self.scanPerInstruction = scanPerInstruction
-        self.translatePerInstruction = translatePerInstruction
-        self.causeCost = causeCost
-    }
-
-    public func cost(of cause: String) -> Double { causeCost[cause] ?? 0 }
-}
-
 /// How many times one cause happened.
 public struct CauseCount: Sendable, Equatable {
-    public var cause: String
+    public var cause: TrapCause
     public var count: UInt64
     /// Whether it is an entry into the monitor (counted as a trap), rather than e.g. an IBTC hit or a link.
-    public var isTrap: Bool
+    public var isTrap: Bool { cause.isTrap }
 
-    public init(cause: String, count: UInt64, isTrap: Bool = true) {
+    public init(cause: TrapCause, count: UInt64) {
         self.cause = cause
         self.count = count
-        self.isTrap = isTrap
     }
 }
 
@@ -138,8 +109,8 @@ public struct SiteLocation: Sendable, Equatable {
 /// One strategy's numbers for one trace.
 public struct ReportStrategy: Sendable, Equatable {
     public var name: String
-    /// The translator kind that runs its guest code ("none", "same-isa", "cross-isa").
-    public var translator: String
+    /// The translator kind that runs its guest code.
+    public var translator: TranslatorKind
     /// Why there are no numbers, else nil.
     public var unavailable: String?
     /// Every cause the strategy counts, in table order (zeros allowed).
@@ -148,15 +119,15 @@ public struct ReportStrategy: Sendable, Equatable {
     public var trapsPerKiloInstruction: Double
     public var scanned: UInt64
     public var translated: UInt64
-    public var estimates: [ReportEstimate]
+    public var estimates: [CostEstimate]
     /// Counts by guest address (the trapping instruction).
     public var sites: [ReportSite]
     /// Counts by page.
     public var pages: [ReportPage]
 
-    public init(name: String, translator: String = "none", unavailable: String? = nil, counts: [CauseCount], traps: UInt64,
+    public init(name: String, translator: TranslatorKind = .none, unavailable: String? = nil, counts: [CauseCount], traps: UInt64,
                 trapsPerKiloInstruction: Double, scanned: UInt64 = 0, translated: UInt64 = 0,
-                estimates: [ReportEstimate], sites: [ReportSite] = [], pages: [ReportPage] = []) {
+                estimates: [CostEstimate], sites: [ReportSite] = [], pages: [ReportPage] = []) {
         self.name = name
         self.translator = translator
         self.unavailable = unavailable
@@ -170,21 +141,7 @@ public struct ReportStrategy: Sendable, Equatable {
         self.pages = pages
     }
 
-    public func estimate(_ profile: String) -> ReportEstimate? { estimates.first { $0.profile == profile } }
-}
-
-/// A strategy's cost under one profile, as the replay computed it.
-public struct ReportEstimate: Sendable, Equatable {
-    public var profile: String
-    public var cycles: Double
-    /// cycles / cycles of native under the same profile.
-    public var slowdown: Double
-
-    public init(profile: String, cycles: Double, slowdown: Double) {
-        self.profile = profile
-        self.cycles = cycles
-        self.slowdown = slowdown
-    }
+    public func estimate(_ profile: String) -> CostEstimate? { estimates.first { $0.profile == profile } }
 }
 
 /// Counts by cause at one guest address.

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import Symbols
+import CostModel
+import Replay
 import TraceModel
 @testable import Reports
 
@@ -9,17 +11,16 @@ enum Fixture {
     static let hostile = "<script>alert(1)</script>|*_[x](y)"
 
     /// pentium3-like costs: cpi 1, int3 500, pf 600, scan 100.
-    static let profile = ReportProfile(name: "pentium3", description: "test profile", cyclesPerInstruction: 1,
-                                       scanPerInstruction: 100, translatePerInstruction: 300,
-                                       causeCost: ["call": 500, "ret": 500, "syscall": 500, "pf_exec": 600])
+    static let profile = CostProfile(name: "pentium3", description: "test profile",
+                                     costs: [.cpi: 1, .scanPerInsn: 100, .translatePerInsn: 300, .trapInt3: 500, .trapPF: 600])
 
     static let instructions: UInt64 = 10_000
 
     /// cycles = insns*cpi + Σ count*cost + scanned*scan_per_insn, as docs/strategies.md defines.
-    static func estimate(_ counts: [CauseCount], scanned: UInt64) -> ReportEstimate {
-        let cycles = Double(instructions) + counts.reduce(0) { $0 + Double($1.count) * profile.cost(of: $1.cause) }
+    static func estimate(_ counts: [CauseCount], scanned: UInt64) -> CostEstimate {
+        let cycles = Double(instructions) + counts.reduce(0) { $0 + Double($1.count) * profile[$1.cause.costKey!] }
             + Double(scanned) * 100
-        return ReportEstimate(profile: "pentium3", cycles: cycles, slowdown: cycles / Double(instructions))
+        return CostEstimate(profile: "pentium3", cycles: cycles, slowdown: cycles / Double(instructions))
     }
 
     static func strategy(_ name: String, _ counts: [CauseCount], scanned: UInt64, sites: [ReportSite] = [],
@@ -32,20 +33,20 @@ enum Fixture {
 
     static var input: ReportInput {
         // sbe: 960 rets at 0x401010 (in the hostile symbol), 39 calls at 0x401005, 1 syscall at 0x401020: 1000 traps.
-        let sbe = strategy("sbe", [CauseCount(cause: "call", count: 39), CauseCount(cause: "ret", count: 960),
-                                   CauseCount(cause: "syscall", count: 1)], scanned: 12,
-                           sites: [ReportSite(address: 0x401010, counts: [CauseCount(cause: "ret", count: 960)]),
-                                   ReportSite(address: 0x401005, counts: [CauseCount(cause: "call", count: 39)]),
-                                   ReportSite(address: 0x401020, counts: [CauseCount(cause: "syscall", count: 1)])],
-                           pages: [ReportPage(page: 0x401000, counts: [CauseCount(cause: "call", count: 39),
-                                                                       CauseCount(cause: "ret", count: 960),
-                                                                       CauseCount(cause: "syscall", count: 1)])])
+        let sbe = strategy("sbe", [CauseCount(cause: .call, count: 39), CauseCount(cause: .ret, count: 960),
+                                   CauseCount(cause: .syscall, count: 1)], scanned: 12,
+                           sites: [ReportSite(address: 0x401010, counts: [CauseCount(cause: .ret, count: 960)]),
+                                   ReportSite(address: 0x401005, counts: [CauseCount(cause: .call, count: 39)]),
+                                   ReportSite(address: 0x401020, counts: [CauseCount(cause: .syscall, count: 1)])],
+                           pages: [ReportPage(page: 0x401000, counts: [CauseCount(cause: .call, count: 39),
+                                                                       CauseCount(cause: .ret, count: 960),
+                                                                       CauseCount(cause: .syscall, count: 1)])])
         // pagefault-nx: 2 pf_exec (page entries at 0x401000 and 0x402000) and the syscall.
-        let nx = strategy("pagefault-nx", [CauseCount(cause: "pf_exec", count: 2), CauseCount(cause: "syscall", count: 1)],
+        let nx = strategy("pagefault-nx", [CauseCount(cause: .pfExec, count: 2), CauseCount(cause: .syscall, count: 1)],
                           scanned: 12,
-                          sites: [ReportSite(address: 0x401000, counts: [CauseCount(cause: "pf_exec", count: 1)]),
-                                  ReportSite(address: 0x402000, counts: [CauseCount(cause: "pf_exec", count: 1)]),
-                                  ReportSite(address: 0x401020, counts: [CauseCount(cause: "syscall", count: 1)])])
+                          sites: [ReportSite(address: 0x401000, counts: [CauseCount(cause: .pfExec, count: 1)]),
+                                  ReportSite(address: 0x402000, counts: [CauseCount(cause: .pfExec, count: 1)]),
+                                  ReportSite(address: 0x401020, counts: [CauseCount(cause: .syscall, count: 1)])])
         let native = strategy("native", [], scanned: 0)
         let legacy = ReportStrategy(name: "pagefault-legacy", unavailable: "needs --data-pages", counts: [], traps: 0,
                                     trapsPerKiloInstruction: 0, estimates: [])
@@ -83,7 +84,7 @@ enum Fixture {
         #expect(verdict.best == "pagefault-nx")
         #expect(verdict.compared == "sbe")
         #expect(abs(verdict.factor! - 511_200.0 / 12_900.0) < 1e-9)
-        #expect(verdict.dominantCause == "ret")
+        #expect(verdict.dominantCause == .ret)
         #expect(verdict.dominantShare == 0.96)
         #expect(MarkdownReport.verdictSentence(trace, profile: "pentium3")
                 == "on pentium3, pagefault-nx runs 39.63x faster than sbe (pagefault-nx is 1.29x native); 96% of sbe's traps are ret traps")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CostModel
 import TraceModel
 @testable import Reports
 
@@ -10,7 +11,7 @@ import TraceModel
                                      host: "test", date: "2026-01-01T00:00:00Z", complete: true)
         let strategies = slowdowns.keys.sorted().map { strategy in
             ReportStrategy(name: strategy, counts: [], traps: 0, trapsPerKiloInstruction: 0,
-                           estimates: slowdowns[strategy]!.map { ReportEstimate(profile: $0.key, cycles: $0.value, slowdown: $0.value) })
+                           estimates: slowdowns[strategy]!.map { CostEstimate(profile: $0.key, cycles: $0.value, slowdown: $0.value) })
         }
         return ReportTrace(name: name, path: "Traces/\(name).plextrace", metadata: metadata,
                            summary: ReportSummary(instructions: 1, blocks: 1, distinctBlocks: 1, codePages: 1, threads: 1,
