@@ -85,7 +85,7 @@ public enum Gate {
         let causes = GateMeasure.causeNames.sorted()
         for selector in (Array(baseline.thresholds.keys) + Array(options.thresholds.keys)).sorted()
         where !GateMetric.isSelector(selector, causes: causes) {
-            throw GateError("unknown threshold metric \"\(selector)\" (a trap cause, scanned, translated, cycles, slowdown, instructions, counts or *)")
+            throw GateError(GateMetric.unknownSelector(selector))
         }
         let thresholds = baseline.thresholds.merging(options.thresholds) { _, command in command }
         if traces.isEmpty { throw GateError("no traces to gate (name some, or list them in the manifest or the baseline)") }

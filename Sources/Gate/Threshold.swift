@@ -21,6 +21,24 @@ public enum Threshold: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Parses `--threshold` settings, `METRIC=rel:0.02` or `METRIC=abs:10`, into a table by metric (a later
+    /// setting of a metric wins); a metric must be a selector (`GateMetric.isSelector`).
+    public static func table(settings: [String]) throws -> [String: Threshold] {
+        var table: [String: Threshold] = [:]
+        for setting in settings {
+            guard let equals = setting.firstIndex(of: "="), equals != setting.startIndex else {
+                throw GateError("--threshold \"\(setting)\" is not METRIC=rel:FRACTION or METRIC=abs:AMOUNT")
+            }
+            let metric = String(setting[..<equals])
+            let threshold = try Threshold(parsing: String(setting[setting.index(after: equals)...]))
+            guard GateMetric.isSelector(metric, causes: GateMeasure.causeNames.sorted()) else {
+                throw GateError(GateMetric.unknownSelector(metric))
+            }
+            table[metric] = threshold
+        }
+        return table
+    }
+
     public var description: String {
         switch self {
         case .relative(let fraction): "rel:\(Self.plain(fraction))"
@@ -57,6 +75,11 @@ public enum GateMetric {
     public static func isSelector(_ name: String, causes: [String]) -> Bool {
         name == countsSelector || name == allSelector || profileFree.contains(name) || perProfile.contains(name)
             || causes.contains(name)
+    }
+
+    /// The one-line error for a selector that is none.
+    static func unknownSelector(_ name: String) -> String {
+        "unknown threshold metric \"\(name)\" (a trap cause, scanned, translated, cycles, slowdown, instructions, counts or *)"
     }
 
     /// The threshold for `metric`: its own entry, else `counts` for a cause, else `*`, else exact.

@@ -14,20 +14,20 @@ struct CompareCommand: ParsableCommand {
     var traces: [String]
 
     @Option(help: "Comma-separated strategies, or all.")
-    var strategies: String = "all"
+    var strategies = StrategyArgument(names: ["all"])
 
     @OptionGroup var options: ReplayOptions
 
     func validate() throws {
         if traces.isEmpty { throw ValidationError("give at least one trace file") }
+        try strategies.validate()
     }
 
     func run() throws {
         let (parameters, profile, profiles) = try options.resolve()
-        let names = strategies.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         var all: [TraceResults] = []
         for trace in traces {
-            let results = try ReplayEngine.run(tracePath: trace, strategies: names, parameters: parameters,
+            let results = try ReplayEngine.run(tracePath: trace, strategies: strategies.names, parameters: parameters,
                                                profiles: profiles)
             if !options.json { print(ComparisonTable.render(results, profile: profile.name)) }
             all.append(results)

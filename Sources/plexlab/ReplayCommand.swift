@@ -13,13 +13,17 @@ struct ReplayCommand: ParsableCommand {
     var trace: String
 
     @Option(help: "The strategy to replay.")
-    var strategy: String
+    var strategy: StrategyArgument
 
     @OptionGroup var options: ReplayOptions
 
+    func validate() throws {
+        try strategy.validate()
+    }
+
     func run() throws {
         let (parameters, profile, profiles) = try options.resolve()
-        let results = try ReplayEngine.run(tracePath: trace, strategies: [strategy], parameters: parameters,
+        let results = try ReplayEngine.run(tracePath: trace, strategies: strategy.names, parameters: parameters,
                                            profiles: profiles)
         if options.json {
             print(try ResultsJSON.encode([results], profiles: profiles))
@@ -34,20 +38,21 @@ struct ReplayOptions: ParsableArguments {
     @Option(help: "Cost profile: all, a built-in name or a JSON profile file (repeatable; the table shows the first; docs/cost-profiles.md).")
     var profile: [ProfileOption] = [.builtIn("modern")]
 
-    @Option(name: .customLong("param"), help: "Replay parameter key=value (page-size, ibtc-size, ras-depth, code-cache, legacy-policy).")
-    var parameters: [String] = []
+    @Option(name: .customLong("param"), help: "Replay parameter key=value (docs/strategies.md section 5; repeatable).")
+    var parameters: [ParameterArgument] = []
 
     @Flag(help: "Print JSON (docs/results-schema.md) instead of a table.")
     var json = false
 
     func validate() throws {
+        _ = try ParameterArgument.parameters(parameters)
         _ = try ProfileSelection.validated(profile)
     }
 
     /// Parameters, the profile the table shows, and every profile to estimate with (the selection plus the
     /// built-ins it does not shadow: `ProfileSelection.withBuiltIns`).
     func resolve() throws -> (ReplayParameters, CostProfile, [CostProfile]) {
-        let parameters = try ReplayParameters(arguments: self.parameters)
+        let parameters = try ParameterArgument.parameters(self.parameters)
         let selection = try ProfileSelection(profile)
         return (parameters, selection.primary, selection.withBuiltIns)
     }
