@@ -1,3 +1,5 @@
+import TraceModel
+
 /// How much a metric may grow before the gate calls it a regression.
 public enum Threshold: Sendable, Equatable, CustomStringConvertible {
     /// Growth up to `fraction` of the baseline value passes (`rel:0.02` = 2 %).
@@ -41,14 +43,9 @@ public enum Threshold: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .relative(let fraction): "rel:\(Self.plain(fraction))"
-        case .absolute(let amount): "abs:\(Self.plain(amount))"
+        case .relative(let fraction): "rel:\(NumberFormat.plain(fraction))"
+        case .absolute(let amount): "abs:\(NumberFormat.plain(amount))"
         }
-    }
-
-    /// "10" rather than "10.0" for whole numbers.
-    static func plain(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
     }
 
     /// The growth allowed over `baseline`.

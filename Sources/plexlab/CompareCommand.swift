@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import CostModel
 import Replay
+import Reports
 
 /// `plexlab compare TRACE...`: every strategy side by side, per trace.
 struct CompareCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CostModel
 import Replay
+import Reports
 
 /// `plexlab replay TRACE --strategy S`: one strategy's counts and estimate.
 struct ReplayCommand: ParsableCommand {
