@@ -1,12 +1,13 @@
 import Foundation
+import Replay
 import TraceModel
 
 /// One strategy's gated numbers for one trace.
 public struct StrategyMeasurement: Sendable, Equatable {
     /// Why the strategy has no numbers on this trace (pagefault-legacy without data touches), else nil.
     public var unavailable: String?
-    /// Every cause the strategy counts, by its documented name (zeros included).
-    public var counts: [String: UInt64]
+    /// Every cause the strategy counts (zeros included); the baseline file spells causes as the JSON does.
+    public var counts: [TrapCause: UInt64]
     public var scanned: UInt64
     public var translated: UInt64
     /// Estimated cycles per profile name.
@@ -14,7 +15,7 @@ public struct StrategyMeasurement: Sendable, Equatable {
     /// cycles / cycles(native) per profile name.
     public var slowdown: [String: Double]
 
-    public init(unavailable: String? = nil, counts: [String: UInt64] = [:], scanned: UInt64 = 0,
+    public init(unavailable: String? = nil, counts: [TrapCause: UInt64] = [:], scanned: UInt64 = 0,
                 translated: UInt64 = 0, cycles: [String: Double] = [:], slowdown: [String: Double] = [:]) {
         self.unavailable = unavailable
         self.counts = counts
@@ -207,12 +208,12 @@ private struct BaselineDecoder {
             if fields.count > 1 { throw fail(at, "an unavailable strategy has no other fields") }
             return StrategyMeasurement(unavailable: try string(reason, "\(at).unavailable"))
         }
-        var counts: [String: UInt64] = [:]
-        for (cause, number) in try object(field(fields, "counts", at), "\(at).counts") {
-            guard GateMeasure.causeNames.contains(cause) else {
-                throw fail("\(at).counts", "unknown trap cause \"\(cause)\"")
+        var counts: [TrapCause: UInt64] = [:]
+        for (name, number) in try object(field(fields, "counts", at), "\(at).counts") {
+            guard let cause = TrapCause(rawValue: name) else {
+                throw fail("\(at).counts", "unknown trap cause \"\(name)\"")
             }
-            counts[cause] = try count(number, "\(at).counts.\(cause)")
+            counts[cause] = try count(number, "\(at).counts.\(name)")
         }
         func perProfile(_ key: String) throws -> [String: Double] {
             var values: [String: Double] = [:]
@@ -252,7 +253,7 @@ extension Baseline {
                 "strategies": .object(trace.strategies.mapValues { result in
                     if let reason = result.unavailable { return .object(["unavailable": .string(reason)]) }
                     return .object([
-                        "counts": .object(result.counts.mapValues { .number(String($0)) }),
+                        "counts": .object(Dictionary(uniqueKeysWithValues: result.counts.map { ($0.key.rawValue, .number(String($0.value))) })),
                         "scanned": .number(String(result.scanned)),
                         "translated": .number(String(result.translated)),
                         "cycles": .object(result.cycles.mapValues { JSONWriter.number($0) }),

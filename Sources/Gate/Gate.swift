@@ -82,9 +82,8 @@ public enum Gate {
     /// parameter or threshold selector.
     public static func check(baseline: Baseline, traces: [String], options: GateOptions = GateOptions()) throws -> GateOutcome {
         let setup = try GateMeasure.Setup(baseline)
-        let causes = GateMeasure.causeNames.sorted()
         for selector in (Array(baseline.thresholds.keys) + Array(options.thresholds.keys)).sorted()
-        where !GateMetric.isSelector(selector, causes: causes) {
+        where !GateMetric.isSelector(selector) {
             throw GateError(GateMetric.unknownSelector(selector))
         }
         let thresholds = baseline.thresholds.merging(options.thresholds) { _, command in command }
@@ -214,8 +213,8 @@ public enum Gate {
                 continue
             }
             if old.unavailable != nil { continue }
-            for cause in Set(old.counts.keys).union(new.counts.keys).sorted(by: causeOrder) {
-                check(strategy, "-", cause, Double(old.counts[cause] ?? 0), Double(new.counts[cause] ?? 0), isCause: true)
+            for cause in Set(old.counts.keys).union(new.counts.keys).sorted() {
+                check(strategy, "-", cause.rawValue, Double(old.counts[cause] ?? 0), Double(new.counts[cause] ?? 0), isCause: true)
             }
             check(strategy, "-", "scanned", Double(old.scanned), Double(new.scanned), isCause: false)
             check(strategy, "-", "translated", Double(old.translated), Double(new.translated), isCause: false)
@@ -225,11 +224,5 @@ public enum Gate {
             }
         }
         return (compared, changes)
-    }
-
-    /// Causes in the order docs and tables list them.
-    static func causeOrder(_ a: String, _ b: String) -> Bool {
-        let order = GateMeasure.causeOrder
-        return (order[a] ?? Int.max, a) < (order[b] ?? Int.max, b)
     }
 }

@@ -5,10 +5,6 @@ import TraceModel
 
 /// Replays traces and reduces the results to the numbers the gate compares.
 public enum GateMeasure {
-    /// Every trap cause, as baselines spell them.
-    public static let causeNames: Set<String> = Set(TrapCause.allCases.map(\.rawValue))
-    /// Position of each cause in the documented order.
-    static let causeOrder: [String: Int] = Dictionary(uniqueKeysWithValues: TrapCause.allCases.enumerated().map { ($0.element.rawValue, $0.offset) })
 
     /// What a baseline's settings resolve to; building it checks every name (bad input exits 2).
     public struct Setup: Sendable {
@@ -63,7 +59,7 @@ public enum GateMeasure {
                 slowdown[entry] = estimate.slowdown
             }
             strategies[result.name] = StrategyMeasurement(
-                counts: Dictionary(uniqueKeysWithValues: result.counts.map { ($0.key.rawValue, $0.value) }),
+                counts: result.counts,
                 scanned: result.scanned, translated: result.translated, cycles: cycles, slowdown: slowdown)
         }
         return TraceMeasurement(path: results.path, instructions: results.summary.instructions, strategies: strategies)

@@ -1,3 +1,4 @@
+import Replay
 import TraceModel
 
 /// How much a metric may grow before the gate calls it a regression.
@@ -33,7 +34,7 @@ public enum Threshold: Sendable, Equatable, CustomStringConvertible {
             }
             let metric = String(setting[..<equals])
             let threshold = try Threshold(parsing: String(setting[setting.index(after: equals)...]))
-            guard GateMetric.isSelector(metric, causes: GateMeasure.causeNames.sorted()) else {
+            guard GateMetric.isSelector(metric) else {
                 throw GateError(GateMetric.unknownSelector(metric))
             }
             table[metric] = threshold
@@ -69,9 +70,9 @@ public enum GateMetric {
     public static let allSelector = "*"
 
     /// Whether `name` can be given a threshold: a metric, a cause, `counts` or `*`.
-    public static func isSelector(_ name: String, causes: [String]) -> Bool {
+    public static func isSelector(_ name: String) -> Bool {
         name == countsSelector || name == allSelector || profileFree.contains(name) || perProfile.contains(name)
-            || causes.contains(name)
+            || TrapCause(rawValue: name) != nil
     }
 
     /// The one-line error for a selector that is none.
