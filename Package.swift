@@ -49,7 +49,7 @@ let package = Package(
         // Markdown, HTML/SVG and JSON reports.
         .target(name: "Reports", dependencies: ["Replay", "CostModel", "TraceStore", "X86Decode", "Symbols"]),
         // The CI performance gate.
-        .target(name: "Gate", dependencies: ["Replay", "CostModel", "TraceStore"]),
+        .target(name: "Gate", dependencies: ["Replay", "CostModel", "TraceStore", "Workloads"]),
         // The workload corpus: named, reproducible programs to record.
         .target(name: "Workloads", dependencies: ["TraceModel"]),
         // `plexlab calibrate`: this machine's trap costs.
@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "TraceImportTests", dependencies: ["TraceImport", "TraceStore"]),
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "CostModel", "TraceStore", "TraceImport", "Recorder", "Workloads"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Replay", "TraceImport", "Symbols"]),
-        .testTarget(name: "GateTests", dependencies: ["Gate", "Replay", "TraceImport"]),
+        .testTarget(name: "GateTests", dependencies: ["Gate", "Replay", "TraceImport", "Workloads"]),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "CostModel"]),
         // End-to-end tests that run the built `plexlab` executable (found next to the test bundle).
         .testTarget(name: "CLITests", dependencies: ["TraceModel", "TraceStore"]),

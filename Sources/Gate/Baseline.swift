@@ -72,11 +72,7 @@ public struct Baseline: Sendable, Equatable {
     }
 
     /// `./Traces//a.plextrace` -> `Traces/a.plextrace`.
-    public static func normalise(_ path: String) -> String {
-        var parts = path.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }
-        if parts.isEmpty { parts = ["."] }
-        return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
-    }
+    public static func normalise(_ path: String) -> String { PathText.normalise(path) }
 }
 
 // MARK: - Reading

@@ -1,6 +1,7 @@
 import CostModel
 import Foundation
 import Replay
+import Workloads
 
 /// Bad input to the gate (baseline, manifest, trace list, threshold); one line naming the problem.
 public struct GateError: Error, CustomStringConvertible, Equatable {
@@ -147,7 +148,7 @@ public enum Gate {
         var traces = named
         if named.isEmpty {
             let manifest = try options.manifestPath.flatMap { path in
-                FileManager.default.fileExists(atPath: path) ? try CorpusManifest.tracePaths(path: path) : nil
+                FileManager.default.fileExists(atPath: path) ? try manifestTraces(path) : nil
             } ?? []
             traces = defaultTraces(baseline: baseline, manifest: manifest)
             if options.update {
@@ -159,6 +160,13 @@ public enum Gate {
         let outcome = try check(baseline: baseline, traces: traces, options: options)
         if let updated = outcome.updatedBaseline { try updated.write(to: baselinePath) }
         return outcome
+    }
+
+    /// The corpus manifest's traces (Workloads owns the format), its problems as bad input.
+    static func manifestTraces(_ path: String) throws -> [String] {
+        do { return try CorpusManifestFile.tracePaths(path: path) } catch let error as CorpusManifestError {
+            throw GateError(error.description)
+        }
     }
 
     /// A baseline entry must hold every strategy of the baseline and, where available, every profile.

@@ -1,8 +1,15 @@
 import Foundation
 import TraceModel
 
+/// A corpus manifest that cannot be used; one line naming the file and the problem.
+public struct CorpusManifestError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
 /// Traces/manifest.json (schema `plexlab-corpus/1`, docs/gate.md): one entry per recorded workload,
-/// saying exactly how its trace was made. `plexlab record --workload NAME --manifest FILE` keeps it.
+/// saying exactly how its trace was made. `plexlab record --workload NAME --manifest FILE` keeps it and
+/// `plexlab gate` reads which traces it lists; this is its one reader and writer.
 public enum CorpusManifestFile {
     public static let schema = "plexlab-corpus/1"
 
@@ -70,17 +77,46 @@ public enum CorpusManifestFile {
         return entry
     }
 
+    /// The manifest's `workloads` entries; every problem is one line naming the file.
+    static func entries(path: String) throws -> [[String: Any]] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CorpusManifestError("manifest \(path): cannot be read")
+        }
+        guard let root = try? JSONSerialization.jsonObject(with: data) else {
+            throw CorpusManifestError("manifest \(path): not valid JSON")
+        }
+        guard let top = root as? [String: Any] else { throw CorpusManifestError("manifest \(path): top level is not an object") }
+        guard top["schema"] as? String == schema else {
+            throw CorpusManifestError("manifest \(path): schema is not \"\(schema)\"")
+        }
+        guard let list = top["workloads"] as? [Any] else {
+            throw CorpusManifestError("manifest \(path): missing array \"workloads\"")
+        }
+        return try list.enumerated().map { index, entry in
+            guard let fields = entry as? [String: Any] else {
+                throw CorpusManifestError("manifest \(path): workloads[\(index)] is not an object")
+            }
+            return fields
+        }
+    }
+
+    /// The trace paths the manifest lists (`workloads[].trace`, relative to the manifest's folder), joined
+    /// to that folder and normalised, in manifest order: the traces `plexlab gate` replays by default.
+    public static func tracePaths(path: String) throws -> [String] {
+        let folder = PathText.directory(of: path)
+        return try entries(path: path).enumerated().map { index, fields in
+            guard let trace = fields["trace"] as? String, !trace.isEmpty else {
+                throw CorpusManifestError("manifest \(path): workloads[\(index)]: missing string field \"trace\"")
+            }
+            if trace.hasPrefix("/") || folder.isEmpty { return PathText.normalise(trace) }
+            return PathText.normalise(folder + "/" + trace)
+        }
+    }
+
     /// Replaces the entry with the same name (or appends it) and rewrites the file, keys sorted,
     /// entries in catalog order (unknown names last, by name).
     public static func upsert(_ entry: [String: Any], into path: String) throws {
-        var workloads: [[String: Any]] = []
-        if let data = FileManager.default.contents(atPath: path) {
-            guard let top = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  top["schema"] as? String == schema, let list = top["workloads"] as? [[String: Any]] else {
-                throw WorkloadError.directory(path: path, detail: "not a \(schema) manifest")
-            }
-            workloads = list
-        }
+        var workloads = FileManager.default.fileExists(atPath: path) ? try entries(path: path) : []
         let name = entry["name"] as? String
         workloads.removeAll { $0["name"] as? String == name }
         workloads.append(entry)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Workloads
 import TraceModel
 @testable import Gate
 
@@ -129,7 +130,10 @@ import TraceModel
         let manifest = try scratch.write("manifest.json", """
             {"schema": "plexlab-corpus/1", "workloads": [{"name": "loop5", "trace": "loop5.plextrace"}]}
             """)
-        #expect(try CorpusManifest.tracePaths(path: manifest) == [other])
+        #expect(try CorpusManifestFile.tracePaths(path: manifest) == [other])
+        #expect(throws: CorpusManifestError("manifest \(scratch.path("bad.json")): workloads[0]: missing string field \"trace\"")) {
+            try CorpusManifestFile.tracePaths(path: scratch.write("bad.json", #"{"schema": "plexlab-corpus/1", "workloads": [{"name": "x"}]}"#))
+        }
         #expect(throws: GateError("trace \(other) is not in the baseline (add it with --update)")) {
             try Gate.run(baselinePath: baselinePath, traces: [], options: GateOptions(manifestPath: manifest))
         }
