@@ -51,7 +51,7 @@ let package = Package(
         // The CI performance gate.
         .target(name: "Gate", dependencies: ["Replay", "CostModel", "TraceStore", "Workloads"]),
         // The workload corpus: named, reproducible programs to record.
-        .target(name: "Workloads", dependencies: ["TraceModel"]),
+        .target(name: "Workloads", dependencies: ["TraceModel", "TraceStore", "Recorder"]),
         // `plexlab calibrate`: this machine's trap costs.
         // -O2 even in debug builds: the lookup kernels must measure optimized code, not -O0 spills.
         .target(name: "CCalibrate", dependencies: ["CZydis"], cSettings: [.unsafeFlags(["-O2"])]),

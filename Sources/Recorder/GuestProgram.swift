@@ -16,9 +16,14 @@ public struct GuestProgram: Sendable, Equatable {
     }
 
     /// Resolves `name` like a shell does (a name with a slash is a path, otherwise PATH is searched) and
-    /// reads its ELF header.
-    public static func resolve(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment)
-        throws -> GuestProgram {
+    /// reads its ELF header. With `directory`, a relative path with a slash is looked at there (the guest's
+    /// working directory) and kept as given, as the guest will run it.
+    public static func resolve(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+                               in directory: String? = nil) throws -> GuestProgram {
+        if let directory, name.contains("/"), !name.hasPrefix("/") {
+            let resolved = try resolve(directory + "/" + name, environment: environment)
+            return GuestProgram(path: name, arch: resolved.arch)
+        }
         let path = try locate(name, path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
         let program = GuestProgram(path: path, arch: try architecture(ofELFAt: path))
         // QEMU would fail to load the program after the plugin started; say why before starting it.
@@ -62,7 +67,9 @@ public struct GuestProgram: Sendable, Equatable {
         return nil
     }
 
-    static func locate(_ name: String, path: String) throws -> String {
+    /// `name` as a shell finds it: a name with a slash is a path, otherwise the first executable file of
+    /// that name in the `path` list (an empty entry is the current directory). The one PATH search.
+    public static func locate(_ name: String, path: String) throws -> String {
         let files = FileManager.default
         if name.contains("/") {
             var isDirectory: ObjCBool = false

@@ -17,7 +17,8 @@ final class QEMUProcess {
     static let childErrFD: Int32 = 4
 
     /// Starts `qemu -plugin PLUGIN,fd=3[,...] PROGRAM ARGS` with default signal dispositions and mask.
-    init(qemu: String, plugin: String, pluginArguments: [String], program: String, arguments: [String]) throws {
+    init(qemu: String, plugin: String, pluginArguments: [String], program: String, arguments: [String],
+         workingDirectory: String? = nil) throws {
         guard !plugin.contains(",") else {
             throw RecorderError.spawnFailed(detail: "the plugin path \(plugin) contains a comma, which -plugin cannot take")
         }
@@ -48,7 +49,8 @@ final class QEMUProcess {
         let argv = [qemu, "-plugin", pluginOption, program] + arguments
         let child: pid_t
         do {
-            child = try ChildProcess.spawn(qemu, argv, redirect: [(fds[1], Self.childPipeFD), (errWrite, Self.childErrFD)])
+            child = try ChildProcess.spawn(qemu, argv, redirect: [(fds[1], Self.childPipeFD), (errWrite, Self.childErrFD)],
+                                       workingDirectory: workingDirectory)
         } catch {
             close(fds[1]); close(fds[0]); close(errWrite); close(errRead)
             throw RecorderError.spawnFailed(detail: "\(qemu): \(error)")

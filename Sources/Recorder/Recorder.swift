@@ -24,11 +24,13 @@ public struct RecordOptions: Sendable {
     public var blockCodec: BlockStreamCodec
     /// Where PATH, PLEXLAB_QEMU_PLUGIN and the guest's environment come from.
     public var environment: [String: String]
+    /// The guest's working directory (a relative program path is found there); nil: the recorder's own.
+    public var workingDirectory: String?
 
     public init(output: String, overwrite: Bool = false, maxInstructions: UInt64? = nil,
                 skipInstructions: UInt64? = nil, dataPages: Bool = false, chunkBlocks: Int? = nil,
                 blockCodec: BlockStreamCodec = .writerDefault,
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
+                environment: [String: String] = ProcessInfo.processInfo.environment, workingDirectory: String? = nil) {
         self.output = output
         self.overwrite = overwrite
         self.maxInstructions = maxInstructions
@@ -37,6 +39,7 @@ public struct RecordOptions: Sendable {
         self.chunkBlocks = chunkBlocks
         self.blockCodec = blockCodec
         self.environment = environment
+        self.workingDirectory = workingDirectory
     }
 }
 
@@ -89,7 +92,7 @@ public enum Recorder {
         let signals = SignalWatcher()
         defer { signals.stop() }
 
-        let guest = try GuestProgram.resolve(program, environment: options.environment)
+        let guest = try GuestProgram.resolve(program, environment: options.environment, in: options.workingDirectory)
         let qemu = try Tools.qemu(guest.qemuName, environment: options.environment)
         let plugin = try Tools.plugin(environment: options.environment)
         let output = options.output
@@ -130,7 +133,7 @@ public enum Recorder {
         let process: QEMUProcess
         do {
             process = try QEMUProcess(qemu: qemu, plugin: plugin, pluginArguments: pluginArguments,
-                                      program: guest.path, arguments: arguments)
+                                      program: guest.path, arguments: arguments, workingDirectory: options.workingDirectory)
         } catch {
             discard(writer, destination)
             throw error

@@ -1,4 +1,5 @@
 import Foundation
+import Recorder
 
 /// The instruction set of a micro workload (mirrors TraceModel.GuestArch; this module stands alone).
 public enum WorkloadArch: String, Sendable, CaseIterable {
@@ -104,12 +105,8 @@ public enum WorkloadBuilder {
         return executable
     }
 
+    /// `name` on PATH, nil when it is not there (the recorder's search: `GuestProgram.locate`).
     static func findOnPath(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") {
-            let candidate = "\(directory)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
+        try? GuestProgram.locate(name, path: ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
     }
 }
