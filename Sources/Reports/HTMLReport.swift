@@ -114,7 +114,7 @@ public enum HTMLReport {
         var next = 0
         for trace in input.traces {
             for strategy in trace.strategies {
-                for label in strategy.counts.map(\.cause.rawValue) where colors[label] == nil {
+                for label in strategy.counts.ordered.map(\.cause.rawValue) where colors[label] == nil {
                     colors[label] = palette[next % palette.count]
                     next += 1
                 }

@@ -1,4 +1,5 @@
 import CostModel
+import Replay
 import TraceModel
 /// report.md: GitHub-flavoured Markdown for a pull-request comment or a CI job summary.
 public enum MarkdownReport {
@@ -96,13 +97,13 @@ public enum MarkdownReport {
     }
 
     /// "ret 1,000 (81%), call 200 (16%)" for the three most frequent trap causes; non-trap events after.
-    static func mainCauses(_ strategy: ReportStrategy) -> String {
-        let traps = strategy.counts.filter { $0.isTrap && $0.count > 0 }.sorted { $0.count > $1.count }
+    static func mainCauses(_ strategy: StrategyResult) -> String {
+        let traps = strategy.counts.ordered.filter { $0.isTrap && $0.count > 0 }.sorted { $0.count > $1.count }
         var parts = traps.prefix(3).map { count in
             "\(count.cause) \(NumberFormat.integer(count.count)) (\(NumberFormat.percent(Double(count.count) / Double(max(strategy.traps, 1)))))"
         }
         if traps.count > 3 { parts.append("\(traps.count - 3) more") }
-        for other in strategy.counts where !other.isTrap && other.count > 0 {
+        for other in strategy.counts.ordered where !other.isTrap && other.count > 0 {
             parts.append("\(other.cause) \(NumberFormat.integer(other.count))")
         }
         return parts.isEmpty ? "none" : parts.joined(separator: ", ")

@@ -4,7 +4,7 @@ import Symbols
 import TraceModel
 import X86Decode
 
-/// Turns replay results into a `ReportInput`: a field-by-field copy, plus symbols and disassembly for
+/// Turns replay results into a `ReportInput`: the results themselves, plus symbols and disassembly for
 /// the addresses the tables show.
 public enum ReplayAdapter {
     /// What the report needs from a trace besides its replay results.
@@ -18,30 +18,13 @@ public enum ReplayAdapter {
         }
     }
 
-    static func counts(_ counts: [TrapCause: UInt64]) -> [CauseCount] {
-        counts.sorted { $0.key < $1.key }.map { CauseCount(cause: $0.key, count: $0.value) }
-    }
-
-    public static func strategy(_ result: StrategyResult) -> ReportStrategy {
-        ReportStrategy(name: result.name, translator: result.translator, unavailable: result.unavailable, counts: counts(result.counts),
-                       traps: result.traps, trapsPerKiloInstruction: result.trapsPerKiloInstruction,
-                       scanned: result.scanned, translated: result.translated,
-                       estimates: result.estimates,
-                       sites: result.sites.map { ReportSite(address: $0.address, counts: counts($0.counts)) },
-                       pages: result.pages.map { ReportPage(page: $0.page, counts: counts($0.counts)) })
-    }
-
     /// One trace's part of the report; `top` limits which addresses get symbolized and disassembled.
     public static func trace(_ results: TraceResults, context: TraceContext, top: Int) -> ReportTrace {
-        let summary = results.summary
         var trace = ReportTrace(
             name: traceName(results.path), path: results.path, metadata: results.metadata,
-            summary: ReportSummary(instructions: summary.instructions, blocks: summary.blocks,
-                                   distinctBlocks: summary.distinctBlocks, codePages: summary.codePages,
-                                   threads: summary.threads, codeWrites: summary.codeWrites,
-                                   syscalls: summary.syscalls, dataTouches: summary.dataTouches),
+            summary: results.summary,
             pageSize: results.parameters.pageSize,
-            strategies: results.strategies.map(strategy))
+            strategies: results.strategies)
         let symbolizer = Symbolizer(modules: context.modules)
         let decoder = X86Decoder(arch: results.metadata.arch)
         for row in trace.topSites(limit: top) {

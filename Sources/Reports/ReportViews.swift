@@ -39,9 +39,9 @@ public struct AddressRow: Sendable, Equatable {
 extension CostProfile {
     /// `strategy`'s cycles split into the terms of the cycle formula (`breakdown`, labelled by cause).
     /// Sums to the replay's cycle figure when the profile is the one the replay used.
-    public func breakdown(of strategy: ReportStrategy, instructions: UInt64, blocks: UInt64) -> [CostPart] {
+    public func breakdown(of strategy: StrategyResult, instructions: UInt64, blocks: UInt64) -> [CostPart] {
         breakdown(instructions: instructions, blocks: blocks, translator: strategy.translator,
-                  events: TrapCause.costEvents(strategy.counts.map { ($0.cause, $0.count) }),
+                  events: TrapCause.costEvents(strategy.counts.map { ($0.key, $0.value) }),
                   scanned: strategy.scanned, translated: strategy.translated)
     }
 
@@ -51,13 +51,13 @@ extension CostProfile {
     }
 }
 
-extension ReportStrategy {
+extension StrategyResult {
     /// Whether the strategy has numbers (not unavailable).
     public var isAvailable: Bool { unavailable == nil }
 
     /// The trap cause with the highest count, and its share of all traps.
     public var dominantTrapCause: (cause: TrapCause, share: Double)? {
-        guard traps > 0, let top = counts.filter({ $0.isTrap && $0.count > 0 }).max(by: { $0.count < $1.count }) else {
+        guard traps > 0, let top = counts.ordered.filter({ $0.isTrap && $0.count > 0 }).max(by: { $0.count < $1.count }) else {
             return nil
         }
         return (top.cause, Double(top.count) / Double(traps))
@@ -95,15 +95,15 @@ extension ReportTrace {
     /// The trap sites worth showing: each strategy's sites ranked by traps, then interleaved (every
     /// strategy's first, then every second, ...) so one trap-heavy strategy does not crowd out the rest.
     public func topSites(limit: Int) -> [AddressRow] {
-        merged(limit: limit) { strategy in strategy.sites.map { ($0.address, $0.counts) } }
+        merged(limit: limit) { strategy in strategy.sites.map { ($0.address, $0.counts.ordered) } }
     }
 
     /// The pages with most traps, chosen like `topSites`.
     public func topPages(limit: Int) -> [AddressRow] {
-        merged(limit: limit) { strategy in strategy.pages.map { ($0.page, $0.counts) } }
+        merged(limit: limit) { strategy in strategy.pages.map { ($0.page, $0.counts.ordered) } }
     }
 
-    private func merged(limit: Int, entries: (ReportStrategy) -> [(UInt64, [CauseCount])]) -> [AddressRow] {
+    private func merged(limit: Int, entries: (StrategyResult) -> [(UInt64, [CauseCount])]) -> [AddressRow] {
         let available = strategies.filter(\.isAvailable)
         var byAddress: [UInt64: [String: [CauseCount]]] = [:]
         var rank: [UInt64: (Int, UInt64)] = [:]
