@@ -43,10 +43,10 @@ public enum CorpusManifestFile {
 
     /// The manifest entry of `workload`, recorded to `trace` (relative to the manifest's folder)
     /// with `maxInstructions` and `dataPages` as actually used.
-    public static func entry(_ workload: CorpusWorkload, trace: String, command: [String],
+    public static func entry(_ workload: Workload, trace: String, command: [String],
                              maxInstructions: UInt64?, dataPages: Bool, recording: Recording) -> [String: Any] {
         var versions = workload.packageVersions()
-        versions["qemu-user"] = CorpusWorkload.debianVersion(of: "qemu-user") ?? "not installed"
+        versions["qemu-user"] = Workload.debianVersion(of: "qemu-user") ?? "not installed"
         var entry: [String: Any] = [
             "name": workload.name,
             "summary": workload.summary,
@@ -120,7 +120,7 @@ public enum CorpusManifestFile {
         let name = entry["name"] as? String
         workloads.removeAll { $0["name"] as? String == name }
         workloads.append(entry)
-        let order = Dictionary(uniqueKeysWithValues: CorpusCatalog.all.enumerated().map { ($0.element.name, $0.offset) })
+        let order = Dictionary(uniqueKeysWithValues: WorkloadCatalog.corpus.enumerated().map { ($0.element.name, $0.offset) })
         workloads.sort { a, b in
             let (x, y) = (a["name"] as? String ?? "", b["name"] as? String ?? "")
             return (order[x] ?? Int.max, x) < (order[y] ?? Int.max, y)

@@ -25,7 +25,7 @@ public enum CorpusRecording {
     }
 
     /// Records `workload`; `progress` is the recorder's.
-    public static func record(_ workload: CorpusWorkload, options: Options,
+    public static func record(_ workload: Workload, options: Options,
                               progress: ((RecordProgress) -> Void)? = nil) throws -> RecordResult {
         let files = FileManager.default
         let start = files.currentDirectoryPath

@@ -15,7 +15,7 @@ extension RecordCommand {
 
     func runWorkload() throws {
         if listWorkloads {
-            for entry in CorpusCatalog.all { print(entry.name) }
+            for entry in WorkloadCatalog.corpus { print(entry.name) }
             return
         }
         var options = CorpusRecording.Options()
@@ -27,7 +27,7 @@ extension RecordCommand {
         options.blockCodec = codec ?? .writerDefault
         options.chunkBlocks = chunkBlocks
         options.manifest = manifest
-        let workload = try CorpusCatalog.named(self.workload!)
+        let workload = try WorkloadCatalog.named(self.workload!)
         let live = StandardError.isTerminal
         let progress: ((RecordProgress) -> Void)? = live ? { Self.drawProgress($0) } : nil
         let result = try Self.interruptible { try CorpusRecording.record(workload, options: options, progress: progress) }

@@ -10,7 +10,7 @@ import Workloads
     @Test func aWorkloadRunsInItsOwnDirectoryAndLandsInTheManifest() throws {
         let directory = try scratch("corpus-recording")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let workload = try CorpusCatalog.named("micro-xpage-calls-64")
+        let workload = try WorkloadCatalog.named("micro-xpage-calls-64")
         var options = CorpusRecording.Options()
         options.output = directory + "/Traces/\(workload.name).plextrace"
         options.manifest = directory + "/Traces/manifest.json"
