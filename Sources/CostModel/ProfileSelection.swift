@@ -35,8 +35,9 @@ public struct ProfileSelectionError: Error, CustomStringConvertible, Equatable {
     public init(_ description: String) { self.description = description }
 }
 
-/// The profiles a list of `ProfileOption`s selects: the one rule compare, replay, report, gate and live
-/// follow (docs/cost-profiles.md, "Choosing profiles").
+/// The profiles a list of `ProfileOption`s selects: the one rule compare, replay, report and gate follow,
+/// and every other command taking a profile must (`live`, added separately, included; docs/cost-profiles.md,
+/// "Choosing profiles").
 ///
 /// 1. In the order given: `all` adds the built-ins, a built-in name adds that profile, anything else is a
 ///    profile file, read (and checked) now.
