@@ -41,7 +41,7 @@ let package = Package(
         // `plexlab import`: the documented JSON Lines trace format.
         .target(name: "TraceImport", dependencies: ["TraceBuilder", "TraceStore", "X86Decode"]),
         // Cycle costs per event: built-in and user profiles.
-        .target(name: "CostModel"),
+        .target(name: "CostModel", dependencies: ["TraceModel"]),
         // The replay engine and one file per strategy.
         .target(name: "Replay", dependencies: ["TraceStore", "X86Decode", "CostModel"]),
         // ELF symbols for hot trap sites.

@@ -77,26 +77,40 @@ public enum CorpusManifestFile {
         return entry
     }
 
-    /// The manifest's `workloads` entries; every problem is one line naming the file.
+    /// The manifest's `workloads` entries, read strictly (`JSONParser`); every problem is one line naming
+    /// the file. Entries come back as Foundation objects, so `upsert` rewrites the others as they were.
     static func entries(path: String) throws -> [[String: Any]] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CorpusManifestError("manifest \(path): cannot be read")
         }
-        guard let root = try? JSONSerialization.jsonObject(with: data) else {
-            throw CorpusManifestError("manifest \(path): not valid JSON")
+        let root: JSONText
+        do { root = try JSONParser.parse(Array(data)) } catch let error as JSONSyntaxError {
+            throw CorpusManifestError("manifest \(path): \(error)")
         }
-        guard let top = root as? [String: Any] else { throw CorpusManifestError("manifest \(path): top level is not an object") }
-        guard top["schema"] as? String == schema else {
+        guard case .object(let top) = root else { throw CorpusManifestError("manifest \(path): top level is not an object") }
+        guard case .string(schema)? = top["schema"] else {
             throw CorpusManifestError("manifest \(path): schema is not \"\(schema)\"")
         }
-        guard let list = top["workloads"] as? [Any] else {
+        guard case .array(let list)? = top["workloads"] else {
             throw CorpusManifestError("manifest \(path): missing array \"workloads\"")
         }
         return try list.enumerated().map { index, entry in
-            guard let fields = entry as? [String: Any] else {
+            guard case .object(let fields) = entry else {
                 throw CorpusManifestError("manifest \(path): workloads[\(index)] is not an object")
             }
-            return fields
+            return fields.mapValues(foundation)
+        }
+    }
+
+    /// A parsed value as JSONSerialization writes it (integers stay integers).
+    static func foundation(_ value: JSONText) -> Any {
+        switch value {
+        case .null: NSNull()
+        case .bool(let flag): flag
+        case .number(let literal): UInt64(literal).map { $0 as Any } ?? Int64(literal).map { $0 as Any } ?? Double(literal) ?? 0
+        case .string(let text): text
+        case .array(let items): items.map(foundation)
+        case .object(let fields): fields.mapValues(foundation)
         }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TraceModel
-import Workloads
+@testable import Workloads
 @testable import Recorder
 
 /// `plexlab record --workload` as a library call: the guest runs in a fresh directory of its own (the
@@ -42,5 +42,22 @@ import Workloads
         try FileManager.default.copyItem(atPath: "/bin/true", toPath: directory + "/t")
         let guest = try GuestProgram.resolve("./t", in: directory)
         #expect(guest.path == "./t")
+    }
+
+    @Test func upsertingAnEntryOfTheCommittedManifestChangesNothing() throws {
+        let committed = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Traces/manifest.json").path
+        let directory = try scratch("manifest")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let copy = directory + "/manifest.json"
+        try FileManager.default.copyItem(atPath: committed, toPath: copy)
+        let entries = try CorpusManifestFile.entries(path: copy)
+        #expect(entries.count == WorkloadCatalog.corpus.count)
+        try CorpusManifestFile.upsert(try #require(entries.first { $0["name"] as? String == "gzip" }), into: copy)
+        #expect(try String(contentsOfFile: copy, encoding: .utf8) == String(contentsOfFile: committed, encoding: .utf8))
+        try #"{"schema": "plexlab-corpus/1", "workloads": [], "workloads": []}"#.write(toFile: copy, atomically: true, encoding: .utf8)
+        #expect(throws: CorpusManifestError("manifest \(copy): not valid JSON at line 1, column 49: duplicate key \"workloads\"")) {
+            try CorpusManifestFile.entries(path: copy)
+        }
     }
 }
