@@ -9,7 +9,7 @@ struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
         abstract: "Replay traces under several strategies at once and compare traps, scans and estimated slowdown.",
-        discussion: "Strategies: \(StrategyRegistry.names.joined(separator: ", ")). Semantics: docs/strategies.md.")
+        discussion: "Strategies (listed under --strategys): docs/strategies.md. Profiles: docs/cost-profiles.md.")
 
     @Argument(help: "Trace files.")
     var traces: [String]

@@ -8,7 +8,7 @@ struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Replay a trace under one strategy: traps by cause, instructions scanned/translated, cycles.",
-        discussion: "Strategies: \(StrategyRegistry.names.joined(separator: ", ")). Semantics: docs/strategies.md.")
+        discussion: "Strategies (listed under --strategy): docs/strategies.md. Profiles: docs/cost-profiles.md.")
 
     @Argument(help: "A trace file.")
     var trace: String
