@@ -9,7 +9,7 @@ struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
         abstract: "Replay traces under several strategies at once and compare traps, scans and estimated slowdown.",
-        discussion: "Strategies (listed under --strategys): docs/strategies.md. Profiles: docs/cost-profiles.md.")
+        discussion: "Strategies (listed under --strategies): docs/strategies.md. Profiles: docs/cost-profiles.md.")
 
     @Argument(help: "Trace files.")
     var traces: [String]
