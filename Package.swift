@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "TraceImportTests", dependencies: ["TraceImport", "TraceStore"]),
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "CostModel", "TraceStore", "TraceImport", "Recorder", "Workloads"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Replay", "TraceImport", "Symbols"]),
-        .testTarget(name: "GateTests", dependencies: ["Gate", "Replay", "TraceImport", "Workloads"]),
+        .testTarget(name: "GateTests", dependencies: ["Gate", "Replay", "CostModel", "TraceImport", "Workloads"]),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "CostModel"]),
         // End-to-end tests that run the built `plexlab` executable (found next to the test bundle).
         .testTarget(name: "CLITests", dependencies: ["TraceModel", "TraceStore"]),

@@ -1,3 +1,4 @@
+import CostModel
 import Foundation
 import Replay
 import TraceModel
@@ -10,19 +11,17 @@ public struct StrategyMeasurement: Sendable, Equatable {
     public var counts: [TrapCause: UInt64]
     public var scanned: UInt64
     public var translated: UInt64
-    /// Estimated cycles per profile name.
-    public var cycles: [String: Double]
-    /// cycles / cycles(native) per profile name.
-    public var slowdown: [String: Double]
+    /// The replay's estimates by the baseline's profile entry (`CostEstimate.profile` is that entry: a
+    /// built-in's name or a file's path as the baseline lists it).
+    public var estimates: [String: CostEstimate]
 
     public init(unavailable: String? = nil, counts: [TrapCause: UInt64] = [:], scanned: UInt64 = 0,
-                translated: UInt64 = 0, cycles: [String: Double] = [:], slowdown: [String: Double] = [:]) {
+                translated: UInt64 = 0, estimates: [String: CostEstimate] = [:]) {
         self.unavailable = unavailable
         self.counts = counts
         self.scanned = scanned
         self.translated = translated
-        self.cycles = cycles
-        self.slowdown = slowdown
+        self.estimates = estimates
     }
 }
 
@@ -218,11 +217,20 @@ private struct BaselineDecoder {
             }
             return values
         }
+        // The file keeps an estimate's two numbers in two objects; each profile must be in both.
+        let (cycles, slowdown) = (try perProfile("cycles"), try perProfile("slowdown"))
+        var estimates: [String: CostEstimate] = [:]
+        for profile in Set(cycles.keys).union(slowdown.keys).sorted() {
+            guard let value = cycles[profile], let ratio = slowdown[profile] else {
+                throw fail(at, "profile \"\(profile)\" is in \(cycles[profile] == nil ? "slowdown" : "cycles") only")
+            }
+            estimates[profile] = CostEstimate(profile: profile, cycles: value, slowdown: ratio)
+        }
         return StrategyMeasurement(
             counts: counts,
             scanned: try count(field(fields, "scanned", at), "\(at).scanned"),
             translated: try count(field(fields, "translated", at), "\(at).translated"),
-            cycles: try perProfile("cycles"), slowdown: try perProfile("slowdown"))
+            estimates: estimates)
     }
 }
 
@@ -252,8 +260,8 @@ extension Baseline {
                         "counts": .object(Dictionary(uniqueKeysWithValues: result.counts.map { ($0.key.rawValue, .number(String($0.value))) })),
                         "scanned": .number(String(result.scanned)),
                         "translated": .number(String(result.translated)),
-                        "cycles": .object(result.cycles.mapValues { JSONWriter.number($0) }),
-                        "slowdown": .object(result.slowdown.mapValues { JSONWriter.number($0) }),
+                        "cycles": .object(result.estimates.mapValues { JSONWriter.number($0.cycles) }),
+                        "slowdown": .object(result.estimates.mapValues { JSONWriter.number($0.slowdown) }),
                     ])
                 }),
             ])

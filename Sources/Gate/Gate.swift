@@ -176,7 +176,7 @@ public enum Gate {
                 throw GateError("baseline entry \(entry.path) has no numbers for strategy \"\(strategy)\" (refresh it with --update)")
             }
             if result.unavailable != nil { continue }
-            for (profile, _) in setup.profiles where result.cycles[profile] == nil || result.slowdown[profile] == nil {
+            for (profile, _) in setup.profiles where result.estimates[profile] == nil {
                 throw GateError("baseline entry \(entry.path), strategy \(strategy), has no numbers for profile \"\(profile)\" (refresh it with --update)")
             }
         }
@@ -227,8 +227,9 @@ public enum Gate {
             check(strategy, "-", "scanned", Double(old.scanned), Double(new.scanned), isCause: false)
             check(strategy, "-", "translated", Double(old.translated), Double(new.translated), isCause: false)
             for profile in profiles {
-                check(strategy, profile, "cycles", old.cycles[profile] ?? 0, new.cycles[profile] ?? 0, isCause: false)
-                check(strategy, profile, "slowdown", old.slowdown[profile] ?? 0, new.slowdown[profile] ?? 0, isCause: false)
+                let (before, after) = (old.estimates[profile], new.estimates[profile])
+                check(strategy, profile, "cycles", before?.cycles ?? 0, after?.cycles ?? 0, isCause: false)
+                check(strategy, profile, "slowdown", before?.slowdown ?? 0, after?.slowdown ?? 0, isCause: false)
             }
         }
         return (compared, changes)

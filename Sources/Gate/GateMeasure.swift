@@ -44,7 +44,7 @@ public enum GateMeasure {
         return measurement(of: results, setup: setup)
     }
 
-    /// The gated numbers of replay results (cycles keyed by the baseline's profile entries).
+    /// The gated numbers of replay results (estimates keyed by the baseline's profile entries).
     public static func measurement(of results: TraceResults, setup: Setup) -> TraceMeasurement {
         var strategies: [String: StrategyMeasurement] = [:]
         for result in results.strategies {
@@ -52,15 +52,13 @@ public enum GateMeasure {
                 strategies[result.name] = StrategyMeasurement(unavailable: reason)
                 continue
             }
-            var cycles: [String: Double] = [:], slowdown: [String: Double] = [:]
+            var estimates: [String: CostEstimate] = [:]
             for (entry, profile) in setup.profiles {
                 guard let estimate = result.estimate(profile.name) else { continue }
-                cycles[entry] = estimate.cycles
-                slowdown[entry] = estimate.slowdown
+                estimates[entry] = CostEstimate(profile: entry, cycles: estimate.cycles, slowdown: estimate.slowdown)
             }
-            strategies[result.name] = StrategyMeasurement(
-                counts: result.counts,
-                scanned: result.scanned, translated: result.translated, cycles: cycles, slowdown: slowdown)
+            strategies[result.name] = StrategyMeasurement(counts: result.counts, scanned: result.scanned,
+                                                          translated: result.translated, estimates: estimates)
         }
         return TraceMeasurement(path: results.path, instructions: results.summary.instructions, strategies: strategies)
     }

@@ -1,3 +1,4 @@
+import CostModel
 import Foundation
 import Testing
 import Workloads
@@ -28,8 +29,7 @@ import TraceModel
         #expect(sbe.counts.filter { $0.value > 0 } == [.call: 10, .ret: 10, .syscall: 1])
         #expect(sbe.scanned == 9)
         // modern: 44 x 0.5 cpi + 21 int3 traps x 900 + 9 scanned x 50.
-        #expect(sbe.cycles["modern"] == 19372)
-        #expect(sbe.slowdown["modern"] == 19372.0 / 22)
+        #expect(sbe.estimates["modern"] == CostEstimate(profile: "modern", cycles: 19372, slowdown: 19372.0 / 22))
         #expect(entry.strategies["pagefault-nx"]?.counts.filter { $0.value > 0 } == [.pfExec: 2, .syscall: 1])
         #expect(entry.strategies["pagefault-legacy"]?.unavailable != nil)
 

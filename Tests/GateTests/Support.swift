@@ -79,8 +79,10 @@ extension TraceMeasurement {
             for (cause, count) in result.counts { all.append((NumberPlace(strategy: name, profile: "-", metric: cause.rawValue), Double(count))) }
             all.append((NumberPlace(strategy: name, profile: "-", metric: "scanned"), Double(result.scanned)))
             all.append((NumberPlace(strategy: name, profile: "-", metric: "translated"), Double(result.translated)))
-            for (profile, cycles) in result.cycles { all.append((NumberPlace(strategy: name, profile: profile, metric: "cycles"), cycles)) }
-            for (profile, slowdown) in result.slowdown { all.append((NumberPlace(strategy: name, profile: profile, metric: "slowdown"), slowdown)) }
+            for (profile, estimate) in result.estimates {
+                all.append((NumberPlace(strategy: name, profile: profile, metric: "cycles"), estimate.cycles))
+                all.append((NumberPlace(strategy: name, profile: profile, metric: "slowdown"), estimate.slowdown))
+            }
         }
         return all
     }
@@ -93,8 +95,8 @@ extension TraceMeasurement {
         switch place.metric {
         case "scanned": result.scanned = UInt64(Double(result.scanned) + delta)
         case "translated": result.translated = UInt64(Double(result.translated) + delta)
-        case "cycles": result.cycles[place.profile]! += delta
-        case "slowdown": result.slowdown[place.profile]! += delta
+        case "cycles": result.estimates[place.profile]!.cycles += delta
+        case "slowdown": result.estimates[place.profile]!.slowdown += delta
         default:
             let cause = TrapCause(rawValue: place.metric)!
             result.counts[cause] = UInt64(Double(result.counts[cause]!) + delta)
