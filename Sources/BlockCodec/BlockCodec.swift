@@ -166,62 +166,66 @@ public final class BlockStreamDecoder {
             if payload.count != 0 { throw .trailingBytes(chunk: chunkIndex, used: 0, payloadBytes: payload.count) }
             return
         }
-        let start = output.count
-        output.append(contentsOf: repeatElement(0, count: count))
+        // Decoded into fresh, untouched memory and appended when complete: a payload that fails early costs
+        // what it decoded, not the `count` it declares (which a hostile file sets to the cap).
+        let decoded = UnsafeMutablePointer<BlockID>.allocate(capacity: count)
+        defer { decoded.deallocate() }
         let error: BlockCodecError?
         switch model {
         case var .full(m):
-            error = Self.decode(payload, count, definitions, &output, start, chunkIndex, &m)
+            error = Self.decode(payload, count, definitions, decoded, chunkIndex, &m)
             model = .full(m)
         case var .fast(m):
-            error = Self.decode(payload, count, definitions, &output, start, chunkIndex, &m)
+            error = Self.decode(payload, count, definitions, decoded, chunkIndex, &m)
             model = .fast(m)
         }
         if let error {
-            output.removeSubrange(start...)
             failed = true
             throw error
         }
+        output.append(contentsOf: UnsafeBufferPointer(start: decoded, count: count))
     }
 
-    /// Decodes `count` ids into `output[start...]`; returns what went wrong, if anything.
+    /// Decodes `count` ids into `base[0 ..< count]`; returns what went wrong, if anything.
     private static func decode<S>(_ payload: UnsafeRawBufferPointer, _ count: Int, _ definitions: [BlockDefinition],
-                                  _ output: inout [BlockID], _ start: Int, _ chunkIndex: Int,
+                                  _ base: UnsafeMutablePointer<BlockID>, _ chunkIndex: Int,
                                   _ m: inout SuccessorModel<S>) -> BlockCodecError? {
         var coder = RangeDecoder(payload)
         var badIndex = -1
         var truncated = false
-        output.withUnsafeMutableBufferPointer { out in
-            definitions.withUnsafeBufferPointer { defs in
-                let base = out.baseAddress! + start
-                var i = 0
-                var nextCheck = 0
-                while i < count {
-                    // Stop early on a payload that ran out long ago instead of decoding zeros for a while.
-                    if i >= nextCheck {
-                        if coder.overrun > 8 {
-                            truncated = true
-                            return
-                        }
-                        nextCheck = i + 4096
+        definitions.withUnsafeBufferPointer { defs in
+            var i = 0
+            var nextCheck = 0
+            while i < count {
+                // Stop early on a payload that ran out long ago instead of decoding zeros for a while.
+                if i >= nextCheck {
+                    if coder.overrun > 8 {
+                        truncated = true
+                        return
                     }
-                    if m.copyReady {
-                        let r = m.codeRun(&coder, base + i, remaining: count - i, decoding: true)
-                        if r < 0 {
-                            badIndex = i
-                            return
-                        }
-                        i += r
-                        if i == count { break }
-                    }
-                    let s = m.step(&coder, actual: 0, defs)
-                    if s == noBlock {
+                    nextCheck = i + 4096
+                }
+                if m.copyReady {
+                    let r = m.codeRun(&coder, base + i, remaining: count - i, decoding: true)
+                    if r < 0 {
                         badIndex = i
                         return
                     }
-                    base[i] = s
-                    i += 1
+                    i += r
+                    // A run's length read past the payload's end: stop before the next one.
+                    if coder.overrun > 8 {
+                        truncated = true
+                        return
+                    }
+                    if i == count { break }
                 }
+                let s = m.step(&coder, actual: 0, defs)
+                if s == noBlock {
+                    badIndex = i
+                    return
+                }
+                base[i] = s
+                i += 1
             }
         }
         if truncated || coder.overrun > 0 {

@@ -76,6 +76,7 @@ struct vcpu {
     uint32_t ntouch;
     uint32_t recording; /* past skip-insns */
     uint64_t insns;     /* instructions of recorded TBs */
+    struct vcpu *next_free; /* on S.free_vcpus: an exited thread's, for the next new thread */
     struct {
         uint64_t page;
         uint32_t pos;
@@ -107,6 +108,7 @@ static struct {
     int have_guest_base;
     uint64_t guest_base;    /* host address - guest address (constant in user mode) */
     struct vcpu *vcpus[MAX_VCPUS];
+    struct vcpu *free_vcpus; /* exited threads' records, reused: memory follows the live threads */
     struct page_table *pages;
     struct tb_info *slab;
     size_t slab_used;
@@ -264,7 +266,13 @@ static struct vcpu *vcpu_create(unsigned int index)
     pthread_mutex_lock(&S.lock);
     struct vcpu *v = S.vcpus[index];
     if (!v) {
-        v = calloc(1, sizeof(*v));
+        v = S.free_vcpus;
+        if (v) {
+            S.free_vcpus = v->next_free;
+            memset(v, 0, sizeof(*v));
+        } else {
+            v = calloc(1, sizeof(*v));
+        }
         if (v) {
             v->thread = S.next_thread++;
             v->recording = !S.limited || S.skip_insns == 0;
@@ -297,7 +305,11 @@ static void on_vcpu_exit(qemu_plugin_id_t id, unsigned int index)
         emit(PLEXLAB_REC_THREAD_END, head, 8, NULL, 0, NULL, 0);
         S.exited_insns += v->insns;
         S.vcpus[index] = NULL; /* the index may be reused by a new thread: it gets a new serial */
-        /* v is leaked on purpose: a racing exit-time flusher may still read it. */
+        /* Every other thread reaches v through S.vcpus under S.lock, so from here on only this exiting
+           thread could (its signal handler, through tls_vcpu): cleared, v can serve the next new thread. */
+        if (tls_vcpu == v) tls_vcpu = NULL;
+        v->next_free = S.free_vcpus;
+        S.free_vcpus = v;
     }
     pthread_mutex_unlock(&S.lock);
 }

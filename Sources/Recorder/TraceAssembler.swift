@@ -85,6 +85,9 @@ struct TraceAssembler {
         case .threadEnd(let thread):
             if var state = threads.removeValue(forKey: thread) { try release(&state) }
             try batch.flush(to: writer)
+            // The plugin numbers threads by creation and never reuses a number: the thread's stream is
+            // complete, and its buffers and coder can go (memory follows the live threads, not all of them).
+            try writer.endThread(thread)
         case .end(let end):
             self.end = end
             try finishThreads()

@@ -30,7 +30,8 @@ struct ChunkSlices {
             blocks: Array(chunk.blocks[start..<end]),
             codeWrites: take(chunk.codeWrites, &write, \.eventIndex),
             syscalls: take(chunk.syscalls, &syscall, \.eventIndex),
-            dataTouches: take(chunk.dataTouches, &touch, \.eventIndex))
+            dataTouches: take(chunk.dataTouches, &touch, \.eventIndex),
+            endsThread: chunk.endsThread && end == chunk.blocks.count)
         start = end
         return slice
     }

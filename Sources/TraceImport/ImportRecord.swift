@@ -1,5 +1,6 @@
 import Foundation
 import TraceModel
+import TraceStore
 
 /// One line of the import format, parsed and checked (see docs/import-format.md).
 enum ImportRecord: Equatable {
@@ -44,6 +45,9 @@ enum ImportRecord: Equatable {
         } catch {
             throw RecordError("not valid JSON")
         }
+        if let key = JSONValue.duplicateKey(in: line) {
+            throw RecordError("duplicate key \"\(key.count > 40 ? String(key.prefix(40)) + "..." : key)\" in one object")
+        }
         guard case .object(let object) = value else { throw RecordError("a record must be a JSON object, not \(value.kindName)") }
         guard let typeValue = object["type"] else { throw RecordError("record has no \"type\"") }
         guard case .string(let type) = typeValue, let allowed = fields[type] else {
@@ -64,7 +68,9 @@ enum ImportRecord: Equatable {
                 throw RecordError("meta arch \"\(archName)\" is not one of x86_64, i386")
             }
             let program = try fields.string("program")
-            return .meta(Meta(arch: arch, program: program, argv: try fields.optionalStrings("argv") ?? [program],
+            let argv = try fields.optionalStrings("argv") ?? [program]
+            try Fields.checkSize(TraceTextLimits.storedArgv(argv), "meta \"argv\" (stored as a JSON array)")
+            return .meta(Meta(arch: arch, program: program, argv: argv,
                               recorder: try fields.optionalString("recorder"),
                               recorderVersion: try fields.optionalString("recorder_version"),
                               dataTouches: try fields.optionalBool("data_touches")))
@@ -135,7 +141,16 @@ private struct Fields {
         guard case .string(let text) = try value(name) else {
             throw RecordError("\(type) \"\(name)\" must be a string, not \(try value(name).kindName)")
         }
+        try Self.checkSize(text, "\(type) \"\(name)\"")
         return text
+    }
+
+    /// Refuses a string the trace reader would refuse (docs/import-format.md, "Sizes").
+    static func checkSize(_ text: String, _ what: String) throws(RecordError) {
+        let size = text.utf8.count
+        guard size <= TraceTextLimits.maxBytes else {
+            throw RecordError("\(what) is \(size) bytes, over the \(TraceTextLimits.maxBytes)-byte cap")
+        }
     }
 
     func optionalString(_ name: String) throws(RecordError) -> String? {
@@ -148,6 +163,7 @@ private struct Fields {
         var strings: [String] = []
         for item in items {
             guard case .string(let text) = item else { throw RecordError("\(type) \"\(name)\" must be an array of strings") }
+            try Self.checkSize(text, "\(type) \"\(name)\" item \(strings.count)")
             strings.append(text)
         }
         return strings

@@ -71,7 +71,7 @@ private final class ImportSession {
             throw ImportError(file: path, line: nil, message: "cannot open: \(String(cString: strerror(errno)))")
         }
         do {
-            while let line = reader.next() {
+            while let line = try nextLine(reader) {
                 let text = line.drop(while: { $0 == " " || $0 == "\t" })
                 if text.isEmpty || text.hasPrefix("#") { continue }
                 do {
@@ -99,6 +99,16 @@ private final class ImportSession {
                 for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: outPath + suffix) }
             }
             throw error
+        }
+    }
+
+    /// The reader's next line; a line past the cap is this line's error.
+    private func nextLine(_ reader: LineReader) throws -> Substring? {
+        do {
+            return try reader.next()
+        } catch {
+            throw ImportError(file: path, line: error.line,
+                              message: "line is longer than \(LineReader.maxLineBytes >> 20) MiB (split exec records across lines)")
         }
     }
 
@@ -154,7 +164,8 @@ private final class ImportSession {
     /// Whether any line is a data record (read ahead when the meta record does not say).
     private func fileHasDataRecords() throws -> Bool {
         guard let reader = LineReader(path: path) else { return false }
-        while let line = reader.next() {
+        // A line past the cap ends the look-ahead; the main pass then names it.
+        while let line = try? reader.next() {
             // Cheap filter first: only lines that mention "data" are parsed.
             guard line.contains("\"data\"") else { continue }
             if case .data? = try? ImportRecord.parse(line) { return true }

@@ -228,9 +228,14 @@ public struct StreamChunk: Sendable, Equatable {
     public var codeWrites: [CodeWrite]
     public var syscalls: [SyscallEvent]
     public var dataTouches: [DataTouch]
+    /// The thread's last chunk, when the source knows it (a trace file does): per-thread state that only
+    /// its later chunks would use can go after it.
+    public var endsThread: Bool
 
     public init(sequence: UInt64, thread: UInt32, firstEventIndex: UInt64, blocks: [BlockID],
-                codeWrites: [CodeWrite] = [], syscalls: [SyscallEvent] = [], dataTouches: [DataTouch] = []) {
+                codeWrites: [CodeWrite] = [], syscalls: [SyscallEvent] = [], dataTouches: [DataTouch] = [],
+                endsThread: Bool = false) {
+        self.endsThread = endsThread
         self.sequence = sequence
         self.thread = thread
         self.firstEventIndex = firstEventIndex

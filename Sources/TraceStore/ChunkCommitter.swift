@@ -29,6 +29,8 @@ struct CommitJob: @unchecked Sendable {  // Its buffer moves from the writer's t
     /// chunk of every thread together with the completed metadata).
     var chunks: [PendingChunk] = []
     var metadata: TraceMetadata?
+    /// Threads that ended (`TraceWriter.endThread`) by the end of this job's chunks: their coders go.
+    var endedThreads: [UInt32] = []
 }
 
 /// The commit side of `TraceWriter`: encodes chunks and writes transactions, in job order. It owns the
@@ -44,6 +46,9 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
     private var instructionCounts: [UInt32] = []
     private var executedBlockBits: [UInt64] = []
     private var encoders: [UInt32: BlockStreamEncoder] = [:]
+    /// Threads coded raw although the writer's codec is predictive: they started while
+    /// `TraceLimits.maxLivePredictiveThreads` coders were live (so a reader never needs more).
+    private var rawThreads: Set<UInt32> = []
     private var totals = Totals()
     private var threadsWithChunks: Set<UInt32> = []
     private var nextSequence: Int64 = 0
@@ -118,6 +123,12 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
             records.append(encode(chunk, sequence: nextSequence + Int64(records.count), into: &newTotals))
             threads.insert(chunk.thread)
         }
+        // Released after the job's chunks, never before a thread's last one: the writer's count of live
+        // coders never falls below the reader's, so a thread the writer codes predictively the reader can decode.
+        for thread in job.endedThreads {
+            encoders[thread] = nil
+            rawThreads.remove(thread)
+        }
         let summary = newTotals, threadCount = threads.count
         try transaction { db in
             try self.writeDefinitions(job, db)
@@ -162,6 +173,12 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
 
         let payload: [UInt8]
         let blocksSize: Int
+        var codec = self.codec
+        if codec != .raw && encoders[chunk.thread] == nil
+            && (rawThreads.contains(chunk.thread) || encoders.count >= TraceLimits.maxLivePredictiveThreads) {
+            rawThreads.insert(chunk.thread)
+            codec = .raw
+        }
         switch codec {
         case .raw:
             payload = RawBlockCodec.encode(blocks, compressor: compressor)

@@ -19,21 +19,38 @@ struct ChunkDecoder {
         var decoder: BlockStreamDecoder?
         /// Set when a predictive chunk of this thread failed: later ones cannot be decoded.
         var broken = false
-        /// The storage of the thread's previous chunk, reused when the caller has let go of that chunk:
-        /// a fresh multi-megabyte array per chunk costs a page fault every 1024 blocks.
-        var blocks: [BlockID] = []
     }
+
+    /// Most threads whose predictive coder is live at once (between a thread's first predictive chunk and
+    /// its last chunk, in sequence order): the writer codes any further thread raw, and a chunk that would
+    /// need one more coder is bad. Bounds the reader's coder memory whatever the thread count.
+    static let maxLiveCoders = TraceLimits.maxLivePredictiveThreads
 
     let definitions: [BlockDefinition]
     let inflater: ZstdInflater
-    /// Inflated block payloads of the raw codec (reused from chunk to chunk).
+    /// Inflated block payloads of the raw codec (reused from chunk to chunk up to `keptBufferBytes`).
     private var inflated: [UInt8] = []
+    /// Largest buffer kept from one chunk for the next (16 MiB: the writer's chunks of 2^20 blocks need 4 MiB);
+    /// a larger one, which only a chunk declaring more blocks needs, is freed after its chunk.
+    static let keptBufferBytes = 16 << 20
+    /// The storage of the previous chunk's block ids, whatever its thread, reused when the caller has let go
+    /// of that chunk (a fresh multi-megabyte array per chunk costs a page fault every 1024 blocks). One for
+    /// all threads: a per-thread one would keep up to the 256 MiB cap alive per thread.
+    private var spareBlocks: [BlockID] = []
     private var threads: [UInt32: ThreadState] = [:]
+    /// Each thread's last chunk (by sequence): its state is dropped once that chunk is decoded, so threads
+    /// that ended cost nothing. Empty when unknown (the fuzz entry point): then nothing is dropped.
+    private let lastSequence: [UInt32: Int64]
+    private var liveCoders = 0
 
-    init(definitions: [BlockDefinition], inflater: ZstdInflater) {
+    init(definitions: [BlockDefinition], inflater: ZstdInflater, lastSequence: [UInt32: Int64] = [:]) {
         self.definitions = definitions
         self.inflater = inflater
+        self.lastSequence = lastSequence
     }
+
+    /// Each thread's last chunk sequence, for `init(lastSequence:)`.
+    static let lastSequenceSQL = "SELECT thread, max(sequence) FROM chunks GROUP BY thread"
 
     /// The row's sequence (INTEGER PRIMARY KEY, so always an integer).
     static func sequence(of row: Row) -> Int64 {
@@ -60,6 +77,7 @@ struct ChunkDecoder {
     /// Checks and decodes one chunk given as its stored fields: the same path as `decode(_ row:)` after
     /// the row is read (the fuzz targets come in here, without SQLite).
     mutating func decode(_ record: ChunkRecord, storedChecksum: UInt64) throws(ChunkDecodeFailure) -> StreamChunk {
+        defer { if lastSequence[record.thread] == record.sequence { release(thread: record.thread) } }
         do {
             return try decodeChecked(record, storedChecksum: storedChecksum)
         } catch {
@@ -68,13 +86,25 @@ struct ChunkDecoder {
         }
     }
 
+    /// After a thread's last chunk: its coder and continuity state go.
+    private mutating func release(thread: UInt32) {
+        if threads.removeValue(forKey: thread)?.decoder != nil { liveCoders -= 1 }
+    }
+
     /// After a bad chunk: its fields are not to be trusted (no continuity check for the next one), and unless
     /// it was a raw chunk, the thread's predictive coder never saw it, so its later predictive chunks cannot
     /// be decoded (decoding them with the stale state could yield wrong ids that look valid).
     private mutating func markBad(thread: UInt32, codec: UInt8?) {
         var state = threads[thread] ?? ThreadState()
         state.nextEventIndex = nil
-        if codec != BlockStreamCodec.raw.rawValue { state.broken = true }
+        if codec != BlockStreamCodec.raw.rawValue {
+            state.broken = true
+            // Never used again: its memory and its place among the live coders go now.
+            if state.decoder != nil {
+                state.decoder = nil
+                liveCoders -= 1
+            }
+        }
         threads[thread] = state
     }
 
@@ -118,9 +148,14 @@ struct ChunkDecoder {
         }
 
         var chunk = StreamChunk(sequence: UInt64(bitPattern: record.sequence), thread: record.thread,
-                                firstEventIndex: record.firstEventIndex, blocks: [])
-        threads[record.thread]?.blocks = []  // `state` alone keeps the reusable storage
-        chunk.blocks = try decodeBlocks(record, state: &state)
+                                firstEventIndex: record.firstEventIndex, blocks: [],
+                                endsThread: lastSequence[record.thread] == record.sequence)
+        do {
+            chunk.blocks = try decodeBlocks(record, state: &state)
+        } catch {
+            threads[record.thread] = state  // with its coder, which markBad releases
+            throw error
+        }
         threads[record.thread] = state
 
         if record.eventsSize == 0 {
@@ -154,14 +189,15 @@ struct ChunkDecoder {
             throw ChunkDecodeFailure("uses unknown block codec \(record.codec)")
         }
         // Unique (so reused in place) unless the caller still holds the previous chunk.
-        var blocks = state.blocks
-        state.blocks = []
+        var blocks = spareBlocks
+        spareBlocks = []
         blocks.removeAll(keepingCapacity: true)
         switch codec {
         case .raw:
             guard record.blocksSize == 4 * record.blockCount else {
                 throw ChunkDecodeFailure("declares \(record.blocksSize) block bytes for \(record.blockCount) blocks")
             }
+            defer { if inflated.count > Self.keptBufferBytes { inflated = [] } }
             do {
                 try record.blocks.withUnsafeBytes {
                     try inflater.inflate($0, declared: record.blocksSize, scratch: &inflated)
@@ -184,11 +220,17 @@ struct ChunkDecoder {
             guard record.blocksSize == record.blocks.count else {
                 throw ChunkDecodeFailure("declares \(record.blocksSize) block bytes but stores \(record.blocks.count)")
             }
+            if state.decoder == nil {
+                guard liveCoders < Self.maxLiveCoders else {
+                    throw ChunkDecodeFailure("is predictive, but \(liveCoders) other threads' predictive coders are "
+                                             + "live (a trace keeps at most \(Self.maxLiveCoders))")
+                }
+                liveCoders += 1
+            }
             // Marked broken first: if decoding throws, this thread's coder state is lost for good.
             state.broken = true
             let decoder = state.decoder ?? BlockStreamDecoder(variant: variant)
             state.decoder = decoder
-            blocks.reserveCapacity(record.blockCount)
             do {
                 try record.blocks.withUnsafeBytes {
                     try decoder.decode($0, count: record.blockCount, definitions: definitions, into: &blocks)
@@ -201,7 +243,7 @@ struct ChunkDecoder {
             }
             state.broken = false
         }
-        state.blocks = blocks
+        if blocks.capacity * MemoryLayout<BlockID>.stride <= Self.keptBufferBytes { spareBlocks = blocks }
         let defined = definitions.count
         if let bad = blocks.first(where: { Int($0) >= defined }) {
             throw ChunkDecodeFailure("refers to block \(bad) but the trace defines \(defined)")

@@ -5,10 +5,12 @@ import TraceModel
 /// compact bytes instead of SQLite rows, checked and decoded by the reader's own `ChunkDecoder`. Not API.
 ///
 /// Input layout (little-endian): u8 number of block definitions, then chunks until the bytes run out, each
-/// `u8 thread (low 2 bits), u8 codec, u32 first_event_index, u32 block_count, u32 blocks_size, u32 events_size,
+/// `u8 thread, u8 codec, u32 first_event_index, u32 block_count, u32 blocks_size, u32 events_size,
 /// u16 code_writes, u16 syscalls, u16 data_touches, u32 blocks length, u32 events length`, then both payloads
 /// (cut short at the end of the input). Sequences count from 0 and each checksum is computed, as a stranger
-/// forging a file would, so every input reaches the size, inflate and payload checks.
+/// forging a file would, so every input reaches the size, inflate and payload checks. As the reader does, the
+/// decoder is told each thread's last chunk (so ended threads' state goes, and up to 256 threads meet the
+/// live-coder cap).
 @_spi(Fuzzing) public enum ChunkFuzzing {
     /// Bytes of one chunk header in the input.
     static let headerBytes = 32
@@ -16,8 +18,8 @@ import TraceModel
     /// Decodes every chunk of `input` as `TraceReader.verify()` does; returns (good chunks, bad chunks).
     public static func decode(_ input: UnsafeRawBufferPointer) -> (good: Int, bad: Int) {
         guard let count = input.first else { return (0, 0) }
-        var decoder = ChunkDecoder(definitions: definitions(count: Int(count)), inflater: ZstdInflater())
-        var offset = 1, sequence: Int64 = 0, good = 0, bad = 0
+        var records: [ChunkRecord] = []
+        var offset = 1
         while input.count - offset >= headerBytes {
             let header = UnsafeRawBufferPointer(rebasing: input[offset..<offset + headerBytes])
             offset += headerBytes
@@ -29,11 +31,17 @@ import TraceModel
             let eventsLength = min(u32(28), input.count - offset)
             let events = Array(input[offset..<offset + eventsLength])
             offset += eventsLength
-            let record = ChunkRecord(sequence: sequence, thread: UInt32(header[0] & 3),
-                                     firstEventIndex: UInt64(u32(2)), blockCount: u32(6), codec: header[1],
-                                     blocks: blocks, blocksSize: u32(10), events: events, eventsSize: u32(14),
-                                     codeWrites: u16(18), syscalls: u16(20), dataTouches: u16(22))
-            sequence += 1
+            records.append(ChunkRecord(sequence: Int64(records.count), thread: UInt32(header[0]),
+                                       firstEventIndex: UInt64(u32(2)), blockCount: u32(6), codec: header[1],
+                                       blocks: blocks, blocksSize: u32(10), events: events, eventsSize: u32(14),
+                                       codeWrites: u16(18), syscalls: u16(20), dataTouches: u16(22)))
+        }
+        var lastSequence: [UInt32: Int64] = [:]
+        for record in records { lastSequence[record.thread] = record.sequence }
+        var decoder = ChunkDecoder(definitions: definitions(count: Int(count)), inflater: ZstdInflater(),
+                                   lastSequence: lastSequence)
+        var good = 0, bad = 0
+        for record in records {
             // The ranges the reader's row check (ChunkDecoder.record(from:)) enforces before decoding.
             let cap = ZstdInflater.absoluteCap
             guard record.blockCount <= cap / 4, record.blocksSize <= cap, record.eventsSize <= cap else {
@@ -59,7 +67,7 @@ import TraceModel
         let definitions = definitions(count: Int(definitionCount))
         var encoders: [UInt32: BlockStreamEncoder] = [:]
         for chunk in chunks {
-            let thread = chunk.thread & 3
+            let thread = chunk.thread & 0xff
             let blocks: [UInt8]
             switch codec {
             case .raw:

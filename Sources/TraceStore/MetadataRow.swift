@@ -22,7 +22,7 @@ enum MetadataRow {
     }
 
     private static func arguments(_ m: TraceMetadata) -> StatementArguments {
-        let argv = (try? JSONEncoder().encode(m.argv)).flatMap { String(data: $0, encoding: .utf8) } ?? "[]"
+        let argv = TraceTextLimits.storedArgv(m.argv)
         return [m.program, argv, m.arch.rawValue, m.recorder, m.recorderVersion, m.plexlabVersion, m.host, m.date,
                 m.exitStatus.map { Int64($0) }, m.signal.map { Int64($0) }, m.complete ? 1 : 0, m.note,
                 m.hasDataTouches ? 1 : 0]
@@ -37,7 +37,7 @@ enum MetadataRow {
                        + length(plexlab_version) + length(host) + length(date) + length(note)
                 FROM metadata WHERE id = 1
                 """) ?? 0
-            guard textBytes <= 8 * StoredTextLimits.maxBytes else {
+            guard textBytes <= TraceTextLimits.metadataBytes else {
                 throw StoredValueError("the metadata row holds \(textBytes) bytes of text")
             }
             row = try Row.fetchOne(db, sql: """

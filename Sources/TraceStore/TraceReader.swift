@@ -145,7 +145,7 @@ public final class TraceReader {
             while let row = try rows.next() {
                 let fields = StrictRow(row, record: "module")
                 do {
-                    _ = try fields.int(4, in: 0...Int64(StoredTextLimits.maxBytes))
+                    _ = try fields.int(4, in: 0...Int64(TraceTextLimits.maxBytes))
                     modules.append(ModuleMapping(start: try fields.uint64(0), end: try fields.uint64(1),
                                                  fileOffset: try fields.uint64(2), path: try fields.text(3)))
                 } catch {
@@ -203,7 +203,7 @@ public final class TraceReader {
     /// at a time. The first bad chunk throws `TraceStoreError.badChunk` naming its sequence.
     public func forEachChunk(_ body: (StreamChunk) throws -> Void) throws {
         try snapshot { db in
-            var decoder = ChunkDecoder(definitions: try self.loadDefinitions(db, allBytes: false), inflater: self.inflater)
+            var decoder = try self.chunkDecoder(db)
             let rows = try Row.fetchCursor(db, sql: ChunkDecoder.selectSQL)
             while let row = try rows.next() {
                 let chunk: StreamChunk
@@ -218,30 +218,11 @@ public final class TraceReader {
         }
     }
 
-    /// Reads every chunk and lists each one that cannot be read back (checksum, sizes, decoding),
-    /// without stopping at the first. An empty list means every chunk is good.
-    public func verify() throws -> [ChunkProblem] {
-        try snapshot { db in
-            var decoder = ChunkDecoder(definitions: try self.loadDefinitions(db, allBytes: false), inflater: self.inflater)
-            var problems: [ChunkProblem] = []
-            let rows = try Row.fetchCursor(db, sql: ChunkDecoder.selectSQL)
-            while let row = try rows.next() {
-                do {
-                    _ = try decoder.decode(row)
-                } catch {
-                    problems.append(ChunkProblem(sequence: ChunkDecoder.sequence(of: row),
-                                                 thread: ChunkDecoder.thread(of: row), reason: "\(error)"))
-                }
-            }
-            return problems
-        }
-    }
-
     // MARK: - Internals
 
     /// Runs `body` in one read transaction (a consistent snapshot while a writer appends). Reentrant, so
     /// `body` of `forEachChunk` may call the other methods.
-    private func snapshot<T>(_ body: (Database) throws -> T) throws -> T {
+    func snapshot<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             return try database.unsafeReentrantRead { db in
                 if db.isInsideTransaction { return try body(db) }
@@ -255,6 +236,20 @@ public final class TraceReader {
         } catch let error as DatabaseError {
             throw TraceStoreError.damaged(path: path, detail: TraceWriter.describe(error))
         }
+    }
+
+    /// A decoder for this snapshot's chunks, told each thread's last chunk so it drops ended threads' state.
+    func chunkDecoder(_ db: Database) throws -> ChunkDecoder {
+        var lastSequence: [UInt32: Int64] = [:]
+        let rows = try Row.fetchCursor(db, sql: ChunkDecoder.lastSequenceSQL)
+        while let row = try rows.next() {
+            // A thread that is not a valid one has no state to drop: its chunks fail their row check.
+            guard case let .int64(thread) = (row[0] as DatabaseValue).storage, let id = UInt32(exactly: thread),
+                  case let .int64(sequence) = (row[1] as DatabaseValue).storage else { continue }
+            lastSequence[id] = sequence
+        }
+        return ChunkDecoder(definitions: try loadDefinitions(db, allBytes: false), inflater: inflater,
+                            lastSequence: lastSequence)
     }
 
     private func loadDefinitions(_ db: Database, allBytes: Bool) throws -> [BlockDefinition] {
@@ -302,7 +297,7 @@ public final class TraceReader {
         return definitionCache
     }
 
-    private func forEachCodePage(_ db: Database, where key: (UInt64, UInt32)?,
+    func forEachCodePage(_ db: Database, where key: (UInt64, UInt32)?,
                                  _ body: (CodePage) throws -> Void) throws {
         var sql = """
             SELECT p.address, p.version, b.size, length(b.data), b.data
@@ -409,11 +404,6 @@ public final class TraceReader {
             .damaged(path: path, detail: TraceWriter.describe(error))
         }
     }
-}
-
-/// Sanity limit on stored strings (paths, metadata fields), so a hostile file cannot make them huge.
-enum StoredTextLimits {
-    static let maxBytes = 1 << 20
 }
 
 /// Sanity limits on stored block definitions.

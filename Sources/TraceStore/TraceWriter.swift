@@ -23,12 +23,18 @@ public final class TraceWriter {
         /// flight, so memory stays bounded). A failed commit is then thrown by a later call. `flush`,
         /// `finish` and `abandon` wait for every commit either way.
         public var commitInBackground: Bool
+        /// Most block ids the threads' pending buffers hold together (default 2^24, 64 MiB): past it a thread
+        /// commits a partial chunk instead of growing its buffer, so many threads running at once cost a
+        /// bounded amount, not a chunk's worth each.
+        public var pendingBlocksBudget: Int
         public init(chunkBlocks: Int = 1 << 20, overwrite: Bool = false,
-                    blockCodec: BlockStreamCodec = .writerDefault, commitInBackground: Bool = false) {
+                    blockCodec: BlockStreamCodec = .writerDefault, commitInBackground: Bool = false,
+                    pendingBlocksBudget: Int = 1 << 24) {
             self.chunkBlocks = chunkBlocks
             self.overwrite = overwrite
             self.blockCodec = blockCodec
             self.commitInBackground = commitInBackground
+            self.pendingBlocksBudget = pendingBlocksBudget
         }
     }
 
@@ -46,6 +52,12 @@ public final class TraceWriter {
     private var lastStream: ThreadStream?
 
     private var streams: [UInt32: ThreadStream] = [:]
+    /// Capacity, in block ids, of every stream's buffer together (held against `Options.pendingBlocksBudget`).
+    private(set) var bufferedBlocks = 0
+    /// Threads given to `endThread`: appending to one again is misuse (its stream would restart at event 0).
+    private var endedThreads: Set<UInt32> = []
+    /// Ended threads whose coder state the committer has not released yet (they ride with the next job).
+    private var pendingEndedThreads: [UInt32] = []
     private var definitionList: [BlockDefinition] = []
     /// Definitions handed to the committer so far.
     private var committedDefinitions = 0
@@ -67,6 +79,9 @@ public final class TraceWriter {
         var metadata = metadata
         metadata.complete = false
         metadataRow = metadata
+        if let problem = TraceTextLimits.problem(in: metadata) {
+            throw TraceStoreError.misuse(path: path, detail: problem)
+        }
 
         // Only a trace file is ever replaced (a directory, device or other file is refused, untouched).
         // Callers that must keep the old file until the new one is whole write through `TraceDestination`.
@@ -153,6 +168,10 @@ public final class TraceWriter {
     /// Stores a module mapping.
     public func addModule(_ module: ModuleMapping) throws {
         try checkUsable()
+        guard module.path.utf8.count <= TraceTextLimits.maxBytes else {
+            throw TraceStoreError.misuse(path: path, detail: "a module path is \(module.path.utf8.count) bytes, "
+                                         + "over the \(TraceTextLimits.maxBytes)-byte cap")
+        }
         pendingModules.append(module)
     }
 
@@ -185,8 +204,21 @@ public final class TraceWriter {
         var copied = 0
         while copied < valid {
             let room = chunkBlocks - stream.count
-            let n = min(room, valid - copied)
-            if stream.count + n > stream.capacity { stream.reserve(stream.count + n, limit: chunkBlocks) }
+            var n = min(room, valid - copied)
+            if stream.count + n > stream.capacity {
+                if bufferedBlocks + (stream.count + n - stream.capacity) > options.pendingBlocksBudget {
+                    // Over the budget of all threads' pending blocks: no growth; what fits, then a partial chunk.
+                    n = stream.capacity - stream.count
+                    if n == 0 {
+                        try commit(stream)
+                        continue
+                    }
+                } else {
+                    let before = stream.capacity
+                    stream.reserve(stream.count + n, limit: chunkBlocks)
+                    bufferedBlocks += stream.capacity - before
+                }
+            }
             (stream.buffer + stream.count).update(from: source + copied, count: n)
             stream.count += n
             copied += n
@@ -219,6 +251,29 @@ public final class TraceWriter {
         let stream = self.stream(for: thread)
         stream.check(dataTouch.eventIndex, kind: "data touch")
         stream.dataTouches.append(dataTouch)
+    }
+
+    /// Ends `thread`'s stream: its pending blocks are committed as its last chunk, and its buffer and block
+    /// coder are released, so a program that starts threads one after another costs memory for the live ones
+    /// only. Appending to the thread afterwards is misuse. Throws if a side event names a block never appended.
+    public func endThread(_ thread: UInt32) throws {
+        try checkUsable()
+        endedThreads.insert(thread)
+        if lastStream?.thread == thread { lastStream = nil }
+        guard let stream = streams.removeValue(forKey: thread) else { return }
+        defer { bufferedBlocks -= stream.capacity }
+        if let misuse = stream.misuse { throw TraceStoreError.misuse(path: path, detail: misuse) }
+        let end = stream.firstEventIndex + UInt64(stream.count)
+        if let last = stream.pendingEventIndices.max(), last >= end {
+            throw TraceStoreError.misuse(path: path, detail: "thread \(thread) has a side event at event index "
+                                         + "\(last) but only \(end) blocks")
+        }
+        pendingEndedThreads.append(thread)
+        if stream.count > 0 {
+            var job = pendingJob()
+            job.chunks = [takeChunk(stream, keepStreaming: false)]
+            try submit(job)
+        }
     }
 
     /// Commits every thread's pending events as chunks (the trace stays incomplete), then any definitions,
@@ -303,7 +358,7 @@ public final class TraceWriter {
 
     /// `stream`'s pending blocks with the side events that belong to them, as a chunk; the stream gets a
     /// fresh buffer.
-    private func takeChunk(_ stream: ThreadStream) -> PendingChunk {
+    private func takeChunk(_ stream: ThreadStream, keepStreaming: Bool = true) -> PendingChunk {
         let first = stream.firstEventIndex
         let end = first + UInt64(stream.count)
         stream.sortPendingEvents()
@@ -315,9 +370,12 @@ public final class TraceWriter {
                                  codeWrites: Array(stream.codeWrites.prefix(codeWrites)),
                                  syscalls: Array(stream.syscalls.prefix(syscalls)),
                                  dataTouches: Array(stream.dataTouches.prefix(dataTouches)))
-        // A thread that filled a chunk will likely fill the next: give it a whole chunk's buffer.
+        // A thread that filled a chunk will likely fill the next: give it a whole chunk's buffer. An ended
+        // thread gets a minimal one (its stream is dropped).
         let full = stream.count == chunkBlocks
-        let capacity = full ? chunkBlocks : stream.capacity
+        let roomy = bufferedBlocks - stream.capacity + chunkBlocks <= options.pendingBlocksBudget
+        let capacity = !keepStreaming ? 1 : full && roomy ? chunkBlocks : stream.capacity
+        bufferedBlocks += capacity - stream.capacity
         let spare = capacity == chunkBlocks ? committer?.takeSpareBuffer() : nil
         stream.replaceBuffer(spare ?? .allocate(capacity: capacity), capacity: capacity)
         stream.count = 0
@@ -339,6 +397,8 @@ public final class TraceWriter {
         job.modules = pendingModules
         nextModuleID += Int64(pendingModules.count)
         pendingModules.removeAll()
+        job.endedThreads = pendingEndedThreads
+        pendingEndedThreads.removeAll()
         return job
     }
 
@@ -382,6 +442,8 @@ public final class TraceWriter {
             return stream
         }
         let stream = ThreadStream(thread: thread, initialCapacity: min(chunkBlocks, 4096))
+        bufferedBlocks += stream.capacity
+        if endedThreads.contains(thread) { stream.misuse = "thread \(thread) continues after endThread" }
         streams[thread] = stream
         lastStream = stream
         return stream

@@ -8,7 +8,9 @@ struct InfoCommand: ParsableCommand {
         abstract: "Show a trace's metadata and figures.",
         discussion: """
         With --verify, every chunk is read back (checksums, sizes, decoding) and each bad one is listed; \
-        the exit code is then 2 if any is bad.
+        the exit code is then 2 if any is bad. When all are good, what a replay needs beyond them is \
+        checked too (no chunk missing from the summary's count, every code page whole, every block's \
+        code page present); the first problem is one error line, exit code 2.
         """)
 
     @Argument(help: "The trace file (.plextrace).")

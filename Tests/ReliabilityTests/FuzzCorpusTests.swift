@@ -35,6 +35,9 @@ import TraceModel
         #expect(try parse("loop.jsonl") == (9, 0))
         #expect(try parse("errors.jsonl") == (0, 12))
         #expect(try parse("selfmod-threads.jsonl") == (8, 0))
+        // strings.jsonl: control characters, escapes and a long path are good; four lines repeat a key
+        // (one of them spelt with an escape, one in a nested object).
+        #expect(try parse("strings.jsonl") == (4, 4))
         let crlf = Array("{\"type\":\"exit\",\"status\":0}\r\n\t# note\r\n{\"type\":\"exit\"}\r\n".utf8)
         #expect(crlf.withUnsafeBytes { ImportFuzzing.parseLines($0) } == (1, 1))
     }
@@ -49,7 +52,12 @@ import TraceModel
             #expect(decode(try bytes("FuzzChunkDecode/two-threads-\(codec)")) == (3, 0))
             #expect(decode(try bytes("FuzzChunkDecode/long-chunk-\(codec)")) == (1, 0))
             #expect(decode(try bytes("FuzzChunkDecode/empty-chunk-\(codec)")) == (1, 0))
+            #expect(decode(try bytes("FuzzChunkDecode/many-threads-\(codec)")) == (80, 0))
         }
+        // 20 threads live at once: raw, all good; predictive, the first chunk of threads 16 ... 19 needs a
+        // 17th live coder (refused) and their second one cannot be decoded after it.
+        #expect(decode(try bytes("FuzzChunkDecode/many-live-threads-raw")) == (40, 0))
+        #expect(decode(try bytes("FuzzChunkDecode/many-live-threads-predictive")) == (32, 8))
 
         let chunk = StreamChunk(sequence: 0, thread: 0, firstEventIndex: 0, blocks: [0, 1, 2])
         let next = StreamChunk(sequence: 1, thread: 0, firstEventIndex: 3, blocks: [3, 4, 0, 1])

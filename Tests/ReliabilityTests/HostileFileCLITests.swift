@@ -102,7 +102,7 @@ import TraceStore
         try writeTestTrace(at: path, chunks: 3, chunkBlocks: 256, codec: .raw)
         let bomb = zeroFrame(size: 1 << 30)
         #expect(bomb.count < 1 << 20)
-        try forgeRawChunk(path, sequence: 1, firstEventIndex: 256, blockCount: 256, blocks: bomb, blocksSize: 1024)
+        try forgeChunk(path, sequence: 1, firstEventIndex: 256, blockCount: 256, blocks: bomb, blocksSize: 1024)
 
         let run = try plexlabLimited(["info", "--verify", path], addressSpaceKiB: 1 << 20, scratch: scratch)
         expectCleanError(run, contains: "\(path): 1 of 3 chunks are bad")
@@ -143,55 +143,5 @@ import TraceStore
         let text = scratch.path("notes.plextrace")
         try Data("SQLite format 3\0 but then prose".utf8).write(to: URL(fileURLWithPath: text))
         expectCleanError(try plexlab(["info", text], scratch: scratch), contains: "is truncated")
-    }
-
-    // MARK: - Forging
-
-    /// Replaces one chunk's block payload and recomputes nothing but what a forger would: the checksum.
-    private func forgeRawChunk(_ path: String, sequence: Int, firstEventIndex: UInt64, blockCount: Int,
-                               blocks: [UInt8], blocksSize: Int) throws {
-        // FNV-1a 64 over the ten header fields, then each payload's length and bytes (docs/trace-format.md).
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func add(_ word: UInt64) { withUnsafeBytes(of: word.littleEndian) { for b in $0 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 } } }
-        for field in [UInt64(sequence), 0, firstEventIndex, UInt64(blockCount), 0, UInt64(blocksSize), 0, 0, 0, 0] {
-            add(field)
-        }
-        add(UInt64(blocks.count))
-        for b in blocks { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
-        add(0)
-        try DatabaseQueue(path: path).write { db in
-            try db.execute(sql: """
-                UPDATE chunks SET block_count = ?, codec = 0, blocks = ?, blocks_size = ?, events = NULL,
-                    events_size = 0, code_writes = 0, syscalls = 0, data_touches = 0, checksum = ? WHERE sequence = ?
-                """, arguments: [blockCount, Data(blocks), blocksSize, Int64(bitPattern: hash), sequence])
-        }
-    }
-
-    /// A zstd frame of `size` zero bytes with no content size in its header (streamed).
-    private func zeroFrame(size: Int) -> [UInt8] {
-        let context = ZSTD_createCCtx()!
-        defer { ZSTD_freeCCtx(context) }
-        _ = ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, 0)
-        let zeros = [UInt8](repeating: 0, count: 1 << 20)
-        var frame: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        var remaining = size
-        while remaining > 0 {
-            let take = min(remaining, zeros.count)
-            remaining -= take
-            let mode = remaining == 0 ? ZSTD_e_end : ZSTD_e_continue
-            zeros.withUnsafeBytes { z in
-                var input = ZSTD_inBuffer(src: z.baseAddress, size: take, pos: 0)
-                var pending = 1
-                repeat {
-                    buffer.withUnsafeMutableBytes { b in
-                        var output = ZSTD_outBuffer(dst: b.baseAddress, size: b.count, pos: 0)
-                        pending = ZSTD_compressStream2(context, &output, &input, mode)
-                        frame += b.prefix(output.pos)
-                    }
-                } while input.pos < input.size || (mode == ZSTD_e_end && pending != 0)
-            }
-        }
-        return frame
     }
 }

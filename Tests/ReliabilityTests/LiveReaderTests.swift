@@ -27,6 +27,7 @@ import TraceStore
         // The writer exists before the reader starts, so the file always has its schema.
         let writer = try TraceWriter(path: path, metadata: testMetadata, options: .init(chunkBlocks: chunkBlocks))
         for i in 0..<11 { _ = try writer.define(testDefinition(i)) }
+        try writer.addCodePage(testCodePage)
         try writer.flush()
         nonisolated(unsafe) let handOff = writer
         let thread = Thread {

@@ -1,4 +1,6 @@
+import CZstd
 import Foundation
+import GRDB
 import Testing
 import TraceModel
 import TraceStore
@@ -133,6 +135,9 @@ let testMetadata = TraceMetadata(program: "/bin/reliable", argv: ["reliable"], a
                                  recorderVersion: "1", host: "host", date: "2026-01-01T00:00:00Z",
                                  hasDataTouches: false)
 
+/// The code page of every `testDefinition` (they lie in 0x401000 ..< 0x4010b0, version 0).
+let testCodePage = CodePage(address: 0x401000, version: 0, bytes: [UInt8](repeating: 0xeb, count: CodePage.size))
+
 /// Block `i` of the test traces: `i + 1` instructions, so sums tell which blocks were counted.
 func testDefinition(_ i: Int) -> BlockDefinition {
     BlockDefinition(address: 0x401000 + 16 * UInt64(i), length: 2, instructionCount: UInt32(i + 1), codeVersion: 0,
@@ -146,6 +151,7 @@ func writeTestTrace(at path: String, chunks: Int, chunkBlocks: Int = 64, codec: 
     let writer = try TraceWriter(path: path, metadata: testMetadata,
                                  options: .init(chunkBlocks: chunkBlocks, blockCodec: codec))
     for i in 0..<11 { _ = try writer.define(testDefinition(i)) }
+    try writer.addCodePage(testCodePage)
     var rng = SplitMix64(seed: 11)
     for n in 0..<(chunks * chunkBlocks) {
         // Recorded before its block is appended: the append may commit the chunk.
@@ -160,4 +166,58 @@ func writeTestTrace(at path: String, chunks: Int, chunkBlocks: Int = 64, codec: 
 /// `plexlab info --json` output, decoded.
 func decodeInfo(_ run: Run) throws -> TraceInfo {
     try JSONDecoder().decode(TraceInfo.self, from: Data(run.stdout.utf8))
+}
+
+// MARK: - Forging
+
+/// Replaces one chunk's block payload (raw codec unless `codec` says otherwise) and recomputes nothing but
+/// what a forger would: the checksum.
+func forgeChunk(_ path: String, sequence: Int, thread: UInt32 = 0, firstEventIndex: UInt64, blockCount: Int,
+                codec: UInt8 = 0, blocks: [UInt8], blocksSize: Int) throws {
+    // FNV-1a 64 over the ten header fields, then each payload's length and bytes (docs/trace-format.md).
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    func add(_ word: UInt64) { withUnsafeBytes(of: word.littleEndian) { for b in $0 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 } } }
+    for field in [UInt64(sequence), UInt64(thread), firstEventIndex, UInt64(blockCount), UInt64(codec), UInt64(blocksSize),
+                  0, 0, 0, 0] {
+        add(field)
+    }
+    add(UInt64(blocks.count))
+    for b in blocks { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+    add(0)
+    try DatabaseQueue(path: path).write { db in
+        try db.execute(sql: """
+            UPDATE chunks SET thread = ?, first_event_index = ?, block_count = ?, codec = ?, blocks = ?, blocks_size = ?,
+                events = NULL, events_size = 0, code_writes = 0, syscalls = 0, data_touches = 0, checksum = ?
+            WHERE sequence = ?
+            """, arguments: [Int64(thread), Int64(firstEventIndex), blockCount, Int64(codec), Data(blocks), blocksSize,
+                             Int64(bitPattern: hash), sequence])
+    }
+}
+
+/// A zstd frame of `size` zero bytes with no content size in its header (streamed).
+func zeroFrame(size: Int) -> [UInt8] {
+    let context = ZSTD_createCCtx()!
+    defer { ZSTD_freeCCtx(context) }
+    _ = ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, 0)
+    let zeros = [UInt8](repeating: 0, count: 1 << 20)
+    var frame: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    var remaining = size
+    while remaining > 0 {
+        let take = min(remaining, zeros.count)
+        remaining -= take
+        let mode = remaining == 0 ? ZSTD_e_end : ZSTD_e_continue
+        zeros.withUnsafeBytes { z in
+            var input = ZSTD_inBuffer(src: z.baseAddress, size: take, pos: 0)
+            var pending = 1
+            repeat {
+                buffer.withUnsafeMutableBytes { b in
+                    var output = ZSTD_outBuffer(dst: b.baseAddress, size: b.count, pos: 0)
+                    pending = ZSTD_compressStream2(context, &output, &input, mode)
+                    frame += b.prefix(output.pos)
+                }
+            } while input.pos < input.size || (mode == ZSTD_e_end && pending != 0)
+        }
+    }
+    return frame
 }

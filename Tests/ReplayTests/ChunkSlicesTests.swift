@@ -23,6 +23,14 @@ import TraceModel
         #expect(all.map { $0.codeWrites.map(\.address) } == [[1, 2], [3], []])
         #expect(all.map { $0.syscalls.map(\.number) } == [[], [60], [231]])
         #expect(all.map { $0.dataTouches.map(\.page) } == [[0x1000], [], [0x2000]])
+        #expect(all.map(\.endsThread) == [false, false, false])
+        // A thread's last chunk: only its last slice says so (the strategies drop per-thread state after it).
+        var last = chunk
+        last.endsThread = true
+        var lastSlices = ChunkSlices(last, size: 4)
+        var ends: [Bool] = []
+        while let slice = lastSlices.next() { ends.append(slice.endsThread) }
+        #expect(ends == [false, false, true])
         // Every event keeps its block: the same block id at its position in the slice as in the chunk.
         for slice in all {
             for write in slice.codeWrites where write.eventIndex >= 100 {

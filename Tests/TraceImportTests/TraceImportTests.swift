@@ -227,3 +227,76 @@ private func importError(_ lines: [String], scratch: Scratch) throws -> String {
         try TraceImporter.importFile(at: missing, to: output, overwrite: true)
     }
 }
+
+@Test func duplicateKeysAreRefused() throws {
+    let scratch = try Scratch()
+    let file = scratch.directory + "/bad.jsonl"
+    let cases: [(lines: [String], expected: String)] = [
+        ([meta, #"{"type":"code","address":"0x401000","bytes":"c3","address":"0x402000"}"#],
+         #"2: duplicate key "address" in one object"#),
+        ([#"{"type":"meta","arch":"x86_64","program":"a","pro\u0067ram":"b"}"#], #"1: duplicate key "program" in one object"#),
+        ([#"{"type":"meta","type":"meta","arch":"x86_64","program":"a"}"#], #"1: duplicate key "type" in one object"#),
+        ([meta, loopCode, #"{"type":"exec","thread":0,"blocks":["0x401000"],"thread":1}"#],
+         #"3: duplicate key "thread" in one object"#),
+    ]
+    for (lines, expected) in cases {
+        #expect(try importError(lines, scratch: scratch) == "\(file):\(expected)")
+    }
+    // The same key in two objects, or a key equal to a value, is not a duplicate.
+    let fine = try scratch.write("fine.jsonl", [
+        #"{"type":"meta","arch":"x86_64","program":"type","argv":["type","program"]}"#,
+        #"{"type":"code","address":"0x402000","bytes":"c3"}"#, #"{"type":"exec","thread":0,"blocks":["0x402000"]}"#,
+    ])
+    let output = scratch.directory + "/fine.plextrace"
+    #expect(try TraceImporter.importFile(at: fine, to: output, overwrite: true).blocksExecuted == 1)
+    #expect(try TraceReader(path: output).metadata.argv == ["type", "program"])
+}
+
+@Test func stringsOverTheReadersCapAreRefused() throws {
+    let scratch = try Scratch()
+    let file = scratch.directory + "/bad.jsonl"
+    let cap = TraceTextLimits.maxBytes
+    let over = String(repeating: "a", count: cap + 1)
+    // 200 000 control characters are 1.2 MB once stored as JSON escapes (\u0001 each).
+    let escaped = String(repeating: "\\u0001", count: 200_000)
+    let cases: [(lines: [String], expected: String)] = [
+        ([#"{"type":"meta","arch":"x86_64","program":"\#(over)"}"#], #"1: meta "program" is \#(cap + 1) bytes, over the \#(cap)-byte cap"#),
+        ([#"{"type":"meta","arch":"x86_64","program":"p","argv":["a","\#(over)"]}"#],
+         #"1: meta "argv" item 1 is \#(cap + 1) bytes, over the \#(cap)-byte cap"#),
+        ([#"{"type":"meta","arch":"x86_64","program":"p","recorder":"\#(over)"}"#],
+         #"1: meta "recorder" is \#(cap + 1) bytes, over the \#(cap)-byte cap"#),
+        ([#"{"type":"meta","arch":"x86_64","program":"p","argv":["\#(escaped)"]}"#],
+         #"1: meta "argv" (stored as a JSON array) is 1200004 bytes, over the \#(cap)-byte cap"#),
+        ([meta, #"{"type":"module","start":"0x1000","end":"0x2000","offset":"0x0","path":"\#(over)"}"#],
+         #"2: module "path" is \#(cap + 1) bytes, over the \#(cap)-byte cap"#),
+    ]
+    for (lines, expected) in cases {
+        #expect(try importError(lines, scratch: scratch) == "\(file):\(expected)")
+    }
+    // Exactly at the cap is accepted and reads back.
+    let atCap = String(repeating: "b", count: cap)
+    let input = try scratch.write("cap.jsonl", [#"{"type":"meta","arch":"x86_64","program":"\#(atCap)","argv":["p"]}"#,
+                                                #"{"type":"code","address":"0x402000","bytes":"c3"}"#,
+                                                #"{"type":"exec","thread":0,"blocks":["0x402000"]}"#])
+    let output = scratch.directory + "/cap.plextrace"
+    _ = try TraceImporter.importFile(at: input, to: output, overwrite: true)
+    #expect(try TraceReader(path: output).metadata.program.utf8.count == cap)
+}
+
+@Test func aLineOverTheCapIsRefusedWithoutReadingItWhole() throws {
+    let scratch = try Scratch()
+    let path = scratch.directory + "/long.jsonl"
+    // A reader with a 1000-byte cap, on a file whose third line is 5000 bytes: line 3 is named, and the
+    // lines before it read normally.
+    try (meta + "\n\n" + String(repeating: "x", count: 5000) + "\nnever read\n").write(toFile: path, atomically: true, encoding: .utf8)
+    let reader = try #require(LineReader(path: path, maxLineBytes: 1000))
+    #expect(try reader.next() == nil ? false : true)
+    #expect(try reader.next() == "")
+    #expect(throws: LineTooLong(line: 3)) { try reader.next() }
+    // Exactly at the cap, with CRLF: accepted without the terminator.
+    try (String(repeating: "y", count: 1000) + "\r\nz").write(toFile: path, atomically: true, encoding: .utf8)
+    let exact = try #require(LineReader(path: path, maxLineBytes: 1000))
+    #expect(try exact.next()?.count == 1000)
+    #expect(try exact.next() == "z")
+    #expect(try exact.next() == nil)
+}

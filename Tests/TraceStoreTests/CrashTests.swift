@@ -15,7 +15,7 @@ import TraceModel
         defer { scratch.remove() }
         let path = scratch.path("live.plextrace")
         let writer = try TraceWriter(path: path, metadata: sampleMetadata(), options: .init(chunkBlocks: 10))
-        let a = try writer.define(definition())
+        let a = try definePaged(writer, definition())
         for i in 0..<25 {  // two automatic chunks (0..<10, 10..<20), five blocks pending
             if i == 12 { writer.record(thread: 0, syscall: SyscallEvent(eventIndex: 12, number: 1)) }
             try writer.append(thread: 0, block: a)
@@ -23,7 +23,7 @@ import TraceModel
         try writer.flush()  // third chunk: 20..<25
         for _ in 0..<7 { try writer.append(thread: 3, block: a) }  // pending only: lost in the crash
         var b: BlockID = 0
-        b = try writer.define(definition())  // defined, not committed: lost too
+        b = try definePaged(writer, definition())  // defined, not committed: lost too
 
         let copy = scratch.path("crash.plextrace")
         try FileManager.default.copyItem(atPath: path, toPath: copy)
@@ -52,7 +52,7 @@ import TraceModel
         defer { scratch.remove() }
         let path = scratch.path("live.plextrace")
         let writer = try TraceWriter(path: path, metadata: sampleMetadata(), options: .init(chunkBlocks: 5))
-        let a = try writer.define(definition())
+        let a = try definePaged(writer, definition())
         for _ in 0..<5 { try writer.append(thread: 0, block: a) }
         let reader = try TraceReader(path: path)
         var seen = 0
@@ -75,7 +75,7 @@ import TraceModel
         defer { scratch.remove() }
         let path = scratch.path("live.plextrace")
         let writer = try TraceWriter(path: path, metadata: sampleMetadata(), options: .init(chunkBlocks: 4))
-        let a = try writer.define(definition())
+        let a = try definePaged(writer, definition())
         for _ in 0..<9 { try writer.append(thread: 0, block: a) }  // two whole chunks, one block pending
         for _ in 0..<3 { try writer.append(thread: 5, block: a) }  // pending only
         let reader = try TraceReader(path: path)
@@ -111,7 +111,7 @@ import TraceModel
         let path = scratch.path("t.plextrace")
         let writer = try TraceWriter(path: path, metadata: sampleMetadata(), options: .init(chunkBlocks: 2))
         #expect(errorLine { try writer.append(thread: 0, block: 0) }?.contains("block id 0 appended before it was defined") == true)
-        let a = try writer.define(definition())
+        let a = try definePaged(writer, definition())
         var wrong = definition()
         wrong.length = 3
         #expect(errorLine { _ = try writer.define(wrong) }?.contains("has length 3 but 2 bytes") == true)
@@ -133,7 +133,7 @@ import TraceModel
         defer { scratch.remove() }
         let path = scratch.path("t.plextrace")
         let writer = try TraceWriter(path: path, metadata: sampleMetadata())
-        let a = try writer.define(definition())
+        let a = try definePaged(writer, definition())
         try writer.append(thread: 0, block: a)
         writer.record(thread: 0, syscall: SyscallEvent(eventIndex: 5, number: 0))
         #expect(errorLine { try writer.finish(exitStatus: 0, signal: nil, note: "") }?

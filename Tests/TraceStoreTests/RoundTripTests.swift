@@ -50,6 +50,13 @@ private func writeRandomTrace(seed: UInt64, at path: String, codec: BlockStreamC
         let id = try writer.define(def)
         #expect(Int(id) == model.definitions.count)
         model.definitions.append(def)
+        // The block's code page version, as a recorder stores it (verify checks it is there).
+        let page = def.address & ~UInt64(CodePage.size - 1)
+        if !model.pages.contains(where: { $0.address == page && $0.version == def.codeVersion }) {
+            let stored = CodePage(address: page, version: def.codeVersion, bytes: [UInt8](repeating: 0xcc, count: 4096))
+            try writer.addCodePage(stored)
+            model.pages.append(stored)
+        }
     }
     try defineRandom()
 
@@ -59,7 +66,7 @@ private func writeRandomTrace(seed: UInt64, at path: String, codec: BlockStreamC
             try defineRandom()
         } else if roll < 7 {
             let address = UInt64.random(in: 0...0xffff, using: &rng) << 12
-            let version = UInt32(model.pages.filter { $0.address == address }.count)
+            let version = (model.pages.filter { $0.address == address }.map(\.version).max()).map { $0 + 1 } ?? 0
             // Few distinct contents, so dedup is exercised.
             let fill = UInt8.random(in: 0...3, using: &rng)
             let page = CodePage(address: address, version: version, bytes: [UInt8](repeating: fill, count: 4096))
@@ -171,7 +178,10 @@ private func stableSorted<T>(_ events: [T], by key: (T) -> UInt64) -> [T] {
         #expect(reader.metadata.note == "seed \(UInt64(seed) &* 7919 &+ 1)")
         #expect(reader.metadata.argv == sampleMetadata().argv)
         #expect(try reader.blockDefinitions() == model.definitions)
-        let expectedPages = model.pages.sorted { ($0.address, $0.version) < ($1.address, $1.version) }
+        // By address as SQLite orders its integers (signed: pages at 2^63 and above come first), then version.
+        let expectedPages = model.pages.sorted {
+            (Int64(bitPattern: $0.address), $0.version) < (Int64(bitPattern: $1.address), $1.version)
+        }
         #expect(try reader.codePages() == expectedPages)
         #expect(try reader.modules() == model.modules)
 

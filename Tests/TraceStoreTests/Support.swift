@@ -70,3 +70,13 @@ func errorLine(_ body: () throws -> Void) -> String? {
         return String(describing: error)
     }
 }
+
+/// Defines `block` and stores a code page version for its start page (0xcc bytes; adding the same page
+/// again is a no-op), so the trace holds what a replay, and `verify()`, need.
+@discardableResult
+func definePaged(_ writer: TraceWriter, _ block: BlockDefinition) throws -> BlockID {
+    let id = try writer.define(block)
+    try writer.addCodePage(CodePage(address: block.address & ~UInt64(CodePage.size - 1), version: block.codeVersion,
+                                    bytes: [UInt8](repeating: 0xcc, count: CodePage.size)))
+    return id
+}

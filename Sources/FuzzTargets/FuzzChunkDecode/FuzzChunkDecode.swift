@@ -23,7 +23,24 @@ import TraceModel
         let other = StreamChunk(sequence: 2, thread: 1, firstEventIndex: 0, blocks: (0..<200).map { BlockID($0 % 5) })
         let long = StreamChunk(sequence: 0, thread: 2, firstEventIndex: 0, blocks: (0..<4096).map { BlockID($0 % 7) },
                                syscalls: (0..<16).map { SyscallEvent(eventIndex: UInt64($0 * 256), number: Int64($0)) })
+        // 40 threads, each with two chunks before the next starts (ended threads' coders go), then 20 threads
+        // live at once (past the 16-coder cap: the predictive coding of threads 16 ... 19 is refused).
+        var sequential: [StreamChunk] = []
+        for t in 0..<40 {
+            let first: [BlockID] = (0..<9).map { BlockID(($0 + t) % 5) }
+            sequential.append(StreamChunk(sequence: 0, thread: UInt32(t), firstEventIndex: 0, blocks: first))
+            sequential.append(StreamChunk(sequence: 0, thread: UInt32(t), firstEventIndex: 9, blocks: [BlockID(t % 5)]))
+        }
+        var concurrent: [StreamChunk] = []
+        for round in 0..<2 {
+            for t in 0..<20 {
+                let blocks: [BlockID] = [BlockID(t % 5), BlockID((t + round) % 5), 0]
+                concurrent.append(StreamChunk(sequence: 0, thread: UInt32(t), firstEventIndex: UInt64(3 * round), blocks: blocks))
+            }
+        }
         let shapes: [(String, UInt8, [StreamChunk])] = [
+            ("many-threads", 5, sequential),
+            ("many-live-threads", 5, concurrent),
             ("one-chunk", 5, [loop]),
             ("two-threads", 5, [loop, second, other]),
             ("long-chunk", 7, [long]),

@@ -15,8 +15,13 @@ import TraceStore
             }
             if (try? TraceImporter.importFile(at: input, to: output, overwrite: true, chunkBlocks: 64)) != nil {
                 // An import that succeeds must read back whole.
-                let problems = try! TraceReader(path: output).verify()
-                precondition(problems.isEmpty, "imported trace has bad chunks: \(problems)")
+                // A failure here is a finding: the crash is the fuzzer's report.
+                do {
+                    let problems = try TraceReader(path: output).verify()
+                    precondition(problems.isEmpty, "imported trace has bad chunks: \(problems)")
+                } catch {
+                    fatalError("an imported trace does not read back: \(error)")
+                }
             }
             return 0
         }

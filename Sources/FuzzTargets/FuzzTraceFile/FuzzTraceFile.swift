@@ -51,6 +51,22 @@ import TraceStore
         }
         try writer.finish(exitStatus: 0, signal: nil, note: "fuzz seed")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        return ["small-trace.plextrace": [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))]
+        let small = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+
+        // The reader's thread tables: 40 threads ended one after another, then 20 live at once (past the
+        // 16 live predictive coders: the writer codes the last four raw).
+        let many = try TraceWriter(path: path, metadata: metadata, options: .init(chunkBlocks: 4, overwrite: true))
+        _ = try many.define(BlockDefinition(address: 0x401000, length: 2, instructionCount: 1, codeVersion: 0,
+                                            exitKind: .jmp, staticTarget: 0x401000, sensitiveCount: 0,
+                                            cpuidCount: 0, bytes: [0xeb, 0xfe]))
+        try many.addCodePage(CodePage(address: 0x401000, version: 0, bytes: [UInt8](repeating: 0xeb, count: CodePage.size)))
+        for t: UInt32 in 0..<40 {
+            for _ in 0..<6 { try many.append(thread: t, block: 0) }
+            try many.endThread(t)
+        }
+        for _ in 0..<2 { for t: UInt32 in 40..<60 { for _ in 0..<4 { try many.append(thread: t, block: 0) } } }
+        try many.finish(exitStatus: 0, signal: nil, note: "fuzz seed: many threads")
+        return ["small-trace.plextrace": small,
+                "many-threads.plextrace": [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))]
     }
 }

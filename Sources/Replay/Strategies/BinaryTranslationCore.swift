@@ -240,6 +240,9 @@ struct BinaryTranslationCore {
             }
             run(executed, next..<executed.count, &state)
         }
+        // The thread's stream ended: its return-address stack is never read again (`finish` needs only
+        // `previous`), so a trace of many threads holds one stack per live thread, not per thread.
+        if chunk.endsThread && state.ras.count > 0 { state.ras = StateArray(repeating: 0, count: 0) }
         threads[thread] = state
     }
 
