@@ -27,6 +27,8 @@ public struct JSONSyntaxError: Error, CustomStringConvertible, Equatable {
     public var line: Int
     public var column: Int
     public var problem: String
+    /// The key an object held twice, when that is the problem (readers word it their own way).
+    public var duplicateKey: String?
     public var description: String { "not valid JSON at line \(line), column \(column): \(problem)" }
 }
 
@@ -108,7 +110,9 @@ public struct JSONParser {
             let key = try string()
             if fields[key] != nil {
                 index = keyStart
-                throw error("duplicate key \"\(key)\"")
+                var duplicate = error("duplicate key \"\(key)\"")
+                duplicate.duplicateKey = key
+                throw duplicate
             }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
