@@ -30,19 +30,6 @@ source "$root/scripts/record-workloads.sh"
 record_workloads_prepare "$work"
 names=("${RECORD_WORKLOADS[@]}")
 
-# best_of RUNS CMD... -> "wall cpu" (seconds, best of each over RUNS runs; CPU = user + system of children)
-best_of() {
-    local n=$1; shift
-    local best_wall="" best_cpu="" i t
-    for ((i = 0; i < n; i++)); do
-        t=$( { TIMEFORMAT='%R %U %S'; time "$@" > /dev/null 2>&1 < /dev/null; } 2>&1 | tail -1)
-        read -r wall user sys <<< "$t"
-        cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')
-        best_wall=$(awk -v a="$best_wall" -v b="$wall" 'BEGIN { print (a == "" || b < a) ? b : a }')
-        best_cpu=$(awk -v a="$best_cpu" -v b="$cpu" 'BEGIN { print (a == "" || b < a) ? b : a }')
-    done
-    echo "$best_wall $best_cpu"
-}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.4f", v[(NR + 1) / 2]; else printf "%.4f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 

@@ -2,6 +2,7 @@
 #   record_workloads_prepare WORKDIR   generates the inputs (deterministically) and sets RECORD_WORK
 #   RECORD_WORKLOADS                   the workload names
 #   workload_argv NAME                 sets argv to the workload's command
+#   best_of RUNS CMD...                prints "wall cpu", the best of RUNS runs of CMD
 RECORD_WORKLOADS=(python3-startup python3-loop sqlite3-query gzip-random)
 
 record_workloads_prepare() {
@@ -49,4 +50,18 @@ workload_argv() {
     gzip-random) argv=("$(elf gzip)" -c "$RECORD_WORK/random.bin") ;;
     esac
     [ -n "${argv[0]}" ] || exit 2
+}
+
+# best_of RUNS CMD... -> "wall cpu" (seconds, best of each over RUNS runs; CPU = user + system of children)
+best_of() {
+    local n=$1; shift
+    local best_wall="" best_cpu="" i t
+    for ((i = 0; i < n; i++)); do
+        t=$( { TIMEFORMAT='%R %U %S'; time "$@" > /dev/null 2>&1 < /dev/null; } 2>&1 | tail -1)
+        read -r wall user sys <<< "$t"
+        cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')
+        best_wall=$(awk -v a="$best_wall" -v b="$wall" 'BEGIN { print (a == "" || b < a) ? b : a }')
+        best_cpu=$(awk -v a="$best_cpu" -v b="$cpu" 'BEGIN { print (a == "" || b < a) ? b : a }')
+    done
+    echo "$best_wall $best_cpu"
 }

@@ -12,6 +12,9 @@
  *   errfd       a pipe to the recorder that stands in for stderr until the first translation: what QEMU
  *               writes while loading the program (e.g. "Invalid ELF image") reaches the recorder, which
  *               puts it in its own error line; the guest never runs with it (stderr is restored first)
+ *   sock        follow the process tree (process.c): the recorder's Unix socket, which forked children
+ *               and exec'd programs connect to for their own stream; qemu64= and qemu32= name the
+ *               qemu-user binaries an execve is rewritten to. Without fd, the stream is opened on sock.
  *
  * Hot paths: the TB-exec callback appends one u32 to the thread's buffer; the store callback tests one
  * bit of a filter of code pages. Everything that allocates or writes to the pipe happens at translation,
@@ -20,6 +23,7 @@
  * The state is one static struct: a plugin is loaded once per QEMU process.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -27,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "include/qemu_plugin_api.h"
@@ -120,6 +126,13 @@ static struct {
     size_t nmaps;
     struct mapping *sent;       /* modules already sent */
     size_t nsent, capsent;
+    int64_t exit_number, exit_group_number;
+    const char *target;
+    /* Process following (process.c): */
+    char *sock_path;           /* NULL: not following (forked children record nothing, execve is QEMU's) */
+    char *qemu64, *qemu32;     /* what a followed execve runs */
+    char *plugin_spec;         /* this plugin and its arguments, for the -plugin option of an exec'd QEMU */
+    uint32_t forks;            /* FORK records sent by this process */
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .saved_stderr = -1 };
 
 /* Puts the real stderr back (before any guest code runs); the recorder then sees EOF on errfd. */
@@ -630,6 +643,262 @@ static void on_access(unsigned int index, qemu_plugin_meminfo_t info, uint64_t v
     publish(v, n + 5);
 }
 
+/* ---- process tree (docs/recorder.md, "Process trees") ----
+ *
+ * With sock=PATH every process of the guest's tree has its own stream. A forked QEMU (fork, vfork and
+ * clone without CLONE_VM: QEMU turns all three into fork) inherits this plugin, its translations and
+ * its page captures: the parent sends FORK with every thread flushed, and the child connects to the
+ * recorder's socket and starts its stream with PROCESS (origin fork, the FORK's serial, the next TB id),
+ * so the recorder gives it a copy of the parent's state at that point. An execve of the guest is done
+ * here, in the syscall callback: the program (and its #! interpreters, as the kernel would run them) is
+ * started as `qemu -plugin THIS,... -0 ARGV0 PROGRAM ARGS` with the same pid, descriptors and
+ * environment; the new plugin connects to the socket (origin exec). Whatever this code cannot follow
+ * (execveat relative to a descriptor, a program that is neither an x86 ELF nor a #! script, no exec
+ * permission) is left to QEMU's own execve, which fails with the kernel's error or runs unrecorded. */
+
+static int open_channel(void)
+{
+    struct sockaddr_un address = { .sun_family = AF_UNIX };
+    if (strlen(S.sock_path) >= sizeof(address.sun_path)) return -1;
+    strcpy(address.sun_path, S.sock_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    while (connect(fd, (struct sockaddr *)&address, sizeof(address)) != 0) {
+        if (errno == EINTR) continue;
+        close(fd);
+        return -1;
+    }
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
+    if (high >= 0) { close(fd); fd = high; }
+    return fd;
+}
+
+/* Caller holds S.lock. HELLO and PROCESS: the first two records of every stream. */
+static void send_identity_locked(uint32_t origin, uint32_t fork_serial)
+{
+    uint32_t head[2] = { PLEXLAB_PROTOCOL_VERSION, S.data_pages ? PLEXLAB_FLAG_DATA_PAGES : 0 };
+    uint64_t limits[2] = { S.max_insns, S.skip_insns };
+    emit(PLEXLAB_REC_HELLO, head, 8, limits, 16, S.target, strlen(S.target));
+    char cmdline[8192];
+    ssize_t n = 0;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, cmdline, sizeof(cmdline));
+        close(fd);
+    }
+    uint32_t who[6] = { (uint32_t)getpid(), (uint32_t)getppid(), origin, fork_serial, S.next_tb_id, 0 };
+    emit(PLEXLAB_REC_PROCESS, who, sizeof(who), cmdline, n > 0 ? (size_t)n : 0, NULL, 0);
+}
+
+/* Caller holds S.lock (before fork): the parent's stream up to here is what the child inherits. */
+static void note_fork_locked(void)
+{
+    if (S.disabled || S.finished) return;
+    for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) flush_locked(S.vcpus[i]);
+    uint32_t fork[2] = { ++S.forks, tls_vcpu ? tls_vcpu->thread : 0 };
+    emit(PLEXLAB_REC_FORK, fork, 8, NULL, 0, NULL, 0);
+    out_flush();
+}
+
+/* In the forked child, single-threaded: its own stream, its one thread numbered 0. */
+static void start_forked_child(void)
+{
+    uint32_t serial = S.forks;
+    S.fd = open_channel();
+    if (S.fd < 0) { S.disabled = 1; return; }
+    for (int i = 0; i < MAX_VCPUS; i++) {
+        if (S.vcpus[i] && S.vcpus[i] != tls_vcpu) S.vcpus[i] = NULL; /* threads that did not survive fork */
+    }
+    S.next_thread = 0;
+    S.exited_insns = 0;
+    if (tls_vcpu) {
+        tls_vcpu->thread = S.next_thread++;
+        tls_vcpu->insns = 0;
+        tls_vcpu->n = tls_vcpu->sent = tls_vcpu->ntouch = 0;
+    }
+    S.forks = 0;
+    S.outlen = 0;
+    pthread_mutex_lock(&S.lock);
+    send_identity_locked(PLEXLAB_ORIGIN_FORK, serial);
+    out_flush();
+    pthread_mutex_unlock(&S.lock);
+}
+
+static void note_exit_status(uint32_t status)
+{
+    uint32_t payload[2] = { status, 0 };
+    pthread_mutex_lock(&S.lock);
+    emit(PLEXLAB_REC_EXIT, payload, 8, NULL, 0, NULL, 0);
+    pthread_mutex_unlock(&S.lock);
+}
+
+/* Reads guest memory without trusting the guest's pointers (a bad one gives -1, not a crash). */
+static int guest_read(uint64_t address, void *to, size_t n)
+{
+    struct iovec local = { to, n };
+    struct iovec remote = { (void *)(uintptr_t)(address + S.guest_base), n };
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)n ? 0 : -1;
+}
+
+static char *guest_string(uint64_t address)
+{
+    size_t cap = 256, len = 0;
+    char *s = malloc(cap);
+    while (s) {
+        size_t piece = PLEXLAB_PAGE_SIZE - ((address + len) & (PLEXLAB_PAGE_SIZE - 1));
+        if (piece > 256) piece = 256;
+        if (len + piece + 1 > cap) {
+            char *grown = realloc(s, cap = (len + piece + 1) * 2);
+            if (!grown) break;
+            s = grown;
+        }
+        if (guest_read(address + len, s + len, piece) != 0) break;
+        void *nul = memchr(s + len, 0, piece);
+        if (nul) return s;
+        len += piece;
+        if (len > (1 << 17)) break; /* MAX_ARG_STRLEN */
+    }
+    free(s);
+    return NULL;
+}
+
+/* A NULL-terminated array of guest strings (pointers of the guest's width); NULL on a bad pointer. */
+static char **guest_strings(uint64_t address, int wide, size_t *count)
+{
+    size_t cap = 16, n = 0;
+    char **list = calloc(cap, sizeof(char *));
+    while (list && address) {
+        uint64_t pointer = 0;
+        if (guest_read(address + n * (wide ? 8 : 4), &pointer, wide ? 8 : 4) != 0) goto fail;
+        if (!pointer) { *count = n; return list; }
+        if (n + 2 > cap) {
+            char **grown = realloc(list, (cap *= 2) * sizeof(char *));
+            if (!grown) goto fail;
+            list = grown;
+        }
+        if (!(list[n++] = guest_string(pointer))) goto fail;
+        list[n] = NULL;
+        if (n > (1 << 20)) goto fail;
+    }
+    if (list) { *count = 0; return list; } /* a NULL array: no strings */
+fail:
+    if (list) { for (size_t i = 0; i < n; i++) free(list[i]); free(list); }
+    return NULL;
+}
+
+/*
+ * The program the kernel would run for `path`: #! lines are followed as fs/binfmt_script.c does
+ * (interpreter, its one optional argument, the script path, then the original arguments after argv[0];
+ * at most 4 rewrites, the kernel's limit), until an x86 ELF. Returns its e_machine (62 or 3) and leaves
+ * the final file in *file and the arguments in *args; 0 when the exec is left to QEMU.
+ */
+static int resolve_program(char **file, char ***args, size_t *nargs)
+{
+    for (int depth = 0; depth <= 4; depth++) {
+        if (access(*file, X_OK) != 0) return 0;
+        char head[256 + 1];
+        int fd = open(*file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return 0;
+        ssize_t n = read(fd, head, 256);
+        close(fd);
+        if (n >= 20 && memcmp(head, "\177ELF", 4) == 0) {
+            uint16_t machine;
+            memcpy(&machine, head + 18, 2);
+            return machine == 62 || machine == 3 ? machine : 0;
+        }
+        if (n < 3 || head[0] != '#' || head[1] != '!' || depth == 4) return 0;
+        head[n] = 0;
+        char *end = memchr(head, '\n', (size_t)n);
+        if (end) *end = 0;
+        else if (n == 256) return 0; /* the kernel needs the interpreter within its 256-byte buffer */
+        char *p = head + 2;
+        while (*p == ' ' || *p == '\t') p++;
+        char *interp = p;
+        while (*p && *p != ' ' && *p != '\t') p++;
+        if (p == interp) return 0;
+        char *arg = NULL;
+        if (*p) {
+            *p++ = 0;
+            while (*p == ' ' || *p == '\t') p++;
+            char *last = p + strlen(p);
+            while (last > p && (last[-1] == ' ' || last[-1] == '\t')) *--last = 0;
+            if (*p) arg = p;
+        }
+        size_t extra = arg ? 3 : 2;
+        size_t rest = *nargs > 0 ? *nargs - 1 : 0;
+        char **next = calloc(extra + rest + 1, sizeof(char *));
+        if (!next) return 0;
+        size_t k = 0;
+        next[k++] = strdup(interp);
+        if (arg) next[k++] = strdup(arg);
+        next[k++] = *file;
+        for (size_t i = 0; i < rest; i++) next[k++] = (*args)[i + 1];
+        if (*nargs > 0) free((*args)[0]);
+        free(*args);
+        *args = next;
+        *nargs = k;
+        *file = strdup(interp);
+    }
+    return 0;
+}
+
+/* The guest calls execve/execveat: run the new program under QEMU with this plugin, as the same process. */
+static void follow_exec(int at, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    if (!S.have_guest_base || S.disabled) return;
+    int wide = strcmp(S.target, "i386") != 0;
+    uint64_t path_at = at ? a2 : a1, argv_at = at ? a3 : a2, envp_at = at ? a4 : a3;
+    if (at && ((int32_t)a1 != AT_FDCWD || (a5 & AT_EMPTY_PATH))) return; /* QEMU's execveat runs it */
+    char *file = guest_string(path_at);
+    size_t nargs = 0, nenv = 0;
+    char **args = guest_strings(argv_at, wide, &nargs);
+    char **env = guest_strings(envp_at, wide, &nenv);
+    if (!file || !args || !env) return;
+    int machine = resolve_program(&file, &args, &nargs);
+    const char *qemu = machine == 62 ? S.qemu64 : machine == 3 ? S.qemu32 : NULL;
+    if (!qemu) return; /* leaked on purpose: this path is rare and the process goes on */
+    char **argv = calloc(nargs + 8, sizeof(char *));
+    if (!argv) return;
+    size_t k = 0;
+    argv[k++] = (char *)qemu;
+    argv[k++] = "-plugin";
+    argv[k++] = S.plugin_spec;
+    argv[k++] = "-0";
+    argv[k++] = nargs > 0 ? args[0] : file;
+    argv[k++] = file;
+    for (size_t i = 1; i < nargs; i++) argv[k++] = args[i];
+    argv[k] = NULL;
+    pthread_mutex_lock(&S.lock);
+    uint32_t payload[2] = { 0, 0 };
+    emit(PLEXLAB_REC_EXEC, payload, 8, NULL, 0, NULL, 0);
+    out_flush();
+    pthread_mutex_unlock(&S.lock);
+    restore_stderr();
+    execve(qemu, argv, env);
+    free(argv); /* not followed (e.g. E2BIG): QEMU's own execve decides */
+}
+
+/* Keeps this plugin's arguments for exec'd QEMUs (without fd and errfd, which are the first process's). */
+static int follow_setup(int argc, char **argv)
+{
+    Dl_info self;
+    if (!dladdr((void *)&follow_setup, &self) || !self.dli_fname) {
+        fprintf(stderr, "plexlab plugin: cannot find its own path to follow execve\n");
+        return 0;
+    }
+    size_t size = strlen(self.dli_fname) + 1;
+    for (int i = 0; i < argc; i++) size += strlen(argv[i]) + 1;
+    S.plugin_spec = malloc(size);
+    if (!S.plugin_spec) return 0;
+    strcpy(S.plugin_spec, self.dli_fname);
+    for (int i = 0; i < argc; i++) {
+        if (strncmp(argv[i], "fd=", 3) == 0 || strncmp(argv[i], "errfd=", 6) == 0) continue;
+        strcat(S.plugin_spec, ",");
+        strcat(S.plugin_spec, argv[i]);
+    }
+    return 1;
+}
+
 static void on_syscall(qemu_plugin_id_t id, unsigned int index, int64_t num, uint64_t a1, uint64_t a2,
                        uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8)
 {
@@ -641,12 +910,14 @@ static void on_syscall(qemu_plugin_id_t id, unsigned int index, int64_t num, uin
     v->buf[n + 1] = (uint32_t)(uint64_t)num;
     v->buf[n + 2] = (uint32_t)((uint64_t)num >> 32);
     publish(v, n + 3);
+    if (num == S.exit_number || num == S.exit_group_number) note_exit_status((uint32_t)a1 & 0xff);
     if (num == S.execve_number || num == S.execveat_number) {
         /* A successful execve replaces QEMU and this plugin without an exit callback: send everything. */
         pthread_mutex_lock(&S.lock);
         for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) flush_locked(S.vcpus[i]);
         out_flush();
         pthread_mutex_unlock(&S.lock);
+        if (S.sock_path) follow_exec(num == S.execveat_number, a1, a2, a3, a4, a5);
     }
 }
 
@@ -727,15 +998,20 @@ static void on_exit_cb(qemu_plugin_id_t id, void *udata)
     pthread_mutex_unlock(&S.lock);
 }
 
-static void before_fork(void) { pthread_mutex_lock(&S.lock); }
+static void before_fork(void)
+{
+    pthread_mutex_lock(&S.lock);
+    if (S.sock_path) note_fork_locked();
+}
 static void after_fork_parent(void) { pthread_mutex_unlock(&S.lock); }
 static void after_fork_child(void)
 {
-    /* A forked guest process must not write into the parent's stream. */
+    /* A forked guest process must not write into the parent's stream: it opens its own, or records nothing. */
     pthread_mutex_unlock(&S.lock);
-    S.disabled = 1;
     if (S.fd >= 0) close(S.fd);
     S.fd = -1;
+    if (S.sock_path && !S.disabled && !S.finished) start_forked_child();
+    else S.disabled = 1;
 }
 
 static int parse_u64(const char *text, uint64_t *out)
@@ -751,6 +1027,7 @@ static int parse_u64(const char *text, uint64_t *out)
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv)
 {
     uint64_t fd = (uint64_t)-1, errfd = (uint64_t)-1;
+    int fd_given = 0;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         if (strncmp(arg, "arg=", 4) == 0) arg += 4; /* the older -plugin ...,arg=K=V spelling */
@@ -760,12 +1037,17 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
         const char *value = eq + 1;
         if (klen == 2 && strncmp(arg, "fd", 2) == 0) {
             if (!parse_u64(value, &fd)) goto bad;
+            fd_given = 1;
         } else if (klen == 5 && strncmp(arg, "errfd", 5) == 0) {
             if (!parse_u64(value, &errfd)) goto bad;
         } else if (klen == 9 && strncmp(arg, "max-insns", 9) == 0) {
             if (!parse_u64(value, &S.max_insns)) goto bad;
         } else if (klen == 10 && strncmp(arg, "skip-insns", 10) == 0) {
             if (!parse_u64(value, &S.skip_insns)) goto bad;
+        } else if (klen == 4 && strncmp(arg, "sock", 4) == 0) {
+            S.sock_path = strdup(value);
+        } else if ((klen == 6 && strncmp(arg, "qemu64", 6) == 0) || (klen == 6 && strncmp(arg, "qemu32", 6) == 0)) {
+            if (arg[4] == '6') S.qemu64 = strdup(value); else S.qemu32 = strdup(value);
         } else if (klen == 10 && strncmp(arg, "data-pages", 10) == 0) {
             S.data_pages = strcmp(value, "on") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
         } else {
@@ -775,6 +1057,13 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     bad:
         fprintf(stderr, "plexlab plugin: bad argument '%s'\n", argv[i]);
         return -1;
+    }
+    if (fd == (uint64_t)-1 && S.sock_path) {
+        fd = (uint64_t)open_channel(); /* an exec'd program: its own stream on the recorder's socket */
+        if ((int64_t)fd < 0) {
+            fprintf(stderr, "plexlab plugin: cannot connect to the recorder at %s\n", S.sock_path);
+            return -1;
+        }
     }
     if (fd == (uint64_t)-1 || fcntl((int)fd, F_GETFD) < 0) {
         fprintf(stderr, "plexlab plugin: needs fd=N, an open pipe to the recorder\n");
@@ -795,6 +1084,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
         if (S.saved_stderr >= 0) dup2((int)errfd, 2);
         close((int)errfd);
     }
+    if (S.sock_path && !follow_setup(argc, argv)) return -1;
     S.limited = S.max_insns != 0 || S.skip_insns != 0;
     S.counting = S.limited || S.data_pages;
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
@@ -803,10 +1093,11 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     int i386 = strcmp(target, "i386") == 0;
     S.execve_number = i386 ? 11 : 59;
     S.execveat_number = i386 ? 358 : 322;
-    uint32_t head[2] = { PLEXLAB_PROTOCOL_VERSION, S.data_pages ? PLEXLAB_FLAG_DATA_PAGES : 0 };
-    uint64_t limits[2] = { S.max_insns, S.skip_insns };
+    S.exit_number = i386 ? 1 : 60;
+    S.exit_group_number = i386 ? 252 : 231;
+    S.target = target;
     pthread_mutex_lock(&S.lock);
-    emit(PLEXLAB_REC_HELLO, head, 8, limits, 16, target, strlen(target));
+    send_identity_locked(fd_given ? PLEXLAB_ORIGIN_START : PLEXLAB_ORIGIN_EXEC, 0);
     out_flush(); /* the recorder learns early that the plugin runs */
     pthread_mutex_unlock(&S.lock);
 

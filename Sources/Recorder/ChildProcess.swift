@@ -106,3 +106,16 @@ enum ChildProcess {
         return bytes
     }
 }
+
+extension ChildProcess {
+    /// How `pid` ended if it has (reaping it), nil while it runs.
+    static func poll(_ pid: pid_t) -> Termination? {
+        var status: Int32 = 0
+        while true {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid { return Termination(waitStatus: status) }
+            if reaped < 0 && errno == EINTR { continue }
+            return reaped < 0 ? .signaled(SIGKILL) : nil
+        }
+    }
+}

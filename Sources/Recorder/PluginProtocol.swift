@@ -5,7 +5,7 @@ import TraceModel
 
 /// The constants of Sources/QEMUPlugin/include/plexlab_plugin.h (the writing side); keep them in step.
 enum PluginWire {
-    static let protocolVersion: UInt32 = 1
+    static let protocolVersion: UInt32 = 2
     static let headerSize = 8
     /// Larger records are refused as corruption (the plugin's largest is a TB: under 70 KiB).
     static let maxPayload = 1 << 22
@@ -17,6 +17,10 @@ enum PluginWire {
     static let module: UInt32 = 5
     static let threadEnd: UInt32 = 6
     static let end: UInt32 = 7
+    static let process: UInt32 = 8
+    static let fork: UInt32 = 9
+    static let exec: UInt32 = 10
+    static let exit: UInt32 = 11
 
     static let flagDataPages: UInt32 = 1
     static let endMaxInstructions: UInt32 = 1
@@ -53,7 +57,27 @@ enum PluginRecord {
         var recordedInstructions: UInt64
     }
 
+    /// Which process a stream is (its second record).
+    struct Process: Equatable {
+        var pid: Int32
+        var parentPID: Int32
+        var origin: TraceProcess.Origin
+        /// Origin fork: the serial of the parent's FORK record.
+        var forkSerial: UInt32
+        /// Origin fork: TB ids below this were defined by the parent.
+        var nextTB: UInt32
+        /// QEMU's command line (qemu -plugin ... [-0 ARGV0] PROGRAM ARGS).
+        var commandLine: [String]
+    }
+
     case hello(Hello)
+    case process(Process)
+    /// The process is about to fork (`serial` counts its forks from 1); `thread` made the call.
+    case fork(serial: UInt32, thread: UInt32)
+    /// The process is about to execve a followed program.
+    case exec
+    /// The guest called exit_group or exit with this status.
+    case exit(status: Int32)
     case translation(Translation)
     case page(address: UInt64, bytes: UnsafeRawBufferPointer)
     /// `words`: little-endian u32s, not necessarily aligned (read with `loadUnaligned`).
@@ -132,6 +156,30 @@ enum PluginProtocol {
             try need(24, exact: true)
             return .end(.init(stoppedAtMaxInstructions: u32(0) == PluginWire.endMaxInstructions, threads: u32(4),
                               executedInstructions: u64(8), recordedInstructions: u64(16)))
+        case PluginWire.process:
+            try need(24)
+            let origin: TraceProcess.Origin
+            switch u32(8) {
+            case 0: origin = .start
+            case 1: origin = .fork
+            case 2: origin = .exec
+            default: throw RecorderError.protocolError(detail: "process record with origin \(u32(8))")
+            }
+            var words = p[24...].split(separator: 0, omittingEmptySubsequences: false).map {
+                String(decoding: $0, as: UTF8.self)
+            }
+            if words.last == "" { words.removeLast() }
+            return .process(.init(pid: Int32(bitPattern: u32(0)), parentPID: Int32(bitPattern: u32(4)), origin: origin,
+                                  forkSerial: u32(12), nextTB: u32(16), commandLine: words))
+        case PluginWire.fork:
+            try need(8, exact: true)
+            return .fork(serial: u32(0), thread: u32(4))
+        case PluginWire.exec:
+            try need(8, exact: true)
+            return .exec
+        case PluginWire.exit:
+            try need(8, exact: true)
+            return .exit(status: Int32(bitPattern: u32(0)))
         default:
             throw RecorderError.protocolError(detail: "unknown record kind \(kind)")
         }

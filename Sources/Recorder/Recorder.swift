@@ -27,10 +27,20 @@ public struct RecordOptions: Sendable {
     /// The guest's working directory (a relative program path is found there); nil: the recorder's own.
     public var workingDirectory: String?
 
+    /// Record every process the program starts (forks and execve'd programs); off: only the first.
+    public var followProcesses: Bool
+    /// The most processes recorded; one more kills the whole tree (a fork loop) and ends the trace there.
+    public var maxProcesses: Int
+
+    /// `--max-processes` when not given: a make of ~70 files, not a fork loop's thousands of QEMUs.
+    public static let defaultMaxProcesses = 512
+
     public init(output: String, overwrite: Bool = false, maxInstructions: UInt64? = nil,
                 skipInstructions: UInt64? = nil, dataPages: Bool = false, chunkBlocks: Int? = nil,
                 blockCodec: BlockStreamCodec = .writerDefault,
-                environment: [String: String] = ProcessInfo.processInfo.environment, workingDirectory: String? = nil) {
+                environment: [String: String] = ProcessInfo.processInfo.environment,
+                followProcesses: Bool = true, maxProcesses: Int = RecordOptions.defaultMaxProcesses,
+                workingDirectory: String? = nil) {
         self.output = output
         self.overwrite = overwrite
         self.maxInstructions = maxInstructions
@@ -40,6 +50,8 @@ public struct RecordOptions: Sendable {
         self.blockCodec = blockCodec
         self.environment = environment
         self.workingDirectory = workingDirectory
+        self.followProcesses = followProcesses
+        self.maxProcesses = maxProcesses
     }
 }
 
@@ -73,6 +85,8 @@ public struct RecordResult: Sendable {
     public var pluginBytes: UInt64
     public var fileBytes: UInt64
     public var seconds: Double
+    /// Every recorded process, in order of appearance (one without following).
+    public var processes: [TraceProcess]
 }
 
 /// `plexlab record`: runs a program under qemu-user with the PlexLab plugin and writes its trace.
@@ -83,8 +97,9 @@ public enum Recorder {
         return "Traces/\(base.isEmpty ? "trace" : base).plextrace"
     }
 
-    /// Records `program` (a path, or a name looked up on PATH) run with `arguments`.
-    /// Throws a one-line `RecorderError` for bad input; a guest that fails still gives a complete trace.
+    /// Records `program` (a path, or a name looked up on PATH; a `#!` script runs its interpreter as the
+    /// kernel would) run with `arguments`, with every process it starts unless `options.followProcesses`
+    /// is off. Throws a one-line `RecorderError` for bad input; a guest that fails still gives a complete trace.
     /// `progress` is called a few times a second from the calling thread.
     public static func record(program: String, arguments: [String], options: RecordOptions,
                               progress: ((RecordProgress) -> Void)? = nil) throws -> RecordResult {
@@ -92,7 +107,11 @@ public enum Recorder {
         let signals = SignalWatcher()
         defer { signals.stop() }
 
-        let guest = try GuestProgram.resolve(program, environment: options.environment, in: options.workingDirectory)
+        let (guest, guestArgv) = try GuestProgram.resolveCommand(program, arguments: arguments,
+                                                                 environment: options.environment,
+                                                                 in: options.workingDirectory)
+        let isScript = guest.path != program
+            && guest.path != (try? GuestProgram.locate(program, path: options.environment["PATH"] ?? "/usr/bin:/bin"))
         let qemu = try Tools.qemu(guest.qemuName, environment: options.environment)
         let plugin = try Tools.plugin(environment: options.environment)
         let output = options.output
@@ -123,17 +142,28 @@ public enum Recorder {
             throw RecorderError.outputUnwritable(path: output, detail: describe(error))
         }
         let builder = TraceBuilder(writer: writer, arch: guest.arch)
-        var assembler = TraceAssembler(builder: builder, writer: writer, arch: guest.arch)
 
         var pluginArguments: [String] = []
         if let max = options.maxInstructions, max > 0 { pluginArguments.append("max-insns=\(max)") }
         if let skip = options.skipInstructions, skip > 0 { pluginArguments.append("skip-insns=\(skip)") }
         if options.dataPages { pluginArguments.append("data-pages=on") }
+        let socket: ProcessSocket?
+        do {
+            socket = options.followProcesses ? try ProcessSocket() : nil
+        } catch {
+            discard(writer, destination)
+            throw error
+        }
+        if let socket {
+            // Only programs of the recorded program's architecture are followed (one decoder per trace).
+            pluginArguments += ["sock=\(socket.path)", "\(guest.arch == .x86_64 ? "qemu64" : "qemu32")=\(qemu)"]
+        }
 
         let process: QEMUProcess
         do {
             process = try QEMUProcess(qemu: qemu, plugin: plugin, pluginArguments: pluginArguments,
-                                      program: guest.path, arguments: arguments, workingDirectory: options.workingDirectory)
+                                      program: guest.path, argv0: isScript ? guestArgv[0] : nil,
+                                      arguments: Array(guestArgv.dropFirst()), workingDirectory: options.workingDirectory)
         } catch {
             discard(writer, destination)
             throw error
@@ -143,102 +173,86 @@ public enum Recorder {
         let clock = ContinuousClock()
         let started = clock.now
         var lastReport = started
-        var records = 0
-        let reader = PluginStreamReader(fd: process.pipe)
-        var failure: Error?
-        var truncatedTail = 0
+        let tree = ProcessTree(firstStream: process.pipe, listener: socket?.fd, builder: builder, writer: writer,
+                               arch: guest.arch, program: guest.path, argv: guestArgv,
+                               maxProcesses: options.followProcesses ? options.maxProcesses : 1)
+        var termination: Termination?
         do {
-            truncatedTail = try reader.run { record in
-                let more = try assembler.handle(record)
-                records += 1
-                if let progress, records & 63 == 0 {
-                    let now = clock.now
-                    if now - lastReport >= .milliseconds(250) {
-                        lastReport = now
-                        progress(RecordProgress(instructions: assembler.counts.instructions,
-                                                blocks: assembler.counts.blocks,
-                                                bytesWritten: fileBytes(partial), seconds: seconds(now - started)))
-                    }
+            try tree.run(rootExited: {
+                if termination == nil {
+                    termination = ChildProcess.poll(process.pid)
+                    // Ctrl-C or SIGTERM stopped the recorded program: its descendants go with it.
+                    if termination != nil, signals.interruption != nil { tree.killAll() }
                 }
-                return more
-            }.truncatedTail
+                return termination != nil
+            }, tick: {
+                guard let progress else { return }
+                let now = clock.now
+                guard now - lastReport >= .milliseconds(250) else { return }
+                lastReport = now
+                let counts = tree.counts
+                progress(RecordProgress(instructions: counts.instructions, blocks: counts.blocks,
+                                        bytesWritten: fileBytes(partial), seconds: seconds(now - started)))
+            })
         } catch {
-            failure = error
+            // A failed run keeps the file that was at `output`: the partial trace is removed.
             process.kill(SIGKILL)
+            tree.killAll()
+            if termination == nil { _ = process.wait() }
+            discard(writer, destination)
+            if let error = error as? TraceStoreError { throw RecorderError.writeFailed(detail: describe(error)) }
+            throw error
         }
-        let termination = process.wait()
+        let ended = termination ?? process.wait()
         let elapsed = seconds(clock.now - started)
 
-        // A failed run keeps the file that was at `output`: the partial trace is removed.
-        if let failure {
-            discard(writer, destination)
-            if let error = failure as? TraceStoreError { throw RecorderError.writeFailed(detail: describe(error)) }
-            throw failure
-        }
         let qemuName = (qemu as NSString).lastPathComponent
         let loaderMessage = process.loaderMessage()
-        guard assembler.hello != nil else {
+        guard tree.hello != nil else {
             discard(writer, destination)
-            throw RecorderError.qemuFailedToStart(qemu: qemuName, status: termination.description)
+            throw RecorderError.qemuFailedToStart(qemu: qemuName, status: ended.description)
         }
+        var counts = tree.counts
         // No guest code ran at all (QEMU could not load the program, e.g. its ELF interpreter is missing):
         // an error, not a "complete" trace of 0 blocks. With --skip-insns, 0 recorded blocks can be right.
-        if assembler.counts.blocks == 0, assembler.counts.translations == 0, signals.interruption == nil,
+        if counts.blocks == 0, counts.translations == 0, signals.interruption == nil,
            (options.skipInstructions ?? 0) == 0 {
             discard(writer, destination)
-            throw RecorderError.qemuCouldNotRun(qemu: qemuName, program: guest.path, status: termination.description,
+            throw RecorderError.qemuCouldNotRun(qemu: qemuName, program: guest.path, status: ended.description,
                                                 message: loaderMessage)
         }
         // Warnings QEMU printed while loading a program that then ran: passed on, not lost.
         if !loaderMessage.isEmpty { StandardError.write(loaderMessage) }
 
+        tree.applyRootTermination(ended, rootPID: process.pid)
+        let root = tree.finalImage(of: process.pid)
+        let facts = RecordingEnd.Facts(
+            interruption: signals.interruption, blocks: counts.blocks, end: root?.end,
+            maxInstructions: options.maxInstructions,
+            endedInExecve: root?.end == nil && root?.lastSyscall.map { isExecve($0, arch: guest.arch) } == true,
+            termination: ended, truncatedTail: root?.truncatedTail ?? 0,
+            processLimit: tree.stoppedAtLimit ? options.maxProcesses : nil)
         var result = RecordResult(
-            path: output, metadata: metadata, termination: termination, interruptedBy: signals.interruption,
+            path: output, metadata: metadata, termination: ended, interruptedBy: signals.interruption,
             instructions: 0, blocks: 0, distinctBlocks: 0, codeWrites: 0, syscalls: 0, dataTouches: 0, threads: 0,
-            translations: 0, pageCaptures: 0, pluginBytes: reader.bytesRead, fileBytes: 0, seconds: elapsed)
+            translations: 0, pageCaptures: 0, pluginBytes: tree.bytesRead, fileBytes: 0, seconds: elapsed,
+            processes: tree.processes)
         do {
-            try assembler.finishThreads()
-            let (exitStatus, signal): (Int32?, Int32?) = switch termination {
-            case .exited(let code): (code, nil)
-            case .signaled(let number): (nil, number)
-            }
-            if let interruption = signals.interruption {
-                guard assembler.counts.blocks > 0 else {
-                    // Ctrl-C before anything was recorded: the file that was at `output` stays.
-                    discard(writer, destination)
-                    throw RecorderError.interruptedBeforeRecording(signal: signalName(interruption), path: output)
-                }
-                writer.abandon(note: "interrupted by \(signalName(interruption)); the guest was stopped")
-                result.metadata.note = "interrupted by \(signalName(interruption))"
-            } else if let end = assembler.end {
-                if end.stoppedAtMaxInstructions {
-                    let note = "stopped after --max-insns \(options.maxInstructions ?? 0); the guest was ended"
-                    try writer.finish(exitStatus: nil, signal: nil, note: note)
-                    result.metadata.note = note
-                } else {
-                    try writer.finish(exitStatus: exitStatus, signal: signal, note: "")
-                    result.metadata.exitStatus = exitStatus
-                    result.metadata.signal = signal
-                }
-                result.metadata.complete = true
-            } else if let number = assembler.lastSyscall, isExecve(number, arch: guest.arch) {
-                // execve replaced QEMU with the new program; everything before it was flushed.
-                let note = "the guest called execve; the program it started was not recorded"
-                try writer.finish(exitStatus: exitStatus, signal: signal, note: note)
+            writer.setProcesses(tree.processes)
+            switch RecordingEnd.decide(facts) {
+            case .interruptedBeforeRecording(let signal):
+                // Ctrl-C before anything was recorded: the file that was at `output` stays.
+                discard(writer, destination)
+                throw RecorderError.interruptedBeforeRecording(signal: signalName(signal), path: output)
+            case .incomplete(let note):
+                writer.abandon(note: signals.interruption == nil ? note : note + "; the guest was stopped")
                 result.metadata.note = note
+            case .complete(let exitStatus, let signal, let note):
+                try writer.finish(exitStatus: exitStatus, signal: signal, note: note)
                 result.metadata.exitStatus = exitStatus
                 result.metadata.signal = signal
-                result.metadata.complete = true
-            } else if case .signaled(let number) = termination, number != SIGKILL, truncatedTail == 0 {
-                // The guest died of a signal with its default action: QEMU kills itself without the plugin's
-                // exit callback, but the plugin sent everything when the signal arrived.
-                try writer.finish(exitStatus: nil, signal: number, note: "")
-                result.metadata.signal = number
-                result.metadata.complete = true
-            } else {
-                let note = "qemu-user \(termination.description) without the plugin's end record"
-                writer.abandon(note: note)
                 result.metadata.note = note
+                result.metadata.complete = true
             }
         } catch let error as TraceStoreError {
             discard(writer, destination)
@@ -247,7 +261,7 @@ public enum Recorder {
         // Finished, or stopped with at least one block recorded: the trace replaces what was at `output`.
         try destination.commit()
 
-        let counts = assembler.counts
+        counts = tree.counts
         result.instructions = counts.instructions
         result.blocks = counts.blocks
         result.distinctBlocks = builder.definitions.count

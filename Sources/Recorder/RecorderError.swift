@@ -12,6 +12,7 @@ public enum RecorderError: Error, CustomStringConvertible, Equatable, Sendable {
     case qemuFailedToStart(qemu: String, status: String)
     case qemuCouldNotRun(qemu: String, program: String, status: String, message: String)
     case missingInterpreter(path: String, interpreter: String)
+    case scriptChain(path: String, detail: String)
     case interruptedBeforeRecording(signal: String, path: String)
     case protocolError(detail: String)
     case decodeFailed(detail: String)
@@ -44,6 +45,8 @@ public enum RecorderError: Error, CustomStringConvertible, Equatable, Sendable {
             "\(qemu) \(status) without running any code of \(program)"
                 + (message.isEmpty ? "" : ": " + message.split(whereSeparator: \.isNewline).joined(separator: " / "))
                 + "; nothing was written"
+        case let .scriptChain(path, detail):
+            "cannot record \(path): \(detail)"
         case let .missingInterpreter(path, interpreter):
             "cannot record \(path): its ELF interpreter \(interpreter) does not exist"
         case let .interruptedBeforeRecording(signal, path):

@@ -44,9 +44,9 @@ struct TraceAssembler {
     private(set) var end: PluginRecord.End?
 
     /// Per plugin TB id (dense), in unmanaged storage so the per-TB path does no reference counting.
-    private let tbs = UnsafeTable<TBInfo>()
+    private var tbs = UnsafeTable<TBInfo>()
     /// Decoded blocks of the TBs: `blockIDs[info.blocksStart ..< + info.blocksCount]`.
-    private let blockIDs = UnsafeTable<BlockID>()
+    private var blockIDs = UnsafeTable<BlockID>()
     private var instructionLengths: [UInt8] = []
     /// Per TB: where its instruction lengths start in `instructionLengths`.
     private var lengthsStarts: [Int] = []
@@ -56,23 +56,75 @@ struct TraceAssembler {
 
     private var threads: [UInt32: ThreadState] = [:]
     /// Blocks on their way to the writer (flushed at the end of each events record and before side events).
-    private let batch = BlockBatch()
+    private var batch = BlockBatch()
+    /// The trace's thread id of each plugin thread: processes of a tree share one numbering.
+    private let numbering: ThreadNumbering
+    private(set) var traceThreads: [UInt32: UInt32] = [:]
 
-    init(builder: TraceBuilder, writer: TraceWriter, arch: GuestArch) {
+    init(builder: TraceBuilder, writer: TraceWriter, arch: GuestArch, numbering: ThreadNumbering = ThreadNumbering()) {
         self.builder = builder
         self.writer = writer
         self.arch = arch
+        self.numbering = numbering
         decoder = X86Decoder(arch: arch)
+    }
+
+    /// The trace thread of plugin thread `thread`, numbered on first sight.
+    mutating func traceThread(_ thread: UInt32) -> UInt32 {
+        if let known = traceThreads[thread] { return known }
+        let id = numbering.next()
+        traceThreads[thread] = id
+        return id
+    }
+
+    /// A forked child's assembler: the parent's translations as they are now (the child inherits QEMU's
+    /// code cache and goes on numbering TBs after them), no threads, counts from zero.
+    func forkedChild() -> TraceAssembler {
+        var child = self
+        child.tbs = tbs.copy()
+        child.blockIDs = blockIDs.copy()
+        child.batch = BlockBatch()
+        child.threads = [:]
+        child.traceThreads = [:]
+        child.counts = Counts()
+        child.hello = nil
+        child.end = nil
+        child.lastSyscall = nil
+        return child
+    }
+
+    /// Where plugin thread `thread` is now, counting its held TB (a fork happens in the TB that made the call).
+    mutating func position(of thread: UInt32) throws -> TraceProcess.ForkPoint {
+        let id = traceThread(thread)
+        guard let state = threads[thread] else { return .init(thread: id, eventIndex: 0) }
+        var index = state.nextIndex
+        if state.hasHeld {
+            if let truncated = state.truncated {
+                index += UInt64(truncated.count)
+            } else {
+                if tbs[Int(state.heldTB)].blocksCount == 0 { try decode(state.heldTB) }
+                index += UInt64(tbs[Int(state.heldTB)].blocksCount)
+            }
+        }
+        return .init(thread: id, eventIndex: index)
+    }
+
+    /// The number of TB ids defined so far.
+    var translationCount: Int { tbs.count }
+
+    /// Refuses a plugin of another protocol version.
+    static func check(_ hello: PluginRecord.Hello) throws {
+        guard hello.version == PluginWire.protocolVersion else {
+            throw RecorderError.protocolError(detail: "plugin speaks protocol \(hello.version), "
+                                              + "the recorder \(PluginWire.protocolVersion)")
+        }
     }
 
     /// Handles one record. Returns false after the END record.
     mutating func handle(_ record: PluginRecord) throws -> Bool {
         switch record {
         case .hello(let hello):
-            guard hello.version == PluginWire.protocolVersion else {
-                throw RecorderError.protocolError(detail: "plugin speaks protocol \(hello.version), "
-                                                  + "the recorder \(PluginWire.protocolVersion)")
-            }
+            try Self.check(hello)
             self.hello = hello
         case .translation(let tb):
             try addTranslation(tb)
@@ -87,11 +139,14 @@ struct TraceAssembler {
             try batch.flush(to: writer)
             // The plugin numbers threads by creation and never reuses a number: the thread's stream is
             // complete, and its buffers and coder can go (memory follows the live threads, not all of them).
-            try writer.endThread(thread)
+            // The writer knows it by its trace thread id (unique across the processes of a tree).
+            if let id = traceThreads[thread] { try writer.endThread(id) }
         case .end(let end):
             self.end = end
             try finishThreads()
             return false
+        case .process, .fork, .exec, .exit:
+            break // the process tree's business (ProcessTree)
         }
         return true
     }
@@ -184,7 +239,7 @@ struct TraceAssembler {
         if let existing = threads.removeValue(forKey: thread) {
             state = existing
         } else {
-            state = ThreadState(thread: thread)
+            state = ThreadState(thread: traceThread(thread))
             counts.threads += 1
         }
         defer { threads[thread] = state }
@@ -413,6 +468,15 @@ struct TraceAssembler {
     }
 }
 
+/// Trace thread ids for every process of a recording, in order of first sight.
+final class ThreadNumbering {
+    private var count: UInt32 = 0
+    func next() -> UInt32 {
+        defer { count += 1 }
+        return count
+    }
+}
+
 /// One guest thread's position: the held TB and its side events.
 struct ThreadState {
     struct PendingWrite {
@@ -517,6 +581,13 @@ final class UnsafeTable<Element> {
     deinit {
         base.deinitialize(count: count)
         base.deallocate()
+    }
+
+    /// A table of its own with the same elements.
+    func copy() -> UnsafeTable<Element> {
+        let table = UnsafeTable<Element>()
+        for i in 0..<count { table.append(base[i]) }
+        return table
     }
 
     func append(_ element: Element) {

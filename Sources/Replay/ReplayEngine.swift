@@ -43,6 +43,11 @@ public enum ReplayEngine {
                 }
             }
         }
+        let processes = try source.processes()
+        if processes.count > 1 {
+            return try ProcessTreeReplay.run(source: source, path: path, types: types, table: table, code: code,
+                                             parameters: parameters, profiles: profiles, processes: processes)
+        }
         let context = ReplayContext(parameters: parameters, table: table, code: code, arch: metadata.arch)
         let executions = context.executions
         var active: [(index: Int, strategy: any ReplayStrategy)] = []

@@ -11,6 +11,12 @@ public protocol ReplaySource {
     func codePages() throws -> [CodePage]
     /// Calls `body` with every chunk in commit (sequence) order.
     func forEachChunk(_ body: (StreamChunk) throws -> Void) throws
+    /// The recorded process tree (docs/trace-format.md); empty or one process: replayed as one.
+    func processes() throws -> [TraceProcess]
+}
+
+extension ReplaySource {
+    public func processes() throws -> [TraceProcess] { [] }
 }
 
 extension TraceReader: ReplaySource {}
@@ -22,6 +28,8 @@ public struct InMemoryTrace: ReplaySource, Sendable {
     public var pages: [CodePage]
     /// Replayed in `sequence` order.
     public var chunks: [StreamChunk]
+    /// A process tree (threads of each process); empty: one process.
+    public var processList: [TraceProcess] = []
 
     public init(metadata: TraceMetadata, definitions: [BlockDefinition], pages: [CodePage], chunks: [StreamChunk]) {
         self.metadata = metadata
@@ -32,6 +40,7 @@ public struct InMemoryTrace: ReplaySource, Sendable {
 
     public func blockDefinitions(includingBytes: Bool) throws -> [BlockDefinition] { definitions }
     public func codePages() throws -> [CodePage] { pages }
+    public func processes() throws -> [TraceProcess] { processList }
     public func forEachChunk(_ body: (StreamChunk) throws -> Void) throws {
         for chunk in chunks.sorted(by: { $0.sequence < $1.sequence }) { try body(chunk) }
     }

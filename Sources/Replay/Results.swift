@@ -57,6 +57,9 @@ public struct TraceResults: Sendable, Equatable {
     public var parameters: ReplayParameters
     public var summary: ReplaySummary
     public var strategies: [StrategyResult]
+    /// Each process of a recorded process tree on its own (empty for a trace of one process); the
+    /// strategies' figures above are their sums.
+    public var processes: [ProcessResults] = []
 
     public func strategy(_ name: String) -> StrategyResult? { strategies.first { $0.name == name } }
 }

@@ -41,6 +41,22 @@ public enum ComparisonTable {
             }
             out += TextTable.render(["strategy"] + causes.map(\.rawValue), causeRows, rightAligned: { $0 > 0 })
         }
+        if !trace.processes.isEmpty { out += processes(trace, profile: profile) }
+        return out
+    }
+
+    /// Traps of each strategy per process of a tree (their sums are the table above).
+    static func processes(_ trace: TraceResults, profile: String) -> String {
+        let shown = trace.strategies.filter { $0.unavailable == nil }.map(\.name)
+        var out = "  traps per process (each its own address space; docs/strategies.md section 7):\n"
+        let rows = trace.processes.map { p -> [String] in
+            let process = p.process
+            let who = "\(process.id) \(process.origin.rawValue) " + Escape.terminal(process.argv.joined(separator: " "))
+            let name = who.count > 40 ? String(who.prefix(39)) + "…" : who
+            return [name, "\(p.summary.blocks)", process.endDescription]
+                + shown.map { name in p.strategies.first { $0.name == name }.map { "\($0.traps)" } ?? "-" }
+        }
+        out += TextTable.render(["process", "blocks", "end"] + shown, rows, rightAligned: { $0 > 0 })
         return out
     }
 }

@@ -172,9 +172,25 @@ public enum HTMLReport {
         out += "<p class=\"meta\">\(Escape.html(MarkdownReport.describe(trace)))<br><span class=\"mono\">\(Escape.html(trace.path))</span>: "
         out += "\(trace.summary.sentence)</p>\n"
         out += comparisonTable(trace, profiles: input.profiles)
+        out += processTable(trace)
         out += siteTable(trace, input: input)
         out += pageTable(trace, input: input)
         return out + "</section>\n"
+    }
+
+    /// Traps per process of a process tree (docs/strategies.md section 7).
+    static func processTable(_ trace: ReportTrace) -> String {
+        guard !trace.processes.isEmpty else { return "" }
+        let names = trace.strategies.filter { $0.unavailable == nil }.map(\.name)
+        var out = "<h3>Processes</h3><p>Each its own address space; the strategies above are their sum.</p>"
+        out += "<table><thead><tr><th>process</th><th>origin</th><th>command</th><th>end</th><th>blocks</th>"
+        out += names.map { "<th>\(Escape.html($0))</th>" }.joined() + "</tr></thead><tbody>\n"
+        for p in trace.processes {
+            out += "<tr><td>\(p.id)</td><td>\(p.origin)</td><td class=\"mono\">\(Escape.html(p.command))</td>"
+            out += "<td>\(Escape.html(p.end))</td><td>\(NumberFormat.integer(p.blocks))</td>"
+            out += names.map { "<td>\(p.traps[$0].map(NumberFormat.integer) ?? "n/a")</td>" }.joined() + "</tr>\n"
+        }
+        return out + "</tbody></table>\n"
     }
 
     static func comparisonTable(_ trace: ReportTrace, profiles: [CostProfile]) -> String {

@@ -63,9 +63,24 @@ public enum MarkdownReport {
         out += "\(Escape.markdown(describe(trace)))<br>\n"
         out += "\(Escape.markdown(trace.path)): \(trace.summary.sentence)\n\n"
         out += comparisonTable(trace, profiles: input.profiles)
+        out += processTable(trace)
         out += siteTable(trace, input: input)
         out += pageTable(trace, input: input)
         return out
+    }
+
+    /// Traps per process of a process tree, each its own address space (docs/strategies.md section 7).
+    static func processTable(_ trace: ReportTrace) -> String {
+        guard !trace.processes.isEmpty else { return "" }
+        let names = trace.strategies.filter { $0.unavailable == nil }.map(\.name)
+        var out = "\n**Processes** (each its own address space; the table above is their sum)\n\n"
+        out += row(["process", "origin", "command", "end", "blocks"] + names.map(Escape.markdown))
+        out += row(["---:", "---", "---", "---", "---:"] + names.map { _ in "---:" })
+        for p in trace.processes {
+            out += row(["\(p.id)", p.origin, Escape.markdown(p.command), Escape.markdown(p.end), NumberFormat.integer(p.blocks)]
+                       + names.map { p.traps[$0].map(NumberFormat.integer) ?? "n/a" })
+        }
+        return out + "\n"
     }
 
     static func comparisonTable(_ trace: ReportTrace, profiles: [CostProfile]) -> String {

@@ -47,6 +47,8 @@ public struct ReportTrace: Sendable, Equatable {
     public var strategies: [StrategyResult]
     /// Module, symbol and instruction of the addresses the tables show (trap sites and page starts).
     public var locations: [UInt64: SiteLocation]
+    /// The processes of a recorded process tree, each with its own traps (empty for one process).
+    public var processes: [ReportProcess] = []
 
     public init(name: String, path: String, metadata: TraceMetadata, summary: ReplaySummary, pageSize: UInt64 = 4096,
                 strategies: [StrategyResult], locations: [UInt64: SiteLocation] = [:]) {
@@ -60,6 +62,26 @@ public struct ReportTrace: Sendable, Equatable {
     }
 
     public func strategy(_ name: String) -> StrategyResult? { strategies.first { $0.name == name } }
+}
+
+/// One process of a tree: who it is, its blocks and each strategy's traps in it alone.
+public struct ReportProcess: Sendable, Equatable {
+    public var id: Int
+    public var origin: String
+    public var command: String
+    /// "exit 0", "signal 9" or how it ended.
+    public var end: String
+    public var blocks: UInt64
+    /// Traps per strategy name (strategies without numbers are absent).
+    public var traps: [String: UInt64]
+    public init(id: Int, origin: String, command: String, end: String, blocks: UInt64, traps: [String: UInt64]) {
+        self.id = id
+        self.origin = origin
+        self.command = command
+        self.end = end
+        self.blocks = blocks
+        self.traps = traps
+    }
 }
 
 /// Where a shown address lies and what is there.

@@ -39,9 +39,30 @@ public enum ResultsJSON {
             "data_touches": s.dataTouches, "syscalls": s.syscalls, "seconds": s.seconds,
             "blocks_per_second": s.blocksPerSecond,
         ]
-        return [
+        var result: [String: Any] = [
             "path": trace.path, "metadata": metadata, "parameters": trace.parameters.all, "summary": summary,
             "strategies": trace.strategies.map { object($0, topSites: topSites) },
+        ]
+        if !trace.processes.isEmpty { result["processes"] = trace.processes.map { process($0) } }
+        return result
+    }
+
+    /// One process of a tree: who it is and each strategy's traps and estimates for it alone.
+    static func process(_ p: ProcessResults) -> [String: Any] {
+        let process = p.process
+        return [
+            "id": process.id, "pid": process.pid, "parent": process.parent.map { $0 as Any } ?? NSNull(),
+            "origin": process.origin.rawValue, "program": process.program, "argv": process.argv,
+            "exit_status": process.exitStatus.map { $0 as Any } ?? NSNull(),
+            "signal": process.signal.map { $0 as Any } ?? NSNull(), "note": process.note,
+            "instructions": p.summary.instructions, "blocks": p.summary.blocks,
+            "strategies": p.strategies.map { result -> [String: Any] in
+                var object: [String: Any] = ["name": result.name, "traps": result.traps, "counts": counts(result.counts),
+                                             "scanned": result.scanned, "translated": result.translated]
+                if let reason = result.unavailable { object["unavailable"] = reason }
+                object["estimates"] = result.estimates.map { ["profile": $0.profile, "cycles": $0.cycles, "slowdown": $0.slowdown] }
+                return object
+            },
         ]
     }
 

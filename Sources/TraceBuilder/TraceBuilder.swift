@@ -16,6 +16,11 @@ extension TraceWriter: BlockSink {}
 ///
 /// A block is interned by (address, length, version of its start page): the same bytes executed again
 /// get the same id, and code rewritten in place gets a new one. Single-threaded.
+///
+/// Processes of a recorded tree each see their own pages: an address space (`useSpace`) is the latest
+/// version of each page as that process captured it; a forked child starts from a copy of its parent's
+/// (`copySpace`). Versions are numbered per address across all spaces, so a page with the same bytes
+/// in two processes (a shared library) is one version and its blocks are one set of definitions.
 public final class TraceBuilder {
     private struct CapturedPage {
         var version: UInt32
@@ -46,7 +51,13 @@ public final class TraceBuilder {
 
     private let sink: any BlockSink
     private let decoder: X86Decoder
+    /// The current address space's pages.
     private var pages: [UInt64: CapturedPage] = [:]
+    private var currentSpace = 0
+    /// The other address spaces' pages.
+    private var spaces: [Int: [UInt64: CapturedPage]] = [:]
+    /// Every version of every page, in version order (all spaces).
+    private var versions: [UInt64: [CapturedPage]] = [:]
     private var definitionIDs: [DefinitionKey: BlockID] = [:]
     private var cache: [RangeKey: CachedRange] = [:]
     private var definitionList: [BlockDefinition] = []
@@ -72,21 +83,37 @@ public final class TraceBuilder {
         return CodePage(address: address & ~TraceBuilder.pageMask, version: page.version, bytes: page.bytes)
     }
 
+    /// Makes `space` (a process) the address space that captures and decodes refer to; a new one is empty.
+    public func useSpace(_ space: Int) {
+        guard space != currentSpace else { return }
+        spaces[currentSpace] = pages
+        pages = spaces.removeValue(forKey: space) ?? [:]
+        currentSpace = space
+    }
+
+    /// Gives `space` a copy of `source`'s pages as they are now (a fork).
+    public func copySpace(from source: Int, to space: Int) {
+        let copy = source == currentSpace ? pages : spaces[source] ?? [:]
+        if space == currentSpace { pages = copy } else { spaces[space] = copy }
+    }
+
     /// The bytes of a 4096-byte page as they are now; a new version if they differ from the latest.
     public func capturePage(address: UInt64, bytes: UnsafeRawBufferPointer) throws {
         guard address & TraceBuilder.pageMask == 0 else { throw TraceBuilderError.unalignedPage(address: address) }
         guard bytes.count == TraceBuilder.pageSize else {
             throw TraceBuilderError.wrongPageSize(address: address, count: bytes.count)
         }
-        let version: UInt32
         if let existing = pages[address] {
             if existing.bytes.elementsEqual(bytes) { return }
-            version = existing.version + 1
-        } else {
-            version = 0
+        } else if let same = versions[address]?.first(where: { $0.bytes.elementsEqual(bytes) }) {
+            // First capture in this space of bytes another process captured: the same version.
+            pages[address] = same
+            return
         }
+        let version = UInt32(versions[address]?.count ?? 0)
         let page = CapturedPage(version: version, bytes: [UInt8](bytes))
         pages[address] = page
+        versions[address, default: []].append(page)
         try sink.addCodePage(CodePage(address: address, version: version, bytes: page.bytes))
     }
 

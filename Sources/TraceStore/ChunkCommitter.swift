@@ -29,6 +29,8 @@ struct CommitJob: @unchecked Sendable {  // Its buffer moves from the writer's t
     /// chunk of every thread together with the completed metadata).
     var chunks: [PendingChunk] = []
     var metadata: TraceMetadata?
+    /// The process table as it is now (replaces the stored one).
+    var processes: [TraceProcess]?
     /// Threads that ended (`TraceWriter.endThread`) by the end of this job's chunks: their coders go.
     var endedThreads: [UInt32] = []
 }
@@ -146,6 +148,7 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
             try Self.writeSummary(summary, pages: self.pageCounts, threads: threadCount, in: db)
             for record in records { try Self.insert(record, into: db) }
             if let metadata = job.metadata { try MetadataRow.update(metadata, in: db) }
+            if let processes = job.processes { try ProcessRows.replace(processes, in: db) }
         }
         totals = newTotals
         threadsWithChunks = threads

@@ -9,13 +9,25 @@ public struct TraceInfo: Sendable, Codable, Equatable {
     public var summary: TraceSummary
     /// Present when the chunks were verified: every bad chunk (empty when all are good).
     public var badChunks: [ChunkProblem]?
+    /// The recorded process tree with each process's executed blocks (empty before schema 3).
+    public var processes: [ProcessFigures] = []
+
+    /// One process and the blocks its threads executed.
+    public struct ProcessFigures: Sendable, Codable, Equatable {
+        public var process: TraceProcess
+        public var blocks: UInt64
+    }
 
     /// Opens the trace read-only and gathers its figures; `verify` reads every chunk too.
     public static func load(path: String, verify: Bool) throws -> TraceInfo {
         let reader = try TraceReader(path: path)
         let (metadata, summary) = try reader.currentMetadataAndSummary()
+        let blocks = try reader.blocksByThread()
+        let processes = try reader.processes().map { process in
+            ProcessFigures(process: process, blocks: process.threads.reduce(0) { $0 + (blocks[$1] ?? 0) })
+        }
         return TraceInfo(path: path, schemaVersion: reader.schemaVersion, metadata: metadata,
-                         summary: summary, badChunks: verify ? try reader.verify() : nil)
+                         summary: summary, badChunks: verify ? try reader.verify() : nil, processes: processes)
     }
 
     /// Throws `TraceStoreError.verifyFailed` when verification found bad chunks.
@@ -58,6 +70,15 @@ public struct TraceInfo: Sendable, Codable, Equatable {
             ("block codec", s.blockCodecs.isEmpty ? "none (no chunks)" : s.blockCodecs.joined(separator: ", ")),
             ("bits per executed block", String(format: "%.3f", s.bitsPerExecutedBlock)),
         ]
+        if !processes.isEmpty {
+            rows.append(("processes", "\(processes.count) (id pid parent origin: exit, blocks, argv)"))
+            for figures in processes {
+                let p = figures.process
+                rows.append(("", "\(p.id) \(p.pid) \(p.parent.map(String.init) ?? "-") \(p.origin.rawValue): "
+                             + "\(p.endDescription), \(figures.blocks) blocks, "
+                             + p.argv.map(Self.shellQuoted).joined(separator: " ")))
+            }
+        }
         if let badChunks {
             rows.append(("verify", badChunks.isEmpty ? "all \(s.chunks) chunks good"
                                                      : "\(badChunks.count) of \(s.chunks) chunks bad"))

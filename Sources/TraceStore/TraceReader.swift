@@ -137,6 +137,36 @@ public final class TraceReader {
         }
     }
 
+    /// The recorded process tree (docs/trace-format.md); empty for traces of schema 1 and 2 and for
+    /// recordings of one process without `--follow` data: then every thread belongs to the one program.
+    public func processes() throws -> [TraceProcess] {
+        guard schemaVersion >= 3 else { return [] }
+        return try snapshot { db in
+            do {
+                return try ProcessRows.read(db)
+            } catch let error as StoredValueError {
+                throw TraceStoreError.damaged(path: self.path, detail: "\(error)")
+            }
+        }
+    }
+
+    /// Blocks executed per thread (from the chunk rows, without decoding them).
+    public func blocksByThread() throws -> [UInt32: UInt64] {
+        try snapshot { db in
+            var blocks: [UInt32: UInt64] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT thread, sum(block_count) FROM chunks GROUP BY thread")
+            while let row = try rows.next() {
+                let fields = StrictRow(row, record: "chunk")
+                do {
+                    blocks[try fields.uint32(0)] = try fields.uint64(1)
+                } catch {
+                    throw TraceStoreError.damaged(path: self.path, detail: "\(error)")
+                }
+            }
+            return blocks
+        }
+    }
+
     public func modules() throws -> [ModuleMapping] {
         try snapshot { db in
             var modules: [ModuleMapping] = []

@@ -6,7 +6,7 @@ public enum TraceSchema {
     /// `PRAGMA application_id` of every trace: "PLXT" in ASCII.
     public static let applicationID: Int32 = 0x504C_5854
     /// The newest schema version this code writes and reads (`PRAGMA user_version`).
-    public static let currentVersion = 2
+    public static let currentVersion = 3
     /// The file extension traces use.
     public static let fileExtension = "plextrace"
 
@@ -105,6 +105,30 @@ public enum TraceSchema {
                 PRAGMA user_version = 2;
                 """)
         }
+        // v3: process trees. One row per process image (docs/trace-format.md), and which process each
+        // thread belongs to. Older traces have neither: one process, every thread in it.
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: """
+                CREATE TABLE processes (
+                    id INTEGER PRIMARY KEY,
+                    pid INTEGER NOT NULL,
+                    parent INTEGER,
+                    origin TEXT NOT NULL,
+                    program TEXT NOT NULL,
+                    argv TEXT NOT NULL,
+                    exit_status INTEGER,
+                    signal INTEGER,
+                    note TEXT NOT NULL,
+                    fork_thread INTEGER,
+                    fork_event_index INTEGER
+                );
+                CREATE TABLE process_threads (
+                    thread INTEGER PRIMARY KEY,
+                    process INTEGER NOT NULL
+                );
+                PRAGMA user_version = 3;
+                """)
+        }
         return migrator
     }
 
@@ -125,6 +149,11 @@ public enum TraceSchema {
                        "events", "events_size", "code_writes", "syscalls", "data_touches", "checksum"],
         ]
         if version >= 2 { columns["blocks", default: []].append("last_instruction_offset") }
+        if version >= 3 {
+            columns["processes"] = ["id", "pid", "parent", "origin", "program", "argv", "exit_status", "signal",
+                                    "note", "fork_thread", "fork_event_index"]
+            columns["process_threads"] = ["thread", "process"]
+        }
         return columns
     }
 }

@@ -63,6 +63,7 @@ public final class TraceWriter {
     private var committedDefinitions = 0
     private var codePages = CodePageSet()
     private var pendingModules: [ModuleMapping] = []
+    private var pendingProcesses: [TraceProcess]?
     private var nextModuleID: Int64 = 1
     private var failure: TraceStoreError?
     /// Encodes and writes; runs jobs inline, or on `commitQueue` with `commitInBackground`.
@@ -163,6 +164,11 @@ public final class TraceWriter {
             throw TraceStoreError.misuse(path: path, detail: "code page 0x\(String(page.address, radix: 16)) "
                                          + "version \(page.version) was already stored with other bytes")
         }
+    }
+
+    /// Replaces the process table (stored with the next commit; a recording of one process need not call it).
+    public func setProcesses(_ processes: [TraceProcess]) {
+        pendingProcesses = processes
     }
 
     /// Stores a module mapping.
@@ -286,7 +292,8 @@ public final class TraceWriter {
             guard stream.count > 0 else { continue }
             try commit(stream)
         }
-        if committedDefinitions < definitionList.count || codePages.hasPending || !pendingModules.isEmpty {
+        if committedDefinitions < definitionList.count || codePages.hasPending || !pendingModules.isEmpty
+            || pendingProcesses != nil {
             try submit(pendingJob())
         }
         try waitForCommits()
@@ -397,6 +404,8 @@ public final class TraceWriter {
         job.modules = pendingModules
         nextModuleID += Int64(pendingModules.count)
         pendingModules.removeAll()
+        job.processes = pendingProcesses
+        pendingProcesses = nil
         job.endedThreads = pendingEndedThreads
         pendingEndedThreads.removeAll()
         return job

@@ -26,9 +26,12 @@ public enum CorpusManifestFile {
         public var termination: String
         public var recorderVersion: String
         public var date: String
+        /// Processes recorded (a process tree; 1 otherwise).
+        public var processes: Int = 1
 
         public init(arch: String, instructions: UInt64, blocks: UInt64, fileBytes: UInt64, complete: Bool,
-                    note: String, termination: String, recorderVersion: String, date: String) {
+                    note: String, termination: String, recorderVersion: String, date: String, processes: Int = 1) {
+            self.processes = processes
             self.arch = arch
             self.instructions = instructions
             self.blocks = blocks
@@ -74,6 +77,10 @@ public enum CorpusManifestFile {
         ]
         if case .assembly = workload.recipe { entry["source"] = "Sources/Workloads/CorpusMicro.swift" }
         if !workload.note.isEmpty { entry["note"] = workload.note }
+        if workload.followProcesses {
+            entry["follow_processes"] = true
+            entry["recorded"] = (entry["recorded"] as? [String: Any] ?? [:]).merging(["processes": recording.processes]) { $1 }
+        }
         return entry
     }
 

@@ -58,6 +58,14 @@ extension WorkloadCatalog {
             maxInstructions: 4_000_000, packages: ["cpp-12"],
             note: "what gcc -O2 -S runs as its child; the file includes no headers, so cc1 needs no include paths from the driver"),
         Workload(
+            name: "gcc-tree", summary: "gcc -c of a two-function C file as a process tree: the driver, cc1 and as",
+            kind: .program, recipe: .installed(program: "/usr/bin/x86_64-linux-gnu-gcc-12"),
+            arguments: ["-O0", "-c", "-o", "prog.o", "prog.c"],
+            inputs: [GeneratedInput(name: "prog.c", content: .literal(tinyCSource))],
+            packages: ["gcc-12", "cpp-12", "binutils-x86-64-linux-gnu"],
+            note: "the whole compile, every process recorded (docs/recorder.md, \"Process trees\"): the driver forks and execs cc1, then as; each is its own address space in the replay",
+            followProcesses: true),
+        Workload(
             name: "sort", summary: "sort (one thread) orders 128 KiB of generated text lines",
             kind: .program, recipe: .installed(program: "/usr/bin/sort"),
             arguments: ["--parallel=1", "-S", "8M", "-o", "sorted.txt", "text.txt"],
@@ -107,6 +115,13 @@ extension WorkloadCatalog {
         local sum = 0
         for k in s:gmatch("%d+") do sum = sum + tonumber(k) end
         print(fib(20), t[1], t[#t], #s, sum)
+
+        """
+
+    /// Small enough that the whole compile stays a short corpus trace (cc1 ~10M blocks).
+    static let tinyCSource = """
+        int twice(int x) { return 2 * x; }
+        int main(void) { return twice(21) - 42; }
 
         """
 

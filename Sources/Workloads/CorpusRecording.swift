@@ -21,6 +21,10 @@ public enum CorpusRecording {
         public var chunkBlocks: Int?
         /// A manifest to add or replace the workload's entry in, when the recording was not interrupted.
         public var manifest: String?
+        /// Off (`--no-follow`): only the first process even of a workload that follows its tree.
+        public var followProcesses = true
+        /// `--max-processes` (the recorder's default when nil).
+        public var maxProcesses: Int?
         public init() {}
     }
 
@@ -43,6 +47,8 @@ public enum CorpusRecording {
                                           skipInstructions: options.skipInstructions,
                                           dataPages: options.dataPages || workload.dataPages,
                                           chunkBlocks: options.chunkBlocks, blockCodec: options.blockCodec,
+                                          followProcesses: workload.followProcesses && options.followProcesses,
+                                          maxProcesses: options.maxProcesses ?? RecordOptions.defaultMaxProcesses,
                                           workingDirectory: directory)
         let result = try Recorder.record(program: program, arguments: prepared.arguments, options: recordOptions,
                                          progress: progress)
@@ -54,7 +60,7 @@ public enum CorpusRecording {
             arch: result.metadata.arch.rawValue, instructions: result.instructions, blocks: result.blocks,
             fileBytes: result.fileBytes, complete: result.metadata.complete, note: result.metadata.note,
             termination: result.termination.description, recorderVersion: result.metadata.recorderVersion,
-            date: result.metadata.date)
+            date: result.metadata.date, processes: result.processes.count)
         let entry = CorpusManifestFile.entry(workload, trace: trace, command: [program] + prepared.arguments,
                                              maxInstructions: maxInstructions, dataPages: recordOptions.dataPages,
                                              recording: recording)

@@ -48,10 +48,13 @@ public struct Workload: Sendable {
     public var packages: [String]
     /// Why the run is set up this way, when that is not obvious.
     public var note: String
+    /// Whether the corpus records the whole process tree (forks, execve'd programs); the workloads made
+    /// before the recorder followed processes keep one process, as recorded.
+    public var followProcesses: Bool
 
     public init(name: String, summary: String, kind: Kind = .micro, recipe: Recipe, arguments: [String] = [],
                 inputs: [GeneratedInput] = [], maxInstructions: UInt64? = nil, dataPages: Bool = false,
-                packages: [String] = [], note: String = "") {
+                packages: [String] = [], note: String = "", followProcesses: Bool = false) {
         self.name = name
         self.summary = summary
         self.kind = kind
@@ -62,6 +65,7 @@ public struct Workload: Sendable {
         self.dataPages = dataPages
         self.packages = packages
         self.note = note
+        self.followProcesses = followProcesses
     }
 
     /// Builds the program and writes the inputs into `directory` (created if needed); run the returned

@@ -10,7 +10,10 @@ struct RecordCommand: ParsableCommand {
         commandName: "record",
         abstract: "Run a program under qemu-user and record its executed blocks, code pages and faults.",
         discussion: """
-        PROGRAM is an x86-64 or i386 ELF executable (a path, or a name found on PATH). The trace goes to
+        PROGRAM is an x86-64 or i386 ELF executable or a #! script (run as the kernel would: its interpreter,
+        the optional argument, the script), a path or a name found on PATH. Every process it starts (fork,
+        execve, scripts) is recorded as a process of the trace; --no-follow records only the first, and
+        --max-processes N kills a tree that goes beyond N processes (default 512). The trace goes to
         Traces/<name or program>.plextrace unless --out says otherwise. The guest's exit status and fatal
         signal are stored in the trace; Ctrl-C stops the guest and leaves a readable trace marked incomplete.
         The trace is written to OUT.partial (read a live recording there) and renamed over OUT at the end;
@@ -23,6 +26,8 @@ struct RecordCommand: ParsableCommand {
           plexlab record --skip-insns 1000000 --max-insns 1000000 -- sqlite3 db.sqlite 'select 1'
           plexlab record --workload micro-jit-64 --manifest Traces/manifest.json
           plexlab record --codec raw -- ./a.out      (larger file, fastest to replay)
+          plexlab record -- make -C src              (make, the shells, cc1, as, ld: one trace)
+          plexlab record --no-follow -- ./run.sh     (the script's interpreter only)
         """)
 
     @Option(name: .long, help: "Trace file to write (default: Traces/<name or program>.plextrace).")
@@ -39,6 +44,12 @@ struct RecordCommand: ParsableCommand {
 
     @Option(name: .customLong("skip-insns"), help: "Run N instructions before recording starts.")
     var skipInsns: UInt64?
+
+    @Flag(name: .customLong("no-follow"), help: "Record only the first process (forks and execve'd programs run unrecorded).")
+    var noFollow = false
+
+    @Option(name: .customLong("max-processes"), help: "Kill the process tree when it goes beyond N processes (default \(RecordOptions.defaultMaxProcesses)).")
+    var maxProcesses: Int?
 
     @Flag(name: .customLong("data-pages"), help: "Also record data reads and writes per page (slower).")
     var dataPages = false
@@ -76,6 +87,7 @@ struct RecordCommand: ParsableCommand {
     func validateBounds() throws {
         if maxInsns == 0 { throw ValidationError("--max-insns must be at least 1 (leave it out to record the whole run)") }
         if let chunkBlocks, chunkBlocks < 1 { throw ValidationError("--chunk-blocks must be positive") }
+        if let maxProcesses, maxProcesses < 1 { throw ValidationError("--max-processes must be at least 1") }
     }
 
     func run() throws {
@@ -86,6 +98,8 @@ struct RecordCommand: ParsableCommand {
         var options = RecordOptions(output: output, overwrite: force, maxInstructions: maxInsns,
                                     skipInstructions: skipInsns, dataPages: dataPages, blockCodec: codec ?? .writerDefault)
         if let chunkBlocks { options.chunkBlocks = max(1, chunkBlocks) }
+        options.followProcesses = !noFollow
+        if let maxProcesses { options.maxProcesses = maxProcesses }
         let live = StandardError.isTerminal
         let progress: ((RecordProgress) -> Void)? = live ? { Self.drawProgress($0) } : nil
         let result = try Self.interruptible {
@@ -132,7 +146,8 @@ struct RecordCommand: ParsableCommand {
         return """
         \(Escape.terminal(result.path)): \(result.blocks) blocks executed (\(result.instructions) instructions), \
         \(result.distinctBlocks) distinct blocks, \(result.pageCaptures) code page captures, \
-        \(result.codeWrites) code writes, \(result.syscalls) syscalls, \(result.threads) thread\(result.threads == 1 ? "" : "s")
+        \(result.codeWrites) code writes, \(result.syscalls) syscalls, \(result.threads) thread\(result.threads == 1 ? "" : "s")\
+        \(result.processes.count > 1 ? " in \(result.processes.count) processes" : "")
         \(ending); \(NumberFormat.bytes(result.fileBytes)) (\(String(format: "%.2f", perBlock)) bits per block, whole file) \
         in \(String(format: "%.2f", result.seconds)) s
         """

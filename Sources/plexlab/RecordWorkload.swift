@@ -27,6 +27,8 @@ extension RecordCommand {
         options.blockCodec = codec ?? .writerDefault
         options.chunkBlocks = chunkBlocks
         options.manifest = manifest
+        options.followProcesses = !noFollow
+        options.maxProcesses = maxProcesses
         let workload = try WorkloadCatalog.named(self.workload!)
         let live = StandardError.isTerminal
         let progress: ((RecordProgress) -> Void)? = live ? { Self.drawProgress($0) } : nil

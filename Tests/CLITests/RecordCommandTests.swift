@@ -49,8 +49,9 @@ import TraceStore
     @Test func badInputIsOneLineAndExitTwo() throws {
         let directory = try Self.scratch("bad")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let script = directory + "/script.sh"
-        try "#!/bin/sh\n".write(toFile: script, atomically: true, encoding: .utf8)
+        // A #! script runs its interpreter (ProcessTreeTests); a file that is neither is refused.
+        let script = directory + "/notes.txt"
+        try "just text\n".write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
 
         let notELF = try PlexlabRun(["record", "--out", directory + "/a.plextrace", "--", script])

@@ -33,6 +33,11 @@ private func parseAll(_ bytes: [UInt8]) throws -> (records: [String], consumed: 
             case .module(let module): seen.append("module \(module.path) \(module.fileOffset)")
             case .threadEnd(let thread): seen.append("thread-end \(thread)")
             case .end(let end): seen.append("end \(end.stoppedAtMaxInstructions) \(end.recordedInstructions)")
+            case .process(let p):
+                seen.append("process \(p.pid) \(p.parentPID) \(p.origin) \(p.forkSerial) \(p.nextTB) \(p.commandLine)")
+            case .fork(let serial, let thread): seen.append("fork \(serial) \(thread)")
+            case .exec: seen.append("exec")
+            case .exit(let status): seen.append("exit \(status)")
             }
             return true
         }
@@ -53,6 +58,13 @@ private func parseAll(_ bytes: [UInt8]) throws -> (records: [String], consumed: 
         stream.record(PluginWire.module) { $0.u64(0x400000); $0.u64(0x402000); $0.u64(0x1000); $0.bytes += Array("/bin/x".utf8) }
         stream.record(PluginWire.threadEnd) { $0.u32(2); $0.u32(0) }
         stream.record(PluginWire.end) { $0.u32(1); $0.u32(3); $0.u64(10); $0.u64(7) }
+        stream.record(PluginWire.process) {
+            $0.u32(4242); $0.u32(17); $0.u32(1); $0.u32(3); $0.u32(812); $0.u32(0)
+            $0.bytes += Array("qemu-i386\0-plugin\0p.so,sock=/s\0/bin/sh\0-c\0\0".utf8)
+        }
+        stream.record(PluginWire.fork) { $0.u32(3); $0.u32(1) }
+        stream.record(PluginWire.exec) { $0.u32(0); $0.u32(0) }
+        stream.record(PluginWire.exit) { $0.u32(7); $0.u32(0) }
         let (records, consumed) = try parseAll(stream.bytes)
         #expect(consumed == stream.bytes.count)
         #expect(records == [
@@ -63,6 +75,10 @@ private func parseAll(_ bytes: [UInt8]) throws -> (records: [String], consumed: 
             "module /bin/x 4096",
             "thread-end 2",
             "end true 7",
+            "process 4242 17 fork 3 812 [\"qemu-i386\", \"-plugin\", \"p.so,sock=/s\", \"/bin/sh\", \"-c\", \"\"]",
+            "fork 3 1",
+            "exec",
+            "exit 7",
         ])
     }
 

@@ -245,16 +245,27 @@ func record(_ workload: Workload, in directory: String, options: (String) -> Rec
         }
     }
 
-    @Test func aScriptIsNotAnELF() throws {
+    @Test func aScriptWhoseInterpreterIsMissingIsRefused() throws {
         let directory = try scratch("script")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let script = directory + "/run.sh"
-        try "#!/bin/sh\necho hi\n".write(toFile: script, atomically: true, encoding: .utf8)
+        try "#!/nonexistent/sh -e\necho hi\n".write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
-        #expect(throws: RecorderError.notAnELF(path: script, detail: "it is a #! script")) {
+        #expect(throws: RecorderError.scriptChain(path: script, detail: "its #! interpreter /nonexistent/sh does not exist")) {
             try Recorder.record(program: script, arguments: [], options: RecordOptions(output: directory + "/t.plextrace"))
         }
         #expect(!FileManager.default.fileExists(atPath: directory + "/t.plextrace"))
+    }
+
+    @Test func aFileWithoutMagicIsNotAnELF() throws {
+        let directory = try scratch("text")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = directory + "/notes"
+        try "hello\n".write(toFile: file, atomically: true, encoding: .utf8)
+        chmod(file, 0o755)
+        #expect(throws: RecorderError.notAnELF(path: file, detail: "no ELF magic number")) {
+            try Recorder.record(program: file, arguments: [], options: RecordOptions(output: directory + "/t.plextrace"))
+        }
     }
 
     @Test func anotherArchitectureIsRefused() throws {

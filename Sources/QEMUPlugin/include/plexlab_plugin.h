@@ -11,7 +11,7 @@
 #ifndef PLEXLAB_PLUGIN_PROTOCOL_H
 #define PLEXLAB_PLUGIN_PROTOCOL_H
 
-#define PLEXLAB_PROTOCOL_VERSION 1
+#define PLEXLAB_PROTOCOL_VERSION 2
 #define PLEXLAB_PAGE_SIZE 4096
 
 enum plexlab_record_kind {
@@ -36,6 +36,25 @@ enum plexlab_record_kind {
     /* Last record: u32 reason (PLEXLAB_END_*), u32 threads seen, u64 instructions executed (skipped ones
        included), u64 instructions whose blocks were recorded. */
     PLEXLAB_REC_END = 7,
+    /* Which process this stream is (second record of every stream): u32 pid, u32 parent pid,
+       u32 origin (PLEXLAB_ORIGIN_*), u32 fork serial (origin fork: the FORK record of the parent this
+       child comes from), u32 next tb id (origin fork: ids below it were defined by the parent), u32 zero,
+       then QEMU's command line as /proc/self/cmdline has it (NUL-separated). */
+    PLEXLAB_REC_PROCESS = 8,
+    /* Sent by a process just before fork, with every thread flushed: u32 fork serial (1, 2, ... per
+       process), u32 forking thread. The child's stream starts from the state at this point. */
+    PLEXLAB_REC_FORK = 9,
+    /* The guest is about to be replaced by execve of a followed program (u32 zero, u32 zero); if the exec
+       fails the stream goes on. */
+    PLEXLAB_REC_EXEC = 10,
+    /* The guest called exit_group (or exit): u32 status, u32 zero. */
+    PLEXLAB_REC_EXIT = 11,
+};
+
+enum plexlab_origin {
+    PLEXLAB_ORIGIN_START = 0, /* the program the recorder started */
+    PLEXLAB_ORIGIN_FORK = 1,  /* a fork (or vfork, or clone without CLONE_VM) of a recorded process */
+    PLEXLAB_ORIGIN_EXEC = 2,  /* a program a recorded process started with execve */
 };
 
 enum plexlab_flags {
