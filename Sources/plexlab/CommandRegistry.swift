@@ -11,5 +11,6 @@ enum CommandRegistry {
         ReportCommand.self,
         GateCommand.self,
         CalibrateCommand.self,
+        LiveCommand.self,
     ]
 }
