@@ -473,11 +473,24 @@ final class Monitor {
 
     /// pagefault-nx start: every executable mapping but the monitor's page loses execute permission.
     private func removeExecute(_ pid: pid_t) throws {
+        // An i386 program without PT_GNU_STACK runs with READ_IMPLIES_EXEC, which would put PROT_EXEC
+        // back on every readable page: clear it (personality(2) in the tracee) before protecting.
+        let personality = is32PersonalityCall
+        let current = try tracee.syscall(pid, personality, [0xFFFF_FFFF])
+        let readImpliesExec = 0x0400000
+        if current >= 0 && current & readImpliesExec != 0 {
+            _ = try tracee.syscall(pid, personality, [UInt64(current & ~readImpliesExec)])
+        }
         for mapping in Mapping.read(pid: pid) where mapping.prot & Tracee.protExec != 0 {
             guard mapping.name != "[vsyscall]", !(mapping.start <= tracee.syscallSite && tracee.syscallSite < mapping.end) else { continue }
             try markExecutable(pid, start: mapping.start, end: mapping.end, prot: mapping.prot)
         }
+        for mapping in Mapping.read(pid: pid) where mapping.prot & Tracee.protExec != 0 && intended[mapping.start] != nil {
+            throw LiveError.notMonitorable("the page 0x\(String(mapping.start, radix: 16)) stays executable after mprotect; pagefault-nx needs NX")
+        }
     }
+
+    private var is32PersonalityCall: Int { tracee.is32Bit ? 136 : 135 }
 
     private func markExecutable(_ pid: pid_t, start: UInt64, end: UInt64, prot: Int32) throws {
         var page = start
