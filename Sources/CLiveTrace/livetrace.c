@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -65,6 +67,7 @@ int lt_spawn(const char *path, char *const argv[], char *const envp[], pid_t *ou
     if (pid == 0) {
         close(report[0]);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        setpgid(0, 0); /* its own process group: the monitor waits for this group only */
         if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0) { int e = errno; (void)!write(report[1], &e, sizeof e); _exit(127); }
         execve(path, argv, envp);
         int e = errno;
@@ -72,6 +75,7 @@ int lt_spawn(const char *path, char *const argv[], char *const envp[], pid_t *ou
         _exit(127);
     }
     close(report[1]);
+    setpgid(pid, pid);
     int child_errno = 0;
     ssize_t got = read(report[0], &child_errno, sizeof child_errno);
     close(report[0]);
@@ -113,11 +117,30 @@ int lt_run_plain(const char *path, char *const argv[], char *const envp[], int *
     return 0;
 }
 
-int lt_wait(lt_stop *stop) {
+int lt_wait(pid_t group, lt_stop *stop) { return lt_wait_thread(-group, stop); }
+
+int lt_tgkill(pid_t tgid, pid_t tid, int signal) {
+    return syscall(SYS_tgkill, tgid, tid, signal) == 0 ? 0 : -errno;
+}
+
+int lt_thread_group(pid_t tid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)tid);
+    FILE *file = fopen(path, "re");
+    if (!file) return -errno;
+    int tgid = -ENOENT;
+    while (fgets(line, sizeof line, file)) {
+        if (strncmp(line, "Tgid:", 5) == 0) { tgid = atoi(line + 5); break; }
+    }
+    fclose(file);
+    return tgid;
+}
+
+int lt_wait_thread(pid_t which, lt_stop *stop) {
     int status;
     struct rusage usage;
     memset(stop, 0, sizeof *stop);
-    pid_t pid = wait4(-1, &status, __WALL, &usage);
+    pid_t pid = wait4(which, &status, __WALL, &usage);
     if (pid < 0) return -errno;
     stop->pid = pid;
     if (WIFEXITED(status)) {
@@ -178,6 +201,11 @@ int lt_set_regs(pid_t pid, const lt_regs *regs) {
 
 int lt_set_ip(pid_t pid, uint64_t ip) {
     return ptrace(PTRACE_POKEUSER, pid, (void *)offsetof(struct user_regs_struct, rip), (void *)ip) == 0 ? 0 : -errno;
+}
+
+int lt_set_syscall_return(pid_t pid, uint64_t ip, int set_rcx) {
+    if (set_rcx && ptrace(PTRACE_POKEUSER, pid, (void *)offsetof(struct user_regs_struct, rcx), (void *)ip) != 0) return -errno;
+    return lt_set_ip(pid, ip);
 }
 
 int lt_cont(pid_t pid, int signal) {

@@ -6,8 +6,10 @@ import X86Decode
 
 /// Runs one program under one live strategy and counts every trap exactly (docs/live.md).
 ///
-/// Single-threaded programs: a thread or child process makes the run refuse (one line), so a count is
-/// never printed for code the monitor did not watch. Every exit path kills what it started.
+/// Threads are each monitored; while one thread steps over an original instruction every other thread
+/// is parked (SIGSTOP), so none runs through the restored bytes. A child process (fork), execve, a
+/// signal handler that runs or the program's own INT3 make the run refuse (one line), so a count is never
+/// printed for code the monitor did not watch. Every exit path kills what it started.
 final class Monitor {
     /// A thread's pending single step over an original instruction.
     struct Step {
@@ -20,11 +22,26 @@ final class Monitor {
         var syscall: (number: UInt64, args: [UInt64])?
         /// A page made executable only for this step (pagefault-nx: a straddling instruction's tail).
         var temporaryExec: UInt64?
+        /// A system call run from the monitor's page (the copy at this address) instead of in place: the
+        /// program's bytes stay patched, so other threads keep running (the call may block: futex, read).
+        var displacedFrom: UInt64?
+        var length = 0
     }
 
     struct ThreadState {
         var counts: [TrapCause: UInt64] = [:]
         var step: Step?
+        /// Resumed by the monitor and not stopped since.
+        var running = false
+        /// Stopped by the monitor while another thread steps; resumed when that step ends.
+        var parked = false
+        /// SIGSTOPs the monitor sent that have not arrived yet (each is swallowed).
+        var pendingStops = 0
+        /// A new thread whose first stop (its SIGSTOP) has not arrived yet.
+        var newborn = false
+        /// A new thread stopped on the monitor's page before its creator's clone event said where it returns.
+        var waitingForReturn = false
+        var exited = false
     }
 
     let strategy: LiveStrategy
@@ -38,9 +55,17 @@ final class Monitor {
     private var intended: [UInt64: Int32] = [:]
     private var mappings: [Mapping]? = nil
     private var threads: [pid_t: ThreadState] = [:]
+    /// The thread stepping over an original instruction (every other thread is parked meanwhile).
+    private var stepper: pid_t? = nil
+    /// Stops collected while parking threads, handled once the step is over.
+    private var deferred: [lt_stop] = []
+    /// New threads' return addresses: a clone run from the monitor's page returns there in the child too.
+    private var childReturn: [pid_t: UInt64] = [:]
+    private var end: RunEnd? = nil
+    private var endCPU = 0.0
     private var scanned: UInt64 = 0, scans: UInt64 = 0
 
-    private static let sigtrap: Int32 = 5, sigsegv: Int32 = 11
+    private static let sigtrap: Int32 = 5, sigsegv: Int32 = 11, sigstop: Int32 = 19
     private static let siKernel: Int32 = 0x80, segvAccerr: Int32 = 2
 
     private init(strategy: LiveStrategy, program: String, tracee: Tracee) {
@@ -61,7 +86,7 @@ final class Monitor {
         }
         if status != 0 { throw LiveError.cannotRun(program, String(cString: strerror(-status))) }
         let memory = lt_open_mem(pid)
-        if memory < 0 { lt_kill(pid); reapAll(); throw LiveError.ptrace("opening /proc/\(pid)/mem", -memory) }
+        if memory < 0 { lt_kill(pid); reapAll(group: pid); throw LiveError.ptrace("opening /proc/\(pid)/mem", -memory) }
         defer { close(memory) }
         var regs = lt_regs()
         _ = lt_get_regs(pid, &regs)
@@ -98,46 +123,152 @@ final class Monitor {
         case .pagefaultNX: try removeExecute(main)
         }
         try resume(main)
-        var end: RunEnd? = nil
-        var cpu = 0.0
         while true {
             if lt_interrupted() != 0 { throw LiveError.interrupted }
             var stop = lt_stop()
-            let waited = lt_wait(&stop)
-            if waited == -EINTR { continue }
-            if waited == -ECHILD { break }
-            try tracee.check(waited, "waiting for the program")
-            let pid = stop.pid
-            switch stop.kind {
-            case Int32(LT_STOP_EXITED), Int32(LT_STOP_KILLED):
-                if pid == main {
-                    end = stop.kind == Int32(LT_STOP_EXITED) ? .exited(stop.signal) : .killed(signal: stop.signal)
-                    cpu = stop.user_cpu + stop.system_cpu
+            if stepper == nil && !deferred.isEmpty {
+                stop = deferred.removeFirst()
+            } else {
+                let waited = stepper.map { lt_wait_thread($0, &stop) } ?? lt_wait(tracee.pid, &stop)
+                if waited == -EINTR { continue }
+                if waited == -ECHILD {
+                    if stepper != nil { stepper = nil; continue }
+                    break
                 }
-            case Int32(LT_STOP_EVENT):
-                throw refusal(event: stop.event, pid: pid)
-            case Int32(LT_STOP_GROUP):
-                try tracee.check(lt_cont(pid, 0), "resuming after a group stop")
-            default:
-                try handleSignal(pid, stop)
+                try tracee.check(waited, "waiting for the program")
             }
+            try process(stop)
         }
         guard let end else { throw LiveError.notMonitorable("\(program) vanished without an exit status") }
-        return (end, cpu)
+        return (end, endCPU)
     }
 
-    private func refusal(event: Int32, pid: pid_t) -> LiveError {
-        var message: UInt = 0
-        _ = lt_event_message(pid, &message)
-        if message > 0 { lt_kill(pid_t(truncatingIfNeeded: message)) }
-        switch event {
-        case 4: return .notMonitorable("\(program) calls execve; the live monitor follows one program image")
-        case 3: return .notMonitorable("\(program) starts a thread; the live monitor follows single-threaded programs (docs/live.md)")
-        default: return .notMonitorable("\(program) forks a child process; the live monitor follows one process (docs/live.md)")
+    private func process(_ stop: lt_stop) throws {
+        let pid = stop.pid
+        if threads[pid] == nil {
+            // A new thread can report its first stop before its creator's clone event.
+            guard lt_thread_group(pid) == tracee.pid || stop.kind != Int32(LT_STOP_SIGNAL) else {
+                throw LiveError.notMonitorable("\(program) forks a child process; the live monitor follows one process (docs/live.md)")
+            }
+            threads[pid] = ThreadState(newborn: true)
+        }
+        threads[pid]!.running = false
+        switch stop.kind {
+        case Int32(LT_STOP_EXITED), Int32(LT_STOP_KILLED):
+            threads[pid]!.exited = true
+            if pid == tracee.pid {
+                end = stop.kind == Int32(LT_STOP_EXITED) ? .exited(stop.signal) : .killed(signal: stop.signal)
+                endCPU = stop.user_cpu + stop.system_cpu
+            }
+            if stepper == pid {
+                stepper = nil
+                try resumeParked()
+            }
+        case Int32(LT_STOP_EVENT):
+            try handleEvent(stop.event, pid: pid)
+        case Int32(LT_STOP_GROUP):
+            try tracee.check(lt_cont(pid, 0), "resuming after a group stop")
+            threads[pid]!.running = true
+        default:
+            if stop.signal == Monitor.sigstop, threads[pid]!.newborn {
+                threads[pid]!.newborn = false
+                let ip = try tracee.registers(pid).ip
+                if ip >= tracee.scratchPage && ip < tracee.scratchPage + Tracee.pageSize && childReturn[pid] == nil {
+                    threads[pid]!.waitingForReturn = true  // its creator's clone event comes next
+                    return
+                }
+                return try startThread(pid)
+            }
+            if stop.signal == Monitor.sigstop, threads[pid]!.pendingStops > 0 {
+                threads[pid]!.pendingStops -= 1
+                return try resumeThread(pid)
+            }
+            try handleSignal(pid, stop)
         }
     }
 
-    private func resume(_ pid: pid_t) throws { try tracee.check(lt_cont(pid, 0), "resuming the program") }
+    private func handleEvent(_ event: Int32, pid: pid_t) throws {
+        var message: UInt = 0
+        _ = lt_event_message(pid, &message)
+        let child = pid_t(truncatingIfNeeded: message)
+        guard event == 3, lt_thread_group(child) == tracee.pid else {
+            if message > 0 { lt_kill(child) }
+            throw refusal(event: event)
+        }
+        if let step = threads[pid]!.step, step.displacedFrom != nil {
+            childReturn[child] = step.site + UInt64(step.length)
+        }
+        if threads[child] == nil { threads[child] = ThreadState(newborn: true) }
+        if threads[child]!.waitingForReturn {
+            threads[child]!.waitingForReturn = false
+            try startThread(child)
+        }
+        try resumeThread(pid)
+    }
+
+    /// A new thread's first resume: back from the monitor's page to after its creator's clone, then
+    /// (sbe) its start checked like any landing.
+    private func startThread(_ pid: pid_t) throws {
+        if let back = childReturn.removeValue(forKey: pid), try tracee.registers(pid).ip == tracee.scratchPage + 2 ||
+            (try tracee.registers(pid).ip) == tracee.scratchPage + 6 {
+            try tracee.check(lt_set_syscall_return(pid, back, tracee.is32Bit ? 0 : 1), "starting a thread")
+        }
+        if strategy == .sbe { try ensureCovered(pid, ip: try tracee.registers(pid).ip) }
+        try resumeThread(pid)
+    }
+
+    /// Resumes a thread the way it was going (stepping or running), unless another thread is stepping:
+    /// then it stays parked until that step ends.
+    private func resumeThread(_ pid: pid_t) throws {
+        if let stepper, stepper != pid {
+            threads[pid]!.parked = true
+            return
+        }
+        let stepping = threads[pid]!.step != nil
+        try tracee.check(stepping ? lt_step(pid, 0) : lt_cont(pid, 0), "resuming a thread")
+        threads[pid]!.running = true
+    }
+
+    /// Stops every other running thread before `pid` restores original bytes for a step.
+    private func parkOthers(_ pid: pid_t) throws {
+        for (other, state) in threads where other != pid && state.running && !state.exited {
+            guard lt_tgkill(tracee.pid, other, Monitor.sigstop) == 0 else { continue }
+            threads[other]!.pendingStops += 1
+            var stop = lt_stop()
+            while true {
+                let waited = lt_wait_thread(other, &stop)
+                if waited == -EINTR {
+                    if lt_interrupted() != 0 { throw LiveError.interrupted }
+                    continue
+                }
+                break
+            }
+            threads[other]!.running = false
+            threads[other]!.parked = true
+            if stop.kind == Int32(LT_STOP_SIGNAL) && stop.signal == Monitor.sigstop && !state.newborn {
+                threads[other]!.pendingStops -= 1
+            } else {
+                deferred.append(stop)
+            }
+        }
+    }
+
+    private func resumeParked() throws {
+        for (pid, state) in threads where state.parked && !state.exited {
+            threads[pid]!.parked = false
+            if deferred.contains(where: { $0.pid == pid }) { continue }
+            try resumeThread(pid)
+        }
+    }
+
+    private func refusal(event: Int32) -> LiveError {
+        switch event {
+        case 4: .notMonitorable("\(program) calls execve; the live monitor follows one program image")
+        default: .notMonitorable("\(program) forks a child process; the live monitor follows one process (docs/live.md)")
+        }
+    }
+
+    private func resume(_ pid: pid_t) throws { try resumeThread(pid) }
 
     private func count(_ pid: pid_t, _ causes: [TrapCause]) {
         for cause in causes { threads[pid, default: ThreadState()].counts[cause, default: 0] += 1 }
@@ -155,6 +286,10 @@ final class Monitor {
             }
             return try deliver(pid, signal, stepping: true)
         }
+        if threads[pid]?.pendingStops ?? 0 > 0 && signal == Monitor.sigstop {
+            threads[pid]!.pendingStops -= 1
+            return try resumeThread(pid)
+        }
         if signal == Monitor.sigtrap && stop.si_code == Monitor.siKernel { return try handleBreakpoint(pid) }
         if signal == Monitor.sigsegv && stop.si_code == Monitor.segvAccerr,
            try handleFault(pid, address: stop.fault_address, duringStep: false) { return }
@@ -168,6 +303,7 @@ final class Monitor {
             throw LiveError.notMonitorable("\(program) handles signal \(signal) itself; the monitor cannot follow its handler exactly")
         }
         try tracee.check(stepping ? lt_step(pid, signal) : lt_cont(pid, signal), "delivering signal \(signal)")
+        threads[pid]!.running = true
     }
 
     static func caughtSignals(_ pid: pid_t) -> UInt64 {
@@ -219,6 +355,10 @@ final class Monitor {
                 throw LiveError.notMonitorable("\(program) calls execve; the live monitor follows one program image")
             }
             step.syscall = (number, withUnsafeBytes(of: regs.arg) { Array($0.bindMemory(to: UInt64.self)) })
+            let bytes = originalBytes(address, count: 2)
+            step.length = instruction.length
+            if bytes == [0x0F, 0x05] { step.displacedFrom = tracee.scratchPage }
+            if bytes == [0xCD, 0x80] { step.displacedFrom = tracee.scratchPage + 4 }
         }
         try beginStep(pid, step)
     }
@@ -226,6 +366,17 @@ final class Monitor {
     /// Puts the original bytes back under the instruction and single-steps it.
     private func beginStep(_ pid: pid_t, _ step: Step) throws {
         var step = step
+        if let copy = step.displacedFrom {
+            try tracee.setIP(pid, copy)
+            threads[pid]!.step = step
+            try tracee.check(lt_step(pid, 0), "single-stepping a system call")
+            threads[pid]!.running = true
+            return
+        }
+        if stepper != pid {
+            try parkOthers(pid)
+            stepper = pid
+        }
         try tracee.setIP(pid, step.site)
         try writeOriginal(step.site, count: 16)
         if strategy == .pagefaultNX, let instruction = decode(at: step.site) {
@@ -238,11 +389,23 @@ final class Monitor {
         }
         threads[pid]!.step = step
         try tracee.check(lt_step(pid, 0), "single-stepping")
+        threads[pid]!.running = true
     }
 
     private func completeStep(_ pid: pid_t, _ step: Step) throws {
         threads[pid]!.step = nil
-        try writeRendered(step.site, count: 16)
+        if let copy = step.displacedFrom {
+            if try tracee.registers(pid).ip == copy + 2 {
+                try tracee.check(lt_set_syscall_return(pid, step.site + UInt64(step.length), copy == tracee.scratchPage ? 1 : 0),
+                                 "returning from a system call")
+            }
+        } else {
+            try writeRendered(step.site, count: 16)
+        }
+        if step.finishing == nil && stepper == pid {
+            stepper = nil
+            try resumeParked()
+        }
         if let page = step.temporaryExec, let intent = intended[page], pages[page]?.valid != true {
             try tracee.protect(pid, page: page, intent & ~Tracee.protExec)
         }
@@ -598,13 +761,13 @@ final class Monitor {
     private func killAll() {
         for pid in threads.keys { lt_kill(pid) }
         lt_kill(tracee.pid)
-        Monitor.reapAll()
+        Monitor.reapAll(group: tracee.pid)
     }
 
-    static func reapAll() {
+    static func reapAll(group: pid_t) {
         var stop = lt_stop()
         while true {
-            let result = lt_wait(&stop)
+            let result = lt_wait(group, &stop)
             if result == -ECHILD { return }
             if result == 0 && stop.kind != Int32(LT_STOP_EXITED) && stop.kind != Int32(LT_STOP_KILLED) { lt_kill(stop.pid) }
         }

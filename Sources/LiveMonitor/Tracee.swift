@@ -9,6 +9,8 @@ struct Tracee {
     let is32Bit: Bool
     /// Address of the monitor's own `syscall` (`int $0x80`) in a page it mapped; 0 until mapped.
     var syscallSite: UInt64 = 0
+    /// The monitor's page in the tracee (never part of the program's code).
+    var scratchPage: UInt64 = 0
 
     static let pageSize: UInt64 = 4096
     static let protRead: Int32 = 1, protWrite: Int32 = 2, protExec: Int32 = 4
@@ -65,8 +67,10 @@ struct Tracee {
         try write(ip, saved[...])
         guard address > 0 || address < -4095 else { throw LiveError.ptrace("mapping the monitor's page", Int32(-address)) }
         let page = UInt64(UInt(bitPattern: address)) & (is32Bit ? 0xFFFF_FFFF : UInt64.max)
-        try write(page, (instruction + [0xCC])[...])
-        syscallSite = page
+        // page+0: syscall; int3 / page+4: int $0x80; int3 (both usable for displaced system calls).
+        try write(page, [0x0F, 0x05, 0xCC, 0xCC, 0xCD, 0x80, 0xCC, 0xCC][...])
+        scratchPage = page
+        syscallSite = is32Bit ? page + 4 : page
     }
 
     func check(_ status: Int32, _ what: String) throws {

@@ -27,6 +27,7 @@ enum LiveSources {
     #define W 8
     #define RAX %rax
     #define RCX %rcx
+    #define RAX_ %rax
     #else
     #define EXIT0 mov $1, %eax; xor %ebx, %ebx; int $0x80
     #define PTR .long

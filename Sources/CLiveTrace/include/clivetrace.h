@@ -37,12 +37,23 @@ int lt_spawn(const char *path, char *const argv[], char *const envp[], pid_t *pi
 int lt_run_plain(const char *path, char *const argv[], char *const envp[], int *status,
                  double *wall, double *user_cpu, double *system_cpu);
 
-/** waitpid(-1, __WALL); EINTR is returned as -EINTR (so an interrupt can be noticed). */
-int lt_wait(lt_stop *stop);
+/** waitpid(-group, __WALL): any thread of the traced program (spawned in its own process group, so
+ *  other children of this process, and other monitors in it, are never reaped here). EINTR is returned
+ *  as -EINTR (so an interrupt can be noticed). */
+int lt_wait(pid_t group, lt_stop *stop);
+/** The same for one thread (waitpid(tid, __WALL)). */
+int lt_wait_thread(pid_t tid, lt_stop *stop);
+/** tgkill(tgid, tid, signal). */
+int lt_tgkill(pid_t tgid, pid_t tid, int signal);
+/** The Tgid line of /proc/TID/status (the thread group a new task belongs to), or -errno. */
+int lt_thread_group(pid_t tid);
 int lt_get_regs(pid_t pid, lt_regs *regs);
 /** Writes ip, sp, ax, orig_ax and the six syscall arguments back. */
 int lt_set_regs(pid_t pid, const lt_regs *regs);
 int lt_set_ip(pid_t pid, uint64_t ip);
+/** After a system call run from the monitor's page: ip to `ip`, and (x86-64 `syscall`) rcx too, which
+ *  the instruction sets to the address after itself. */
+int lt_set_syscall_return(pid_t pid, uint64_t ip, int set_rcx);
 int lt_cont(pid_t pid, int signal);
 int lt_step(pid_t pid, int signal);
 int lt_set_options(pid_t pid);
