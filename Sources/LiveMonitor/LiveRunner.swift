@@ -11,7 +11,12 @@ public enum LiveRunner {
         let environmentList = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         lt_install_interrupt_handlers()
         defer { lt_restore_interrupt_handlers() }
-        let (native, nativeEnd) = try runPlain(path, arguments: arguments, environment: environmentList)
+        // The fastest of three plain runs: the first pays for cold caches and page-cache misses.
+        var (native, nativeEnd) = try runPlain(path, arguments: arguments, environment: environmentList)
+        for _ in 0..<2 {
+            let (again, _) = try runPlain(path, arguments: arguments, environment: environmentList)
+            if again.wall < native.wall { native = again }
+        }
         var results: [LiveStrategyResult] = []
         for strategy in strategies {
             results.append(try Monitor.run(strategy: strategy, program: path, arguments: arguments,

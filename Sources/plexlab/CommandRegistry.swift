@@ -12,5 +12,6 @@ enum CommandRegistry {
         GateCommand.self,
         CalibrateCommand.self,
         LiveCommand.self,
+        FidelityCommand.self,
     ]
 }
