@@ -59,6 +59,21 @@ int lt_set_options(pid_t pid) {
     return ptrace(PTRACE_SETOPTIONS, pid, 0, (void *)options) == 0 ? 0 : -errno;
 }
 
+/* A child starts like one a shell starts: default dispositions, nothing blocked (the monitor's own
+ * threads may block or ignore signals, and both survive execve). */
+static void reset_signals(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    for (int signal = 1; signal < NSIG; signal++) {
+        if (signal == SIGKILL || signal == SIGSTOP) continue;
+        sigaction(signal, &action, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 int lt_spawn(const char *path, char *const argv[], char *const envp[], pid_t *out) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return -errno;
@@ -66,6 +81,7 @@ int lt_spawn(const char *path, char *const argv[], char *const envp[], pid_t *ou
     if (pid < 0) { int e = errno; close(report[0]); close(report[1]); return -e; }
     if (pid == 0) {
         close(report[0]);
+        reset_signals();
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         setpgid(0, 0); /* its own process group: the monitor waits for this group only */
         if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0) { int e = errno; (void)!write(report[1], &e, sizeof e); _exit(127); }
@@ -102,6 +118,7 @@ int lt_run_plain(const char *path, char *const argv[], char *const envp[], int *
     pid_t pid = fork();
     if (pid < 0) return -errno;
     if (pid == 0) {
+        reset_signals();
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         execve(path, argv, envp);
         _exit(127);

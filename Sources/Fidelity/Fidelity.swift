@@ -11,6 +11,13 @@ public struct FidelityRow: Sendable, Equatable {
     public var replay: UInt64
     public var live: UInt64
     public var matches: Bool { replay == live }
+
+    public init(strategy: LiveStrategy, cause: TrapCause, replay: UInt64, live: UInt64) {
+        self.strategy = strategy
+        self.cause = cause
+        self.replay = replay
+        self.live = live
+    }
 }
 
 /// The replay of a recording held against live runs of the same program (docs/live.md).
