@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,7 +23,16 @@ static volatile sig_atomic_t interrupted_flag = 0;
 static struct sigaction previous[3];
 static const int interrupt_signals[3] = {SIGINT, SIGTERM, SIGHUP};
 
-static void on_interrupt(int signal) { (void)signal; interrupted_flag = 1; }
+/* The child being run (a traced program's process group is negative): the handler kills it, so a wait
+ * in another thread, or one the signal did not interrupt, still ends. */
+static volatile pid_t running_child = 0;
+
+static void on_interrupt(int signal) {
+    (void)signal;
+    interrupted_flag = 1;
+    pid_t child = running_child;
+    if (child != 0) kill(child, SIGKILL);
+}
 
 void lt_install_interrupt_handlers(void) {
     interrupted_flag = 0;
@@ -30,10 +40,17 @@ void lt_install_interrupt_handlers(void) {
     memset(&action, 0, sizeof action);
     action.sa_handler = on_interrupt; /* no SA_RESTART: waitpid returns EINTR */
     sigemptyset(&action.sa_mask);
-    for (int i = 0; i < 3; i++) sigaction(interrupt_signals[i], &action, &previous[i]);
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    for (int i = 0; i < 3; i++) {
+        sigaction(interrupt_signals[i], &action, &previous[i]);
+        sigaddset(&unblock, interrupt_signals[i]);
+    }
+    pthread_sigmask(SIG_UNBLOCK, &unblock, NULL); /* a parent may have started us with them blocked */
 }
 
 void lt_restore_interrupt_handlers(void) {
+    running_child = 0;
     for (int i = 0; i < 3; i++) sigaction(interrupt_signals[i], &previous[i], NULL);
 }
 
@@ -108,6 +125,8 @@ int lt_spawn(const char *path, char *const argv[], char *const envp[], pid_t *ou
     }
     int result = lt_set_options(pid);
     if (result != 0) { kill(pid, SIGKILL); waitpid(pid, &status, 0); return result; }
+    running_child = -pid;
+    if (interrupted_flag) kill(-pid, SIGKILL);
     *out = pid;
     return 0;
 }
@@ -124,10 +143,13 @@ int lt_run_plain(const char *path, char *const argv[], char *const envp[], int *
         _exit(127);
     }
     struct rusage usage;
+    running_child = pid;
+    if (interrupted_flag) kill(pid, SIGKILL);
     while (wait4(pid, status, 0, &usage) < 0) {
         if (errno != EINTR) return -errno;
         if (interrupted_flag) kill(pid, SIGKILL);
     }
+    running_child = 0;
     *wall = lt_now() - start;
     *user_cpu = seconds(usage.ru_utime);
     *system_cpu = seconds(usage.ru_stime);
