@@ -2,6 +2,7 @@ import ArgumentParser
 import CostModel
 import Fidelity
 import Foundation
+import Workloads
 
 /// `plexlab fidelity -- PROGRAM ARGS`: the replay of a recording next to a live run, cause by cause.
 struct FidelityCommand: ParsableCommand {
@@ -25,6 +26,9 @@ struct FidelityCommand: ParsableCommand {
     @Option(help: "Keep the recording at this path.")
     var keepTrace: String?
 
+    @Option(help: "Use a named corpus workload (built in a scratch directory) instead of a command.")
+    var workload: String?
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -32,12 +36,17 @@ struct FidelityCommand: ParsableCommand {
     var command: [String] = []
 
     func run() throws {
-        let words = command.first == "--" ? Array(command.dropFirst()) : command
-        guard let program = words.first else { throw ValidationError("give the program after --: plexlab fidelity -- PROGRAM ARGS") }
+        var words = command.first == "--" ? Array(command.dropFirst()) : command
+        if workload != nil && !words.isEmpty { throw ValidationError("give either --workload or a program after --, not both") }
         let chosen = try CostProfile.resolve(profile)
         let directory = NSTemporaryDirectory() + "plexlab-fidelity-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        if let workload {
+            let prepared = try CorpusCatalog.named(workload).prepare(in: directory + "/bin")
+            words = [prepared.program] + prepared.arguments
+        }
+        guard let program = words.first else { throw ValidationError("give the program after --: plexlab fidelity -- PROGRAM ARGS") }
         let result = try Fidelity.run(program: program, arguments: Array(words.dropFirst()), profile: chosen,
                                       directory: directory)
         if let keepTrace {
