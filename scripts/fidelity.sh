@@ -17,6 +17,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 swift build -c "$configuration" --product plexlab >/dev/null
+swift build -c "$configuration" --product PlexLabQEMUPlugin >/dev/null  # the recorder's plugin
 plexlab="$(swift build -c "$configuration" --show-bin-path)/plexlab"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -26,16 +27,17 @@ for name in $names; do
     "$plexlab" fidelity --json --profile "$profile" --workload "$name" > "$work/$name.json" || true
 done
 if [ "$real" = 1 ]; then
-    head -c 1048576 /dev/urandom > "$work/random.bin"
+    # The programs print nothing: their standard output would be mixed into plexlab's JSON.
+    head -c 65536 /dev/urandom > "$work/random.bin"
     run_real() { # name, then the command
         local name="$1"; shift
         echo "fidelity: $name" >&2
         "$plexlab" fidelity --json --profile "$profile" -- "$@" > "$work/$name.json" 2> "$work/$name.err" || true
     }
-    run_real "gzip" /usr/bin/gzip -c "$work/random.bin"
-    run_real "lua" /usr/bin/lua5.4 -e 'local s=0 for i=1,100000 do s=s+i end print(s)'
-    run_real "sqlite3" /usr/bin/sqlite3 :memory: 'create table t(x); insert into t values (1),(2); select sum(x) from t;'
-    run_real "python3" /usr/bin/python3 -S -c 'print(sum(range(1000)))'
+    run_real "gzip" /usr/bin/gzip -k -f "$work/random.bin"
+    run_real "lua" /usr/bin/lua5.4 -e 'local s=0 for i=1,10000 do s=s+i end'
+    run_real "sqlite3" /usr/bin/sqlite3 :memory: 'create table t(x); insert into t values (1),(2);'
+    run_real "python3" /usr/bin/python3 -S -c 'sum(range(1000))'
 fi
 CONFIGURATION="$configuration" python3 - "$work" "$profile" "$(git rev-parse --short HEAD)" > Reports/fidelity.md <<'PY'
 import json, os, sys
