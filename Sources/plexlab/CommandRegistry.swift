@@ -11,5 +11,7 @@ enum CommandRegistry {
         ReportCommand.self,
         GateCommand.self,
         CalibrateCommand.self,
+        LiveCommand.self,
+        FidelityCommand.self,
     ]
 }
