@@ -1,5 +1,6 @@
 import Foundation
 import Replay
+import Reports
 
 /// Live results in the shape of `plexlab replay --json` (docs/results-schema.md), one trace entry for the
 /// program, plus a `live` object per strategy and per trace with the measured times.

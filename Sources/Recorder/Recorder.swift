@@ -24,6 +24,9 @@ public struct RecordOptions: Sendable {
     public var blockCodec: BlockStreamCodec
     /// Where PATH, PLEXLAB_QEMU_PLUGIN and the guest's environment come from.
     public var environment: [String: String]
+    /// The guest's working directory (a relative program path is found there); nil: the recorder's own.
+    public var workingDirectory: String?
+
     /// Record every process the program starts (forks and execve'd programs); off: only the first.
     public var followProcesses: Bool
     /// The most processes recorded; one more kills the whole tree (a fork loop) and ends the trace there.
@@ -36,7 +39,8 @@ public struct RecordOptions: Sendable {
                 skipInstructions: UInt64? = nil, dataPages: Bool = false, chunkBlocks: Int? = nil,
                 blockCodec: BlockStreamCodec = .writerDefault,
                 environment: [String: String] = ProcessInfo.processInfo.environment,
-                followProcesses: Bool = true, maxProcesses: Int = RecordOptions.defaultMaxProcesses) {
+                followProcesses: Bool = true, maxProcesses: Int = RecordOptions.defaultMaxProcesses,
+                workingDirectory: String? = nil) {
         self.output = output
         self.overwrite = overwrite
         self.maxInstructions = maxInstructions
@@ -45,6 +49,7 @@ public struct RecordOptions: Sendable {
         self.chunkBlocks = chunkBlocks
         self.blockCodec = blockCodec
         self.environment = environment
+        self.workingDirectory = workingDirectory
         self.followProcesses = followProcesses
         self.maxProcesses = maxProcesses
     }
@@ -103,8 +108,10 @@ public enum Recorder {
         defer { signals.stop() }
 
         let (guest, guestArgv) = try GuestProgram.resolveCommand(program, arguments: arguments,
-                                                                 environment: options.environment)
-        let isScript = guest.path != (try? GuestProgram.locate(program, path: options.environment["PATH"] ?? "/usr/bin:/bin"))
+                                                                 environment: options.environment,
+                                                                 in: options.workingDirectory)
+        let isScript = guest.path != program
+            && guest.path != (try? GuestProgram.locate(program, path: options.environment["PATH"] ?? "/usr/bin:/bin"))
         let qemu = try Tools.qemu(guest.qemuName, environment: options.environment)
         let plugin = try Tools.plugin(environment: options.environment)
         let output = options.output
@@ -156,7 +163,7 @@ public enum Recorder {
         do {
             process = try QEMUProcess(qemu: qemu, plugin: plugin, pluginArguments: pluginArguments,
                                       program: guest.path, argv0: isScript ? guestArgv[0] : nil,
-                                      arguments: Array(guestArgv.dropFirst()))
+                                      arguments: Array(guestArgv.dropFirst()), workingDirectory: options.workingDirectory)
         } catch {
             discard(writer, destination)
             throw error

@@ -20,8 +20,8 @@ struct FidelityCommand: ParsableCommand {
           plexlab fidelity --profile this-machine.json --json -- /usr/bin/gzip -c README.md
         """)
 
-    @Option(help: "Cost profile for the predicted slowdown: pentium3, pentium4, modern, or a JSON profile file (plexlab calibrate --out).")
-    var profile = "modern"
+    @Option(help: "Cost profile for the predicted slowdown: a built-in name or a JSON profile file (plexlab calibrate --out); selected as compare does, the first is used (docs/cost-profiles.md).")
+    var profile: [ProfileOption] = [.builtIn("modern")]
 
     @Option(help: "Keep the recording at this path.")
     var keepTrace: String?
@@ -35,15 +35,19 @@ struct FidelityCommand: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "-- PROGRAM ARGS")
     var command: [String] = []
 
+    func validate() throws {
+        _ = try ProfileSelection.validated(profile)
+    }
+
     func run() throws {
         var words = command.first == "--" ? Array(command.dropFirst()) : command
         if workload != nil && !words.isEmpty { throw ValidationError("give either --workload or a program after --, not both") }
-        let chosen = try CostProfile.resolve(profile)
+        let chosen = try ProfileSelection(profile).primary
         let directory = NSTemporaryDirectory() + "plexlab-fidelity-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         if let workload {
-            let prepared = try CorpusCatalog.named(workload).prepare(in: directory + "/bin")
+            let prepared = try WorkloadCatalog.named(workload).prepare(in: directory + "/bin")
             words = [prepared.program] + prepared.arguments
         }
         guard let program = words.first else { throw ValidationError("give the program after --: plexlab fidelity -- PROGRAM ARGS") }

@@ -9,13 +9,13 @@ import Workloads
 /// included), the live counts equal the replay's counts of a recording of the same program, cause by cause,
 /// with the same scans.
 @Suite(.serialized) struct ReplayParityTests {
-    static let micro = CorpusCatalog.micro.map(\.name)
+    static let micro = WorkloadCatalog.micro.map(\.name)
 
     @Test(arguments: micro)
     func liveEqualsReplay(name: String) throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let workload = try CorpusCatalog.named(name)
+        let workload = try WorkloadCatalog.named(name)
         let command = try workload.prepare(in: scratch.path)
         let result = try Fidelity.run(program: command.program, arguments: command.arguments, directory: scratch.path)
         #expect(result.mismatches == [], "\(name): \(result.mismatches)")
