@@ -45,7 +45,7 @@ let package = Package(
         // `plexlab import`: the documented JSON Lines trace format.
         .target(name: "TraceImport", dependencies: ["TraceBuilder", "TraceStore", "X86Decode"]),
         // Cycle costs per event: built-in and user profiles.
-        .target(name: "CostModel"),
+        .target(name: "CostModel", dependencies: ["TraceModel"]),
         // The replay engine and one file per strategy.
         .target(name: "Replay", dependencies: ["TraceStore", "X86Decode", "CostModel"]),
         // ELF symbols for hot trap sites.
@@ -53,18 +53,22 @@ let package = Package(
         // Markdown, HTML/SVG and JSON reports.
         .target(name: "Reports", dependencies: ["Replay", "CostModel", "TraceStore", "X86Decode", "Symbols"]),
         // The CI performance gate.
-        .target(name: "Gate", dependencies: ["Replay", "CostModel", "TraceStore"]),
+        .target(name: "Gate", dependencies: ["Replay", "CostModel", "TraceStore", "Workloads"]),
         // The workload corpus: named, reproducible programs to record.
-        .target(name: "Workloads", dependencies: ["TraceModel"]),
+        .target(name: "Workloads", dependencies: ["TraceModel", "TraceStore", "Recorder"]),
         // `plexlab calibrate`: this machine's trap costs.
         // -O2 even in debug builds: the lookup kernels must measure optimized code, not -O0 spills.
         .target(name: "CCalibrate", dependencies: ["CZydis"], cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Calibrate", dependencies: ["CCalibrate", "CostModel", "TraceModel"]),
+        // `plexlab live` and `plexlab fidelity`: programs run under a real INT3 / page-protection monitor (docs/live.md).
+        .target(name: "CLiveTrace"),
+        .target(name: "LiveMonitor", dependencies: ["CLiveTrace", "X86Decode", "TraceModel", "Replay", "Reports"]),
+        .target(name: "Fidelity", dependencies: ["LiveMonitor", "Recorder", "Replay", "CostModel"]),
         // The thin command-line front end.
         .executableTarget(name: "plexlab", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "TraceModel", "TraceStore", "X86Decode", "TraceBuilder", "Recorder", "TraceImport", "CostModel",
-            "Replay", "Reports", "Gate", "Workloads", "Calibrate",
+            "Replay", "Reports", "Gate", "Workloads", "Calibrate", "LiveMonitor", "Fidelity",
         ]),
         // Replay throughput benchmark (scripts/bench-replay.sh): makes traces, measures against decompression.
         .executableTarget(name: "replay-bench", dependencies: ["Replay", "TraceStore", "TraceModel", "X86Decode"],
@@ -95,8 +99,9 @@ let package = Package(
         .testTarget(name: "TraceImportTests", dependencies: ["TraceImport", "TraceStore"]),
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "CostModel", "TraceStore", "TraceImport", "Recorder", "Workloads"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Replay", "TraceImport", "Symbols"]),
-        .testTarget(name: "GateTests", dependencies: ["Gate", "Replay", "TraceImport"]),
+        .testTarget(name: "GateTests", dependencies: ["Gate", "Replay", "CostModel", "TraceImport", "Workloads"]),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "CostModel"]),
+        .testTarget(name: "LiveMonitorTests", dependencies: ["LiveMonitor", "Fidelity", "Replay", "Recorder", "Workloads", "TraceModel"]),
         // End-to-end tests that run the built `plexlab` executable (found next to the test bundle).
         .testTarget(name: "CLITests", dependencies: ["TraceModel", "TraceStore"]),
         // Hostile files, kill -9, live readers and the fuzz corpus, through the library and the built executables.

@@ -115,16 +115,28 @@ public struct CostProfile: Sendable, Equatable {
     }
 
     /// docs/strategies.md section 4: `instructions * cpi * factor(translator) + blocks * block(translator)
-    /// + Σ count * cost(key) + scanned * scan_per_insn + translated * translate_per_insn`.
-    /// `events` pairs a cost key with how many times it was paid (keys may repeat).
+    /// + Σ count * cost(key) + scanned * scan_per_insn + translated * translate_per_insn`: the sum of
+    /// `breakdown`'s parts. `events` pairs a cost key with how many times it was paid (keys may repeat).
     public func cycles(instructions: UInt64, blocks: UInt64, translator: TranslatorKind,
                        events: [(key: CostKey, count: UInt64)], scanned: UInt64, translated: UInt64) -> Double {
-        var total = Double(instructions) * self[.cpi] * codeFactor(translator)
-        total += Double(blocks) * blockCost(translator)
-        for event in events { total += Double(event.count) * self[event.key] }
-        total += Double(scanned) * self[.scanPerInsn]
-        total += Double(translated) * self[.translatePerInsn]
-        return total
+        breakdown(instructions: instructions, blocks: blocks, translator: translator,
+                  events: events.map { (label: $0.key.rawValue, key: $0.key, count: $0.count) },
+                  scanned: scanned, translated: translated).reduce(0) { $0 + $1.cycles }
+    }
+
+    /// The terms of the cycle formula, in its order: "execution" (at the translator's factor, always
+    /// present), "block exits" of translated code, one part per event (labelled by the caller, e.g. with
+    /// its trap cause), "scan" and "translate"; parts that cost nothing are left out.
+    public func breakdown(instructions: UInt64, blocks: UInt64, translator: TranslatorKind,
+                          events: [(label: String, key: CostKey, count: UInt64)],
+                          scanned: UInt64, translated: UInt64) -> [CostPart] {
+        var parts = [CostPart(label: "execution", cycles: Double(instructions) * self[.cpi] * codeFactor(translator))]
+        func add(_ label: String, _ cycles: Double) { if cycles > 0 { parts.append(CostPart(label: label, cycles: cycles)) } }
+        add("block exits", Double(blocks) * blockCost(translator))
+        for event in events { add(event.label, Double(event.count) * self[event.key]) }
+        add("scan", Double(scanned) * self[.scanPerInsn])
+        add("translate", Double(translated) * self[.translatePerInsn])
+        return parts
     }
 
     /// The built-in profiles, in the order documentation lists them.
@@ -139,6 +151,17 @@ public struct CostProfile: Sendable, Equatable {
     public static func resolve(_ nameOrPath: String) throws -> CostProfile {
         if let profile = named(nameOrPath) { return profile }
         return try load(path: nameOrPath)
+    }
+}
+
+/// One term of the cycle formula (`CostProfile.breakdown`).
+public struct CostPart: Sendable, Equatable {
+    /// "execution", "block exits", "scan", "translate", or an event's label (a trap cause).
+    public var label: String
+    public var cycles: Double
+    public init(label: String, cycles: Double) {
+        self.label = label
+        self.cycles = cycles
     }
 }
 

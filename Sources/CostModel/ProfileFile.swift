@@ -1,4 +1,5 @@
 import Foundation
+import TraceModel
 
 /// Why a cost profile file could not be used; one line naming the file and the key or problem.
 public struct CostProfileError: Error, CustomStringConvertible, Equatable {
@@ -22,15 +23,15 @@ extension CostProfile {
         return try parse(data, path: path)
     }
 
-    /// Parses the JSON text of a profile; `path` only names it in errors.
+    /// Parses the JSON text of a profile (strictly: `JSONParser`); `path` only names it in errors.
     public static func parse(_ data: Data, path: String) throws -> CostProfile {
-        let object: Any
+        let root: JSONText
         do {
-            object = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw CostProfileError(path: path, problem: "not valid JSON")
+            root = try JSONParser.parse(Array(data))
+        } catch let error as JSONSyntaxError {
+            throw CostProfileError(path: path, problem: error.description)
         }
-        guard let fields = object as? [String: Any] else {
+        guard case .object(let fields) = root else {
             throw CostProfileError(path: path, problem: "top level is not a JSON object")
         }
         let known = Set(CostKey.allCases.map(\.rawValue)).union(["name", "description", "sources"])
@@ -48,11 +49,9 @@ extension CostProfile {
                 defaulted[key] = note
                 continue
             }
-            // JSONSerialization gives NSNumber for numbers and for booleans (objCType "c"); reject booleans.
-            guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else {
+            guard case .number(let literal) = value, let cost = Double(literal) else {
                 throw CostProfileError(path: path, problem: "key \"\(key.rawValue)\" is not a number")
             }
-            let cost = number.doubleValue
             guard cost.isFinite, cost >= 0 else {
                 throw CostProfileError(path: path, problem: "key \"\(key.rawValue)\" must be a finite number >= 0")
             }
@@ -61,26 +60,26 @@ extension CostProfile {
         let name: String
         switch fields["name"] {
         case nil: name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        case let text as String where !text.isEmpty: name = text
+        case .string(let text)? where !text.isEmpty: name = text
         default: throw CostProfileError(path: path, problem: "key \"name\" is not a non-empty string")
         }
         var description = ""
         if let value = fields["description"] {
-            guard let text = value as? String else {
+            guard case .string(let text) = value else {
                 throw CostProfileError(path: path, problem: "key \"description\" is not a string")
             }
             description = text
         }
         var sources: [CostKey: String] = [:]
         if let value = fields["sources"] {
-            guard let table = value as? [String: Any] else {
+            guard case .object(let table) = value else {
                 throw CostProfileError(path: path, problem: "key \"sources\" is not an object")
             }
             for (keyName, note) in table {
                 guard let key = CostKey(rawValue: keyName) else {
                     throw CostProfileError(path: path, problem: "sources: unknown key \"\(keyName)\"")
                 }
-                guard let text = note as? String else {
+                guard case .string(let text) = note else {
                     throw CostProfileError(path: path, problem: "sources: \"\(keyName)\" is not a string")
                 }
                 sources[key] = text

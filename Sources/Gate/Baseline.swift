@@ -1,27 +1,27 @@
+import CostModel
 import Foundation
+import Replay
 import TraceModel
 
 /// One strategy's gated numbers for one trace.
 public struct StrategyMeasurement: Sendable, Equatable {
     /// Why the strategy has no numbers on this trace (pagefault-legacy without data touches), else nil.
     public var unavailable: String?
-    /// Every cause the strategy counts, by its documented name (zeros included).
-    public var counts: [String: UInt64]
+    /// Every cause the strategy counts (zeros included); the baseline file spells causes as the JSON does.
+    public var counts: [TrapCause: UInt64]
     public var scanned: UInt64
     public var translated: UInt64
-    /// Estimated cycles per profile name.
-    public var cycles: [String: Double]
-    /// cycles / cycles(native) per profile name.
-    public var slowdown: [String: Double]
+    /// The replay's estimates by the baseline's profile entry (`CostEstimate.profile` is that entry: a
+    /// built-in's name or a file's path as the baseline lists it).
+    public var estimates: [String: CostEstimate]
 
-    public init(unavailable: String? = nil, counts: [String: UInt64] = [:], scanned: UInt64 = 0,
-                translated: UInt64 = 0, cycles: [String: Double] = [:], slowdown: [String: Double] = [:]) {
+    public init(unavailable: String? = nil, counts: [TrapCause: UInt64] = [:], scanned: UInt64 = 0,
+                translated: UInt64 = 0, estimates: [String: CostEstimate] = [:]) {
         self.unavailable = unavailable
         self.counts = counts
         self.scanned = scanned
         self.translated = translated
-        self.cycles = cycles
-        self.slowdown = slowdown
+        self.estimates = estimates
     }
 }
 
@@ -71,11 +71,7 @@ public struct Baseline: Sendable, Equatable {
     }
 
     /// `./Traces//a.plextrace` -> `Traces/a.plextrace`.
-    public static func normalise(_ path: String) -> String {
-        var parts = path.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }
-        if parts.isEmpty { parts = ["."] }
-        return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
-    }
+    public static func normalise(_ path: String) -> String { PathText.normalise(path) }
 }
 
 // MARK: - Reading
@@ -207,12 +203,12 @@ private struct BaselineDecoder {
             if fields.count > 1 { throw fail(at, "an unavailable strategy has no other fields") }
             return StrategyMeasurement(unavailable: try string(reason, "\(at).unavailable"))
         }
-        var counts: [String: UInt64] = [:]
-        for (cause, number) in try object(field(fields, "counts", at), "\(at).counts") {
-            guard GateMeasure.causeNames.contains(cause) else {
-                throw fail("\(at).counts", "unknown trap cause \"\(cause)\"")
+        var counts: [TrapCause: UInt64] = [:]
+        for (name, number) in try object(field(fields, "counts", at), "\(at).counts") {
+            guard let cause = TrapCause(rawValue: name) else {
+                throw fail("\(at).counts", "unknown trap cause \"\(name)\"")
             }
-            counts[cause] = try count(number, "\(at).counts.\(cause)")
+            counts[cause] = try count(number, "\(at).counts.\(name)")
         }
         func perProfile(_ key: String) throws -> [String: Double] {
             var values: [String: Double] = [:]
@@ -221,11 +217,20 @@ private struct BaselineDecoder {
             }
             return values
         }
+        // The file keeps an estimate's two numbers in two objects; each profile must be in both.
+        let (cycles, slowdown) = (try perProfile("cycles"), try perProfile("slowdown"))
+        var estimates: [String: CostEstimate] = [:]
+        for profile in Set(cycles.keys).union(slowdown.keys).sorted() {
+            guard let value = cycles[profile], let ratio = slowdown[profile] else {
+                throw fail(at, "profile \"\(profile)\" is in \(cycles[profile] == nil ? "slowdown" : "cycles") only")
+            }
+            estimates[profile] = CostEstimate(profile: profile, cycles: value, slowdown: ratio)
+        }
         return StrategyMeasurement(
             counts: counts,
             scanned: try count(field(fields, "scanned", at), "\(at).scanned"),
             translated: try count(field(fields, "translated", at), "\(at).translated"),
-            cycles: try perProfile("cycles"), slowdown: try perProfile("slowdown"))
+            estimates: estimates)
     }
 }
 
@@ -252,11 +257,11 @@ extension Baseline {
                 "strategies": .object(trace.strategies.mapValues { result in
                     if let reason = result.unavailable { return .object(["unavailable": .string(reason)]) }
                     return .object([
-                        "counts": .object(result.counts.mapValues { .number(String($0)) }),
+                        "counts": .object(Dictionary(uniqueKeysWithValues: result.counts.map { ($0.key.rawValue, .number(String($0.value))) })),
                         "scanned": .number(String(result.scanned)),
                         "translated": .number(String(result.translated)),
-                        "cycles": .object(result.cycles.mapValues { JSONWriter.number($0) }),
-                        "slowdown": .object(result.slowdown.mapValues { JSONWriter.number($0) }),
+                        "cycles": .object(result.estimates.mapValues { JSONWriter.number($0.cycles) }),
+                        "slowdown": .object(result.estimates.mapValues { JSONWriter.number($0.slowdown) }),
                     ])
                 }),
             ])

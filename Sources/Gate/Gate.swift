@@ -1,6 +1,7 @@
 import CostModel
 import Foundation
 import Replay
+import Workloads
 
 /// Bad input to the gate (baseline, manifest, trace list, threshold); one line naming the problem.
 public struct GateError: Error, CustomStringConvertible, Equatable {
@@ -82,10 +83,9 @@ public enum Gate {
     /// parameter or threshold selector.
     public static func check(baseline: Baseline, traces: [String], options: GateOptions = GateOptions()) throws -> GateOutcome {
         let setup = try GateMeasure.Setup(baseline)
-        let causes = GateMeasure.causeNames.sorted()
         for selector in (Array(baseline.thresholds.keys) + Array(options.thresholds.keys)).sorted()
-        where !GateMetric.isSelector(selector, causes: causes) {
-            throw GateError("unknown threshold metric \"\(selector)\" (a trap cause, scanned, translated, cycles, slowdown, instructions, counts or *)")
+        where !GateMetric.isSelector(selector) {
+            throw GateError(GateMetric.unknownSelector(selector))
         }
         let thresholds = baseline.thresholds.merging(options.thresholds) { _, command in command }
         if traces.isEmpty { throw GateError("no traces to gate (name some, or list them in the manifest or the baseline)") }
@@ -148,7 +148,7 @@ public enum Gate {
         var traces = named
         if named.isEmpty {
             let manifest = try options.manifestPath.flatMap { path in
-                FileManager.default.fileExists(atPath: path) ? try CorpusManifest.tracePaths(path: path) : nil
+                FileManager.default.fileExists(atPath: path) ? try manifestTraces(path) : nil
             } ?? []
             traces = defaultTraces(baseline: baseline, manifest: manifest)
             if options.update {
@@ -162,6 +162,13 @@ public enum Gate {
         return outcome
     }
 
+    /// The corpus manifest's traces (Workloads owns the format), its problems as bad input.
+    static func manifestTraces(_ path: String) throws -> [String] {
+        do { return try CorpusManifestFile.tracePaths(path: path) } catch let error as CorpusManifestError {
+            throw GateError(error.description)
+        }
+    }
+
     /// A baseline entry must hold every strategy of the baseline and, where available, every profile.
     static func checkComplete(_ entry: TraceMeasurement, setup: GateMeasure.Setup) throws {
         for strategy in setup.strategies {
@@ -169,7 +176,7 @@ public enum Gate {
                 throw GateError("baseline entry \(entry.path) has no numbers for strategy \"\(strategy)\" (refresh it with --update)")
             }
             if result.unavailable != nil { continue }
-            for (profile, _) in setup.profiles where result.cycles[profile] == nil || result.slowdown[profile] == nil {
+            for (profile, _) in setup.profiles where result.estimates[profile] == nil {
                 throw GateError("baseline entry \(entry.path), strategy \(strategy), has no numbers for profile \"\(profile)\" (refresh it with --update)")
             }
         }
@@ -214,22 +221,17 @@ public enum Gate {
                 continue
             }
             if old.unavailable != nil { continue }
-            for cause in Set(old.counts.keys).union(new.counts.keys).sorted(by: causeOrder) {
-                check(strategy, "-", cause, Double(old.counts[cause] ?? 0), Double(new.counts[cause] ?? 0), isCause: true)
+            for cause in Set(old.counts.keys).union(new.counts.keys).sorted() {
+                check(strategy, "-", cause.rawValue, Double(old.counts[cause] ?? 0), Double(new.counts[cause] ?? 0), isCause: true)
             }
             check(strategy, "-", "scanned", Double(old.scanned), Double(new.scanned), isCause: false)
             check(strategy, "-", "translated", Double(old.translated), Double(new.translated), isCause: false)
             for profile in profiles {
-                check(strategy, profile, "cycles", old.cycles[profile] ?? 0, new.cycles[profile] ?? 0, isCause: false)
-                check(strategy, profile, "slowdown", old.slowdown[profile] ?? 0, new.slowdown[profile] ?? 0, isCause: false)
+                let (before, after) = (old.estimates[profile], new.estimates[profile])
+                check(strategy, profile, "cycles", before?.cycles ?? 0, after?.cycles ?? 0, isCause: false)
+                check(strategy, profile, "slowdown", before?.slowdown ?? 0, after?.slowdown ?? 0, isCause: false)
             }
         }
         return (compared, changes)
-    }
-
-    /// Causes in the order docs and tables list them.
-    static func causeOrder(_ a: String, _ b: String) -> Bool {
-        let order = GateMeasure.causeOrder
-        return (order[a] ?? Int.max, a) < (order[b] ?? Int.max, b)
     }
 }

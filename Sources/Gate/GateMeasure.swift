@@ -5,10 +5,6 @@ import TraceModel
 
 /// Replays traces and reduces the results to the numbers the gate compares.
 public enum GateMeasure {
-    /// Every trap cause, as baselines spell them.
-    public static let causeNames: Set<String> = Set(TrapCause.allCases.map(\.rawValue))
-    /// Position of each cause in the documented order.
-    static let causeOrder: [String: Int] = Dictionary(uniqueKeysWithValues: TrapCause.allCases.enumerated().map { ($0.element.rawValue, $0.offset) })
 
     /// What a baseline's settings resolve to; building it checks every name (bad input exits 2).
     public struct Setup: Sendable {
@@ -23,20 +19,16 @@ public enum GateMeasure {
             } catch let error as ReplayError {
                 throw GateError("baseline: \(error.description)")
             }
-            var resolved: [(entry: String, profile: CostProfile)] = []
-            for entry in baseline.profiles {
-                let profile: CostProfile
-                do {
-                    profile = try CostProfile.resolve(entry)
-                } catch let error as CostProfileError {
-                    throw GateError("baseline: unknown profile \"\(entry)\": \(error.description)")
-                }
-                if let clash = resolved.first(where: { $0.profile.name == profile.name }) {
-                    throw GateError("baseline: profiles \"\(clash.entry)\" and \"\(entry)\" are both named \"\(profile.name)\"")
-                }
-                resolved.append((entry, profile))
+            // The one selection rule of compare, replay and report (CostModel's ProfileSelection); a baseline
+            // may gate no profile at all.
+            do {
+                profiles = baseline.profiles.isEmpty ? []
+                    : try ProfileSelection(baseline.profiles).entries.map { (entry: $0.option, profile: $0.profile) }
+            } catch let error as CostProfileError {
+                throw GateError("baseline: unknown profile \"\(error.path)\": \(error.description)")
+            } catch let error as ProfileSelectionError {
+                throw GateError("baseline: \(error.description)")
             }
-            profiles = resolved
             do {
                 parameters = try ReplayParameters(arguments: baseline.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
             } catch let error as ReplayParameterError {
@@ -52,7 +44,7 @@ public enum GateMeasure {
         return measurement(of: results, setup: setup)
     }
 
-    /// The gated numbers of replay results (cycles keyed by the baseline's profile entries).
+    /// The gated numbers of replay results (estimates keyed by the baseline's profile entries).
     public static func measurement(of results: TraceResults, setup: Setup) -> TraceMeasurement {
         var strategies: [String: StrategyMeasurement] = [:]
         for result in results.strategies {
@@ -60,15 +52,13 @@ public enum GateMeasure {
                 strategies[result.name] = StrategyMeasurement(unavailable: reason)
                 continue
             }
-            var cycles: [String: Double] = [:], slowdown: [String: Double] = [:]
+            var estimates: [String: CostEstimate] = [:]
             for (entry, profile) in setup.profiles {
                 guard let estimate = result.estimate(profile.name) else { continue }
-                cycles[entry] = estimate.cycles
-                slowdown[entry] = estimate.slowdown
+                estimates[entry] = CostEstimate(profile: entry, cycles: estimate.cycles, slowdown: estimate.slowdown)
             }
-            strategies[result.name] = StrategyMeasurement(
-                counts: Dictionary(uniqueKeysWithValues: result.counts.map { ($0.key.rawValue, $0.value) }),
-                scanned: result.scanned, translated: result.translated, cycles: cycles, slowdown: slowdown)
+            strategies[result.name] = StrategyMeasurement(counts: result.counts, scanned: result.scanned,
+                                                          translated: result.translated, estimates: estimates)
         }
         return TraceMeasurement(path: results.path, instructions: results.summary.instructions, strategies: strategies)
     }

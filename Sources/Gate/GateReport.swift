@@ -18,7 +18,7 @@ extension GateOutcome {
         var out = ""
         for (title, rows) in sections() where !rows.isEmpty {
             // Trace names come from the baseline and the command line: no control character reaches the terminal.
-            out += "\(title) (\(rows.count)):\n" + Self.alignedTable(rows.map { Self.cells($0).map(Escape.terminal) }) + "\n"
+            out += "\(title) (\(rows.count)):\n" + TextTable.render(Self.columns, rows.map { Self.cells($0).map(Escape.terminal) }, rightAligned: (4...7).contains) + "\n"
         }
         if !improvements.isEmpty && updatedBaseline == nil {
             out += "Improvements: lock them in with `plexlab gate --baseline \(Escape.terminal(baselinePath)) --update`.\n"
@@ -67,22 +67,6 @@ extension GateOutcome {
     static func format(_ value: Double, _ metric: String) -> String {
         if metric == "available" { return value != 0 ? "yes" : "no" }
         if metric == "slowdown" { return String(format: "%.4f", value) }
-        if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
-        return String(format: "%.1f", value)
-    }
-
-    /// Left-aligned text columns, right-aligned numbers.
-    static func alignedTable(_ rows: [[String]]) -> String {
-        let all = [columns] + rows
-        let widths = columns.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
-        return all.map { row in
-            var line = " "
-            for (column, cell) in row.enumerated() {
-                let pad = String(repeating: " ", count: widths[column] - cell.count)
-                line += " " + ((4...7).contains(column) ? pad + cell : cell + pad)
-            }
-            while line.hasSuffix(" ") { line.removeLast() }
-            return line
-        }.joined(separator: "\n") + "\n"
+        return value == value.rounded() && abs(value) < 1e15 ? NumberFormat.plain(value) : String(format: "%.1f", value)
     }
 }

@@ -1,3 +1,6 @@
+import Replay
+import TraceModel
+
 /// How much a metric may grow before the gate calls it a regression.
 public enum Threshold: Sendable, Equatable, CustomStringConvertible {
     /// Growth up to `fraction` of the baseline value passes (`rel:0.02` = 2 %).
@@ -21,16 +24,29 @@ public enum Threshold: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
-        switch self {
-        case .relative(let fraction): "rel:\(Self.plain(fraction))"
-        case .absolute(let amount): "abs:\(Self.plain(amount))"
+    /// Parses `--threshold` settings, `METRIC=rel:0.02` or `METRIC=abs:10`, into a table by metric (a later
+    /// setting of a metric wins); a metric must be a selector (`GateMetric.isSelector`).
+    public static func table(settings: [String]) throws -> [String: Threshold] {
+        var table: [String: Threshold] = [:]
+        for setting in settings {
+            guard let equals = setting.firstIndex(of: "="), equals != setting.startIndex else {
+                throw GateError("--threshold \"\(setting)\" is not METRIC=rel:FRACTION or METRIC=abs:AMOUNT")
+            }
+            let metric = String(setting[..<equals])
+            let threshold = try Threshold(parsing: String(setting[setting.index(after: equals)...]))
+            guard GateMetric.isSelector(metric) else {
+                throw GateError(GateMetric.unknownSelector(metric))
+            }
+            table[metric] = threshold
         }
+        return table
     }
 
-    /// "10" rather than "10.0" for whole numbers.
-    static func plain(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+    public var description: String {
+        switch self {
+        case .relative(let fraction): "rel:\(NumberFormat.plain(fraction))"
+        case .absolute(let amount): "abs:\(NumberFormat.plain(amount))"
+        }
     }
 
     /// The growth allowed over `baseline`.
@@ -54,9 +70,14 @@ public enum GateMetric {
     public static let allSelector = "*"
 
     /// Whether `name` can be given a threshold: a metric, a cause, `counts` or `*`.
-    public static func isSelector(_ name: String, causes: [String]) -> Bool {
+    public static func isSelector(_ name: String) -> Bool {
         name == countsSelector || name == allSelector || profileFree.contains(name) || perProfile.contains(name)
-            || causes.contains(name)
+            || TrapCause(rawValue: name) != nil
+    }
+
+    /// The one-line error for a selector that is none.
+    static func unknownSelector(_ name: String) -> String {
+        "unknown threshold metric \"\(name)\" (a trap cause, scanned, translated, cycles, slowdown, instructions, counts or *)"
     }
 
     /// The threshold for `metric`: its own entry, else `counts` for a cause, else `*`, else exact.

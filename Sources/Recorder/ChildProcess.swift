@@ -29,8 +29,10 @@ enum ChildProcess {
     }
 
     /// Starts `path` with `argv`, default signal dispositions and an empty signal mask (the recorder blocks
-    /// SIGINT and SIGTERM in its own threads), after `dup2(from, to)` for each of `redirect`.
-    static func spawn(_ path: String, _ argv: [String], redirect: [(from: Int32, to: Int32)]) throws(SpawnError) -> pid_t {
+    /// SIGINT and SIGTERM in its own threads), after `dup2(from, to)` for each of `redirect`, in
+    /// `workingDirectory` when given (the recorder's own directory stays as it is).
+    static func spawn(_ path: String, _ argv: [String], redirect: [(from: Int32, to: Int32)],
+                      workingDirectory: String? = nil) throws(SpawnError) -> pid_t {
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for arg in cArgs { free(arg) } }
 
@@ -38,6 +40,10 @@ enum ChildProcess {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         for (from, to) in redirect { posix_spawn_file_actions_adddup2(&actions, from, to) }
+        if let workingDirectory {
+            let result = Self.addChdir.map { $0(&actions, workingDirectory) } ?? ENOSYS
+            guard result == 0 else { throw SpawnError(code: result) }
+        }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -56,6 +62,13 @@ enum ChildProcess {
         guard result == 0 else { throw SpawnError(code: result) }
         return child
     }
+
+    /// glibc's posix_spawn_file_actions_addchdir_np (2.29+), looked up at run time: Swift's Glibc module
+    /// does not declare it (it is behind _GNU_SOURCE).
+    private static let addChdir: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32)? = {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addchdir_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)
+    }()
 
     /// Waits for `pid` to end.
     static func wait(_ pid: pid_t) -> Termination {

@@ -18,18 +18,29 @@ public struct GuestProgram: Sendable, Equatable {
     /// Resolves the command `name arguments...` as `execvp` and the kernel would run it: `name` found like a
     /// shell does, `#!` scripts followed to their interpreter (ScriptChain). Returns the ELF program and
     /// the argv it runs with (argv[0] is `name` for an ELF, the interpreter as written for a script).
+    /// With `directory` (the guest's working directory), a relative path with a slash is looked at there
+    /// and, when it is the ELF itself, kept as given, as the guest will run it.
     public static func resolveCommand(_ name: String, arguments: [String],
-                                      environment: [String: String] = ProcessInfo.processInfo.environment)
+                                      environment: [String: String] = ProcessInfo.processInfo.environment,
+                                      in directory: String? = nil)
         throws -> (program: GuestProgram, argv: [String]) {
-        let path = try locate(name, path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+        let inDirectory = directory.flatMap { name.contains("/") && !name.hasPrefix("/") ? $0 + "/" + name : nil }
+        let path = try inDirectory ?? locate(name, path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+        if inDirectory != nil, !FileManager.default.fileExists(atPath: path) { throw RecorderError.programNotFound(path) }
         let (elf, argv) = try ScriptChain.resolve(path: path, argv: [name] + arguments)
+        if elf == inDirectory { return (GuestProgram(path: name, arch: try resolve(elf, environment: environment).arch), argv) }
         return (try resolve(elf, environment: environment), argv)
     }
 
     /// Resolves `name` like a shell does (a name with a slash is a path, otherwise PATH is searched) and
-    /// reads its ELF header.
-    public static func resolve(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment)
-        throws -> GuestProgram {
+    /// reads its ELF header. With `directory`, a relative path with a slash is looked at there (the guest's
+    /// working directory) and kept as given, as the guest will run it.
+    public static func resolve(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+                               in directory: String? = nil) throws -> GuestProgram {
+        if let directory, name.contains("/"), !name.hasPrefix("/") {
+            let resolved = try resolve(directory + "/" + name, environment: environment)
+            return GuestProgram(path: name, arch: resolved.arch)
+        }
         let path = try locate(name, path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
         let program = GuestProgram(path: path, arch: try architecture(ofELFAt: path))
         // QEMU would fail to load the program after the plugin started; say why before starting it.
@@ -73,7 +84,9 @@ public struct GuestProgram: Sendable, Equatable {
         return nil
     }
 
-    static func locate(_ name: String, path: String) throws -> String {
+    /// `name` as a shell finds it: a name with a slash is a path, otherwise the first executable file of
+    /// that name in the `path` list (an empty entry is the current directory). The one PATH search.
+    public static func locate(_ name: String, path: String) throws -> String {
         let files = FileManager.default
         if name.contains("/") {
             var isDirectory: ObjCBool = false

@@ -22,9 +22,9 @@ final class QEMUProcess {
     let ring: PluginRing?
 
     /// Starts `qemu -plugin PLUGIN,fd=3[,...] PROGRAM ARGS` with default signal dispositions and mask.
-    /// `argv0` is the guest's argv[0] when it is not `program` (QEMU's -0).
+    /// `argv0` is the guest's argv[0] when it is not `program` (QEMU's -0); `workingDirectory` is the guest's.
     init(qemu: String, plugin: String, pluginArguments: [String], program: String, argv0: String? = nil,
-         arguments: [String], ring useRing: Bool = false) throws {
+         arguments: [String], workingDirectory: String? = nil, ring useRing: Bool = false) throws {
         guard !plugin.contains(",") else {
             throw RecorderError.spawnFailed(detail: "the plugin path \(plugin) contains a comma, which -plugin cannot take")
         }
@@ -60,7 +60,8 @@ final class QEMUProcess {
         let child: pid_t
         do {
             child = try ChildProcess.spawn(qemu, argv, redirect: [(fds[1], Self.childPipeFD), (errWrite, Self.childErrFD)]
-                                                               + (ring.map { [($0.descriptor, Self.childRingFD)] } ?? []))
+                                                               + (ring.map { [($0.descriptor, Self.childRingFD)] } ?? []),
+                                           workingDirectory: workingDirectory)
         } catch {
             close(fds[1]); close(fds[0]); close(errWrite); close(errRead)
             throw RecorderError.spawnFailed(detail: "\(qemu): \(error)")

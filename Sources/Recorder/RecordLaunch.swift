@@ -19,8 +19,10 @@ extension Recorder {
 
         init(program: String, arguments: [String], options: RecordOptions) throws {
             (guest, guestArgv) = try GuestProgram.resolveCommand(program, arguments: arguments,
-                                                                 environment: options.environment)
-            isScript = guest.path != (try? GuestProgram.locate(program, path: options.environment["PATH"] ?? "/usr/bin:/bin"))
+                                                                 environment: options.environment,
+                                                                 in: options.workingDirectory)
+            isScript = guest.path != program
+                && guest.path != (try? GuestProgram.locate(program, path: options.environment["PATH"] ?? "/usr/bin:/bin"))
             qemu = try Tools.qemu(guest.qemuName, environment: options.environment)
             plugin = try Tools.plugin(environment: options.environment)
             let output = options.output

@@ -43,7 +43,8 @@ extension Recorder {
         do {
             process = try QEMUProcess(qemu: qemu, plugin: plugin, pluginArguments: pluginArguments,
                                       program: guest.path, argv0: isScript ? guestArgv[0] : nil,
-                                      arguments: Array(guestArgv.dropFirst()), ring: true)
+                                      arguments: Array(guestArgv.dropFirst()),
+                                      workingDirectory: options.workingDirectory, ring: true)
         } catch {
             discard()
             throw error

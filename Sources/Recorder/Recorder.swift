@@ -26,6 +26,9 @@ public struct RecordOptions: Sendable {
     public var pack: Bool
     /// Where PATH, PLEXLAB_QEMU_PLUGIN and the guest's environment come from.
     public var environment: [String: String]
+    /// The guest's working directory (a relative program path is found there); nil: the recorder's own.
+    public var workingDirectory: String?
+
     /// Record every process the program starts (forks and execve'd programs); off: only the first.
     public var followProcesses: Bool
     /// The most processes recorded; one more kills the whole tree (a fork loop) and ends the trace there.
@@ -38,7 +41,8 @@ public struct RecordOptions: Sendable {
                 skipInstructions: UInt64? = nil, dataPages: Bool = false, chunkBlocks: Int? = nil,
                 blockCodec: BlockStreamCodec = .writerDefault, pack: Bool = true,
                 environment: [String: String] = ProcessInfo.processInfo.environment,
-                followProcesses: Bool = true, maxProcesses: Int = RecordOptions.defaultMaxProcesses) {
+                followProcesses: Bool = true, maxProcesses: Int = RecordOptions.defaultMaxProcesses,
+                workingDirectory: String? = nil) {
         self.pack = pack
         self.output = output
         self.overwrite = overwrite
@@ -48,6 +52,7 @@ public struct RecordOptions: Sendable {
         self.chunkBlocks = chunkBlocks
         self.blockCodec = blockCodec
         self.environment = environment
+        self.workingDirectory = workingDirectory
         self.followProcesses = followProcesses
         self.maxProcesses = maxProcesses
     }
@@ -150,7 +155,7 @@ public enum Recorder {
         do {
             process = try QEMUProcess(qemu: qemu, plugin: plugin, pluginArguments: pluginArguments,
                                       program: guest.path, argv0: isScript ? guestArgv[0] : nil,
-                                      arguments: Array(guestArgv.dropFirst()))
+                                      arguments: Array(guestArgv.dropFirst()), workingDirectory: options.workingDirectory)
         } catch {
             discard(writer, destination)
             throw error

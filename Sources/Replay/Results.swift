@@ -87,15 +87,55 @@ extension StrategyResult {
             estimates = []
             return
         }
-        let events = raw.counts.sorted { $0.key < $1.key }.compactMap { entry in
-            entry.key.costKey.map { (key: $0, count: entry.value) }
-        }
+        let events = TrapCause.costEvents(raw.counts.map { (cause: $0.key, count: $0.value) })
         estimates = profiles.map { profile in
-            let cycles = profile.cycles(instructions: summary.instructions, blocks: summary.blocks,
-                                        translator: translator, events: events,
-                                        scanned: raw.scanned, translated: raw.translated)
+            let cycles = profile.breakdown(instructions: summary.instructions, blocks: summary.blocks,
+                                           translator: translator, events: events,
+                                           scanned: raw.scanned, translated: raw.translated).reduce(0) { $0 + $1.cycles }
             let native = Double(summary.instructions) * profile[.cpi]
             return CostEstimate(profile: profile.name, cycles: cycles, slowdown: native > 0 ? cycles / native : 1)
         }
+    }
+}
+
+extension ReplaySummary {
+    /// A summary with the trace figures given (views and tests build them by hand; a replay fills its own).
+    public init(instructions: UInt64, blocks: UInt64, distinctBlocks: UInt64 = 0, codePages: UInt64 = 0,
+                threads: UInt64 = 1, codeWrites: UInt64 = 0, syscalls: UInt64 = 0, dataTouches: UInt64 = 0) {
+        self.init()
+        self.instructions = instructions
+        self.blocks = blocks
+        self.distinctBlocks = distinctBlocks
+        self.codePages = codePages
+        self.threads = threads
+        self.codeWrites = codeWrites
+        self.syscalls = syscalls
+        self.dataTouches = dataTouches
+    }
+}
+
+extension StrategyResult {
+    /// A result with the numbers given (views and tests build them by hand); `traps` and traps per 1000
+    /// instructions are derived from `counts` as the replay derives them.
+    public init(name: String, translator: TranslatorKind = .none, unavailable: String? = nil,
+                counts: [TrapCause: UInt64], instructions: UInt64 = 0, blocks: UInt64 = 0, scanned: UInt64 = 0,
+                translated: UInt64 = 0, estimates: [CostEstimate], sites: [TrapSite] = [], pages: [PageTraps] = [],
+                parameters: [String: String] = [:]) {
+        self.name = name
+        self.translator = translator
+        self.parameters = parameters
+        self.unavailable = unavailable
+        self.counts = counts
+        traps = counts.filter { $0.key.isTrap }.values.reduce(0, &+)
+        trapsPerKiloInstruction = instructions > 0 ? Double(traps) * 1000 / Double(instructions) : 0
+        self.instructions = instructions
+        self.blocks = blocks
+        self.scanned = scanned
+        scans = 0
+        self.translated = translated
+        translations = 0
+        self.sites = sites
+        self.pages = pages
+        self.estimates = estimates
     }
 }

@@ -1,8 +1,25 @@
 import CostModel
 import TraceModel
 
-/// One way of keeping guest code from running untranslated. A new strategy is one file under
-/// Strategies/ plus one line in `StrategyRegistry.all`; docs/strategies.md says what it counts.
+/// One way of keeping guest code from running untranslated.
+///
+/// A new strategy is one file under Strategies/ conforming to this protocol plus one line in
+/// `StrategyRegistry.all`; everything else follows from the conformance: `--strategy`/`--strategies`
+/// and their `--help` (name, `summary`), `all`, the tables, the JSON, the report, the cost estimate
+/// (`translator` picks the profile's translated-code keys) and the gate's counts. What it touches besides:
+/// - docs/strategies.md section 3: its definition, with what it counts, in formulas (the code follows it);
+///   the README's strategy list.
+/// - A cause it counts that no strategy counted before: a `TrapCause` case (its JSON spelling), whose
+///   exhaustive switches make you decide `costKey` (the one cost key it is charged at, or free), `isTrap`
+///   (a monitor entry or not), `siteIsExit` and `order` (table position); the cause table of
+///   docs/strategies.md. Reports, gate baselines and the JSON pick the cause up from there.
+/// - A cost that no key prices yet: a `CostKey` case with its `defaultValue` (so existing profile files
+///   still load), a cost and a source in each built-in profile (Sources/CostModel/BuiltInProfiles.swift),
+///   docs/cost-profiles.md and docs/cost-profile-format.md.
+/// - A parameter: a `ReplayParameters` field, its case in `set(_:to:)` and `all`, the strategy's
+///   `parameterNames`, docs/strategies.md section 5.
+/// - Committed numbers: tests that list every strategy, and the gate baseline (`plexlab gate --update`
+///   after review).
 ///
 /// The engine decodes each chunk once and hands it to every selected strategy in turn (a large chunk in
 /// slices, each to every strategy before the next), so the per-block loop inside `replay` is monomorphic;

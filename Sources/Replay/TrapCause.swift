@@ -107,3 +107,13 @@ public enum TrapCause: String, Sendable, CaseIterable, Codable, CustomStringConv
     /// String-backed enum would otherwise hash its raw string on every lookup.
     public func hash(into hasher: inout Hasher) { hasher.combine(order) }
 }
+
+extension TrapCause {
+    /// Per-cause counts as the cost formula's events (`CostProfile.cycles`, `breakdown`), in table order,
+    /// labelled with the cause; causes that cost nothing by themselves are left out.
+    public static func costEvents(_ counts: [(cause: TrapCause, count: UInt64)]) -> [(label: String, key: CostKey, count: UInt64)] {
+        counts.sorted { $0.cause < $1.cause }.compactMap { entry in
+            entry.cause.costKey.map { (label: entry.cause.rawValue, key: $0, count: entry.count) }
+        }
+    }
+}

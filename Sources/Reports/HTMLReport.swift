@@ -1,3 +1,4 @@
+import CostModel
 import TraceModel
 /// report.html: one self-contained page (inline CSS and SVG, no scripts, no network) for screens and print.
 public enum HTMLReport {
@@ -113,7 +114,7 @@ public enum HTMLReport {
         var next = 0
         for trace in input.traces {
             for strategy in trace.strategies {
-                for label in strategy.counts.map(\.cause) where colors[label] == nil {
+                for label in strategy.counts.ordered.map(\.cause.rawValue) where colors[label] == nil {
                     colors[label] = palette[next % palette.count]
                     next += 1
                 }
@@ -149,7 +150,7 @@ public enum HTMLReport {
         let colors = causeColors(input)
         for trace in input.traces {
             for profile in input.profiles {
-                let native = Double(trace.summary.instructions) * profile.cyclesPerInstruction
+                let native = Double(trace.summary.instructions) * profile[.cpi]
                 let rows = trace.strategies.compactMap { strategy -> SVGChart.StackedRow? in
                     guard strategy.isAvailable, let estimate = strategy.estimate(profile.name) else { return nil }
                     let parts = profile.breakdown(of: strategy, instructions: trace.summary.instructions,
@@ -192,7 +193,7 @@ public enum HTMLReport {
         return out + "</tbody></table>\n"
     }
 
-    static func comparisonTable(_ trace: ReportTrace, profiles: [ReportProfile]) -> String {
+    static func comparisonTable(_ trace: ReportTrace, profiles: [CostProfile]) -> String {
         var out = "<h3>Strategies</h3><table><thead><tr><th>strategy</th><th>traps</th><th>traps/1k insn</th><th>scanned</th><th>translated</th>"
         for profile in profiles {
             out += "<th>cycles (\(Escape.html(profile.name)))</th><th>slowdown (\(Escape.html(profile.name)))</th>"
@@ -260,7 +261,7 @@ public enum HTMLReport {
         guard traps > 0 else { return "<td></td>" }
         let causes = counts.filter { $0.isTrap && $0.count > 0 }.sorted { $0.count > $1.count }
         var text = "<b>\(NumberFormat.integer(traps))</b> "
-        text += causes.map { causes.count == 1 ? Escape.html($0.cause) : "\(Escape.html($0.cause)) \(NumberFormat.integer($0.count))" }.joined(separator: ", ")
+        text += causes.map { causes.count == 1 ? Escape.html($0.cause.rawValue) : "\(Escape.html($0.cause.rawValue)) \(NumberFormat.integer($0.count))" }.joined(separator: ", ")
         if let cycles { text += "<br>\(NumberFormat.cycles(cycles)) cyc" }
         return "<td class=\"n\">\(text)</td>"
     }

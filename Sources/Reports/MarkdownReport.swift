@@ -1,3 +1,5 @@
+import CostModel
+import Replay
 import TraceModel
 /// report.md: GitHub-flavoured Markdown for a pull-request comment or a CI job summary.
 public enum MarkdownReport {
@@ -81,7 +83,7 @@ public enum MarkdownReport {
         return out + "\n"
     }
 
-    static func comparisonTable(_ trace: ReportTrace, profiles: [ReportProfile]) -> String {
+    static func comparisonTable(_ trace: ReportTrace, profiles: [CostProfile]) -> String {
         var header = ["strategy", "traps", "traps/1k insn", "scanned", "translated"]
         for profile in profiles { header += ["cycles (\(Escape.markdown(profile.name)))", "slowdown (\(Escape.markdown(profile.name)))"] }
         header.append("main causes")
@@ -110,13 +112,13 @@ public enum MarkdownReport {
     }
 
     /// "ret 1,000 (81%), call 200 (16%)" for the three most frequent trap causes; non-trap events after.
-    static func mainCauses(_ strategy: ReportStrategy) -> String {
-        let traps = strategy.counts.filter { $0.isTrap && $0.count > 0 }.sorted { $0.count > $1.count }
+    static func mainCauses(_ strategy: StrategyResult) -> String {
+        let traps = strategy.counts.ordered.filter { $0.isTrap && $0.count > 0 }.sorted { $0.count > $1.count }
         var parts = traps.prefix(3).map { count in
             "\(count.cause) \(NumberFormat.integer(count.count)) (\(NumberFormat.percent(Double(count.count) / Double(max(strategy.traps, 1)))))"
         }
         if traps.count > 3 { parts.append("\(traps.count - 3) more") }
-        for other in strategy.counts where !other.isTrap && other.count > 0 {
+        for other in strategy.counts.ordered where !other.isTrap && other.count > 0 {
             parts.append("\(other.cause) \(NumberFormat.integer(other.count))")
         }
         return parts.isEmpty ? "none" : parts.joined(separator: ", ")
@@ -174,7 +176,7 @@ public enum MarkdownReport {
         let traps = counts.reduce(UInt64(0)) { $1.isTrap ? $0 &+ $1.count : $0 }
         guard traps > 0 else { return "" }
         let causes = counts.filter { $0.isTrap && $0.count > 0 }.sorted { $0.count > $1.count }
-        var text = "**\(NumberFormat.integer(traps))** " + causes.map { causes.count == 1 ? Escape.markdown($0.cause) : "\(Escape.markdown($0.cause)) \(NumberFormat.integer($0.count))" }.joined(separator: ", ")
+        var text = "**\(NumberFormat.integer(traps))** " + causes.map { causes.count == 1 ? Escape.markdown($0.cause.rawValue) : "\(Escape.markdown($0.cause.rawValue)) \(NumberFormat.integer($0.count))" }.joined(separator: ", ")
         if let cycles { text += "<br>\(NumberFormat.cycles(cycles)) cyc" }
         return text
     }

@@ -4,7 +4,7 @@ import Symbols
 import TraceModel
 import X86Decode
 
-/// Turns replay results into a `ReportInput`: a field-by-field copy, plus symbols and disassembly for
+/// Turns replay results into a `ReportInput`: the results themselves, plus symbols and disassembly for
 /// the addresses the tables show.
 public enum ReplayAdapter {
     /// What the report needs from a trace besides its replay results.
@@ -18,42 +18,13 @@ public enum ReplayAdapter {
         }
     }
 
-    public static func profile(_ profile: CostProfile) -> ReportProfile {
-        var causeCost: [String: Double] = [:]
-        for cause in TrapCause.allCases {
-            if let key = cause.costKey { causeCost[cause.rawValue] = profile[key] }
-        }
-        return ReportProfile(name: profile.name, description: profile.description,
-                             cyclesPerInstruction: profile[.cpi], scanPerInstruction: profile[.scanPerInsn],
-                             translatePerInstruction: profile[.translatePerInsn], causeCost: causeCost,
-                             codeFactor: Dictionary(uniqueKeysWithValues: TranslatorKind.allCases.map { ($0.rawValue, profile.codeFactor($0)) }),
-                             blockCost: Dictionary(uniqueKeysWithValues: TranslatorKind.allCases.map { ($0.rawValue, profile.blockCost($0)) }))
-    }
-
-    static func counts(_ counts: [TrapCause: UInt64]) -> [CauseCount] {
-        counts.sorted { $0.key < $1.key }.map { CauseCount(cause: $0.key.rawValue, count: $0.value, isTrap: $0.key.isTrap) }
-    }
-
-    public static func strategy(_ result: StrategyResult) -> ReportStrategy {
-        ReportStrategy(name: result.name, translator: result.translator.rawValue, unavailable: result.unavailable, counts: counts(result.counts),
-                       traps: result.traps, trapsPerKiloInstruction: result.trapsPerKiloInstruction,
-                       scanned: result.scanned, translated: result.translated,
-                       estimates: result.estimates.map { ReportEstimate(profile: $0.profile, cycles: $0.cycles, slowdown: $0.slowdown) },
-                       sites: result.sites.map { ReportSite(address: $0.address, counts: counts($0.counts)) },
-                       pages: result.pages.map { ReportPage(page: $0.page, counts: counts($0.counts)) })
-    }
-
     /// One trace's part of the report; `top` limits which addresses get symbolized and disassembled.
     public static func trace(_ results: TraceResults, context: TraceContext, top: Int) -> ReportTrace {
-        let summary = results.summary
         var trace = ReportTrace(
             name: traceName(results.path), path: results.path, metadata: results.metadata,
-            summary: ReportSummary(instructions: summary.instructions, blocks: summary.blocks,
-                                   distinctBlocks: summary.distinctBlocks, codePages: summary.codePages,
-                                   threads: summary.threads, codeWrites: summary.codeWrites,
-                                   syscalls: summary.syscalls, dataTouches: summary.dataTouches),
+            summary: results.summary,
             pageSize: results.parameters.pageSize,
-            strategies: results.strategies.map(strategy))
+            strategies: results.strategies)
         trace.processes = results.processes.map { p in
             ReportProcess(id: p.process.id, origin: p.process.origin.rawValue, command: p.process.argv.joined(separator: " "),
                           end: p.process.endDescription, blocks: p.summary.blocks,

@@ -6,7 +6,7 @@ import TraceStore
 /// `plexlab report`: replays every trace under every strategy, then writes report.md, report.html and results.json.
 public enum ReportGenerator {
     public struct Options: Sendable {
-        /// Profile names or profile file paths; ["all"] means the built-in profiles.
+        /// `--profile` values, selected by `ProfileSelection` (["all"]: the built-in profiles).
         public var profiles: [String]
         /// Rows in the trap-site and page tables.
         public var top: Int
@@ -23,7 +23,7 @@ public enum ReportGenerator {
                            progress: (String) -> Void = { _ in }) throws -> [String] {
         guard !tracePaths.isEmpty else { throw ReportError("no trace given") }
         guard options.top >= 0 else { throw ReportError("--top must not be negative") }
-        let profiles = try resolveProfiles(options.profiles)
+        let profiles = try ProfileSelection(options.profiles).profiles
         var results: [TraceResults] = []
         var traces: [ReportTrace] = []
         for path in tracePaths {
@@ -36,17 +36,7 @@ public enum ReportGenerator {
             traces.append(ReplayAdapter.trace(result, context: context, top: options.top))
         }
         let title = traces.count == 1 ? "PlexLab report: \(traces[0].name)" : "PlexLab report: \(traces.count) traces"
-        let input = ReportInput(title: title, profiles: profiles.map(ReplayAdapter.profile), traces: traces, top: options.top)
+        let input = ReportInput(title: title, profiles: profiles, traces: traces, top: options.top)
         return try ReportWriter.write(input, resultsJSON: try ResultsJSON.encode(results, profiles: profiles) + "\n", to: directory)
-    }
-
-    static func resolveProfiles(_ names: [String]) throws -> [CostProfile] {
-        var profiles: [CostProfile] = []
-        for name in names {
-            let chosen = name == "all" ? CostProfile.builtIn : [try CostProfile.resolve(name)]
-            for profile in chosen where !profiles.contains(where: { $0.name == profile.name }) { profiles.append(profile) }
-        }
-        if profiles.isEmpty { throw ReportError("no cost profile selected") }
-        return profiles
     }
 }

@@ -1,12 +1,8 @@
+import CostModel
+import Replay
+
 /// Derived views both renderers show: verdicts, cycle breakdowns, merged site and page tables.
 /// Computed from `ReportInput` alone, so Markdown and HTML always agree.
-
-/// One part of a strategy's cycles.
-public struct CostPart: Sendable, Equatable {
-    /// "execution", "scan", "translate", or a cause name.
-    public var label: String
-    public var cycles: Double
-}
 
 /// The sentence that says which strategy wins on one trace under one profile, and why the loser loses.
 public struct Verdict: Sendable, Equatable {
@@ -18,7 +14,7 @@ public struct Verdict: Sendable, Equatable {
     /// cycles(compared) / cycles(best).
     public var factor: Double?
     /// Most frequent trap cause of `compared` (of `best` when there is nothing to compare with).
-    public var dominantCause: String?
+    public var dominantCause: TrapCause?
     /// Share of that strategy's traps this cause accounts for, 0...1.
     public var dominantShare: Double?
     /// best's slowdown against native.
@@ -40,41 +36,28 @@ public struct AddressRow: Sendable, Equatable {
     }
 }
 
-extension ReportProfile {
-    /// `strategy`'s cycles split into execution (at its translator's factor), block exits of translated code,
-    /// each cause, scanning and translating (zero parts dropped). Sums to the replay's cycle figure when the
-    /// profile is the one the replay used.
-    public func breakdown(of strategy: ReportStrategy, instructions: UInt64, blocks: UInt64) -> [CostPart] {
-        let factor = codeFactor[strategy.translator] ?? 1
-        var parts = [CostPart(label: "execution", cycles: Double(instructions) * cyclesPerInstruction * factor)]
-        let exits = Double(blocks) * (blockCost[strategy.translator] ?? 0)
-        if exits > 0 { parts.append(CostPart(label: "block exits", cycles: exits)) }
-        for count in strategy.counts {
-            let cycles = Double(count.count) * cost(of: count.cause)
-            if cycles > 0 { parts.append(CostPart(label: count.cause, cycles: cycles)) }
-        }
-        if strategy.scanned > 0 && scanPerInstruction > 0 {
-            parts.append(CostPart(label: "scan", cycles: Double(strategy.scanned) * scanPerInstruction))
-        }
-        if strategy.translated > 0 && translatePerInstruction > 0 {
-            parts.append(CostPart(label: "translate", cycles: Double(strategy.translated) * translatePerInstruction))
-        }
-        return parts
+extension CostProfile {
+    /// `strategy`'s cycles split into the terms of the cycle formula (`breakdown`, labelled by cause).
+    /// Sums to the replay's cycle figure when the profile is the one the replay used.
+    public func breakdown(of strategy: StrategyResult, instructions: UInt64, blocks: UInt64) -> [CostPart] {
+        breakdown(instructions: instructions, blocks: blocks, translator: strategy.translator,
+                  events: TrapCause.costEvents(strategy.counts.map { ($0.key, $0.value) }),
+                  scanned: strategy.scanned, translated: strategy.translated)
     }
 
     /// Cycles the counts at one site cost under this profile.
     public func cycles(of counts: [CauseCount]) -> Double {
-        counts.reduce(0) { $0 + Double($1.count) * cost(of: $1.cause) }
+        counts.reduce(0) { $0 + Double($1.count) * ($1.cause.costKey.map { self[$0] } ?? 0) }
     }
 }
 
-extension ReportStrategy {
+extension StrategyResult {
     /// Whether the strategy has numbers (not unavailable).
     public var isAvailable: Bool { unavailable == nil }
 
     /// The trap cause with the highest count, and its share of all traps.
-    public var dominantTrapCause: (cause: String, share: Double)? {
-        guard traps > 0, let top = counts.filter({ $0.isTrap && $0.count > 0 }).max(by: { $0.count < $1.count }) else {
+    public var dominantTrapCause: (cause: TrapCause, share: Double)? {
+        guard traps > 0, let top = counts.ordered.filter({ $0.isTrap && $0.count > 0 }).max(by: { $0.count < $1.count }) else {
             return nil
         }
         return (top.cause, Double(top.count) / Double(traps))
@@ -112,15 +95,15 @@ extension ReportTrace {
     /// The trap sites worth showing: each strategy's sites ranked by traps, then interleaved (every
     /// strategy's first, then every second, ...) so one trap-heavy strategy does not crowd out the rest.
     public func topSites(limit: Int) -> [AddressRow] {
-        merged(limit: limit) { strategy in strategy.sites.map { ($0.address, $0.counts) } }
+        merged(limit: limit) { strategy in strategy.sites.map { ($0.address, $0.counts.ordered) } }
     }
 
     /// The pages with most traps, chosen like `topSites`.
     public func topPages(limit: Int) -> [AddressRow] {
-        merged(limit: limit) { strategy in strategy.pages.map { ($0.page, $0.counts) } }
+        merged(limit: limit) { strategy in strategy.pages.map { ($0.page, $0.counts.ordered) } }
     }
 
-    private func merged(limit: Int, entries: (ReportStrategy) -> [(UInt64, [CauseCount])]) -> [AddressRow] {
+    private func merged(limit: Int, entries: (StrategyResult) -> [(UInt64, [CauseCount])]) -> [AddressRow] {
         let available = strategies.filter(\.isAvailable)
         var byAddress: [UInt64: [String: [CauseCount]]] = [:]
         var rank: [UInt64: (Int, UInt64)] = [:]

@@ -41,12 +41,13 @@ enum ImportRecord: Equatable {
     static func parse(_ line: Substring) throws(RecordError) -> ImportRecord {
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))
+            // The strict reader every JSON file goes through (TraceModel): duplicate keys are refused there.
+            value = JSONValue(try JSONParser.parse(Array(line.utf8)))
+        } catch let error as JSONSyntaxError {
+            guard let key = error.duplicateKey else { throw RecordError("not valid JSON") }
+            throw RecordError("duplicate key \"\(key.count > 40 ? String(key.prefix(40)) + "..." : key)\" in one object")
         } catch {
             throw RecordError("not valid JSON")
-        }
-        if let key = JSONValue.duplicateKey(in: line) {
-            throw RecordError("duplicate key \"\(key.count > 40 ? String(key.prefix(40)) + "..." : key)\" in one object")
         }
         guard case .object(let object) = value else { throw RecordError("a record must be a JSON object, not \(value.kindName)") }
         guard let typeValue = object["type"] else { throw RecordError("record has no \"type\"") }

@@ -6,4 +6,11 @@ public enum PathText {
         guard let slash = path.lastIndex(of: "/") else { return "" }
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
+
+    /// `./Traces//a.plextrace` -> `Traces/a.plextrace`: the spelling paths are compared in.
+    public static func normalise(_ path: String) -> String {
+        var parts = path.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }
+        if parts.isEmpty { parts = ["."] }
+        return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
+    }
 }

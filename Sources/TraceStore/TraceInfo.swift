@@ -65,8 +65,8 @@ public struct TraceInfo: Sendable, Codable, Equatable {
         ]
         if !m.note.isEmpty { rows.append(("note", m.note)) }
         if let fastForm {
-            rows.append(("form", "fast (not packed): \(Self.humanBytes(fastForm.streamBytes)) of the plugin's stream "
-                         + "in \(Self.humanBytes(fastForm.storedBytes)); `plexlab pack` decodes it"))
+            rows.append(("form", "fast (not packed): \(NumberFormat.binaryBytes(fastForm.streamBytes)) of the plugin's stream "
+                         + "in \(NumberFormat.binaryBytes(fastForm.storedBytes)); `plexlab pack` decodes it"))
         }
         rows += [
             ("schema version", "\(schemaVersion)"),
@@ -80,7 +80,7 @@ public struct TraceInfo: Sendable, Codable, Equatable {
             ("data touches", m.hasDataTouches ? "\(s.dataTouches)" : "not recorded"),
             ("threads", "\(s.threads)"),
             ("chunks", "\(s.chunks)"),
-            ("file size", "\(s.fileBytes) bytes (\(Self.humanBytes(s.fileBytes)))"),
+            ("file size", "\(s.fileBytes) bytes (\(NumberFormat.binaryBytes(s.fileBytes)))"),
             ("block stream", "\(s.blockStreamBytes) bytes"),
             ("block codec", s.blockCodecs.isEmpty ? "none (no chunks)" : s.blockCodecs.joined(separator: ", ")),
             ("bits per executed block", String(format: "%.3f", s.bitsPerExecutedBlock)),
@@ -121,16 +121,6 @@ public struct TraceInfo: Sendable, Codable, Equatable {
         case let (status?, signal?): "status \(status), signal \(signal)"
         case (nil, nil): "unknown"
         }
-    }
-
-    static func humanBytes(_ bytes: UInt64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes), unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
     }
 
     static func shellQuoted(_ word: String) -> String {

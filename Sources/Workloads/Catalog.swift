@@ -1,7 +1,10 @@
-/// Every named workload. A workload is one entry: name, summary, recipe, arguments.
+/// Every named workload: the committed corpus (`corpus`) and the examples the tests record (`examples`).
 public enum WorkloadCatalog {
-    /// The catalog with default parameters.
-    public static let all: [Workload] = [
+    /// The corpus, then the examples.
+    public static var all: [Workload] { corpus + examples }
+
+    /// Workloads the tests record (the worked example with default parameters, ...), not in the corpus.
+    public static let examples: [Workload] = [
         crossPageCall(iterations: 1000, arch: .x86_64),
         crossPageCall(iterations: 1000, arch: .i386),
         selfModifying(arch: .x86_64),

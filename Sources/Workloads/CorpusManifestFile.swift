@@ -1,8 +1,15 @@
 import Foundation
 import TraceModel
 
+/// A corpus manifest that cannot be used; one line naming the file and the problem.
+public struct CorpusManifestError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
 /// Traces/manifest.json (schema `plexlab-corpus/1`, docs/gate.md): one entry per recorded workload,
-/// saying exactly how its trace was made. `plexlab record --workload NAME --manifest FILE` keeps it.
+/// saying exactly how its trace was made. `plexlab record --workload NAME --manifest FILE` keeps it and
+/// `plexlab gate` reads which traces it lists; this is its one reader and writer.
 public enum CorpusManifestFile {
     public static let schema = "plexlab-corpus/1"
 
@@ -39,10 +46,10 @@ public enum CorpusManifestFile {
 
     /// The manifest entry of `workload`, recorded to `trace` (relative to the manifest's folder)
     /// with `maxInstructions` and `dataPages` as actually used.
-    public static func entry(_ workload: CorpusWorkload, trace: String, command: [String],
+    public static func entry(_ workload: Workload, trace: String, command: [String],
                              maxInstructions: UInt64?, dataPages: Bool, recording: Recording) -> [String: Any] {
         var versions = workload.packageVersions()
-        versions["qemu-user"] = CorpusWorkload.debianVersion(of: "qemu-user") ?? "not installed"
+        versions["qemu-user"] = Workload.debianVersion(of: "qemu-user") ?? "not installed"
         var entry: [String: Any] = [
             "name": workload.name,
             "summary": workload.summary,
@@ -77,21 +84,64 @@ public enum CorpusManifestFile {
         return entry
     }
 
+    /// The manifest's `workloads` entries, read strictly (`JSONParser`); every problem is one line naming
+    /// the file. Entries come back as Foundation objects, so `upsert` rewrites the others as they were.
+    static func entries(path: String) throws -> [[String: Any]] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CorpusManifestError("manifest \(path): cannot be read")
+        }
+        let root: JSONText
+        do { root = try JSONParser.parse(Array(data)) } catch let error as JSONSyntaxError {
+            throw CorpusManifestError("manifest \(path): \(error)")
+        }
+        guard case .object(let top) = root else { throw CorpusManifestError("manifest \(path): top level is not an object") }
+        guard case .string(schema)? = top["schema"] else {
+            throw CorpusManifestError("manifest \(path): schema is not \"\(schema)\"")
+        }
+        guard case .array(let list)? = top["workloads"] else {
+            throw CorpusManifestError("manifest \(path): missing array \"workloads\"")
+        }
+        return try list.enumerated().map { index, entry in
+            guard case .object(let fields) = entry else {
+                throw CorpusManifestError("manifest \(path): workloads[\(index)] is not an object")
+            }
+            return fields.mapValues(foundation)
+        }
+    }
+
+    /// A parsed value as JSONSerialization writes it (integers stay integers).
+    static func foundation(_ value: JSONText) -> Any {
+        switch value {
+        case .null: NSNull()
+        case .bool(let flag): flag
+        case .number(let literal): UInt64(literal).map { $0 as Any } ?? Int64(literal).map { $0 as Any } ?? Double(literal) ?? 0
+        case .string(let text): text
+        case .array(let items): items.map(foundation)
+        case .object(let fields): fields.mapValues(foundation)
+        }
+    }
+
+    /// The trace paths the manifest lists (`workloads[].trace`, relative to the manifest's folder), joined
+    /// to that folder and normalised, in manifest order: the traces `plexlab gate` replays by default.
+    public static func tracePaths(path: String) throws -> [String] {
+        let folder = PathText.directory(of: path)
+        return try entries(path: path).enumerated().map { index, fields in
+            guard let trace = fields["trace"] as? String, !trace.isEmpty else {
+                throw CorpusManifestError("manifest \(path): workloads[\(index)]: missing string field \"trace\"")
+            }
+            if trace.hasPrefix("/") || folder.isEmpty { return PathText.normalise(trace) }
+            return PathText.normalise(folder + "/" + trace)
+        }
+    }
+
     /// Replaces the entry with the same name (or appends it) and rewrites the file, keys sorted,
     /// entries in catalog order (unknown names last, by name).
     public static func upsert(_ entry: [String: Any], into path: String) throws {
-        var workloads: [[String: Any]] = []
-        if let data = FileManager.default.contents(atPath: path) {
-            guard let top = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  top["schema"] as? String == schema, let list = top["workloads"] as? [[String: Any]] else {
-                throw WorkloadError.directory(path: path, detail: "not a \(schema) manifest")
-            }
-            workloads = list
-        }
+        var workloads = FileManager.default.fileExists(atPath: path) ? try entries(path: path) : []
         let name = entry["name"] as? String
         workloads.removeAll { $0["name"] as? String == name }
         workloads.append(entry)
-        let order = Dictionary(uniqueKeysWithValues: CorpusCatalog.all.enumerated().map { ($0.element.name, $0.offset) })
+        let order = Dictionary(uniqueKeysWithValues: WorkloadCatalog.corpus.enumerated().map { ($0.element.name, $0.offset) })
         workloads.sort { a, b in
             let (x, y) = (a["name"] as? String ?? "", b["name"] as? String ?? "")
             return (order[x] ?? Int.max, x) < (order[y] ?? Int.max, y)

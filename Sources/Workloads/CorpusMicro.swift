@@ -1,11 +1,11 @@
 /// The micro workloads of the corpus: one behaviour a strategy is sensitive to each, built from one
 /// assembly source for x86-64 and (gcc -m32) i386. `microPrelude` gives both modes the same spelling.
-extension CorpusCatalog {
+extension WorkloadCatalog {
     /// Every micro workload, 64-bit then 32-bit of each behaviour.
-    public static var micro: [CorpusWorkload] {
+    public static var micro: [Workload] {
         microSources.flatMap { behaviour in
             WorkloadArch.allCases.map { arch in
-                CorpusWorkload(
+                Workload(
                     name: "micro-\(behaviour.name)-\(arch == .x86_64 ? "64" : "32")",
                     summary: behaviour.summary, kind: .micro,
                     recipe: .assembly(source: microPrelude + behaviour.source, arch: arch),

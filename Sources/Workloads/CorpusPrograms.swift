@@ -1,73 +1,63 @@
 /// The corpus: the micro workloads and real Debian programs on generated inputs.
-public enum CorpusCatalog {
-    /// Every corpus workload: micro first, then programs.
-    public static var all: [CorpusWorkload] { micro + programs }
-
-    /// A corpus workload by name, else a catalog workload (no inputs, recorded whole).
-    public static func named(_ name: String) throws -> CorpusWorkload {
-        if let workload = all.first(where: { $0.name == name }) { return workload }
-        guard let workload = WorkloadCatalog.all.first(where: { $0.name == name }) else {
-            throw WorkloadError.unknown(name: name, known: all.map(\.name) + WorkloadCatalog.all.map(\.name))
-        }
-        return CorpusWorkload(name: workload.name, summary: workload.summary, kind: .micro, recipe: workload.recipe,
-                              arguments: workload.arguments, packages: [])
-    }
+extension WorkloadCatalog {
+    /// The committed corpus (Traces/): micro first, then programs; what `--list-workloads` prints.
+    public static var corpus: [Workload] { micro + programs }
 
     /// Real programs from Debian 12's packages. Paths are absolute so PATH cannot change what runs;
     /// every input is generated (`GeneratedInput`), and runs are bounded by `maxInstructions` where long.
-    public static var programs: [CorpusWorkload] { [
-        CorpusWorkload(
+    public static var programs: [Workload] { [
+        Workload(
             name: "gzip", summary: "gzip -9 compresses 256 KiB of generated text",
             kind: .program, recipe: .installed(program: "/usr/bin/gzip"),
             arguments: ["-9", "-n", "-f", "-k", "text.txt"],
             inputs: [GeneratedInput(name: "text.txt", content: .text(seed: 1, bytes: 256 << 10))],
             maxInstructions: 4_000_000, packages: ["gzip"]),
-        CorpusWorkload(
+        Workload(
             name: "xz", summary: "xz -6 (one thread) compresses 128 KiB of generated text",
             kind: .program, recipe: .installed(program: "/usr/bin/xz"),
             arguments: ["-6", "-T1", "-f", "-k", "text.txt"],
             inputs: [GeneratedInput(name: "text.txt", content: .text(seed: 2, bytes: 128 << 10))],
             maxInstructions: 4_000_000, packages: ["xz-utils", "liblzma5"]),
-        CorpusWorkload(
+        Workload(
             name: "bzip2", summary: "bzip2 -9 compresses 128 KiB of generated text",
             kind: .program, recipe: .installed(program: "/usr/bin/bzip2"),
             arguments: ["-9", "-f", "-k", "text.txt"],
             inputs: [GeneratedInput(name: "text.txt", content: .text(seed: 3, bytes: 128 << 10))],
             maxInstructions: 4_000_000, packages: ["bzip2", "libbz2-1.0"]),
-        CorpusWorkload(
+        Workload(
             name: "sqlite3", summary: "sqlite3 builds two tables in memory, indexes one, and runs a join with grouping",
             kind: .program, recipe: .installed(program: "/usr/bin/sqlite3"),
             arguments: [":memory:", ".read query.sql"],
             inputs: [GeneratedInput(name: "query.sql", content: .literal(sqlQuery))],
             maxInstructions: 4_000_000, packages: ["sqlite3", "libsqlite3-0"]),
-        CorpusWorkload(
+        Workload(
             name: "python3", summary: "python3 starts (site imports included) and runs a small counting script",
             kind: .program, recipe: .installed(program: "/usr/bin/python3.11"),
             arguments: ["-I", "script.py"],
             inputs: [GeneratedInput(name: "script.py", content: .literal(pythonScript))],
             maxInstructions: 4_000_000, packages: ["python3.11-minimal", "libpython3.11-stdlib"],
             note: "the bound ends the run inside interpreter startup; -I keeps the user's environment out; string hashing is randomized per run, so a re-recording differs slightly"),
-        CorpusWorkload(
+        Workload(
             name: "lua", summary: "lua5.4 runs a benchmark-like script: fib, a table sort, string building and matching",
             kind: .program, recipe: .installed(program: "/usr/bin/lua5.4"),
             arguments: ["bench.lua"],
             inputs: [GeneratedInput(name: "bench.lua", content: .literal(luaScript))],
             maxInstructions: 4_000_000, packages: ["lua5.4"]),
-        CorpusWorkload(
+        Workload(
             name: "gcc-driver", summary: "gcc -O2 -S on a small C file: the driver process only",
             kind: .program, recipe: .installed(program: "/usr/bin/x86_64-linux-gnu-gcc-12"),
             arguments: ["-O2", "-S", "-o", "prog.s", "prog.c"],
             inputs: [GeneratedInput(name: "prog.c", content: .literal(cSource))],
             maxInstructions: 4_000_000, packages: ["gcc-12", "cpp-12"],
             note: "qemu-user records one process: the driver's execve of cc1 runs the compiler outside the recording, so this trace is option parsing, spec processing and process management; gcc-cc1 records the compiler itself"),
-        CorpusWorkload(
+        Workload(
             name: "gcc-cc1", summary: "the C compiler proper (cc1 -O2) on the same small C file, run directly",
             kind: .program, recipe: .installed(program: "/usr/lib/gcc/x86_64-linux-gnu/12/cc1"),
             arguments: ["-quiet", "-O2", "prog.c", "-o", "prog.s"],
             inputs: [GeneratedInput(name: "prog.c", content: .literal(cSource))],
             maxInstructions: 4_000_000, packages: ["cpp-12"],
             note: "what gcc -O2 -S runs as its child; the file includes no headers, so cc1 needs no include paths from the driver"),
-        CorpusWorkload(
+        Workload(
             name: "gcc-tree", summary: "gcc -c of a two-function C file as a process tree: the driver, cc1 and as",
             kind: .program, recipe: .installed(program: "/usr/bin/x86_64-linux-gnu-gcc-12"),
             arguments: ["-O0", "-c", "-o", "prog.o", "prog.c"],
@@ -75,14 +65,14 @@ public enum CorpusCatalog {
             packages: ["gcc-12", "cpp-12", "binutils-x86-64-linux-gnu"],
             note: "the whole compile, every process recorded (docs/recorder.md, \"Process trees\"): the driver forks and execs cc1, then as; each is its own address space in the replay",
             followProcesses: true),
-        CorpusWorkload(
+        Workload(
             name: "sort", summary: "sort (one thread) orders 128 KiB of generated text lines",
             kind: .program, recipe: .installed(program: "/usr/bin/sort"),
             arguments: ["--parallel=1", "-S", "8M", "-o", "sorted.txt", "text.txt"],
             inputs: [GeneratedInput(name: "text.txt", content: .text(seed: 4, bytes: 128 << 10))],
             maxInstructions: 4_000_000, packages: ["coreutils"],
             note: "record with LC_ALL=C (scripts/record-corpus.sh sets it) so collation does not depend on the machine"),
-        CorpusWorkload(
+        Workload(
             name: "grep", summary: "grep -c with an extended regular expression over 512 KiB of generated text",
             kind: .program, recipe: .installed(program: "/usr/bin/grep"),
             arguments: ["-c", "-E", "(alpha|omega|sigma) [a-z]+ing|[0-9]{5}$", "text.txt"],

@@ -1,4 +1,5 @@
 import Foundation
+import Recorder
 
 /// The instruction set of a micro workload (mirrors TraceModel.GuestArch; this module stands alone).
 public enum WorkloadArch: String, Sendable, CaseIterable {
@@ -6,8 +7,17 @@ public enum WorkloadArch: String, Sendable, CaseIterable {
     case i386
 }
 
-/// A named, reproducible program to record: how to build it and the command that runs it.
+/// A named, reproducible program to record: how to build it, the inputs it generates (never downloaded),
+/// the command that runs it and how the corpus records it (Traces/, docs/gate.md). The one workload type:
+/// `WorkloadCatalog` lists them, `plexlab record --workload NAME` records one (`CorpusRecording`).
 public struct Workload: Sendable {
+    public enum Kind: String, Sendable {
+        /// A program the project writes (assembly built at record time), one behaviour each.
+        case micro
+        /// A real program from a Debian package.
+        case program
+    }
+
     /// How the program comes to exist.
     public enum Recipe: Sendable {
         /// GNU assembler source, assembled and linked freestanding (gcc -nostdlib -static, -m32 for i386).
@@ -23,27 +33,64 @@ public struct Workload: Sendable {
     }
 
     public var name: String
-    /// One line: what behaviour the workload exercises.
+    /// One line: what the run does and which behaviour it exercises.
     public var summary: String
+    public var kind: Kind
     public var recipe: Recipe
+    /// Relative file names refer to generated inputs: the run's working directory holds them.
     public var arguments: [String]
+    public var inputs: [GeneratedInput]
+    /// The corpus bound on recorded instructions (nil: the run is short enough whole).
+    public var maxInstructions: UInt64?
+    /// Whether the corpus records data-page touches (pagefault-legacy needs them).
+    public var dataPages: Bool
+    /// Debian packages whose versions the manifest records.
+    public var packages: [String]
+    /// Why the run is set up this way, when that is not obvious.
+    public var note: String
+    /// Whether the corpus records the whole process tree (forks, execve'd programs); the workloads made
+    /// before the recorder followed processes keep one process, as recorded.
+    public var followProcesses: Bool
 
-    public init(name: String, summary: String, recipe: Recipe, arguments: [String] = []) {
+    public init(name: String, summary: String, kind: Kind = .micro, recipe: Recipe, arguments: [String] = [],
+                inputs: [GeneratedInput] = [], maxInstructions: UInt64? = nil, dataPages: Bool = false,
+                packages: [String] = [], note: String = "", followProcesses: Bool = false) {
         self.name = name
         self.summary = summary
+        self.kind = kind
         self.recipe = recipe
         self.arguments = arguments
+        self.inputs = inputs
+        self.maxInstructions = maxInstructions
+        self.dataPages = dataPages
+        self.packages = packages
+        self.note = note
+        self.followProcesses = followProcesses
     }
 
-    /// Builds the workload into `directory` (created if needed) and returns its command.
+    /// Builds the program and writes the inputs into `directory` (created if needed); run the returned
+    /// command from that directory.
     public func prepare(in directory: String) throws -> Command {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw WorkloadError.directory(path: directory, detail: error.localizedDescription)
+        }
+        let command: Command
         switch recipe {
         case .installed(let program):
-            return Command(program: program, arguments: arguments)
+            command = Command(program: program, arguments: arguments)
         case .assembly(let source, let arch):
             let executable = try WorkloadBuilder.assemble(source: source, arch: arch, name: name, in: directory)
-            return Command(program: executable, arguments: arguments)
+            command = Command(program: executable, arguments: arguments)
         }
+        for input in inputs {
+            let path = (directory as NSString).appendingPathComponent(input.name)
+            guard FileManager.default.createFile(atPath: path, contents: Data(input.bytes())) else {
+                throw WorkloadError.directory(path: directory, detail: "cannot write input \(input.name)")
+            }
+        }
+        return command
     }
 }
 
@@ -104,12 +151,8 @@ public enum WorkloadBuilder {
         return executable
     }
 
+    /// `name` on PATH, nil when it is not there (the recorder's search: `GuestProgram.locate`).
     static func findOnPath(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") {
-            let candidate = "\(directory)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
+        try? GuestProgram.locate(name, path: ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
     }
 }

@@ -12,5 +12,7 @@ enum CommandRegistry {
         ReportCommand.self,
         GateCommand.self,
         CalibrateCommand.self,
+        LiveCommand.self,
+        FidelityCommand.self,
     ]
 }

@@ -29,19 +29,17 @@ struct GateCommand: ParsableCommand {
     var markdown: String?
 
     @Option(name: .customLong("threshold"), help: "METRIC=rel:0.02 or METRIC=abs:10 (repeatable).")
-    var thresholds: [String] = []
+    var thresholds: [ThresholdArgument] = []
 
     @Option(help: "The corpus manifest listing traces to gate when none are named.")
     var manifest: String = "Traces/manifest.json"
 
+    func validate() throws {
+        _ = try ThresholdArgument.table(thresholds)
+    }
+
     func run() throws {
-        var table: [String: Threshold] = [:]
-        for entry in thresholds {
-            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
-                throw GateError("--threshold \"\(entry)\" is not METRIC=rel:FRACTION or METRIC=abs:AMOUNT")
-            }
-            table[String(entry[..<equals])] = try Threshold(parsing: String(entry[entry.index(after: equals)...]))
-        }
+        let table = try ThresholdArgument.table(thresholds)
         let outcome = try Gate.run(baselinePath: baseline, traces: traces,
                                    options: GateOptions(thresholds: table, update: update, manifestPath: manifest))
         print(outcome.text(baselinePath: baseline), terminator: "")

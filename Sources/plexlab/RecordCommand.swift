@@ -141,16 +141,16 @@ struct RecordCommand: ParsableCommand {
 
     static func drawProgress(_ progress: RecordProgress) {
         let rate = progress.seconds > 0 ? Double(progress.instructions) / progress.seconds : 0
-        StandardError.write("\r\u{1B}[Krecording: \(count(progress.instructions)) instructions, "
-                            + "\(count(progress.blocks)) blocks, \(bytes(progress.bytesWritten)) written, "
-                            + "\(count(UInt64(rate))) instructions/s")
+        StandardError.write("\r\u{1B}[Krecording: \(NumberFormat.count(progress.instructions)) instructions, "
+                            + "\(NumberFormat.count(progress.blocks)) blocks, \(NumberFormat.bytes(progress.bytesWritten)) written, "
+                            + "\(NumberFormat.count(UInt64(rate))) instructions/s")
     }
 
     static func summary(_ result: RecordResult) -> String {
         guard result.packed else {
             return """
-            \(Escape.terminal(result.path)): fast form (not packed), \(bytes(result.pluginBytes)) from the plugin \
-            stored in \(bytes(result.fileBytes)), \(result.translations) translations; guest \(result.termination.description) \
+            \(Escape.terminal(result.path)): fast form (not packed), \(NumberFormat.bytes(result.pluginBytes)) from the plugin \
+            stored in \(NumberFormat.bytes(result.fileBytes)), \(result.translations) translations; guest \(result.termination.description) \
             after \(String(format: "%.2f", result.guestSeconds)) s
             plexlab pack \(Escape.terminal(result.path)) makes it replayable
             """
@@ -171,26 +171,9 @@ struct RecordCommand: ParsableCommand {
         \(result.distinctBlocks) distinct blocks, \(result.pageCaptures) code page captures, \
         \(result.codeWrites) code writes, \(result.syscalls) syscalls, \(result.threads) thread\(result.threads == 1 ? "" : "s")\
         \(result.processes.count > 1 ? " in \(result.processes.count) processes" : "")
-        \(ending); \(bytes(result.fileBytes)) (\(String(format: "%.2f", perBlock)) bits per block, whole file) \
-        in \(String(format: "%.2f", result.seconds)) s (guest run \(String(format: "%.2f", result.guestSeconds)) s, \
-        pack \(String(format: "%.2f", max(0, result.seconds - result.guestSeconds))) s)
+        \(ending); \(NumberFormat.bytes(result.fileBytes)) (\(String(format: "%.2f", perBlock)) bits per block, whole file) \
+        in \(String(format: "%.2f", result.seconds)) s\
+        \(result.guestSeconds > 0 ? String(format: " (guest run %.2f s, pack %.2f s)", result.guestSeconds, max(0, result.seconds - result.guestSeconds)) : "")
         """
-    }
-
-    static func count(_ value: UInt64) -> String {
-        switch value {
-        case 0..<10_000: "\(value)"
-        case 10_000..<10_000_000: String(format: "%.1fk", Double(value) / 1e3)
-        case 10_000_000..<10_000_000_000: String(format: "%.1fM", Double(value) / 1e6)
-        default: String(format: "%.1fG", Double(value) / 1e9)
-        }
-    }
-
-    static func bytes(_ value: UInt64) -> String {
-        switch value {
-        case 0..<10_000: "\(value) B"
-        case 10_000..<10_000_000: String(format: "%.1f KB", Double(value) / 1e3)
-        default: String(format: "%.1f MB", Double(value) / 1e6)
-        }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CostModel
 import Replay
 import Reports
 import TraceModel
@@ -13,20 +14,26 @@ struct ReportCommand: ParsableCommand {
     @Argument(help: "Trace files (.plextrace).")
     var traces: [String]
 
-    @Option(name: .long, help: "Cost profile: a built-in name, a profile file, or all (repeatable).")
-    var profile: [String] = ["all"]
+    @Option(name: .long, help: "Cost profile: all, a built-in name or a JSON profile file (repeatable; docs/cost-profiles.md).")
+    var profile: [ProfileOption] = [.all]
 
     @Option(name: .long, help: "Rows in the trap-site and page tables.")
     var top: Int = 10
 
-    @Option(name: .long, help: "Replay parameter key=value (repeatable; see docs/strategies.md).")
-    var param: [String] = []
+    @Option(name: .long, help: "Replay parameter key=value (docs/strategies.md section 5; repeatable).")
+    var param: [ParameterArgument] = []
 
     @Option(name: .long, help: "Directory to write the report into.")
     var out: String
 
+    func validate() throws {
+        _ = try ProfileSelection.validated(profile)
+        _ = try ParameterArgument.parameters(param)
+        if top < 0 { throw ValidationError("--top must not be negative") }
+    }
+
     func run() throws {
-        let options = ReportGenerator.Options(profiles: profile, top: top, parameters: try ReplayParameters(arguments: param))
+        let options = ReportGenerator.Options(profiles: profile.map(\.description), top: top, parameters: try ParameterArgument.parameters(param))
         let files = try ReportGenerator.run(tracePaths: traces, directory: out, options: options) { line in
             StandardError.write("plexlab report: \(Escape.terminal(line))\n")
         }

@@ -76,6 +76,11 @@ import Testing
         #expect(problem(replacing("\"ret\": 3", "\"rte\": 3"))
                 == "baseline \(baselinePath): traces[0] (\(loop)).strategies.sbe.counts: unknown trap cause \"rte\"")
         #expect(problem(replacing("\"schema\"", "\"scheme\""))?.hasSuffix("unknown field \"scheme\"") == true)
+        // An estimate is two numbers in two objects: a profile in one only is refused.
+        let slowdown = try #require(lines[sbe...].firstIndex { $0.hasPrefix("          \"slowdown\": {") })
+        let renamed = lines.enumerated().map { $0.offset == slowdown + 1 ? $0.element.replacingOccurrences(of: "\"modern\"", with: "\"moderne\"") : $0.element }
+        #expect(problem(renamed.joined(separator: "\n"))
+                == "baseline \(baselinePath): traces[0] (\(loop)).strategies.sbe: profile \"modern\" is in cycles only")
     }
 
     @Test func unknownStrategyProfileOrParameterIsBadInput() {
@@ -94,7 +99,7 @@ import Testing
             try Gate.check(baseline: baseline, traces: [loop])
         }
         baseline = try Baseline.load(path: baselinePath)
-        baseline.traces[0].strategies["hw"]?.cycles["pentium4"] = nil
+        baseline.traces[0].strategies["hw"]?.estimates["pentium4"] = nil
         #expect(throws: GateError("baseline entry \(loop), strategy hw, has no numbers for profile \"pentium4\" (refresh it with --update)")) {
             try Gate.check(baseline: baseline, traces: [loop])
         }

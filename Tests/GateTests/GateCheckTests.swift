@@ -1,5 +1,7 @@
+import CostModel
 import Foundation
 import Testing
+import Workloads
 import TraceModel
 @testable import Gate
 
@@ -24,12 +26,11 @@ import TraceModel
         // 8 instructions in the first pass, 4 in each of the 9 others.
         #expect(entry.instructions == 44)
         let sbe = try #require(entry.strategies["sbe"])
-        #expect(sbe.counts.filter { $0.value > 0 } == ["call": 10, "ret": 10, "syscall": 1])
+        #expect(sbe.counts.filter { $0.value > 0 } == [.call: 10, .ret: 10, .syscall: 1])
         #expect(sbe.scanned == 9)
         // modern: 44 x 0.5 cpi + 21 int3 traps x 900 + 9 scanned x 50.
-        #expect(sbe.cycles["modern"] == 19372)
-        #expect(sbe.slowdown["modern"] == 19372.0 / 22)
-        #expect(entry.strategies["pagefault-nx"]?.counts.filter { $0.value > 0 } == ["pf_exec": 2, "syscall": 1])
+        #expect(sbe.estimates["modern"] == CostEstimate(profile: "modern", cycles: 19372, slowdown: 19372.0 / 22))
+        #expect(entry.strategies["pagefault-nx"]?.counts.filter { $0.value > 0 } == [.pfExec: 2, .syscall: 1])
         #expect(entry.strategies["pagefault-legacy"]?.unavailable != nil)
 
         let outcome = try Gate.run(baselinePath: baselinePath, traces: [loop], options: GateOptions(manifestPath: nil))
@@ -102,7 +103,7 @@ import TraceModel
         #expect(updated.thresholds == ["cycles": .relative(0.05)])
         #expect(updated.traces.map(\.path) == [loop, other])
         #expect(updated.traces[0] == baseline.traces[0])
-        #expect(updated.trace(other)?.strategies["sbe"]?.counts["call"] == 3)
+        #expect(updated.trace(other)?.strategies["sbe"]?.counts[.call] == 3)
         // Written twice, the same text: key order is stable.
         let text = try String(contentsOfFile: baselinePath, encoding: .utf8)
         #expect(updated.jsonText() == text)
@@ -117,7 +118,7 @@ import TraceModel
         var baseline = try Baseline.load(path: path)
         let legacy = try #require(baseline.traces[0].strategies["pagefault-legacy"])
         // The one data touch is by the first block, on an untranslated page: one emulated access.
-        #expect(legacy.counts["pf_data"] == 1)
+        #expect(legacy.counts[.pfData] == 1)
         baseline.traces[0].strategies["pagefault-legacy"] = StrategyMeasurement(unavailable: "needs data touches")
         let outcome = try Gate.check(baseline: baseline, traces: [withData], options: GateOptions(manifestPath: nil))
         #expect(outcome.exitCode == 1)
@@ -129,7 +130,10 @@ import TraceModel
         let manifest = try scratch.write("manifest.json", """
             {"schema": "plexlab-corpus/1", "workloads": [{"name": "loop5", "trace": "loop5.plextrace"}]}
             """)
-        #expect(try CorpusManifest.tracePaths(path: manifest) == [other])
+        #expect(try CorpusManifestFile.tracePaths(path: manifest) == [other])
+        #expect(throws: CorpusManifestError("manifest \(scratch.path("bad.json")): workloads[0]: missing string field \"trace\"")) {
+            try CorpusManifestFile.tracePaths(path: scratch.write("bad.json", #"{"schema": "plexlab-corpus/1", "workloads": [{"name": "x"}]}"#))
+        }
         #expect(throws: GateError("trace \(other) is not in the baseline (add it with --update)")) {
             try Gate.run(baselinePath: baselinePath, traces: [], options: GateOptions(manifestPath: manifest))
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Gate
+import Replay
 import TraceImport
 
 /// A temporary folder, removed when the last reference goes.
@@ -75,11 +76,13 @@ extension TraceMeasurement {
     var places: [(NumberPlace, Double)] {
         var all: [(NumberPlace, Double)] = [(NumberPlace(strategy: "-", profile: "-", metric: "instructions"), Double(instructions))]
         for (name, result) in strategies.sorted(by: { $0.key < $1.key }) where result.unavailable == nil {
-            for (cause, count) in result.counts { all.append((NumberPlace(strategy: name, profile: "-", metric: cause), Double(count))) }
+            for (cause, count) in result.counts { all.append((NumberPlace(strategy: name, profile: "-", metric: cause.rawValue), Double(count))) }
             all.append((NumberPlace(strategy: name, profile: "-", metric: "scanned"), Double(result.scanned)))
             all.append((NumberPlace(strategy: name, profile: "-", metric: "translated"), Double(result.translated)))
-            for (profile, cycles) in result.cycles { all.append((NumberPlace(strategy: name, profile: profile, metric: "cycles"), cycles)) }
-            for (profile, slowdown) in result.slowdown { all.append((NumberPlace(strategy: name, profile: profile, metric: "slowdown"), slowdown)) }
+            for (profile, estimate) in result.estimates {
+                all.append((NumberPlace(strategy: name, profile: profile, metric: "cycles"), estimate.cycles))
+                all.append((NumberPlace(strategy: name, profile: profile, metric: "slowdown"), estimate.slowdown))
+            }
         }
         return all
     }
@@ -92,9 +95,11 @@ extension TraceMeasurement {
         switch place.metric {
         case "scanned": result.scanned = UInt64(Double(result.scanned) + delta)
         case "translated": result.translated = UInt64(Double(result.translated) + delta)
-        case "cycles": result.cycles[place.profile]! += delta
-        case "slowdown": result.slowdown[place.profile]! += delta
-        default: result.counts[place.metric] = UInt64(Double(result.counts[place.metric]!) + delta)
+        case "cycles": result.estimates[place.profile]!.cycles += delta
+        case "slowdown": result.estimates[place.profile]!.slowdown += delta
+        default:
+            let cause = TrapCause(rawValue: place.metric)!
+            result.counts[cause] = UInt64(Double(result.counts[cause]!) + delta)
         }
         copy.strategies[place.strategy] = result
         return copy

@@ -99,7 +99,13 @@ import Replay
         var typo = complete
         typo["dispach"] = 3
         #expect(throws: CostProfileError(path: "p.json", problem: "unknown key \"dispach\"")) { try load(text(typo)) }
-        #expect(throws: CostProfileError(path: "p.json", problem: "not valid JSON")) { try load("{cpi: 1") }
+        // The strict reader the gate's baseline uses: the place and the problem, duplicate keys refused.
+        #expect(throws: CostProfileError(path: "p.json", problem: "not valid JSON at line 1, column 2: unexpected 'c', expected a quoted key")) {
+            try load("{cpi: 1")
+        }
+        #expect(throws: CostProfileError(path: "p.json", problem: "not valid JSON at line 1, column 12: duplicate key \"cpi\"")) {
+            try load(#"{"cpi": 1, "cpi": 2}"#)
+        }
         #expect(throws: CostProfileError.self) { try CostProfile.resolve("/nonexistent/profile.json") }
         #expect((try? CostProfile.resolve("modern")) == CostProfile.modern)
     }

@@ -3,6 +3,7 @@ import Foundation
 import Replay
 import Symbols
 import Testing
+import TraceModel
 import TraceImport
 @testable import Reports
 

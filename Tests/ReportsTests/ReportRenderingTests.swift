@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import Symbols
+import CostModel
+import Replay
 import TraceModel
 @testable import Reports
 
@@ -9,46 +11,39 @@ enum Fixture {
     static let hostile = "<script>alert(1)</script>|*_[x](y)"
 
     /// pentium3-like costs: cpi 1, int3 500, pf 600, scan 100.
-    static let profile = ReportProfile(name: "pentium3", description: "test profile", cyclesPerInstruction: 1,
-                                       scanPerInstruction: 100, translatePerInstruction: 300,
-                                       causeCost: ["call": 500, "ret": 500, "syscall": 500, "pf_exec": 600])
+    static let profile = CostProfile(name: "pentium3", description: "test profile",
+                                     costs: [.cpi: 1, .scanPerInsn: 100, .translatePerInsn: 300, .trapInt3: 500, .trapPF: 600])
 
     static let instructions: UInt64 = 10_000
 
     /// cycles = insns*cpi + Σ count*cost + scanned*scan_per_insn, as docs/strategies.md defines.
-    static func estimate(_ counts: [CauseCount], scanned: UInt64) -> ReportEstimate {
-        let cycles = Double(instructions) + counts.reduce(0) { $0 + Double($1.count) * profile.cost(of: $1.cause) }
+    static func estimate(_ counts: [TrapCause: UInt64], scanned: UInt64) -> CostEstimate {
+        let cycles = Double(instructions) + counts.reduce(0) { $0 + Double($1.value) * profile[$1.key.costKey!] }
             + Double(scanned) * 100
-        return ReportEstimate(profile: "pentium3", cycles: cycles, slowdown: cycles / Double(instructions))
+        return CostEstimate(profile: "pentium3", cycles: cycles, slowdown: cycles / Double(instructions))
     }
 
-    static func strategy(_ name: String, _ counts: [CauseCount], scanned: UInt64, sites: [ReportSite] = [],
-                         pages: [ReportPage] = []) -> ReportStrategy {
-        let traps = counts.reduce(UInt64(0)) { $1.isTrap ? $0 + $1.count : $0 }
-        return ReportStrategy(name: name, counts: counts, traps: traps,
-                              trapsPerKiloInstruction: Double(traps) * 1000 / Double(instructions), scanned: scanned,
-                              estimates: [estimate(counts, scanned: scanned)], sites: sites, pages: pages)
+    static func strategy(_ name: String, _ counts: [TrapCause: UInt64], scanned: UInt64, sites: [TrapSite] = [],
+                         pages: [PageTraps] = []) -> StrategyResult {
+        StrategyResult(name: name, counts: counts, instructions: instructions, scanned: scanned,
+                       estimates: [estimate(counts, scanned: scanned)], sites: sites, pages: pages)
     }
 
     static var input: ReportInput {
         // sbe: 960 rets at 0x401010 (in the hostile symbol), 39 calls at 0x401005, 1 syscall at 0x401020: 1000 traps.
-        let sbe = strategy("sbe", [CauseCount(cause: "call", count: 39), CauseCount(cause: "ret", count: 960),
-                                   CauseCount(cause: "syscall", count: 1)], scanned: 12,
-                           sites: [ReportSite(address: 0x401010, counts: [CauseCount(cause: "ret", count: 960)]),
-                                   ReportSite(address: 0x401005, counts: [CauseCount(cause: "call", count: 39)]),
-                                   ReportSite(address: 0x401020, counts: [CauseCount(cause: "syscall", count: 1)])],
-                           pages: [ReportPage(page: 0x401000, counts: [CauseCount(cause: "call", count: 39),
-                                                                       CauseCount(cause: "ret", count: 960),
-                                                                       CauseCount(cause: "syscall", count: 1)])])
+        let sbe = strategy("sbe", [.call: 39, .ret: 960, .syscall: 1], scanned: 12,
+                           sites: [TrapSite(address: 0x401010, counts: [.ret: 960]),
+                                   TrapSite(address: 0x401005, counts: [.call: 39]),
+                                   TrapSite(address: 0x401020, counts: [.syscall: 1])],
+                           pages: [PageTraps(page: 0x401000, counts: [.call: 39, .ret: 960, .syscall: 1])])
         // pagefault-nx: 2 pf_exec (page entries at 0x401000 and 0x402000) and the syscall.
-        let nx = strategy("pagefault-nx", [CauseCount(cause: "pf_exec", count: 2), CauseCount(cause: "syscall", count: 1)],
+        let nx = strategy("pagefault-nx", [.pfExec: 2, .syscall: 1],
                           scanned: 12,
-                          sites: [ReportSite(address: 0x401000, counts: [CauseCount(cause: "pf_exec", count: 1)]),
-                                  ReportSite(address: 0x402000, counts: [CauseCount(cause: "pf_exec", count: 1)]),
-                                  ReportSite(address: 0x401020, counts: [CauseCount(cause: "syscall", count: 1)])])
-        let native = strategy("native", [], scanned: 0)
-        let legacy = ReportStrategy(name: "pagefault-legacy", unavailable: "needs --data-pages", counts: [], traps: 0,
-                                    trapsPerKiloInstruction: 0, estimates: [])
+                          sites: [TrapSite(address: 0x401000, counts: [.pfExec: 1]),
+                                  TrapSite(address: 0x402000, counts: [.pfExec: 1]),
+                                  TrapSite(address: 0x401020, counts: [.syscall: 1])])
+        let native = strategy("native", [:], scanned: 0)
+        let legacy = StrategyResult(name: "pagefault-legacy", unavailable: "needs --data-pages", counts: [:], estimates: [])
         let metadata = TraceMetadata(program: "/tmp/\(hostile)", argv: ["/tmp/\(hostile)", "--flag=\(hostile)"],
                                      arch: .x86_64, recorder: "import", recorderVersion: "1", host: "test",
                                      date: "2026-01-01T00:00:00Z", exitStatus: 0, complete: true)
@@ -59,7 +54,7 @@ enum Fixture {
                                                                       moduleOffset: 0x1005, symbol: "loop", symbolOffset: 5),
                                         instruction: "call 0x402000")
         let trace = ReportTrace(name: "calls", path: "Traces/calls.plextrace", metadata: metadata,
-                                summary: ReportSummary(instructions: instructions, blocks: 3001, distinctBlocks: 5, codePages: 2),
+                                summary: ReplaySummary(instructions: instructions, blocks: 3001, distinctBlocks: 5, codePages: 2),
                                 strategies: [native, sbe, nx, legacy],
                                 locations: [0x401010: hostileLocation, 0x401005: callLocation])
         return ReportInput(title: "Test report", profiles: [profile], traces: [trace], top: 10)
@@ -83,7 +78,7 @@ enum Fixture {
         #expect(verdict.best == "pagefault-nx")
         #expect(verdict.compared == "sbe")
         #expect(abs(verdict.factor! - 511_200.0 / 12_900.0) < 1e-9)
-        #expect(verdict.dominantCause == "ret")
+        #expect(verdict.dominantCause == .ret)
         #expect(verdict.dominantShare == 0.96)
         #expect(MarkdownReport.verdictSentence(trace, profile: "pentium3")
                 == "on pentium3, pagefault-nx runs 39.63x faster than sbe (pagefault-nx is 1.29x native); 96% of sbe's traps are ret traps")

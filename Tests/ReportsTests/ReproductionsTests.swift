@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import CostModel
+import Replay
 import TraceModel
 @testable import Reports
 
@@ -9,11 +11,11 @@ import TraceModel
         let metadata = TraceMetadata(program: name, argv: [name], arch: .i386, recorder: "test", recorderVersion: "1",
                                      host: "test", date: "2026-01-01T00:00:00Z", complete: true)
         let strategies = slowdowns.keys.sorted().map { strategy in
-            ReportStrategy(name: strategy, counts: [], traps: 0, trapsPerKiloInstruction: 0,
-                           estimates: slowdowns[strategy]!.map { ReportEstimate(profile: $0.key, cycles: $0.value, slowdown: $0.value) })
+            StrategyResult(name: strategy, counts: [:],
+                           estimates: slowdowns[strategy]!.map { CostEstimate(profile: $0.key, cycles: $0.value, slowdown: $0.value) })
         }
         return ReportTrace(name: name, path: "Traces/\(name).plextrace", metadata: metadata,
-                           summary: ReportSummary(instructions: 1, blocks: 1, distinctBlocks: 1, codePages: 1, threads: 1,
+                           summary: ReplaySummary(instructions: 1, blocks: 1, distinctBlocks: 1, codePages: 1, threads: 1,
                                                   codeWrites: 0, syscalls: 0, dataTouches: 0),
                            strategies: strategies)
     }

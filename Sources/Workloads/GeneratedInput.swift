@@ -1,71 +1,7 @@
 import Foundation
 
-/// A workload of the committed corpus (Traces/, docs/gate.md): the program, the inputs it generates
-/// (never downloaded), and how the corpus records it. Recorded by name with `plexlab record --workload`.
-public struct CorpusWorkload: Sendable {
-    public enum Kind: String, Sendable {
-        /// A program the project writes (assembly built at record time), one behaviour each.
-        case micro
-        /// A real program from a Debian package.
-        case program
-    }
-
-    public var name: String
-    /// One line: what the run does and which behaviour it exercises.
-    public var summary: String
-    public var kind: Kind
-    public var recipe: Workload.Recipe
-    /// Relative file names refer to generated inputs: the run's working directory holds them.
-    public var arguments: [String]
-    public var inputs: [GeneratedInput]
-    /// The corpus bound on recorded instructions (nil: the run is short enough whole).
-    public var maxInstructions: UInt64?
-    /// Whether the corpus records data-page touches (pagefault-legacy needs them).
-    public var dataPages: Bool
-    /// Debian packages whose versions the manifest records.
-    public var packages: [String]
-    /// Why the run is set up this way, when that is not obvious.
-    public var note: String
-    /// Whether the corpus records the whole process tree (forks, execve'd programs); the workloads made
-    /// before the recorder followed processes keep one process, as recorded.
-    public var followProcesses: Bool
-
-    public init(name: String, summary: String, kind: Kind, recipe: Workload.Recipe, arguments: [String] = [],
-                inputs: [GeneratedInput] = [], maxInstructions: UInt64? = nil, dataPages: Bool = false,
-                packages: [String], note: String = "", followProcesses: Bool = false) {
-        self.name = name
-        self.summary = summary
-        self.kind = kind
-        self.recipe = recipe
-        self.arguments = arguments
-        self.inputs = inputs
-        self.maxInstructions = maxInstructions
-        self.dataPages = dataPages
-        self.packages = packages
-        self.note = note
-        self.followProcesses = followProcesses
-    }
-
-    /// The catalog form (name, summary, recipe, arguments).
-    public var workload: Workload { Workload(name: name, summary: summary, recipe: recipe, arguments: arguments) }
-
-    /// Builds the program and writes the inputs into `directory`; run the command from that directory.
-    public func prepare(in directory: String) throws -> Workload.Command {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw WorkloadError.directory(path: directory, detail: error.localizedDescription)
-        }
-        let command = try workload.prepare(in: directory)
-        for input in inputs {
-            let path = (directory as NSString).appendingPathComponent(input.name)
-            guard FileManager.default.createFile(atPath: path, contents: Data(input.bytes())) else {
-                throw WorkloadError.directory(path: directory, detail: "cannot write input \(input.name)")
-            }
-        }
-        return command
-    }
-
+/// What the corpus manifest records about a workload's machine: package versions.
+extension Workload {
     /// The installed version of each of `packages` (dpkg-query), "not installed" when absent.
     public func packageVersions() -> [String: String] {
         var versions: [String: String] = [:]

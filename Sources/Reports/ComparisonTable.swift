@@ -1,4 +1,5 @@
 import Foundation
+import Replay
 import TraceModel
 
 /// The text tables `plexlab compare` and `plexlab replay` print.
@@ -28,17 +29,17 @@ public enum ComparisonTable {
             let estimate = result.estimate(profile)
             rows.append([result.name, "\(result.traps)", String(format: "%.3f", result.trapsPerKiloInstruction),
                          "\(result.scanned)", "\(result.translated)",
-                         estimate.map { cycles($0.cycles) } ?? "-",
+                         estimate.map { NumberFormat.cyclesCompact($0.cycles) } ?? "-",
                          estimate.map { String(format: "%.3fx", $0.slowdown) } ?? "-"])
         }
-        out += table(header, rows, rightAligned: 1...6) + notes
+        out += TextTable.render(header, rows, rightAligned: { $0 > 0 }) + notes
         let causes = TrapCause.allCases.filter { cause in trace.strategies.contains { $0[cause] > 0 } }
         if !causes.isEmpty {
             out += "  counts by cause:\n"
             let causeRows = trace.strategies.filter { $0.unavailable == nil }.map { result in
                 [result.name] + causes.map { result.counts[$0].map { "\($0)" } ?? "-" }
             }
-            out += table(["strategy"] + causes.map(\.rawValue), causeRows, rightAligned: 1...causes.count)
+            out += TextTable.render(["strategy"] + causes.map(\.rawValue), causeRows, rightAligned: { $0 > 0 })
         }
         if !trace.processes.isEmpty { out += processes(trace, profile: profile) }
         return out
@@ -55,27 +56,7 @@ public enum ComparisonTable {
             return [name, "\(p.summary.blocks)", process.endDescription]
                 + shown.map { name in p.strategies.first { $0.name == name }.map { "\($0.traps)" } ?? "-" }
         }
-        out += table(["process", "blocks", "end"] + shown, rows, rightAligned: 1...(2 + shown.count))
-        return out
-    }
-
-    static func cycles(_ value: Double) -> String {
-        value < 1e15 ? String(format: "%.0f", value) : String(format: "%.4e", value)
-    }
-
-    static func table(_ header: [String], _ rows: [[String]], rightAligned: ClosedRange<Int>) -> String {
-        let all = [header] + rows
-        let widths = header.indices.map { column in all.map { $0.count > column ? $0[column].count : 0 }.max() ?? 0 }
-        var out = ""
-        for row in all {
-            var line = " "
-            for (column, cell) in row.enumerated() {
-                let pad = String(repeating: " ", count: max(widths[column] - cell.count, 0))
-                line += " " + (rightAligned.contains(column) && row != header || (column > 0 && row == header) ? pad + cell : cell + pad)
-            }
-            while line.hasSuffix(" ") { line.removeLast() }
-            out += line + "\n"
-        }
+        out += TextTable.render(["process", "blocks", "end"] + shown, rows, rightAligned: { $0 > 0 })
         return out
     }
 }

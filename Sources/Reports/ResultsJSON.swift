@@ -1,5 +1,6 @@
 import CostModel
 import Foundation
+import Replay
 import TraceModel
 
 /// The versioned JSON form of replay results (docs/results-schema.md).
@@ -17,8 +18,6 @@ public enum ResultsJSON {
         let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self)
     }
-
-    static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
     static func counts(_ counts: [TrapCause: UInt64]) -> [String: Any] {
         Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })
@@ -85,7 +84,7 @@ public enum ResultsJSON {
         object["estimates"] = result.estimates.map { ["profile": $0.profile, "cycles": $0.cycles, "slowdown": $0.slowdown] }
         object["sites"] = result.sites.count
         object["top_sites"] = result.sites.prefix(topSites).map {
-            ["address": hex($0.address), "total": $0.total, "counts": counts($0.counts)] as [String: Any]
+            ["address": NumberFormat.address($0.address), "total": $0.total, "counts": counts($0.counts)] as [String: Any]
         }
         let pages = result.pages.sorted { a, b in
             let (x, y) = (a.counts.values.reduce(0, &+), b.counts.values.reduce(0, &+))
@@ -93,7 +92,7 @@ public enum ResultsJSON {
         }
         object["pages"] = result.pages.count
         object["top_pages"] = pages.prefix(topSites).map {
-            ["page": hex($0.page), "total": $0.counts.values.reduce(0, &+), "counts": counts($0.counts)] as [String: Any]
+            ["page": NumberFormat.address($0.page), "total": $0.counts.values.reduce(0, &+), "counts": counts($0.counts)] as [String: Any]
         }
         return object
     }

@@ -1,6 +1,7 @@
-/// A parsed JSON value. Numbers keep their literal text so counts stay exact (UInt64) and cycles
-/// round-trip bit for bit; errors carry the line and column where parsing stopped.
-enum JSONText: Equatable {
+/// A parsed JSON value: the one strict way PlexLab reads the JSON files people write or edit (gate
+/// baselines, cost profiles, the corpus manifest). Numbers keep their literal text so counts stay exact
+/// (UInt64) and cycles round-trip bit for bit; errors carry the line and column where parsing stopped.
+public enum JSONText: Equatable, Sendable {
     case null
     case bool(Bool)
     case number(String)
@@ -9,7 +10,7 @@ enum JSONText: Equatable {
     case object([String: JSONText])
 
     /// How error messages name the kind of value found.
-    var kindName: String {
+    public var kindName: String {
         switch self {
         case .null: "null"
         case .bool: "a boolean"
@@ -22,20 +23,22 @@ enum JSONText: Equatable {
 }
 
 /// A JSON syntax error: where and what.
-struct JSONSyntaxError: Error, CustomStringConvertible {
-    var line: Int
-    var column: Int
-    var problem: String
-    var description: String { "not valid JSON at line \(line), column \(column): \(problem)" }
+public struct JSONSyntaxError: Error, CustomStringConvertible, Equatable {
+    public var line: Int
+    public var column: Int
+    public var problem: String
+    /// The key an object held twice, when that is the problem (readers word it their own way).
+    public var duplicateKey: String?
+    public var description: String { "not valid JSON at line \(line), column \(column): \(problem)" }
 }
 
 /// A strict recursive-descent JSON parser (RFC 8259; duplicate keys are errors).
-struct JSONParser {
+public struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private var depth = 0
 
-    static func parse(_ bytes: [UInt8]) throws -> JSONText {
+    public static func parse(_ bytes: [UInt8]) throws -> JSONText {
         var parser = JSONParser(bytes: bytes)
         parser.skipWhitespace()
         let value = try parser.value()
@@ -107,7 +110,9 @@ struct JSONParser {
             let key = try string()
             if fields[key] != nil {
                 index = keyStart
-                throw error("duplicate key \"\(key)\"")
+                var duplicate = error("duplicate key \"\(key)\"")
+                duplicate.duplicateKey = key
+                throw duplicate
             }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
@@ -229,8 +234,8 @@ struct JSONParser {
 
 /// Writes JSON for people to review: keys sorted, two-space indentation, one number per line,
 /// arrays of plain values on one line.
-enum JSONWriter {
-    static func write(_ value: JSONText) -> String {
+public enum JSONWriter {
+    public static func write(_ value: JSONText) -> String {
         var out = ""
         write(value, indent: "", into: &out)
         return out + "\n"
@@ -273,7 +278,7 @@ enum JSONWriter {
         }
     }
 
-    static func quote(_ text: String) -> String {
+    public static func quote(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -291,7 +296,7 @@ enum JSONWriter {
     }
 
     /// A Double as JSON: Swift's shortest round-trip text ("1234.5", "1e+16"); never NaN or infinity.
-    static func number(_ value: Double) -> JSONText {
+    public static func number(_ value: Double) -> JSONText {
         guard value.isFinite else { return .null }
         return .number("\(value)")
     }

@@ -1,0 +1,101 @@
+import CostModel
+import Foundation
+import LiveMonitor
+import Recorder
+import Replay
+
+/// One cause of one strategy: what the replay predicted and what the live monitor counted.
+public struct FidelityRow: Sendable, Equatable {
+    public var strategy: LiveStrategy
+    public var cause: TrapCause
+    public var replay: UInt64
+    public var live: UInt64
+    public var matches: Bool { replay == live }
+
+    public init(strategy: LiveStrategy, cause: TrapCause, replay: UInt64, live: UInt64) {
+        self.strategy = strategy
+        self.cause = cause
+        self.replay = replay
+        self.live = live
+    }
+}
+
+/// The replay of a recording held against live runs of the same program (docs/live.md).
+public struct FidelityResult: Sendable {
+    public var replay: TraceResults
+    public var live: LiveResults
+    /// Every cause either side counts, per live strategy, in the replay's cause order.
+    public var rows: [FidelityRow]
+    /// The profile the predicted slowdowns are under.
+    public var profile: String
+
+    public var mismatches: [FidelityRow] { rows.filter { !$0.matches } }
+
+    /// The replay's predicted slowdown of a strategy under `profile`.
+    public func predictedSlowdown(_ strategy: LiveStrategy) -> Double? {
+        replay.strategy(strategy.rawValue)?.estimate(profile)?.slowdown
+    }
+}
+
+public enum Fidelity {
+    /// Records `program` under qemu-user into `directory`, replays the recording under the live strategies,
+    /// runs the program live, and compares cause by cause.
+    public static func run(program: String, arguments: [String], strategies: [LiveStrategy] = LiveStrategy.allCases,
+                           profile: CostProfile = CostProfile.named("modern")!, directory: String) throws -> FidelityResult {
+        let trace = (directory as NSString).appendingPathComponent("fidelity.plextrace")
+        _ = try Recorder.record(program: program, arguments: arguments, options: RecordOptions(output: trace, overwrite: true))
+        let replay = try ReplayEngine.run(tracePath: trace, strategies: strategies.map(\.rawValue), profiles: [profile])
+        let live = try LiveRunner.run(program: program, arguments: arguments, strategies: strategies)
+        return compare(replay: replay, live: live, profile: profile.name)
+    }
+
+    /// Rows for every live strategy the replay also has: a cause appears when either side counts it.
+    public static func compare(replay: TraceResults, live: LiveResults, profile: String) -> FidelityResult {
+        var rows: [FidelityRow] = []
+        for result in live.strategies {
+            let replayed = replay.strategy(result.strategy.rawValue)?.counts ?? [:]
+            let causes = Set(replayed.keys).union(result.counts.keys).sorted()
+            for cause in causes {
+                rows.append(FidelityRow(strategy: result.strategy, cause: cause, replay: replayed[cause] ?? 0,
+                                        live: result[cause]))
+            }
+        }
+        return FidelityResult(replay: replay, live: live, rows: rows, profile: profile)
+    }
+
+    /// Side-by-side table: counts per strategy and cause, then predicted against measured slowdown.
+    public static func render(_ result: FidelityResult) -> String {
+        var out = "\(result.live.program) \(result.live.arguments.joined(separator: " "))\n"
+        out += "strategy      cause        replay        live  \n"
+        for row in result.rows where row.replay != 0 || row.live != 0 {
+            out += row.strategy.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)
+                + row.cause.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
+                + String(format: "%9llu %11llu  %@\n", row.replay, row.live, row.matches ? "=" : "DIFFERS")
+        }
+        out += "\nslowdown (replay predicted under \(result.profile) vs measured wall ratio, native \(String(format: "%.4f", result.live.native.wall)) s)\n"
+        for live in result.live.strategies {
+            let predicted = result.predictedSlowdown(live.strategy).map { String(format: "%.2fx", $0) } ?? "-"
+            let measured = result.live.slowdown(live.strategy).map { String(format: "%.2fx", $0) } ?? "-"
+            out += "  \(live.strategy.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) predicted \(predicted)  measured \(measured)\n"
+        }
+        let mismatches = result.mismatches.count
+        out += mismatches == 0 ? "\nevery count agrees\n" : "\n\(mismatches) count(s) differ\n"
+        return out
+    }
+
+    public static func json(_ result: FidelityResult) throws -> String {
+        let rows: [[String: Any]] = result.rows.map {
+            ["strategy": $0.strategy.rawValue, "cause": $0.cause.rawValue, "replay": $0.replay, "live": $0.live, "matches": $0.matches]
+        }
+        let slowdowns: [[String: Any]] = result.live.strategies.map {
+            ["strategy": $0.strategy.rawValue, "profile": result.profile,
+             "predicted": result.predictedSlowdown($0.strategy) ?? NSNull(),
+             "measured": result.live.slowdown($0.strategy) ?? NSNull()]
+        }
+        let document: [String: Any] = ["schema": "plexlab-fidelity/1", "program": result.live.program,
+                                       "arguments": result.live.arguments, "rows": rows, "slowdowns": slowdowns,
+                                       "agrees": result.mismatches.isEmpty]
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+}

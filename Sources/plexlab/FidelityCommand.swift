@@ -1,0 +1,63 @@
+import ArgumentParser
+import CostModel
+import Fidelity
+import Foundation
+import Workloads
+
+/// `plexlab fidelity -- PROGRAM ARGS`: the replay of a recording next to a live run, cause by cause.
+struct FidelityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fidelity",
+        abstract: "Record a program, replay it, run it live, and print replayed and live trap counts side by side.",
+        discussion: """
+        Records PROGRAM under qemu-user, replays the recording under sbe and pagefault-nx, runs PROGRAM under \
+        the live monitors (`plexlab live`), and prints each cause's replayed and live counts, then the \
+        replay's predicted slowdown under --profile next to the measured live slowdown. Exits 1 when a \
+        count differs. See docs/live.md.
+
+        Examples:
+          plexlab fidelity -- ./loop
+          plexlab fidelity --profile this-machine.json --json -- /usr/bin/gzip -c README.md
+        """)
+
+    @Option(help: "Cost profile for the predicted slowdown: a built-in name or a JSON profile file (plexlab calibrate --out); selected as compare does, the first is used (docs/cost-profiles.md).")
+    var profile: [ProfileOption] = [.builtIn("modern")]
+
+    @Option(help: "Keep the recording at this path.")
+    var keepTrace: String?
+
+    @Option(help: "Use a named corpus workload (built in a scratch directory) instead of a command.")
+    var workload: String?
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    @Argument(parsing: .captureForPassthrough, help: "-- PROGRAM ARGS")
+    var command: [String] = []
+
+    func validate() throws {
+        _ = try ProfileSelection.validated(profile)
+    }
+
+    func run() throws {
+        var words = command.first == "--" ? Array(command.dropFirst()) : command
+        if workload != nil && !words.isEmpty { throw ValidationError("give either --workload or a program after --, not both") }
+        let chosen = try ProfileSelection(profile).primary
+        let directory = NSTemporaryDirectory() + "plexlab-fidelity-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        if let workload {
+            let prepared = try WorkloadCatalog.named(workload).prepare(in: directory + "/bin")
+            words = [prepared.program] + prepared.arguments
+        }
+        guard let program = words.first else { throw ValidationError("give the program after --: plexlab fidelity -- PROGRAM ARGS") }
+        let result = try Fidelity.run(program: program, arguments: Array(words.dropFirst()), profile: chosen,
+                                      directory: directory)
+        if let keepTrace {
+            try? FileManager.default.removeItem(atPath: keepTrace)
+            try FileManager.default.copyItem(atPath: directory + "/fidelity.plextrace", toPath: keepTrace)
+        }
+        print(json ? try Fidelity.json(result) : Fidelity.render(result), terminator: json ? "\n" : "")
+        if !result.mismatches.isEmpty { throw ExitCode(1) }
+    }
+}

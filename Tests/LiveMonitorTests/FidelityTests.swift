@@ -1,0 +1,42 @@
+import Fidelity
+import Foundation
+import LiveMonitor
+import Replay
+import Testing
+import Workloads
+
+/// The fidelity comparison catches a replay that counts by the wrong rule.
+@Suite(.serialized) struct FidelityTests {
+    @Test func aWrongReplayRuleIsCaught() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let command = try WorkloadCatalog.crossPageCall(iterations: 10, arch: .x86_64).prepare(in: scratch.path)
+        let result = try Fidelity.run(program: command.program, arguments: [], directory: scratch.path)
+        #expect(result.mismatches.isEmpty)
+        #expect(result.rows.filter { $0.replay != 0 } == [
+            FidelityRow(strategy: .sbe, cause: .call, replay: 10, live: 10),
+            FidelityRow(strategy: .sbe, cause: .ret, replay: 10, live: 10),
+            FidelityRow(strategy: .sbe, cause: .syscall, replay: 1, live: 1),
+            FidelityRow(strategy: .pagefaultNX, cause: .syscall, replay: 1, live: 1),
+            FidelityRow(strategy: .pagefaultNX, cause: .pfExec, replay: 2, live: 2),
+        ])
+
+        // A replay configured with a rule the live monitor does not follow: 2 MiB pages make the call
+        // stay on its page (no call traps) and both code pages one (one pf_exec).
+        let trace = scratch.path + "/fidelity.plextrace"
+        let hugePages = try ReplayEngine.run(tracePath: trace, strategies: ["sbe", "pagefault-nx"],
+                                             parameters: ReplayParameters(arguments: ["page-size=2097152"]))
+        let wrong = Fidelity.compare(replay: hugePages, live: result.live, profile: "modern")
+        #expect(wrong.mismatches == [
+            FidelityRow(strategy: .sbe, cause: .call, replay: 0, live: 10),
+            FidelityRow(strategy: .pagefaultNX, cause: .pfExec, replay: 1, live: 2),
+        ])
+
+        // A forged rule: a replay that miscounts one cause by one.
+        var forged = result.replay
+        let index = try #require(forged.strategies.firstIndex { $0.name == "sbe" })
+        forged.strategies[index].counts[.ret]! += 1
+        let caught = Fidelity.compare(replay: forged, live: result.live, profile: "modern")
+        #expect(caught.mismatches == [FidelityRow(strategy: .sbe, cause: .ret, replay: 11, live: 10)])
+    }
+}

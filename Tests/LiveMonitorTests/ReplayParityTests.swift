@@ -1,0 +1,37 @@
+import Fidelity
+import Foundation
+import LiveMonitor
+import Replay
+import Testing
+import Workloads
+
+/// The key property: for every micro workload of the corpus (64 and 32 bits, the JIT and mixed-page ones
+/// included), the live counts equal the replay's counts of a recording of the same program, cause by cause,
+/// with the same scans.
+@Suite(.serialized) struct ReplayParityTests {
+    static let micro = WorkloadCatalog.micro.map(\.name)
+
+    @Test(arguments: micro)
+    func liveEqualsReplay(name: String) throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let workload = try WorkloadCatalog.named(name)
+        let command = try workload.prepare(in: scratch.path)
+        let result = try Fidelity.run(program: command.program, arguments: command.arguments, directory: scratch.path)
+        #expect(result.mismatches == [], "\(name): \(result.mismatches)")
+        #expect(result.rows.contains { $0.live > 0 })
+        for live in result.live.strategies {
+            let replayed = try #require(result.replay.strategy(live.strategy.rawValue))
+            #expect(live.scans == replayed.scans, "\(name) \(live.strategy.rawValue): scans \(live.scans)/\(replayed.scans)")
+            let message: Comment = "\(name) \(live.strategy.rawValue): scanned \(live.scanned) live, \(replayed.scanned) replayed"
+            if name.hasPrefix("micro-mixed-page") {
+                // docs/live.md, "Known differences": the replay scans the entering block's codeVersion; a
+                // block definition reused after stores to data elsewhere on its page names an older version,
+                // so a few scans decode an older counter value (trap counts are not affected).
+                withKnownIssue(message) { #expect(live.scanned == replayed.scanned, message) }
+            } else {
+                #expect(live.scanned == replayed.scanned, message)
+            }
+        }
+    }
+}
