@@ -18,12 +18,16 @@ let package = Package(
         // System libraries from Debian (.ci/run installs the -dev packages).
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZydis", providers: [.apt(["libzydis-dev"])]),
+        // LZ4 for the fast form of a recording (2x zstd's fastest level on the plugin's stream).
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CElf", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
         // SQLite's defensive switches (sqlite3_db_config is variadic, so Swift needs a C wrapper).
         .systemLibrary(name: "CSQLiteHardening", providers: [.apt(["libsqlite3-dev"])]),
 
+        // The plugin's wire protocol and ring layout: one C header shared by the plugin and the recorder.
+        .target(name: "PlexLabWire"),
         // The recording engine's plugin (C, QEMU plugin API v1 as shipped with QEMU 7.2).
-        .target(name: "QEMUPlugin", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "QEMUPlugin", dependencies: ["PlexLabWire"], cSettings: [.unsafeFlags(["-O2"])]),
 
         // x86 decoding over Zydis: exit kinds, static targets, sensitive instructions, the page scan.
         .target(name: "X86Decode", dependencies: ["CZydis", "TraceModel"]),
@@ -32,12 +36,12 @@ let package = Package(
         // The block-stream codec: a successor predictor plus an entropy coder (bits per executed block).
         .target(name: "BlockCodec", dependencies: ["TraceModel"]),
         // The trace file: schema, chunked streams, streaming writer and reader.
-        .target(name: "TraceStore", dependencies: ["TraceModel", "BlockCodec", "CZstd", "CSQLiteHardening",
+        .target(name: "TraceStore", dependencies: ["TraceModel", "BlockCodec", "CZstd", "CLZ4", "CSQLiteHardening",
                                                    .product(name: "GRDB", package: "GRDB.swift")]),
         // Turns code bytes plus executed block starts into block definitions and a trace.
         .target(name: "TraceBuilder", dependencies: ["TraceStore", "X86Decode"]),
         // `plexlab record`: runs programs under qemu-user with the plugin.
-        .target(name: "Recorder", dependencies: ["TraceBuilder", "TraceStore", "X86Decode"]),
+        .target(name: "Recorder", dependencies: ["PlexLabWire", "TraceBuilder", "TraceStore", "X86Decode"]),
         // `plexlab import`: the documented JSON Lines trace format.
         .target(name: "TraceImport", dependencies: ["TraceBuilder", "TraceStore", "X86Decode"]),
         // Cycle costs per event: built-in and user profiles.

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Recording benchmark: wall and CPU time of each workload natively, under plain qemu-x86_64 (no plugin) and
-# under `plexlab record`, side by side in one run (best of RUNS each), and the bits per executed block of
-# each trace (`plexlab info --json`), written to Reports/record-bench.md next to the issue's reference sizes.
+# Recording benchmark: wall time of each workload under plain qemu-x86_64 (no plugin), under the floor plugin
+# (scripts/floor-plugin), under `plexlab record --no-follow --no-pack` (the guest run), `plexlab pack`, `plexlab record`
+# (record + pack) and `record --no-pack --data-pages`, in interleaved rounds (medians of per-round ratios), and
+# the bits per executed block of each packed trace, written to Reports/record-bench.md.
 #
 #   scripts/bench-record.sh [WORKDIR]          (default WORKDIR /tmp/plexlab-record-bench)
 #
-# Environment: RUNS (default 3); PLEXLAB_BEFORE=/path/to/an/older/plexlab adds its `record` as a column
-# (same plugin), for before/after comparisons. Needs no stdin or terminal (CI=true is fine).
+# Environment: RUNS (default 3 rounds). Needs gcc (the floor plugin), no stdin or terminal (CI=true is fine).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-/tmp/plexlab-record-bench}
 runs=${RUNS:-3}
 export LC_ALL=C TZ=UTC
 mkdir -p "$work"
-for tool in qemu-x86_64 python3 sqlite3 gzip; do
+for tool in qemu-x86_64 python3 sqlite3 gzip gcc; do
     command -v "$tool" > /dev/null || { echo "bench-record.sh: $tool is missing (scripts/install-deps.sh)" >&2; exit 2; }
 done
 
@@ -23,63 +23,69 @@ swift build -c release --product plexlab 2>&1 | tail -1 >&2
 bin=$(swift build -c release --show-bin-path)
 plexlab="$bin/plexlab"
 export PLEXLAB_QEMU_PLUGIN="$bin/libPlexLabQEMUPlugin.so"
-before=${PLEXLAB_BEFORE:-}
 
 # Inputs, generated deterministically, and the workloads.
 source "$root/scripts/record-workloads.sh"
 record_workloads_prepare "$work"
 names=("${RECORD_WORKLOADS[@]}")
 
+# wall CMD... -> "wall cpu" of one run (seconds; CPU = user + system of children)
+wall() {
+    local t
+    t=$( { TIMEFORMAT='%R %U %S'; time "$@" > /dev/null 2>&1 < /dev/null; } 2>&1 | tail -1)
+    read -r w user sys <<< "$t"
+    echo "$w $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.4f", v[(NR + 1) / 2]; else printf "%.4f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+med2() { printf '%s\n' "$@" | median | awk '{ printf "%.2f", $1 }'; }
+
+# The floor (issue 20): a plugin whose per-TB callback only stores the TB id into a ring in memory.
+floor="$work/floor-plugin.so"
+gcc -O2 -shared -fPIC -I "$root/Sources/QEMUPlugin/include" -o "$floor" "$root/scripts/floor-plugin/floor-plugin.c"
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=""
 size_rows=""
-floor_rows=""
 bits_all=()
-ratios_plain=()
+guest_all=()
 for name in "${names[@]}"; do
     workload_argv "$name"
     echo "measuring $name: ${argv[*]}" >&2
-    read -r n_wall n_cpu <<< "$(best_of "$runs" "${argv[@]}")"
-    read -r q_wall q_cpu <<< "$(best_of "$runs" qemu-x86_64 "${argv[@]}")"
-    # The plugin alone, its output discarded: the floor for `record`, whatever the recorder does.
-    read -r p_wall p_cpu <<< "$(best_of "$runs" bash -c 'exec 5> /dev/null; exec "$@"' _ \
-        qemu-x86_64 -plugin "$PLEXLAB_QEMU_PLUGIN,fd=5" "${argv[@]}")"
     trace="$work/$name.plextrace"
-    read -r r_wall r_cpu <<< "$(best_of "$runs" "$plexlab" record --out "$trace" --force -- "${argv[@]}")"
-    before_cells=""
-    if [ -n "$before" ]; then
-        read -r b_wall b_cpu <<< "$(best_of "$runs" "$before" record --out "$work/$name.before.plextrace" --force -- "${argv[@]}")"
-        before_cells=" $b_wall / $b_cpu | $(ratio "$b_wall" "$q_wall") |"
-    fi
-    info=$("$plexlab" info --json "$trace")
-    read -r blocks bits fbytes <<< "$(echo "$info" | python3 -c '
+    dtrace="$work/$name.data.plextrace"
+    # Interleaved rounds: each round runs every configuration once, and every ratio is taken within its
+    # round (the machine is shared: neighbours slow all of a round's runs together).
+    q_all=() f_all=() g_all=() r_all=() d_all=() rf=() rg=() rr=() rd=() pk=()
+    for ((i = 0; i < runs; i++)); do
+        read -r q _ <<< "$(wall qemu-x86_64 "${argv[@]}")"
+        read -r f _ <<< "$(wall qemu-x86_64 -plugin "$floor" "${argv[@]}")"
+        read -r g _ <<< "$(wall "$plexlab" record --no-follow --no-pack --out "$trace" --force -- "${argv[@]}")"
+        read -r p _ <<< "$(wall "$plexlab" pack "$trace")"
+        read -r r _ <<< "$(wall "$plexlab" record --no-follow --out "$trace" --force -- "${argv[@]}")"
+        read -r d _ <<< "$(wall "$plexlab" record --no-follow --no-pack --data-pages --out "$dtrace" --force -- "${argv[@]}")"
+        q_all+=("$q"); f_all+=("$f"); g_all+=("$g"); r_all+=("$r"); d_all+=("$d"); pk+=("$p")
+        rf+=("$(ratio "$f" "$q")"); rg+=("$(ratio "$g" "$q")"); rr+=("$(ratio "$r" "$q")"); rd+=("$(ratio "$d" "$q")")
+    done
+    "$plexlab" pack "$dtrace" > /dev/null 2>&1
+    read -r blocks bits fbytes <<< "$("$plexlab" info --json "$trace" | python3 -c '
 import json, sys
 s = json.load(sys.stdin)["summary"]
 print(s["blocksExecuted"], "%.4f" % s["bitsPerExecutedBlock"], s["fileBytes"])')"
-    rp=$(ratio "$r_wall" "$q_wall")
-    ratios_plain+=("$rp")
+    read -r dbits dbytes <<< "$("$plexlab" info --json "$dtrace" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["summary"]
+print("%.3f" % (8.0 * s["fileBytes"] / max(1, s["blocksExecuted"])), s["fileBytes"])')"
+    gm=$(med2 "${rg[@]}")
+    guest_all+=("$gm")
     bits_all+=("$bits")
-    rows+="| $name | $n_wall / $n_cpu | $q_wall / $q_cpu | $p_wall / $p_cpu | $(ratio "$p_wall" "$q_wall") | $r_wall / $r_cpu | **$rp** | $(ratio "$r_cpu" "$q_cpu") | $(ratio "$r_wall" "$n_wall") |$before_cells"$'\n'
-    size_rows+="| $name | $blocks | **$bits** | $fbytes |"$'\n'
-    # The recorder's own threads (reader, encoder) against the time the target leaves them, if QEMU with
-    # the plugin had one core to itself and the recorder the other.
-    floor_rows+=$(awk -v name="$name" -v q="$q_cpu" -v p="$p_cpu" -v r="$r_cpu" 'BEGIN {
-        budget = 2 * q; own = r - p; share = budget > 0 ? own / budget : 0
-        printf "| %s | %.3f | %.3f | %.3f | %.3f | %.2f | %s |\n", name, q, budget, p, own, share,
-               (p <= budget && own <= budget) ? "yes" : "no" }')$'\n'
+    rows+="| $name | $(med2 "${q_all[@]}") | $(med2 "${f_all[@]}") | $(med2 "${rf[@]}") | $(med2 "${g_all[@]}") | **$gm** | $(med2 "${pk[@]}") | $(med2 "${r_all[@]}") | **$(med2 "${rr[@]}")** | $(med2 "${d_all[@]}") | **$(med2 "${rd[@]}")** |"$'\n'
+    size_rows+="| $name | $blocks | **$bits** | $fbytes | **$dbits** | $dbytes |"$'\n'
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 bits_median=$(printf '%s\n' "${bits_all[@]}" | median)
-ratio_median=$(printf '%s\n' "${ratios_plain[@]}" | median)
+ratio_median=$(printf '%s\n' "${guest_all[@]}" | median)
 
-before_head="" before_rule=""
-if [ -n "$before" ]; then
-    before_head=" before: record wall / CPU | before: record / plain |"
-    before_rule=" --- | --- |"
-fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 mkdir -p "$root/Reports"
 report="$root/Reports/record-bench.md"
@@ -91,45 +97,39 @@ cat > "$report" <<EOF
 
 Written by \`scripts/bench-record.sh\` on $(date -u +%Y-%m-%dT%H:%MZ) at commit $(git -C "$root" rev-parse --short HEAD),
 release build. Machine: $(nproc) cores ($cpu), $(uname -sr); load average $load_before before the run and
-$load_after after it (the machine is shared: wall times vary by up to 2x between identical runs; CPU times are
-steadier). Each figure is the best of $runs runs; "wall / CPU" in seconds, CPU = user + system of every process
-(for \`plexlab record\` both QEMU and the recorder). "plain" is the same command under \`qemu-x86_64\` without a
-plugin. Target (issue 3): record / plain wall at most 2.
+$load_after after it (the machine is shared: wall times vary by up to 2x between identical runs). $runs interleaved
+rounds per workload; each round runs every column once, each ratio is taken within its round against that
+round's plain run, and the table shows medians (seconds of wall time, ratios to plain qemu-user).
 
-| workload | native wall / CPU | plain qemu wall / CPU | qemu + plugin, output discarded | plugin / plain (wall) | \`plexlab record\` wall / CPU | record / plain (wall) | record / plain (CPU) | record / native (wall) |$before_head
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |$before_rule
+- **plain**: the command under \`qemu-x86_64\` without a plugin.
+- **floor**: \`qemu-x86_64 -plugin floor-plugin.so\` (scripts/floor-plugin): a per-TB callback that stores the TB's
+  id into a ring in memory and nothing else: the least any per-TB recorder costs under QEMU 7.2's plugin API.
+- **guest run**: \`plexlab record --no-pack\`: the guest under the plugin while the recorder stores the plugin's
+  stream in the trace's fast form, until the fast form is whole (docs/recorder.md, "Record, then pack").
+  Target (issue 20): at most 2x plain.
+- **pack**: \`plexlab pack\` of that fast form (decoding blocks, the dense codec).
+- **record + pack**: \`plexlab record --no-follow\` (one process, recorded then packed when the guest has exited).
+- **data pages**: \`plexlab record --no-pack --data-pages\`. Target: at most 3x plain.
+
+| workload | plain | floor | floor / plain | guest run | guest run / plain | pack | record + pack | record + pack / plain | data pages | data pages / plain |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 $rows
-Median record / plain (wall): **$ratio_median**.
+Median guest run / plain: **$ratio_median**.
 
-Can 2x be met at all on this machine? "recorder CPU" is \`plexlab record\`'s CPU minus that of QEMU with the
-plugin alone: what the recorder's reader and encoder threads spend. With QEMU on one core and the recorder on
-the other, perfectly overlapped, both must fit in twice the plain run (its CPU time, which neighbours on the
-machine disturb less than its wall time):
+## Trace size (packed)
 
-| workload | plain CPU | 2x plain | QEMU + plugin CPU | recorder CPU | recorder CPU / 2x plain | fits |
-| --- | ---: | ---: | ---: | ---: | ---: | --- |
-$floor_rows
-## Trace size
+Bits per executed block = 8 × stored block-stream bytes / executed blocks of the packed trace (\`plexlab info
+--json\`). Target: at most 0.1, median over the workloads, none above 0.15. With data pages: 8 × the whole
+packed file / executed blocks (target: at most 1).
 
-Bits per executed block = 8 × stored block-stream bytes / executed blocks (\`plexlab info --json\`). Target:
-at most 0.1, median over the workloads.
-
-| workload | executed blocks | bits / block | file bytes |
-| --- | --- | --- | --- |
+| workload | executed blocks | bits / block | file bytes | with data pages: bits / block (whole file) | file bytes |
+| --- | --- | --- | --- | --- | --- |
 $size_rows
 Median: **$bits_median** bits per executed block.
-
-Reference figures from issue 3 (same machine kind; python3 startup / gzip of random data):
-
-| method | python3 startup | gzip random |
-| --- | --- | --- |
-| QEMU block ids as u32 + zstd -3 | 0.39 | 0.83 |
-| last-successor miss stream + zstd -3 | 0.36 | 0.55 |
-| that miss stream + xz -9 | 0.16 | 0.19 |
 
 Workloads: \`python3 -c 'print(42)'\`; \`python3 -c 'for i in range(300000): x = [i]'\`; \`sqlite3\` on a generated
 50000-row table (\`select y, count(*), sum(x), max(z) from t group by y order by 2 desc limit 3\`); \`gzip -c\` of
 2 MiB of seeded random bytes. Inputs are generated in $work.
 EOF
 if [ -n "$notes" ]; then printf '\n%s\n' "$notes" >> "$report"; fi
-echo "wrote Reports/record-bench.md (median record/plain $ratio_median, median bits/block $bits_median)" >&2
+echo "wrote Reports/record-bench.md (median guest run/plain $ratio_median, median bits/block $bits_median)" >&2

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything PlexLab needs on a fresh Debian 12 machine (Swift itself comes with the machine).
 set -euo pipefail
-packages=(libsqlite3-dev libzstd-dev libzydis-dev libelf-dev qemu-user gcc gcc-multilib binutils
+packages=(libsqlite3-dev libzstd-dev liblz4-dev libzydis-dev libelf-dev qemu-user gcc gcc-multilib binutils
           sqlite3 python3 gzip xz-utils bzip2 lua5.4 grep coreutils make)
 missing=()
 for p in "${packages[@]}"; do

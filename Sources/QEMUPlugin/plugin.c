@@ -1,10 +1,13 @@
 /*
  * PlexLab's QEMU TCG plugin (QEMU 7.2, plugin API v1, user mode). It reports translations, code pages,
  * executed TBs per guest thread, code writes, syscalls, optional data-page touches and module mappings
- * to the recorder through a pipe, in the protocol of include/plexlab_plugin.h.
+ * to the recorder through a shared-memory ring (or a pipe), in the protocol of plexlab_plugin.h (PlexLabWire).
  *
- * Arguments (-plugin libPlexLabQEMUPlugin.so,fd=N[,max-insns=N][,errfd=N][,skip-insns=N][,data-pages=on]):
- *   fd          the pipe's write end, inherited from the recorder (moved to a high number at install)
+ * Arguments (-plugin libPlexLabQEMUPlugin.so,fd=N[,ring=N][,max-insns=N][,errfd=N][,skip-insns=N][,data-pages=on]):
+ *   fd          the pipe's write end, inherited from the recorder (moved to a high number at install); with
+ *               ring= it carries no data: its end tells the recorder that the process is gone
+ *   ring        a shared memory file laid out as plexlab_plugin.h's ring: the stream goes there, with no
+ *               system call unless the ring is full
  *   max-insns   stop after this many recorded instructions: flush, send END and exit the guest (status 0)
  *   skip-insns  send no executed TBs (nor side events) before this many instructions; translations and
  *               page captures are still sent, so the first recorded TB can be decoded
@@ -31,13 +34,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "include/qemu_plugin_api.h"
-#include "include/plexlab_plugin.h"
+#include "plexlab_plugin.h"
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
@@ -80,6 +86,7 @@ struct vcpu {
     uint32_t sent;      /* words of buf already sent by a signal-time flush (under S.lock) */
     uint32_t thread;    /* PlexLab thread id: serial of vCPU creation (QEMU reuses vCPU indices) */
     uint32_t ntouch;
+    uint32_t last_touch; /* the touch slot the last access hit */
     uint32_t recording; /* past skip-insns */
     uint64_t insns;     /* instructions of recorded TBs */
     struct vcpu *next_free; /* on S.free_vcpus: an exited thread's, for the next new thread */
@@ -98,6 +105,9 @@ struct mapping {
 static struct {
     pthread_mutex_t lock; /* pipe writes, translation bookkeeping, vCPU creation */
     int fd;
+    struct plexlab_ring_header *ring; /* the shared-memory ring, or NULL: the stream goes into fd */
+    uint8_t *ring_data;
+    uint64_t ring_mask;
     int saved_stderr; /* the real stderr while errfd stands in for it, else -1 */
     int disabled;  /* forked child or broken pipe: write nothing */
     int finished;  /* END sent */
@@ -146,8 +156,59 @@ static void restore_stderr(void)
 
 /* ---- output ---- */
 
+/* Whether the recorder is gone: the read end of the pipe was closed (a write would fail). */
+static int recorder_gone(void)
+{
+    struct pollfd p = { .fd = S.fd, .events = 0 };
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP | POLLNVAL));
+}
+
+static void write_all(const struct iovec *iov, int n);
+
+/* Copies bytes into the ring and publishes them. Caller holds S.lock (or is the signal-time flusher that
+   took it). Waits only while the ring is full; async-signal-safe. */
+static void ring_write(const uint8_t *bytes, size_t n)
+{
+    struct plexlab_ring_header *ring = S.ring;
+    uint64_t capacity = S.ring_mask + 1;
+    uint64_t head = ring->head; /* only this side writes it */
+    unsigned waits = 0;
+    while (n > 0 && !S.disabled) {
+        uint64_t room = capacity - (head - plexlab_ring_load_tail(ring));
+        if (room == 0) {
+            /* Full: the recorder is behind. Check now and then that it still exists; if it is gone, the rest
+               goes to the pipe, which fails as it did without a ring (SIGPIPE to the guest, or EPIPE and
+               nothing more is recorded), so a guest never runs on unseen for long after its recorder died. */
+            if ((++waits & 255) == 0 && recorder_gone()) {
+                S.ring = NULL;
+                struct iovec rest = { (void *)bytes, n };
+                write_all(&rest, 1);
+                return;
+            }
+            struct timespec pause = { 0, 20000 };
+            nanosleep(&pause, NULL);
+            continue;
+        }
+        uint64_t at = head & S.ring_mask;
+        size_t piece = n;
+        if (piece > room) piece = (size_t)room;
+        if (piece > capacity - at) piece = (size_t)(capacity - at);
+        memcpy(S.ring_data + at, bytes, piece);
+        head += piece;
+        plexlab_ring_store_head(ring, head);
+        bytes += piece;
+        n -= piece;
+    }
+}
+
 static void write_all(const struct iovec *iov, int n)
 {
+    if (S.ring) {
+        int i = 0;
+        for (; i < n && S.ring; i++) ring_write(iov[i].iov_base, iov[i].iov_len);
+        if (i < n && !S.ring) write_all(iov + i, n - i); /* the recorder went away: the pipe says so */
+        return;
+    }
     struct iovec v[6];
     memcpy(v, iov, sizeof(v[0]) * n);
     int i = 0;
@@ -236,7 +297,7 @@ static void flush_for_signal(void)
     pthread_mutex_unlock(&S.lock);
 }
 
-static void flush_vcpu(struct vcpu *v)
+static __attribute__((noinline)) void flush_vcpu(struct vcpu *v)
 {
     pthread_mutex_lock(&S.lock);
     flush_locked(v);
@@ -272,8 +333,9 @@ static void finish_locked(uint32_t reason)
    handler; initial-exec so that reading it from a signal handler never allocates. */
 static __thread struct vcpu *tls_vcpu __attribute__((tls_model("initial-exec")));
 
-/* Runs on the vCPU's own thread (lazily, from its first callback). */
-static struct vcpu *vcpu_create(unsigned int index)
+/* Runs on the vCPU's own thread (lazily, from its first callback); out of line, so that the exec
+   callback's fast path stays a leaf without register saves. */
+static __attribute__((noinline)) struct vcpu *vcpu_create(unsigned int index)
 {
     if (index >= MAX_VCPUS) return NULL;
     pthread_mutex_lock(&S.lock);
@@ -502,14 +564,15 @@ static inline uint32_t room(struct vcpu *v, uint32_t words)
     return v->n;
 }
 
-/* The common case (no limits, no data pages): one u32 per executed TB, nothing else. */
+/* The common case (no limits, no data pages): one u32 per executed TB, nothing else. The TB id is the
+   callback's data itself (no load through a pointer), and every slow path is a call out of line, so this
+   compiles to a handful of instructions without a stack frame: the floor plugin's cost plus one bounds test. */
 static void on_tb_exec(unsigned int index, void *udata)
 {
-    const struct tb_info *tb = udata;
     struct vcpu *v = vcpu_of(index);
     if (unlikely(!v)) return;
     uint32_t n = v->n;
-    v->buf[n++] = tb->id;
+    v->buf[n++] = (uint32_t)(uintptr_t)udata;
     publish(v, n);
     if (unlikely(n > BUF_WORDS - MAX_EVENT_WORDS)) flush_vcpu(v);
 }
@@ -615,16 +678,22 @@ static void wrap_signal_handlers(void)
     }
 }
 
-static void on_access(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
+/* One load or store of the TB executing: counted on its page's DATA event of this execution. Most accesses hit
+   the page of the previous one, which is tested first. */
+static inline void note_access(unsigned int index, uint64_t vaddr, int store)
 {
-    (void)udata;
-    int store = qemu_plugin_mem_is_store(info);
     struct vcpu *v = vcpu_of(index);
     if (unlikely(!v) || !v->recording) return;
     uint64_t page = vaddr & PAGE_MASK;
+    uint32_t last = v->last_touch;
+    if (likely(last < v->ntouch && v->touch[last].page == page)) {
+        v->buf[v->touch[last].pos + 3 + store]++;
+        return;
+    }
     for (uint32_t i = 0; i < v->ntouch; i++) {
         if (v->touch[i].page == page) {
-            v->buf[v->touch[i].pos + (store ? 4 : 3)]++;
+            v->buf[v->touch[i].pos + 3 + store]++;
+            v->last_touch = i;
             return;
         }
     }
@@ -638,9 +707,18 @@ static void on_access(unsigned int index, qemu_plugin_meminfo_t info, uint64_t v
     if (v->ntouch < TOUCH_SLOTS) {
         v->touch[v->ntouch].page = page;
         v->touch[v->ntouch].pos = n;
+        v->last_touch = v->ntouch;
         v->ntouch++;
     }
     publish(v, n + 5);
+}
+
+/* One callback for loads and stores: QEMU 7.2 calls a callback registered for stores only on loads too
+   (measured: a store-only callback counted every return's stack read as a write), so it asks which. */
+static void on_access(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
+{
+    (void)udata;
+    note_access(index, vaddr, qemu_plugin_mem_is_store(info) ? 1 : 0);
 }
 
 /* ---- process tree (docs/recorder.md, "Process trees") ----
@@ -892,7 +970,8 @@ static int follow_setup(int argc, char **argv)
     if (!S.plugin_spec) return 0;
     strcpy(S.plugin_spec, self.dli_fname);
     for (int i = 0; i < argc; i++) {
-        if (strncmp(argv[i], "fd=", 3) == 0 || strncmp(argv[i], "errfd=", 6) == 0) continue;
+        if (strncmp(argv[i], "fd=", 3) == 0 || strncmp(argv[i], "errfd=", 6) == 0 || strncmp(argv[i], "ring=", 5) == 0)
+            continue;
         strcat(S.plugin_spec, ",");
         strcat(S.plugin_spec, argv[i]);
     }
@@ -979,8 +1058,10 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         return;
     }
 
-    qemu_plugin_register_vcpu_tb_exec_cb(tb, S.counting ? on_tb_exec_counting : on_tb_exec,
-                                         QEMU_PLUGIN_CB_NO_REGS, info);
+    if (S.counting)
+        qemu_plugin_register_vcpu_tb_exec_cb(tb, on_tb_exec_counting, QEMU_PLUGIN_CB_NO_REGS, info);
+    else
+        qemu_plugin_register_vcpu_tb_exec_cb(tb, on_tb_exec, QEMU_PLUGIN_CB_NO_REGS, (void *)(uintptr_t)info->id);
     if (S.data_pages) {
         for (size_t i = 0; i < n; i++)
             qemu_plugin_register_vcpu_mem_cb(qemu_plugin_tb_get_insn(tb, i), on_access, QEMU_PLUGIN_CB_NO_REGS,
@@ -1010,6 +1091,7 @@ static void after_fork_child(void)
     pthread_mutex_unlock(&S.lock);
     if (S.fd >= 0) close(S.fd);
     S.fd = -1;
+    S.ring = NULL; /* the mapping is shared with the parent: never written from here */
     if (S.sock_path && !S.disabled && !S.finished) start_forked_child();
     else S.disabled = 1;
 }
@@ -1026,7 +1108,7 @@ static int parse_u64(const char *text, uint64_t *out)
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv)
 {
-    uint64_t fd = (uint64_t)-1, errfd = (uint64_t)-1;
+    uint64_t fd = (uint64_t)-1, errfd = (uint64_t)-1, ringfd = (uint64_t)-1;
     int fd_given = 0;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
@@ -1038,6 +1120,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
         if (klen == 2 && strncmp(arg, "fd", 2) == 0) {
             if (!parse_u64(value, &fd)) goto bad;
             fd_given = 1;
+        } else if (klen == 4 && strncmp(arg, "ring", 4) == 0) {
+            if (!parse_u64(value, &ringfd)) goto bad;
         } else if (klen == 5 && strncmp(arg, "errfd", 5) == 0) {
             if (!parse_u64(value, &errfd)) goto bad;
         } else if (klen == 9 && strncmp(arg, "max-insns", 9) == 0) {
@@ -1078,6 +1162,23 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     } else {
         S.fd = (int)fd;
         fcntl(S.fd, F_SETFD, FD_CLOEXEC);
+    }
+    if (ringfd != (uint64_t)-1) {
+        struct plexlab_ring_header header;
+        void *map = MAP_FAILED;
+        if (pread((int)ringfd, &header, sizeof(header), 0) == (ssize_t)sizeof(header) &&
+            header.magic == PLEXLAB_RING_MAGIC && header.version == PLEXLAB_RING_VERSION &&
+            header.capacity >= 4096 && (header.capacity & (header.capacity - 1)) == 0)
+            map = mmap(NULL, PLEXLAB_RING_HEADER_SIZE + header.capacity, PROT_READ | PROT_WRITE, MAP_SHARED,
+                       (int)ringfd, 0);
+        close((int)ringfd);
+        if (map == MAP_FAILED) {
+            fprintf(stderr, "plexlab plugin: ring=%llu is not a PlexLab ring\n", (unsigned long long)ringfd);
+            return -1;
+        }
+        S.ring = map;
+        S.ring_data = (uint8_t *)map + PLEXLAB_RING_HEADER_SIZE;
+        S.ring_mask = header.capacity - 1;
     }
     if (errfd != (uint64_t)-1 && fcntl((int)errfd, F_GETFD) >= 0) {
         S.saved_stderr = fcntl(2, F_DUPFD_CLOEXEC, HIGH_FD + 1);

@@ -1,34 +1,36 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import PlexLabWire
 import TraceModel
 
-/// The constants of Sources/QEMUPlugin/include/plexlab_plugin.h (the writing side); keep them in step.
+/// The wire constants, from their one definition: plexlab_plugin.h (the PlexLabWire C module), which the
+/// plugin compiles against too.
 enum PluginWire {
-    static let protocolVersion: UInt32 = 2
+    static let protocolVersion = UInt32(PLEXLAB_PROTOCOL_VERSION)
     static let headerSize = 8
     /// Larger records are refused as corruption (the plugin's largest is a TB: under 70 KiB).
-    static let maxPayload = 1 << 22
+    static let maxPayload = Int(PLEXLAB_MAX_PAYLOAD)
 
-    static let hello: UInt32 = 1
-    static let translation: UInt32 = 2
-    static let page: UInt32 = 3
-    static let events: UInt32 = 4
-    static let module: UInt32 = 5
-    static let threadEnd: UInt32 = 6
-    static let end: UInt32 = 7
-    static let process: UInt32 = 8
-    static let fork: UInt32 = 9
-    static let exec: UInt32 = 10
-    static let exit: UInt32 = 11
+    static let hello = PLEXLAB_REC_HELLO.rawValue
+    static let translation = PLEXLAB_REC_TB.rawValue
+    static let page = PLEXLAB_REC_PAGE.rawValue
+    static let events = PLEXLAB_REC_EVENTS.rawValue
+    static let module = PLEXLAB_REC_MODULE.rawValue
+    static let threadEnd = PLEXLAB_REC_THREAD_END.rawValue
+    static let end = PLEXLAB_REC_END.rawValue
+    static let process = PLEXLAB_REC_PROCESS.rawValue
+    static let fork = PLEXLAB_REC_FORK.rawValue
+    static let exec = PLEXLAB_REC_EXEC.rawValue
+    static let exit = PLEXLAB_REC_EXIT.rawValue
 
-    static let flagDataPages: UInt32 = 1
-    static let endMaxInstructions: UInt32 = 1
+    static let flagDataPages = PLEXLAB_FLAG_DATA_PAGES.rawValue
+    static let endMaxInstructions = PLEXLAB_END_MAX_INSNS.rawValue
 
-    static let firstMarker: UInt32 = 0xFFFF_FF00
-    static let codeWrite: UInt32 = 0xFFFF_FFF1
-    static let syscall: UInt32 = 0xFFFF_FFF2
-    static let dataTouch: UInt32 = 0xFFFF_FFF3
+    static let firstMarker: UInt32 = PLEXLAB_EV_FIRST_MARKER
+    static let codeWrite: UInt32 = PLEXLAB_EV_CODE_WRITE
+    static let syscall: UInt32 = PLEXLAB_EV_SYSCALL
+    static let dataTouch: UInt32 = PLEXLAB_EV_DATA
 }
 
 /// One record from the plugin. Buffers borrow the reader's memory: valid only during the callback.
@@ -186,40 +188,39 @@ enum PluginProtocol {
     }
 }
 
-/// Reads records from the pipe until end of file (or until the callback says stop).
-final class PluginStreamReader {
-    private let fd: Int32
-    private let capacity = 4 << 20
+/// Turns pieces of the plugin's stream, cut anywhere, into records (the pack reads the fast form's
+/// segments through it).
+final class PluginStreamParser {
+    /// Larger than the largest record the protocol allows.
+    private let capacity = PluginWire.maxPayload + (1 << 20)
     private let buffer: UnsafeMutableRawPointer
     private var filled = 0
-    /// Bytes received so far.
-    private(set) var bytesRead: UInt64 = 0
 
-    init(fd: Int32) {
-        self.fd = fd
+    init() {
         buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
     }
 
     deinit { buffer.deallocate() }
 
-    /// Calls `body` for every record; returns at end of file or when `body` returns false. Throws on a
-    /// malformed stream; a partial record at end of file is reported as `truncatedTail`.
-    func run(_ body: (PluginRecord) throws -> Bool) throws -> (stopped: Bool, truncatedTail: Int) {
-        while true {
-            let n = read(fd, buffer + filled, capacity - filled)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw RecorderError.protocolError(detail: "reading the plugin pipe failed (errno \(errno))")
-            }
-            if n == 0 { return (false, filled) }
+    /// Bytes of a record not complete yet (at the end of the stream: a truncated tail).
+    var pending: Int { filled }
+
+    /// Calls `body` for every record the bytes complete; returns true when `body` said stop. Throws on a
+    /// malformed stream.
+    func feed(_ bytes: UnsafeRawBufferPointer, _ body: (PluginRecord) throws -> Bool) throws -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(capacity - filled, bytes.count - offset)
+            (buffer + filled).copyMemory(from: bytes.baseAddress! + offset, byteCount: n)
             filled += n
-            bytesRead += UInt64(n)
+            offset += n
             let (consumed, stopped) = try PluginProtocol.parse(UnsafeRawBufferPointer(start: buffer, count: filled), body)
-            if stopped { return (true, 0) }
             if consumed > 0 {
                 memmove(buffer, buffer + consumed, filled - consumed)
                 filled -= consumed
             }
+            if stopped { return true }
         }
+        return false
     }
 }

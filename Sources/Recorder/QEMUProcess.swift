@@ -15,14 +15,21 @@ final class QEMUProcess {
     static let childPipeFD: Int32 = 3
     /// The descriptor of the loader-message pipe in the child (the plugin puts it on stderr, then back).
     static let childErrFD: Int32 = 4
+    /// The descriptor of the shared-memory ring in the child (the plugin maps it and closes it).
+    static let childRingFD: Int32 = 5
+    /// The ring the plugin writes into (the pipe then only tells when the process is gone), or nil: the
+    /// stream comes through the pipe (process trees: ProcessTree reads every process's pipe).
+    let ring: PluginRing?
 
     /// Starts `qemu -plugin PLUGIN,fd=3[,...] PROGRAM ARGS` with default signal dispositions and mask.
     /// `argv0` is the guest's argv[0] when it is not `program` (QEMU's -0); `workingDirectory` is the guest's.
     init(qemu: String, plugin: String, pluginArguments: [String], program: String, argv0: String? = nil,
-         arguments: [String], workingDirectory: String? = nil) throws {
+         arguments: [String], workingDirectory: String? = nil, ring useRing: Bool = false) throws {
         guard !plugin.contains(",") else {
             throw RecorderError.spawnFailed(detail: "the plugin path \(plugin) contains a comma, which -plugin cannot take")
         }
+        let ring = useRing ? try PluginRing() : nil
+        self.ring = ring
         var fds: [Int32] = [0, 0]
         guard Glibc.pipe(&fds) == 0 else {
             throw RecorderError.spawnFailed(detail: "pipe: \(String(cString: strerror(errno)))")
@@ -45,19 +52,23 @@ final class QEMUProcess {
         _ = fcntl(errRead, F_SETFL, O_NONBLOCK)
         _ = fcntl(errWrite, F_SETFL, O_NONBLOCK)
 
-        let pluginOption = ([plugin, "fd=\(Self.childPipeFD)", "errfd=\(Self.childErrFD)"] + pluginArguments)
+        let pluginOption = ([plugin, "fd=\(Self.childPipeFD)"] + (ring == nil ? [] : ["ring=\(Self.childRingFD)"])
+                            + ["errfd=\(Self.childErrFD)"]
+                             + pluginArguments)
             .joined(separator: ",")
         let argv = [qemu, "-plugin", pluginOption] + (argv0.map { ["-0", $0] } ?? []) + [program] + arguments
         let child: pid_t
         do {
-            child = try ChildProcess.spawn(qemu, argv, redirect: [(fds[1], Self.childPipeFD), (errWrite, Self.childErrFD)],
-                                       workingDirectory: workingDirectory)
+            child = try ChildProcess.spawn(qemu, argv, redirect: [(fds[1], Self.childPipeFD), (errWrite, Self.childErrFD)]
+                                                               + (ring.map { [($0.descriptor, Self.childRingFD)] } ?? []),
+                                           workingDirectory: workingDirectory)
         } catch {
             close(fds[1]); close(fds[0]); close(errWrite); close(errRead)
             throw RecorderError.spawnFailed(detail: "\(qemu): \(error)")
         }
         close(fds[1])
         close(errWrite)
+        ring?.closeDescriptor()
         pid = child
         pipe = fds[0]
         loaderMessages = errRead

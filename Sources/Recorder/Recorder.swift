@@ -22,6 +22,8 @@ public struct RecordOptions: Sendable {
     public var chunkBlocks: Int?
     /// How chunks store block ids (docs/trace-format.md): size against coding and replay speed.
     public var blockCodec: BlockStreamCodec
+    /// Without following: pack the fast form when the guest has exited (false: `--no-pack`, `plexlab pack` later).
+    public var pack: Bool
     /// Where PATH, PLEXLAB_QEMU_PLUGIN and the guest's environment come from.
     public var environment: [String: String]
     /// The guest's working directory (a relative program path is found there); nil: the recorder's own.
@@ -37,10 +39,11 @@ public struct RecordOptions: Sendable {
 
     public init(output: String, overwrite: Bool = false, maxInstructions: UInt64? = nil,
                 skipInstructions: UInt64? = nil, dataPages: Bool = false, chunkBlocks: Int? = nil,
-                blockCodec: BlockStreamCodec = .writerDefault,
+                blockCodec: BlockStreamCodec = .writerDefault, pack: Bool = true,
                 environment: [String: String] = ProcessInfo.processInfo.environment,
                 followProcesses: Bool = true, maxProcesses: Int = RecordOptions.defaultMaxProcesses,
                 workingDirectory: String? = nil) {
+        self.pack = pack
         self.output = output
         self.overwrite = overwrite
         self.maxInstructions = maxInstructions
@@ -87,6 +90,10 @@ public struct RecordResult: Sendable {
     public var seconds: Double
     /// Every recorded process, in order of appearance (one without following).
     public var processes: [TraceProcess]
+    /// From QEMU's start to its end, the fast form stored (record then pack, i.e. without following).
+    public var guestSeconds: Double = 0
+    /// Whether the trace was packed (false: it is in its fast form, counts other than the bytes are 0).
+    public var packed: Bool = true
 }
 
 /// `plexlab record`: runs a program under qemu-user with the PlexLab plugin and writes its trace.
@@ -103,34 +110,19 @@ public enum Recorder {
     /// `progress` is called a few times a second from the calling thread.
     public static func record(program: String, arguments: [String], options: RecordOptions,
                               progress: ((RecordProgress) -> Void)? = nil) throws -> RecordResult {
+        // One process: record, then pack (the shared-memory ring and the fast form).
+        if !options.followProcesses {
+            return try recordThenPack(program: program, arguments: arguments, options: options, progress: progress)
+        }
         // First, so that no thread (ours or the runtime's) is started with SIGINT unblocked.
         let signals = SignalWatcher()
         defer { signals.stop() }
 
-        let (guest, guestArgv) = try GuestProgram.resolveCommand(program, arguments: arguments,
-                                                                 environment: options.environment,
-                                                                 in: options.workingDirectory)
-        let isScript = guest.path != program
-            && guest.path != (try? GuestProgram.locate(program, path: options.environment["PATH"] ?? "/usr/bin:/bin"))
-        let qemu = try Tools.qemu(guest.qemuName, environment: options.environment)
-        let plugin = try Tools.plugin(environment: options.environment)
-        let output = options.output
-        // Checks the path (--force replaces only a trace), locks it against a second recorder, and names
-        // the .partial file the trace is written to until it is renamed over `output`.
-        let destination: TraceDestination
-        do {
-            destination = try TraceDestination(path: output, overwrite: options.overwrite)
-        } catch TraceStoreError.exists(let path) {
-            throw RecorderError.outputExists(path: path)
-        } catch TraceStoreError.writeFailed(_, let detail) {
-            throw RecorderError.outputUnwritable(path: output, detail: detail)
-        }
+        let launch = try Launch(program: program, arguments: arguments, options: options)
+        let (guest, guestArgv, isScript, qemu, plugin) = (launch.guest, launch.guestArgv, launch.isScript, launch.qemu,
+                                                          launch.plugin)
+        let (destination, metadata, output) = (launch.destination, launch.metadata, options.output)
         let partial = destination.partialPath
-
-        let metadata = TraceMetadata(
-            program: guest.path, argv: [program] + arguments, arch: guest.arch, recorder: "qemu-user",
-            recorderVersion: Tools.qemuVersion(qemu), host: hostDescription(), date: Date().ISO8601Format(),
-            hasDataTouches: options.dataPages)
         // Encoding and committing chunks on a second thread lets this one keep draining the plugin's pipe.
         var writerOptions = TraceWriter.Options(blockCodec: options.blockCodec, commitInBackground: true)
         if let chunkBlocks = options.chunkBlocks { writerOptions.chunkBlocks = chunkBlocks }
@@ -212,7 +204,7 @@ public enum Recorder {
             discard(writer, destination)
             throw RecorderError.qemuFailedToStart(qemu: qemuName, status: ended.description)
         }
-        var counts = tree.counts
+        let counts = tree.counts
         // No guest code ran at all (QEMU could not load the program, e.g. its ELF interpreter is missing):
         // an error, not a "complete" trace of 0 blocks. With --skip-insns, 0 recorded blocks can be right.
         if counts.blocks == 0, counts.translations == 0, signals.interruption == nil,
@@ -261,17 +253,7 @@ public enum Recorder {
         // Finished, or stopped with at least one block recorded: the trace replaces what was at `output`.
         try destination.commit()
 
-        counts = tree.counts
-        result.instructions = counts.instructions
-        result.blocks = counts.blocks
-        result.distinctBlocks = builder.definitions.count
-        result.codeWrites = counts.codeWrites
-        result.syscalls = counts.syscalls
-        result.dataTouches = counts.dataTouches
-        result.threads = counts.threads
-        result.translations = counts.translations
-        result.pageCaptures = counts.pageCaptures
-        result.fileBytes = fileBytes(output)
+        result.fill(tree.counts, distinctBlocks: builder.definitions.count, path: output)
         return result
     }
 
@@ -281,14 +263,14 @@ public enum Recorder {
         destination.discard()
     }
 
-    private static func describe(_ error: TraceStoreError) -> String {
+    static func describe(_ error: TraceStoreError) -> String {
         switch error {
         case .writeFailed(_, let detail): detail
         default: error.description
         }
     }
 
-    private static func fileBytes(_ path: String) -> UInt64 {
+    static func fileBytes(_ path: String) -> UInt64 {
         var total: UInt64 = 0
         for suffix in ["", "-wal"] {
             var info = stat()
@@ -297,7 +279,7 @@ public enum Recorder {
         return total
     }
 
-    private static func seconds(_ duration: Duration) -> Double {
+    static func seconds(_ duration: Duration) -> Double {
         let (s, attoseconds) = duration.components
         return Double(s) + Double(attoseconds) / 1e18
     }

@@ -17,6 +17,8 @@ public enum RecorderError: Error, CustomStringConvertible, Equatable, Sendable {
     case protocolError(detail: String)
     case decodeFailed(detail: String)
     case writeFailed(detail: String)
+    case notFastForm(path: String)
+    case packInterrupted(signal: String, path: String)
 
     public var description: String {
         switch self {
@@ -57,6 +59,11 @@ public enum RecorderError: Error, CustomStringConvertible, Equatable, Sendable {
             "cannot decode recorded code: \(detail)"
         case let .writeFailed(detail):
             "recording stopped: \(detail)"
+        case let .notFastForm(path):
+            "\(path) is already packed (only a trace recorded with --no-pack, or whose pack was stopped, needs it)"
+        case let .packInterrupted(signal, path):
+            "interrupted by \(signal) while packing; \(path) stays in its fast form, nothing recorded was lost "
+                + "(`plexlab pack \(path)` packs it later)"
         }
     }
 }

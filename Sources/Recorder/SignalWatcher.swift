@@ -12,6 +12,7 @@ final class SignalWatcher: Sendable {
         var child: pid_t = 0
         var received: Int32 = 0
         var count = 0
+        var last: Int32 = 0
         var stop = false
         /// The watching thread, once it waits (`stop` wakes it with a signal of our own).
         var thread: pthread_t?
@@ -41,6 +42,12 @@ final class SignalWatcher: Sendable {
         let received = state.withLock { $0.received }
         return received == 0 ? nil : received
     }
+
+    /// Watched signals received so far.
+    var count: Int { state.withLock { $0.count } }
+
+    /// The last watched signal received (0 if none).
+    var lastSignal: Int32 { state.withLock { $0.last } }
 
     func setChild(_ pid: pid_t) {
         state.withLock { $0.child = pid }
@@ -85,6 +92,7 @@ final class SignalWatcher: Sendable {
             let fromTerminal = info.si_code == 0x80 /* SI_KERNEL */
             let (child, count) = state.withLock { s -> (pid_t, Int) in
                 s.count += 1
+                s.last = signal
                 if s.received == 0 { s.received = signal }
                 return (s.child, s.count)
             }

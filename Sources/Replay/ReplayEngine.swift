@@ -15,6 +15,7 @@ public enum ReplayEngine {
     public static func run(tracePath: String, strategies: [String], parameters: ReplayParameters = ReplayParameters(),
                            profiles: [CostProfile] = CostProfile.builtIn) throws -> TraceResults {
         let reader = try TraceReader(path: tracePath)
+        guard !reader.isFastForm else { throw TraceStoreError.notPacked(path: tracePath) }
         return try run(source: reader, path: tracePath, strategies: strategies, parameters: parameters, profiles: profiles)
     }
 

@@ -9,8 +9,16 @@ public struct TraceInfo: Sendable, Codable, Equatable {
     public var summary: TraceSummary
     /// Present when the chunks were verified: every bad chunk (empty when all are good).
     public var badChunks: [ChunkProblem]?
+    /// Present when the trace is in its fast form (recorded, not packed: docs/recorder.md).
+    public var fastForm: FastFormFigures?
     /// The recorded process tree with each process's executed blocks (empty before schema 3).
     public var processes: [ProcessFigures] = []
+
+    /// The plugin's stream a fast form holds so far (a live recording's grows by 4 MiB segments).
+    public struct FastFormFigures: Sendable, Codable, Equatable {
+        public var streamBytes: UInt64
+        public var storedBytes: UInt64
+    }
 
     /// One process and the blocks its threads executed.
     public struct ProcessFigures: Sendable, Codable, Equatable {
@@ -22,12 +30,15 @@ public struct TraceInfo: Sendable, Codable, Equatable {
     public static func load(path: String, verify: Bool) throws -> TraceInfo {
         let reader = try TraceReader(path: path)
         let (metadata, summary) = try reader.currentMetadataAndSummary()
+        let fastForm = reader.isFastForm ? try reader.fastFormSizes() : nil
         let blocks = try reader.blocksByThread()
         let processes = try reader.processes().map { process in
             ProcessFigures(process: process, blocks: process.threads.reduce(0) { $0 + (blocks[$1] ?? 0) })
         }
         return TraceInfo(path: path, schemaVersion: reader.schemaVersion, metadata: metadata,
-                         summary: summary, badChunks: verify ? try reader.verify() : nil, processes: processes)
+                         summary: summary, badChunks: verify ? try reader.verify() : nil,
+                         fastForm: fastForm.map { FastFormFigures(streamBytes: $0.stream, storedBytes: $0.stored) },
+                         processes: processes)
     }
 
     /// Throws `TraceStoreError.verifyFailed` when verification found bad chunks.
@@ -53,6 +64,10 @@ public struct TraceInfo: Sendable, Codable, Equatable {
             ("state", m.complete ? "complete" : "incomplete"),
         ]
         if !m.note.isEmpty { rows.append(("note", m.note)) }
+        if let fastForm {
+            rows.append(("form", "fast (not packed): \(NumberFormat.binaryBytes(fastForm.streamBytes)) of the plugin's stream "
+                         + "in \(NumberFormat.binaryBytes(fastForm.storedBytes)); `plexlab pack` decodes it"))
+        }
         rows += [
             ("schema version", "\(schemaVersion)"),
             ("instructions", "\(s.instructions)"),

@@ -37,7 +37,7 @@ public final class TraceReader {
     public let metadata: TraceMetadata
     /// The file's schema version (`PRAGMA user_version`).
     public let schemaVersion: Int
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
     private let inflater = ZstdInflater()
     private var definitionCache: [BlockDefinition] = []
     /// Whether the cached definitions carry every block's bytes (else only those without a stored

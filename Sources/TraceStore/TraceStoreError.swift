@@ -22,6 +22,8 @@ public enum TraceStoreError: Error, CustomStringConvertible, Equatable, Sendable
     case busy(path: String, lock: String)
     /// Writing failed (disk full, I/O error); earlier chunks stay readable.
     case writeFailed(path: String, detail: String)
+    /// The trace is in its fast form (recorded with --no-pack, or its pack was stopped): pack it first.
+    case notPacked(path: String)
     /// The writer was used against its contract (undefined block id, event before a committed chunk, ...).
     case misuse(path: String, detail: String)
 
@@ -49,6 +51,8 @@ public enum TraceStoreError: Error, CustomStringConvertible, Equatable, Sendable
             "\(path) is being written by another plexlab (it holds \(lock)); wait for it or choose another path"
         case let .writeFailed(path, detail):
             "cannot write \(path): \(detail)"
+        case let .notPacked(path):
+            "\(path) is in its fast form (recorded with --no-pack, or its pack was stopped): run `plexlab pack \(path)` first"
         case let .misuse(path, detail):
             "trace writer for \(path): \(detail)"
         }

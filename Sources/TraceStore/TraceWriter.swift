@@ -84,11 +84,24 @@ public final class TraceWriter {
             throw TraceStoreError.misuse(path: path, detail: problem)
         }
 
+        let queue = try Self.createFile(path: path, metadata: metadata, overwrite: options.overwrite)
+        database = queue
+        committer = ChunkCommitter(path: path, database: queue, codec: options.blockCodec, chunkBlocks: chunkBlocks)
+        if options.commitInBackground {
+            commitQueue = DispatchQueue(label: "plexlab.trace-writer.commit", qos: .userInitiated)
+        }
+    }
+
+    /// Creates a trace file with the current schema, `metadata` (stored as given) and an empty summary, in
+    /// WAL mode; refuses an existing file unless `overwrite` and it is a trace. Shared with `FastFormWriter`.
+    /// `synchronous` is SQLite's setting for the file's transactions (NORMAL: durable at checkpoints).
+    static func createFile(path: String, metadata: TraceMetadata, overwrite: Bool,
+                           synchronous: String = "NORMAL") throws -> DatabaseQueue {
         // Only a trace file is ever replaced (a directory, device or other file is refused, untouched).
         // Callers that must keep the old file until the new one is whole write through `TraceDestination`.
         var info = stat()
         if lstat(path, &info) == 0 {
-            let resolved = try TraceDestination.replaceablePath(path, overwrite: options.overwrite)
+            let resolved = try TraceDestination.replaceablePath(path, overwrite: overwrite)
             for suffix in ["", "-wal", "-shm", "-journal"] where unlink(resolved + suffix) != 0 && errno != ENOENT {
                 throw TraceStoreError.writeFailed(path: path, detail: "cannot replace it (\(String(cString: strerror(errno))))")
             }
@@ -102,25 +115,20 @@ public final class TraceWriter {
             let queue = try DatabaseQueue(path: path, configuration: configuration)
             // The application id goes into the main file before WAL starts, so even a crash image whose
             // content is all in the -wal file is recognisable from its first 100 bytes.
+            // `synchronous` first, so that a fast form's creation waits for the disk no more than its writes do.
             try queue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
                 try db.execute(sql: "PRAGMA application_id = \(TraceSchema.applicationID)")
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
             }
             try TraceSchema.migrator.migrate(queue)
             try queue.write { db in
                 try MetadataRow.insert(metadata, into: db)
                 try ChunkCommitter.writeSummary(Totals(), pages: (0, 0), threads: 0, in: db)
             }
-            database = queue
-            committer = ChunkCommitter(path: path, database: queue, codec: options.blockCodec,
-                                       chunkBlocks: chunkBlocks)
-            if options.commitInBackground {
-                commitQueue = DispatchQueue(label: "plexlab.trace-writer.commit", qos: .userInitiated)
-            }
+            return queue
         } catch {
             // A creation that failed (disk full, I/O) leaves no damaged file, -wal or -shm behind.
-            database = nil
             for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
             if let error = error as? DatabaseError {
                 throw TraceStoreError.writeFailed(path: path, detail: Self.describe(error))

@@ -18,6 +18,8 @@ public enum CorpusRecording {
         /// Added to the workload's own setting.
         public var dataPages = false
         public var blockCodec: BlockStreamCodec = .writerDefault
+        /// Without following: pack when the guest has exited (false: `--no-pack`).
+        public var pack = true
         public var chunkBlocks: Int?
         /// A manifest to add or replace the workload's entry in, when the recording was not interrupted.
         public var manifest: String?
@@ -47,7 +49,7 @@ public enum CorpusRecording {
                                           skipInstructions: options.skipInstructions,
                                           dataPages: options.dataPages || workload.dataPages,
                                           chunkBlocks: options.chunkBlocks, blockCodec: options.blockCodec,
-                                          followProcesses: workload.followProcesses && options.followProcesses,
+                                          pack: options.pack, followProcesses: workload.followProcesses && options.followProcesses,
                                           maxProcesses: options.maxProcesses ?? RecordOptions.defaultMaxProcesses,
                                           workingDirectory: directory)
         let result = try Recorder.record(program: program, arguments: prepared.arguments, options: recordOptions,

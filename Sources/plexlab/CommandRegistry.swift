@@ -4,6 +4,7 @@ import ArgumentParser
 enum CommandRegistry {
     static let all: [ParsableCommand.Type] = [
         RecordCommand.self,
+        PackCommand.self,
         ImportCommand.self,
         InfoCommand.self,
         ReplayCommand.self,

@@ -16,7 +16,10 @@ struct RecordCommand: ParsableCommand {
         --max-processes N kills a tree that goes beyond N processes (default 512). The trace goes to
         Traces/<name or program>.plextrace unless --out says otherwise. The guest's exit status and fatal
         signal are stored in the trace; Ctrl-C stops the guest and leaves a readable trace marked incomplete.
-        The trace is written to OUT.partial (read a live recording there) and renamed over OUT at the end;
+        With --no-follow the recording is made in two steps: while the guest runs, the plugin's stream is only
+        stored (the trace's fast form, at OUT.partial, then OUT); when the guest has exited it is packed
+        (blocks decoded, densely coded) in place. --no-pack (with --no-follow) stops after the fast form;
+        `plexlab pack OUT` packs it later, and a stopped pack leaves the fast form whole.
         --force replaces only a trace file, and a failed recording leaves the old file as it was.
 
         Examples:
@@ -28,6 +31,7 @@ struct RecordCommand: ParsableCommand {
           plexlab record --codec raw -- ./a.out      (larger file, fastest to replay)
           plexlab record -- make -C src              (make, the shells, cc1, as, ld: one trace)
           plexlab record --no-follow -- ./run.sh     (the script's interpreter only)
+          plexlab record --no-follow --no-pack --out t.plextrace -- ./a.out && plexlab pack t.plextrace
         """)
 
     @Option(name: .long, help: "Trace file to write (default: Traces/<name or program>.plextrace).")
@@ -56,6 +60,10 @@ struct RecordCommand: ParsableCommand {
 
     @Option(help: "How the trace stores block ids (docs/trace-format.md).")
     var codec: BlockStreamCodec?
+
+    @Flag(name: .customLong("no-pack"),
+          help: "With --no-follow: stop after the fast form (the stream as recorded); `plexlab pack OUT` packs it later.")
+    var noPack = false
 
     @Option(help: "Record a named corpus workload (its inputs, bounds and options) instead of a command.")
     var workload: String?
@@ -88,6 +96,9 @@ struct RecordCommand: ParsableCommand {
         if maxInsns == 0 { throw ValidationError("--max-insns must be at least 1 (leave it out to record the whole run)") }
         if let chunkBlocks, chunkBlocks < 1 { throw ValidationError("--chunk-blocks must be positive") }
         if let maxProcesses, maxProcesses < 1 { throw ValidationError("--max-processes must be at least 1") }
+        if noPack && !noFollow {
+            throw ValidationError("--no-pack records one process in two steps: add --no-follow")
+        }
     }
 
     func run() throws {
@@ -96,7 +107,8 @@ struct RecordCommand: ParsableCommand {
         let output = out ?? Recorder.defaultOutput(program: program, name: name)
         if out == nil { try? FileManager.default.createDirectory(atPath: "Traces", withIntermediateDirectories: true) }
         var options = RecordOptions(output: output, overwrite: force, maxInstructions: maxInsns,
-                                    skipInstructions: skipInsns, dataPages: dataPages, blockCodec: codec ?? .writerDefault)
+                                    skipInstructions: skipInsns, dataPages: dataPages, blockCodec: codec ?? .writerDefault,
+                                    pack: !noPack)
         if let chunkBlocks { options.chunkBlocks = max(1, chunkBlocks) }
         options.followProcesses = !noFollow
         if let maxProcesses { options.maxProcesses = maxProcesses }
@@ -117,7 +129,10 @@ struct RecordCommand: ParsableCommand {
         do {
             return try record()
         } catch let error as RecorderError {
-            guard case .interruptedBeforeRecording = error else { throw error }
+            switch error {
+            case .interruptedBeforeRecording, .packInterrupted: break
+            default: throw error
+            }
             if StandardError.isTerminal { StandardError.write("\r\u{1B}[K") }
             StandardError.write("plexlab: \(Escape.terminal(error.description))\n")
             throw ExitCode(130)
@@ -132,6 +147,14 @@ struct RecordCommand: ParsableCommand {
     }
 
     static func summary(_ result: RecordResult) -> String {
+        guard result.packed else {
+            return """
+            \(Escape.terminal(result.path)): fast form (not packed), \(NumberFormat.bytes(result.pluginBytes)) from the plugin \
+            stored in \(NumberFormat.bytes(result.fileBytes)), \(result.translations) translations; guest \(result.termination.description) \
+            after \(String(format: "%.2f", result.guestSeconds)) s
+            plexlab pack \(Escape.terminal(result.path)) makes it replayable
+            """
+        }
         let ending: String
         if let signal = result.interruptedBy {
             ending = "interrupted by signal \(signal): trace incomplete"
@@ -149,7 +172,8 @@ struct RecordCommand: ParsableCommand {
         \(result.codeWrites) code writes, \(result.syscalls) syscalls, \(result.threads) thread\(result.threads == 1 ? "" : "s")\
         \(result.processes.count > 1 ? " in \(result.processes.count) processes" : "")
         \(ending); \(NumberFormat.bytes(result.fileBytes)) (\(String(format: "%.2f", perBlock)) bits per block, whole file) \
-        in \(String(format: "%.2f", result.seconds)) s
+        in \(String(format: "%.2f", result.seconds)) s\
+        \(result.guestSeconds > 0 ? String(format: " (guest run %.2f s, pack %.2f s)", result.guestSeconds, max(0, result.seconds - result.guestSeconds)) : "")
         """
     }
 }

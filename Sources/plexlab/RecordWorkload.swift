@@ -25,6 +25,7 @@ extension RecordCommand {
         options.skipInstructions = skipInsns
         options.dataPages = dataPages
         options.blockCodec = codec ?? .writerDefault
+        options.pack = !noPack
         options.chunkBlocks = chunkBlocks
         options.manifest = manifest
         options.followProcesses = !noFollow

@@ -16,9 +16,9 @@ import Glibc
         ["/bin/sh", "-c", ": \(marker); while :; do :; done"]
     }
 
-    private func startRecording(_ trace: String, marker: String, scratch: Scratch) throws -> Child {
+    private func startRecording(_ trace: String, marker: String, scratch: Scratch, extra: [String] = []) throws -> Child {
         try Child(try builtExecutable("plexlab"),
-                  ["record", "--out", trace, "--chunk-blocks", String(Self.chunkBlocks), "--"] + spinner(marker),
+                  ["record", "--out", trace, "--chunk-blocks", String(Self.chunkBlocks)] + extra + ["--"] + spinner(marker),
                   scratch: scratch)
     }
 
@@ -134,5 +134,41 @@ import Glibc
         #expect(!info.metadata.complete)
         #expect(info.metadata.note.contains("SIGINT"), "note: \(info.metadata.note)")
         #expect(info.summary.chunks >= 2)
+    }
+
+    /// One process recorded then packed (--no-follow, docs/recorder.md "Record, then pack"): the live trace is
+    /// the fast form, growing by 4 MiB segments of the plugin's stream; kill -9 leaves it at OUT.partial and
+    /// `plexlab pack` makes it an incomplete trace of at least the blocks those segments hold.
+    @Test func sigkillOfAOneProcessRecordingLeavesAFastFormThatPacks() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let segmentBytes: UInt64 = 4 << 20
+        let marker = "plexlab-spin-\(UUID().uuidString.prefix(8))"
+        let trace = scratch.path("fast.plextrace")
+        let child = try startRecording(trace, marker: marker, scratch: scratch, extra: ["--no-follow"])
+        var stream: UInt64 = 0
+        let deadline = Date().addingTimeInterval(90)
+        while stream < 2 * segmentBytes && child.isRunning && Date() < deadline {
+            if let info = try look(trace + ".partial", scratch: scratch) {
+                #expect(info.fastForm != nil, "a live one-process recording is in its fast form")
+                #expect((info.fastForm?.streamBytes ?? 0) >= stream, "a later snapshot has less of the stream")
+                stream = info.fastForm?.streamBytes ?? 0
+            } else {
+                usleep(20_000)
+            }
+        }
+        #expect(stream >= 2 * segmentBytes)
+        kill(child.pid, SIGKILL)
+        _ = child.wait()
+        expectGuestGone(marker)
+        #expect(!FileManager.default.fileExists(atPath: trace))
+        let pack = try plexlab(["pack", trace + ".partial"], scratch: scratch, timeout: 120)
+        #expect(pack.status == 0, "\(pack.stderr)")
+        let packed = try #require(try look(trace + ".partial", scratch: scratch))
+        #expect(packed.fastForm == nil)
+        #expect(!packed.metadata.complete)
+        #expect(packed.metadata.note.contains("recorder stopped before the guest ended"), "\(packed.metadata.note)")
+        // Each segment is 4 MiB of records; the spinner's are nearly all 4-byte TB ids.
+        #expect(packed.summary.blocksExecuted >= 2 * segmentBytes / 8)
     }
 }

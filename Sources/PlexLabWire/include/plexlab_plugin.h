@@ -1,8 +1,11 @@
 /*
- * The wire protocol between PlexLab's QEMU plugin and the recorder (docs/recorder.md explains it in prose;
- * Sources/Recorder/PluginProtocol.swift is the reading side and must stay in step with this file).
+ * The wire protocol between PlexLab's QEMU plugin and the recorder: the one definition of its constants
+ * and of the shared-memory ring (docs/recorder.md explains both in prose). The plugin (C) includes this
+ * file; the recorder imports it as the header-only C module PlexLabWire, as ChampSim's tracer and
+ * simulator share inc/trace_instruction.h, so the two sides cannot drift apart.
  *
- * The plugin writes a stream of records to a pipe. Every record is an 8-byte header
+ * The plugin writes a stream of records into a ring in shared memory (below), or into a pipe when it is
+ * given none. Every record is an 8-byte header
  *     u32 kind, u32 payload length in bytes
  * followed by the payload. Integers are little-endian (plugin and recorder share the host), and nothing
  * is aligned. Records from different guest threads are serialised under one lock; within one thread
@@ -10,6 +13,8 @@
  */
 #ifndef PLEXLAB_PLUGIN_PROTOCOL_H
 #define PLEXLAB_PLUGIN_PROTOCOL_H
+
+#include <stdint.h>
 
 #define PLEXLAB_PROTOCOL_VERSION 2
 #define PLEXLAB_PAGE_SIZE 4096
@@ -82,5 +87,53 @@ enum plexlab_end_reason {
 #define PLEXLAB_EV_CODE_WRITE 0xFFFFFFF1u
 #define PLEXLAB_EV_SYSCALL 0xFFFFFFF2u
 #define PLEXLAB_EV_DATA 0xFFFFFFF3u
+
+/* The largest payload a reader accepts (the plugin's largest record, a TB, is under 70 KiB). */
+#define PLEXLAB_MAX_PAYLOAD (1u << 22)
+
+/*
+ * The ring: one per recorded process, a shared memory file (memfd) the recorder creates and hands to the
+ * plugin as ring=FD, beside the pipe fd=FD that then carries no data and only tells the recorder when the
+ * process is gone (end of file). Layout: this 4096-byte header, then `capacity` bytes (a power of two)
+ * holding the stream at offsets modulo capacity. One producer (the plugin, under its lock) and one
+ * consumer (the recorder): `head` counts bytes ever published, `tail` bytes ever consumed; each side
+ * writes only its own counter (release) and reads the other's (acquire). Bytes are published in any
+ * pieces, records may wrap. The producer waits while the ring is full (no system call per batch
+ * otherwise); the consumer polls the pipe with a short timeout while it is empty.
+ */
+#define PLEXLAB_RING_MAGIC 0x474E5252u /* "RRNG" */
+#define PLEXLAB_RING_VERSION 1u
+#define PLEXLAB_RING_HEADER_SIZE 4096u
+
+struct plexlab_ring_header {
+    uint32_t magic;
+    uint32_t version;
+    uint64_t capacity;
+    uint64_t pad0[6];
+    uint64_t head;      /* own cache line: written by the producer only */
+    uint64_t pad1[7];
+    uint64_t tail;      /* own cache line: written by the consumer only */
+    uint64_t pad2[7];
+};
+
+static inline uint64_t plexlab_ring_load_head(const struct plexlab_ring_header *ring)
+{
+    return __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
+}
+
+static inline uint64_t plexlab_ring_load_tail(const struct plexlab_ring_header *ring)
+{
+    return __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+}
+
+static inline void plexlab_ring_store_head(struct plexlab_ring_header *ring, uint64_t value)
+{
+    __atomic_store_n(&ring->head, value, __ATOMIC_RELEASE);
+}
+
+static inline void plexlab_ring_store_tail(struct plexlab_ring_header *ring, uint64_t value)
+{
+    __atomic_store_n(&ring->tail, value, __ATOMIC_RELEASE);
+}
 
 #endif

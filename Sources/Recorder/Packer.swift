@@ -1,0 +1,190 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import TraceBuilder
+import TraceModel
+import TraceStore
+
+/// What the recorder learnt about a run, stored in the fast form for the pack (JSON).
+struct RecordingFacts: Codable, Equatable {
+    var exitStatus: Int32?
+    var signal: Int32?
+    /// SIGINT or SIGTERM that stopped the recording.
+    var interruptedBy: Int32?
+    /// Bytes of a record the stream ended in the middle of.
+    var truncatedTail: Int
+    var maxInstructions: UInt64?
+    var pluginBytes: UInt64
+    var guestSeconds: Double
+
+    var termination: Termination {
+        if let signal { return .signaled(signal) }
+        return .exited(exitStatus ?? 0)
+    }
+
+    init(termination: Termination, interruptedBy: Int32?, truncatedTail: Int, maxInstructions: UInt64?,
+         pluginBytes: UInt64, guestSeconds: Double) {
+        switch termination {
+        case .exited(let code): exitStatus = code; signal = nil
+        case .signaled(let number): exitStatus = nil; signal = number
+        }
+        self.interruptedBy = interruptedBy
+        self.truncatedTail = truncatedTail
+        self.maxInstructions = maxInstructions
+        self.pluginBytes = pluginBytes
+        self.guestSeconds = guestSeconds
+    }
+
+    func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}
+
+/// `plexlab pack`: turns a trace in its fast form into the dense one (rr's record, then pack). The packed
+/// trace is written to TRACE.partial under TRACE.lock and renamed over TRACE only when whole, so a pack that
+/// is stopped (Ctrl-C, kill -9, disk full) leaves the fast form as it was: nothing recorded is lost.
+public enum Packer {
+    /// `pack` that stops at SIGINT or SIGTERM (`plexlab pack`).
+    public static func packWatchingSignals(path: String, codec: BlockStreamCodec = .writerDefault) throws -> RecordResult {
+        let signals = SignalWatcher()
+        defer { signals.stop() }
+        return try pack(path: path, codec: codec, shouldStop: { signals.count > 0 ? signals.lastSignal : nil })
+    }
+
+    /// Packs the fast form at `path` in place with `codec`. `shouldStop` is asked between records; when it
+    /// says yes the pack is abandoned and `RecorderError.packInterrupted` thrown (`signal` names why).
+    public static func pack(path: String, codec: BlockStreamCodec = .writerDefault, chunkBlocks: Int? = nil,
+                            shouldStop: () -> Int32? = { nil }) throws -> RecordResult {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let reader = try TraceReader(path: path)
+        guard reader.isFastForm else { throw RecorderError.notFastForm(path: path) }
+        let factsText = try reader.fastFormFacts()
+        let facts = factsText.flatMap { try? JSONDecoder().decode(RecordingFacts.self, from: Data($0.utf8)) }
+        var metadata = reader.metadata
+        metadata.note = ""
+        let arch = metadata.arch
+
+        let destination: TraceDestination
+        do {
+            destination = try TraceDestination(path: path, overwrite: true)
+        } catch let error as TraceStoreError {
+            throw RecorderError.writeFailed(detail: error.description)
+        }
+        var writerOptions = TraceWriter.Options(blockCodec: codec, commitInBackground: true)
+        if let chunkBlocks { writerOptions.chunkBlocks = chunkBlocks }
+        let writer: TraceWriter
+        do {
+            writer = try TraceWriter(path: destination.partialPath, metadata: metadata, options: writerOptions)
+        } catch let error as TraceStoreError {
+            destination.discard()
+            throw RecorderError.writeFailed(detail: error.description)
+        }
+        func fail(_ error: Error) -> Error {
+            writer.abandon(note: "nothing kept")
+            destination.discard()
+            if let error = error as? TraceStoreError { return RecorderError.writeFailed(detail: error.description) }
+            return error
+        }
+
+        let builder = TraceBuilder(writer: writer, arch: arch)
+        var assembler = TraceAssembler(builder: builder, writer: writer, arch: arch)
+        let parser = PluginStreamParser()
+        var stopped: Int32?
+        var ended = false
+        var pid: Int32 = 0
+        do {
+            try reader.forEachFastFormSegment { segment in
+                if let signal = shouldStop() { stopped = signal; return false }
+                ended = try parser.feed(segment) { record in
+                    if case .process(let process) = record { pid = process.pid }
+                    return try assembler.handle(record)
+                }
+                return !ended
+            }
+        } catch {
+            throw fail(error)
+        }
+        if let stopped {
+            _ = fail(RecorderError.packInterrupted(signal: Recorder.signalName(stopped), path: path))
+            throw RecorderError.packInterrupted(signal: Recorder.signalName(stopped), path: path)
+        }
+
+        var result = RecordResult(
+            path: path, metadata: metadata, termination: facts?.termination ?? .exited(0),
+            interruptedBy: facts?.interruptedBy, instructions: 0, blocks: 0, distinctBlocks: 0, codeWrites: 0,
+            syscalls: 0, dataTouches: 0, threads: 0, translations: 0, pageCaptures: 0,
+            pluginBytes: facts?.pluginBytes ?? 0, fileBytes: 0, seconds: 0, processes: [],
+            guestSeconds: facts?.guestSeconds ?? 0, packed: true)
+        do {
+            try assembler.finishThreads()
+            // The one process (schema 3's processes table), as a tree of one.
+            let termination = facts?.termination
+            let process = TraceProcess(
+                id: 0, pid: pid, parent: nil, origin: .start, program: metadata.program, argv: metadata.argv,
+                threads: (0..<UInt32(assembler.counts.threads)).map { $0 },
+                exitStatus: termination.flatMap { if case .exited(let code) = $0 { code } else { nil } },
+                signal: termination.flatMap { if case .signaled(let number) = $0 { number } else { nil } })
+            writer.setProcesses([process])
+            result.processes = [process]
+            let note = try finish(writer, assembler: assembler, facts: facts, truncatedTail: ended ? 0 : parser.pending,
+                                  arch: arch)
+            result.metadata.note = note.text
+            result.metadata.complete = note.complete
+            result.metadata.exitStatus = note.exitStatus
+            result.metadata.signal = note.signal
+        } catch {
+            throw fail(error)
+        }
+        do {
+            try destination.commit()
+        } catch let error as TraceStoreError {
+            throw RecorderError.writeFailed(detail: error.description)
+        }
+
+        result.fill(assembler.counts, distinctBlocks: builder.definitions.count, path: path)
+        let (s, attoseconds) = (clock.now - started).components
+        result.seconds = result.guestSeconds + Double(s) + Double(attoseconds) / 1e18
+        return result
+    }
+
+    /// How the trace ends, as written into its metadata.
+    private struct Ending {
+        var text: String
+        var complete: Bool
+        var exitStatus: Int32?
+        var signal: Int32?
+    }
+
+    /// Finishes (complete) or abandons (incomplete) the trace from how the run ended (docs/recorder.md,
+    /// "How the guest ends").
+    private static func finish(_ writer: TraceWriter, assembler: TraceAssembler, facts: RecordingFacts?,
+                               truncatedTail: Int, arch: GuestArch) throws -> Ending {
+        guard let facts else {
+            let note = "the recorder stopped before the guest ended (packed from what it had stored)"
+            writer.abandon(note: note)
+            return Ending(text: note, complete: false)
+        }
+        let decided = RecordingEnd.decide(RecordingEnd.Facts(
+            interruption: facts.interruptedBy, blocks: max(1, assembler.counts.blocks), end: assembler.end,
+            maxInstructions: facts.maxInstructions,
+            endedInExecve: assembler.end == nil && assembler.lastSyscall.map { Recorder.isExecve($0, arch: arch) } == true,
+            termination: facts.termination, truncatedTail: max(facts.truncatedTail, truncatedTail), processLimit: nil))
+        // (blocks is at least 1: the recording keeps a fast form only when something was recorded.)
+        switch decided {
+        case .interruptedBeforeRecording(let signal):
+            let note = "interrupted by \(Recorder.signalName(signal))"
+            writer.abandon(note: note + "; the guest was stopped")
+            return Ending(text: note, complete: false)
+        case .incomplete(let note):
+            writer.abandon(note: facts.interruptedBy == nil ? note : note + "; the guest was stopped")
+            return Ending(text: note, complete: false)
+        case .complete(let exitStatus, let signal, let note):
+            try writer.finish(exitStatus: exitStatus, signal: signal, note: note)
+            return Ending(text: note, complete: true, exitStatus: exitStatus, signal: signal)
+        }
+    }
+}

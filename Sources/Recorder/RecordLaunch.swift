@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import TraceModel
+import TraceStore
+
+extension Recorder {
+    /// What both recording paths settle before QEMU starts: the program (a `#!` script resolved as the
+    /// kernel would), qemu-user and the plugin, the claimed destination and the trace's metadata.
+    struct Launch {
+        let guest: GuestProgram
+        let guestArgv: [String]
+        let isScript: Bool
+        let qemu: String
+        let plugin: String
+        let destination: TraceDestination
+        let metadata: TraceMetadata
+
+        init(program: String, arguments: [String], options: RecordOptions) throws {
+            (guest, guestArgv) = try GuestProgram.resolveCommand(program, arguments: arguments,
+                                                                 environment: options.environment,
+                                                                 in: options.workingDirectory)
+            isScript = guest.path != program
+                && guest.path != (try? GuestProgram.locate(program, path: options.environment["PATH"] ?? "/usr/bin:/bin"))
+            qemu = try Tools.qemu(guest.qemuName, environment: options.environment)
+            plugin = try Tools.plugin(environment: options.environment)
+            let output = options.output
+            // Checks the path (--force replaces only a trace), locks it against a second recorder, and names
+            // the .partial file the trace is written to until it is renamed over `output`.
+            do {
+                destination = try TraceDestination(path: output, overwrite: options.overwrite)
+            } catch TraceStoreError.exists(let path) {
+                throw RecorderError.outputExists(path: path)
+            } catch TraceStoreError.writeFailed(_, let detail) {
+                throw RecorderError.outputUnwritable(path: output, detail: detail)
+            }
+            metadata = TraceMetadata(
+                program: guest.path, argv: [program] + arguments, arch: guest.arch, recorder: "qemu-user",
+                recorderVersion: Tools.qemuVersion(qemu), host: Recorder.hostDescription(), date: Date().ISO8601Format(),
+                hasDataTouches: options.dataPages)
+        }
+    }
+}
+
+extension RecordResult {
+    /// Takes the assembled figures (after the trace was committed at `path`).
+    mutating func fill(_ counts: TraceAssembler.Counts, distinctBlocks: Int, path: String) {
+        instructions = counts.instructions
+        blocks = counts.blocks
+        self.distinctBlocks = distinctBlocks
+        codeWrites = counts.codeWrites
+        syscalls = counts.syscalls
+        dataTouches = counts.dataTouches
+        threads = counts.threads
+        translations = counts.translations
+        pageCaptures = counts.pageCaptures
+        fileBytes = Recorder.fileBytes(path)
+    }
+}

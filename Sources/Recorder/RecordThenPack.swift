@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import TraceModel
+import TraceStore
+
+extension Recorder {
+    /// One process, recorded then packed (docs/recorder.md, "Record, then pack"): while the guest runs the
+    /// plugin's stream goes through a shared-memory ring into the trace's fast form; the pack decodes it when
+    /// the guest has exited (unless `options.pack` is off). `record` takes this path without following.
+    static func recordThenPack(program: String, arguments: [String], options: RecordOptions,
+                               progress: ((RecordProgress) -> Void)?) throws -> RecordResult {
+        // First, so that no thread (ours or the runtime's) is started with SIGINT unblocked.
+        let signals = SignalWatcher()
+        defer { signals.stop() }
+
+        let launch = try Launch(program: program, arguments: arguments, options: options)
+        let (guest, guestArgv, isScript, qemu, plugin) = (launch.guest, launch.guestArgv, launch.isScript, launch.qemu,
+                                                          launch.plugin)
+        let (destination, metadata, output) = (launch.destination, launch.metadata, options.output)
+        let partial = destination.partialPath
+        // While the guest runs, the plugin's stream goes into the fast form as it comes; blocks are decoded
+        // and densely coded by the pack, after the guest has exited (docs/recorder.md, "Record, then pack").
+        let fastForm: FastFormWriter
+        do {
+            fastForm = try FastFormWriter(path: partial, metadata: metadata)
+        } catch let error as TraceStoreError {
+            destination.discard()
+            throw RecorderError.outputUnwritable(path: output, detail: describe(error))
+        }
+        func discard() {
+            fastForm.abandon()
+            destination.discard()
+        }
+
+        var pluginArguments: [String] = []
+        if let max = options.maxInstructions, max > 0 { pluginArguments.append("max-insns=\(max)") }
+        if let skip = options.skipInstructions, skip > 0 { pluginArguments.append("skip-insns=\(skip)") }
+        if options.dataPages { pluginArguments.append("data-pages=on") }
+
+        let process: QEMUProcess
+        do {
+            process = try QEMUProcess(qemu: qemu, plugin: plugin, pluginArguments: pluginArguments,
+                                      program: guest.path, argv0: isScript ? guestArgv[0] : nil,
+                                      arguments: Array(guestArgv.dropFirst()),
+                                      workingDirectory: options.workingDirectory, ring: true)
+        } catch {
+            discard()
+            throw error
+        }
+        signals.setChild(process.pid)
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        var lastReport = started
+        let spool = StreamSpool(ring: process.ring!, pipe: process.pipe, writer: fastForm)
+        var failure: Error?
+        do {
+            try spool.run { scan, bytes in
+                guard let progress else { return }
+                let now = clock.now
+                if now - lastReport >= .milliseconds(250) {
+                    lastReport = now
+                    progress(RecordProgress(instructions: 0, blocks: scan.eventWords, bytesWritten: bytes,
+                                            seconds: seconds(now - started)))
+                }
+            }
+        } catch {
+            failure = error
+            process.kill(SIGKILL)
+        }
+        let termination = process.wait()
+        signals.setChild(0)
+        let guestSeconds = seconds(clock.now - started)
+        let scan = spool.scan
+
+        // A failed run keeps the file that was at `output`: the partial trace is removed.
+        if let failure {
+            discard()
+            if let error = failure as? TraceStoreError { throw RecorderError.writeFailed(detail: describe(error)) }
+            throw failure
+        }
+        let qemuName = (qemu as NSString).lastPathComponent
+        let loaderMessage = process.loaderMessage()
+        guard scan.sawHello else {
+            discard()
+            throw RecorderError.qemuFailedToStart(qemu: qemuName, status: termination.description)
+        }
+        // No guest code ran at all (QEMU could not load the program, e.g. its ELF interpreter is missing):
+        // an error, not a "complete" trace of 0 blocks. With --skip-insns, 0 recorded blocks can be right.
+        if scan.eventWords == 0, scan.translations == 0, signals.interruption == nil,
+           (options.skipInstructions ?? 0) == 0 {
+            discard()
+            throw RecorderError.qemuCouldNotRun(qemu: qemuName, program: guest.path, status: termination.description,
+                                                message: loaderMessage)
+        }
+        // Warnings QEMU printed while loading a program that then ran: passed on, not lost.
+        if !loaderMessage.isEmpty { StandardError.write(loaderMessage) }
+        if let interruption = signals.interruption, scan.eventWords == 0 {
+            // Ctrl-C before anything was recorded: the file that was at `output` stays.
+            discard()
+            throw RecorderError.interruptedBeforeRecording(signal: signalName(interruption), path: output)
+        }
+        let facts = RecordingFacts(termination: termination, interruptedBy: signals.interruption,
+                                   truncatedTail: scan.atBoundary ? 0 : 1, maxInstructions: options.maxInstructions,
+                                   pluginBytes: spool.bytesRead, guestSeconds: guestSeconds)
+        do {
+            try fastForm.finish(facts: facts.json())
+        } catch let error as TraceStoreError {
+            discard()
+            throw RecorderError.writeFailed(detail: describe(error))
+        }
+        // The fast form replaces what was at `output`: from here on nothing recorded can be lost.
+        try destination.commit()
+
+        guard options.pack else {
+            var fastMetadata = metadata
+            fastMetadata.note = FastForm.note
+            return RecordResult(
+                path: output, metadata: fastMetadata, termination: termination, interruptedBy: signals.interruption,
+                instructions: 0, blocks: 0, distinctBlocks: 0, codeWrites: 0, syscalls: 0, dataTouches: 0, threads: 0,
+                translations: scan.translations, pageCaptures: 0, pluginBytes: spool.bytesRead,
+                fileBytes: fileBytes(output), seconds: seconds(clock.now - started), processes: [],
+                guestSeconds: guestSeconds, packed: false)
+        }
+        // A signal during the pack stops it; the fast form stays (the first one may have stopped the guest).
+        let signalsBefore = signals.count
+        var result = try Packer.pack(path: output, codec: options.blockCodec, chunkBlocks: options.chunkBlocks,
+                                     shouldStop: { signals.count > signalsBefore ? signals.lastSignal : nil })
+        result.termination = termination
+        result.guestSeconds = guestSeconds
+        result.seconds = seconds(clock.now - started)
+        return result
+    }
+
+}
