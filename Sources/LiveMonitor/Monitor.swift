@@ -455,6 +455,13 @@ final class Monitor {
     private func handleFault(_ pid: pid_t, address: UInt64, duringStep: Bool) throws -> Bool {
         let base = address & ~(Tracee.pageSize - 1)
         let intent = intended[base] ?? 0
+        if try isStale(pid, address: address, page: base, intent: intent) {
+            // Two threads faulted on the same page; the first one's fault already gave the page the
+            // access the second needs (translated and executable, or writable again). Run the faulting
+            // instruction again, counting nothing: one fault per page, as in the replay.
+            try resume(pid)
+            return true
+        }
         if pages[base]?.valid == true && intent & Tracee.protWrite != 0 {
             try writeFault(pid, page: base, intent: intent, duringStep: duringStep)
             return true
@@ -470,6 +477,19 @@ final class Monitor {
             return true
         }
         return false
+    }
+
+    /// Whether a fault was already handled for another thread: the page now allows the access.
+    /// A fetch (ip at the faulting address) of a page translated since (pagefault-nx; only a page the
+    /// program cannot write, where a fault at ip can be nothing but the fetch); a store to a page whose
+    /// scan was discarded since (the monitor gave its write permission back).
+    private func isStale(_ pid: pid_t, address: UInt64, page base: UInt64, intent: Int32) throws -> Bool {
+        let fetch = try tracee.registers(pid).ip == address
+        let translated = pages[base]?.valid == true
+        if fetch && intent & Tracee.protWrite == 0 {
+            return strategy == .pagefaultNX && translated && intent & Tracee.protExec != 0
+        }
+        return !fetch && !translated && intended[base] != nil && intent & Tracee.protWrite != 0
     }
 
     private func writeFault(_ pid: pid_t, page base: UInt64, intent: Int32, duringStep: Bool) throws {

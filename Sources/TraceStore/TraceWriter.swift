@@ -492,6 +492,9 @@ public final class TraceWriter {
         }
     }
 
+    /// How long `finish` waits for readers of the live file to let go before leaving WAL mode.
+    static let compactWait: TimeInterval = 5
+
     private func close(compact: Bool) {
         accepting = false
         lastStream = nil
@@ -500,10 +503,19 @@ public final class TraceWriter {
         guard let database else { return }
         if compact {
             // A finished trace travels as one self-contained file in rollback-journal mode, which read-only
-            // openers can use without creating -wal/-shm files. If a reader holds it open, it stays WAL.
-            try? database.writeWithoutTransaction { db in
-                _ = try db.checkpoint(.truncate)
-                try db.execute(sql: "PRAGMA journal_mode = DELETE")
+            // openers can use without creating -wal/-shm files. Leaving WAL needs every other connection
+            // closed and SQLite does not wait for that (no busy handler), so a reader of the live file
+            // (`plexlab info` on OUT.partial) would leave it WAL, and every later read-only opener (the
+            // importer's own summary) would leave OUT-wal and OUT-shm behind. Readers are short: retry
+            // for up to `compactWait`; only a reader holding the file longer leaves it WAL.
+            let deadline = Date().addingTimeInterval(Self.compactWait)
+            while true {
+                let mode = try? database.writeWithoutTransaction { db in
+                    _ = try db.checkpoint(.truncate)
+                    return try String.fetchOne(db, sql: "PRAGMA journal_mode = DELETE")
+                }
+                if mode?.lowercased() == "delete" || Date() >= deadline { break }
+                usleep(5_000)
             }
         }
         try? database.close()

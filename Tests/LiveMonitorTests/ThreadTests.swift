@@ -81,6 +81,7 @@ import Workloads
             let perThread = Set(sbe.threads.map { $0.filter { $0.value != 0 } })
             #expect(perThread == [[.call: 5, .ret: 5, .syscall: 2], [.call: 7, .ret: 7, .syscall: 1]])
             let nx = try #require(results.strategy(.pagefaultNX))
+            #expect(nx.end == .exited(0))
             #expect(nx.nonzero == [.pfExec: 2, .syscall: 3])
             #expect(nx.threads.count == 2)
         }

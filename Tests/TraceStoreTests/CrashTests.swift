@@ -91,6 +91,32 @@ import TraceModel
         #expect(shapes == [[0, 0, 4], [0, 4, 4], [0, 8, 1], [5, 0, 3]])
     }
 
+    /// A reader of the live file that lets go while the writer finishes (`plexlab info` polling a running
+    /// import): `finish` waits for it and still leaves one rollback-journal file, so later read-only
+    /// openers leave no -wal/-shm behind (KillTests found OUT-wal and OUT-shm after the import's summary).
+    @Test func aReaderLettingGoDuringFinishStillLeavesOneSelfContainedFile() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let path = scratch.path("t.plextrace")
+        let writer = try TraceWriter(path: path, metadata: sampleMetadata(), options: .init(chunkBlocks: 4))
+        let a = try definePaged(writer, definition())
+        for _ in 0..<9 { try writer.append(thread: 0, block: a) }
+        final class Holder: @unchecked Sendable { var reader: TraceReader? }
+        let holder = Holder()
+        holder.reader = try TraceReader(path: path)
+        #expect(try holder.reader?.summary().chunks == 2)
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { holder.reader = nil; done.signal() }
+        try writer.finish(exitStatus: 0, signal: nil, note: "")
+        done.wait()
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
+        let header = try #require(FileHandle(forReadingAtPath: path)).readData(ofLength: 20)
+        #expect(Array(header[18...19]) == [1, 1], "rollback-journal mode (WAL is 2, 2)")
+        #expect(try TraceReader(path: path).summary().blocksExecuted == 9)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.directory) == ["t.plextrace"])
+    }
+
     @Test func aFinishedTraceIsOneSelfContainedFile() throws {
         let scratch = Scratch()
         defer { scratch.remove() }
