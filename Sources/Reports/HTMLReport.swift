@@ -186,9 +186,9 @@ public enum HTMLReport {
         out += "<table><thead><tr><th>process</th><th>origin</th><th>command</th><th>end</th><th>blocks</th>"
         out += names.map { "<th>\(Escape.html($0))</th>" }.joined() + "</tr></thead><tbody>\n"
         for p in trace.processes {
-            out += "<tr><td>\(p.id)</td><td>\(p.origin)</td><td class=\"mono\">\(Escape.html(p.command))</td>"
-            out += "<td>\(Escape.html(p.end))</td><td>\(NumberFormat.integer(p.blocks))</td>"
-            out += names.map { "<td>\(p.traps[$0].map(NumberFormat.integer) ?? "n/a")</td>" }.joined() + "</tr>\n"
+            out += "<tr><td>\(p.process.id)</td><td>\(p.process.origin.rawValue)</td><td class=\"mono\">\(Escape.html(p.command))</td>"
+            out += "<td>\(Escape.html(p.process.endDescription))</td><td>\(NumberFormat.integer(p.summary.blocks))</td>"
+            out += names.map { "<td>\(p.traps($0).map(NumberFormat.integer) ?? "n/a")</td>" }.joined() + "</tr>\n"
         }
         return out + "</tbody></table>\n"
     }

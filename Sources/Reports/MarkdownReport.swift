@@ -77,8 +77,9 @@ public enum MarkdownReport {
         out += row(["process", "origin", "command", "end", "blocks"] + names.map(Escape.markdown))
         out += row(["---:", "---", "---", "---", "---:"] + names.map { _ in "---:" })
         for p in trace.processes {
-            out += row(["\(p.id)", p.origin, Escape.markdown(p.command), Escape.markdown(p.end), NumberFormat.integer(p.blocks)]
-                       + names.map { p.traps[$0].map(NumberFormat.integer) ?? "n/a" })
+            out += row(["\(p.process.id)", p.process.origin.rawValue, Escape.markdown(p.command),
+                        Escape.markdown(p.process.endDescription), NumberFormat.integer(p.summary.blocks)]
+                       + names.map { p.traps($0).map(NumberFormat.integer) ?? "n/a" })
         }
         return out + "\n"
     }

@@ -25,11 +25,7 @@ public enum ReplayAdapter {
             summary: results.summary,
             pageSize: results.parameters.pageSize,
             strategies: results.strategies)
-        trace.processes = results.processes.map { p in
-            ReportProcess(id: p.process.id, origin: p.process.origin.rawValue, command: p.process.argv.joined(separator: " "),
-                          end: p.process.endDescription, blocks: p.summary.blocks,
-                          traps: Dictionary(uniqueKeysWithValues: p.strategies.filter { $0.unavailable == nil }.map { ($0.name, $0.traps) }))
-        }
+        trace.processes = results.processes
         let symbolizer = Symbolizer(modules: context.modules)
         let decoder = X86Decoder(arch: results.metadata.arch)
         for row in trace.topSites(limit: top) {

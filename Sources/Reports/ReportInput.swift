@@ -48,7 +48,7 @@ public struct ReportTrace: Sendable, Equatable {
     /// Module, symbol and instruction of the addresses the tables show (trap sites and page starts).
     public var locations: [UInt64: SiteLocation]
     /// The processes of a recorded process tree, each with its own traps (empty for one process).
-    public var processes: [ReportProcess] = []
+    public var processes: [ProcessResults] = []
 
     public init(name: String, path: String, metadata: TraceMetadata, summary: ReplaySummary, pageSize: UInt64 = 4096,
                 strategies: [StrategyResult], locations: [UInt64: SiteLocation] = [:]) {
@@ -64,23 +64,13 @@ public struct ReportTrace: Sendable, Equatable {
     public func strategy(_ name: String) -> StrategyResult? { strategies.first { $0.name == name } }
 }
 
-/// One process of a tree: who it is, its blocks and each strategy's traps in it alone.
-public struct ReportProcess: Sendable, Equatable {
-    public var id: Int
-    public var origin: String
-    public var command: String
-    /// "exit 0", "signal 9" or how it ended.
-    public var end: String
-    public var blocks: UInt64
-    /// Traps per strategy name (strategies without numbers are absent).
-    public var traps: [String: UInt64]
-    public init(id: Int, origin: String, command: String, end: String, blocks: UInt64, traps: [String: UInt64]) {
-        self.id = id
-        self.origin = origin
-        self.command = command
-        self.end = end
-        self.blocks = blocks
-        self.traps = traps
+extension ProcessResults {
+    /// The command line as shown in the process tables.
+    public var command: String { process.argv.joined(separator: " ") }
+
+    /// Traps of the named strategy in this process alone; nil when it has no numbers here.
+    public func traps(_ strategy: String) -> UInt64? {
+        strategies.first { $0.name == strategy && $0.unavailable == nil }?.traps
     }
 }
 
