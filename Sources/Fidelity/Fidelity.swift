@@ -39,9 +39,11 @@ public struct FidelityResult: Sendable {
 
 public enum Fidelity {
     /// Records `program` under qemu-user into `directory`, replays the recording under the live strategies,
-    /// runs the program live, and compares cause by cause.
+    /// runs the program live, and compares cause by cause. Without `profile`, the prediction is under the
+    /// live profile (`LiveProfile.measure`): this host's monitor round trips, measured first.
     public static func run(program: String, arguments: [String], strategies: [LiveStrategy] = LiveStrategy.allCases,
-                           profile: CostProfile = CostProfile.named("modern")!, directory: String) throws -> FidelityResult {
+                           profile: CostProfile? = nil, directory: String) throws -> FidelityResult {
+        let profile = try profile ?? LiveProfile.measure(directory: (directory as NSString).appendingPathComponent("probes"))
         let trace = (directory as NSString).appendingPathComponent("fidelity.plextrace")
         _ = try Recorder.record(program: program, arguments: arguments, options: RecordOptions(output: trace, overwrite: true))
         let replay = try ReplayEngine.run(tracePath: trace, strategies: strategies.map(\.rawValue), profiles: [profile])
