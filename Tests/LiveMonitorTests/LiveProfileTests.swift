@@ -52,5 +52,6 @@ import Workloads
         let result = try Fidelity.run(program: command.program, arguments: [], directory: scratch.path)
         #expect(result.profile == "live")
         #expect(Fidelity.render(result).contains("replay predicted under live"))
+        #expect(Fidelity.render(result).contains("profile live: cpi "))
     }
 }
