@@ -63,7 +63,7 @@ let package = Package(
         // `plexlab live` and `plexlab fidelity`: programs run under a real INT3 / page-protection monitor (docs/live.md).
         .target(name: "CLiveTrace"),
         .target(name: "LiveMonitor", dependencies: ["CLiveTrace", "X86Decode", "TraceModel", "Replay", "Reports"]),
-        .target(name: "Fidelity", dependencies: ["LiveMonitor", "Recorder", "Replay", "CostModel"]),
+        .target(name: "Fidelity", dependencies: ["LiveMonitor", "Recorder", "Replay", "CostModel", "Calibrate", "Workloads"]),
         // The thin command-line front end.
         .executableTarget(name: "plexlab", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Replay", "TraceImport", "Symbols"]),
         .testTarget(name: "GateTests", dependencies: ["Gate", "Replay", "CostModel", "TraceImport", "Workloads"]),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "CostModel"]),
-        .testTarget(name: "LiveMonitorTests", dependencies: ["LiveMonitor", "Fidelity", "Replay", "Recorder", "Workloads", "TraceModel"]),
+        .testTarget(name: "LiveMonitorTests", dependencies: ["LiveMonitor", "Fidelity", "Replay", "Recorder", "Workloads", "TraceModel", "CostModel"]),
         // End-to-end tests that run the built `plexlab` executable (found next to the test bundle).
         .testTarget(name: "CLITests", dependencies: ["TraceModel", "TraceStore"]),
         // Hostile files, kill -9, live readers and the fuzz corpus, through the library and the built executables.

@@ -83,6 +83,12 @@ public enum Calibrator {
 
     // MARK: clock
 
+    /// The clock calibrate would time with (TSC when usable), alone: for converting seconds to profile cycles.
+    public static func clock(quick: Bool = true) throws -> ClockReport {
+        var unmeasured: [Unmeasured] = []
+        return try chooseClock(CalibrationOptions(quick: quick), host: HostDescription.current(), unmeasured: &unmeasured)
+    }
+
     static func chooseClock(_ options: CalibrationOptions, host: HostDescription,
                             unmeasured: inout [Unmeasured]) throws -> ClockReport {
         let status = cc_tsc_status()

@@ -28,6 +28,8 @@ public struct FidelityResult: Sendable {
     public var rows: [FidelityRow]
     /// The profile the predicted slowdowns are under.
     public var profile: String
+    /// The profile's cpi and trap keys in cycles, when `run` knew the whole profile (printed under the table).
+    public var profileCosts: [(key: CostKey, cycles: Double)] = []
 
     public var mismatches: [FidelityRow] { rows.filter { !$0.matches } }
 
@@ -39,14 +41,18 @@ public struct FidelityResult: Sendable {
 
 public enum Fidelity {
     /// Records `program` under qemu-user into `directory`, replays the recording under the live strategies,
-    /// runs the program live, and compares cause by cause.
+    /// runs the program live, and compares cause by cause. Without `profile`, the prediction is under the
+    /// live profile (`LiveProfile.measure`): this host's monitor round trips, measured first.
     public static func run(program: String, arguments: [String], strategies: [LiveStrategy] = LiveStrategy.allCases,
-                           profile: CostProfile = CostProfile.named("modern")!, directory: String) throws -> FidelityResult {
+                           profile: CostProfile? = nil, directory: String) throws -> FidelityResult {
+        let profile = try profile ?? LiveProfile.measure(directory: (directory as NSString).appendingPathComponent("probes"))
         let trace = (directory as NSString).appendingPathComponent("fidelity.plextrace")
         _ = try Recorder.record(program: program, arguments: arguments, options: RecordOptions(output: trace, overwrite: true))
         let replay = try ReplayEngine.run(tracePath: trace, strategies: strategies.map(\.rawValue), profiles: [profile])
         let live = try LiveRunner.run(program: program, arguments: arguments, strategies: strategies)
-        return compare(replay: replay, live: live, profile: profile.name)
+        var result = compare(replay: replay, live: live, profile: profile.name)
+        result.profileCosts = [CostKey.cpi, .trapInt3, .trapPF, .trapWP, .scanPerInsn].map { ($0, profile[$0]) }
+        return result
     }
 
     /// Rows for every live strategy the replay also has: a cause appears when either side counts it.
@@ -73,6 +79,10 @@ public enum Fidelity {
                 + String(format: "%9llu %11llu  %@\n", row.replay, row.live, row.matches ? "=" : "DIFFERS")
         }
         out += "\nslowdown (replay predicted under \(result.profile) vs measured wall ratio, native \(String(format: "%.4f", result.live.native.wall)) s)\n"
+        if !result.profileCosts.isEmpty {
+            out += "  profile \(result.profile): " + result.profileCosts.map {
+                "\($0.key.rawValue) \(String(format: "%.1f", $0.cycles))" }.joined(separator: ", ") + " cycles\n"
+        }
         for live in result.live.strategies {
             let predicted = result.predictedSlowdown(live.strategy).map { String(format: "%.2fx", $0) } ?? "-"
             let measured = result.live.slowdown(live.strategy).map { String(format: "%.2fx", $0) } ?? "-"

@@ -12,7 +12,8 @@ struct FidelityCommand: ParsableCommand {
         discussion: """
         Records PROGRAM under qemu-user, replays the recording under sbe and pagefault-nx, runs PROGRAM under \
         the live monitors (`plexlab live`), and prints each cause's replayed and live counts, then the \
-        replay's predicted slowdown under --profile next to the measured live slowdown. Exits 1 when a \
+        replay's predicted slowdown under the live profile (trap costs measured on this host by running \
+        the monitor on two generated probe loops) or --profile next to the measured live slowdown. Exits 1 when a \
         count differs. See docs/live.md.
 
         Examples:
@@ -20,8 +21,8 @@ struct FidelityCommand: ParsableCommand {
           plexlab fidelity --profile this-machine.json --json -- /usr/bin/gzip -c README.md
         """)
 
-    @Option(help: "Cost profile for the predicted slowdown: a built-in name or a JSON profile file (plexlab calibrate --out); selected as compare does, the first is used (docs/cost-profiles.md).")
-    var profile: [ProfileOption] = [.builtIn("modern")]
+    @Option(help: "Cost profile for the predicted slowdown: a built-in name or a JSON profile file (plexlab calibrate --out); selected as compare does, the first is used (docs/cost-profiles.md). Default: the live profile, this host's monitor round trips measured before the run (docs/live.md).")
+    var profile: [ProfileOption] = []
 
     @Option(help: "Keep the recording at this path.")
     var keepTrace: String?
@@ -36,13 +37,13 @@ struct FidelityCommand: ParsableCommand {
     var command: [String] = []
 
     func validate() throws {
-        _ = try ProfileSelection.validated(profile)
+        if !profile.isEmpty { _ = try ProfileSelection.validated(profile) }
     }
 
     func run() throws {
         var words = command.first == "--" ? Array(command.dropFirst()) : command
         if workload != nil && !words.isEmpty { throw ValidationError("give either --workload or a program after --, not both") }
-        let chosen = try ProfileSelection(profile).primary
+        let chosen = profile.isEmpty ? nil : try ProfileSelection(profile).primary
         let directory = NSTemporaryDirectory() + "plexlab-fidelity-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
