@@ -12,12 +12,8 @@ runs=${RUNS:-3}
 export LC_ALL=C TZ=UTC
 mkdir -p "$work"
 cd "$root"
-swift build -c release --product PlexLabQEMUPlugin 2>&1 | tail -1 >&2
-swift build -c release --product plexlab 2>&1 | tail -1 >&2
-bin=$(swift build -c release --show-bin-path)
-plexlab="$bin/plexlab"
-export PLEXLAB_QEMU_PLUGIN="$bin/libPlexLabQEMUPlugin.so"
 source "$root/scripts/record-workloads.sh"
+record_bench_build
 record_workloads_prepare "$work"
 
 # cpu_of CMD... -> "cpu wall" (best of $runs), the command's output discarded

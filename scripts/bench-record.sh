@@ -18,14 +18,10 @@ for tool in qemu-x86_64 python3 sqlite3 gzip gcc; do
 done
 
 cd "$root"
-swift build -c release --product PlexLabQEMUPlugin 2>&1 | tail -1 >&2
-swift build -c release --product plexlab 2>&1 | tail -1 >&2
-bin=$(swift build -c release --show-bin-path)
-plexlab="$bin/plexlab"
-export PLEXLAB_QEMU_PLUGIN="$bin/libPlexLabQEMUPlugin.so"
 
 # Inputs, generated deterministically, and the workloads.
 source "$root/scripts/record-workloads.sh"
+record_bench_build
 record_workloads_prepare "$work"
 names=("${RECORD_WORKLOADS[@]}")
 

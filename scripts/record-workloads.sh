@@ -3,7 +3,17 @@
 #   RECORD_WORKLOADS                   the workload names
 #   workload_argv NAME                 sets argv to the workload's command
 #   best_of RUNS CMD...                prints "wall cpu", the best of RUNS runs of CMD
+#   record_bench_build                 release builds of plexlab and the plugin; sets bin, plexlab, PLEXLAB_QEMU_PLUGIN
 RECORD_WORKLOADS=(python3-startup python3-loop sqlite3-query gzip-random)
+
+# record_bench_build: release builds of the plugin and plexlab; sets $bin and $plexlab, exports the plugin path.
+record_bench_build() {
+    swift build -c release --product PlexLabQEMUPlugin 2>&1 | tail -1 >&2
+    swift build -c release --product plexlab 2>&1 | tail -1 >&2
+    bin=$(swift build -c release --show-bin-path)
+    plexlab="$bin/plexlab"
+    export PLEXLAB_QEMU_PLUGIN="$bin/libPlexLabQEMUPlugin.so"
+}
 
 record_workloads_prepare() {
     RECORD_WORK=$1
