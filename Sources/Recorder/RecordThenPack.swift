@@ -9,13 +9,9 @@ extension Recorder {
     /// One process, recorded then packed (docs/recorder.md, "Record, then pack"): while the guest runs the
     /// plugin's stream goes through a shared-memory ring into the trace's fast form; the pack decodes it when
     /// the guest has exited (unless `options.pack` is off). `record` takes this path without following.
-    static func recordThenPack(program: String, arguments: [String], options: RecordOptions,
+    /// `record` has started `signals` and resolved `launch` for it.
+    static func recordThenPack(launch: Launch, options: RecordOptions, signals: SignalWatcher,
                                progress: ((RecordProgress) -> Void)?) throws -> RecordResult {
-        // First, so that no thread (ours or the runtime's) is started with SIGINT unblocked.
-        let signals = SignalWatcher()
-        defer { signals.stop() }
-
-        let launch = try Launch(program: program, arguments: arguments, options: options)
         let (guest, guestArgv, isScript, qemu, plugin) = (launch.guest, launch.guestArgv, launch.isScript, launch.qemu,
                                                           launch.plugin)
         let (destination, metadata, output) = (launch.destination, launch.metadata, options.output)

@@ -110,15 +110,15 @@ public enum Recorder {
     /// `progress` is called a few times a second from the calling thread.
     public static func record(program: String, arguments: [String], options: RecordOptions,
                               progress: ((RecordProgress) -> Void)? = nil) throws -> RecordResult {
-        // One process: record, then pack (the shared-memory ring and the fast form).
-        if !options.followProcesses {
-            return try recordThenPack(program: program, arguments: arguments, options: options, progress: progress)
-        }
         // First, so that no thread (ours or the runtime's) is started with SIGINT unblocked.
         let signals = SignalWatcher()
         defer { signals.stop() }
 
         let launch = try Launch(program: program, arguments: arguments, options: options)
+        // One process: record, then pack (the shared-memory ring and the fast form).
+        if !options.followProcesses {
+            return try recordThenPack(launch: launch, options: options, signals: signals, progress: progress)
+        }
         let (guest, guestArgv, isScript, qemu, plugin) = (launch.guest, launch.guestArgv, launch.isScript, launch.qemu,
                                                           launch.plugin)
         let (destination, metadata, output) = (launch.destination, launch.metadata, options.output)
