@@ -285,6 +285,7 @@ final class ProcessTree {
                                                   + "\(process.nextTB), its parent defined \(assembler.translationCount)")
             }
         }
+        try assembler.belong(to: id)
         processes.append(TraceProcess(id: id, pid: process.pid, parent: parent, origin: process.origin,
                                       program: programPath, argv: arguments, forkPoint: forkPoint))
         assemblers.append(assembler)
