@@ -160,7 +160,7 @@ struct TraceAssembler {
             self.end = end
             try finishThreads()
             return false
-        case .process, .fork, .exec, .exit:
+        case .process, .fork, .exec, .exit, .reaped, .execUnfollowed:
             break // the process tree's business (ProcessTree)
         }
         return true
