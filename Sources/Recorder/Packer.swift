@@ -37,9 +37,7 @@ struct RecordingFacts: Codable, Equatable {
     }
 
     func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+        JSONWriter.write((try? JSONText(encoding: self)) ?? [:], style: .compact)
     }
 }
 
