@@ -121,24 +121,10 @@ public enum JSONWriter {
     }
 
     /// A string in the review layout.
-    public static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += unicodeEscape(scalar)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    public static func quote(_ text: String) -> String { escaped(text, slashes: false, backspaceAndFormFeed: false) }
 
     /// A string in the indented and compact layouts (the escapes of those files: \b and \f too).
-    static func escaped(_ text: String, slashes: Bool) -> String {
+    static func escaped(_ text: String, slashes: Bool, backspaceAndFormFeed: Bool = true) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -148,8 +134,8 @@ public enum JSONWriter {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case "\u{8}": out += "\\b"
-            case "\u{c}": out += "\\f"
+            case "\u{8}" where backspaceAndFormFeed: out += "\\b"
+            case "\u{c}" where backspaceAndFormFeed: out += "\\f"
             case _ where scalar.value < 0x20: out += unicodeEscape(scalar)
             default: out.unicodeScalars.append(scalar)
             }
