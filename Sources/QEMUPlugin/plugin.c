@@ -734,9 +734,11 @@ static void on_access(unsigned int index, qemu_plugin_meminfo_t info, uint64_t v
  * so the recorder gives it a copy of the parent's state at that point. An execve of the guest is done
  * here, in the syscall callback: the program (and its #! interpreters, as the kernel would run them) is
  * started as `qemu -plugin THIS,... -0 ARGV0 PROGRAM ARGS` with the same pid, descriptors and
- * environment; the new plugin connects to the socket (origin exec). Whatever this code cannot follow
- * (execveat relative to a descriptor, a program that is neither an x86 ELF nor a #! script, no exec
- * permission) is left to QEMU's own execve, which fails with the kernel's error or runs unrecorded. */
+ * environment; the new plugin connects to the socket (origin exec). execveat relative to a directory
+ * descriptor and of a descriptor (fexecve) run the file at the descriptor's path. Whatever this code cannot
+ * follow (a memfd or deleted file, a program that is neither an x86 ELF nor a #! script, no qemu-user for
+ * it) is left to QEMU's own execve, after EXEC_UNFOLLOWED says why; a program of the other architecture
+ * runs under its own qemu with this plugin in foreign mode (no code recorded, tree-arch=). */
 
 static int open_channel(void)
 {
