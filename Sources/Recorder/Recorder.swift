@@ -147,8 +147,14 @@ public enum Recorder {
             throw error
         }
         if let socket {
-            // Only programs of the recorded program's architecture are followed (one decoder per trace).
-            pluginArguments += ["sock=\(socket.path)", "\(guest.arch == .x86_64 ? "qemu64" : "qemu32")=\(qemu)"]
+            // A program of the other architecture runs under its own qemu with the plugin, which then only
+            // tells how it ends and what it starts (tree-arch: one decoder per trace, docs/recorder.md).
+            pluginArguments += ["sock=\(socket.path)", "tree-arch=\(guest.arch.rawValue)"]
+            for arch in [GuestArch.x86_64, .i386] {
+                let name = arch == .x86_64 ? "qemu64" : "qemu32"
+                if arch == guest.arch { pluginArguments.append("\(name)=\(qemu)") }
+                else if let other = try? Tools.qemu(GuestProgram(path: "", arch: arch).qemuName, environment: options.environment) { pluginArguments.append("\(name)=\(other)") }
+            }
         }
 
         let process: QEMUProcess
