@@ -36,12 +36,13 @@ struct FidelityCommand: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "-- PROGRAM ARGS")
     var command: [String] = []
 
-    func validate() throws {
+    mutating func validate() throws {
+        command = try ProgramWords.split(command, of: self)
         if !profile.isEmpty { _ = try ProfileSelection.validated(profile) }
     }
 
     func run() throws {
-        var words = command.first == "--" ? Array(command.dropFirst()) : command
+        var words = command
         if workload != nil && !words.isEmpty { throw ValidationError("give either --workload or a program after --, not both") }
         let chosen = profile.isEmpty ? nil : try ProfileSelection(profile).primary
         let directory = NSTemporaryDirectory() + "plexlab-fidelity-\(UUID().uuidString.prefix(8))"

@@ -56,6 +56,36 @@ import Testing
         #expect(((trace["live"] as? [String: Any])?["native"] as? [String: Any])?["end"] as? String == "exit 0")
     }
 
+    /// `--help` before `--` (and before the program) is plexlab's; after `--` or after the program it is the
+    /// program's argument.
+    @Test(arguments: [["live", "--help"], ["live", "-h"], ["live", "--strategies", "sbe", "--help"],
+                      ["fidelity", "--help"], ["fidelity", "--json", "--help"], ["record", "--out", "x.plextrace", "--help"]])
+    func helpBeforeTheProgramIsPlexlabs(arguments: [String]) throws {
+        let run = try PlexlabRun(arguments)
+        #expect(run.status == 0, "\(arguments): \(run.stderr)")
+        #expect(run.stdout.contains("USAGE: plexlab \(arguments[0])"), "\(arguments): \(run.stdout)")
+        #expect(run.stdout.contains("Examples:"))
+        #expect(run.stderr.isEmpty)
+    }
+
+    @Test func helpAfterTheTerminatorIsTheProgramsArgument() throws {
+        let live = try PlexlabRun(["live", "--", "--help"])
+        #expect(live.status == 2)
+        #expect(live.stderr == "plexlab: error: cannot run --help: not found on PATH\n")
+        let fidelity = try PlexlabRun(["fidelity", "--profile", "modern", "--", "--help"])
+        #expect(fidelity.status == 2)
+        #expect(fidelity.stderr == "plexlab: error: program not found: --help (not a file, and not on PATH)\n")
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let program = try Self.assemble(Self.loop, name: "loop", in: directory)
+        for words in [["--", program, "--help"], [program, "--help"]] {
+            let run = try PlexlabRun(["live", "--json", "--strategies", "sbe"] + words)
+            #expect(run.status == 0, "\(words): \(run.stderr)")
+            let trace = try #require((try run.json()["traces"] as? [[String: Any]])?.first)
+            #expect((trace["metadata"] as? [String: Any])?["argv"] as? [String] == [program, "--help"])
+        }
+    }
+
     @Test func badInputIsOneLine() throws {
         let unknown = try PlexlabRun(["live", "--strategies", "dbt-link", "--", "/bin/true"])
         #expect(unknown.status == 2)
