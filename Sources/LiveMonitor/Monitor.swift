@@ -14,9 +14,7 @@ final class Monitor {
     /// A thread's pending single step over an original instruction.
     struct Step {
         var site: UInt64
-        /// Keep stepping the rest of the block on this page after this step (a store made it writable).
-        var finishing: UInt64?
-        /// The block being finished ends with this step: the page to settle afterwards.
+        /// A store to its own page: the page to settle after it (pagefault-nx: translated again, scan deferred).
         var settles: UInt64?
         /// A system call being stepped over: its number and arguments, for the memory bookkeeping.
         var syscall: (number: UInt64, args: [UInt64])?
@@ -342,10 +340,9 @@ final class Monitor {
         .notMonitorable("\(program) executes its own INT3 at 0x\(String(address, radix: 16)); it cannot be told from the monitor's")
     }
 
-    private func trapAtSite(_ pid: pid_t, _ address: UInt64, _ causes: [TrapCause], finishing: UInt64? = nil,
-                            settles: UInt64? = nil) throws {
+    private func trapAtSite(_ pid: pid_t, _ address: UInt64, _ causes: [TrapCause], settles: UInt64? = nil) throws {
         count(pid, causes)
-        var step = Step(site: address, finishing: finishing, settles: settles)
+        var step = Step(site: address, settles: settles)
         if causes.contains(.syscall) {
             guard let instruction = decode(at: address) else { throw ownInt3(address) }
             if ["int3", "int1", "into"].contains(instruction.mnemonic) { throw ownInt3(address) }
@@ -402,7 +399,9 @@ final class Monitor {
         } else {
             try writeRendered(step.site, count: 16)
         }
-        if step.finishing == nil && stepper == pid {
+        // Settled before the parked threads resume: none may run the page's unpatched bytes.
+        if let page = step.settles { try settle(pid, page: page) }
+        if stepper == pid {
             stepper = nil
             try resumeParked()
         }
@@ -413,28 +412,22 @@ final class Monitor {
             let result = try tracee.registers(pid).ax
             try afterSyscall(pid, number: call.number, args: call.args, result: result)
         }
-        if let page = step.finishing { return try finishBlock(pid, page: page) }
-        if let page = step.settles { try settle(pid, page: page) }
         if strategy == .sbe { try ensureCovered(pid, ip: try tracee.registers(pid).ip) }
         try resume(pid)
     }
 
-    /// Steps the rest of a block whose store made its own page writable, counting what its instructions
-    /// would have trapped, up to the block's end (a control transfer or the page end).
-    private func finishBlock(_ pid: pid_t, page base: UInt64) throws {
-        let ip = try tracee.registers(pid).ip
-        guard ip >= base && ip < base + Tracee.pageSize, let instruction = decode(at: ip) else {
-            try settle(pid, page: base)
-            if strategy == .sbe { try ensureCovered(pid, ip: ip) }
-            return try resume(pid)
-        }
+    /// A store to its own page faulted at `ip`: the store is stepped over alone, counting what it counts as
+    /// the last instruction of a block. The trace's next block starts after it (QEMU ends a block at a store
+    /// to its own page, docs/strategies.md "code write"), and so does the rescan: sbe checks the landing as
+    /// after any step, pagefault-nx translates the page again with its scan deferred (`settle`).
+    private func stepStore(_ pid: pid_t, ip: UInt64, page base: UInt64) throws {
+        guard let instruction = decode(at: ip) else { throw ownInt3(ip) }
         var causes = strategy == .sbe ? LiveRules.sbeCauses(instruction, pageBase: base) : LiveRules.nxCauses(instruction)
         if instruction.fallThrough > base + Tracee.pageSize { causes = [.pageCross] }
-        let last = instruction.controlTransfer != nil || instruction.fallThrough >= base + Tracee.pageSize
-        try trapAtSite(pid, ip, causes, finishing: last ? nil : base, settles: last ? base : nil)
+        try trapAtSite(pid, ip, causes, settles: base)
     }
 
-    /// After a writer finished its block on the page it wrote: pagefault-nx translates the page again
+    /// After a writer's store to the page it runs on: pagefault-nx translates the page again
     /// with an empty scan (the fault counted with the write), deferring the scan to the next entry.
     private func settle(_ pid: pid_t, page base: UInt64) throws {
         guard strategy == .pagefaultNX, var page = pages[base], let intent = intended[base] else { return }
@@ -503,12 +496,12 @@ final class Monitor {
         let ip = try tracee.registers(pid).ip
         guard ip >= base && ip < base + Tracee.pageSize else { return try resume(pid) }
         // The writer resumes on the page it wrote (docs/strategies.md, code writes): pagefault-nx counts the
-        // fetch fault at once; both finish the writer's block stepping its original instructions.
+        // fetch fault at once; both step the store, then rescan from the instruction after it.
         if strategy == .pagefaultNX {
             count(pid, [.pfExec])
             try tracee.protect(pid, page: base, intent | Tracee.protExec)
         }
-        try finishBlock(pid, page: base)
+        try stepStore(pid, ip: ip, page: base)
     }
 
     private func discard(_ base: UInt64) throws {
