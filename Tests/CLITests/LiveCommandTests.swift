@@ -86,6 +86,19 @@ import Testing
         }
     }
 
+    /// `plexlab report --fidelity` reads the file before replaying anything: a bad one is one line.
+    @Test func reportWithABadFidelityFileIsOneLine() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let missing = try PlexlabRun(["report", "x.plextrace", "--fidelity", "/nonexistent/f.json", "--out", directory])
+        #expect(missing.status == 2)
+        #expect(missing.stderr == "plexlab: error: /nonexistent/f.json: cannot read the fidelity file\n")
+        try "{\"schema\": \"plexlab-results/1\"}".write(toFile: directory + "/r.json", atomically: true, encoding: .utf8)
+        let wrong = try PlexlabRun(["report", "x.plextrace", "--fidelity", directory + "/r.json", "--out", directory])
+        #expect(wrong.status == 2)
+        #expect(wrong.stderr == "plexlab: error: \(directory)/r.json: schema is not \"plexlab-fidelity/1\" (expected the output of plexlab fidelity --json)\n")
+    }
+
     @Test func badInputIsOneLine() throws {
         let unknown = try PlexlabRun(["live", "--strategies", "dbt-link", "--", "/bin/true"])
         #expect(unknown.status == 2)
