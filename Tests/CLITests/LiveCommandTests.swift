@@ -99,6 +99,34 @@ import Testing
         #expect(wrong.stderr == "plexlab: error: \(directory)/r.json: schema is not \"plexlab-fidelity/1\" (expected the output of plexlab fidelity --json)\n")
     }
 
+    /// `plexlab calibrate --live` writes a profile file that --profile reads; in-process options are refused.
+    @Test func calibrateLiveWritesAProfile() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let run = try PlexlabRun(["calibrate", "--live", "--quick", "--out", directory + "/live.json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        for key in ["trap_int3", "trap_pf", "trap_wp", "scan_per_insn", "stop-and-resume", "mprotect"] {
+            #expect(run.stdout.contains("  \(key) "), "\(key): \(run.stdout)")
+        }
+        let file = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/live.json"))) as? [String: Any])
+        #expect(file["name"] as? String == "live")
+        let sources = try #require(file["sources"] as? [String: String])
+        for key in ["trap_int3", "trap_pf", "trap_wp", "scan_per_insn"] {
+            #expect(sources[key]?.hasPrefix("measured: ") == true, "\(key)")
+            #expect((file[key] as? Double ?? 0) > 0, "\(key)")
+        }
+        #expect(sources["cpi"]?.hasPrefix("measured") == false, "cpi is the modern profile's")
+        // The file is a profile: fidelity predicts under it.
+        let program = try Self.assemble(Self.loop, name: "loop", in: directory)
+        let fidelity = try PlexlabRun(["fidelity", "--profile", directory + "/live.json", "--", program])
+        #expect(fidelity.status == 0)
+        #expect(fidelity.stdout.contains("replay predicted under live"))
+
+        let refused = try PlexlabRun(["calibrate", "--live", "--repetitions", "5"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr == "plexlab: error: --repetitions and --time-based are for in-process calibration, not --live (see 'plexlab calibrate --help')\n")
+    }
+
     @Test func badInputIsOneLine() throws {
         let unknown = try PlexlabRun(["live", "--strategies", "dbt-link", "--", "/bin/true"])
         #expect(unknown.status == 2)
