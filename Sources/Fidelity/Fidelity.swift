@@ -1,3 +1,4 @@
+import Calibrate
 import CostModel
 import Foundation
 import LiveMonitor
@@ -30,12 +31,34 @@ public struct FidelityResult: Sendable {
     public var profile: String
     /// The profile's cpi and trap keys in cycles, when `run` knew the whole profile (printed under the table).
     public var profileCosts: [(key: CostKey, cycles: Double)] = []
+    /// This host's cycles per nanosecond (the clock `plexlab calibrate` uses), to turn cycles into seconds.
+    public var cyclesPerNanosecond: Double?
+    /// Seconds the monitor's own start and end add to a run, per strategy (`LiveProfile.monitorStart`).
+    public var monitorStart: [LiveStrategy: Double] = [:]
 
     public var mismatches: [FidelityRow] { rows.filter { !$0.matches } }
 
-    /// The replay's predicted slowdown of a strategy under `profile`.
-    public func predictedSlowdown(_ strategy: LiveStrategy) -> Double? {
+    /// The replay's own slowdown: its cycles over instructions x cpi (docs/strategies.md section 4).
+    public func replaySlowdown(_ strategy: LiveStrategy) -> Double? {
         replay.strategy(strategy.rawValue)?.estimate(profile)?.slowdown
+    }
+
+    /// Seconds the replay predicts the strategy adds to the program: its cycles beyond native (the traps and
+    /// scans priced by the profile) at this host's clock. Nil without the clock.
+    public func predictedOverhead(_ strategy: LiveStrategy) -> Double? {
+        guard let cyclesPerNanosecond, let estimate = replay.strategy(strategy.rawValue)?.estimate(profile),
+              estimate.slowdown > 0 else { return nil }
+        return (estimate.cycles - estimate.cycles / estimate.slowdown) / (cyclesPerNanosecond * 1e9)
+    }
+
+    /// The predicted slowdown held against the measured one (docs/live.md section 3): the measured native
+    /// run plus the monitor's start plus the replay's predicted overhead, over the measured native run.
+    /// Without the clock (`compare` alone), the replay's own slowdown.
+    public func predictedSlowdown(_ strategy: LiveStrategy) -> Double? {
+        guard let overhead = predictedOverhead(strategy) else { return replaySlowdown(strategy) }
+        let native = live.native.wall
+        guard native > 0 else { return nil }
+        return (native + (monitorStart[strategy] ?? 0) + overhead) / native
     }
 }
 
@@ -52,6 +75,10 @@ public enum Fidelity {
         let live = try LiveRunner.run(program: program, arguments: arguments, strategies: strategies)
         var result = compare(replay: replay, live: live, profile: profile.name)
         result.profileCosts = [CostKey.cpi, .trapInt3, .trapPF, .trapWP, .scanPerInsn].map { ($0, profile[$0]) }
+        result.cyclesPerNanosecond = try Calibrator.clock().cyclesPerNanosecond
+        result.monitorStart = try LiveProfile.monitorStart(directory: (directory as NSString).appendingPathComponent("start"),
+                                                           strategies: strategies, profile: profile,
+                                                           cyclesPerNanosecond: result.cyclesPerNanosecond!)
         return result
     }
 
@@ -78,7 +105,8 @@ public enum Fidelity {
                 + row.cause.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
                 + String(format: "%9llu %11llu  %@\n", row.replay, row.live, row.matches ? "=" : "DIFFERS")
         }
-        out += "\nslowdown (replay predicted under \(result.profile) vs measured wall ratio, native \(String(format: "%.4f", result.live.native.wall)) s)\n"
+        out += "\nslowdown (predicted under \(result.profile): native + monitor start + the replay's overhead, over native; "
+            + "measured: wall ratio; native \(String(format: "%.4f", result.live.native.wall)) s)\n"
         if !result.profileCosts.isEmpty {
             out += "  profile \(result.profile): " + result.profileCosts.map {
                 "\($0.key.rawValue) \(String(format: "%.1f", $0.cycles))" }.joined(separator: ", ") + " cycles\n"
@@ -86,7 +114,11 @@ public enum Fidelity {
         for live in result.live.strategies {
             let predicted = result.predictedSlowdown(live.strategy).map { String(format: "%.2fx", $0) } ?? "-"
             let measured = result.live.slowdown(live.strategy).map { String(format: "%.2fx", $0) } ?? "-"
-            out += "  \(live.strategy.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) predicted \(predicted)  measured \(measured)\n"
+            var line = "  \(live.strategy.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) predicted \(predicted)  measured \(measured)"
+            if let p = result.predictedSlowdown(live.strategy), let m = result.live.slowdown(live.strategy), m > 0 {
+                line += String(format: "  (%+.0f%%)", (p / m - 1) * 100)
+            }
+            out += line + "\n"
         }
         let mismatches = result.mismatches.count
         out += mismatches == 0 ? "\nevery count agrees\n" : "\n\(mismatches) count(s) differ\n"
@@ -100,7 +132,11 @@ public enum Fidelity {
         let slowdowns: [[String: Any]] = result.live.strategies.map {
             ["strategy": $0.strategy.rawValue, "profile": result.profile,
              "predicted": result.predictedSlowdown($0.strategy) ?? NSNull(),
-             "measured": result.live.slowdown($0.strategy) ?? NSNull()]
+             "measured": result.live.slowdown($0.strategy) ?? NSNull(),
+             "replay_slowdown": result.replaySlowdown($0.strategy) ?? NSNull(),
+             "predicted_overhead_seconds": result.predictedOverhead($0.strategy) ?? NSNull(),
+             "monitor_start_seconds": result.monitorStart[$0.strategy] ?? NSNull(),
+             "native_seconds": result.live.native.wall, "monitored_seconds": $0.times.wall]
         }
         let document: [String: Any] = ["schema": "plexlab-fidelity/1", "program": result.live.program,
                                        "arguments": result.live.arguments, "rows": rows, "slowdowns": slowdowns,

@@ -210,6 +210,32 @@ public enum LiveProfile {
                                scanPerInstruction: scan.seconds, cyclesPerNanosecond: clock.cyclesPerNanosecond, profile: profile)
     }
 
+    /// Seconds the monitor's own start and end add to a run under each strategy: a program that only exits,
+    /// run plainly and monitored, less its traps (the exit system call; pf_exec under pagefault-nx) at the
+    /// profile's prices; the least of three
+    /// runs (docs/live.md section 3).
+    public static func monitorStart(directory: String, strategies: [LiveStrategy], profile: CostProfile,
+                                    cyclesPerNanosecond: Double) throws -> [LiveStrategy: Double] {
+        let program = try WorkloadBuilder.assemble(source: """
+                    .globl _start
+                    .text
+            _start: mov $60, %eax
+                    xor %edi, %edi
+                    syscall
+            """, arch: .x86_64, name: "live-probe-exit", in: directory)
+        var start: [LiveStrategy: Double] = [:]
+        for _ in 0..<3 {
+            let result = try LiveRunner.run(program: program, arguments: [], strategies: strategies)
+            for run in result.strategies {
+                let cycles = run.counts.reduce(0.0) { $0 + Double($1.value) * ($1.key.costKey.map { profile[$0] } ?? 0) }
+                let traps = cycles / (cyclesPerNanosecond * 1e9)
+                let seconds = max(0, run.times.wall - result.native.wall - traps)
+                start[run.strategy] = min(start[run.strategy] ?? .infinity, seconds)
+            }
+        }
+        return start
+    }
+
     /// The live profile, measured fresh (what `plexlab fidelity` does without --profile).
     public static func measure(base: CostProfile = CostProfile.named("modern")!, directory: String) throws -> CostProfile {
         try calibrate(base: base, directory: directory).profile

@@ -48,6 +48,8 @@ final class Monitor {
                     environment: [String]) throws -> LiveStrategyResult {
         var pid: pid_t = 0
         let argv = [program] + arguments
+        // From before the fork, as the plain run's wall (lt_run_plain): both include fork, exec and exit.
+        let startWall = lt_now(), startCPU = lt_self_cpu()
         let status = withCStrings(argv) { argvPointer in
             withCStrings(environment) { envPointer in lt_spawn(program, argvPointer, envPointer, &pid) }
         }
@@ -59,7 +61,6 @@ final class Monitor {
         _ = lt_get_regs(pid, &regs)
         let monitor = Monitor(strategy: strategy, program: program,
                               tracee: Tracee(pid: pid, memory: memory, is32Bit: regs.cs == 0x23))
-        let startWall = lt_now(), startCPU = lt_self_cpu()
         do {
             let (end, cpu) = try monitor.monitor()
             let times = RunTimes(wall: lt_now() - startWall, cpu: cpu, monitorCPU: lt_self_cpu() - startCPU)

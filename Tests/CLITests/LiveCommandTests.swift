@@ -120,7 +120,7 @@ import Testing
         let program = try Self.assemble(Self.loop, name: "loop", in: directory)
         let fidelity = try PlexlabRun(["fidelity", "--profile", directory + "/live.json", "--", program])
         #expect(fidelity.status == 0)
-        #expect(fidelity.stdout.contains("replay predicted under live"))
+        #expect(fidelity.stdout.contains("(predicted under live: native + monitor start"))
 
         let refused = try PlexlabRun(["calibrate", "--live", "--repetitions", "5"])
         #expect(refused.status == 2)
