@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Writes Reports/fidelity.md: replayed against live trap counts (plexlab fidelity) for every corpus micro
 # workload in 64 and 32 bits and, with --real, the real programs of the corpus, side by side in one run.
-# Predictions are under one live profile measured at the start of the run (plexlab calibrate --live), unless
-# --profile names another. Usage: scripts/fidelity.sh [--real] [--profile P] [--debug]
+# Predictions are under the live profile each fidelity run measures just before it records (the machine's
+# load changes during a run: the prices are measured next to what they predict), unless --profile names one. Usage: scripts/fidelity.sh [--real] [--profile P] [--debug]
 # (--debug: the debug build, a slower monitor)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,15 +23,12 @@ swift build -c "$configuration" --product PlexLabQEMUPlugin >/dev/null  # the re
 plexlab="$(swift build -c "$configuration" --show-bin-path)/plexlab"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-if [ -z "$profile" ]; then
-    echo "fidelity: plexlab calibrate --live" >&2
-    "$plexlab" calibrate --live --out "$work/live.profile" > "$work/calibration.txt"
-    profile="$work/live.profile"
-fi
+profile_option=()
+[ -n "$profile" ] && profile_option=(--profile "$profile")
 names=$("$plexlab" record --list-workloads | grep '^micro-')
 for name in $names; do
     echo "fidelity: $name" >&2
-    "$plexlab" fidelity --json --profile "$profile" --workload "$name" > "$work/$name.json" || true
+    "$plexlab" fidelity --json "${profile_option[@]}" --workload "$name" > "$work/$name.json" || true
 done
 if [ "$real" = 1 ]; then
     # The programs print nothing: their standard output would be mixed into plexlab's JSON.
@@ -39,7 +36,7 @@ if [ "$real" = 1 ]; then
     run_real() { # name, then the command
         local name="$1"; shift
         echo "fidelity: $name" >&2
-        "$plexlab" fidelity --json --profile "$profile" -- "$@" > "$work/$name.json" 2> "$work/$name.err" || true
+        "$plexlab" fidelity --json "${profile_option[@]}" -- "$@" > "$work/$name.json" 2> "$work/$name.err" || true
     }
     run_real "gzip" /usr/bin/gzip -k -f "$work/random.bin"
     run_real "lua" /usr/bin/lua5.4 -e 'local s=0 for i=1,10000 do s=s+i end'
@@ -49,7 +46,7 @@ fi
 CONFIGURATION="$configuration" LOAD="$(cut -d' ' -f1-3 /proc/loadavg)" python3 - "$work" "$profile" "$(git rev-parse --short HEAD)" > Reports/fidelity.md <<'PY'
 import json, os, sys
 work, profile, commit = sys.argv[1], sys.argv[2], sys.argv[3]
-shown = "live (plexlab calibrate --live, at the start of this run)" if profile.startswith(work) else profile
+shown = f"`{profile}`" if profile else "live, measured by each fidelity run just before it records"
 print("# Fidelity: replayed against live trap counts\n")
 print(f"Written by `scripts/fidelity.sh` at commit {commit} (profile {shown}, {os.environ.get('CONFIGURATION', 'release')} build;")
 print(f"load average {os.environ.get('LOAD', '?')} at the end, on 2 cores). Each row: the program recorded")
@@ -57,9 +54,6 @@ print("under qemu-user and replayed (docs/strategies.md), and run natively under
 print("`=` means equal counts; otherwise the difference and the relative difference (live - replay) / replay.")
 print("Predicted slowdown: (measured native + monitor start + the replay's overhead under the profile) / measured native")
 print("(docs/live.md section 3); error: predicted / measured - 1.\n")
-calibration = os.path.join(work, "calibration.txt")
-if os.path.exists(calibration):
-    print("```\n" + open(calibration).read().rstrip() + "\n```\n")
 files = sorted(f for f in os.listdir(work) if f.endswith(".json"))
 docs = {}
 for file in files:
@@ -68,14 +62,16 @@ for file in files:
 def error(s):
     return f"{(s['predicted'] / s['measured'] - 1) * 100:+.0f}%" if s.get("predicted") and s.get("measured") else "-"
 print("## Predicted against measured slowdown\n")
-print("| workload | strategy | traps (live) | native s | predicted | measured | error |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+print("| workload | strategy | traps (live) | trap_int3 us | trap_pf us | native s | predicted | measured | error |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for name, doc in docs.items():
     for s in doc["slowdowns"]:
         traps = sum(r["live"] for r in doc["rows"] if r["strategy"] == s["strategy"])
         p = f"{s['predicted']:.2f}x" if s["predicted"] is not None else "-"
         m = f"{s['measured']:.2f}x" if s["measured"] is not None else "-"
-        print(f"| {name} | {s['strategy']} | {traps} | {s.get('native_seconds', 0):.4f} | {p} | {m} | {error(s)} |")
+        costs, clock = doc.get("profile_costs", {}), doc.get("cycles_per_ns") or 0
+        us = lambda key: f"{costs[key] / clock / 1000:.1f}" if key in costs and clock else "-"
+        print(f"| {name} | {s['strategy']} | {traps} | {us('trap_int3')} | {us('trap_pf')} | {s.get('native_seconds', 0):.4f} | {p} | {m} | {error(s)} |")
 print()
 for file in files:
     name = file[:-5]

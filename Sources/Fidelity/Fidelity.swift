@@ -138,7 +138,9 @@ public enum Fidelity {
              "monitor_start_seconds": result.monitorStart[$0.strategy] ?? NSNull(),
              "native_seconds": result.live.native.wall, "monitored_seconds": $0.times.wall]
         }
+        let costs = Dictionary(uniqueKeysWithValues: result.profileCosts.map { ($0.key.rawValue, $0.cycles) })
         let document: [String: Any] = ["schema": "plexlab-fidelity/1", "program": result.live.program,
+                                       "profile_costs": costs, "cycles_per_ns": result.cyclesPerNanosecond ?? NSNull(),
                                        "arguments": result.live.arguments, "rows": rows, "slowdowns": slowdowns,
                                        "agrees": result.mismatches.isEmpty]
         let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])

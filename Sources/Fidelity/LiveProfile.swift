@@ -212,8 +212,8 @@ public enum LiveProfile {
 
     /// Seconds the monitor's own start and end add to a run under each strategy: a program that only exits,
     /// run plainly and monitored, less its traps (the exit system call; pf_exec under pagefault-nx) at the
-    /// profile's prices; the least of three
-    /// runs (docs/live.md section 3).
+    /// profile's prices; the median of three runs: the run it is added to is one sample too, not the best of
+    /// several (docs/live.md section 3).
     public static func monitorStart(directory: String, strategies: [LiveStrategy], profile: CostProfile,
                                     cyclesPerNanosecond: Double) throws -> [LiveStrategy: Double] {
         let program = try WorkloadBuilder.assemble(source: """
@@ -223,17 +223,17 @@ public enum LiveProfile {
                     xor %edi, %edi
                     syscall
             """, arch: .x86_64, name: "live-probe-exit", in: directory)
-        var start: [LiveStrategy: Double] = [:]
+        var samples: [LiveStrategy: [Double]] = [:]
         for _ in 0..<3 {
             let result = try LiveRunner.run(program: program, arguments: [], strategies: strategies)
             for run in result.strategies {
                 let cycles = run.counts.reduce(0.0) { $0 + Double($1.value) * ($1.key.costKey.map { profile[$0] } ?? 0) }
                 let traps = cycles / (cyclesPerNanosecond * 1e9)
                 let seconds = max(0, run.times.wall - result.native.wall - traps)
-                start[run.strategy] = min(start[run.strategy] ?? .infinity, seconds)
+                samples[run.strategy, default: []].append(seconds)
             }
         }
-        return start
+        return samples.mapValues { $0.sorted()[$0.count / 2] }
     }
 
     /// The live profile, measured fresh (what `plexlab fidelity` does without --profile).
