@@ -57,4 +57,30 @@ import TraceModel
         #expect(HTMLReport.reproductions(rows).contains("<td class=\"n\">0.14 (beyond 2x)</td>"))
         #expect(HTMLReport.reproductions([]).isEmpty)
     }
+
+    /// HQEMU's QEMU figures: the programs that compute in one process, by name, under `modern`.
+    @Test func qemuRowsAreTheNamedProgramsUnderModern() {
+        let traces = [
+            Self.trace("gzip", ["dbt-qemu": ["modern": 4, "pentium4": 100]]),
+            Self.trace("gcc-driver", ["dbt-qemu": ["modern": 100]]),  // spawns processes: not of SPEC's shape
+            Self.trace("micro-jit-32", ["dbt-qemu": ["modern": 100]]),
+            Self.trace("lua", ["dbt-qemu": ["pentium4": 100]]),  // no modern estimate: left out
+            Self.trace("sqlite3", ["dbt-qemu": ["modern": 9]]),
+        ]
+        let rows = Reproductions.rows(traces)
+        #expect(rows.map(\.figure.published) == [6, 8.4])
+        #expect(rows.allSatisfy { $0.figure.strategy == "dbt-qemu" && $0.figure.profile == "modern" })
+        // sqrt(4 * 9) = 6: exactly the integer figure, 6 / 8.4 of the floating-point one.
+        #expect(rows.map(\.workload) == ["geometric mean of gzip, sqlite3 (4.00x-9.00x)",
+                                         "geometric mean of gzip, sqlite3 (4.00x-9.00x)"])
+        #expect(abs(rows[0].predicted - 6) < 1e-9 && abs(rows[0].ratio! - 1) < 1e-9)
+        #expect(abs(rows[1].ratio! - 6 / 8.4) < 1e-9 && rows[1].agrees == true)
+        #expect(Reproductions.markdown(rows).contains("| 8.40x | geometric mean of gzip, sqlite3 (4.00x-9.00x) | dbt-qemu | modern | 6.00x | 0.71 |"))
+
+        // 13 against 6 and 8.4: beyond 2x for the integer figure (2.17), within for floating point (1.55).
+        let far = Reproductions.rows([Self.trace("xz", ["dbt-qemu": ["modern": 13]])])
+        #expect(far.map(\.agrees) == [false, true])
+        #expect(Reproductions.markdown(far).contains("| 13.00x | 2.17 (beyond 2x) |"))
+        #expect(Reproductions.rows([Self.trace("gcc-tree", ["dbt-qemu": ["modern": 8]])]).isEmpty)
+    }
 }
