@@ -6,7 +6,7 @@ public enum TraceSchema {
     /// `PRAGMA application_id` of every trace: "PLXT" in ASCII.
     public static let applicationID: Int32 = 0x504C_5854
     /// The newest schema version this code writes and reads (`PRAGMA user_version`).
-    public static let currentVersion = 3
+    public static let currentVersion = 4
     /// The file extension traces use.
     public static let fileExtension = "plextrace"
 
@@ -129,6 +129,19 @@ public enum TraceSchema {
                 PRAGMA user_version = 3;
                 """)
         }
+        // v4: whole-system traces (docs/trace-format.md, "System traces"): the guest mode, each block's
+        // privilege level and physical address, and the chunks' system events (interrupts, exceptions,
+        // page-table stores). Defaults make every older trace a user-mode one.
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: """
+                ALTER TABLE metadata ADD COLUMN guest_mode TEXT NOT NULL DEFAULT 'user';
+                ALTER TABLE blocks ADD COLUMN privilege INTEGER NOT NULL DEFAULT 3;
+                ALTER TABLE blocks ADD COLUMN physical_address INTEGER;
+                ALTER TABLE chunks ADD COLUMN system_events INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE summary ADD COLUMN system_events INTEGER NOT NULL DEFAULT 0;
+                PRAGMA user_version = 4;
+                """)
+        }
         return migrator
     }
 
@@ -153,6 +166,12 @@ public enum TraceSchema {
             columns["processes"] = ["id", "pid", "parent", "origin", "program", "argv", "exit_status", "signal",
                                     "note", "fork_thread", "fork_event_index"]
             columns["process_threads"] = ["thread", "process"]
+        }
+        if version >= 4 {
+            columns["metadata", default: []].append("guest_mode")
+            columns["blocks", default: []] += ["privilege", "physical_address"]
+            columns["chunks", default: []].append("system_events")
+            columns["summary", default: []].append("system_events")
         }
         return columns
     }
