@@ -9,6 +9,8 @@ let package = Package(
         .executable(name: "plexlab", targets: ["plexlab"]),
         // The QEMU TCG plugin is a plain C shared object that qemu-user loads with -plugin.
         .library(name: "PlexLabQEMUPlugin", type: .dynamic, targets: ["QEMUPlugin"]),
+        // Whole-system recording (issue 23): the plugin qemu-system-x86_64 10.x loads with -plugin.
+        .library(name: "PlexLabQEMUSystemPlugin", type: .dynamic, targets: ["QEMUSystemPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -28,6 +30,8 @@ let package = Package(
         .target(name: "PlexLabWire"),
         // The recording engine's plugin (C, QEMU plugin API v1 as shipped with QEMU 7.2).
         .target(name: "QEMUPlugin", dependencies: ["PlexLabWire"], cSettings: [.unsafeFlags(["-O2"])]),
+        // The whole-system recording plugin (C, QEMU plugin API v4 as shipped with QEMU 10.0).
+        .target(name: "QEMUSystemPlugin", dependencies: ["PlexLabWire"], cSettings: [.unsafeFlags(["-O2"])]),
 
         // x86 decoding over Zydis: exit kinds, static targets, sensitive instructions, the page scan.
         .target(name: "X86Decode", dependencies: ["CZydis", "TraceModel"]),
