@@ -106,6 +106,8 @@ let package = Package(
         .testTarget(name: "GateTests", dependencies: ["Gate", "Replay", "CostModel", "TraceImport", "Workloads"]),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "CostModel"]),
         .testTarget(name: "LiveMonitorTests", dependencies: ["LiveMonitor", "Fidelity", "Replay", "Recorder", "Workloads", "TraceModel", "CostModel"]),
+        // Whole-system recording: a guest boot under qemu-system (skipped where the host lacks it), the guest image.
+        .testTarget(name: "SystemRecordTests", dependencies: ["Recorder", "TraceStore", "TraceModel", "X86Decode"]),
         // End-to-end tests that run the built `plexlab` executable (found next to the test bundle).
         .testTarget(name: "CLITests", dependencies: ["TraceModel", "TraceStore"]),
         // Hostile files, kill -9, live readers and the fuzz corpus, through the library and the built executables.

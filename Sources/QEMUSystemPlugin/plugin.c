@@ -122,7 +122,11 @@ static void emit(uint32_t kind, const void *a, size_t alen, const void *b, size_
     uint32_t header[2] = { kind, (uint32_t)(alen + blen + clen + dlen) };
     size_t total = 8 + alen + blen + clen + dlen;
     if (total > sizeof(S.out) - S.outlen) out_flush();
-    if (total > sizeof(S.out)) return; /* cannot happen: the largest record is a TB under 70 KiB */
+    if (total > sizeof(S.out)) { /* a full events buffer: straight to the pipe, in order */
+        write_all(header, 8);
+        write_all(a, alen); write_all(b, blen); write_all(c, clen); write_all(d, dlen);
+        return;
+    }
     uint8_t *at = S.out + S.outlen;
     memcpy(at, header, 8); at += 8;
     if (alen) { memcpy(at, a, alen); at += alen; }
