@@ -35,11 +35,11 @@ extension RecordCommand {
         options.kernel = kernel
         options.initrd = initrd
         let live = StandardError.isTerminal
-        StandardError.write("booting \(options.kernel ?? "the newest /boot/vmlinuz-*") under qemu-system-x86_64 (TCG, one vCPU)...\n")
         let progress: ((RecordProgress) -> Void)? = live ? { Self.drawProgress($0) } : nil
         var system: SystemRecordResult?
         _ = try Self.interruptible {
-            let result = try SystemRecorder.record(options, progress: progress)
+            let result = try SystemRecorder.record(options, status: { StandardError.write(Escape.terminal($0) + "\n") },
+                                                   progress: progress)
             system = result
             return result.record
         }

@@ -85,7 +85,8 @@ enum GuestBoot {
     }
 
     /// The kernel's addresses for the plugin: cached per kernel file, else found by a probe boot.
-    static func symbols(host: SystemHost, image: GuestImage, memoryMB: Int, signals: SignalWatcher) throws -> KernelSymbols {
+    static func symbols(host: SystemHost, image: GuestImage, memoryMB: Int, signals: SignalWatcher,
+                        status: ((String) -> Void)? = nil) throws -> KernelSymbols {
         let attributes = try? FileManager.default.attributesOfItem(atPath: host.kernel)
         let size = (attributes?[.size] as? NSNumber)?.uint64Value ?? 0
         let stamp = UInt64((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)
@@ -94,6 +95,7 @@ enum GuestBoot {
         if let text = try? String(contentsOfFile: cache, encoding: .utf8), let symbols = KernelSymbols(kallsyms: text) {
             return symbols
         }
+        status?("probing \(host.kernel) for its entry points (one boot, cached in \(image.directory))")
         let initrd = try image.temporaryInitrd(command: KernelSymbols.probeCommand, files: [])
         defer { try? FileManager.default.removeItem(atPath: initrd) }
         let outcome = try run(host: host, initrd: initrd, memoryMB: memoryMB, pluginArguments: nil, signals: signals) { _ in true }

@@ -12,7 +12,8 @@ struct GuestImage {
     let directory: String
 
     /// Builds the image unless the cache holds it already.
-    static func prepare(host: SystemHost, environment: [String: String]) throws -> GuestImage {
+    static func prepare(host: SystemHost, environment: [String: String],
+                        status: ((String) -> Void)? = nil) throws -> GuestImage {
         let directory = cacheDirectory(environment: environment)
         let busybox: [UInt8]
         do {
@@ -28,6 +29,7 @@ struct GuestImage {
         let path = (directory as NSString).appendingPathComponent("guest-\(String(key.value, radix: 16)).cpio")
         if FileManager.default.fileExists(atPath: path) { return GuestImage(path: path, directory: directory) }
 
+        status?("building the guest image (busybox-static, the init, the guest workloads) in \(directory)")
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {

@@ -74,13 +74,17 @@ public struct SystemRecordResult: Sendable {
 public enum SystemRecorder {
     /// Records `options.command` run by the guest's init. Throws a one-line `RecorderError`; Ctrl-C stops
     /// the guest and keeps what was recorded (a trace marked incomplete).
-    public static func record(_ options: SystemRecordOptions,
+    /// `status` gets one line per step (building the image, probing the kernel, booting).
+    public static func record(_ options: SystemRecordOptions, status: ((String) -> Void)? = nil,
                               progress: ((RecordProgress) -> Void)? = nil) throws -> SystemRecordResult {
         let signals = SignalWatcher()
         defer { signals.stop() }
         let host = try SystemHost.locate(kernel: options.kernel, environment: options.environment)
-        let image = try GuestImage.prepare(host: host, environment: options.environment)
-        let symbols = try GuestBoot.symbols(host: host, image: image, memoryMB: options.memoryMB, signals: signals)
+        let image = try GuestImage.prepare(host: host, environment: options.environment, status: status)
+        let symbols = try GuestBoot.symbols(host: host, image: image, memoryMB: options.memoryMB, signals: signals,
+                                            status: status)
+        status?("booting \(host.kernel) under qemu-system-x86_64 \(host.qemuVersion) (TCG, one vCPU, "
+                + "\(options.memoryMB) MiB) to run: \(options.command.joined(separator: " "))")
 
         let destination: TraceDestination
         do {
