@@ -25,8 +25,9 @@ struct TraceAssembler {
         var codeWrites: UInt64 = 0
         var syscalls: UInt64 = 0
         var dataTouches: UInt64 = 0
-        /// System streams: interrupts, exceptions and page-table stores.
+        /// System streams: interrupts, exceptions and page-table stores; of them, page faults (#PF).
         var systemEvents: UInt64 = 0
+        var pageFaults: UInt64 = 0
         var translations: UInt64 = 0
         var pageCaptures: UInt64 = 0
         var repIterationsFolded: UInt64 = 0
@@ -461,6 +462,7 @@ struct TraceAssembler {
                                                                        vector: event.vector, address: event.address))
             }
             counts.systemEvents += UInt64(state.systemEvents.count)
+            counts.pageFaults += UInt64(state.systemEvents.count { $0.kind == .exception && $0.vector == SystemEvent.pageFaultVector })
             counts.codeWrites += UInt64(state.codeWrites.count)
             counts.syscalls += UInt64(state.syscalls.count)
             counts.dataTouches += UInt64(state.touches.count)

@@ -87,6 +87,10 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .long, help: "With --system: what the trace holds: command (the default) or boot.")
     var window: SystemWindow?
 
+    // The same boot without the plugin, for scripts/bench-record-system.sh.
+    @Flag(name: .customLong("no-record"), help: .hidden)
+    var noRecord = false
+
     @Option(help: "Record a named corpus workload (its inputs, bounds and options) instead of a command.")
     var workload: String?
 

@@ -9,6 +9,7 @@ extension SystemWindow: ExpressibleByArgument {}
 /// `plexlab record --system`: parses, then `SystemRecorder.record` (Recorder) does the work.
 extension RecordCommand {
     func validateSystem() throws {
+        if listWorkloads { return }
         if workload != nil && !command.isEmpty { throw ValidationError("give either --workload or a command after --, not both") }
         if workload == nil && command.isEmpty { throw ValidationError("give the guest command to record after --") }
         if maxInsns != nil || skipInsns != nil || dataPages || noFollow || noPack || maxProcesses != nil || manifest != nil {
@@ -20,6 +21,10 @@ extension RecordCommand {
     }
 
     func runSystem() throws {
+        if listWorkloads {
+            for entry in WorkloadCatalog.system { print(entry.name) }
+            return
+        }
         var options: SystemRecordOptions
         if let workload {
             let entry = try WorkloadCatalog.systemNamed(workload)
@@ -34,6 +39,14 @@ extension RecordCommand {
         if let memory { options.memoryMB = memory }
         options.kernel = kernel
         options.initrd = initrd
+        if noRecord {
+            // The same boot without the plugin: the baseline of scripts/bench-record-system.sh.
+            let boot = try SystemRecorder.bootWithoutRecording(options)
+            print(boot.console.output, terminator: "")
+            StandardError.write(String(format: "guest ran %.2f s without recording (%@)\n", boot.seconds,
+                                       boot.termination.description))
+            return
+        }
         let live = StandardError.isTerminal
         let progress: ((RecordProgress) -> Void)? = live ? { Self.drawProgress($0) } : nil
         var system: SystemRecordResult?
@@ -54,7 +67,8 @@ extension RecordCommand {
     static func systemSummary(_ result: SystemRecordResult) -> String {
         let faults = result.console.pageFaults.map { "the guest kernel counted \($0) page faults in the window" }
             ?? "the guest printed no page-fault count"
-        return "\(result.systemEvents) interrupts, exceptions and page-table stores; \(faults); "
+        return "\(result.systemEvents) interrupts, exceptions and page-table stores, \(result.pageFaults) of them page faults; "
+            + "\(faults); "
             + String(format: "guest ran %.2f s", result.guestSeconds)
     }
 }

@@ -16,7 +16,6 @@ extension RecordCommand {
     func runWorkload() throws {
         if listWorkloads {
             for entry in WorkloadCatalog.corpus { print(entry.name) }
-            for entry in WorkloadCatalog.system { print("\(entry.name) (--system)") }
             return
         }
         var options = CorpusRecording.Options()

@@ -65,8 +65,32 @@ public struct SystemRecordResult: Sendable {
     public var console: GuestConsole
     /// System events in the trace (interrupts, exceptions, page-table stores).
     public var systemEvents: UInt64
+    /// Of them, page faults (#PF).
+    public var pageFaults: UInt64
     /// Seconds from QEMU's start to its end.
     public var guestSeconds: Double
+}
+
+extension SystemRecorder {
+    /// What a boot without the plugin gave: the baseline of the recording benchmark.
+    public struct PlainBoot: Sendable {
+        public var seconds: Double
+        public var console: GuestConsole
+        public var termination: Termination
+    }
+
+    /// Boots the guest as `record` does (same kernel, image, command and memory) without the plugin.
+    public static func bootWithoutRecording(_ options: SystemRecordOptions) throws -> PlainBoot {
+        let signals = SignalWatcher()
+        defer { signals.stop() }
+        let host = try SystemHost.locate(kernel: options.kernel, environment: options.environment)
+        let image = try GuestImage.prepare(host: host, environment: options.environment)
+        let initrd = try options.initrd ?? image.temporaryInitrd(command: options.command, files: options.files)
+        defer { if options.initrd == nil { try? FileManager.default.removeItem(atPath: initrd) } }
+        let boot = try GuestBoot.run(host: host, initrd: initrd, memoryMB: options.memoryMB, pluginArguments: nil,
+                                     signals: signals) { _ in true }
+        return PlainBoot(seconds: boot.seconds, console: boot.console, termination: boot.termination)
+    }
 }
 
 /// `plexlab record --system`: boots a Linux guest under qemu-system-x86_64 with the system plugin and
@@ -179,6 +203,7 @@ public enum SystemRecorder {
         try destination.commit()
         result.fill(assembler.counts, distinctBlocks: builder.definitions.count, path: options.output)
         return SystemRecordResult(record: result, console: console, systemEvents: assembler.counts.systemEvents,
+                                  pageFaults: assembler.counts.pageFaults,
                                   guestSeconds: boot.seconds)
     }
 }
