@@ -9,14 +9,9 @@
 #ifndef PLEXLAB_QEMU_PLUGIN_API_V4_H
 #define PLEXLAB_QEMU_PLUGIN_API_V4_H
 
-#include <inttypes.h>
-#include <stdbool.h>
-#include <stddef.h>
+#include "qemu_plugin_types.h"
 
-#define QEMU_PLUGIN_EXPORT __attribute__((visibility("default")))
 #define QEMU_PLUGIN_VERSION 4
-
-typedef uint64_t qemu_plugin_id_t;
 
 /* GLib's GArray and GByteArray: public structs. */
 typedef struct { char *data; unsigned int len; } plexlab_garray;
@@ -24,23 +19,6 @@ typedef struct { uint8_t *data; unsigned int len; } plexlab_gbytearray;
 plexlab_gbytearray *g_byte_array_new(void);
 void g_array_free(plexlab_garray *array, int free_segment);
 
-typedef struct qemu_info_t {
-    const char *target_name;
-    struct {
-        int min;
-        int cur;
-    } version;
-    bool system_emulation;
-    union {
-        struct {
-            int smp_vcpus;
-            int max_vcpus;
-        } system;
-    };
-} qemu_info_t;
-
-struct qemu_plugin_tb;
-struct qemu_plugin_insn;
 struct qemu_plugin_hwaddr;
 struct qemu_plugin_register;
 
@@ -49,27 +27,6 @@ typedef struct {
     const char *name;
     const char *feature;
 } qemu_plugin_reg_descriptor;
-
-enum qemu_plugin_cb_flags {
-    QEMU_PLUGIN_CB_NO_REGS,
-    QEMU_PLUGIN_CB_R_REGS,
-    QEMU_PLUGIN_CB_RW_REGS,
-};
-
-enum qemu_plugin_mem_rw {
-    QEMU_PLUGIN_MEM_R = 1,
-    QEMU_PLUGIN_MEM_W,
-    QEMU_PLUGIN_MEM_RW,
-};
-
-typedef uint32_t qemu_plugin_meminfo_t;
-
-typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
-typedef void (*qemu_plugin_vcpu_simple_cb_t)(qemu_plugin_id_t id, unsigned int vcpu_index);
-typedef void (*qemu_plugin_vcpu_udata_cb_t)(unsigned int vcpu_index, void *userdata);
-typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
-typedef void (*qemu_plugin_vcpu_mem_cb_t)(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
-                                          uint64_t vaddr, void *userdata);
 
 QEMU_PLUGIN_EXPORT extern int qemu_plugin_version;
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv);
