@@ -140,9 +140,12 @@ struct SystemCharges {
         return .reflectSyscall
     }
 
-    /// Fills the kernel side of a system trace's split (nothing for a user-mode trace).
-    func split(_ result: inout StrategyCounts, _ sites: SiteCounters) {
+    /// The strategy's counts from `sites`, with the kernel side of a system trace's split.
+    func counts(_ sites: SiteCounters, table: BlockTable) -> StrategyCounts {
+        var result = StrategyCounts()
+        sites.summarize(into: &result, table: table)
         if let system { result.kernelCounts = sites.kernelTotals(system) }
+        return result
     }
 
     /// End of trace: each kernel block's per-execution charges times its executions.

@@ -51,15 +51,7 @@ import TraceModel
 
     """
 
-    static func importTrace() throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plexlab-system-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let source = directory.appendingPathComponent("system.jsonl").path
-        try jsonl.write(toFile: source, atomically: true, encoding: .utf8)
-        let trace = directory.appendingPathComponent("system.plextrace").path
-        _ = try TraceImporter.importFile(at: source, to: trace, overwrite: false)
-        return trace
-    }
+    static func importTrace() throws -> String { try ImportedTraceTests.importTrace(jsonl, name: "system") }
 
     @Test func everyStrategyCountsTheHandWorkedCauses() throws {
         let results = try ReplayEngine.run(tracePath: try Self.importTrace(), strategies: ["all"])

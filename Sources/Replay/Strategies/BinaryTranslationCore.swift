@@ -460,10 +460,8 @@ struct BinaryTranslationCore {
     }
 
     func counts(_ mode: Mode) -> StrategyCounts {
-        var result = StrategyCounts()
         let variant = variants[mode.rawValue]!
-        variant.sites.summarize(into: &result, table: table)
-        variant.system.split(&result, variant.sites)
+        var result = variant.system.counts(variant.sites, table: table)
         result.translated = translatedInstructions
         result.translations = translations
         return result

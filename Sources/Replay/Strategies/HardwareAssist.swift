@@ -44,9 +44,6 @@ struct HardwareExits {
     }
 
     func counts() -> StrategyCounts {
-        var result = StrategyCounts()
-        sites.summarize(into: &result, table: table)
-        system.split(&result, sites)
-        return result
+        system.counts(sites, table: table)
     }
 }

@@ -198,9 +198,7 @@ struct PageFaultCore {
     }
 
     func counts() -> StrategyCounts {
-        var result = StrategyCounts()
-        sites.summarize(into: &result, table: table)
-        system.split(&result, sites)
+        var result = system.counts(sites, table: table)
         result.scanned = pages.scanned
         result.scans = pages.scans
         return result

@@ -112,9 +112,7 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
         }
 
         func counts() -> StrategyCounts {
-            var result = StrategyCounts()
-            sites.summarize(into: &result, table: table)
-            system.split(&result, sites)
+            var result = system.counts(sites, table: table)
             result.scanned = pages.scanned
             result.scans = pages.scans
             return result
