@@ -54,6 +54,12 @@ enum plexlab_record_kind {
     PLEXLAB_REC_EXEC = 10,
     /* The guest called exit_group (or exit): u32 status, u32 zero. */
     PLEXLAB_REC_EXIT = 11,
+    /* System mode (QEMUSystemPlugin, docs/recorder.md "System traces"): a translation block as TB, with
+       its guest physical addresses: u32 tb id, u32 instruction count n, u64 guest virtual address, u32 byte
+       length b, u64 physical address of the first byte, u64 physical page of the TB's second page (0 when it
+       fits in one page), then n u8 instruction lengths, then the b code bytes. PAGE records of a system
+       stream carry physical page addresses. */
+    PLEXLAB_REC_SYSTEM_TB = 12,
 };
 
 enum plexlab_origin {
@@ -64,6 +70,7 @@ enum plexlab_origin {
 
 enum plexlab_flags {
     PLEXLAB_FLAG_DATA_PAGES = 1,
+    PLEXLAB_FLAG_SYSTEM = 2, /* a whole-system stream (qemu-system): SYSTEM_TB records, physical pages */
 };
 
 enum plexlab_end_reason {
@@ -87,6 +94,22 @@ enum plexlab_end_reason {
 #define PLEXLAB_EV_CODE_WRITE 0xFFFFFFF1u
 #define PLEXLAB_EV_SYSCALL 0xFFFFFFF2u
 #define PLEXLAB_EV_DATA 0xFFFFFFF3u
+/*
+ * System-mode side events (they belong to the TB executed last, like the others):
+ *   INTERRUPT:  vector                               (2 words) asynchronous delivery through the IDT
+ *   EXCEPTION:  vector, address lo, address hi       (4 words) address = CR2 for #PF (vector 14), else 0
+ *   PT_STORE:   physical address lo, hi              (3 words) a store to a page used as a page table
+ * In a system stream CODE_WRITE carries a physical address and SYSCALL the guest's RAX at entry.
+ */
+#define PLEXLAB_EV_INTERRUPT 0xFFFFFFF4u
+#define PLEXLAB_EV_EXCEPTION 0xFFFFFFF5u
+#define PLEXLAB_EV_PT_STORE 0xFFFFFFF6u
+
+/* The guest init's window marks: syscall(PLEXLAB_MARK_SYSCALL, PLEXLAB_MARK_START or _STOP) (an unused
+   number: the kernel answers ENOSYS). */
+#define PLEXLAB_MARK_SYSCALL 0x504C58u
+#define PLEXLAB_MARK_START 1u
+#define PLEXLAB_MARK_STOP 2u
 
 /* The largest payload a reader accepts (the plugin's largest record, a TB, is under 70 KiB). */
 #define PLEXLAB_MAX_PAYLOAD (1u << 22)
