@@ -1,6 +1,7 @@
 import CostModel
 import Foundation
 import Replay
+import Symbols
 import TraceStore
 
 /// `plexlab report`: replays every trace under every strategy, then writes report.md, report.html and results.json.
@@ -11,10 +12,14 @@ public enum ReportGenerator {
         /// Rows in the trap-site and page tables.
         public var top: Int
         public var parameters: ReplayParameters
-        public init(profiles: [String] = ["all"], top: Int = 10, parameters: ReplayParameters = ReplayParameters()) {
+        /// A System.map (or kallsyms text) naming the kernel sites of system traces; nil: none.
+        public var systemMap: String?
+        public init(profiles: [String] = ["all"], top: Int = 10, parameters: ReplayParameters = ReplayParameters(),
+                    systemMap: String? = nil) {
             self.profiles = profiles
             self.top = top
             self.parameters = parameters
+            self.systemMap = systemMap
         }
     }
 
@@ -24,6 +29,12 @@ public enum ReportGenerator {
         guard !tracePaths.isEmpty else { throw ReportError("no trace given") }
         guard options.top >= 0 else { throw ReportError("--top must not be negative") }
         let profiles = try ProfileSelection(options.profiles).profiles
+        let kernelSymbols: KernelSymbolMap?
+        do {
+            kernelSymbols = try options.systemMap.map { path throws(SymbolError) in try KernelSymbolMap(path: path) }
+        } catch {
+            throw ReportError("--system-map \(error)")
+        }
         var results: [TraceResults] = []
         var traces: [ReportTrace] = []
         for path in tracePaths {
@@ -31,7 +42,9 @@ public enum ReportGenerator {
             let reader = try TraceReader(path: path)
             let result = try ReplayEngine.run(source: reader, path: path, strategies: ["all"],
                                               parameters: options.parameters, profiles: profiles)
-            let context = ReplayAdapter.TraceContext(modules: try reader.modules(), blocks: try reader.blockDefinitions())
+            let context = ReplayAdapter.TraceContext(
+                modules: try reader.modules(), blocks: try reader.blockDefinitions(),
+                kernelSymbols: reader.metadata.guestMode == .system ? kernelSymbols : nil)
             results.append(result)
             traces.append(ReplayAdapter.trace(result, context: context, top: options.top))
         }

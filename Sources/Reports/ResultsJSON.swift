@@ -30,7 +30,7 @@ public enum ResultsJSON {
             "recorder_version": m.recorderVersion, "plexlab_version": m.plexlabVersion, "host": m.host,
             "date": m.date, "exit_status": m.exitStatus.map { $0 as Any } ?? NSNull(),
             "signal": m.signal.map { $0 as Any } ?? NSNull(), "complete": m.complete, "note": m.note,
-            "has_data_touches": m.hasDataTouches,
+            "has_data_touches": m.hasDataTouches, "guest_mode": m.guestMode.rawValue,
         ]
         let s = trace.summary
         let summary: [String: Any] = [
@@ -39,8 +39,16 @@ public enum ResultsJSON {
             "data_touches": s.dataTouches, "syscalls": s.syscalls, "seconds": s.seconds,
             "blocks_per_second": s.blocksPerSecond,
         ]
+        var summaryObject = summary
+        if let system = s.system {
+            summaryObject["system"] = [
+                "kernel_blocks": system.kernelBlocks, "kernel_instructions": system.kernelInstructions,
+                "interrupts": system.interrupts, "exceptions": system.exceptions, "page_faults": system.pageFaults,
+                "page_table_stores": system.pageTableStores,
+            ] as [String: Any]
+        }
         var result: [String: Any] = [
-            "path": trace.path, "metadata": metadata, "parameters": trace.parameters.all, "summary": summary,
+            "path": trace.path, "metadata": metadata, "parameters": trace.parameters.all, "summary": summaryObject,
             "strategies": trace.strategies.map { object($0, topSites: topSites) },
         ]
         if !trace.processes.isEmpty { result["processes"] = trace.processes.map { process($0) } }
@@ -76,6 +84,7 @@ public enum ResultsJSON {
         guard result.unavailable == nil else { return object }
         object["traps"] = result.traps
         object["counts"] = counts(result.counts)
+        if !result.kernelCounts.isEmpty { object["kernel_counts"] = counts(result.kernelCounts) }
         object["traps_per_kilo_insn"] = result.trapsPerKiloInstruction
         object["scanned"] = result.scanned
         object["scans"] = result.scans

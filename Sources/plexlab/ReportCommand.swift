@@ -9,7 +9,10 @@ struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Replay traces under every strategy and write report.md, report.html and results.json.",
-        discussion: "Example: plexlab report Traces/*.plextrace --profile pentium3 --out Reports/latest/")
+        discussion: """
+            Example: plexlab report Traces/*.plextrace --profile pentium3 --out Reports/latest/
+            System traces: plexlab report Traces/sys-forkwait.plextrace --system-map /boot/System.map-6.1.0-28-amd64 --out Reports/sys/
+            """)
 
     @Argument(help: "Trace files (.plextrace).")
     var traces: [String]
@@ -26,6 +29,9 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .long, help: "Directory to write the report into.")
     var out: String
 
+    @Option(name: .customLong("system-map"), help: "A System.map (or /proc/kallsyms text) naming the kernel trap sites of system traces.")
+    var systemMap: String?
+
     func validate() throws {
         _ = try ProfileSelection.validated(profile)
         _ = try ParameterArgument.parameters(param)
@@ -33,7 +39,8 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let options = ReportGenerator.Options(profiles: profile.map(\.description), top: top, parameters: try ParameterArgument.parameters(param))
+        let options = ReportGenerator.Options(profiles: profile.map(\.description), top: top,
+                                              parameters: try ParameterArgument.parameters(param), systemMap: systemMap)
         let files = try ReportGenerator.run(tracePaths: traces, directory: out, options: options) { line in
             StandardError.write("plexlab report: \(Escape.terminal(line))\n")
         }
