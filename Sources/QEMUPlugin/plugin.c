@@ -244,13 +244,7 @@ static void emit4(uint32_t kind, const void *a, size_t alen, const void *b, size
     uint32_t header[2] = { kind, (uint32_t)(alen + blen + clen + dlen) };
     size_t total = 8 + alen + blen + clen + dlen;
     if (total <= sizeof(S.out) - S.outlen) {
-        uint8_t *at = S.out + S.outlen;
-        memcpy(at, header, 8); at += 8;
-        if (alen) { memcpy(at, a, alen); at += alen; }
-        if (blen) { memcpy(at, b, blen); at += blen; }
-        if (clen) { memcpy(at, c, clen); at += clen; }
-        if (dlen) { memcpy(at, d, dlen); at += dlen; }
-        S.outlen += total;
+        S.outlen += plexlab_record_put(S.out + S.outlen, kind, a, alen, b, blen, c, clen, d, dlen);
         return;
     }
     struct iovec iov[6] = { { S.out, S.outlen }, { header, 8 }, { (void *)a, alen }, { (void *)b, blen },

@@ -127,13 +127,7 @@ static void emit(uint32_t kind, const void *a, size_t alen, const void *b, size_
         write_all(a, alen); write_all(b, blen); write_all(c, clen); write_all(d, dlen);
         return;
     }
-    uint8_t *at = S.out + S.outlen;
-    memcpy(at, header, 8); at += 8;
-    if (alen) { memcpy(at, a, alen); at += alen; }
-    if (blen) { memcpy(at, b, blen); at += blen; }
-    if (clen) { memcpy(at, c, clen); at += clen; }
-    if (dlen) { memcpy(at, d, dlen); at += dlen; }
-    S.outlen += total;
+    S.outlen += plexlab_record_put(S.out + S.outlen, kind, a, alen, b, blen, c, clen, d, dlen);
 }
 
 /* Sends the buffered events (the vCPU thread is the only writer). */
