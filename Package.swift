@@ -9,6 +9,8 @@ let package = Package(
         .executable(name: "plexlab", targets: ["plexlab"]),
         // The QEMU TCG plugin is a plain C shared object that qemu-user loads with -plugin.
         .library(name: "PlexLabQEMUPlugin", type: .dynamic, targets: ["QEMUPlugin"]),
+        // Whole-system recording (issue 23): the plugin qemu-system-x86_64 10.x loads with -plugin.
+        .library(name: "PlexLabQEMUSystemPlugin", type: .dynamic, targets: ["QEMUSystemPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -28,6 +30,8 @@ let package = Package(
         .target(name: "PlexLabWire"),
         // The recording engine's plugin (C, QEMU plugin API v1 as shipped with QEMU 7.2).
         .target(name: "QEMUPlugin", dependencies: ["PlexLabWire"], cSettings: [.unsafeFlags(["-O2"])]),
+        // The whole-system recording plugin (C, QEMU plugin API v4 as shipped with QEMU 10.0).
+        .target(name: "QEMUSystemPlugin", dependencies: ["PlexLabWire"], cSettings: [.unsafeFlags(["-O2"])]),
 
         // x86 decoding over Zydis: exit kinds, static targets, sensitive instructions, the page scan.
         .target(name: "X86Decode", dependencies: ["CZydis", "TraceModel"]),
@@ -102,6 +106,8 @@ let package = Package(
         .testTarget(name: "GateTests", dependencies: ["Gate", "Replay", "CostModel", "TraceImport", "Workloads"]),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "CostModel"]),
         .testTarget(name: "LiveMonitorTests", dependencies: ["LiveMonitor", "Fidelity", "Replay", "Recorder", "Workloads", "TraceModel", "CostModel"]),
+        // Whole-system recording: a guest boot under qemu-system (skipped where the host lacks it), the guest image.
+        .testTarget(name: "SystemRecordTests", dependencies: ["Recorder", "TraceStore", "TraceModel", "X86Decode"]),
         // End-to-end tests that run the built `plexlab` executable (found next to the test bundle).
         .testTarget(name: "CLITests", dependencies: ["TraceModel", "TraceStore"]),
         // Hostile files, kill -9, live readers and the fuzz corpus, through the library and the built executables.

@@ -13,8 +13,13 @@ for name in micro-xpage-bounce-32 micro-xpage-bounce-64; do
   [ -f "Traces/$name.plextrace" ] || bash scripts/record-corpus.sh "$name" >&2
 done
 # The bounce traces and every real program of the corpus (the micro workloads other than the bounce
-# match no published figure).
+# match no published figure). System traces (sys-*, `plexlab record --system --workload NAME`) join when
+# present: sys-forkwait and sys-getppid give the Adams & Agesen rows; the real-program rows use user-mode
+# traces only.
 mapfile -t traces < <(ls Traces/*.plextrace | grep -v '/micro-' ; ls Traces/micro-xpage-bounce-*.plextrace)
+for name in sys-forkwait sys-getppid; do
+  [ -f "Traces/$name.plextrace" ] || echo "reproductions.sh: Traces/$name.plextrace is missing: its Adams & Agesen rows are left out (record it with: plexlab record --system --workload $name)" >&2
+done
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 "$plexlab" report "${traces[@]}" --profile all --top 0 --out "$scratch" > /dev/null
@@ -35,12 +40,16 @@ section="$(sed -n '/<!-- reproductions:begin -->/,/<!-- reproductions:end -->/p'
   cat <<'NOTES'
 ## What is not reproduced, and why
 
-- **Adams & Agesen (ASPLOS 2006), per-operation costs** (native, software VMM and hardware VMM cycles for
-  syscall, in, cr8wr, call/ret, pgfault, divzero, ptemod on a Pentium 4): the table's figures were not
-  within reach of the session that wrote this (only the paper's VT-x round trip, about 2,400 cycles, is
-  cited, and it is an *input*: the `vmexit` key of `pentium4`, so setting it next to itself would prove
-  nothing). Of those operations a user-mode trace shows only system calls and call/return; the others are
-  kernel operations (port I/O, CR8 writes, page-table updates) that no user-mode recording contains.
+- **Adams & Agesen (ASPLOS 2006), per-operation costs** (Figure 4: native, software VMM and hardware VMM
+  cycles for syscall, in, cr8wr, call/ret, pgfault, divzero, ptemod on a 3.8 GHz Pentium 4 672): the
+  figure's numbers were not found in any text the lab could consult (searched for issue 23: the paper's
+  abstract and VMware's summary pages are reachable, the figure is not; nor is the per-generation VM-exit
+  table of Agesen, Mattson, Rugina and Sheldon, USENIX ATC 2012). No row is made up for them: the
+  system-trace cost keys they would anchor are estimates, each a formula over the profile's own keys
+  (docs/cost-profiles.md, "System-trace keys"). The paper's whole-benchmark figures that the issue quotes
+  (forkwait: native 6.0 s, software VMM 36.9 s, hardware VMM 106.4 s; VT-x ahead on the system-call loop)
+  are the rows above, on system traces recorded under qemu-system (`sys-forkwait`, `sys-getppid`); without
+  those traces in `Traces/` the rows are absent.
 - **QEMU TCG on floating-point code**: the corpus has no floating-point-bound program, so HQEMU's 8.4X
   row is set against the same programs as its 6X row; see the QEMU rows below.
 

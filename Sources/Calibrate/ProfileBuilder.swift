@@ -76,6 +76,16 @@ struct ProfileBuilder {
             builtIn(.vmexit, because: host.underHypervisor
                     ? "cpuid could not be measured" : "not under a hypervisor: cpuid does not exit")
         }
+        // The system-trace keys are formulas over this profile's own (measured) keys.
+        var known: [CostKey: Double] = [:]
+        for key in CostKey.allCases {
+            if let cost = costs[key.rawValue] {
+                known[key] = cost
+            } else if let (cost, note) = key.defaultValue(in: known) {
+                known[key] = cost
+                set(key, cost, note)
+            }
+        }
         let day = ISO8601DateFormatter.string(from: date, timeZone: TimeZone(identifier: "UTC")!,
                                               formatOptions: [.withFullDate])
         let unit = clock.source == .tsc

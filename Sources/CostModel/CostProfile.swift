@@ -39,6 +39,34 @@ public enum CostKey: String, Sendable, CaseIterable, Codable, CustomStringConver
     case blockCrossISA = "block_cross_isa"
     /// A TB lookup inside the code cache that finds the target (QEMU: lookup_and_goto_ptr, a hash probe).
     case tbLookup = "tb_lookup"
+    // System traces (docs/strategies.md, "System traces"); every one defaults to a formula over the
+    // profile's own keys (`defaultValue`), so files written before them still load.
+    /// A privileged instruction of guest kernel code run deprivileged: #GP into the monitor, emulate, return.
+    case trapPrivileged = "trap_privileged"
+    /// A binary translator's inline call into the monitor for a privileged instruction (no exception).
+    case btPrivilegedCallout = "bt_privileged_callout"
+    /// Reflecting an interrupt into the guest: take it in the monitor, deliver it through the guest's IDT.
+    case reflectInterrupt = "reflect_interrupt"
+    /// Reflecting a guest exception into the guest kernel.
+    case reflectException = "reflect_exception"
+    /// Reflecting a guest syscall into the guest kernel.
+    case reflectSyscall = "reflect_syscall"
+    /// A guest page fault under software shadow page tables: the fault, a guest page-table walk, reflection.
+    case shadowPF = "shadow_pf"
+    /// A store to a write-protected guest page-table page: fault, emulate the store, update the shadow.
+    case trapPTStore = "trap_pt_store"
+    /// A VM exit on a page fault (guest #PF or a page-table store under shadow paging) and its handling.
+    case vmexitPF = "vmexit_pf"
+    /// A VM exit on a CR3 write under shadow paging (switching shadow page tables).
+    case vmexitCR3 = "vmexit_cr3"
+    /// A VM exit on in/out/ins/outs.
+    case vmexitIO = "vmexit_io"
+    /// A VM exit on hlt.
+    case vmexitHLT = "vmexit_hlt"
+    /// A VM exit on an external interrupt and its injection into the guest.
+    case vmexitInterrupt = "vmexit_intr"
+    /// The extra cycles of a two-dimensional page walk under nested paging, charged per guest page fault.
+    case eptWalk = "ept_walk"
 
     public var description: String { rawValue }
 
@@ -57,7 +85,44 @@ public enum CostKey: String, Sendable, CaseIterable, Codable, CustomStringConver
             (0, "default (not in the file): no per-block cost, as before the key existed")
         case .tbLookup:
             (costs[.ibtcHit] ?? 0, "default (not in the file): the file's ibtc_hit, the same kind of in-cache hash probe")
-        default: nil
+        default: systemDefault(in: costs)
+        }
+    }
+
+    /// The system-trace keys as formulas over the profile's own keys: no published per-operation figure
+    /// was found for them (docs/cost-profiles.md, "System-trace keys"), so each is an estimate of which
+    /// operations it is made of, priced at the profile's own costs for those operations.
+    private func systemDefault(in costs: [CostKey: Double]) -> (value: Double, note: String)? {
+        let trap = costs[.trapInt3] ?? 0, vmexit = costs[.vmexit] ?? 0
+        switch self {
+        case .trapPrivileged:
+            return (trap, "estimate: = trap_int3: a #GP from a privileged instruction of deprivileged kernel code takes the INT3 trap's path (exception delivery, decode, emulate, return)")
+        case .btPrivilegedCallout:
+            return (costs[.dispatch] ?? 0, "estimate: = dispatch: translated code calls the monitor's emulation routine without an exception, a context save and restore like a dispatch")
+        case .reflectInterrupt:
+            return (2 * trap, "estimate: = 2 x trap_int3: the host exception round trip, then building the guest's frame and entering its handler at its virtual ring 0, another trap's worth")
+        case .reflectException:
+            return (2 * trap, "estimate: = 2 x trap_int3: as reflect_interrupt, for an exception the guest raised")
+        case .reflectSyscall:
+            return (2 * trap, "estimate: = 2 x trap_int3: the trapped syscall instruction, then entering the guest kernel's entry point at its virtual ring 0")
+        case .shadowPF:
+            return ((costs[.trapPF] ?? 0) + trap, "estimate: = trap_pf + trap_int3: the #PF into the monitor and a walk of the guest page table (a true fault), then its reflection")
+        case .trapPTStore:
+            return (costs[.emulateData] ?? 0, "estimate: = emulate_data: a write-protection fault, the store decoded and emulated against the guest page table, its shadow entry updated")
+        case .vmexitPF:
+            return (2 * vmexit, "estimate: = 2 x vmexit: the exit, a walk of the guest and shadow tables, then a fixed shadow entry or an injected #PF: another round trip's worth of monitor work")
+        case .vmexitCR3:
+            return (2 * vmexit, "estimate: = 2 x vmexit: the exit and switching to (or rebuilding) the shadow page table of the new address space")
+        case .vmexitIO:
+            return (vmexit, "estimate: = vmexit: the round trip; the device model's own work is the device's, not the monitor's, and is left out")
+        case .vmexitHLT:
+            return (vmexit, "estimate: = vmexit: the round trip (the idle time that follows is the guest's, not overhead)")
+        case .vmexitInterrupt:
+            return (vmexit, "estimate: = vmexit: the external-interrupt exit and the injection at the next entry")
+        case .eptWalk:
+            return (100, "estimate: a nested walk makes up to 24 page-table references where a native walk makes 4; the 20 more, mostly hits in the paging-structure caches and L1/L2 at ~5 cycles, ~100 cycles")
+        default:
+            return nil
         }
     }
 }
@@ -84,13 +149,24 @@ public struct CostProfile: Sendable, Equatable {
 
     /// Creates a profile; a translated-code key missing from `costs` takes its `defaultValue`, any other
     /// missing key costs 0.
+    /// A key that takes its default gets the default's note as its source when `sources` has none.
     public init(name: String, description: String, costs: [CostKey: Double], sources: [CostKey: String] = [:]) {
         self.name = name
         self.description = description
         var complete: [CostKey: Double] = [:]
-        for key in CostKey.allCases { complete[key] = costs[key] ?? key.defaultValue(in: complete)?.value ?? 0 }
+        var notes = sources
+        for key in CostKey.allCases {
+            if let cost = costs[key] {
+                complete[key] = cost
+            } else if let (cost, note) = key.defaultValue(in: complete) {
+                complete[key] = cost
+                if notes[key] == nil { notes[key] = note }
+            } else {
+                complete[key] = 0
+            }
+        }
         self.costs = complete
-        self.sources = sources
+        self.sources = notes
     }
 
     /// The cost of `key` in cycles.

@@ -25,14 +25,19 @@ enum PluginWire {
     static let exit = PLEXLAB_REC_EXIT.rawValue
     static let reaped = PLEXLAB_REC_REAPED.rawValue
     static let execUnfollowed = PLEXLAB_REC_EXEC_UNFOLLOWED.rawValue
+    static let systemTranslation = PLEXLAB_REC_SYSTEM_TB.rawValue
 
     static let flagDataPages = PLEXLAB_FLAG_DATA_PAGES.rawValue
+    static let flagSystem = PLEXLAB_FLAG_SYSTEM.rawValue
     static let endMaxInstructions = PLEXLAB_END_MAX_INSNS.rawValue
 
     static let firstMarker: UInt32 = PLEXLAB_EV_FIRST_MARKER
     static let codeWrite: UInt32 = PLEXLAB_EV_CODE_WRITE
     static let syscall: UInt32 = PLEXLAB_EV_SYSCALL
     static let dataTouch: UInt32 = PLEXLAB_EV_DATA
+    static let interrupt: UInt32 = PLEXLAB_EV_INTERRUPT
+    static let exception: UInt32 = PLEXLAB_EV_EXCEPTION
+    static let pageTableStore: UInt32 = PLEXLAB_EV_PT_STORE
 }
 
 /// One record from the plugin. Buffers borrow the reader's memory: valid only during the callback.
@@ -40,6 +45,8 @@ enum PluginRecord {
     struct Hello: Equatable {
         var version: UInt32
         var dataPages: Bool
+        /// A whole-system stream (qemu-system): translations carry physical addresses, pages are physical.
+        var system: Bool = false
         var maxInstructions: UInt64
         var skipInstructions: UInt64
         var target: String
@@ -51,6 +58,10 @@ enum PluginRecord {
         /// One length per instruction.
         var instructionLengths: UnsafeRawBufferPointer
         var bytes: UnsafeRawBufferPointer
+        /// System streams: the guest physical address of the first byte, and the physical page of the
+        /// TB's second page when it spans two.
+        var physicalAddress: UInt64? = nil
+        var nextPhysicalPage: UInt64? = nil
     }
 
     struct End: Equatable {
@@ -130,21 +141,28 @@ enum PluginProtocol {
         case PluginWire.hello:
             try need(24)
             return .hello(.init(version: u32(0), dataPages: u32(4) & PluginWire.flagDataPages != 0,
-                                maxInstructions: u64(8), skipInstructions: u64(16), target: text(from: 24)))
-        case PluginWire.translation:
-            try need(20)
+                                system: u32(4) & PluginWire.flagSystem != 0, maxInstructions: u64(8), skipInstructions: u64(16), target: text(from: 24)))
+        case PluginWire.translation, PluginWire.systemTranslation:
+            // A system TB has two more u64s (physical address, next physical page) before the lengths.
+            let header = kind == PluginWire.systemTranslation ? 36 : 20
+            try need(header)
             let count = Int(u32(4)), byteCount = Int(u32(16))
-            try need(20 + count + byteCount, exact: true)
+            try need(header + count + byteCount, exact: true)
             guard count > 0, byteCount > 0 else {
                 throw RecorderError.protocolError(detail: "empty translation block \(u32(0))")
             }
-            let lengths = UnsafeRawBufferPointer(rebasing: p[20..<(20 + count)])
-            let bytes = UnsafeRawBufferPointer(rebasing: p[(20 + count)...])
+            let lengths = UnsafeRawBufferPointer(rebasing: p[header..<(header + count)])
+            let bytes = UnsafeRawBufferPointer(rebasing: p[(header + count)...])
             guard lengths.reduce(0, { $0 + Int($1) }) == byteCount else {
                 throw RecorderError.protocolError(detail: "translation block \(u32(0)): instruction lengths "
                                                   + "do not add up to \(byteCount) bytes")
             }
-            return .translation(.init(id: u32(0), address: u64(8), instructionLengths: lengths, bytes: bytes))
+            var translation = PluginRecord.Translation(id: u32(0), address: u64(8), instructionLengths: lengths, bytes: bytes)
+            if header == 36 {
+                translation.physicalAddress = u64(20)
+                translation.nextPhysicalPage = u64(28) == 0 ? nil : u64(28)
+            }
+            return .translation(translation)
         case PluginWire.page:
             try need(8 + CodePage.size, exact: true)
             return .page(address: u64(0), bytes: UnsafeRawBufferPointer(rebasing: p[8...]))

@@ -5,7 +5,11 @@ public enum RecorderError: Error, CustomStringConvertible, Equatable, Sendable {
     case notAnELF(path: String, detail: String)
     case unsupportedArchitecture(path: String, detail: String)
     case qemuMissing(name: String)
-    case pluginMissing(searched: [String])
+    case pluginMissing(name: String, searched: [String])
+    /// Whole-system recording: a host tool or package is missing (`install` says how to get it).
+    case systemToolMissing(what: String, install: String)
+    /// Whole-system recording: the guest did not get to run the command (boot failure, bad image).
+    case guestFailed(detail: String)
     case outputExists(path: String)
     case outputUnwritable(path: String, detail: String)
     case spawnFailed(detail: String)
@@ -32,8 +36,12 @@ public enum RecorderError: Error, CustomStringConvertible, Equatable, Sendable {
             "cannot record \(path): \(detail); qemu-user here records x86-64 and i386 programs"
         case let .qemuMissing(name):
             "\(name) not found: install it with apt-get install qemu-user"
-        case let .pluginMissing(searched):
-            "the PlexLab QEMU plugin (libPlexLabQEMUPlugin.so) was not found; build it with `swift build` "
+        case let .systemToolMissing(what, install):
+            "whole-system recording needs \(what): install it with \(install)"
+        case let .guestFailed(detail):
+            "the guest system did not run the command: \(detail)"
+        case let .pluginMissing(name, searched):
+            "the PlexLab QEMU plugin (\(name)) was not found; build it with `swift build` "
                 + "or set PLEXLAB_QEMU_PLUGIN (looked in: \(searched.joined(separator: ", ")))"
         case let .outputExists(path):
             "\(path) already exists (use --force to replace it)"

@@ -18,9 +18,15 @@ public enum Tools {
     /// The plugin: $PLEXLAB_QEMU_PLUGIN, else next to the running executable (the `plexlab` binary or a
     /// test bundle in .build/<config>/), else one or two directories up (installed layouts).
     public static func plugin(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        try plugin(named: pluginFileName, environmentKey: "PLEXLAB_QEMU_PLUGIN", environment: environment)
+    }
+
+    /// A plugin file: $`environmentKey`, else next to the running executable, else one or two directories up.
+    static func plugin(named pluginFileName: String, environmentKey: String,
+                       environment: [String: String]) throws -> String {
         let files = FileManager.default
-        if let explicit = environment["PLEXLAB_QEMU_PLUGIN"], !explicit.isEmpty {
-            guard files.fileExists(atPath: explicit) else { throw RecorderError.pluginMissing(searched: [explicit]) }
+        if let explicit = environment[environmentKey], !explicit.isEmpty {
+            guard files.fileExists(atPath: explicit) else { throw RecorderError.pluginMissing(name: pluginFileName, searched: [explicit]) }
             return explicit
         }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -34,7 +40,7 @@ public enum Tools {
             }
             directory = directory.deletingLastPathComponent()
         }
-        throw RecorderError.pluginMissing(searched: searched)
+        throw RecorderError.pluginMissing(name: pluginFileName, searched: searched)
     }
 
     /// "7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)" from the first line of `qemu --version`.

@@ -25,6 +25,9 @@ struct TraceAssembler {
         var codeWrites: UInt64 = 0
         var syscalls: UInt64 = 0
         var dataTouches: UInt64 = 0
+        /// System streams: interrupts, exceptions and page-table stores; of them, page faults (#PF).
+        var systemEvents: UInt64 = 0
+        var pageFaults: UInt64 = 0
         var translations: UInt64 = 0
         var pageCaptures: UInt64 = 0
         var repIterationsFolded: UInt64 = 0
@@ -204,8 +207,20 @@ struct TraceAssembler {
             address: tb.address, length: UInt32(length), singleBlock: TBInfo.noSingleBlock, blocksStart: 0,
             instructions: UInt16(count), lastOffset: UInt16(lastOffset), blocksCount: 0,
             endsWithRepString: Self.isRepString(UnsafeRawBufferPointer(rebasing: tb.bytes[lastOffset..<length]), arch: arch)))
-        lengthsStarts.append(lengthsStart)
         counts.translations += 1
+        if let physical = tb.physicalAddress {
+            // A system stream: the TB's virtual pages map to these physical pages now, and it is decoded
+            // at once (a later capture of its physical page may replace the bytes it was translated from).
+            let pageMask = ~UInt64(CodePage.size - 1)
+            builder.map(virtualPage: tb.address & pageMask, toPhysicalPage: physical & pageMask)
+            if let next = tb.nextPhysicalPage {
+                builder.map(virtualPage: (tb.address & pageMask) &+ UInt64(CodePage.size), toPhysicalPage: next)
+            }
+            lengthsStarts.append(lengthsStart)
+            try decode(tb.id)
+            return
+        }
+        lengthsStarts.append(lengthsStart)
         var page = tb.address & ~UInt64(CodePage.size - 1)
         while page < tb.address &+ UInt64(length) {
             tbsByPage[page, default: []].append(tb.id)
@@ -232,7 +247,7 @@ struct TraceAssembler {
         let info = tbs[Int(tb)]
         let ids: [BlockID]
         do {
-            ids = try builder.blocks(at: info.address, length: Int(info.length))
+            ids = try builder.blocks(at: info.address, length: Int(info.length), privilege: Self.privilege(of: info.address, in: builder.mode))
         } catch let error as TraceBuilderError {
             throw RecorderError.decodeFailed(detail: "translation block at 0x\(String(info.address, radix: 16)): \(error)")
         }
@@ -244,6 +259,12 @@ struct TraceAssembler {
         tbs[Int(tb)].blocksCount = UInt16(ids.count)
         tbs[Int(tb)].singleBlock = ids.count == 1 ? ids[0] : TBInfo.noSingleBlock
         for id in ids { blockIDs.append(id) }
+    }
+
+    /// The CPL a block at `address` ran at: x86-64 Linux runs kernel code in the upper canonical half and
+    /// user code in the lower (docs/recorder.md, "System traces"); user-mode traces are all CPL 3.
+    static func privilege(of address: UInt64, in mode: GuestMode) -> UInt8 {
+        mode == .system && address >= 0xFFFF_8000_0000_0000 ? 0 : 3
     }
 
     // MARK: - Events
@@ -299,6 +320,17 @@ struct TraceAssembler {
                 let page = UInt64(try word(i)) | UInt64(try word(i + 1)) << 32
                 state.addTouch(page: page, reads: try word(i + 2), writes: try word(i + 3))
                 i += 4
+            case PluginWire.interrupt:
+                state.addSystemEvent(.interrupt, vector: UInt8(truncatingIfNeeded: try word(i)), address: 0)
+                i += 1
+            case PluginWire.exception:
+                state.addSystemEvent(.exception, vector: UInt8(truncatingIfNeeded: try word(i)),
+                                     address: UInt64(try word(i + 1)) | UInt64(try word(i + 2)) << 32)
+                i += 3
+            case PluginWire.pageTableStore:
+                state.addSystemEvent(.pageTableStore, vector: 0,
+                                     address: UInt64(try word(i)) | UInt64(try word(i + 1)) << 32)
+                i += 2
             default:
                 throw RecorderError.protocolError(detail: "unknown event marker 0x\(String(w, radix: 16))")
             }
@@ -440,6 +472,12 @@ struct TraceAssembler {
                 writer.record(thread: thread, dataTouch: DataTouch(eventIndex: index, page: touch.page,
                                                                    reads: touch.reads, writes: touch.writes))
             }
+            for event in state.systemEvents {
+                writer.record(thread: thread, systemEvent: SystemEvent(eventIndex: index, kind: event.kind,
+                                                                       vector: event.vector, address: event.address))
+            }
+            counts.systemEvents += UInt64(state.systemEvents.count)
+            counts.pageFaults += UInt64(state.systemEvents.count { $0.kind == .exception && $0.vector == SystemEvent.pageFaultVector })
             counts.codeWrites += UInt64(state.codeWrites.count)
             counts.syscalls += UInt64(state.syscalls.count)
             counts.dataTouches += UInt64(state.touches.count)
@@ -523,7 +561,9 @@ struct ThreadState {
     var codeWrites: [PendingWrite] = []
     var syscalls: [Int64] = []
     var touches: [Touch] = []
-    /// Number of entries in the three lists above.
+    /// System streams: interrupts, exceptions and page-table stores (`SystemEvent` without its index).
+    var systemEvents: [(kind: SystemEventKind, vector: UInt8, address: UInt64)] = []
+    /// Number of entries in the four lists above.
     var sideEvents = 0
     var lastEventWasCodeWrite = false
 
@@ -550,6 +590,11 @@ struct ThreadState {
         sideEvents += 1
     }
 
+    mutating func addSystemEvent(_ kind: SystemEventKind, vector: UInt8, address: UInt64) {
+        systemEvents.append((kind, vector, address))
+        sideEvents += 1
+    }
+
     mutating func dropTriggeringCodeWrite() {
         codeWrites.removeLast()
         sideEvents -= 1
@@ -561,6 +606,7 @@ struct ThreadState {
         codeWrites.removeAll(keepingCapacity: true)
         syscalls.removeAll(keepingCapacity: true)
         touches.removeAll(keepingCapacity: true)
+        systemEvents.removeAll(keepingCapacity: true)
         lastEventWasCodeWrite = false
     }
 }

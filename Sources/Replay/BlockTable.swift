@@ -11,6 +11,10 @@ public struct BlockTable: Sendable {
     public let count: Int
 
     public let address: [UInt64]
+    /// The address that places the block on its code page: its physical address in a system trace (the
+    /// page a strategy scans, translates and protects is the guest physical page), else `address` (the
+    /// same storage). In-page tests of branch targets use `address`. docs/strategies.md, "System traces".
+    public let scanAddress: [UInt64]
     /// Address of the block's last instruction (the site of exit traps).
     public let lastInstruction: [UInt64]
     public let fallThrough: [UInt64]
@@ -56,7 +60,7 @@ public struct BlockTable: Sendable {
             }
             return PageIndex(index)
         }
-        var address: [UInt64] = [], lastInstruction: [UInt64] = [], fallThrough: [UInt64] = []
+        var address: [UInt64] = [], scanAddress: [UInt64] = [], lastInstruction: [UInt64] = [], fallThrough: [UInt64] = []
         var instructions: [UInt32] = [], codeVersion: [UInt32] = [], exitKind: [ExitKind] = [], sensitive: [UInt16] = [], cpuid: [UInt16] = []
         var page: [PageIndex] = [], lastPage: [PageIndex] = []
         var targetLeavesPage: [Bool] = [], fallThroughLeavesPage: [Bool] = []
@@ -64,12 +68,18 @@ public struct BlockTable: Sendable {
         instructions.reserveCapacity(count); codeVersion.reserveCapacity(count); exitKind.reserveCapacity(count)
         sensitive.reserveCapacity(count); cpuid.reserveCapacity(count); page.reserveCapacity(count)
         lastPage.reserveCapacity(count); targetLeavesPage.reserveCapacity(count); fallThroughLeavesPage.reserveCapacity(count)
+        let system = definitions.contains { $0.physicalAddress != nil }
+        if system { scanAddress.reserveCapacity(count) }
         for (id, block) in definitions.enumerated() {
             let shift = pageShift
             let startNumber = block.address >> shift
-            let lastByte = block.address &+ UInt64(max(block.length, 1) - 1)
-            let first = index(ofPage: startNumber)
+            // The last byte's page, like the first's, in the address space pages are kept in: a block
+            // straddling into the next virtual page is taken to continue on the next physical one.
+            let placed = block.pageAddress
+            let lastByte = placed &+ UInt64(max(block.length, 1) - 1)
+            let first = index(ofPage: placed >> shift)
             let last = index(ofPage: lastByte >> shift)
+            if system { scanAddress.append(placed) }
             blocksOnPage[Int(first)].append(BlockID(id))
             if last != first { blocksOnPage[Int(last)].append(BlockID(id)) }
             address.append(block.address)
@@ -86,6 +96,7 @@ public struct BlockTable: Sendable {
             fallThroughLeavesPage.append(block.fallThrough >> shift != startNumber)
         }
         self.address = address
+        self.scanAddress = system ? scanAddress : address
         self.lastInstruction = lastInstruction
         self.fallThrough = fallThrough
         self.instructions = instructions

@@ -7,7 +7,7 @@ struct ChunkSlices {
     private let chunk: StreamChunk
     private let size: Int
     private var start = 0
-    private var write = 0, syscall = 0, touch = 0
+    private var write = 0, syscall = 0, touch = 0, system = 0
 
     init(_ chunk: StreamChunk, size: Int) {
         self.chunk = chunk
@@ -31,6 +31,7 @@ struct ChunkSlices {
             codeWrites: take(chunk.codeWrites, &write, \.eventIndex),
             syscalls: take(chunk.syscalls, &syscall, \.eventIndex),
             dataTouches: take(chunk.dataTouches, &touch, \.eventIndex),
+            systemEvents: take(chunk.systemEvents, &system, \.eventIndex),
             endsThread: chunk.endsThread && end == chunk.blocks.count)
         start = end
         return slice

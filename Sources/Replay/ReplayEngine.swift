@@ -25,7 +25,9 @@ public enum ReplayEngine {
                            profiles: [CostProfile] = CostProfile.builtIn) throws -> TraceResults {
         let types = try resolve(names)
         let metadata = source.metadata
-        let definitions = try source.blockDefinitions(includingBytes: false)
+        // A system trace's kernel blocks are decoded once more for their privileged instructions.
+        let isSystem = metadata.guestMode == .system
+        let definitions = try source.blockDefinitions(includingBytes: isSystem)
         let decoder = X86Decoder(arch: metadata.arch)
         let table = BlockTable(definitions: definitions, pageSize: parameters.pageSize) { block in
             block.lastInstructionOffset ?? lastInstructionOffset(of: block, decoder: decoder)
@@ -35,7 +37,7 @@ public enum ReplayEngine {
         if types.contains(where: { $0.scansPages }) {
             var checked = (page: UInt64.max, version: UInt32.max)
             for (id, block) in definitions.enumerated() {
-                let page = block.address & ~UInt64(CodePage.size - 1)
+                let page = block.pageAddress & ~UInt64(CodePage.size - 1)
                 // Blocks that follow each other mostly share a page: each run of them is checked once.
                 if (page, block.codeVersion) == checked { continue }
                 checked = (page, block.codeVersion)
@@ -44,12 +46,14 @@ public enum ReplayEngine {
                 }
             }
         }
+        let system = isSystem ? SystemFacts(definitions: definitions, arch: metadata.arch) : nil
         let processes = try source.processes()
         if processes.count > 1 {
             return try ProcessTreeReplay.run(source: source, path: path, types: types, table: table, code: code,
                                              parameters: parameters, profiles: profiles, processes: processes)
         }
-        let context = ReplayContext(parameters: parameters, table: table, code: code, arch: metadata.arch)
+        let context = ReplayContext(parameters: parameters, table: table, code: code, arch: metadata.arch,
+                                    system: system)
         let executions = context.executions
         var active: [(index: Int, strategy: any ReplayStrategy)] = []
         var unavailable: [Int: String] = [:]
@@ -92,6 +96,7 @@ public enum ReplayEngine {
             summary.codeWrites &+= UInt64(chunk.codeWrites.count)
             summary.dataTouches &+= UInt64(chunk.dataTouches.count)
             summary.syscalls &+= UInt64(chunk.syscalls.count)
+            if !chunk.systemEvents.isEmpty { summary.addSystemEvents(chunk.systemEvents) }
             if chunk.blocks.count <= sliceBlocks {
                 for entry in active { entry.strategy.replay(chunk, thread: thread) }
             } else {
@@ -103,6 +108,14 @@ public enum ReplayEngine {
         }
         for entry in active { entry.strategy.finish() }
         for block in 0..<table.count { summary.instructions &+= executions[block] &* UInt64(table.instructions[block]) }
+        if let system {
+            var split = summary.system ?? SystemSummary()
+            for block in 0..<table.count where system.isKernel(block) {
+                split.kernelBlocks &+= executions[block]
+                split.kernelInstructions &+= executions[block] &* UInt64(table.instructions[block])
+            }
+            summary.system = split
+        }
         summary.seconds = Double((clock.now - start).components.attoseconds) / 1e18
             + Double((clock.now - start).components.seconds)
         summary.threads = UInt64(threadIndex.count)

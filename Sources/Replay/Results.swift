@@ -13,10 +13,39 @@ public struct ReplaySummary: Sendable, Equatable {
     public var codeWrites: UInt64 = 0
     public var dataTouches: UInt64 = 0
     public var syscalls: UInt64 = 0
+    /// A system trace's kernel/user split and its events; nil for a user-mode trace.
+    public var system: SystemSummary?
     /// Wall time of the replay loop (all strategies together).
     public var seconds: Double = 0
     public var blocksPerSecond: Double { seconds > 0 ? Double(blocks) / seconds : 0 }
     public init() {}
+}
+
+/// What a system trace holds besides blocks (docs/strategies.md, "System traces").
+public struct SystemSummary: Sendable, Equatable {
+    /// Executed blocks and instructions at CPL < 3 (the rest ran in user mode).
+    public var kernelBlocks: UInt64 = 0
+    public var kernelInstructions: UInt64 = 0
+    public var interrupts: UInt64 = 0
+    /// Exceptions other than page faults.
+    public var exceptions: UInt64 = 0
+    public var pageFaults: UInt64 = 0
+    public var pageTableStores: UInt64 = 0
+    public init() {}
+}
+
+extension ReplaySummary {
+    mutating func addSystemEvents(_ events: [SystemEvent]) {
+        var system = self.system ?? SystemSummary()
+        for event in events {
+            switch event.kind {
+            case .interrupt: system.interrupts += 1
+            case .pageTableStore: system.pageTableStores += 1
+            case .exception: if event.isPageFault { system.pageFaults += 1 } else { system.exceptions += 1 }
+            }
+        }
+        self.system = system
+    }
 }
 
 /// One strategy's numbers for one trace (docs/results-schema.md).
@@ -30,6 +59,8 @@ public struct StrategyResult: Sendable, Equatable {
     public var unavailable: String?
     /// Count of every cause the strategy counts (zeros included).
     public var counts: [TrapCause: UInt64]
+    /// System traces: the part of `counts` sited at kernel blocks (CPL < 3); empty for user-mode traces.
+    public var kernelCounts: [TrapCause: UInt64] = [:]
     /// Entries into the monitor: the sum of the counts whose cause `isTrap`.
     public var traps: UInt64
     public var trapsPerKiloInstruction: Double
@@ -73,6 +104,7 @@ extension StrategyResult {
         self.parameters = parameters
         unavailable = raw.unavailable
         counts = raw.counts
+        kernelCounts = raw.kernelCounts
         traps = raw.counts.filter { $0.key.isTrap }.values.reduce(0, &+)
         instructions = summary.instructions
         blocks = summary.blocks

@@ -47,7 +47,7 @@ struct ScannedPages {
     mutating func checkCovered(_ block: Int) -> Bool {
         let page = Int(table.page[block])
         guard valid[page] else { return false }
-        let covered = coverage[page]?.contains(table.address[block]) == true
+        let covered = coverage[page]?.contains(table.scanAddress[block]) == true
             || (table.lastPage[block] != table.page[block] && table.instructions[block] == 1)
         if covered && !knownCovered[block] {
             knownCovered[block] = true
@@ -61,7 +61,8 @@ struct ScannedPages {
         let page = Int(table.page[block])
         let pageBase = table.pageBase(BlockTable.PageIndex(page))
         let pageSize = Int(table.pageSize)
-        let address = table.address[block]
+        // The page's own address space: physical in a system trace (docs/strategies.md, "System traces").
+        let address = table.scanAddress[block]
         let entryPart = address & ~UInt64(CodePage.size - 1)
         latestVersion[entryPart] = table.codeVersion[block]
         if pageSize == CodePage.size {

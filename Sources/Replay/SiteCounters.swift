@@ -52,16 +52,6 @@ struct SiteCounters {
     /// The sites of all blocks come sorted by address from the table (`SiteOrder`, shared by every
     /// strategy of the replay); walking them merges each address's counts into one row of `width` counts,
     /// without hashing, and pages come out in address order as sites do.
-    /// The counts of a strategy that scans pages (sbe, the page-fault strategies): its sites' counts and
-    /// what its page scanner did.
-    func counts(table: BlockTable, pages: ScannedPages) -> StrategyCounts {
-        var result = StrategyCounts()
-        summarize(into: &result, table: table)
-        result.scanned = pages.scanned
-        result.scans = pages.scans
-        return result
-    }
-
     func summarize(into result: inout StrategyCounts, table: BlockTable) {
         let width = self.width
         var exitSlots: UInt32 = 0, dataSlots: UInt32 = 0
@@ -105,7 +95,7 @@ struct SiteCounters {
 
         // Slots in cause order: the compact form of a row lists its nonzero counts in that order.
         let slotsInOrder = (0..<width).sorted { causes[$0].order < causes[$1].order }
-        let bit = causes.map { UInt32(1) << UInt32($0.order) }
+        let bit = causes.map { UInt64(1) << UInt64($0.order) }
         var sites: [SiteRow] = [], siteValues: [UInt64] = []
         sites.reserveCapacity(nonzero + extraSites.count)
         siteValues.reserveCapacity(nonzero + extra.count)
@@ -117,7 +107,7 @@ struct SiteCounters {
         let pageRow = UnsafeMutablePointer<UInt64>.allocate(capacity: width)
         row.initialize(repeating: 0, count: width)
         // Slots in cause order with their cause bits, and whether each is a code (not data-page) count.
-        let emitOrder = UnsafeMutablePointer<(slot: Int, bit: UInt32, isCode: Bool)>.allocate(capacity: width)
+        let emitOrder = UnsafeMutablePointer<(slot: Int, bit: UInt64, isCode: Bool)>.allocate(capacity: width)
         for (index, slot) in slotsInOrder.enumerated() {
             emitOrder[index] = (slot, bit[slot], (dataSlots >> UInt32(slot)) & 1 == 0)
         }
@@ -169,7 +159,7 @@ struct SiteCounters {
                                 pageRow.initialize(repeating: 0, count: width)
                             }
                         }
-                        var total: UInt64 = 0, presentCauses: UInt32 = 0
+                        var total: UInt64 = 0, presentCauses: UInt64 = 0
                         for index in 0..<width {
                             let (slot, bit, isCode) = emitOrder[index]
                             let value = row[slot]
@@ -217,9 +207,9 @@ struct SiteCounters {
         }
         pages.sort { $0.page < $1.page }
         var pageValues: [UInt64] = []
-        var pagePresent: [UInt32] = [], pageEnd: [Int] = []
+        var pagePresent: [UInt64] = [], pageEnd: [Int] = []
         for (_, row) in pages {
-            var present: UInt32 = 0
+            var present: UInt64 = 0
             for slot in slotsInOrder where pageCounts[row * width + slot] != 0 {
                 present |= bit[slot]
                 pageValues.append(pageCounts[row * width + slot])
@@ -237,7 +227,7 @@ struct SiteCounters {
     private struct SiteRow {
         var address: UInt64
         var total: UInt64
-        var present: UInt32
+        var present: UInt64
         var end: Int
     }
 

@@ -60,6 +60,9 @@ public final class ReplayContext: @unchecked Sendable {
     public let table: BlockTable
     public let code: CodeImage
     public let arch: GuestArch
+    /// Per-block facts of a system trace (privilege levels, privileged instructions); nil for a user-mode
+    /// trace (docs/strategies.md, "System traces").
+    public let system: SystemFacts?
     /// Executions of each block so far, counted by the engine before it hands a chunk to the strategies.
     /// A count that is the same for every execution of a block is derived from this at the end instead of
     /// being counted in every strategy's per-block loop.
@@ -68,7 +71,9 @@ public final class ReplayContext: @unchecked Sendable {
     /// scans made so far (`ScanMemo`), the dbt variants' code cache (`BinaryTranslationFamily`).
     private var sharedState: [ObjectIdentifier: AnyObject] = [:]
 
-    public init(parameters: ReplayParameters, table: BlockTable, code: CodeImage, arch: GuestArch) {
+    public init(parameters: ReplayParameters, table: BlockTable, code: CodeImage, arch: GuestArch,
+                system: SystemFacts? = nil) {
+        self.system = system
         self.parameters = parameters
         self.table = table
         self.code = code
@@ -103,6 +108,8 @@ public struct StrategyCounts: Sendable, Equatable {
     public var sites: [TrapSite] = []
     /// Counts per page (page-aligned address in the replay's page size), lowest address first.
     public var pages: [PageTraps] = []
+    /// System traces: the counts sited at kernel blocks (CPL < 3).
+    public var kernelCounts: [TrapCause: UInt64] = [:]
 
     public init(unavailable: String? = nil) { self.unavailable = unavailable }
 }
@@ -151,12 +158,12 @@ public struct PageTraps: Sendable, Equatable {
 /// their counts in that order, as a slice of a buffer that every site of a summary shares, so making a
 /// site allocates nothing.
 struct CauseCountList: Sendable, Equatable {
-    /// Bit `order` set for each cause present (32 causes fit).
-    var present: UInt32
+    /// Bit `order` set for each cause present (64 causes fit).
+    var present: UInt64
     /// The counts of the present causes, lowest order first.
     var values: ArraySlice<UInt64>
 
-    init(present: UInt32, values: ArraySlice<UInt64>) {
+    init(present: UInt64, values: ArraySlice<UInt64>) {
         self.present = present
         self.values = values
     }
@@ -165,7 +172,7 @@ struct CauseCountList: Sendable, Equatable {
         present = 0
         var values: [UInt64] = []
         for cause in counts.keys.sorted() {
-            present |= 1 << UInt32(cause.order)
+            present |= 1 << UInt64(cause.order)
             values.append(counts[cause]!)
         }
         self.values = values[...]

@@ -3,6 +3,8 @@ public enum StrategyRegistry {
     public static var all: [any ReplayStrategy.Type] { [
         NativeStrategy.self,
         HardwareAssistStrategy.self,
+        HardwareShadowStrategy.self,
+        HardwareNestedStrategy.self,
         ScanBeforeExecuteStrategy.self,
         PageFaultNXStrategy.self,
         PageFaultLegacyStrategy.self,

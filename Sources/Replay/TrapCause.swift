@@ -27,6 +27,28 @@ public enum TrapCause: String, Sendable, CaseIterable, Codable, CustomStringConv
     case flush
     // Hardware assist.
     case vmexit
+    // System traces (docs/strategies.md, "System traces").
+    /// A privileged instruction of guest kernel code run deprivileged (#GP, emulated by the monitor).
+    case privileged
+    /// A privileged instruction of kernel code that a binary translator emitted as a call into the monitor.
+    case privCallout = "priv_callout"
+    case reflectInterrupt = "reflect_interrupt"
+    case reflectException = "reflect_exception"
+    case reflectSyscall = "reflect_syscall"
+    /// A guest page fault under software shadow page tables (a true fault, reflected to the guest).
+    case shadowPF = "shadow_pf"
+    /// A store to a write-protected guest page-table page (software shadow page tables).
+    case ptStore = "pt_store"
+    case vmexitPF = "vmexit_pf"
+    case vmexitPTStore = "vmexit_pt_store"
+    case vmexitCR3 = "vmexit_cr3"
+    case vmexitInvlpg = "vmexit_invlpg"
+    case vmexitIO = "vmexit_io"
+    case vmexitHLT = "vmexit_hlt"
+    case vmexitInterrupt = "vmexit_intr"
+    case vmexitMSR = "vmexit_msr"
+    /// A guest page fault's two-dimensional (nested) page walk under hw-ept; not an exit.
+    case eptWalk = "ept_walk"
 
     public var description: String { rawValue }
 
@@ -44,7 +66,20 @@ public enum TrapCause: String, Sendable, CaseIterable, Codable, CustomStringConv
         case .ibtcHit: .ibtcHit
         case .rasHit: .rasHit
         case .tbLookup: .tbLookup
-        case .vmexit: .vmexit
+        case .vmexit, .vmexitInvlpg, .vmexitMSR: .vmexit
+        case .privileged: .trapPrivileged
+        case .privCallout: .btPrivilegedCallout
+        case .reflectInterrupt: .reflectInterrupt
+        case .reflectException: .reflectException
+        case .reflectSyscall: .reflectSyscall
+        case .shadowPF: .shadowPF
+        case .ptStore: .trapPTStore
+        case .vmexitPF, .vmexitPTStore: .vmexitPF
+        case .vmexitCR3: .vmexitCR3
+        case .vmexitIO: .vmexitIO
+        case .vmexitHLT: .vmexitHLT
+        case .vmexitInterrupt: .vmexitInterrupt
+        case .eptWalk: .eptWalk
         case .escapes, .flush: nil
         }
     }
@@ -52,7 +87,7 @@ public enum TrapCause: String, Sendable, CaseIterable, Codable, CustomStringConv
     /// Whether the event is an entry into the monitor (counted in `traps` and traps per 1000 instructions).
     public var isTrap: Bool {
         switch self {
-        case .link, .ibtcHit, .rasHit, .tbLookup, .flush, .escapes: false
+        case .link, .ibtcHit, .rasHit, .tbLookup, .flush, .escapes, .privCallout, .eptWalk: false
         default: true
         }
     }
@@ -63,8 +98,12 @@ public enum TrapCause: String, Sendable, CaseIterable, Codable, CustomStringConv
         case .call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .pageCross,
              .dispatch, .dispatchSyscall, .dispatchFar, .link, .ibtcHit, .rasHit, .tbLookup:
             true
-        case .sensitive, .pfExec, .int3Fill, .pfWrite, .pfData, .dataMap, .escapes, .flush, .vmexit:
+        case .sensitive, .pfExec, .int3Fill, .pfWrite, .pfData, .dataMap, .escapes, .flush, .vmexit,
+             .privileged, .privCallout, .reflectInterrupt, .reflectException, .shadowPF, .ptStore, .vmexitPF,
+             .vmexitPTStore, .vmexitCR3, .vmexitInvlpg, .vmexitIO, .vmexitHLT, .vmexitInterrupt, .vmexitMSR, .eptWalk:
             false
+        case .reflectSyscall:
+            true
         }
     }
 
@@ -96,6 +135,22 @@ public enum TrapCause: String, Sendable, CaseIterable, Codable, CustomStringConv
         case .tbLookup: 22
         case .flush: 23
         case .vmexit: 24
+        case .privileged: 25
+        case .privCallout: 26
+        case .reflectInterrupt: 27
+        case .reflectException: 28
+        case .reflectSyscall: 29
+        case .shadowPF: 30
+        case .ptStore: 31
+        case .vmexitPF: 32
+        case .vmexitPTStore: 33
+        case .vmexitCR3: 34
+        case .vmexitInvlpg: 35
+        case .vmexitIO: 36
+        case .vmexitHLT: 37
+        case .vmexitInterrupt: 38
+        case .vmexitMSR: 39
+        case .eptWalk: 40
         }
     }
     public static func < (a: TrapCause, b: TrapCause) -> Bool { a.order < b.order }

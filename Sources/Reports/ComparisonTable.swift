@@ -42,6 +42,7 @@ public enum ComparisonTable {
             out += TextTable.render(["strategy"] + causes.map(\.rawValue), causeRows, rightAligned: { $0 > 0 })
         }
         if !trace.processes.isEmpty { out += processes(trace, profile: profile) }
+        out += SystemTables.text(trace, profile: profile)
         return out
     }
 

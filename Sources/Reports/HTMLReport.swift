@@ -173,6 +173,7 @@ public enum HTMLReport {
         out += "<p class=\"meta\">\(Escape.html(MarkdownReport.describe(trace)))<br><span class=\"mono\">\(Escape.html(trace.path))</span>: "
         out += "\(trace.summary.sentence)</p>\n"
         out += comparisonTable(trace, profiles: input.profiles)
+        out += SystemTables.html(trace.summary, strategies: trace.strategies, profile: input.profiles.first?.name ?? "modern")
         out += processTable(trace)
         out += siteTable(trace, input: input)
         out += pageTable(trace, input: input)

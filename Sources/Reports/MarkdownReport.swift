@@ -64,6 +64,7 @@ public enum MarkdownReport {
         out += "\(Escape.markdown(describe(trace)))<br>\n"
         out += "\(Escape.markdown(trace.path)): \(trace.summary.sentence)\n\n"
         out += comparisonTable(trace, profiles: input.profiles)
+        out += SystemTables.markdown(trace.summary, strategies: trace.strategies, profile: input.profiles.first?.name ?? "modern")
         out += processTable(trace)
         out += siteTable(trace, input: input)
         out += pageTable(trace, input: input)

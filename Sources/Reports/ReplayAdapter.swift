@@ -12,9 +12,12 @@ public enum ReplayAdapter {
         public var modules: [ModuleMapping]
         /// Block definitions, for the bytes of the instructions at trap sites.
         public var blocks: [BlockDefinition]
-        public init(modules: [ModuleMapping], blocks: [BlockDefinition]) {
+        /// A system trace's kernel symbols (System.map), when given.
+        public var kernelSymbols: KernelSymbolMap?
+        public init(modules: [ModuleMapping], blocks: [BlockDefinition], kernelSymbols: KernelSymbolMap? = nil) {
             self.modules = modules
             self.blocks = blocks
+            self.kernelSymbols = kernelSymbols
         }
     }
 
@@ -26,7 +29,7 @@ public enum ReplayAdapter {
             pageSize: results.parameters.pageSize,
             strategies: results.strategies)
         trace.processes = results.processes
-        let symbolizer = Symbolizer(modules: context.modules)
+        let symbolizer = Symbolizer(modules: context.modules, kernel: context.kernelSymbols)
         let decoder = X86Decoder(arch: results.metadata.arch)
         let sites = trace.topSites(limit: top)
         let siteProcesses = owners(sites.map(\.address), processes: results.processes) { $0.sites.map { ($0.address, $0.total) } }

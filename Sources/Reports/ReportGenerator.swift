@@ -1,6 +1,7 @@
 import CostModel
 import Foundation
 import Replay
+import Symbols
 import TraceStore
 
 /// `plexlab report`: replays every trace under every strategy, then writes report.md, report.html and results.json.
@@ -13,12 +14,15 @@ public enum ReportGenerator {
         public var parameters: ReplayParameters
         /// `plexlab fidelity --json` files: the report's fidelity section (none: no section).
         public var fidelity: [String]
+        /// A System.map (or kallsyms text) naming the kernel sites of system traces; nil: none.
+        public var systemMap: String?
         public init(profiles: [String] = ["all"], top: Int = 10, parameters: ReplayParameters = ReplayParameters(),
-                    fidelity: [String] = []) {
+                    fidelity: [String] = [], systemMap: String? = nil) {
             self.profiles = profiles
             self.top = top
             self.parameters = parameters
             self.fidelity = fidelity
+            self.systemMap = systemMap
         }
     }
 
@@ -29,6 +33,12 @@ public enum ReportGenerator {
         guard options.top >= 0 else { throw ReportError("--top must not be negative") }
         let profiles = try ProfileSelection(options.profiles).profiles
         let fidelity = try options.fidelity.map { try ReportFidelity.read(path: $0) }  // read first: a bad file fails fast
+        let kernelSymbols: KernelSymbolMap?
+        do {
+            kernelSymbols = try options.systemMap.map { path throws(SymbolError) in try KernelSymbolMap(path: path) }
+        } catch {
+            throw ReportError("--system-map \(error)")
+        }
         var results: [TraceResults] = []
         var traces: [ReportTrace] = []
         for path in tracePaths {
@@ -36,7 +46,9 @@ public enum ReportGenerator {
             let reader = try TraceReader(path: path)
             let result = try ReplayEngine.run(source: reader, path: path, strategies: ["all"],
                                               parameters: options.parameters, profiles: profiles)
-            let context = ReplayAdapter.TraceContext(modules: try reader.modules(), blocks: try reader.blockDefinitions())
+            let context = ReplayAdapter.TraceContext(
+                modules: try reader.modules(), blocks: try reader.blockDefinitions(),
+                kernelSymbols: reader.metadata.guestMode == .system ? kernelSymbols : nil)
             results.append(result)
             traces.append(ReplayAdapter.trace(result, context: context, top: options.top))
         }

@@ -32,6 +32,7 @@ public enum ResultsJSON {
             "plexlab_version": .string(m.plexlabVersion), "host": .string(m.host), "date": .string(m.date),
             "exit_status": JSONText(m.exitStatus.map(JSONText.init)), "signal": JSONText(m.signal.map(JSONText.init)),
             "complete": .bool(m.complete), "note": .string(m.note), "has_data_touches": .bool(m.hasDataTouches),
+            "guest_mode": .string(m.guestMode.rawValue),
         ]
         let s = trace.summary
         let summary: JSONText = [
@@ -41,9 +42,18 @@ public enum ResultsJSON {
             "data_touches": JSONText(s.dataTouches), "syscalls": JSONText(s.syscalls), "seconds": JSONText(s.seconds),
             "blocks_per_second": JSONText(s.blocksPerSecond),
         ]
+        var summaryObject = summary
+        if let system = s.system, case .object(var fields) = summary {
+            fields["system"] = [
+                "kernel_blocks": JSONText(system.kernelBlocks), "kernel_instructions": JSONText(system.kernelInstructions),
+                "interrupts": JSONText(system.interrupts), "exceptions": JSONText(system.exceptions),
+                "page_faults": JSONText(system.pageFaults), "page_table_stores": JSONText(system.pageTableStores),
+            ]
+            summaryObject = .object(fields)
+        }
         var result: [String: JSONText] = [
             "path": .string(trace.path), "metadata": metadata, "parameters": strings(trace.parameters.all),
-            "summary": summary, "strategies": .array(trace.strategies.map { object($0, topSites: topSites) }),
+            "summary": summaryObject, "strategies": .array(trace.strategies.map { object($0, topSites: topSites) }),
         ]
         if !trace.processes.isEmpty { result["processes"] = .array(trace.processes.map { process($0) }) }
         return .object(result)
@@ -86,6 +96,7 @@ public enum ResultsJSON {
         guard result.unavailable == nil else { return .object(object) }
         object["traps"] = JSONText(result.traps)
         object["counts"] = counts(result.counts)
+        if !result.kernelCounts.isEmpty { object["kernel_counts"] = counts(result.kernelCounts) }
         object["traps_per_kilo_insn"] = JSONText(result.trapsPerKiloInstruction)
         object["scanned"] = JSONText(result.scanned)
         object["scans"] = JSONText(result.scans)

@@ -50,8 +50,12 @@ public final class Symbolizer {
     /// Files that could not be read, with why (for a report's footnote).
     public private(set) var problems: [SymbolError] = []
 
-    public init(modules: [ModuleMapping]) {
+    /// A system trace's kernel symbols (`--system-map`): they name addresses no module mapping holds.
+    private let kernel: KernelSymbolMap?
+
+    public init(modules: [ModuleMapping], kernel: KernelSymbolMap? = nil) {
         mappings = modules.sorted { $0.start < $1.start }
+        self.kernel = kernel
     }
 
     /// The table of `path`, read on first use; nil (and a recorded problem) when unreadable.
@@ -72,6 +76,9 @@ public final class Symbolizer {
     /// nil: in any mapping of the trace, for a trace of one process.
     public func symbolize(_ address: UInt64, process: Int? = nil) -> SymbolizedAddress {
         guard let mapping = mappings.last(where: { $0.start <= address && address < $0.end && $0.belongs(to: process) }) else {
+            if let (name, offset) = kernel?.symbol(at: address) {
+                return SymbolizedAddress(address: address, modulePath: "kernel", symbol: name, symbolOffset: offset)
+            }
             return SymbolizedAddress(address: address)
         }
         let fileOffset = address - mapping.start + mapping.fileOffset

@@ -21,6 +21,10 @@ extension TraceWriter: BlockSink {}
 /// version of each page as that process captured it; a forked child starts from a copy of its parent's
 /// (`copySpace`). Versions are numbered per address across all spaces, so a page with the same bytes
 /// in two processes (a shared library) is one version and its blocks are one set of definitions.
+///
+/// A system trace (`GuestMode.system`, docs/trace-format.md "System traces") captures pages by guest
+/// PHYSICAL address, and blocks are given by virtual address: the caller tells the builder which physical
+/// page each virtual page maps to (`map`), and each block records its physical address and privilege level.
 public final class TraceBuilder {
     private struct CapturedPage {
         var version: UInt32
@@ -31,18 +35,26 @@ public final class TraceBuilder {
         var address: UInt64
         var length: UInt32
         var codeVersion: UInt32
+        var privilege: UInt8
+        /// The physical address (system traces), else the virtual one again.
+        var pageAddress: UInt64
     }
 
     private struct RangeKey: Hashable {
         var start: UInt64
         /// -1 for "one block, length decided by decoding".
         var length: Int
+        var privilege: UInt8
+        /// The captured page holding `start` (its physical page in a system trace).
+        var startPage: UInt64
     }
 
-    /// Ids of a decoded range, valid while the pages it was decoded from keep these versions.
+    /// Ids of a decoded range, valid while the pages it was decoded from keep these versions (and, in a
+    /// system trace, while its virtual pages map to the same physical pages).
     private struct CachedRange {
         var ids: [BlockID]
         var firstPage: UInt64
+        var pageKeys: [UInt64]
         var pageVersions: [UInt32]
     }
 
@@ -51,6 +63,10 @@ public final class TraceBuilder {
 
     private let sink: any BlockSink
     private let decoder: X86Decoder
+    /// User-mode traces key pages by virtual address; system traces by physical address through `physicalPages`.
+    public let mode: GuestMode
+    /// System traces: the physical page each virtual page maps to now.
+    private var physicalPages: [UInt64: UInt64] = [:]
     /// The current address space's pages.
     private var pages: [UInt64: CapturedPage] = [:]
     private var currentSpace = 0
@@ -64,14 +80,29 @@ public final class TraceBuilder {
     /// The rest of a start page plus up to 15 bytes of the next one: what one block can span.
     private var scratch = [UInt8](repeating: 0, count: CodePage.size + 15)
 
-    public init(writer: TraceWriter, arch: GuestArch) {
+    public init(writer: TraceWriter, arch: GuestArch, mode: GuestMode = .user) {
         sink = writer
         decoder = X86Decoder(arch: arch)
+        self.mode = mode
     }
 
-    init(sink: any BlockSink, arch: GuestArch) {
+    init(sink: any BlockSink, arch: GuestArch, mode: GuestMode = .user) {
         self.sink = sink
         decoder = X86Decoder(arch: arch)
+        self.mode = mode
+    }
+
+    /// System traces: from now on the virtual page `virtualPage` maps to the physical page `physicalPage`
+    /// (both page-aligned). A later call for the same virtual page replaces the mapping.
+    public func map(virtualPage: UInt64, toPhysicalPage physicalPage: UInt64) {
+        physicalPages[virtualPage & ~TraceBuilder.pageMask] = physicalPage & ~TraceBuilder.pageMask
+    }
+
+    /// The captured page that holds the virtual page `virtualPage`: the page itself in a user-mode trace,
+    /// its mapped physical page in a system trace (nil when unmapped).
+    @inline(__always)
+    public func pageKey(ofVirtualPage virtualPage: UInt64) -> UInt64? {
+        mode == .user ? virtualPage : physicalPages[virtualPage]
     }
 
     /// Block definitions interned so far; index = BlockID.
@@ -120,8 +151,13 @@ public final class TraceBuilder {
     /// Block ids covering code executed from `start`: `length` bytes (a QEMU TB, split at page ends and
     /// control transfers), or, when nil, one block decoded from `start` to its first control transfer or page end.
     /// Decodes from the latest captured version of the pages involved; defines new blocks as needed.
-    public func blocks(at start: UInt64, length: Int?) throws -> [BlockID] {
-        let key = RangeKey(start: start, length: length ?? -1)
+    /// `privilege` is the CPL the code ran at (3 in user-mode traces). In a system trace `start` is virtual
+    /// and its pages must be mapped (`map`).
+    public func blocks(at start: UInt64, length: Int?, privilege: UInt8 = 3) throws -> [BlockID] {
+        guard let startPage = pageKey(ofVirtualPage: start & ~TraceBuilder.pageMask) else {
+            throw TraceBuilderError.notMapped(address: start)
+        }
+        let key = RangeKey(start: start, length: length ?? -1, privilege: privilege, startPage: startPage)
         if let cached = cache[key], isCurrent(cached) { return cached.ids }
         if let length, length <= 0 { throw TraceBuilderError.emptyRange(address: start, length: length) }
 
@@ -129,7 +165,8 @@ public final class TraceBuilder {
         var cursor = start
         var remaining = length
         repeat {
-            let id = try defineBlock(at: cursor, maxLength: remaining, rangeStart: start, rangeLength: length)
+            let id = try defineBlock(at: cursor, maxLength: remaining, rangeStart: start, rangeLength: length,
+                                     privilege: privilege)
             ids.append(id)
             let blockLength = Int(definitionList[Int(id)].length)
             cursor &+= UInt64(blockLength)
@@ -138,33 +175,37 @@ public final class TraceBuilder {
 
         let firstPage = start & ~TraceBuilder.pageMask
         let lastPage = (cursor &- 1) & ~TraceBuilder.pageMask
-        var versions: [UInt32] = []
+        var versions: [UInt32] = [], keys: [UInt64] = []
         var page = firstPage
         while true {
-            versions.append(pages[page]?.version ?? UInt32.max)
+            let pageKey = self.pageKey(ofVirtualPage: page) ?? UInt64.max
+            keys.append(pageKey)
+            versions.append(pages[pageKey]?.version ?? UInt32.max)
             if page == lastPage { break }
             page &+= UInt64(TraceBuilder.pageSize)
         }
-        cache[key] = CachedRange(ids: ids, firstPage: firstPage, pageVersions: versions)
+        cache[key] = CachedRange(ids: ids, firstPage: firstPage, pageKeys: keys, pageVersions: versions)
         return ids
     }
 
     private func isCurrent(_ range: CachedRange) -> Bool {
         var page = range.firstPage
-        for version in range.pageVersions {
-            guard pages[page]?.version == version else { return false }
+        for (pageKey, version) in zip(range.pageKeys, range.pageVersions) {
+            guard self.pageKey(ofVirtualPage: page) == pageKey, pages[pageKey]?.version == version else { return false }
             page &+= UInt64(TraceBuilder.pageSize)
         }
         return true
     }
 
     /// Decodes one block at `address` from the latest bytes and interns it.
-    private func defineBlock(at address: UInt64, maxLength: Int?, rangeStart: UInt64, rangeLength: Int?) throws -> BlockID {
+    private func defineBlock(at address: UInt64, maxLength: Int?, rangeStart: UInt64, rangeLength: Int?,
+                             privilege: UInt8) throws -> BlockID {
         let pageBase = address & ~TraceBuilder.pageMask
-        guard let page = pages[pageBase] else { throw TraceBuilderError.notCaptured(address: address) }
+        guard let pageKey = pageKey(ofVirtualPage: pageBase) else { throw TraceBuilderError.notMapped(address: address) }
+        guard let page = pages[pageKey] else { throw TraceBuilderError.notCaptured(address: address) }
         let offset = Int(address - pageBase)
         let inPage = TraceBuilder.pageSize - offset
-        let nextPage = pages[pageBase &+ UInt64(TraceBuilder.pageSize)]
+        let nextPage = self.pageKey(ofVirtualPage: pageBase &+ UInt64(TraceBuilder.pageSize)).flatMap { pages[$0] }
         let available = inPage + (nextPage == nil ? 0 : 15)
         scratch.withUnsafeMutableBufferPointer { buffer in
             page.bytes.withUnsafeBufferPointer { source in
@@ -191,13 +232,16 @@ public final class TraceBuilder {
             break
         }
 
-        let key = DefinitionKey(address: address, length: UInt32(shape.length), codeVersion: page.version)
+        let physical = mode == .system ? pageKey | UInt64(offset) : nil
+        let key = DefinitionKey(address: address, length: UInt32(shape.length), codeVersion: page.version,
+                                privilege: privilege, pageAddress: physical ?? address)
         if let id = definitionIDs[key] { return id }
         let definition = BlockDefinition(
             address: address, length: UInt32(shape.length), instructionCount: UInt32(shape.instructionCount),
             codeVersion: page.version, exitKind: shape.exitKind, staticTarget: shape.staticTarget,
             sensitiveCount: UInt16(clamping: shape.sensitiveCount), cpuidCount: UInt16(clamping: shape.cpuidCount),
-            bytes: Array(scratch[..<shape.length]), lastInstructionOffset: UInt32(shape.lastInstructionOffset))
+            bytes: Array(scratch[..<shape.length]), lastInstructionOffset: UInt32(shape.lastInstructionOffset),
+            privilege: privilege, physicalAddress: physical)
         let id = try sink.define(definition)
         guard id == BlockID(definitionList.count) else {
             throw TraceBuilderError.idOutOfOrder(expected: BlockID(definitionList.count), got: id)
@@ -224,6 +268,8 @@ public final class TraceBuilder {
 /// A one-line description of why code could not be turned into blocks.
 public enum TraceBuilderError: Error, CustomStringConvertible, Equatable {
     case notCaptured(address: UInt64)
+    /// System traces: the virtual page holding `address` has no physical page (`TraceBuilder.map`).
+    case notMapped(address: UInt64)
     case undecodable(address: UInt64)
     case notOnInstructionBoundary(start: UInt64, length: Int, instruction: UInt64)
     case emptyRange(address: UInt64, length: Int)
@@ -235,6 +281,8 @@ public enum TraceBuilderError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .notCaptured(let address):
             "code bytes at \(hex(address)) are not captured"
+        case .notMapped(let address):
+            "virtual address \(hex(address)) is not mapped to a physical page"
         case .undecodable(let address):
             "undecodable instruction at \(hex(address))"
         case .notOnInstructionBoundary(let start, let length, let instruction):

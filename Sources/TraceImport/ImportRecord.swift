@@ -11,31 +11,42 @@ enum ImportRecord: Equatable {
         var recorder: String?
         var recorderVersion: String?
         var dataTouches: Bool?
+        var guestMode: GuestMode = .user
     }
 
     case meta(Meta)
     case code(address: UInt64, bytes: [UInt8])
-    case exec(thread: UInt32, blocks: [UInt64])
+    case exec(thread: UInt32, blocks: [UInt64], privilege: UInt8?)
     case write(thread: UInt32, address: UInt64, size: UInt32)
     case syscall(thread: UInt32, number: Int64)
     case data(thread: UInt32, page: UInt64, reads: UInt32, writes: UInt32)
     case module(ModuleMapping)
     case exit(status: Int32?, signal: Int32?)
+    // System traces (meta "guest_mode": "system").
+    case map(virtual: UInt64, physical: UInt64, pages: UInt64)
+    case system(thread: UInt32, kind: SystemEventKind, vector: UInt8, address: UInt64)
 
     /// The version of the format this importer reads (the optional "format" field of the meta record).
     static let formatVersion: Int64 = 1
 
     /// The fields each record type accepts ("type" aside).
     static let fields: [String: Set<String>] = [
-        "meta": ["format", "arch", "program", "argv", "recorder", "recorder_version", "data_touches"],
+        "meta": ["format", "arch", "program", "argv", "recorder", "recorder_version", "data_touches", "guest_mode"],
         "code": ["address", "bytes"],
-        "exec": ["thread", "blocks"],
+        "exec": ["thread", "blocks", "privilege"],
         "write": ["thread", "address", "size"],
         "syscall": ["thread", "number"],
         "data": ["thread", "page", "reads", "writes"],
         "module": ["start", "end", "offset", "path"],
         "exit": ["status", "signal"],
+        "map": ["virtual", "physical", "pages"],
+        "interrupt": ["thread", "vector"],
+        "exception": ["thread", "vector", "address"],
+        "pt_store": ["thread", "address"],
     ]
+
+    /// Record types that only a system trace may hold.
+    static let systemTypes: Set<String> = ["map", "interrupt", "exception", "pt_store"]
 
     /// Parses one non-blank, non-comment line; throws a message (without the line number) when it is wrong.
     static func parse(_ line: Substring) throws(RecordError) -> ImportRecord {
@@ -71,10 +82,17 @@ enum ImportRecord: Equatable {
             let program = try fields.string("program")
             let argv = try fields.optionalStrings("argv") ?? [program]
             try Fields.checkSize(TraceTextLimits.storedArgv(argv), "meta \"argv\" (stored as a JSON array)")
+            var mode = GuestMode.user
+            if let modeName = try fields.optionalString("guest_mode") {
+                guard let parsed = GuestMode(rawValue: modeName) else {
+                    throw RecordError("meta guest_mode \"\(modeName.prefix(40))\" is not one of user, system")
+                }
+                mode = parsed
+            }
             return .meta(Meta(arch: arch, program: program, argv: argv,
                               recorder: try fields.optionalString("recorder"),
                               recorderVersion: try fields.optionalString("recorder_version"),
-                              dataTouches: try fields.optionalBool("data_touches")))
+                              dataTouches: try fields.optionalBool("data_touches"), guestMode: mode))
         case "code":
             let bytes = try fields.hexBytes("bytes")
             guard !bytes.isEmpty else { throw RecordError("code record has no bytes") }
@@ -93,7 +111,8 @@ enum ImportRecord: Equatable {
                 }
                 blocks.append(address)
             }
-            return .exec(thread: try fields.thread(), blocks: blocks)
+            let privilege = try fields.optionalInteger("privilege", in: 0...3).map { UInt8($0) }
+            return .exec(thread: try fields.thread(), blocks: blocks, privilege: privilege)
         case "write":
             return .write(thread: try fields.thread(), address: try fields.address("address"),
                           size: UInt32(try fields.integer("size", in: 1...Int64(UInt32.max))))
@@ -111,6 +130,30 @@ enum ImportRecord: Equatable {
             guard end > start else { throw RecordError("module end \(hex(end)) is not above its start \(hex(start))") }
             return .module(ModuleMapping(start: start, end: end, fileOffset: try fields.address("offset"),
                                          path: try fields.string("path")))
+        case "map":
+            let virtual = try fields.address("virtual"), physical = try fields.address("physical")
+            guard virtual % 4096 == 0, physical % 4096 == 0 else {
+                throw RecordError("map \"virtual\" and \"physical\" must be 4096-aligned")
+            }
+            let pages = UInt64(try fields.optionalInteger("pages", in: 1...(1 << 20)) ?? 1)
+            guard virtual.addingReportingOverflow(pages * 4096 - 1).overflow == false,
+                  physical.addingReportingOverflow(pages * 4096 - 1).overflow == false else {
+                throw RecordError("map of \(pages) pages runs past the end of the address space")
+            }
+            return .map(virtual: virtual, physical: physical, pages: pages)
+        case "interrupt":
+            return .system(thread: try fields.thread(), kind: .interrupt,
+                           vector: UInt8(try fields.integer("vector", in: 0...255)), address: 0)
+        case "exception":
+            let vector = UInt8(try fields.integer("vector", in: 0...31))
+            let address = object["address"] == nil ? nil : try fields.address("address")
+            if vector == SystemEvent.pageFaultVector && address == nil {
+                throw RecordError("exception vector 14 (a page fault) needs \"address\" (CR2)")
+            }
+            return .system(thread: try fields.thread(), kind: .exception, vector: vector, address: address ?? 0)
+        case "pt_store":
+            return .system(thread: try fields.thread(), kind: .pageTableStore, vector: 0,
+                           address: try fields.address("address"))
         default:  // "exit"
             let status = try fields.optionalInteger("status", in: Int64(Int32.min)...Int64(Int32.max))
             let signal = try fields.optionalInteger("signal", in: 1...Int64(Int32.max))

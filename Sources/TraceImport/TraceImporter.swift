@@ -119,16 +119,32 @@ private final class ImportSession {
             try start(meta)
             return
         }
-        guard let writer, let builder else {
+        guard let writer, let builder, let metadata else {
             throw RecordError("the first record must be the meta record, not a \(record.typeName) record")
+        }
+        let system = metadata.guestMode == .system
+        if !system && ImportRecord.systemTypes.contains(record.typeName) {
+            throw RecordError("\(record.typeName) record in a user-mode trace (the meta record needs \"guest_mode\": \"system\")")
         }
         switch record {
         case .meta:
             break
         case .code(let address, let bytes):
             try addCode(address: address, bytes: bytes, builder: builder)
-        case .exec(let thread, let blocks):
-            for start in blocks { try execute(start, thread: thread, writer: writer, builder: builder) }
+        case .exec(let thread, let blocks, let privilege):
+            if !system, let privilege, privilege != 3 {
+                throw RecordError("exec privilege \(privilege) in a user-mode trace (user code runs at 3)")
+            }
+            for start in blocks {
+                try execute(start, thread: thread, privilege: privilege ?? 3, writer: writer, builder: builder)
+            }
+        case .map(let virtual, let physical, let pages):
+            for page in 0..<pages {
+                builder.map(virtualPage: virtual + page * 4096, toPhysicalPage: physical + page * 4096)
+            }
+        case .system(let thread, let kind, let vector, let address):
+            writer.record(thread: thread, systemEvent: SystemEvent(eventIndex: try lastEvent(thread, kind.description),
+                                                                   kind: kind, vector: vector, address: address))
         case .write(let thread, let address, let size):
             writer.record(thread: thread, codeWrite: CodeWrite(eventIndex: try lastEvent(thread, "write"),
                                                                address: address, size: size))
@@ -155,10 +171,10 @@ private final class ImportSession {
                                   recorderVersion: meta.recorderVersion ?? "import-format \(ImportRecord.formatVersion)",
                                   host: hostName(),
                                   date: ISO8601DateFormatter().string(from: Date()),
-                                  hasDataTouches: hasDataTouches)
+                                  hasDataTouches: hasDataTouches, guestMode: meta.guestMode)
         let writer = try TraceWriter(path: outPath, metadata: trace, options: options)
         self.writer = writer
-        builder = TraceBuilder(writer: writer, arch: meta.arch)
+        builder = TraceBuilder(writer: writer, arch: meta.arch, mode: meta.guestMode)
     }
 
     /// Whether any line is a data record (read ahead when the meta record does not say).
@@ -181,8 +197,11 @@ private final class ImportSession {
         var cursor = address
         var index = 0
         while index < bytes.count {
-            let pageBase = cursor & ~UInt64(CodePage.size - 1)
-            let offset = Int(cursor - pageBase)
+            let virtualBase = cursor & ~UInt64(CodePage.size - 1)
+            guard let pageBase = builder.pageKey(ofVirtualPage: virtualBase) else {
+                throw RecordError("code at \(hex(cursor)) lies on a page no map record maps")
+            }
+            let offset = Int(cursor - virtualBase)
             let count = min(CodePage.size - offset, bytes.count - index)
             var page = builder.latestPage(at: pageBase)?.bytes ?? [UInt8](repeating: 0, count: CodePage.size)
             page.replaceSubrange(offset..<offset + count, with: bytes[index..<index + count])
@@ -195,17 +214,20 @@ private final class ImportSession {
         }
     }
 
+    /// Whether some code record gave the byte at virtual `address` (through the current map in a system trace).
     private func isGiven(_ address: UInt64) -> Bool {
-        guard let bits = given[address & ~UInt64(CodePage.size - 1)] else { return false }
+        guard let page = builder?.pageKey(ofVirtualPage: address & ~UInt64(CodePage.size - 1)),
+              let bits = given[page] else { return false }
         let offset = Int(address & UInt64(CodePage.size - 1))
         return bits[offset >> 6] & (1 << UInt64(offset & 63)) != 0
     }
 
-    private func execute(_ start: UInt64, thread: UInt32, writer: TraceWriter, builder: TraceBuilder) throws {
+    private func execute(_ start: UInt64, thread: UInt32, privilege: UInt8, writer: TraceWriter,
+                         builder: TraceBuilder) throws {
         guard isGiven(start) else { throw RecordError("exec block \(hex(start)) is not in any code record") }
         let id: BlockID
         do {
-            id = try builder.blocks(at: start, length: nil)[0]
+            id = try builder.blocks(at: start, length: nil, privilege: privilege)[0]
         } catch let error as TraceBuilderError {
             switch error {
             case .notCaptured(let address):
@@ -245,6 +267,8 @@ extension ImportRecord {
         case .data: "data"
         case .module: "module"
         case .exit: "exit"
+        case .map: "map"
+        case .system(_, let kind, _, _): kind.description
         }
     }
 }

@@ -57,6 +57,13 @@ public enum GuestArch: String, Sendable, Codable, CaseIterable {
     case i386
 }
 
+/// Whether a trace holds one user-mode program (qemu-user, imports) or a whole guest system, kernel and user
+/// (qemu-system): docs/trace-format.md, "System traces".
+public enum GuestMode: String, Sendable, Codable, CaseIterable {
+    case user
+    case system
+}
+
 /// One block: straight-line code from `address` to its first control transfer or a split.
 public struct BlockDefinition: Sendable, Hashable, Codable {
     /// Guest virtual address of the first instruction.
@@ -80,10 +87,19 @@ public struct BlockDefinition: Sendable, Hashable, Codable {
     /// Byte offset of the block's last instruction (the site of its exit), when known: traces of schema
     /// version 2 store it; nil means decode `bytes` to find it.
     public var lastInstructionOffset: UInt32?
+    /// x86 privilege level (CPL) the block ran at: 0 kernel, 3 user. Always 3 in a user-mode trace.
+    /// Part of the block's identity: the same bytes run at CPL 0 and CPL 3 are two blocks.
+    public var privilege: UInt8
+    /// Guest physical address of the block's first byte in a system trace (nil in user-mode traces). The
+    /// code page a system trace's `codeVersion` refers to is the physical page holding it.
+    public var physicalAddress: UInt64?
 
     public init(address: UInt64, length: UInt32, instructionCount: UInt32, codeVersion: UInt32,
                 exitKind: ExitKind, staticTarget: UInt64?, sensitiveCount: UInt16, cpuidCount: UInt16,
-                bytes: [UInt8], lastInstructionOffset: UInt32? = nil) {
+                bytes: [UInt8], lastInstructionOffset: UInt32? = nil, privilege: UInt8 = 3,
+                physicalAddress: UInt64? = nil) {
+        self.privilege = privilege
+        self.physicalAddress = physicalAddress
         self.address = address
         self.length = length
         self.instructionCount = instructionCount
@@ -96,13 +112,17 @@ public struct BlockDefinition: Sendable, Hashable, Codable {
         self.lastInstructionOffset = lastInstructionOffset
     }
 
+    /// The address that names the block's code page: its physical address in a system trace, else its
+    /// virtual address.
+    public var pageAddress: UInt64 { physicalAddress ?? address }
+
     /// Address of the instruction after the block (the not-taken successor of a jcc, a call's return address).
     public var fallThrough: UInt64 { address &+ UInt64(length) }
 }
 
 /// The bytes of one 4096-byte guest page on which code executed, as captured at one moment.
 public struct CodePage: Sendable, Hashable {
-    /// Page-aligned guest address.
+    /// Page-aligned guest address: virtual in a user-mode trace, physical in a system trace.
     public var address: UInt64
     /// 0 for the first capture, incremented at every capture with different bytes.
     public var version: UInt32
@@ -122,6 +142,7 @@ public struct CodePage: Sendable, Hashable {
 public struct CodeWrite: Sendable, Hashable, Codable {
     /// Index, in its thread's block stream, of the block during whose execution the store happened.
     public var eventIndex: UInt64
+    /// The stored-to guest address: virtual in a user-mode trace, physical in a system trace.
     public var address: UInt64
     public var size: UInt32
     public init(eventIndex: UInt64, address: UInt64, size: UInt32) {
@@ -131,7 +152,59 @@ public struct CodeWrite: Sendable, Hashable, Codable {
     }
 }
 
-/// A system call made by the block at `eventIndex`.
+/// What happened to a system trace's vCPU besides executing blocks (docs/trace-format.md, "System traces").
+public enum SystemEventKind: UInt8, Sendable, CaseIterable, Codable, CustomStringConvertible {
+    /// An asynchronous interrupt delivered to the guest (timer, device, IPI); `vector` is its IDT vector.
+    case interrupt = 0
+    /// A synchronous exception (fault or trap) raised by the guest's own execution; `vector` is its IDT
+    /// vector, and for a page fault (vector 14) `address` is the faulting virtual address (CR2).
+    case exception = 1
+    /// A guest store to a page in use as a page-table page; `address` is the store's guest physical address.
+    case pageTableStore = 2
+
+    /// The spelling used in docs, JSON and the import format.
+    public var description: String {
+        switch self {
+        case .interrupt: "interrupt"
+        case .exception: "exception"
+        case .pageTableStore: "pt_store"
+        }
+    }
+
+    /// Parses the spelling of `description`.
+    public init?(name: String) {
+        guard let kind = Self.allCases.first(where: { $0.description == name }) else { return nil }
+        self = kind
+    }
+}
+
+/// An interrupt, exception or page-table store in a system trace. `eventIndex` is the index in the vCPU's
+/// block stream of the block that was executing when it happened (for an interrupt, the last block
+/// completed before delivery; for an exception, the block whose instruction raised it).
+public struct SystemEvent: Sendable, Hashable, Codable {
+    public var eventIndex: UInt64
+    public var kind: SystemEventKind
+    /// IDT vector (interrupt, exception); 0 for a page-table store.
+    public var vector: UInt8
+    /// CR2 for a page fault, the store's physical address for a page-table store, else 0.
+    public var address: UInt64
+
+    /// The x86 page-fault vector (#PF).
+    public static let pageFaultVector: UInt8 = 14
+
+    public init(eventIndex: UInt64, kind: SystemEventKind, vector: UInt8 = 0, address: UInt64 = 0) {
+        self.eventIndex = eventIndex
+        self.kind = kind
+        self.vector = vector
+        self.address = address
+    }
+
+    /// A guest page fault (#PF).
+    public var isPageFault: Bool { kind == .exception && vector == Self.pageFaultVector }
+}
+
+/// A system call made by the block at `eventIndex`. In a system trace: a guest syscall (the number is RAX
+/// at entry), attributed to the user block that made it.
 public struct SyscallEvent: Sendable, Hashable, Codable {
     public var eventIndex: UInt64
     public var number: Int64
@@ -185,7 +258,7 @@ public struct TraceMetadata: Sendable, Hashable, Codable {
     public var program: String
     public var argv: [String]
     public var arch: GuestArch
-    /// "qemu-user", "import", ...
+    /// "qemu-user", "qemu-system", "import", ...
     public var recorder: String
     /// Version of the recording engine (QEMU version, importer format version).
     public var recorderVersion: String
@@ -203,11 +276,14 @@ public struct TraceMetadata: Sendable, Hashable, Codable {
     public var note: String
     /// Whether data-page touches were recorded.
     public var hasDataTouches: Bool
+    /// A user-mode program, or a whole guest system (kernel and user blocks, system events).
+    public var guestMode: GuestMode
 
     public init(program: String, argv: [String], arch: GuestArch, recorder: String, recorderVersion: String,
                 plexlabVersion: String = PlexLabVersion.string, host: String, date: String,
                 exitStatus: Int32? = nil, signal: Int32? = nil, complete: Bool = false, note: String = "",
-                hasDataTouches: Bool = false) {
+                hasDataTouches: Bool = false, guestMode: GuestMode = .user) {
+        self.guestMode = guestMode
         self.program = program
         self.argv = argv
         self.arch = arch
@@ -238,13 +314,16 @@ public struct StreamChunk: Sendable, Equatable {
     public var codeWrites: [CodeWrite]
     public var syscalls: [SyscallEvent]
     public var dataTouches: [DataTouch]
+    /// Interrupts, exceptions and page-table stores (system traces only).
+    public var systemEvents: [SystemEvent]
     /// The thread's last chunk, when the source knows it (a trace file does): per-thread state that only
     /// its later chunks would use can go after it.
     public var endsThread: Bool
 
     public init(sequence: UInt64, thread: UInt32, firstEventIndex: UInt64, blocks: [BlockID],
                 codeWrites: [CodeWrite] = [], syscalls: [SyscallEvent] = [], dataTouches: [DataTouch] = [],
-                endsThread: Bool = false) {
+                systemEvents: [SystemEvent] = [], endsThread: Bool = false) {
+        self.systemEvents = systemEvents
         self.endsThread = endsThread
         self.sequence = sequence
         self.thread = thread

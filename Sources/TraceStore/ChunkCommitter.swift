@@ -15,6 +15,7 @@ struct PendingChunk {
     var codeWrites: [CodeWrite]
     var syscalls: [SyscallEvent]
     var dataTouches: [DataTouch]
+    var systemEvents: [SystemEvent] = []
 }
 
 /// Everything one transaction writes: definitions, pages and modules added since the previous job, and
@@ -196,9 +197,11 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
 
         var events: [UInt8] = []
         var eventsSize = 0
-        if !chunk.codeWrites.isEmpty || !chunk.syscalls.isEmpty || !chunk.dataTouches.isEmpty {
+        if !chunk.codeWrites.isEmpty || !chunk.syscalls.isEmpty || !chunk.dataTouches.isEmpty
+            || !chunk.systemEvents.isEmpty {
             let inflated = SideEventPayload.encode(codeWrites: chunk.codeWrites[...], syscalls: chunk.syscalls[...],
-                                                   dataTouches: chunk.dataTouches[...])
+                                                   dataTouches: chunk.dataTouches[...],
+                                                   systemEvents: chunk.systemEvents[...])
             eventsSize = inflated.count
             events = compressor.compress(inflated)
         }
@@ -208,20 +211,23 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
         totals.codeWrites += UInt64(chunk.codeWrites.count)
         totals.syscalls += UInt64(chunk.syscalls.count)
         totals.dataTouches += UInt64(chunk.dataTouches.count)
+        totals.systemEvents += UInt64(chunk.systemEvents.count)
         totals.chunks += 1
         totals.blockStreamBytes += UInt64(payload.count)
         return ChunkRecord(sequence: sequence, thread: chunk.thread, firstEventIndex: chunk.firstEventIndex,
                            blockCount: count, codec: codec.rawValue, blocks: payload, blocksSize: blocksSize,
                            events: events, eventsSize: eventsSize, codeWrites: chunk.codeWrites.count,
-                           syscalls: chunk.syscalls.count, dataTouches: chunk.dataTouches.count)
+                           syscalls: chunk.syscalls.count, dataTouches: chunk.dataTouches.count,
+                           systemEvents: chunk.systemEvents.count)
     }
 
     private func writeDefinitions(_ job: CommitJob, _ db: Database) throws {
         guard !job.definitions.isEmpty else { return }
         let statement = try db.cachedStatement(sql: """
             INSERT INTO blocks (id, address, length, instruction_count, code_version, exit_kind, static_target,
-                                sensitive_count, cpuid_count, bytes, last_instruction_offset)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                sensitive_count, cpuid_count, bytes, last_instruction_offset, privilege,
+                                physical_address)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for (offset, block) in job.definitions.enumerated() {
             try statement.execute(arguments: [
@@ -229,6 +235,7 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
                 Int64(block.instructionCount), Int64(block.codeVersion), Int64(block.exitKind.rawValue),
                 block.staticTarget.map { Int64(bitPattern: $0) }, Int64(block.sensitiveCount),
                 Int64(block.cpuidCount), Data(block.bytes), block.lastInstructionOffset.map { Int64($0) },
+                Int64(block.privilege), block.physicalAddress.map { Int64(bitPattern: $0) },
             ])
         }
     }
@@ -244,14 +251,14 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
     private static func insert(_ record: ChunkRecord, into db: Database) throws {
         let statement = try db.cachedStatement(sql: """
             INSERT INTO chunks (sequence, thread, first_event_index, block_count, codec, blocks, blocks_size,
-                                events, events_size, code_writes, syscalls, data_touches, checksum)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                events, events_size, code_writes, syscalls, data_touches, checksum, system_events)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try statement.execute(arguments: [
             record.sequence, Int64(record.thread), Int64(bitPattern: record.firstEventIndex), record.blockCount,
             Int64(record.codec), Data(record.blocks), record.blocksSize,
             record.events.isEmpty ? nil : Data(record.events), record.eventsSize, record.codeWrites,
-            record.syscalls, record.dataTouches, Int64(bitPattern: record.checksum),
+            record.syscalls, record.dataTouches, Int64(bitPattern: record.checksum), record.systemEvents,
         ])
     }
 
@@ -259,12 +266,14 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
                              in db: Database) throws {
         try db.execute(sql: """
             INSERT OR REPLACE INTO summary (id, instructions, blocks_executed, distinct_blocks, code_pages,
-                code_page_versions, code_writes, syscalls, data_touches, threads, chunks, block_stream_bytes)
-            VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                code_page_versions, code_writes, syscalls, data_touches, threads, chunks, block_stream_bytes,
+                system_events)
+            VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [
                 Int64(bitPattern: totals.instructions), Int64(totals.blocksExecuted), Int64(totals.distinctBlocks),
                 pages.distinctAddresses, pages.versions, Int64(totals.codeWrites), Int64(totals.syscalls),
                 Int64(totals.dataTouches), threads, Int64(totals.chunks), Int64(totals.blockStreamBytes),
+                Int64(totals.systemEvents),
             ])
     }
 }
@@ -277,6 +286,7 @@ struct Totals {
     var codeWrites: UInt64 = 0
     var syscalls: UInt64 = 0
     var dataTouches: UInt64 = 0
+    var systemEvents: UInt64 = 0
     var chunks: UInt64 = 0
     var blockStreamBytes: UInt64 = 0
 }

@@ -5,12 +5,15 @@ import TraceModel
 /// Decodes `chunks` rows in sequence order, checking each against its checksum, its declared sizes,
 /// the caps, its thread's previous chunk and the block definitions. One chunk in memory at a time.
 struct ChunkDecoder {
-    /// Columns in the order `decode` reads them.
-    static let selectSQL = """
+    /// Columns in the order `decode` reads them, for a file of `schemaVersion` (system events from 4 on).
+    static func selectSQL(schemaVersion: Int) -> String {
+        """
         SELECT sequence, thread, first_event_index, block_count, codec, blocks_size, events_size, code_writes,
-               syscalls, data_touches, checksum, length(blocks), length(events), blocks, events
+               syscalls, data_touches, checksum, length(blocks), length(events), blocks, events,
+               \(schemaVersion >= 4 ? "system_events" : "0")
         FROM chunks ORDER BY sequence
         """
+    }
 
     private struct ThreadState {
         /// Where the thread's next chunk must start; nil after a bad chunk (its fields are not to be trusted,
@@ -124,7 +127,7 @@ struct ChunkDecoder {
                 blocks: try fields.blob(13), blocksSize: try fields.int(5, in: 0...cap),
                 events: try fields.optionalBlob(14) ?? [], eventsSize: try fields.int(6, in: 0...cap),
                 codeWrites: try fields.int(7, in: 0...cap), syscalls: try fields.int(8, in: 0...cap),
-                dataTouches: try fields.int(9, in: 0...cap))
+                dataTouches: try fields.int(9, in: 0...cap), systemEvents: try fields.int(15, in: 0...cap))
             storedChecksum = try fields.uint64(10)
         } catch {
             throw ChunkDecodeFailure(error.description)
@@ -159,12 +162,13 @@ struct ChunkDecoder {
         threads[record.thread] = state
 
         if record.eventsSize == 0 {
-            guard record.events.isEmpty, record.codeWrites == 0, record.syscalls == 0, record.dataTouches == 0 else {
+            guard record.events.isEmpty, record.codeWrites == 0, record.syscalls == 0, record.dataTouches == 0,
+                  record.systemEvents == 0 else {
                 throw ChunkDecodeFailure("declares no side events but stores some")
             }
         } else {
             let expected = SideEventPayload.size(codeWrites: record.codeWrites, syscalls: record.syscalls,
-                                                 dataTouches: record.dataTouches)
+                                                 dataTouches: record.dataTouches, systemEvents: record.systemEvents)
             guard record.eventsSize == expected else {
                 throw ChunkDecodeFailure("declares \(record.eventsSize) side-event bytes; its counts need \(expected)")
             }
@@ -177,7 +181,8 @@ struct ChunkDecoder {
                 throw ChunkDecodeFailure("side-event payload: \(error)")
             }
             try SideEventPayload.decode(inflated, codeWrites: record.codeWrites, syscalls: record.syscalls,
-                                        dataTouches: record.dataTouches, eventRange: record.firstEventIndex..<end,
+                                        dataTouches: record.dataTouches, systemEvents: record.systemEvents,
+                                        eventRange: record.firstEventIndex..<end,
                                         into: &chunk)
         }
         return chunk

@@ -17,10 +17,15 @@ struct ChunkRecord {
     var codeWrites: Int
     var syscalls: Int
     var dataTouches: Int
+    /// Interrupts, exceptions and page-table stores (schema 4; 0 in older traces).
+    var systemEvents: Int = 0
 
-    /// FNV-1a 64 over every header field and both payloads, as stored.
+    /// FNV-1a 64 over every header field and both payloads, as stored. The system-event count is an
+    /// eleventh field only when it is not 0, so every chunk without system events (all of schema 1-3)
+    /// keeps the checksum it always had.
     static func checksum(sequence: Int64, thread: UInt32, firstEventIndex: UInt64, blockCount: Int, codec: UInt8,
                          blocksSize: Int, eventsSize: Int, codeWrites: Int, syscalls: Int, dataTouches: Int,
+                         systemEvents: Int = 0,
                          blocks: UnsafeRawBufferPointer, events: UnsafeRawBufferPointer) -> UInt64 {
         var fnv = FNV1a64()
         for field in [UInt64(bitPattern: sequence), UInt64(thread), firstEventIndex, UInt64(blockCount),
@@ -28,6 +33,7 @@ struct ChunkRecord {
                       UInt64(syscalls), UInt64(dataTouches)] {
             fnv.add(field)
         }
+        if systemEvents != 0 { fnv.add(UInt64(systemEvents)) }
         fnv.add(UInt64(blocks.count))
         fnv.add(blocks)
         fnv.add(UInt64(events.count))
@@ -41,27 +47,31 @@ struct ChunkRecord {
                 Self.checksum(sequence: sequence, thread: thread, firstEventIndex: firstEventIndex,
                               blockCount: blockCount, codec: codec, blocksSize: blocksSize, eventsSize: eventsSize,
                               codeWrites: codeWrites, syscalls: syscalls, dataTouches: dataTouches,
-                              blocks: b, events: e)
+                              systemEvents: systemEvents, blocks: b, events: e)
             }
         }
     }
 }
 
 /// Side-event payload: three little-endian u32 counts, then fixed-width records (see docs/trace-format.md).
+/// System events (schema 4) follow the data touches; their count is the row's, not in the header, so a
+/// payload without them is byte for byte what schema 1-3 stored.
 enum SideEventPayload {
     static let headerBytes = 12
     static let codeWriteBytes = 20
     static let syscallBytes = 16
     static let dataTouchBytes = 24
+    static let systemEventBytes = 18
 
-    static func size(codeWrites: Int, syscalls: Int, dataTouches: Int) -> Int {
+    static func size(codeWrites: Int, syscalls: Int, dataTouches: Int, systemEvents: Int = 0) -> Int {
         headerBytes + codeWrites * codeWriteBytes + syscalls * syscallBytes + dataTouches * dataTouchBytes
+            + systemEvents * systemEventBytes
     }
 
     static func encode(codeWrites: ArraySlice<CodeWrite>, syscalls: ArraySlice<SyscallEvent>,
-                       dataTouches: ArraySlice<DataTouch>) -> [UInt8] {
+                       dataTouches: ArraySlice<DataTouch>, systemEvents: ArraySlice<SystemEvent> = []) -> [UInt8] {
         var out = LittleEndianWriter(capacity: size(codeWrites: codeWrites.count, syscalls: syscalls.count,
-                                                    dataTouches: dataTouches.count))
+                                                    dataTouches: dataTouches.count, systemEvents: systemEvents.count))
         out.put(UInt32(codeWrites.count))
         out.put(UInt32(syscalls.count))
         out.put(UInt32(dataTouches.count))
@@ -80,13 +90,19 @@ enum SideEventPayload {
             out.put(event.reads)
             out.put(event.writes)
         }
+        for event in systemEvents {
+            out.put(event.eventIndex)
+            out.put(event.address)
+            out.bytes.append(event.kind.rawValue)
+            out.bytes.append(event.vector)
+        }
         return out.bytes
     }
 
     /// Parses an inflated payload, checking its counts against the row's and every index against the chunk's range.
     /// The length is checked once against the counts, so the records are read with plain unaligned loads.
     static func decode(_ bytes: [UInt8], codeWrites expectedCodeWrites: Int, syscalls expectedSyscalls: Int,
-                       dataTouches expectedDataTouches: Int, eventRange: Range<UInt64>,
+                       dataTouches expectedDataTouches: Int, systemEvents: Int = 0, eventRange: Range<UInt64>,
                        into chunk: inout StreamChunk) throws(ChunkDecodeFailure) {
         guard bytes.count >= headerBytes else { throw ChunkDecodeFailure("side-event payload ends early") }
         let (codeWrites, syscalls, dataTouches) = bytes.withUnsafeBytes { raw in
@@ -96,9 +112,10 @@ enum SideEventPayload {
         }
         guard codeWrites == expectedCodeWrites, syscalls == expectedSyscalls, dataTouches == expectedDataTouches
         else { throw ChunkDecodeFailure("side-event counts disagree with the chunk row") }
-        guard bytes.count == size(codeWrites: codeWrites, syscalls: syscalls, dataTouches: dataTouches)
+        guard bytes.count == size(codeWrites: codeWrites, syscalls: syscalls, dataTouches: dataTouches,
+                                  systemEvents: systemEvents)
         else { throw ChunkDecodeFailure("side-event payload has the wrong length") }
-        bytes.withUnsafeBytes { raw in
+        let badKind: UInt8? = bytes.withUnsafeBytes { raw in
             func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
             func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
             var at = headerBytes
@@ -124,10 +141,25 @@ enum SideEventPayload {
                 }
                 initialized = dataTouches
             }
+            var badKind: UInt8?
+            chunk.systemEvents = [SystemEvent](unsafeUninitializedCapacity: systemEvents) { buffer, initialized in
+                for i in 0..<systemEvents {
+                    let code = raw[at + 16]
+                    let kind = SystemEventKind(rawValue: code) ?? .interrupt
+                    if SystemEventKind(rawValue: code) == nil { badKind = badKind ?? code }
+                    buffer.initializeElement(at: i, to: SystemEvent(eventIndex: u64(at), kind: kind,
+                                                                    vector: raw[at + 17], address: u64(at + 8)))
+                    at += systemEventBytes
+                }
+                initialized = systemEvents
+            }
+            return badKind
         }
+        if let badKind { throw ChunkDecodeFailure("system event of unknown kind \(badKind)") }
         try checkIndices(chunk.codeWrites, range: eventRange, kind: "code write") { $0.eventIndex }
         try checkIndices(chunk.syscalls, range: eventRange, kind: "syscall") { $0.eventIndex }
         try checkIndices(chunk.dataTouches, range: eventRange, kind: "data touch") { $0.eventIndex }
+        try checkIndices(chunk.systemEvents, range: eventRange, kind: "system event") { $0.eventIndex }
     }
 
     private static func checkIndices<Event>(_ events: [Event], range: Range<UInt64>, kind: String,

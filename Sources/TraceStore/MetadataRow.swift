@@ -7,8 +7,8 @@ enum MetadataRow {
     static func insert(_ metadata: TraceMetadata, into db: Database) throws {
         try db.execute(sql: """
             INSERT INTO metadata (id, program, argv, arch, recorder, recorder_version, plexlab_version, host, date,
-                                  exit_status, signal, complete, note, has_data_touches)
-            VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  exit_status, signal, complete, note, has_data_touches, guest_mode)
+            VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: arguments(metadata))
     }
 
@@ -16,7 +16,7 @@ enum MetadataRow {
         try db.execute(sql: """
             UPDATE metadata SET program = ?, argv = ?, arch = ?, recorder = ?, recorder_version = ?,
                 plexlab_version = ?, host = ?, date = ?, exit_status = ?, signal = ?, complete = ?, note = ?,
-                has_data_touches = ?
+                has_data_touches = ?, guest_mode = ?
             WHERE id = 1
             """, arguments: arguments(metadata))
     }
@@ -25,16 +25,19 @@ enum MetadataRow {
         let argv = TraceTextLimits.storedArgv(m.argv)
         return [m.program, argv, m.arch.rawValue, m.recorder, m.recorderVersion, m.plexlabVersion, m.host, m.date,
                 m.exitStatus.map { Int64($0) }, m.signal.map { Int64($0) }, m.complete ? 1 : 0, m.note,
-                m.hasDataTouches ? 1 : 0]
+                m.hasDataTouches ? 1 : 0, m.guestMode.rawValue]
     }
 
-    /// Reads the row strictly: every field must have its documented type.
-    static func read(_ db: Database) throws(StoredValueError) -> TraceMetadata {
+    /// Reads the row strictly: every field must have its documented type. `schemaVersion` says which
+    /// columns exist (before 4 there is no guest mode: a user-mode trace).
+    static func read(_ db: Database, schemaVersion: Int) throws(StoredValueError) -> TraceMetadata {
+        let guestMode = schemaVersion >= 4 ? "guest_mode" : "'user'"
         let row: Row?
         do {
             let textBytes = try Int64.fetchOne(db, sql: """
                 SELECT length(program) + length(argv) + length(arch) + length(recorder) + length(recorder_version)
                        + length(plexlab_version) + length(host) + length(date) + length(note)
+                       + \(schemaVersion >= 4 ? "length(guest_mode)" : "0")
                 FROM metadata WHERE id = 1
                 """) ?? 0
             guard textBytes <= TraceTextLimits.metadataBytes else {
@@ -42,7 +45,7 @@ enum MetadataRow {
             }
             row = try Row.fetchOne(db, sql: """
                 SELECT program, argv, arch, recorder, recorder_version, plexlab_version, host, date, exit_status,
-                       signal, complete, note, has_data_touches FROM metadata WHERE id = 1
+                       signal, complete, note, has_data_touches, \(guestMode) FROM metadata WHERE id = 1
                 """)
         } catch let error as StoredValueError {
             throw error
@@ -57,11 +60,16 @@ enum MetadataRow {
         guard let arch = GuestArch(rawValue: archName) else {
             throw StoredValueError("metadata arch \"\(archName.prefix(40))\" is unknown")
         }
+        let modeName = try fields.text(13)
+        guard let mode = GuestMode(rawValue: modeName) else {
+            throw StoredValueError("metadata guest_mode \"\(modeName.prefix(40))\" is unknown")
+        }
         return TraceMetadata(
             program: try fields.text(0), argv: argv, arch: arch, recorder: try fields.text(3),
             recorderVersion: try fields.text(4), plexlabVersion: try fields.text(5), host: try fields.text(6),
             date: try fields.text(7), exitStatus: try fields.optionalInt32(8), signal: try fields.optionalInt32(9),
-            complete: try fields.bool(10), note: try fields.text(11), hasDataTouches: try fields.bool(12))
+            complete: try fields.bool(10), note: try fields.text(11), hasDataTouches: try fields.bool(12),
+            guestMode: mode)
     }
 }
 

@@ -70,6 +70,7 @@ public struct TraceInfo: Sendable, Codable, Equatable {
         }
         rows += [
             ("schema version", "\(schemaVersion)"),
+            ("guest mode", m.guestMode.rawValue),
             ("instructions", "\(s.instructions)"),
             ("blocks executed", "\(s.blocksExecuted)"),
             ("distinct blocks", "\(s.distinctBlocks)"),
@@ -78,6 +79,7 @@ public struct TraceInfo: Sendable, Codable, Equatable {
             ("code writes", "\(s.codeWrites)"),
             ("syscalls", "\(s.syscalls)"),
             ("data touches", m.hasDataTouches ? "\(s.dataTouches)" : "not recorded"),
+            ("system events", m.guestMode == .system ? "\(s.systemEvents)" : "none (a user-mode trace)"),
             ("threads", "\(s.threads)"),
             ("chunks", "\(s.chunks)"),
             ("file size", "\(s.fileBytes) bytes (\(NumberFormat.binaryBytes(s.fileBytes)))"),

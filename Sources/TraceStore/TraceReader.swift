@@ -13,6 +13,8 @@ public struct TraceSummary: Sendable, Codable, Equatable {
     public var codeWrites: UInt64
     public var syscalls: UInt64
     public var dataTouches: UInt64
+    /// Interrupts, exceptions and page-table stores (system traces; 0 otherwise).
+    public var systemEvents: UInt64 = 0
     public var threads: UInt64
     public var chunks: UInt64
     public var fileBytes: UInt64
@@ -81,7 +83,7 @@ public final class TraceReader {
             (schemaVersion, metadata) = try queue.read { db in
                 let version = try Self.checkStructure(db, path: path)
                 do {
-                    return (version, try MetadataRow.read(db))
+                    return (version, try MetadataRow.read(db, schemaVersion: version))
                 } catch {
                     throw TraceStoreError.damaged(path: path, detail: "\(error)")
                 }
@@ -169,7 +171,7 @@ public final class TraceReader {
 
     /// Every module mapping, each with the process it belongs to (nil: every process, schema 1-3).
     public func modules() throws -> [ModuleMapping] {
-        let process = schemaVersion >= 4 ? "process" : "NULL"
+        let process = schemaVersion >= 5 ? "process" : "NULL"
         return try snapshot { db in
             var modules: [ModuleMapping] = []
             let rows = try Row.fetchCursor(db, sql:
@@ -196,7 +198,7 @@ public final class TraceReader {
         try snapshot { db in
             let metadata: TraceMetadata
             do {
-                metadata = try MetadataRow.read(db)
+                metadata = try MetadataRow.read(db, schemaVersion: self.schemaVersion)
             } catch {
                 throw TraceStoreError.damaged(path: self.path, detail: "\(error)")
             }
@@ -208,11 +210,12 @@ public final class TraceReader {
         let counts: [UInt64] = try snapshot { db in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT instructions, blocks_executed, distinct_blocks, code_pages, code_page_versions, code_writes,
-                       syscalls, data_touches, threads, chunks, block_stream_bytes FROM summary WHERE id = 1
+                       syscalls, data_touches, threads, chunks, block_stream_bytes,
+                       \(self.schemaVersion >= 4 ? "system_events" : "0") FROM summary WHERE id = 1
                 """) else { throw TraceStoreError.damaged(path: self.path, detail: "the summary row is missing") }
             let fields = StrictRow(row, record: "summary")
             do {
-                return try (0..<11).map { index throws(StoredValueError) in
+                return try (0..<12).map { index throws(StoredValueError) in
                     UInt64(try fields.int(index, in: 0...Int64.max))
                 }
             } catch {
@@ -227,7 +230,8 @@ public final class TraceReader {
         let fileBytes = (FileCheck.fileSize(path) ?? 0) + (FileCheck.fileSize(path + "-wal") ?? 0)
         return TraceSummary(instructions: counts[0], blocksExecuted: counts[1], distinctBlocks: counts[2],
                             codePages: counts[3], codePageVersions: counts[4], codeWrites: counts[5],
-                            syscalls: counts[6], dataTouches: counts[7], threads: counts[8], chunks: counts[9],
+                            syscalls: counts[6], dataTouches: counts[7], systemEvents: counts[11],
+                            threads: counts[8], chunks: counts[9],
                             fileBytes: fileBytes, blockStreamBytes: counts[10],
                             bitsPerExecutedBlock: counts[1] == 0 ? 0 : 8 * Double(counts[10]) / Double(counts[1]),
                             blockCodecs: codecs)
@@ -238,7 +242,7 @@ public final class TraceReader {
     public func forEachChunk(_ body: (StreamChunk) throws -> Void) throws {
         try snapshot { db in
             var decoder = try self.chunkDecoder(db)
-            let rows = try Row.fetchCursor(db, sql: ChunkDecoder.selectSQL)
+            let rows = try Row.fetchCursor(db, sql: ChunkDecoder.selectSQL(schemaVersion: self.schemaVersion))
             while let row = try rows.next() {
                 let chunk: StreamChunk
                 do {
@@ -296,10 +300,11 @@ public final class TraceReader {
             .map { (($0[0] as Int64?) ?? 0, ($0[1] as Int64?) ?? -1) } ?? (0, -1)
         guard highest >= Int64(definitionCache.count) || lowest < 0 else { return definitionCache }
         let lastOffset = schemaVersion >= 2 ? "last_instruction_offset" : "NULL"
+        let system = schemaVersion >= 4 ? "privilege, physical_address" : "3, NULL"
         let bytes = cacheHasAllBytes ? "bytes" : "CASE WHEN \(lastOffset) IS NULL THEN bytes ELSE x'' END"
         let statement = try db.makeStatement(sql: """
             SELECT id, address, length, instruction_count, code_version, exit_kind, static_target, sensitive_count,
-                   cpuid_count, length(bytes), \(bytes), \(lastOffset) FROM blocks WHERE id >= ? ORDER BY id
+                   cpuid_count, length(bytes), \(bytes), \(lastOffset), \(system) FROM blocks WHERE id >= ? ORDER BY id
             """)
         let rows = try Row.fetchCursor(statement, arguments: [definitionCache.count])
         definitionCache.reserveCapacity(Int(clamping: max(0, min(highest, Int64(definitionCache.count) + (1 << 20)) + 1)))
@@ -323,7 +328,8 @@ public final class TraceReader {
                     codeVersion: try fields.uint32(4), exitKind: kind, staticTarget: try fields.optionalUInt64(6),
                     sensitiveCount: try fields.uint16(7), cpuidCount: try fields.uint16(8),
                     bytes: try fields.blob(10),
-                    lastInstructionOffset: try fields.isNull(11) ? nil : UInt32(fields.int(11, in: 0...Int64(max(length - 1, 0))))))
+                    lastInstructionOffset: try fields.isNull(11) ? nil : UInt32(fields.int(11, in: 0...Int64(max(length - 1, 0)))),
+                    privilege: UInt8(try fields.int(12, in: 0...3)), physicalAddress: try fields.optionalUInt64(13)))
             } catch {
                 throw TraceStoreError.damaged(path: path, detail: "\(error)")
             }

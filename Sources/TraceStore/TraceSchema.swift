@@ -6,7 +6,7 @@ public enum TraceSchema {
     /// `PRAGMA application_id` of every trace: "PLXT" in ASCII.
     public static let applicationID: Int32 = 0x504C_5854
     /// The newest schema version this code writes and reads (`PRAGMA user_version`).
-    public static let currentVersion = 4
+    public static let currentVersion = 5
     /// The file extension traces use.
     public static let fileExtension = "plextrace"
 
@@ -129,13 +129,26 @@ public enum TraceSchema {
                 PRAGMA user_version = 3;
                 """)
         }
-        // v4: module maps per process. Each process of a tree has its own address space, so two processes
-        // may map different files at one address; a row names the process it belongs to (NULL: every
-        // process, as all rows of an older trace do).
+        // v4: whole-system traces (docs/trace-format.md, "System traces"): the guest mode, each block's
+        // privilege level and physical address, and the chunks' system events (interrupts, exceptions,
+        // page-table stores). Defaults make every older trace a user-mode one.
         migrator.registerMigration("v4") { db in
             try db.execute(sql: """
-                ALTER TABLE modules ADD COLUMN process INTEGER;
+                ALTER TABLE metadata ADD COLUMN guest_mode TEXT NOT NULL DEFAULT 'user';
+                ALTER TABLE blocks ADD COLUMN privilege INTEGER NOT NULL DEFAULT 3;
+                ALTER TABLE blocks ADD COLUMN physical_address INTEGER;
+                ALTER TABLE chunks ADD COLUMN system_events INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE summary ADD COLUMN system_events INTEGER NOT NULL DEFAULT 0;
                 PRAGMA user_version = 4;
+                """)
+        }
+        // v5: module maps per process. Each process of a tree has its own address space, so two processes
+        // may map different files at one address; a row names the process it belongs to (NULL: every
+        // process, as all rows of an older trace do).
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: """
+                ALTER TABLE modules ADD COLUMN process INTEGER;
+                PRAGMA user_version = 5;
                 """)
         }
         return migrator
@@ -163,7 +176,13 @@ public enum TraceSchema {
                                     "note", "fork_thread", "fork_event_index"]
             columns["process_threads"] = ["thread", "process"]
         }
-        if version >= 4 { columns["modules", default: []].append("process") }
+        if version >= 4 {
+            columns["metadata", default: []].append("guest_mode")
+            columns["blocks", default: []] += ["privilege", "physical_address"]
+            columns["chunks", default: []].append("system_events")
+            columns["summary", default: []].append("system_events")
+        }
+        if version >= 5 { columns["modules", default: []].append("process") }
         return columns
     }
 }

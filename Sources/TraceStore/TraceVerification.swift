@@ -17,7 +17,7 @@ extension TraceReader {
             var counted = ChunkTotals(definitions: decoder.definitions)
             var problems: [ChunkProblem] = []
             var gap: String?
-            let rows = try Row.fetchCursor(db, sql: ChunkDecoder.selectSQL)
+            let rows = try Row.fetchCursor(db, sql: ChunkDecoder.selectSQL(schemaVersion: self.schemaVersion))
             while let row = try rows.next() {
                 let sequence = ChunkDecoder.sequence(of: row)
                 if gap == nil && sequence != counted.chunks {
@@ -55,6 +55,7 @@ extension TraceReader {
             ("code writes", summary.codeWrites, counted.codeWrites),
             ("syscalls", summary.syscalls, counted.syscalls),
             ("data touches", summary.dataTouches, counted.dataTouches),
+            ("system events", summary.systemEvents, counted.systemEvents),
             ("block stream bytes", summary.blockStreamBytes, UInt64(max(0, streamBytes))),
         ]
         if let (name, declared, found) = pairs.first(where: { $0.1 != $0.2 }) {
@@ -80,7 +81,7 @@ extension TraceReader {
                                           + "\(versions.count) of \(addresses.count)")
         }
         for (id, block) in definitions.enumerated() {
-            let page = block.address & ~UInt64(CodePage.size - 1)
+            let page = block.pageAddress & ~UInt64(CodePage.size - 1)
             guard versions.contains(PageVersion(address: page, version: block.codeVersion)) else {
                 throw TraceStoreError.damaged(path: path, detail: "block \(id) at 0x\(String(block.address, radix: 16)) "
                                               + "needs code page 0x\(String(page, radix: 16)) version "
@@ -109,6 +110,7 @@ private struct ChunkTotals {
     var codeWrites: UInt64 = 0
     var syscalls: UInt64 = 0
     var dataTouches: UInt64 = 0
+    var systemEvents: UInt64 = 0
 
     init(definitions: [BlockDefinition]) {
         instructionCounts = definitions.map(\.instructionCount)
@@ -122,6 +124,7 @@ private struct ChunkTotals {
         codeWrites += UInt64(chunk.codeWrites.count)
         syscalls += UInt64(chunk.syscalls.count)
         dataTouches += UInt64(chunk.dataTouches.count)
+        systemEvents += UInt64(chunk.systemEvents.count)
         var instructions = self.instructions, distinct = distinctBlocks
         instructionCounts.withUnsafeBufferPointer { counts in
             executed.withUnsafeMutableBufferPointer { bits in

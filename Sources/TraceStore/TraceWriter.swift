@@ -267,6 +267,13 @@ public final class TraceWriter {
         stream.dataTouches.append(dataTouch)
     }
 
+    /// Records an interrupt, exception or page-table store of a system trace (docs/trace-format.md).
+    public func record(thread: UInt32, systemEvent: SystemEvent) {
+        let stream = self.stream(for: thread)
+        stream.check(systemEvent.eventIndex, kind: "system event")
+        stream.systemEvents.append(systemEvent)
+    }
+
     /// Ends `thread`'s stream: its pending blocks are committed as its last chunk, and its buffer and block
     /// coder are released, so a program that starts threads one after another costs memory for the live ones
     /// only. Appending to the thread afterwards is misuse. Throws if a side event names a block never appended.
@@ -380,11 +387,13 @@ public final class TraceWriter {
         let codeWrites = stream.codeWrites.prefix { $0.eventIndex < end }.count
         let syscalls = stream.syscalls.prefix { $0.eventIndex < end }.count
         let dataTouches = stream.dataTouches.prefix { $0.eventIndex < end }.count
+        let systemEvents = stream.systemEvents.prefix { $0.eventIndex < end }.count
         let chunk = PendingChunk(thread: stream.thread, blocks: stream.buffer, count: stream.count,
                                  capacity: stream.capacity, firstEventIndex: first,
                                  codeWrites: Array(stream.codeWrites.prefix(codeWrites)),
                                  syscalls: Array(stream.syscalls.prefix(syscalls)),
-                                 dataTouches: Array(stream.dataTouches.prefix(dataTouches)))
+                                 dataTouches: Array(stream.dataTouches.prefix(dataTouches)),
+                                 systemEvents: Array(stream.systemEvents.prefix(systemEvents)))
         // A thread that filled a chunk will likely fill the next: give it a whole chunk's buffer. An ended
         // thread gets a minimal one (its stream is dropped).
         let full = stream.count == chunkBlocks
@@ -398,6 +407,7 @@ public final class TraceWriter {
         stream.codeWrites.removeFirst(codeWrites)
         stream.syscalls.removeFirst(syscalls)
         stream.dataTouches.removeFirst(dataTouches)
+        stream.systemEvents.removeFirst(systemEvents)
         return chunk
     }
 
@@ -539,6 +549,7 @@ final class ThreadStream {
     var codeWrites: [CodeWrite] = []
     var syscalls: [SyscallEvent] = []
     var dataTouches: [DataTouch] = []
+    var systemEvents: [SystemEvent] = []
     var encoder: BlockStreamEncoder?
     /// First contract violation seen by a non-throwing `record`; the next commit throws it.
     var misuse: String?
@@ -577,6 +588,7 @@ final class ThreadStream {
 
     var pendingEventIndices: [UInt64] {
         codeWrites.map(\.eventIndex) + syscalls.map(\.eventIndex) + dataTouches.map(\.eventIndex)
+            + systemEvents.map(\.eventIndex)
     }
 
     /// Stable sort by event index (recorders usually deliver them in order already).
@@ -584,6 +596,7 @@ final class ThreadStream {
         Self.stableSort(&codeWrites, by: \.eventIndex)
         Self.stableSort(&syscalls, by: \.eventIndex)
         Self.stableSort(&dataTouches, by: \.eventIndex)
+        Self.stableSort(&systemEvents, by: \.eventIndex)
     }
 
     private static func stableSort<T>(_ events: inout [T], by key: KeyPath<T, UInt64>) {

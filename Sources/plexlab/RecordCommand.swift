@@ -32,6 +32,13 @@ struct RecordCommand: ParsableCommand {
           plexlab record -- make -C src              (make, the shells, cc1, as, ld: one trace)
           plexlab record --no-follow -- ./run.sh     (the script's interpreter only)
           plexlab record --no-follow --no-pack --out t.plextrace -- ./a.out && plexlab pack t.plextrace
+
+        Whole-system traces (--system): boots a Linux guest (Debian's kernel and a busybox-static initramfs)
+        under qemu-system-x86_64 10.x with one vCPU and records kernel and user code, interrupts, exceptions,
+        syscalls and page-table stores while the guest's init runs COMMAND (docs/recorder.md, "System traces").
+          plexlab record --system -- /bin/plexlab-forkwait 100
+          plexlab record --system --workload sys-forkwait
+          plexlab record --system --window boot --out boot.plextrace -- /bin/true
         """)
 
     @Option(name: .long, help: "Trace file to write (default: Traces/<name or program>.plextrace).")
@@ -65,6 +72,25 @@ struct RecordCommand: ParsableCommand {
           help: "With --no-follow: stop after the fast form (the stream as recorded); `plexlab pack OUT` packs it later.")
     var noPack = false
 
+    @Flag(name: .long, help: "Record a whole Linux guest, kernel and user, under qemu-system-x86_64 (COMMAND runs in the guest).")
+    var system = false
+
+    @Option(name: .long, help: "With --system: the guest kernel (default: the newest /boot/vmlinuz-*).")
+    var kernel: String?
+
+    @Option(name: .long, help: "With --system: an initramfs to boot instead of the default guest image.")
+    var initrd: String?
+
+    @Option(name: .long, help: "With --system: guest memory in MiB (default \(SystemRecordOptions.defaultMemoryMB)).")
+    var memory: Int?
+
+    @Option(name: .long, help: "With --system: what the trace holds: command (the default) or boot.")
+    var window: SystemWindow?
+
+    // The same boot without the plugin, for scripts/bench-record-system.sh.
+    @Flag(name: .customLong("no-record"), help: .hidden)
+    var noRecord = false
+
     @Option(help: "Record a named corpus workload (its inputs, bounds and options) instead of a command.")
     var workload: String?
 
@@ -83,6 +109,10 @@ struct RecordCommand: ParsableCommand {
 
     mutating func validate() throws {
         command = try ProgramWords.split(command, of: self)
+        if system { return try validateSystem() }
+        if kernel != nil || initrd != nil || memory != nil || window != nil {
+            throw ValidationError("--kernel, --initrd, --memory and --window need --system")
+        }
         if workload != nil || listWorkloads { return try validateWorkload() }
         guard !command.isEmpty else { throw ValidationError("give the program to record after --") }
         if let name, name.isEmpty || name.contains("/") { throw ValidationError("--name must be a plain file name") }
@@ -100,6 +130,7 @@ struct RecordCommand: ParsableCommand {
     }
 
     func run() throws {
+        if system { return try runSystem() }
         if listWorkloads || workload != nil { return try runWorkload() }
         let program = command[0]
         let output = out ?? Recorder.defaultOutput(program: program, name: name)

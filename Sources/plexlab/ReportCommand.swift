@@ -14,6 +14,7 @@ struct ReportCommand: ParsableCommand {
           plexlab report Traces/*.plextrace --profile pentium3 --out Reports/latest/
           plexlab fidelity --json -- /usr/bin/lua5.4 -e 'local s=0' > lua-fidelity.json
           plexlab report Traces/lua.plextrace --fidelity lua-fidelity.json --out Reports/lua/
+          plexlab report Traces/sys-forkwait.plextrace --system-map kallsyms.txt --out Reports/sys/
         """)
 
     @Argument(help: "Trace files (.plextrace).")
@@ -34,6 +35,9 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .long, help: "Directory to write the report into.")
     var out: String
 
+    @Option(name: .customLong("system-map"), help: "A System.map (or /proc/kallsyms text) naming the kernel trap sites of system traces.")
+    var systemMap: String?
+
     func validate() throws {
         _ = try ProfileSelection.validated(profile)
         _ = try ParameterArgument.parameters(param)
@@ -41,8 +45,9 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let options = ReportGenerator.Options(profiles: profile.map(\.description), top: top, parameters: try ParameterArgument.parameters(param),
-                                                    fidelity: fidelity)
+        let options = ReportGenerator.Options(profiles: profile.map(\.description), top: top,
+                                              parameters: try ParameterArgument.parameters(param),
+                                              fidelity: fidelity, systemMap: systemMap)
         let files = try ReportGenerator.run(tracePaths: traces, directory: out, options: options) { line in
             StandardError.write("plexlab report: \(Escape.terminal(line))\n")
         }

@@ -34,7 +34,7 @@ private func loopTrace() throws -> String {
             (s["traps"] as? Int).map { (s["name"] as! String, $0) }
         })
         // The worked example at N = 3 (docs/strategies.md section 6).
-        #expect(traps == ["native": 0, "hw": 0, "sbe": 7, "pagefault-nx": 3, "dbt-nolink": 11, "dbt-link": 9, "dbt-ibtc": 7, "dbt-qemu": 6])
+        #expect(traps == ["native": 0, "hw": 0, "hw-shadow": 0, "hw-ept": 0, "sbe": 7, "pagefault-nx": 3, "dbt-nolink": 11, "dbt-link": 9, "dbt-ibtc": 7, "dbt-qemu": 6])
         #expect(strategies.first { $0["name"] as? String == "pagefault-legacy" }?["available"] as? Bool == false)
 
         for strategy in strategies where strategy["available"] as? Bool == true {

@@ -25,7 +25,7 @@ import Testing
         // A fresh baseline from the manifest, then a pass.
         let update = try PlexlabRun(["gate", "--baseline", "baseline.json", "--update"], in: directory)
         #expect(update.status == 0, "\(update.stderr)")
-        #expect(update.stdout.contains("gate: updated baseline.json (1 trace(s), 9 strategies, 3 profile(s))"))
+        #expect(update.stdout.contains("gate: updated baseline.json (1 trace(s), 11 strategies, 3 profile(s))"))
         let pass = try PlexlabRun(["gate", "--baseline", "baseline.json"], in: directory)
         #expect(pass.status == 0, "\(pass.stderr)")
         #expect(pass.stdout.hasPrefix("gate: PASS; 0 improvement(s)"))

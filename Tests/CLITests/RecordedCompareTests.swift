@@ -8,7 +8,7 @@ import TraceStore
 /// all tell the same story about that trace (issue 4, "Done when").
 @Suite(.serialized) struct RecordedCompareTests {
     /// Every strategy, in the order `--strategies all` lists them (docs/results-schema.md).
-    static let strategies = ["native", "hw", "sbe", "pagefault-nx", "pagefault-legacy", "dbt-nolink", "dbt-link", "dbt-ibtc", "dbt-qemu"]
+    static let strategies = ["native", "hw", "hw-shadow", "hw-ept", "sbe", "pagefault-nx", "pagefault-legacy", "dbt-nolink", "dbt-link", "dbt-ibtc", "dbt-qemu"]
 
     @Test func compareReplayTableAndInfoAgreeOnARecordedPython3Run() throws {
         let directory = NSTemporaryDirectory() + "plexlab-recorded-compare-\(UUID().uuidString.prefix(8))"

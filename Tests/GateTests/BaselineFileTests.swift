@@ -41,7 +41,7 @@ import Testing
         #expect(try Baseline.parse(Array(baseline.jsonText().utf8), name: "x") == baseline)
         #expect(text.hasPrefix("{\n  \"parameters\": {\n"))
         #expect(text.contains("\n  \"schema\": \"plexlab-baseline/1\",\n"))
-        #expect(text.contains("\"strategies\": [\"native\", \"hw\", \"sbe\""))
+        #expect(text.contains("\"strategies\": [\"native\", \"hw\", \"hw-shadow\", \"hw-ept\", \"sbe\""))
     }
 
     @Test func aMissingBaselineIsNamed() {
@@ -85,7 +85,7 @@ import Testing
 
     @Test func unknownStrategyProfileOrParameterIsBadInput() {
         let strategies = replacing("\"dbt-qemu\"]", "\"dbt-qemu\", \"vmware\"]")
-        #expect(problem(strategies)?.hasPrefix("baseline: unknown strategy \"vmware\" (native, hw, sbe,") == true)
+        #expect(problem(strategies)?.hasPrefix("baseline: unknown strategy \"vmware\" (native, hw, hw-shadow, hw-ept, sbe,") == true)
         let profile = replacing("\"modern\"]", "\"modren\"]")
         #expect(problem(profile)?.hasPrefix("baseline: unknown profile \"modren\": cost profile modren: not a built-in profile") == true)
         let page = replacing("\"page-size\": \"4096\"", "\"page-size\": \"4000\"")

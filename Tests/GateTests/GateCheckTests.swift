@@ -20,7 +20,7 @@ import TraceModel
 
     @Test func aFreshBaselineHoldsTheHandWorkedNumbersAndPasses() throws {
         let baseline = try Baseline.load(path: baselinePath)
-        #expect(baseline.strategies == ["native", "hw", "sbe", "pagefault-nx", "pagefault-legacy", "dbt-nolink", "dbt-link", "dbt-ibtc", "dbt-qemu"])
+        #expect(baseline.strategies == ["native", "hw", "hw-shadow", "hw-ept", "sbe", "pagefault-nx", "pagefault-legacy", "dbt-nolink", "dbt-link", "dbt-ibtc", "dbt-qemu"])
         #expect(baseline.profiles == ["pentium3", "pentium4", "modern"])
         let entry = try #require(baseline.trace(loop))
         // 8 instructions in the first pass, 4 in each of the 9 others.

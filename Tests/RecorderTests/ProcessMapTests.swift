@@ -5,7 +5,7 @@ import TraceModel
 import TraceStore
 @testable import Recorder
 
-/// Each process of a recorded tree has its own module map (schema 4): two programs a shell runs one after
+/// Each process of a recorded tree has its own module map (schema 5): two programs a shell runs one after
 /// the other map different files at the same address, and each address names its own process's symbol.
 @Suite(.serialized) struct ProcessMapTests {
     /// A static program whose entry, at 0x401000 as in every static non-PIE x86-64 link, is `name`.

@@ -13,7 +13,10 @@ import TraceModel
                          CodeWrite(eventIndex: 104, address: 3, size: 1)],
             syscalls: [SyscallEvent(eventIndex: 107, number: 60), SyscallEvent(eventIndex: 109, number: 231)],
             dataTouches: [DataTouch(eventIndex: 100, page: 0x1000, reads: 1, writes: 0),
-                          DataTouch(eventIndex: 108, page: 0x2000, reads: 0, writes: 1)])
+                          DataTouch(eventIndex: 108, page: 0x2000, reads: 0, writes: 1)],
+            systemEvents: [SystemEvent(eventIndex: 103, kind: .interrupt, vector: 32),
+                           SystemEvent(eventIndex: 104, kind: .exception, vector: 14, address: 0x5000),
+                           SystemEvent(eventIndex: 109, kind: .pageTableStore, address: 0x9008)])
         var slices = ChunkSlices(chunk, size: 4)
         var all: [StreamChunk] = []
         while let slice = slices.next() { all.append(slice) }
@@ -23,6 +26,7 @@ import TraceModel
         #expect(all.map { $0.codeWrites.map(\.address) } == [[1, 2], [3], []])
         #expect(all.map { $0.syscalls.map(\.number) } == [[], [60], [231]])
         #expect(all.map { $0.dataTouches.map(\.page) } == [[0x1000], [], [0x2000]])
+        #expect(all.map { $0.systemEvents.map(\.kind) } == [[.interrupt], [.exception], [.pageTableStore]])
         #expect(all.map(\.endsThread) == [false, false, false])
         // A thread's last chunk: only its last slice says so (the strategies drop per-thread state after it).
         var last = chunk

@@ -82,7 +82,7 @@ import TraceModel
         var new = complete
         new["tc_cross_isa"] = 2.5
         #expect(try load(text(new))[.tcCrossISA] == 2.5)
-        #expect(CostKey.required.count == 12 && CostKey.allCases.count == 17)
+        #expect(CostKey.required.count == 12 && CostKey.allCases.count == 30)
     }
 
     @Test func userProfileErrorsNameTheKey() {

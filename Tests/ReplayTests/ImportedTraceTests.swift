@@ -26,12 +26,15 @@ import TraceImport
 
     """
 
-    static func importTrace() throws -> String {
+    static func importTrace() throws -> String { try importTrace(jsonl, name: "loop") }
+
+    /// Imports `text` (the import format) into a fresh directory; returns the trace's path.
+    static func importTrace(_ text: String, name: String) throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plexlab-replay-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let source = directory.appendingPathComponent("loop.jsonl").path
-        try jsonl.write(toFile: source, atomically: true, encoding: .utf8)
-        let trace = directory.appendingPathComponent("loop.plextrace").path
+        let source = directory.appendingPathComponent("\(name).jsonl").path
+        try text.write(toFile: source, atomically: true, encoding: .utf8)
+        let trace = directory.appendingPathComponent("\(name).plextrace").path
         _ = try TraceImporter.importFile(at: source, to: trace, overwrite: false)
         return trace
     }

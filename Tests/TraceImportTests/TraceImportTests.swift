@@ -160,7 +160,7 @@ private func importError(_ lines: [String], scratch: Scratch) throws -> String {
         ([meta, "[1, 2]"], "2: a record must be a JSON object, not an array"),
         ([meta, #"{"address":"0x1"}"#], #"2: record has no "type""#),
         ([meta, #"{"type":"exe","thread":0}"#],
-         #"2: unknown record type "exe" (expected one of code, data, exec, exit, meta, module, syscall, write)"#),
+         #"2: unknown record type "exe" (expected one of code, data, exception, exec, exit, interrupt, map, meta, module, pt_store, syscall, write)"#),
         ([meta, #"{"type":"code","adress":"0x401000","bytes":"c3"}"#], #"2: unknown field "adress" in a code record"#),
         ([meta, #"{"type":"code","bytes":"c3"}"#], #"2: code record has no "address""#),
         ([meta, #"{"type":"code","address":4198400,"bytes":"c3"}"#],

@@ -15,6 +15,7 @@
 #define PLEXLAB_PLUGIN_PROTOCOL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #define PLEXLAB_PROTOCOL_VERSION 3
 #define PLEXLAB_PAGE_SIZE 4096
@@ -60,6 +61,12 @@ enum plexlab_record_kind {
     /* The guest calls execve of a program the plugin cannot follow: u32 zero, u32 zero, then why (text).
        QEMU's own execve runs it unrecorded (or fails, and the stream goes on). */
     PLEXLAB_REC_EXEC_UNFOLLOWED = 13,
+    /* System mode (QEMUSystemPlugin, docs/recorder.md "System traces"): a translation block as TB, with
+       its guest physical addresses: u32 tb id, u32 instruction count n, u64 guest virtual address, u32 byte
+       length b, u64 physical address of the first byte, u64 physical page of the TB's second page (0 when it
+       fits in one page), then n u8 instruction lengths, then the b code bytes. PAGE records of a system
+       stream carry physical page addresses. */
+    PLEXLAB_REC_SYSTEM_TB = 14,
 };
 
 enum plexlab_origin {
@@ -70,6 +77,7 @@ enum plexlab_origin {
 
 enum plexlab_flags {
     PLEXLAB_FLAG_DATA_PAGES = 1,
+    PLEXLAB_FLAG_SYSTEM = 2, /* a whole-system stream (qemu-system): SYSTEM_TB records, physical pages */
 };
 
 enum plexlab_end_reason {
@@ -93,6 +101,37 @@ enum plexlab_end_reason {
 #define PLEXLAB_EV_CODE_WRITE 0xFFFFFFF1u
 #define PLEXLAB_EV_SYSCALL 0xFFFFFFF2u
 #define PLEXLAB_EV_DATA 0xFFFFFFF3u
+/*
+ * System-mode side events (they belong to the TB executed last, like the others):
+ *   INTERRUPT:  vector                               (2 words) asynchronous delivery through the IDT
+ *   EXCEPTION:  vector, address lo, address hi       (4 words) address = CR2 for #PF (vector 14), else 0
+ *   PT_STORE:   physical address lo, hi              (3 words) a store to a page used as a page table
+ * In a system stream CODE_WRITE carries a physical address and SYSCALL the guest's RAX at entry.
+ */
+#define PLEXLAB_EV_INTERRUPT 0xFFFFFFF4u
+#define PLEXLAB_EV_EXCEPTION 0xFFFFFFF5u
+#define PLEXLAB_EV_PT_STORE 0xFFFFFFF6u
+
+/* The guest init's window marks: syscall(PLEXLAB_MARK_SYSCALL, PLEXLAB_MARK_START or _STOP) (an unused
+   number: the kernel answers ENOSYS). */
+#define PLEXLAB_MARK_SYSCALL 0x504C58u
+#define PLEXLAB_MARK_START 1u
+#define PLEXLAB_MARK_STOP 2u
+
+/* Lays out one record, its header then up to four pieces of payload (a NULL piece has length 0), at `at`;
+   returns its size. Both plugins buffer their small records this way. */
+static inline size_t plexlab_record_put(uint8_t *at, uint32_t kind, const void *a, size_t alen, const void *b,
+                                        size_t blen, const void *c, size_t clen, const void *d, size_t dlen)
+{
+    uint32_t header[2] = { kind, (uint32_t)(alen + blen + clen + dlen) };
+    memcpy(at, header, 8);
+    size_t n = 8;
+    if (alen) { memcpy(at + n, a, alen); n += alen; }
+    if (blen) { memcpy(at + n, b, blen); n += blen; }
+    if (clen) { memcpy(at + n, c, clen); n += clen; }
+    if (dlen) { memcpy(at + n, d, dlen); n += dlen; }
+    return n;
+}
 
 /* The largest payload a reader accepts (the plugin's largest record, a TB, is under 70 KiB). */
 #define PLEXLAB_MAX_PAYLOAD (1u << 22)

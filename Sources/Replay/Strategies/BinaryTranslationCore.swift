@@ -71,16 +71,19 @@ struct BinaryTranslationCore {
         let mode: Mode
         var sites: SiteCounters
         let dispatch: Int, syscall: Int, far: Int, link: Int, ibtcHit: Int, rasHit: Int, tbLookup: Int, write: Int, flush: Int
+        let system: SystemCharges
 
-        init(_ mode: Mode, blockCount: Int) {
+        init(_ mode: Mode, blockCount: Int, system facts: SystemFacts?) {
             self.mode = mode
-            let causes: [TrapCause] = switch mode {
+            var causes: [TrapCause] = switch mode {
             case .noLink: [.dispatch, .dispatchSyscall, .dispatchFar, .pfWrite, .flush]
             case .link: [.dispatch, .dispatchSyscall, .dispatchFar, .link, .pfWrite, .flush]
             case .ibtc: [.dispatch, .dispatchSyscall, .dispatchFar, .link, .ibtcHit, .rasHit, .pfWrite, .flush]
             case .qemu: [.dispatch, .dispatchSyscall, .dispatchFar, .link, .tbLookup, .pfWrite, .flush]
             }
+            if facts != nil { causes += SystemCharges.causes(.binaryTranslation) }
             sites = SiteCounters(causes: causes, blockCount: blockCount)
+            system = SystemCharges(.binaryTranslation, system: facts, sites: sites)
             dispatch = sites.slotIfCounted(.dispatch)
             syscall = sites.slotIfCounted(.dispatchSyscall)
             far = sites.slotIfCounted(.dispatchFar)
@@ -149,8 +152,10 @@ struct BinaryTranslationCore {
     private var ibtc = StateArray<IBTCEntry>(repeating: IBTCEntry(), count: 0)
     private var rasDepth = 0
     private var threads: [ThreadState] = []
+    private let systemFacts: SystemFacts?
 
     init(context: ReplayContext) {
+        systemFacts = context.system
         table = context.table
         executions = context.executions
         parameters = context.parameters
@@ -164,7 +169,7 @@ struct BinaryTranslationCore {
     /// Adds a variant; all of them join before the first chunk.
     mutating func join(_ mode: Mode) {
         precondition(!prepared, "a dbt variant joined after the replay started")
-        if variants[mode.rawValue] == nil { variants[mode.rawValue] = Variant(mode, blockCount: table.count) }
+        if variants[mode.rawValue] == nil { variants[mode.rawValue] = Variant(mode, blockCount: table.count, system: systemFacts) }
     }
 
     private mutating func prepare() {
@@ -221,6 +226,9 @@ struct BinaryTranslationCore {
 
     mutating func replay(_ chunk: StreamChunk, thread: Int) {
         if !prepared { prepare() }
+        if systemFacts != nil && !chunk.systemEvents.isEmpty {
+            for case let variant? in variants { variant.system.replay(chunk, into: variant.sites) }
+        }
         while threads.count <= thread { threads.append(ThreadState(ras: StateArray(repeating: 0, count: rasDepth))) }
         var state = threads[thread]
         chunk.blocks.withUnsafeBufferPointer { executed in
@@ -432,6 +440,7 @@ struct BinaryTranslationCore {
         if !prepared { prepare() }
         let facts = self.facts
         for case let variant? in variants {
+            variant.system.finish(executions, into: variant.sites)
             variant.sites.addPerExecution(executions) { block in
                 let kind = facts[block].kind
                 guard variant.dispatchesEveryTime(kind) else { return nil }
@@ -451,8 +460,8 @@ struct BinaryTranslationCore {
     }
 
     func counts(_ mode: Mode) -> StrategyCounts {
-        var result = StrategyCounts()
-        variants[mode.rawValue]!.sites.summarize(into: &result, table: table)
+        let variant = variants[mode.rawValue]!
+        var result = variant.system.counts(variant.sites, table: table)
         result.translated = translatedInstructions
         result.translations = translations
         return result

@@ -33,6 +33,7 @@ struct PageFaultCore {
     private var dataPages: [DataPage] = []
     /// Page (dense index) of each thread's last block so far, -1 before its first (escapes count page entries).
     private var previousPage: [Int] = []
+    private let system: SystemCharges
 
     init(context: ReplayContext, mode: Mode) {
         self.mode = mode
@@ -45,7 +46,9 @@ struct PageFaultCore {
         case .legacyNotPresent: causes.append(.pfData)
         case .legacyMapData: causes += [.dataMap, .escapes]
         }
+        if context.system != nil { causes += SystemCharges.causes(.softwareTrap) }
         sites = SiteCounters(causes: causes, blockCount: table.count)
+        system = SystemCharges(.softwareTrap, system: context.system, sites: sites)
         sensitiveSlot = sites.slotIfCounted(.sensitive)
         execSlot = sites.slotIfCounted(.pfExec)
         fillSlot = sites.slotIfCounted(.int3Fill)
@@ -59,7 +62,7 @@ struct PageFaultCore {
                 else if table.exitKind[block] == .syscall { .syscall }
                 else if table.exitKind[block] == .far { .far }
                 else { nil }
-            if let cause { exitSlot[block] = Int8(sites.slotIfCounted(cause)) }
+            if let cause { exitSlot[block] = Int8(sites.slotIfCounted(SystemCharges.exitCause(cause, block, context.system))) }
         }
         self.exitSlot = exitSlot
         scanPending = [Bool](repeating: false, count: table.pageCount)
@@ -70,6 +73,7 @@ struct PageFaultCore {
     /// apply after its entry (docs/strategies.md, ordering inside a block). Exit traps and sensitive
     /// instructions cost the same on every execution of a block: `finish` counts them from the executions.
     mutating func replay(_ chunk: StreamChunk, thread: Int) {
+        system.replay(chunk, into: sites)
         while previousPage.count <= thread { previousPage.append(-1) }
         let writes = chunk.codeWrites
         let touches = mode == .nx ? [] : chunk.dataTouches
@@ -183,6 +187,7 @@ struct PageFaultCore {
         sites.addPerExecution(executions) { [table, sensitiveSlot] block in
             (sensitiveSlot, UInt64(table.sensitive[block]))
         }
+        system.finish(executions, into: sites)
         // Data-page counts go to the pages table by the page touched (summarize groups by replay page).
         let numbers = dataPageIndex.keysByIndex()
         for (index, page) in dataPages.enumerated() {
@@ -192,5 +197,10 @@ struct PageFaultCore {
         }
     }
 
-    func counts() -> StrategyCounts { sites.counts(table: table, pages: pages) }
+    func counts() -> StrategyCounts {
+        var result = system.counts(sites, table: table)
+        result.scanned = pages.scanned
+        result.scans = pages.scans
+        return result
+    }
 }

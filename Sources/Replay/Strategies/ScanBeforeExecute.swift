@@ -41,24 +41,30 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
         private let exitSlot: [Int8]
         private let sensitiveSlot: Int
         private let writeSlot: Int
+        private let system: SystemCharges
 
         init(context: ReplayContext) {
             table = context.table
             executions = context.executions
             pages = ScannedPages(context: context)
-            let causes: [TrapCause] = [.call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .sensitive,
+            var causes: [TrapCause] = [.call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .sensitive,
                                        .pageCross, .pfWrite]
+            if context.system != nil { causes += SystemCharges.causes(.softwareTrap) }
             sites = SiteCounters(causes: causes, blockCount: table.count)
             sensitiveSlot = sites.slot(.sensitive)
             writeSlot = sites.slot(.pfWrite)
+            system = SystemCharges(.softwareTrap, system: context.system, sites: sites)
             var exitSlot = [Int8](repeating: -1, count: table.count)
             for block in 0..<table.count {
-                if let cause = ScanBeforeExecuteStrategy.exitCause(table, block) { exitSlot[block] = Int8(causes.firstIndex(of: cause)!) }
+                if let cause = ScanBeforeExecuteStrategy.exitCause(table, block) {
+                    exitSlot[block] = Int8(causes.firstIndex(of: SystemCharges.exitCause(cause, block, context.system))!)
+                }
             }
             self.exitSlot = exitSlot
         }
 
         mutating func replay(_ chunk: StreamChunk) {
+            system.replay(chunk, into: sites)
             chunk.blocks.withUnsafeBufferPointer { executed in
                 // Runs of blocks between code writes: a block's stores happen after its entry and before
                 // its final instruction traps.
@@ -102,9 +108,15 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
             sites.addPerExecution(executions) { [table, sensitiveSlot] block in
                 (sensitiveSlot, UInt64(table.sensitive[block]))
             }
+            system.finish(executions, into: sites)
         }
 
-        func counts() -> StrategyCounts { sites.counts(table: table, pages: pages) }
+        func counts() -> StrategyCounts {
+            var result = system.counts(sites, table: table)
+            result.scanned = pages.scanned
+            result.scans = pages.scans
+            return result
+        }
     }
 }
 
