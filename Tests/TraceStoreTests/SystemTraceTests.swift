@@ -47,7 +47,7 @@ import TraceModel
         try writer.finish(exitStatus: 0, signal: nil, note: "")
 
         let reader = try TraceReader(path: path)
-        #expect(reader.schemaVersion == 4)
+        #expect(reader.schemaVersion == TraceSchema.currentVersion)
         #expect(reader.metadata == { var m = Self.systemMetadata(); m.complete = true; m.exitStatus = 0; return m }())
         #expect(reader.metadata.guestMode == .system)
         #expect(try reader.blockDefinitions() == [Self.kernelBlock, Self.userBlock])
