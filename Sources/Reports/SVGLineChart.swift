@@ -30,7 +30,7 @@ extension SVGChart {
         let xs = Scale(values: lines.flatMap { $0.points.map(\.x) }, logarithmic: logX)
         let ys = Scale(values: lines.flatMap { $0.points.map(\.y) }, logarithmic: logY)
         let legendTop = 26.0
-        let top = legendTop + Double(lines.count) * 16 + 8
+        let top = legendTop + Double(lines.count) * 16 + 22
         let plotHeight = 220.0
         let bottom = top + plotHeight
         let height = bottom + 38
@@ -50,7 +50,7 @@ extension SVGChart {
             svg += text(x: plotLeft - 6, y: y(tick) + 4, NumberFormat.short(tick), anchor: "end")
         }
         svg += "<line x1=\"\(f(plotLeft))\" y1=\"\(f(bottom))\" x2=\"\(f(plotRight))\" y2=\"\(f(bottom))\" class=\"axis\"/>"
-        svg += text(x: 4, y: top - 6, yLabel + (logY ? " (log)" : ""), anchor: "start")
+        svg += text(x: 4, y: top - 10, yLabel + (logY ? " (log)" : ""), anchor: "start")
         for line in lines {
             let coordinates = line.points.map { "\(f(xs.position($0.x))),\(f(y($0.y)))" }.joined(separator: " ")
             svg += "<polyline points=\"\(coordinates)\" fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"2\"/>"
