@@ -113,17 +113,7 @@ public enum SweepOutputs {
     public static func html(_ results: SweepResults) -> String {
         let spec = results.plan.spec
         let title = "PlexLab sweep: " + spec.grid.axes.map { "\($0.key) \($0.values.joined(separator: ","))" }.joined(separator: "; ")
-        var out = """
-        <!DOCTYPE html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>\(Escape.html(title))</title>
-        <style>\(HTMLReport.css)</style>
-        </head>
-        <body>
-        <h1>\(Escape.html(title))</h1>
+        var out = HTMLReport.top(title: title) + """
         <p class="meta">\(spec.traces.count) traces × strategies \(Escape.html(spec.strategies.joined(separator: ", "))) × profiles \(Escape.html(spec.profiles.joined(separator: ", ")))\(spec.fixed.isEmpty ? "" : "; fixed " + Escape.html(spec.fixed.joined(separator: " "))): \(results.rows.count) rows (results.csv, results.json). The knee of a curve (ringed) is its smallest value beyond which the metric improves by at most \(NumberFormat.percent(results.kneeFraction)).</p>
 
         """

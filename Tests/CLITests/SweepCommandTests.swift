@@ -120,5 +120,16 @@ import Testing
         #expect(try String(contentsOfFile: directory + "/plan/results.json", encoding: .utf8)
                 == String(contentsOfFile: directory + "/local/results.json", encoding: .utf8))
         #expect(merged.stdout == local.stdout)
+
+        // The same plan on this machine's cores, without Slurm.
+        let other = try PlexlabRun(["sweep", Self.trace, "--grid", "page-size=4096,2097152", "--strategies", "sbe",
+                                    "--points-per-shard", "1", "--plan", directory + "/cores"])
+        #expect(other.status == 0, "\(other.stderr)")
+        let cores = try PlexlabRun(["sweep", "--run-plan", directory + "/cores", "--jobs", "2"])
+        #expect(cores.status == 0, "\(cores.stderr)")
+        #expect(cores.stdout == local.stdout)
+        #expect(cores.stderr.contains("sweep: 2/2 points, 2/2 passes"))
+        #expect(try String(contentsOfFile: directory + "/cores/results.csv", encoding: .utf8)
+                == String(contentsOfFile: directory + "/local/results.csv", encoding: .utf8))
     }
 }
