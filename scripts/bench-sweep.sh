@@ -42,7 +42,7 @@ run_sweep() {  # $1: output directory, $2...: extra options
         --grid "ras-depth=$(IFS=,; echo "${RAS[*]}")" --jobs 1 --out "$dir" "$@" > /dev/null 2> /dev/null
 }
 
-best_replays=""; best_passes=""; best_sweep=""
+best_replays=""; best_passes=""; best_sweep=""; rounds=()
 min() { python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(f'{min(v):.3f}')" "$@"; }
 for round in $(seq "$REPEAT"); do
     t0=$(now); run_replays; t1=$(now)
@@ -51,7 +51,9 @@ for round in $(seq "$REPEAT"); do
     best_replays=$(min "$best_replays" "$(elapsed "$t0" "$t1")")
     best_passes=$(min "$best_passes" "$(elapsed "$t1" "$t2")")
     best_sweep=$(min "$best_sweep" "$(elapsed "$t2" "$t3")")
-    echo "round $round: replays $(elapsed "$t0" "$t1") s, passes $(elapsed "$t1" "$t2") s, sweep $(elapsed "$t2" "$t3") s" >&2
+    line="round $round: replays $(elapsed "$t0" "$t1") s, passes $(elapsed "$t1" "$t2") s, sweep $(elapsed "$t2" "$t3") s"
+    rounds+=("$line")
+    echo "$line" >&2
 done
 
 # The sweep's numbers are the replays' numbers, point by point.
@@ -85,6 +87,10 @@ cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     echo "| replays | 20 \`plexlab replay --param ...\` processes | $best_replays | 1.0x |"
     echo "| passes | \`plexlab sweep --points-per-shard 1\`: one process, one pass per point | $best_passes | $(ratio "$best_replays" "$best_passes")x faster |"
     echo "| **sweep** | \`plexlab sweep\`: one process, one pass, 20 variants side by side | **$best_sweep** | **$(ratio "$best_replays" "$best_sweep")x faster** |"
+    echo
+    echo "Every round (the machine is shared: compare within a round):"
+    echo
+    for line in "${rounds[@]}"; do echo "- $line"; done
     echo
     echo "The sweep decodes the trace once and counts block executions once for all 20 variants; each"
     echo "variant still runs its own per-block loop (its own code cache, links, IBTC and return stack), so the"

@@ -42,14 +42,15 @@ public struct SweepDirectory: Sendable {
         return try SweepPlan(spec: Self.spec(from: [UInt8](data), path: planPath))
     }
 
-    /// The finished points (files that do not parse are not finished: they are replayed again).
-    public func finished(_ plan: SweepPlan) -> [Int: PointResult] {
+    /// The finished points of the plan, or of `ids` only (files that do not parse are not finished: they
+    /// are replayed again).
+    public func finished(_ plan: SweepPlan, among ids: [Int]? = nil) -> [Int: PointResult] {
         var results: [Int: PointResult] = [:]
-        for point in plan.points {
-            let file = pointPath(point.id)
+        for id in ids ?? plan.points.map(\.id) {
+            let file = pointPath(id)
             guard let data = FileManager.default.contents(atPath: file),
-                  let result = try? PointResult(jsonText: [UInt8](data), path: file), result.point == point.id else { continue }
-            results[point.id] = result
+                  let result = try? PointResult(jsonText: [UInt8](data), path: file), result.point == id else { continue }
+            results[id] = result
         }
         return results
     }

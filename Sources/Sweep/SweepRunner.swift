@@ -14,7 +14,7 @@ public enum SweepRunner {
             throw SweepError("shard \(index) does not exist: the plan has shards 0 to \(plan.shards.count - 1)")
         }
         let shard = plan.shards[index]
-        let finished = directory.finished(plan)
+        let finished = directory.finished(plan, among: shard.points)
         let remaining = shard.points.map { plan.points[$0] }.filter { finished[$0.id] == nil }
         guard !remaining.isEmpty else { return 0 }
         let selection = try ProfileSelection(plan.spec.profiles)
