@@ -10,18 +10,23 @@ struct SweepCommand: ParsableCommand {
         commandName: "sweep",
         abstract: "Replay traces over a grid of parameters: tidy results, a chart per metric and the knee of each curve.",
         discussion: """
-        Points of one trace run side by side in one pass over it. DIR gets plan.json, points/ID.json (one file per
-        finished point, written atomically: Ctrl-C keeps them, a rerun skips them), results.json, results.csv and
-        report.html. Grid keys and values are those of --param (docs/strategies.md section 5; docs/sweep.md).
+        The points of one trace run side by side in one pass over it. DIR gets
+        plan.json, points/ID.json (one file per finished point, written
+        atomically: Ctrl-C keeps them, a rerun skips them), results.json,
+        results.csv and report.html. Grid keys and values are those of --param
+        (docs/strategies.md section 5); docs/sweep.md has the rest.
 
         Examples:
-          plexlab sweep Traces/lua.plextrace --grid ibtc-size=16,64,256,1024,4096 --strategies dbt-ibtc --out sweep/
-          plexlab sweep Traces/*.plextrace --grid code-cache=0,1000,10000 --grid ras-depth=0,4,16 --out sweep/ --jobs 4
-          plexlab sweep Traces/*.plextrace --grid page-size=4096,2097152 --strategies sbe,pagefault-nx --plan plan/
-          sbatch plan/sweep.sbatch                 # on a Slurm cluster: one array task per shard, each runs:
-          plexlab sweep --shard plan/ 3            #   shard 3 of the plan
-          plexlab sweep --run-plan plan/ --jobs 8  # or: every shard on this machine's cores
-          plexlab sweep --merge plan/              # results, charts and knees once every shard is done
+          plexlab sweep Traces/lua.plextrace --strategies dbt-ibtc \\
+              --grid ibtc-size=16,64,256,1024,4096 --out sweep/
+          plexlab sweep Traces/*.plextrace --grid code-cache=0,1000,10000 \\
+              --grid ras-depth=0,4,16 --out sweep/ --jobs 4
+          plexlab sweep Traces/*.plextrace --grid page-size=4096,2097152 \\
+              --strategies sbe,pagefault-nx --points-per-shard 8 --plan plan/
+          sbatch plan/sweep.sbatch          # Slurm: one array task per shard
+          plexlab sweep --shard plan/ 3     # what task 3 runs
+          plexlab sweep --run-plan plan/    # or every shard on this machine
+          plexlab sweep --merge plan/       # results, charts, knees
         """)
 
     @Argument(help: "Trace files (to make a sweep or a plan).")
