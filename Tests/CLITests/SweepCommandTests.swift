@@ -3,7 +3,7 @@ import Testing
 
 /// `plexlab sweep` through the built executable (docs/sweep.md).
 @Suite(.serialized) struct SweepCommandTests {
-    /// The committed recording of the cross-page call loop (Traces/manifest.json).
+    /// A small committed corpus trace of calls across pages (Traces/manifest.json).
     static let trace = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Traces/micro-xpage-calls-64.plextrace").path
 

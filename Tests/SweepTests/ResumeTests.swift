@@ -6,7 +6,7 @@ import Testing
 /// Finished points survive and are not replayed again; a rerun equals an uninterrupted run.
 @Suite struct ResumeTests {
     static func spec(_ pointsPerShard: Int) throws -> SweepSpec {
-        try SweepSpec(traces: [workedExampleTrace], strategies: ["sbe", "dbt-ibtc"],
+        try SweepSpec(traces: [corpusTrace], strategies: ["sbe", "dbt-ibtc"],
                       grid: ["page-size=4096,2097152", "ras-depth=0,16"], fixed: [], profiles: ["modern"],
                       pointsPerShard: pointsPerShard)
     }

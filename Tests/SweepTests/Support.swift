@@ -7,7 +7,6 @@ func scratchDirectory(_ name: String) throws -> String {
     return directory
 }
 
-/// The committed corpus trace of the reference's worked example (docs/strategies.md section 6), recorded
-/// from assembly: B0 F B1 (BL F B1)^(N-1) BE with N = 60000.
-let workedExampleTrace = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+/// A small committed corpus trace (calls across pages, 180,001 blocks; Traces/manifest.json).
+let corpusTrace = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Traces/micro-xpage-calls-64.plextrace").path
