@@ -79,9 +79,10 @@ public struct SweepResults: Sendable {
         var curves: [SweepCurve] = []
         for axis in plan.spec.grid.axes where axis.values.count > 1 && axis.values.allSatisfy({ UInt64($0) != nil }) {
             for strategy in plan.spec.strategies {
-                let ofStrategy = primary.filter { $0.strategy == strategy && $0.swept[axis.key] != nil }
+                // Grouped once: a corpus sweep has thousands of traces.
+                let byTrace = Dictionary(grouping: primary.filter { $0.strategy == strategy && $0.swept[axis.key] != nil }, by: \.trace)
                 for trace in plan.spec.traces {
-                    let ofTrace = ofStrategy.filter { $0.trace == trace }
+                    let ofTrace = byTrace[trace] ?? []
                     var helds: [[String: String]] = []
                     for row in ofTrace {
                         let held = row.swept.filter { $0.key != axis.key }
