@@ -54,8 +54,10 @@ let package = Package(
         .target(name: "Replay", dependencies: ["TraceStore", "X86Decode", "CostModel"]),
         // ELF symbols for hot trap sites.
         .target(name: "Symbols", dependencies: ["CElf", "TraceModel"]),
+        // Parameter sweeps: grids, plans and shards, points stored one file each, curves and knees (docs/sweep.md).
+        .target(name: "Sweep", dependencies: ["Replay", "CostModel", "TraceStore", "TraceModel"]),
         // Markdown, HTML/SVG and JSON reports.
-        .target(name: "Reports", dependencies: ["Replay", "CostModel", "TraceStore", "X86Decode", "Symbols"]),
+        .target(name: "Reports", dependencies: ["Replay", "CostModel", "TraceStore", "X86Decode", "Symbols", "Sweep"]),
         // The CI performance gate.
         .target(name: "Gate", dependencies: ["Replay", "CostModel", "TraceStore", "Workloads"]),
         // The workload corpus: named, reproducible programs to record.
@@ -73,6 +75,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "TraceModel", "TraceStore", "X86Decode", "TraceBuilder", "Recorder", "TraceImport", "CostModel",
             "Replay", "Reports", "Gate", "Workloads", "Calibrate", "LiveMonitor", "Fidelity",
+            "Sweep",
         ]),
         // Replay throughput benchmark (scripts/bench-replay.sh): makes traces, measures against decompression.
         .executableTarget(name: "replay-bench", dependencies: ["Replay", "TraceStore", "TraceModel", "X86Decode"],
@@ -101,7 +104,9 @@ let package = Package(
         .testTarget(name: "TraceBuilderTests", dependencies: ["TraceBuilder", "TraceStore", "X86Decode"]),
         .testTarget(name: "RecorderTests", dependencies: ["Recorder", "TraceStore", "Workloads", "Symbols"]),
         .testTarget(name: "TraceImportTests", dependencies: ["TraceImport", "TraceStore"]),
-        .testTarget(name: "ReplayTests", dependencies: ["Replay", "CostModel", "TraceStore", "TraceImport", "Recorder", "Workloads"]),
+        .testTarget(name: "ReplayTests", dependencies: ["Replay", "CostModel", "TraceStore", "TraceImport", "Recorder", "Workloads", "Sweep"]),
+        // Sweeps through the library on hand-worked traces, and the one-node Slurm cluster test.
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Reports", "Replay", "TraceStore", "TraceModel"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Replay", "TraceImport", "Symbols"]),
         .testTarget(name: "GateTests", dependencies: ["Gate", "Replay", "CostModel", "TraceImport", "Workloads"]),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate", "CostModel"]),

@@ -2,7 +2,9 @@
 # Installs everything PlexLab needs on a fresh Debian 12 machine (Swift itself comes with the machine).
 set -euo pipefail
 packages=(libsqlite3-dev libzstd-dev liblz4-dev libzydis-dev libelf-dev qemu-user gcc gcc-multilib binutils
-          sqlite3 python3 gzip xz-utils bzip2 lua5.4 grep coreutils make)
+          sqlite3 python3 gzip xz-utils bzip2 lua5.4 grep coreutils make
+          # plexlab sweep's Slurm test runs a one-node cluster (docs/sweep.md).
+          slurm-wlm munge)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

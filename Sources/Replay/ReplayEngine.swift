@@ -9,6 +9,17 @@ public struct ReplayError: Error, CustomStringConvertible, Equatable {
     public init(_ description: String) { self.description = description }
 }
 
+/// One set of strategies under one set of parameters, replayed side by side with other variants in one
+/// pass (a sweep's grid point; docs/sweep.md).
+public struct ReplayVariant: Sendable, Equatable {
+    public var strategies: [String]
+    public var parameters: ReplayParameters
+    public init(strategies: [String], parameters: ReplayParameters) {
+        self.strategies = strategies
+        self.parameters = parameters
+    }
+}
+
 /// Streams a trace once and feeds every selected strategy (docs/strategies.md).
 public enum ReplayEngine {
     /// Replays the trace file at `tracePath`.
@@ -23,18 +34,31 @@ public enum ReplayEngine {
     public static func run(source: some ReplaySource, path: String, strategies names: [String],
                            parameters: ReplayParameters = ReplayParameters(),
                            profiles: [CostProfile] = CostProfile.builtIn) throws -> TraceResults {
-        let types = try resolve(names)
+        try run(source: source, path: path, variants: [ReplayVariant(strategies: names, parameters: parameters)],
+                profiles: profiles)[0]
+    }
+
+    /// Replays every variant (strategies under their own parameters) in the same single pass over the
+    /// source: each variant has its own strategy instances and shared state, as if replayed alone, and the
+    /// results come in variant order. A process tree is replayed once per variant.
+    public static func run(source: some ReplaySource, path: String, variants: [ReplayVariant],
+                           profiles: [CostProfile] = CostProfile.builtIn) throws -> [TraceResults] {
+        let typesOfVariant = try variants.map { try resolve($0.strategies) }
+        guard !variants.isEmpty else { throw ReplayError("no strategy selected") }
         let metadata = source.metadata
         // A system trace's kernel blocks are decoded once more for their privileged instructions.
         let isSystem = metadata.guestMode == .system
         let definitions = try source.blockDefinitions(includingBytes: isSystem)
         let decoder = X86Decoder(arch: metadata.arch)
-        let table = BlockTable(definitions: definitions, pageSize: parameters.pageSize) { block in
-            block.lastInstructionOffset ?? lastInstructionOffset(of: block, decoder: decoder)
+        var tables: [UInt64: BlockTable] = [:]
+        for variant in variants where tables[variant.parameters.pageSize] == nil {
+            tables[variant.parameters.pageSize] = BlockTable(definitions: definitions, pageSize: variant.parameters.pageSize) { block in
+                block.lastInstructionOffset ?? lastInstructionOffset(of: block, decoder: decoder)
+            }
         }
         let pages = try source.codePages()
         let code = CodeImage(pages: pages)
-        if types.contains(where: { $0.scansPages }) {
+        if typesOfVariant.joined().contains(where: { $0.scansPages }) {
             var checked = (page: UInt64.max, version: UInt32.max)
             for (id, block) in definitions.enumerated() {
                 let page = block.pageAddress & ~UInt64(CodePage.size - 1)
@@ -49,25 +73,35 @@ public enum ReplayEngine {
         let system = isSystem ? SystemFacts(definitions: definitions, arch: metadata.arch) : nil
         let processes = try source.processes()
         if processes.count > 1 {
-            return try ProcessTreeReplay.run(source: source, path: path, types: types, table: table, code: code,
-                                             parameters: parameters, profiles: profiles, processes: processes)
-        }
-        let context = ReplayContext(parameters: parameters, table: table, code: code, arch: metadata.arch,
-                                    system: system)
-        let executions = context.executions
-        var active: [(index: Int, strategy: any ReplayStrategy)] = []
-        var unavailable: [Int: String] = [:]
-        for (index, type) in types.enumerated() {
-            if type.needsDataTouches && !metadata.hasDataTouches {
-                unavailable[index] = "needs --data-pages: the trace has no data-touch events"
-            } else {
-                active.append((index, type.init(context: context)))
+            return try zip(variants, typesOfVariant).map { variant, types in
+                try ProcessTreeReplay.run(source: source, path: path, types: types, table: tables[variant.parameters.pageSize]!,
+                                          code: code, parameters: variant.parameters, profiles: profiles, processes: processes)
             }
+        }
+        let blockCount = definitions.count
+        let executions = StateArray<UInt64>(repeating: 0, count: blockCount)
+        var active: [any ReplayStrategy] = []
+        var unavailable: [[Int: String]] = []
+        var activeOfVariant: [[(index: Int, strategy: any ReplayStrategy)]] = []
+        for (variant, types) in zip(variants, typesOfVariant) {
+            let context = ReplayContext(parameters: variant.parameters, table: tables[variant.parameters.pageSize]!,
+                                        code: code, arch: metadata.arch, executions: executions, system: system)
+            var mine: [(index: Int, strategy: any ReplayStrategy)] = []
+            var reasons: [Int: String] = [:]
+            for (index, type) in types.enumerated() {
+                if type.needsDataTouches && !metadata.hasDataTouches {
+                    reasons[index] = "needs --data-pages: the trace has no data-touch events"
+                } else {
+                    mine.append((index, type.init(context: context)))
+                }
+            }
+            active += mine.map(\.strategy)
+            activeOfVariant.append(mine)
+            unavailable.append(reasons)
         }
 
         var summary = ReplaySummary()
-        summary.distinctBlocks = UInt64(definitions.count)
-        summary.codePages = UInt64(table.pageCount)
+        summary.distinctBlocks = UInt64(blockCount)
         var threadIndex: [UInt32: Int] = [:]
         let sliceBlocks = Self.sliceBlocks
         let clock = ContinuousClock()
@@ -79,17 +113,17 @@ public enum ReplayEngine {
                 threadIndex[chunk.thread] = thread
             }
             // Checked once here, so strategies may index per-block state by these ids without checks.
-            let blockCount = UInt32(truncatingIfNeeded: table.count)
+            let limit = UInt32(truncatingIfNeeded: blockCount)
             let valid = chunk.blocks.withUnsafeBufferPointer { blocks in
                 let counts = executions.pointer
                 for block in blocks {
-                    guard block < blockCount else { return false }
+                    guard block < limit else { return false }
                     counts[Int(block)] &+= 1
                 }
                 return true
             }
             guard valid else {
-                throw ReplayError("\(path): chunk \(chunk.sequence) (thread \(chunk.thread)) names a block id beyond the \(table.count) defined blocks")
+                throw ReplayError("\(path): chunk \(chunk.sequence) (thread \(chunk.thread)) names a block id beyond the \(blockCount) defined blocks")
             }
             summary.blocks &+= UInt64(chunk.blocks.count)
             summary.chunks += 1
@@ -98,21 +132,22 @@ public enum ReplayEngine {
             summary.syscalls &+= UInt64(chunk.syscalls.count)
             if !chunk.systemEvents.isEmpty { summary.addSystemEvents(chunk.systemEvents) }
             if chunk.blocks.count <= sliceBlocks {
-                for entry in active { entry.strategy.replay(chunk, thread: thread) }
+                for strategy in active { strategy.replay(chunk, thread: thread) }
             } else {
                 var slices = ChunkSlices(chunk, size: sliceBlocks)
                 while let slice = slices.next() {
-                    for entry in active { entry.strategy.replay(slice, thread: thread) }
+                    for strategy in active { strategy.replay(slice, thread: thread) }
                 }
             }
         }
-        for entry in active { entry.strategy.finish() }
-        for block in 0..<table.count { summary.instructions &+= executions[block] &* UInt64(table.instructions[block]) }
+        for strategy in active { strategy.finish() }
+        let anyTable = tables.values.first!
+        for block in 0..<blockCount { summary.instructions &+= executions[block] &* UInt64(anyTable.instructions[block]) }
         if let system {
             var split = summary.system ?? SystemSummary()
-            for block in 0..<table.count where system.isKernel(block) {
+            for block in 0..<blockCount where system.isKernel(block) {
                 split.kernelBlocks &+= executions[block]
-                split.kernelInstructions &+= executions[block] &* UInt64(table.instructions[block])
+                split.kernelInstructions &+= executions[block] &* UInt64(anyTable.instructions[block])
             }
             summary.system = split
         }
@@ -120,16 +155,22 @@ public enum ReplayEngine {
             + Double((clock.now - start).components.seconds)
         summary.threads = UInt64(threadIndex.count)
 
-        var rawCounts = [StrategyCounts](repeating: StrategyCounts(), count: types.count)
-        for (index, reason) in unavailable { rawCounts[index] = StrategyCounts(unavailable: reason) }
-        for entry in active { rawCounts[entry.index] = entry.strategy.counts() }
-        let all = parameters.all
-        let results = types.enumerated().map { index, type in
-            StrategyResult(name: type.name, translator: type.translator,
-                           parameters: all.filter { type.parameterNames.contains($0.key) },
-                           counts: rawCounts[index], summary: summary, profiles: profiles)
+        return variants.indices.map { v in
+            let parameters = variants[v].parameters
+            let types = typesOfVariant[v]
+            var own = summary
+            own.codePages = UInt64(tables[parameters.pageSize]!.pageCount)
+            var rawCounts = [StrategyCounts](repeating: StrategyCounts(), count: types.count)
+            for (index, reason) in unavailable[v] { rawCounts[index] = StrategyCounts(unavailable: reason) }
+            for entry in activeOfVariant[v] { rawCounts[entry.index] = entry.strategy.counts() }
+            let all = parameters.all
+            let results = types.enumerated().map { index, type in
+                StrategyResult(name: type.name, translator: type.translator,
+                               parameters: all.filter { type.parameterNames.contains($0.key) },
+                               counts: rawCounts[index], summary: own, profiles: profiles)
+            }
+            return TraceResults(path: path, metadata: metadata, parameters: parameters, summary: own, strategies: results)
         }
-        return TraceResults(path: path, metadata: metadata, parameters: parameters, summary: summary, strategies: results)
     }
 
     /// Blocks per slice of a large chunk: every strategy walks the slice while it is still in the cache,

@@ -71,14 +71,22 @@ public final class ReplayContext: @unchecked Sendable {
     /// scans made so far (`ScanMemo`), the dbt variants' code cache (`BinaryTranslationFamily`).
     private var sharedState: [ObjectIdentifier: AnyObject] = [:]
 
-    public init(parameters: ReplayParameters, table: BlockTable, code: CodeImage, arch: GuestArch,
-                system: SystemFacts? = nil) {
+    public convenience init(parameters: ReplayParameters, table: BlockTable, code: CodeImage, arch: GuestArch,
+                            system: SystemFacts? = nil) {
+        self.init(parameters: parameters, table: table, code: code, arch: arch,
+                  executions: StateArray(repeating: 0, count: table.count), system: system)
+    }
+
+    /// A context whose executions counter is shared with other contexts of the same pass (a sweep's
+    /// parameter variants: the engine counts each chunk once for all of them).
+    init(parameters: ReplayParameters, table: BlockTable, code: CodeImage, arch: GuestArch, executions: StateArray<UInt64>,
+         system: SystemFacts? = nil) {
         self.system = system
         self.parameters = parameters
         self.table = table
         self.code = code
         self.arch = arch
-        executions = StateArray(repeating: 0, count: table.count)
+        self.executions = executions
     }
 
     /// This replay's one object of type `T`, made by `make` on the first request (strategies construct on

@@ -3,19 +3,7 @@ import TraceModel
 /// report.html: one self-contained page (inline CSS and SVG, no scripts, no network) for screens and print.
 public enum HTMLReport {
     public static func render(_ input: ReportInput) -> String {
-        var out = """
-        <!DOCTYPE html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>\(Escape.html(input.title))</title>
-        <style>\(css)</style>
-        </head>
-        <body>
-        <h1>\(Escape.html(input.title))</h1>
-
-        """
+        var out = top(title: input.title)
         out += "<section><h2>Verdicts</h2><ul class=\"verdicts\">\n"
         for trace in input.traces {
             for profile in input.profiles {
@@ -30,6 +18,23 @@ public enum HTMLReport {
         out += "<footer>PlexLab \(Escape.html(input.traces.first?.metadata.plexlabVersion ?? "")). Cycles are estimates from the cost profiles"
         out += " (" + input.profiles.map { "\(Escape.html($0.name)): \(Escape.html($0.description))" }.joined(separator: "; ") + ").</footer>\n"
         return out + "</body>\n</html>\n"
+    }
+
+    /// The page up to its heading: the same head and style for every report page (sweeps' too).
+    static func top(title: String) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>\(Escape.html(title))</title>
+        <style>\(css)</style>
+        </head>
+        <body>
+        <h1>\(Escape.html(title))</h1>
+
+        """
     }
 
     /// The published-measurements table, as in report.md (empty without rows).

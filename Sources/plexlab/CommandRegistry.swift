@@ -9,6 +9,7 @@ enum CommandRegistry {
         InfoCommand.self,
         ReplayCommand.self,
         CompareCommand.self,
+        SweepCommand.self,
         ReportCommand.self,
         GateCommand.self,
         CalibrateCommand.self,
