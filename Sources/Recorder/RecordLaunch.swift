@@ -15,7 +15,18 @@ extension Recorder {
         let qemu: String
         let plugin: String
         let destination: TraceDestination
-        let metadata: TraceMetadata
+        private let command: [String]
+        private let dataPages: Bool
+        private let date = Date().ISO8601Format()
+
+        /// The trace's metadata. Computed when asked (it runs `qemu --version`), so that the recording can ask
+        /// once QEMU is already starting the guest.
+        var metadata: TraceMetadata {
+            TraceMetadata(
+                program: guest.path, argv: command, arch: guest.arch, recorder: "qemu-user",
+                recorderVersion: Tools.qemuVersion(qemu), host: Recorder.hostDescription(), date: date,
+                hasDataTouches: dataPages)
+        }
 
         init(program: String, arguments: [String], options: RecordOptions) throws {
             (guest, guestArgv) = try GuestProgram.resolveCommand(program, arguments: arguments,
@@ -35,10 +46,8 @@ extension Recorder {
             } catch TraceStoreError.writeFailed(_, let detail) {
                 throw RecorderError.outputUnwritable(path: output, detail: detail)
             }
-            metadata = TraceMetadata(
-                program: guest.path, argv: [program] + arguments, arch: guest.arch, recorder: "qemu-user",
-                recorderVersion: Tools.qemuVersion(qemu), host: Recorder.hostDescription(), date: Date().ISO8601Format(),
-                hasDataTouches: options.dataPages)
+            command = [program] + arguments
+            dataPages = options.dataPages
         }
     }
 }

@@ -15,21 +15,8 @@ extension Recorder {
                                progress: ((RecordProgress) -> Void)?) throws -> RecordResult {
         let (guest, guestArgv, isScript, qemu, plugin) = (launch.guest, launch.guestArgv, launch.isScript, launch.qemu,
                                                           launch.plugin)
-        let (destination, metadata, output) = (launch.destination, launch.metadata, options.output)
+        let (destination, output) = (launch.destination, options.output)
         let partial = destination.partialPath
-        // While the guest runs, the plugin's stream goes into the fast form as it comes; blocks are decoded
-        // and densely coded by the pack, after the guest has exited (docs/recorder.md, "Record, then pack").
-        let fastForm: FastFormWriter
-        do {
-            fastForm = try FastFormWriter(path: partial, metadata: metadata, tree: options.followProcesses)
-        } catch let error as TraceStoreError {
-            destination.discard()
-            throw RecorderError.outputUnwritable(path: output, detail: describe(error))
-        }
-        func discard() {
-            fastForm.abandon()
-            destination.discard()
-        }
 
         var pluginArguments: [String] = []
         if let max = options.maxInstructions, max > 0 { pluginArguments.append("max-insns=\(max)") }
@@ -39,7 +26,7 @@ extension Recorder {
         do {
             socket = options.followProcesses ? try ProcessSocket() : nil
         } catch {
-            discard()
+            destination.discard()
             throw error
         }
         if let socket {
@@ -54,13 +41,32 @@ extension Recorder {
                                       arguments: Array(guestArgv.dropFirst()),
                                       workingDirectory: options.workingDirectory, ring: true)
         } catch {
-            discard()
+            destination.discard()
             throw error
         }
         signals.setChild(process.pid)
-
         let clock = ContinuousClock()
         let started = clock.now
+
+        // While the guest runs, the plugin's stream goes into the fast form as it comes; blocks are decoded
+        // and densely coded by the pack, after the guest has exited (docs/recorder.md, "Record, then pack").
+        // QEMU starts first: `qemu --version` and creating the file (~35 ms) overlap the guest's start, whose
+        // stream waits in its ring meanwhile.
+        let metadata = launch.metadata
+        let fastForm: FastFormWriter
+        do {
+            fastForm = try FastFormWriter(path: partial, metadata: metadata, tree: options.followProcesses)
+        } catch let error as TraceStoreError {
+            process.kill(SIGKILL)
+            _ = process.wait()
+            signals.setChild(0)
+            destination.discard()
+            throw RecorderError.outputUnwritable(path: output, detail: describe(error))
+        }
+        func discard() {
+            fastForm.abandon()
+            destination.discard()
+        }
         var lastReport = started
         let spool = StreamSpool(ring: process.ring!, pipe: process.pipe, pid: process.pid, writer: fastForm,
                                 listener: socket?.fd, maxProcesses: options.followProcesses ? options.maxProcesses : 1)
