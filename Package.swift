@@ -27,7 +27,7 @@ let package = Package(
         // The plugin's wire protocol and ring layout: one C header shared by the plugin and the recorder.
         .target(name: "PlexLabWire"),
         // The recording engine's plugin (C, QEMU plugin API v1 as shipped with QEMU 7.2).
-        .target(name: "QEMUPlugin", dependencies: ["PlexLabWire"], cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "QEMUPlugin", dependencies: ["PlexLabWire"], cSettings: [.unsafeFlags(["-O2", "-fomit-frame-pointer", "-momit-leaf-frame-pointer"])]),
 
         // x86 decoding over Zydis: exit kinds, static targets, sensitive instructions, the page scan.
         .target(name: "X86Decode", dependencies: ["CZydis", "TraceModel"]),

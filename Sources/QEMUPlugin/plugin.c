@@ -591,13 +591,26 @@ static inline uint32_t room(struct vcpu *v, uint32_t words)
     return v->n;
 }
 
+static void on_tb_exec(unsigned int index, void *udata);
+
+/* A thread's first executed TB: its vCPU record is made, then the TB appended as usual. */
+static __attribute__((noinline)) void on_tb_exec_first(unsigned int index, void *udata)
+{
+    if (vcpu_create(index)) on_tb_exec(index, udata);
+}
+
 /* The common case (no limits, no data pages): one u32 per executed TB, nothing else. The TB id is the
-   callback's data itself (no load through a pointer), and every slow path is a call out of line, so this
-   compiles to a handful of instructions without a stack frame: the floor plugin's cost plus one bounds test. */
+   callback's data itself (no load through a pointer), the thread's record comes from thread-local storage
+   (one %fs-relative load, as the floor plugin's ring: no index check, no load through S.vcpus), and both
+   slow paths are tail calls out of line, so this compiles to a leaf without a stack frame or register save
+   (measured: the version through S.vcpus[index] with a frame took 22 % of gzip's samples). */
 static void on_tb_exec(unsigned int index, void *udata)
 {
-    struct vcpu *v = vcpu_of(index);
-    if (unlikely(!v)) return;
+    struct vcpu *v = tls_vcpu;
+    if (unlikely(!v)) {
+        on_tb_exec_first(index, udata);
+        return;
+    }
     uint32_t n = v->n;
     v->buf[n++] = (uint32_t)(uintptr_t)udata;
     publish(v, n);

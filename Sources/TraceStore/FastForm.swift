@@ -47,7 +47,10 @@ public final class FastFormWriter {
         metadata.note = FastForm.note
         // No fsync per transaction while the guest runs (a killed process loses nothing that SQLite has
         // written; only the machine's crash could), one at the end (`finish`): the guest run pays no disk waits.
-        let queue = try TraceWriter.createFile(path: path, metadata: metadata, overwrite: false, synchronous: "OFF")
+        // 64 KiB pages: a segment's ~200 KB blob is a few page writes, not fifty (strace of gzip's guest run:
+        // 9915 pwrite64 calls with 4 KiB pages).
+        let queue = try TraceWriter.createFile(path: path, metadata: metadata, overwrite: false, synchronous: "OFF",
+                                               pageSize: 65536)
         database = queue
         try write { db in
             try db.execute(sql: """
