@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "TraceStoreTests", dependencies: ["TraceStore", "CZstd",
                                                          .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TraceBuilderTests", dependencies: ["TraceBuilder", "TraceStore", "X86Decode"]),
-        .testTarget(name: "RecorderTests", dependencies: ["Recorder", "TraceStore", "Workloads"]),
+        .testTarget(name: "RecorderTests", dependencies: ["Recorder", "TraceStore", "Workloads", "Symbols"]),
         .testTarget(name: "TraceImportTests", dependencies: ["TraceImport", "TraceStore"]),
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "CostModel", "TraceStore", "TraceImport", "Recorder", "Workloads"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Replay", "TraceImport", "Symbols"]),

@@ -38,11 +38,7 @@ public struct CalibratedProfile: Encodable, Sendable, Equatable {
 
     /// Pretty-printed JSON with sorted keys, ending in a newline.
     public func jsonData() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(self)
-        data.append(0x0A)
-        return data
+        Data((JSONWriter.write(try JSONText(encoding: self), style: .indented(escapingSlashes: false)) + "\n").utf8)
     }
 
     public func write(to path: String) throws {

@@ -90,12 +90,12 @@ extension CostProfile {
     }
 
     /// The profile as the JSON object `parse` reads.
-    public func jsonObject() -> [String: Any] {
-        var object: [String: Any] = ["name": name, "description": description]
-        for key in CostKey.allCases { object[key.rawValue] = self[key] }
+    public func jsonObject() -> JSONText {
+        var object: [String: JSONText] = ["name": .string(name), "description": .string(description)]
+        for key in CostKey.allCases { object[key.rawValue] = JSONText(self[key]) }
         if !sources.isEmpty {
-            object["sources"] = Dictionary(uniqueKeysWithValues: sources.map { ($0.key.rawValue, $0.value) })
+            object["sources"] = .object(Dictionary(uniqueKeysWithValues: sources.map { ($0.key.rawValue, .string($0.value)) }))
         }
-        return object
+        return .object(object)
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import LiveMonitor
 import Recorder
 import Replay
+import TraceModel
 
 /// One cause of one strategy: what the replay predicted and what the live monitor counted.
 public struct FidelityRow: Sendable, Equatable {
@@ -94,18 +95,18 @@ public enum Fidelity {
     }
 
     public static func json(_ result: FidelityResult) throws -> String {
-        let rows: [[String: Any]] = result.rows.map {
-            ["strategy": $0.strategy.rawValue, "cause": $0.cause.rawValue, "replay": $0.replay, "live": $0.live, "matches": $0.matches]
+        let rows: [JSONText] = result.rows.map {
+            ["strategy": .string($0.strategy.rawValue), "cause": .string($0.cause.rawValue), "replay": JSONText($0.replay),
+             "live": JSONText($0.live), "matches": .bool($0.matches)]
         }
-        let slowdowns: [[String: Any]] = result.live.strategies.map {
-            ["strategy": $0.strategy.rawValue, "profile": result.profile,
-             "predicted": result.predictedSlowdown($0.strategy) ?? NSNull(),
-             "measured": result.live.slowdown($0.strategy) ?? NSNull()]
+        let slowdowns: [JSONText] = result.live.strategies.map {
+            ["strategy": .string($0.strategy.rawValue), "profile": .string(result.profile),
+             "predicted": JSONText(result.predictedSlowdown($0.strategy).map(JSONText.init)),
+             "measured": JSONText(result.live.slowdown($0.strategy).map(JSONText.init))]
         }
-        let document: [String: Any] = ["schema": "plexlab-fidelity/1", "program": result.live.program,
-                                       "arguments": result.live.arguments, "rows": rows, "slowdowns": slowdowns,
-                                       "agrees": result.mismatches.isEmpty]
-        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
-        return String(decoding: data, as: UTF8.self)
+        let document: JSONText = ["schema": "plexlab-fidelity/1", "program": .string(result.live.program),
+                                  "arguments": .array(result.live.arguments.map(JSONText.string)), "rows": .array(rows),
+                                  "slowdowns": .array(slowdowns), "agrees": .bool(result.mismatches.isEmpty)]
+        return JSONWriter.write(document, style: .indented(escapingSlashes: true))
     }
 }

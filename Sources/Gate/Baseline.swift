@@ -3,38 +3,28 @@ import Foundation
 import Replay
 import TraceModel
 
-/// One strategy's gated numbers for one trace.
-public struct StrategyMeasurement: Sendable, Equatable {
-    /// Why the strategy has no numbers on this trace (pagefault-legacy without data touches), else nil.
-    public var unavailable: String?
-    /// Every cause the strategy counts (zeros included); the baseline file spells causes as the JSON does.
-    public var counts: [TrapCause: UInt64]
-    public var scanned: UInt64
-    public var translated: UInt64
-    /// The replay's estimates by the baseline's profile entry (`CostEstimate.profile` is that entry: a
-    /// built-in's name or a file's path as the baseline lists it).
-    public var estimates: [String: CostEstimate]
-
-    public init(unavailable: String? = nil, counts: [TrapCause: UInt64] = [:], scanned: UInt64 = 0,
-                translated: UInt64 = 0, estimates: [String: CostEstimate] = [:]) {
-        self.unavailable = unavailable
-        self.counts = counts
-        self.scanned = scanned
-        self.translated = translated
-        self.estimates = estimates
+extension StrategyResult {
+    /// The replay's result reduced to what the gate compares (docs/gate.md): counts, scanned, translated and
+    /// the estimates, each estimate named by the baseline's profile entry (a built-in's name or a file's path
+    /// as the baseline lists it). The rest is left at zero, so a result read back from a baseline file equals
+    /// the one it was written from.
+    public static func gated(_ name: String, unavailable: String? = nil, counts: [TrapCause: UInt64] = [:],
+                             scanned: UInt64 = 0, translated: UInt64 = 0, estimates: [CostEstimate] = []) -> StrategyResult {
+        StrategyResult(name: name, unavailable: unavailable, counts: counts, scanned: scanned, translated: translated,
+                       estimates: estimates.sorted { $0.profile < $1.profile })
     }
 }
 
-/// Every strategy's gated numbers for one trace.
+/// Every strategy's gated numbers for one trace: the part of the replay's `TraceResults` the gate compares.
 public struct TraceMeasurement: Sendable, Equatable {
     /// The trace file, as the gate was given it (relative to the directory the gate runs in).
     public var path: String
     /// Executed guest instructions: a trace that was re-recorded shows here first.
     public var instructions: UInt64
-    /// By strategy name.
-    public var strategies: [String: StrategyMeasurement]
+    /// By strategy name, each `StrategyResult.gated`.
+    public var strategies: [String: StrategyResult]
 
-    public init(path: String, instructions: UInt64, strategies: [String: StrategyMeasurement]) {
+    public init(path: String, instructions: UInt64, strategies: [String: StrategyResult]) {
         self.path = path
         self.instructions = instructions
         self.strategies = strategies
@@ -190,18 +180,18 @@ private struct BaselineDecoder {
         let path = try string(field(fields, "path", at), "\(at).path")
         let label = "\(at) (\(path))"
         let instructions = try count(field(fields, "instructions", label), "\(label).instructions")
-        var results: [String: StrategyMeasurement] = [:]
+        var results: [String: StrategyResult] = [:]
         for (name, entry) in try object(field(fields, "strategies", label), "\(label).strategies") {
-            results[name] = try strategy(entry, "\(label).strategies.\(name)")
+            results[name] = try strategy(entry, name: name, "\(label).strategies.\(name)")
         }
         return TraceMeasurement(path: path, instructions: instructions, strategies: results)
     }
 
-    func strategy(_ value: JSONText, _ at: String) throws -> StrategyMeasurement {
+    func strategy(_ value: JSONText, name: String, _ at: String) throws -> StrategyResult {
         let fields = try object(value, at, allowed: ["unavailable", "counts", "scanned", "translated", "cycles", "slowdown"])
         if let reason = fields["unavailable"] {
             if fields.count > 1 { throw fail(at, "an unavailable strategy has no other fields") }
-            return StrategyMeasurement(unavailable: try string(reason, "\(at).unavailable"))
+            return .gated(name, unavailable: try string(reason, "\(at).unavailable"))
         }
         var counts: [TrapCause: UInt64] = [:]
         for (name, number) in try object(field(fields, "counts", at), "\(at).counts") {
@@ -219,15 +209,15 @@ private struct BaselineDecoder {
         }
         // The file keeps an estimate's two numbers in two objects; each profile must be in both.
         let (cycles, slowdown) = (try perProfile("cycles"), try perProfile("slowdown"))
-        var estimates: [String: CostEstimate] = [:]
+        var estimates: [CostEstimate] = []
         for profile in Set(cycles.keys).union(slowdown.keys).sorted() {
             guard let value = cycles[profile], let ratio = slowdown[profile] else {
                 throw fail(at, "profile \"\(profile)\" is in \(cycles[profile] == nil ? "slowdown" : "cycles") only")
             }
-            estimates[profile] = CostEstimate(profile: profile, cycles: value, slowdown: ratio)
+            estimates.append(CostEstimate(profile: profile, cycles: value, slowdown: ratio))
         }
-        return StrategyMeasurement(
-            counts: counts,
+        return .gated(
+            name, counts: counts,
             scanned: try count(field(fields, "scanned", at), "\(at).scanned"),
             translated: try count(field(fields, "translated", at), "\(at).translated"),
             estimates: estimates)
@@ -260,8 +250,8 @@ extension Baseline {
                         "counts": .object(Dictionary(uniqueKeysWithValues: result.counts.map { ($0.key.rawValue, .number(String($0.value))) })),
                         "scanned": .number(String(result.scanned)),
                         "translated": .number(String(result.translated)),
-                        "cycles": .object(result.estimates.mapValues { JSONWriter.number($0.cycles) }),
-                        "slowdown": .object(result.estimates.mapValues { JSONWriter.number($0.slowdown) }),
+                        "cycles": .object(Dictionary(uniqueKeysWithValues: result.estimates.map { ($0.profile, JSONWriter.number($0.cycles)) })),
+                        "slowdown": .object(Dictionary(uniqueKeysWithValues: result.estimates.map { ($0.profile, JSONWriter.number($0.slowdown)) })),
                     ])
                 }),
             ])

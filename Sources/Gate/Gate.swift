@@ -176,7 +176,7 @@ public enum Gate {
                 throw GateError("baseline entry \(entry.path) has no numbers for strategy \"\(strategy)\" (refresh it with --update)")
             }
             if result.unavailable != nil { continue }
-            for (profile, _) in setup.profiles where result.estimates[profile] == nil {
+            for (profile, _) in setup.profiles where result.estimate(profile) == nil {
                 throw GateError("baseline entry \(entry.path), strategy \(strategy), has no numbers for profile \"\(profile)\" (refresh it with --update)")
             }
         }
@@ -211,8 +211,8 @@ public enum Gate {
         }
         check("-", "-", "instructions", Double(before.instructions), Double(now.instructions), isCause: false)
         for strategy in strategies {
-            let old = before.strategies[strategy] ?? StrategyMeasurement(unavailable: "not in the baseline")
-            let new = now.strategies[strategy] ?? StrategyMeasurement(unavailable: "not replayed")
+            let old = before.strategies[strategy] ?? .gated(strategy, unavailable: "not in the baseline")
+            let new = now.strategies[strategy] ?? .gated(strategy, unavailable: "not replayed")
             if (old.unavailable == nil) != (new.unavailable == nil) {
                 compared += 1
                 changes.append(GateChange(trace: before.path, strategy: strategy, profile: "-", metric: "available",
@@ -227,7 +227,7 @@ public enum Gate {
             check(strategy, "-", "scanned", Double(old.scanned), Double(new.scanned), isCause: false)
             check(strategy, "-", "translated", Double(old.translated), Double(new.translated), isCause: false)
             for profile in profiles {
-                let (before, after) = (old.estimates[profile], new.estimates[profile])
+                let (before, after) = (old.estimate(profile), new.estimate(profile))
                 check(strategy, profile, "cycles", before?.cycles ?? 0, after?.cycles ?? 0, isCause: false)
                 check(strategy, profile, "slowdown", before?.slowdown ?? 0, after?.slowdown ?? 0, isCause: false)
             }

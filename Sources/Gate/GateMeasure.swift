@@ -46,19 +46,17 @@ public enum GateMeasure {
 
     /// The gated numbers of replay results (estimates keyed by the baseline's profile entries).
     public static func measurement(of results: TraceResults, setup: Setup) -> TraceMeasurement {
-        var strategies: [String: StrategyMeasurement] = [:]
+        var strategies: [String: StrategyResult] = [:]
         for result in results.strategies {
             if let reason = result.unavailable {
-                strategies[result.name] = StrategyMeasurement(unavailable: reason)
+                strategies[result.name] = .gated(result.name, unavailable: reason)
                 continue
             }
-            var estimates: [String: CostEstimate] = [:]
-            for (entry, profile) in setup.profiles {
-                guard let estimate = result.estimate(profile.name) else { continue }
-                estimates[entry] = CostEstimate(profile: entry, cycles: estimate.cycles, slowdown: estimate.slowdown)
+            let estimates = setup.profiles.compactMap { entry, profile in
+                result.estimate(profile.name).map { CostEstimate(profile: entry, cycles: $0.cycles, slowdown: $0.slowdown) }
             }
-            strategies[result.name] = StrategyMeasurement(counts: result.counts, scanned: result.scanned,
-                                                          translated: result.translated, estimates: estimates)
+            strategies[result.name] = .gated(result.name, counts: result.counts, scanned: result.scanned,
+                                             translated: result.translated, estimates: estimates)
         }
         return TraceMeasurement(path: results.path, instructions: results.summary.instructions, strategies: strategies)
     }

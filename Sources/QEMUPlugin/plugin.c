@@ -41,6 +41,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <limits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -145,6 +146,9 @@ static struct {
     char *qemu64, *qemu32;     /* what a followed execve runs */
     char *plugin_spec;         /* this plugin and its arguments, for the -plugin option of an exec'd QEMU */
     uint32_t forks;            /* FORK records sent by this process */
+    char *tree_arch;           /* the recorded tree's target; a process of another one is foreign */
+    int foreign;               /* another architecture: only how it ends and what it starts is sent */
+    int64_t wait4_number, waitpid_number, waitid_number;
     int rings;                 /* rings=on: processes on the socket make their own ring */
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .saved_stderr = -1 };
 
@@ -770,9 +774,11 @@ static void on_access(unsigned int index, qemu_plugin_meminfo_t info, uint64_t v
  * so the recorder gives it a copy of the parent's state at that point. An execve of the guest is done
  * here, in the syscall callback: the program (and its #! interpreters, as the kernel would run them) is
  * started as `qemu -plugin THIS,... -0 ARGV0 PROGRAM ARGS` with the same pid, descriptors and
- * environment; the new plugin connects to the socket (origin exec). Whatever this code cannot follow
- * (execveat relative to a descriptor, a program that is neither an x86 ELF nor a #! script, no exec
- * permission) is left to QEMU's own execve, which fails with the kernel's error or runs unrecorded. */
+ * environment; the new plugin connects to the socket (origin exec). execveat relative to a directory
+ * descriptor and of a descriptor (fexecve) run the file at the descriptor's path. Whatever this code cannot
+ * follow (a memfd or deleted file, a program that is neither an x86 ELF nor a #! script, no qemu-user for
+ * it) is left to QEMU's own execve, after EXEC_UNFOLLOWED says why; a program of the other architecture
+ * runs under its own qemu with this plugin in foreign mode (no code recorded, tree-arch=). */
 
 /* rings=on: this process's own ring, made here and handed to the recorder as the connection's first message
    (the magic with the descriptor attached); from then on the stream goes into it. 0 on failure. */
@@ -998,21 +1004,73 @@ static int resolve_program(char **file, char ***args, size_t *nargs)
     return 0;
 }
 
+/* Tells the recorder that the exec about to happen runs unrecorded, and why (a failing exec: the stream
+   goes on and the recorder forgets it). */
+static void exec_unfollowed(const char *why)
+{
+    uint32_t payload[2] = { 0, 0 };
+    pthread_mutex_lock(&S.lock);
+    emit(PLEXLAB_REC_EXEC_UNFOLLOWED, payload, 8, why, strlen(why), NULL, 0);
+    out_flush();
+    pthread_mutex_unlock(&S.lock);
+}
+
+/* The file an exec names, as a path QEMU can open after the host execve: PATH itself for execve, an
+   absolute PATH or one relative to AT_FDCWD; else PATH resolved against the directory descriptor, or with
+   AT_EMPTY_PATH and an empty PATH (fexecve) the descriptor's own file, both through /proc/self/fd now
+   (the descriptor may be close-on-exec). NULL when the descriptor names nothing by path. */
+static char *exec_target(int at, int32_t dirfd, const char *path, uint64_t flags)
+{
+    /* /proc/self/fd/N[/PATH] (glibc's fexecve without execveat) is the descriptor itself. */
+    int number = -1, used = 0;
+    if ((sscanf(path, "/proc/self/fd/%d%n", &number, &used) == 1 || sscanf(path, "/dev/fd/%d%n", &number, &used) == 1) &&
+        number >= 0 && (path[used] == 0 || path[used] == '/')) {
+        at = 1;
+        dirfd = number;
+        flags |= AT_EMPTY_PATH;
+        path += used + (path[used] == '/');
+    }
+    if (!at || path[0] == '/' || (dirfd == AT_FDCWD && path[0])) return strdup(path);
+    if (!path[0] && !(flags & AT_EMPTY_PATH)) return strdup(path); /* ENOENT, as the kernel says */
+    char link[64], target[PATH_MAX];
+    snprintf(link, sizeof(link), dirfd == AT_FDCWD ? "/proc/self/cwd" : "/proc/self/fd/%d", dirfd);
+    ssize_t n = readlink(link, target, sizeof(target) - 1);
+    if (n <= 0) return NULL;
+    target[n] = 0;
+    if (target[0] != '/') return NULL; /* memfd:, pipe:, anon_inode: */
+    size_t size = (size_t)n + strlen(path) + 2;
+    char *file = malloc(size);
+    if (!file) return NULL;
+    snprintf(file, size, path[0] ? "%s/%s" : "%s", target, path);
+    if (!path[0] && access(file, F_OK) != 0) { free(file); return NULL; } /* "/x (deleted)" */
+    return file;
+}
+
 /* The guest calls execve/execveat: run the new program under QEMU with this plugin, as the same process. */
 static void follow_exec(int at, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
 {
-    if (!S.have_guest_base || S.disabled) return;
+    if (S.disabled || !S.have_guest_base) return;
     int wide = strcmp(S.target, "i386") != 0;
     uint64_t path_at = at ? a2 : a1, argv_at = at ? a3 : a2, envp_at = at ? a4 : a3;
-    if (at && ((int32_t)a1 != AT_FDCWD || (a5 & AT_EMPTY_PATH))) return; /* QEMU's execveat runs it */
-    char *file = guest_string(path_at);
+    char *path = guest_string(path_at);
     size_t nargs = 0, nenv = 0;
     char **args = guest_strings(argv_at, wide, &nargs);
     char **env = guest_strings(envp_at, wide, &nenv);
-    if (!file || !args || !env) return;
+    if (!path || !args || !env) { exec_unfollowed("its path or arguments could not be read"); return; }
+    char *file = exec_target(at, (int32_t)a1, path, a5);
+    if (!file) {
+        exec_unfollowed("execveat of a descriptor that names no file by path (a memfd, a pipe or a deleted file)");
+        return;
+    }
+    if (access(file, X_OK) != 0) return; /* the exec fails with the kernel's error; the stream goes on */
     int machine = resolve_program(&file, &args, &nargs);
     const char *qemu = machine == 62 ? S.qemu64 : machine == 3 ? S.qemu32 : NULL;
-    if (!qemu) return; /* leaked on purpose: this path is rare and the process goes on */
+    if (!qemu) { /* leaked on purpose: this path is rare and the process goes on */
+        exec_unfollowed(machine == 3 ? "an i386 program and no qemu-i386 to run it"
+                        : machine == 62 ? "an x86-64 program and no qemu-x86_64 to run it"
+                        : "neither an x86 ELF nor a #! script the plugin can follow");
+        return;
+    }
     char **argv = calloc(nargs + 8, sizeof(char *));
     if (!argv) return;
     size_t k = 0;
@@ -1024,6 +1082,7 @@ static void follow_exec(int at, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t 
     argv[k++] = file;
     for (size_t i = 1; i < nargs; i++) argv[k++] = args[i];
     argv[k] = NULL;
+    free(path);
     pthread_mutex_lock(&S.lock);
     uint32_t payload[2] = { 0, 0 };
     emit(PLEXLAB_REC_EXEC, payload, 8, NULL, 0, NULL, 0);
@@ -1056,17 +1115,64 @@ static int follow_setup(int argc, char **argv)
     return 1;
 }
 
+/* ---- how children end: the guest's own wait calls ---- */
+
+/* Only the recorder's own child is the recorder's to reap; every other process of the tree is reaped by
+   its guest parent. So the parent's plugin reads the status its wait call returns and sends REAPED. */
+static __thread struct { int64_t num; uint64_t out, options; int pending; } wait_call;
+
+static void note_wait_call(int64_t num, uint64_t a2, uint64_t a3, uint64_t a4)
+{
+    wait_call.pending = 0;
+    if (num == S.wait4_number || num == S.waitpid_number) {
+        wait_call = (typeof(wait_call)){ num, a2, a3, a2 != 0 };
+    } else if (num == S.waitid_number) {
+        wait_call = (typeof(wait_call)){ num, a3, a4, a3 != 0 && !(a4 & 0x01000000) /* WNOWAIT */ };
+    }
+}
+
+static void on_syscall_ret(qemu_plugin_id_t id, unsigned int index, int64_t num, int64_t ret)
+{
+    (void)id; (void)index;
+    if (!wait_call.pending || num != wait_call.num || ret < 0 || !S.sock_path) return; /* following only */
+    wait_call.pending = 0;
+    uint32_t reaped[2] = { 0, 0 };
+    if (num == S.waitid_number) {
+        /* The guest's siginfo_t: si_code at 8, then si_pid and si_status (after 4 bytes of padding on x86-64). */
+        int wide = strcmp(S.target, "i386") != 0;
+        int32_t code, pid, status;
+        if (guest_read(wait_call.out + 8, &code, 4) || guest_read(wait_call.out + (wide ? 16 : 12), &pid, 4) ||
+            guest_read(wait_call.out + (wide ? 24 : 20), &status, 4) || pid <= 0) return;
+        if (code == 1 /* CLD_EXITED */) reaped[1] = (uint32_t)(status & 0xff) << 8;
+        else if (code == 2 /* CLD_KILLED */ || code == 3 /* CLD_DUMPED */) reaped[1] = (uint32_t)(status & 0x7f) | (code == 3 ? 0x80 : 0);
+        else return;
+        reaped[0] = (uint32_t)pid;
+    } else {
+        int32_t status;
+        if (ret == 0 || guest_read(wait_call.out, &status, 4)) return;
+        if ((status & 0x7f) == 0x7f) return; /* stopped or continued: not an end */
+        reaped[0] = (uint32_t)ret;
+        reaped[1] = (uint32_t)status & 0xffff;
+    }
+    pthread_mutex_lock(&S.lock);
+    if (!S.disabled && !S.finished) emit(PLEXLAB_REC_REAPED, reaped, 8, NULL, 0, NULL, 0);
+    pthread_mutex_unlock(&S.lock);
+}
+
 static void on_syscall(qemu_plugin_id_t id, unsigned int index, int64_t num, uint64_t a1, uint64_t a2,
                        uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8)
 {
     (void)id; (void)a1; (void)a2; (void)a3; (void)a4; (void)a5; (void)a6; (void)a7; (void)a8;
-    struct vcpu *v = vcpu_of(index);
-    if (!v || !v->recording) return;
-    uint32_t n = room(v, 3);
-    v->buf[n] = PLEXLAB_EV_SYSCALL;
-    v->buf[n + 1] = (uint32_t)(uint64_t)num;
-    v->buf[n + 2] = (uint32_t)((uint64_t)num >> 32);
-    publish(v, n + 3);
+    note_wait_call(num, a2, a3, a4);
+    if (!S.foreign) {
+        struct vcpu *v = vcpu_of(index);
+        if (!v || !v->recording) return;
+        uint32_t n = room(v, 3);
+        v->buf[n] = PLEXLAB_EV_SYSCALL;
+        v->buf[n + 1] = (uint32_t)(uint64_t)num;
+        v->buf[n + 2] = (uint32_t)((uint64_t)num >> 32);
+        publish(v, n + 3);
+    }
     if (num == S.exit_number || num == S.exit_group_number) note_exit_status((uint32_t)a1 & 0xff);
     if (num == S.execve_number || num == S.execveat_number) {
         /* A successful execve replaces QEMU and this plugin without an exit callback: send everything. */
@@ -1094,6 +1200,14 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     (void)id;
     if (S.disabled) return; /* a forked child: run uninstrumented */
+    if (S.foreign) { /* another architecture: uninstrumented, but wait and exec calls read guest memory */
+        void *host = qemu_plugin_tb_n_insns(tb) ? qemu_plugin_insn_haddr(qemu_plugin_tb_get_insn(tb, 0)) : NULL;
+        if (!S.have_guest_base && host) {
+            S.guest_base = (uint64_t)(uintptr_t)host - qemu_plugin_tb_vaddr(tb);
+            S.have_guest_base = 1;
+        }
+        return;
+    }
     size_t n = qemu_plugin_tb_n_insns(tb);
     uint64_t vaddr = qemu_plugin_tb_vaddr(tb);
     if (n == 0 || n > sizeof(S.sizes)) return;
@@ -1212,6 +1326,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
             if (arg[4] == '6') S.qemu64 = strdup(value); else S.qemu32 = strdup(value);
         } else if (klen == 5 && strncmp(arg, "rings", 5) == 0) {
             S.rings = strcmp(value, "on") == 0;
+        } else if (klen == 9 && strncmp(arg, "tree-arch", 9) == 0) {
+            S.tree_arch = strdup(value);
         } else if (klen == 10 && strncmp(arg, "data-pages", 10) == 0) {
             S.data_pages = strcmp(value, "on") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
         } else {
@@ -1263,7 +1379,11 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     S.execveat_number = i386 ? 358 : 322;
     S.exit_number = i386 ? 1 : 60;
     S.exit_group_number = i386 ? 252 : 231;
+    S.wait4_number = i386 ? 114 : 61;
+    S.waitpid_number = i386 ? 7 : -1;
+    S.waitid_number = i386 ? 284 : 247;
     S.target = target;
+    S.foreign = S.tree_arch && strcmp(S.tree_arch, target) != 0;
     pthread_mutex_lock(&S.lock);
     send_identity_locked(fd_given ? PLEXLAB_ORIGIN_START : PLEXLAB_ORIGIN_EXEC, 0);
     out_flush(); /* the recorder learns early that the plugin runs */
@@ -1272,6 +1392,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     qemu_plugin_register_vcpu_exit_cb(id, on_vcpu_exit);
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_tb_trans);
     qemu_plugin_register_vcpu_syscall_cb(id, on_syscall);
+    qemu_plugin_register_vcpu_syscall_ret_cb(id, on_syscall_ret);
     qemu_plugin_register_atexit_cb(id, on_exit_cb, NULL);
     return 0;
 }

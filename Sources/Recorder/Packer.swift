@@ -7,7 +7,7 @@ import TraceModel
 import TraceStore
 
 /// What the recorder learnt about a run, stored in the fast form for the pack (JSON).
-struct RecordingFacts: Codable, Equatable {
+struct RecordingFacts: Encodable, Equatable {
     var exitStatus: Int32?
     var signal: Int32?
     /// SIGINT or SIGTERM that stopped the recording.
@@ -44,9 +44,31 @@ struct RecordingFacts: Codable, Equatable {
     }
 
     func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+        JSONWriter.write((try? JSONText(encoding: self)) ?? [:], style: .compact)
+    }
+
+    /// The facts `json()` wrote, read with the one strict reader; nil when the text is not such an object.
+    init?(json: String) {
+        guard case .object(let fields)? = try? JSONParser.parse(Array(json.utf8)) else { return nil }
+        func number<T: LosslessStringConvertible>(_ key: String, _: T.Type) -> T? {
+            if case .number(let text)? = fields[key] { T(text) } else { nil }
+        }
+        guard let truncatedTail = number("truncatedTail", Int.self), let pluginBytes = number("pluginBytes", UInt64.self),
+              let guestSeconds = number("guestSeconds", Double.self) else { return nil }
+        exitStatus = number("exitStatus", Int32.self)
+        signal = number("signal", Int32.self)
+        interruptedBy = number("interruptedBy", Int32.self)
+        maxInstructions = number("maxInstructions", UInt64.self)
+        rootPID = number("rootPID", Int32.self)
+        processLimit = number("processLimit", Int.self)
+        if case .string(let program)? = fields["rootProgram"] { rootProgram = program }
+        if case .array(let items)? = fields["rootArgv"] {
+            let strings = items.compactMap { item -> String? in if case .string(let text) = item { text } else { nil } }
+            rootArgv = strings.count == items.count ? strings : nil
+        }
+        self.truncatedTail = truncatedTail
+        self.pluginBytes = pluginBytes
+        self.guestSeconds = guestSeconds
     }
 }
 
@@ -70,7 +92,7 @@ public enum Packer {
         let reader = try TraceReader(path: path)
         guard reader.isFastForm else { throw RecorderError.notFastForm(path: path) }
         let factsText = try reader.fastFormFacts()
-        let facts = factsText.flatMap { try? JSONDecoder().decode(RecordingFacts.self, from: Data($0.utf8)) }
+        let facts = factsText.flatMap(RecordingFacts.init(json:))
         var metadata = reader.metadata
         metadata.note = ""
         let arch = metadata.arch

@@ -23,6 +23,8 @@ enum PluginWire {
     static let fork = PLEXLAB_REC_FORK.rawValue
     static let exec = PLEXLAB_REC_EXEC.rawValue
     static let exit = PLEXLAB_REC_EXIT.rawValue
+    static let reaped = PLEXLAB_REC_REAPED.rawValue
+    static let execUnfollowed = PLEXLAB_REC_EXEC_UNFOLLOWED.rawValue
 
     static let flagDataPages = PLEXLAB_FLAG_DATA_PAGES.rawValue
     static let endMaxInstructions = PLEXLAB_END_MAX_INSNS.rawValue
@@ -80,6 +82,10 @@ enum PluginRecord {
     case exec
     /// The guest called exit_group or exit with this status.
     case exit(status: Int32)
+    /// The guest reaped child `pid`, which ended with this wait status (exit code << 8, or the signal).
+    case reaped(pid: Int32, waitStatus: Int32)
+    /// The guest is about to execve a program the plugin cannot follow, for this reason.
+    case execUnfollowed(reason: String)
     case translation(Translation)
     case page(address: UInt64, bytes: UnsafeRawBufferPointer)
     /// `words`: little-endian u32s, not necessarily aligned (read with `loadUnaligned`).
@@ -182,6 +188,12 @@ enum PluginProtocol {
         case PluginWire.exit:
             try need(8, exact: true)
             return .exit(status: Int32(bitPattern: u32(0)))
+        case PluginWire.reaped:
+            try need(8, exact: true)
+            return .reaped(pid: Int32(bitPattern: u32(0)), waitStatus: Int32(bitPattern: u32(4)))
+        case PluginWire.execUnfollowed:
+            try need(8)
+            return .execUnfollowed(reason: text(from: 8))
         default:
             throw RecorderError.protocolError(detail: "unknown record kind \(kind)")
         }

@@ -41,6 +41,10 @@ final class ProcessTree {
         var truncatedTail = 0
         /// A pack's stream whose end was read while it was parked.
         var inputEnded = false
+        /// Why the exec the process is about to make runs unrecorded (forgotten when its stream goes on).
+        var unfollowed: String?
+        /// A process of the other architecture: placed, but its code is not recorded.
+        var foreign = false
 
         init(fd: Int32) {
             self.fd = fd
@@ -95,6 +99,10 @@ final class ProcessTree {
     private(set) var bytesRead: UInt64 = 0
     /// HELLO of the first stream.
     private(set) var hello: PluginRecord.Hello?
+    /// Wait statuses the guests' own wait calls returned, per reaped pid in order (ProcessEnds).
+    private var reaped: [Int32: [Int32]] = [:]
+    /// Processes placed whose code is not recorded, with why.
+    private var unrecorded: [Int: String] = [:]
 
     /// `firstStream` is the pipe of the process the recorder started; `listener` the socket others connect to.
     /// Without them (a pack) the streams come through `feed`.
@@ -142,6 +150,7 @@ final class ProcessTree {
         for stream in streams { try endAtInputEnd(stream) }
         streams.removeAll()
         fedStreams.removeAll()
+        settleEnds()
     }
 
     /// A pack: the recording stopped the tree at --max-processes (the recorder killed it once it had
@@ -214,6 +223,16 @@ final class ProcessTree {
         }
         for stream in streams { try end(stream) }
         streams.removeAll()
+        settleEnds()
+    }
+
+    /// Every stream read: each process gets the status its guest parent's wait saw (ProcessEnds), and the
+    /// processes whose code was not recorded say why.
+    private func settleEnds() {
+        processes = ProcessEnds.apply(reaped: reaped, to: processes)
+        for (id, reason) in unrecorded {
+            processes[id].note = processes[id].note.isEmpty ? reason : reason + "; " + processes[id].note
+        }
     }
 
     /// Accepts waiting connections; true if there was one.
@@ -294,9 +313,19 @@ final class ProcessTree {
             stream.sawExec = true
         case .exit(let status):
             stream.exitStatus = status
+        case .reaped(let pid, let status):
+            reaped[pid, default: []].append(status)
+        case .execUnfollowed(let reason):
+            stream.unfollowed = reason
         case .hello, .process:
             throw RecorderError.protocolError(detail: "a second HELLO or PROCESS record in one stream")
         default:
+            if stream.foreign {
+                // Nothing of its code is recorded; the plugin sends no translations, only how it ends.
+                if case .end(let last) = record { _ = try assemblers[id].handle(.end(last)); try self.end(stream); return false }
+                return true
+            }
+            if stream.unfollowed != nil, case .events = record { stream.unfollowed = nil } // the exec failed
             builder.useSpace(spaces[id])
             if try !assemblers[id].handle(record) { try end(stream); return false }
         }
@@ -325,11 +354,6 @@ final class ProcessTree {
         case .exec:
             parent = imageOfPID[process.pid]
             (programPath, arguments) = Self.guestCommand(process.commandLine)
-            guard stream.hello?.target == hello?.target else {
-                // The plugin follows only programs of the recorded program's architecture; refuse others.
-                stream.ended = true
-                return false
-            }
             assembler = TraceAssembler(builder: builder, writer: writer, arch: arch, numbering: numbering)
             nextSpace += 1
         case .fork:
@@ -348,8 +372,15 @@ final class ProcessTree {
                                                   + "\(process.nextTB), its parent defined \(assembler.translationCount)")
             }
         }
+        try assembler.belong(to: id)
         processes.append(TraceProcess(id: id, pid: process.pid, parent: parent, origin: process.origin,
                                       program: programPath, argv: arguments, forkPoint: forkPoint))
+        if let target = stream.hello?.target, let traced = hello?.target, target != traced {
+            // One decoder per trace: a program of the other architecture (and what it forks) is a process
+            // of the tree whose code is not recorded (docs/recorder.md, "Process trees").
+            stream.foreign = true
+            unrecorded[id] = "not recorded: \(target) code in an \(traced) trace"
+        }
         assemblers.append(assembler)
         spaces.append(space)
         truncatedTails.append(0)
@@ -391,6 +422,8 @@ final class ProcessTree {
             }
         } else if stream.sawExec {
             processes[id].note = "called execve"
+        } else if let reason = stream.unfollowed {
+            processes[id].note = ProcessEnds.unfollowedExec + reason
         } else if stoppedAtLimit {
             processes[id].note = "killed at --max-processes \(maxProcesses)"
         } else if stream.truncatedTail == 0 {
@@ -404,15 +437,8 @@ final class ProcessTree {
     func applyRootTermination(_ termination: Termination, rootPID: Int32) {
         guard let id = processes.lastIndex(where: { $0.pid == rootPID }), processes[id].note != "called execve" else { return }
         switch termination {
-        case .exited(let code):
-            processes[id].exitStatus = code
-            processes[id].signal = nil
-        case .signaled(let signal):
-            processes[id].signal = signal
-            processes[id].exitStatus = nil
-        }
-        if processes[id].note == Self.unknownSignal || processes[id].note == "ended (status not seen)" {
-            processes[id].note = ""
+        case .exited(let code): ProcessEnds.settle(&processes[id], exitStatus: code, signal: nil)
+        case .signaled(let signal): ProcessEnds.settle(&processes[id], exitStatus: nil, signal: signal)
         }
     }
 

@@ -28,6 +28,22 @@ extension Recorder {
                 hasDataTouches: dataPages)
         }
 
+        /// The plugin's arguments for following the tree through `socket`. A program of the other architecture
+        /// runs under its own qemu with the plugin, which then only tells how it ends and what it starts
+        /// (tree-arch: one decoder per trace, docs/recorder.md).
+        func followArguments(socket: ProcessSocket, environment: [String: String]) -> [String] {
+            var arguments = ["sock=\(socket.path)", "tree-arch=\(guest.arch.rawValue)"]
+            for arch in [GuestArch.x86_64, .i386] {
+                let name = arch == .x86_64 ? "qemu64" : "qemu32"
+                if arch == guest.arch {
+                    arguments.append("\(name)=\(qemu)")
+                } else if let other = try? Tools.qemu(GuestProgram(path: "", arch: arch).qemuName, environment: environment) {
+                    arguments.append("\(name)=\(other)")
+                }
+            }
+            return arguments
+        }
+
         init(program: String, arguments: [String], options: RecordOptions) throws {
             (guest, guestArgv) = try GuestProgram.resolveCommand(program, arguments: arguments,
                                                                  environment: options.environment,

@@ -30,8 +30,8 @@ extension Recorder {
             throw error
         }
         if let socket {
-            // Only programs of the recorded program's architecture are followed (one decoder per trace).
-            pluginArguments += ["sock=\(socket.path)", "\(guest.arch == .x86_64 ? "qemu64" : "qemu32")=\(qemu)", "rings=on"]
+            // rings=on: each forked child and exec'd program hands the recorder a ring of its own.
+            pluginArguments += launch.followArguments(socket: socket, environment: options.environment) + ["rings=on"]
         }
 
         let process: QEMUProcess

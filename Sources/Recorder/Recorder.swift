@@ -150,10 +150,7 @@ public enum Recorder {
             discard(writer, destination)
             throw error
         }
-        if let socket {
-            // Only programs of the recorded program's architecture are followed (one decoder per trace).
-            pluginArguments += ["sock=\(socket.path)", "\(guest.arch == .x86_64 ? "qemu64" : "qemu32")=\(qemu)"]
-        }
+        if let socket { pluginArguments += launch.followArguments(socket: socket, environment: options.environment) }
 
         let process: QEMUProcess
         do {

@@ -41,7 +41,7 @@ struct StreamScan {
             header = 0
             headerBytes = 0
             records += 1
-            guard length <= PluginWire.maxPayload, (PluginWire.hello...PluginWire.exit).contains(kind) else {
+            guard length <= PluginWire.maxPayload, (PluginWire.hello...PluginWire.execUnfollowed).contains(kind) else {
                 throw RecorderError.protocolError(detail: "record of kind \(kind) claiming \(length) bytes")
             }
             guard sawHello || kind == PluginWire.hello else {

@@ -60,6 +60,10 @@ struct TraceAssembler {
     /// The trace's thread id of each plugin thread: processes of a tree share one numbering.
     private let numbering: ThreadNumbering
     private(set) var traceThreads: [UInt32: UInt32] = [:]
+    /// The process (`TraceProcess.id`) this stream belongs to, and the module mappings of its address space
+    /// (a forked child inherits its parent's: the plugin does not send them again).
+    private(set) var process = 0
+    private var modules: [ModuleMapping] = []
 
     init(builder: TraceBuilder, writer: TraceWriter, arch: GuestArch, numbering: ThreadNumbering = ThreadNumbering()) {
         self.builder = builder
@@ -91,6 +95,15 @@ struct TraceAssembler {
         child.end = nil
         child.lastSyscall = nil
         return child
+    }
+
+    /// Makes this the assembler of process `id`; a forked child's inherited mappings are stored as its own.
+    mutating func belong(to id: Int) throws {
+        process = id
+        for index in modules.indices where modules[index].process != id {
+            modules[index].process = id
+            try writer.addModule(modules[index])
+        }
     }
 
     /// Where plugin thread `thread` is now, counting its held TB (a fork happens in the TB that made the call).
@@ -132,7 +145,9 @@ struct TraceAssembler {
             try capture(page: address, bytes: bytes)
         case .events(let thread, let words):
             try events(thread: thread, words: words)
-        case .module(let module):
+        case .module(var module):
+            module.process = process
+            modules.append(module)
             try writer.addModule(module)
         case .threadEnd(let thread):
             if var state = threads.removeValue(forKey: thread) { try release(&state) }
@@ -145,7 +160,7 @@ struct TraceAssembler {
             self.end = end
             try finishThreads()
             return false
-        case .process, .fork, .exec, .exit:
+        case .process, .fork, .exec, .exit, .reaped, .execUnfollowed:
             break // the process tree's business (ProcessTree)
         }
         return true

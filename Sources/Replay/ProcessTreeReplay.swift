@@ -8,6 +8,12 @@ public struct ProcessResults: Sendable, Equatable {
     /// Its own blocks and instructions (a forked child's inherited prefix not included).
     public var summary: ReplaySummary
     public var strategies: [StrategyResult]
+
+    public init(process: TraceProcess, summary: ReplaySummary, strategies: [StrategyResult]) {
+        self.process = process
+        self.summary = summary
+        self.strategies = strategies
+    }
 }
 
 /// The replay of a trace of several processes: each process is its own address space, so each gets its

@@ -52,6 +52,16 @@ struct SiteCounters {
     /// The sites of all blocks come sorted by address from the table (`SiteOrder`, shared by every
     /// strategy of the replay); walking them merges each address's counts into one row of `width` counts,
     /// without hashing, and pages come out in address order as sites do.
+    /// The counts of a strategy that scans pages (sbe, the page-fault strategies): its sites' counts and
+    /// what its page scanner did.
+    func counts(table: BlockTable, pages: ScannedPages) -> StrategyCounts {
+        var result = StrategyCounts()
+        summarize(into: &result, table: table)
+        result.scanned = pages.scanned
+        result.scans = pages.scans
+        return result
+    }
+
     func summarize(into result: inout StrategyCounts, table: BlockTable) {
         let width = self.width
         var exitSlots: UInt32 = 0, dataSlots: UInt32 = 0

@@ -28,14 +28,36 @@ public enum ReplayAdapter {
         trace.processes = results.processes
         let symbolizer = Symbolizer(modules: context.modules)
         let decoder = X86Decoder(arch: results.metadata.arch)
-        for row in trace.topSites(limit: top) {
-            trace.locations[row.address] = SiteLocation(symbolized: symbolizer.symbolize(row.address),
+        let sites = trace.topSites(limit: top)
+        let siteProcesses = owners(sites.map(\.address), processes: results.processes) { $0.sites.map { ($0.address, $0.total) } }
+        for row in sites {
+            trace.locations[row.address] = SiteLocation(symbolized: symbolizer.symbolize(row.address, process: siteProcesses[row.address]),
                                                         instruction: disassemble(row.address, blocks: context.blocks, decoder: decoder))
         }
-        for row in trace.topPages(limit: top) where trace.locations[row.address] == nil {
-            trace.locations[row.address] = SiteLocation(symbolized: symbolizer.symbolize(row.address))
+        let pages = trace.topPages(limit: top).filter { trace.locations[$0.address] == nil }
+        let pageProcesses = owners(pages.map(\.address), processes: results.processes) { $0.pages.map { ($0.page, $0.counts.values.reduce(0, &+)) } }
+        for row in pages {
+            trace.locations[row.address] = SiteLocation(symbolized: symbolizer.symbolize(row.address, process: pageProcesses[row.address]))
         }
         return trace
+    }
+
+    /// Per address, the process with the most counts there (its module map names the address: processes of
+    /// a tree may map different files at one address). Empty for a trace of one process.
+    static func owners(_ addresses: [UInt64], processes: [ProcessResults],
+                       entries: (StrategyResult) -> [(UInt64, UInt64)]) -> [UInt64: Int] {
+        let wanted = Set(addresses)
+        var best: [UInt64: (process: Int, count: UInt64)] = [:]
+        for process in processes {
+            var counts: [UInt64: UInt64] = [:]
+            for strategy in process.strategies {
+                for (address, count) in entries(strategy) where wanted.contains(address) { counts[address, default: 0] &+= count }
+            }
+            for (address, count) in counts where count > (best[address]?.count ?? 0) {
+                best[address] = (process.process.id, count)
+            }
+        }
+        return best.mapValues(\.process)
     }
 
     /// Intel-syntax text of the instruction at `address`, from the first block that holds it.

@@ -68,8 +68,10 @@ public final class Symbolizer {
         }
     }
 
-    public func symbolize(_ address: UInt64) -> SymbolizedAddress {
-        guard let mapping = mappings.last(where: { $0.start <= address && address < $0.end }) else {
+    /// Where `address` lies in `process`'s address space (each process of a tree has its own module map);
+    /// nil: in any mapping of the trace, for a trace of one process.
+    public func symbolize(_ address: UInt64, process: Int? = nil) -> SymbolizedAddress {
+        guard let mapping = mappings.last(where: { $0.start <= address && address < $0.end && $0.belongs(to: process) }) else {
             return SymbolizedAddress(address: address)
         }
         let fileOffset = address - mapping.start + mapping.fileOffset

@@ -162,11 +162,21 @@ public struct ModuleMapping: Sendable, Hashable, Codable {
     public var end: UInt64
     public var fileOffset: UInt64
     public var path: String
-    public init(start: UInt64, end: UInt64, fileOffset: UInt64, path: String) {
+    /// The process (`TraceProcess.id`) whose address space holds the mapping; nil = every process (a trace
+    /// of schema 1-3, which kept one map for the whole tree, or an import).
+    public var process: Int?
+    public init(start: UInt64, end: UInt64, fileOffset: UInt64, path: String, process: Int? = nil) {
         self.start = start
         self.end = end
         self.fileOffset = fileOffset
         self.path = path
+        self.process = process
+    }
+
+    /// Whether the mapping belongs to `process`'s address space (nil: no process asked, every mapping does).
+    public func belongs(to process: Int?) -> Bool {
+        guard let process, let own = self.process else { return true }
+        return own == process
     }
 }
 

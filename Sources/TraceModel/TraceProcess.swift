@@ -55,10 +55,11 @@ public struct TraceProcess: Sendable, Equatable, Codable {
         self.forkPoint = forkPoint
     }
 
-    /// "exit 0", "signal 9", or the note.
+    /// "exit 0", "signal 9", or the note; a note beside a status follows it in parentheses
+    /// ("exit 5 (not recorded: i386 code in an x86_64 trace)").
     public var endDescription: String {
-        if let exitStatus { return "exit \(exitStatus)" }
-        if let signal { return "signal \(signal)" }
-        return note.isEmpty ? "unknown" : note
+        let status = exitStatus.map { "exit \($0)" } ?? signal.map { "signal \($0)" }
+        guard let status else { return note.isEmpty ? "unknown" : note }
+        return note.isEmpty ? status : "\(status) (\(note))"
     }
 }

@@ -137,11 +137,12 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
             try job.pages.write(db)
             if !job.modules.isEmpty {
                 let statement = try db.cachedStatement(sql:
-                    "INSERT INTO modules (id, start, end, file_offset, path) VALUES (?, ?, ?, ?, ?)")
+                    "INSERT INTO modules (id, start, end, file_offset, path, process) VALUES (?, ?, ?, ?, ?, ?)")
                 for (offset, module) in job.modules.enumerated() {
                     try statement.execute(arguments: [
                         job.firstModuleID + Int64(offset), Int64(bitPattern: module.start),
                         Int64(bitPattern: module.end), Int64(bitPattern: module.fileOffset), module.path,
+                        module.process.map { Int64($0) },
                     ])
                 }
             }

@@ -11,7 +11,7 @@ public enum TraceTextLimits {
 
     /// argv as the metadata row stores it: a JSON array of strings.
     public static func storedArgv(_ argv: [String]) -> String {
-        (try? JSONEncoder().encode(argv)).flatMap { String(data: $0, encoding: .utf8) } ?? "[]"
+        JSONWriter.write(.array(argv.map(JSONText.string)), style: .compact)
     }
 
     /// The first field of `metadata` the reader would refuse, as "NAME is N bytes, over the M-byte cap".

@@ -52,9 +52,7 @@ enum MetadataRow {
         guard let row else { throw StoredValueError("the metadata row is missing (creation was interrupted)") }
         let fields = StrictRow(row, record: "metadata")
         let argvText = try fields.text(1)
-        guard let argvData = argvText.data(using: .utf8),
-              let argv = try? JSONDecoder().decode([String].self, from: argvData)
-        else { throw StoredValueError("metadata argv is not a JSON array of strings") }
+        guard let argv = JSONText.strings(argvText) else { throw StoredValueError("metadata argv is not a JSON array of strings") }
         let archName = try fields.text(2)
         guard let arch = GuestArch(rawValue: archName) else {
             throw StoredValueError("metadata arch \"\(archName.prefix(40))\" is unknown")

@@ -46,7 +46,7 @@ enum ProcessRows {
             guard let origin = TraceProcess.Origin(rawValue: originName) else {
                 throw StoredValueError("process \(id) has the unknown origin \"\(originName.prefix(20))\"")
             }
-            guard let argv = try? JSONDecoder().decode([String].self, from: Data(try fields.text(5).utf8)) else {
+            guard let argv = JSONText.strings(try fields.text(5)) else {
                 throw StoredValueError("process \(id) argv is not a JSON array of strings")
             }
             let parent: Int? = fields.isNull(2) ? nil : try fields.int(2, in: 0...Int64(max(0, id - 1)))

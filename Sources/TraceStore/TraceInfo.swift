@@ -107,11 +107,8 @@ public struct TraceInfo: Sendable, Codable, Equatable {
 
     /// Pretty-printed JSON with sorted keys.
     public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         // Encoding plain value types cannot fail.
-        let data = (try? encoder.encode(self)) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+        JSONWriter.write((try? JSONText(encoding: self)) ?? [:], style: .indented(escapingSlashes: false))
     }
 
     static func exitDescription(_ m: TraceMetadata) -> String {

@@ -167,17 +167,21 @@ public final class TraceReader {
         }
     }
 
+    /// Every module mapping, each with the process it belongs to (nil: every process, schema 1-3).
     public func modules() throws -> [ModuleMapping] {
-        try snapshot { db in
+        let process = schemaVersion >= 4 ? "process" : "NULL"
+        return try snapshot { db in
             var modules: [ModuleMapping] = []
             let rows = try Row.fetchCursor(db, sql:
-                "SELECT start, end, file_offset, path, length(path) FROM modules ORDER BY id")
+                "SELECT start, end, file_offset, path, length(path), \(process) FROM modules ORDER BY id")
             while let row = try rows.next() {
                 let fields = StrictRow(row, record: "module")
                 do {
                     _ = try fields.int(4, in: 0...Int64(TraceTextLimits.maxBytes))
+                    let owner: Int? = fields.isNull(5) ? nil : try fields.int(5, in: 0...Int64(Int32.max))
                     modules.append(ModuleMapping(start: try fields.uint64(0), end: try fields.uint64(1),
-                                                 fileOffset: try fields.uint64(2), path: try fields.text(3)))
+                                                 fileOffset: try fields.uint64(2), path: try fields.text(3),
+                                                 process: owner))
                 } catch {
                     throw TraceStoreError.damaged(path: self.path, detail: "\(error)")
                 }

@@ -6,7 +6,7 @@ public enum TraceSchema {
     /// `PRAGMA application_id` of every trace: "PLXT" in ASCII.
     public static let applicationID: Int32 = 0x504C_5854
     /// The newest schema version this code writes and reads (`PRAGMA user_version`).
-    public static let currentVersion = 3
+    public static let currentVersion = 4
     /// The file extension traces use.
     public static let fileExtension = "plextrace"
 
@@ -129,6 +129,15 @@ public enum TraceSchema {
                 PRAGMA user_version = 3;
                 """)
         }
+        // v4: module maps per process. Each process of a tree has its own address space, so two processes
+        // may map different files at one address; a row names the process it belongs to (NULL: every
+        // process, as all rows of an older trace do).
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: """
+                ALTER TABLE modules ADD COLUMN process INTEGER;
+                PRAGMA user_version = 4;
+                """)
+        }
         return migrator
     }
 
@@ -154,6 +163,7 @@ public enum TraceSchema {
                                     "note", "fork_thread", "fork_event_index"]
             columns["process_threads"] = ["thread", "process"]
         }
+        if version >= 4 { columns["modules", default: []].append("process") }
         return columns
     }
 }

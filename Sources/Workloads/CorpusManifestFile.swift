@@ -47,46 +47,48 @@ public enum CorpusManifestFile {
     /// The manifest entry of `workload`, recorded to `trace` (relative to the manifest's folder)
     /// with `maxInstructions` and `dataPages` as actually used.
     public static func entry(_ workload: Workload, trace: String, command: [String],
-                             maxInstructions: UInt64?, dataPages: Bool, recording: Recording) -> [String: Any] {
+                             maxInstructions: UInt64?, dataPages: Bool, recording: Recording) -> [String: JSONText] {
         var versions = workload.packageVersions()
         versions["qemu-user"] = Workload.debianVersion(of: "qemu-user") ?? "not installed"
-        var entry: [String: Any] = [
-            "name": workload.name,
-            "summary": workload.summary,
-            "kind": workload.kind.rawValue,
-            "arch": recording.arch,
-            "trace": trace,
-            "command": command,
-            "working_directory": "a fresh directory holding the generated inputs"
-                + (workload.kind == .micro ? " and the program built from its source" : ""),
-            "inputs": workload.inputs.map { input -> [String: Any] in
+        var recorded: [String: JSONText] = [
+            "instructions": JSONText(recording.instructions), "blocks": JSONText(recording.blocks),
+            "file_bytes": JSONText(recording.fileBytes), "complete": .bool(recording.complete),
+            "note": .string(recording.note), "termination": .string(recording.termination),
+            "recorder_version": .string(recording.recorderVersion), "date": .string(recording.date),
+        ]
+        var entry: [String: JSONText] = [
+            "name": .string(workload.name),
+            "summary": .string(workload.summary),
+            "kind": .string(workload.kind.rawValue),
+            "arch": .string(recording.arch),
+            "trace": .string(trace),
+            "command": .array(command.map(JSONText.string)),
+            "working_directory": .string("a fresh directory holding the generated inputs"
+                + (workload.kind == .micro ? " and the program built from its source" : "")),
+            "inputs": .array(workload.inputs.map { input -> JSONText in
                 let bytes = input.bytes()
-                return ["name": input.name, "generator": input.recipe, "bytes": bytes.count,
-                        "fnv1a64": GeneratedInput.fnv1a64(bytes)]
-            },
-            "max_insns": maxInstructions.map { $0 as Any } ?? NSNull(),
-            "data_pages": dataPages,
-            "versions": versions,
-            "recorded": [
-                "instructions": recording.instructions, "blocks": recording.blocks,
-                "file_bytes": recording.fileBytes, "complete": recording.complete, "note": recording.note,
-                "termination": recording.termination, "recorder_version": recording.recorderVersion,
-                "date": recording.date,
-            ] as [String: Any],
-            "environment": ["LC_ALL": ProcessInfo.processInfo.environment["LC_ALL"] ?? ""],
+                return ["name": .string(input.name), "generator": .string(input.recipe), "bytes": JSONText(bytes.count),
+                        "fnv1a64": .string(GeneratedInput.fnv1a64(bytes))]
+            }),
+            "max_insns": JSONText(maxInstructions.map(JSONText.init)),
+            "data_pages": .bool(dataPages),
+            "versions": .object(versions.mapValues(JSONText.string)),
+            "environment": ["LC_ALL": .string(ProcessInfo.processInfo.environment["LC_ALL"] ?? "")],
         ]
         if case .assembly = workload.recipe { entry["source"] = "Sources/Workloads/CorpusMicro.swift" }
-        if !workload.note.isEmpty { entry["note"] = workload.note }
+        if !workload.note.isEmpty { entry["note"] = .string(workload.note) }
         if workload.followProcesses {
             entry["follow_processes"] = true
-            entry["recorded"] = (entry["recorded"] as? [String: Any] ?? [:]).merging(["processes": recording.processes]) { $1 }
+            recorded["processes"] = JSONText(recording.processes)
         }
+        entry["recorded"] = .object(recorded)
         return entry
     }
 
     /// The manifest's `workloads` entries, read strictly (`JSONParser`); every problem is one line naming
-    /// the file. Entries come back as Foundation objects, so `upsert` rewrites the others as they were.
-    static func entries(path: String) throws -> [[String: Any]] {
+    /// the file. Entries come back as parsed (numbers keep their text), so `upsert` rewrites the others as
+    /// they were.
+    static func entries(path: String) throws -> [[String: JSONText]] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CorpusManifestError("manifest \(path): cannot be read")
         }
@@ -105,19 +107,7 @@ public enum CorpusManifestFile {
             guard case .object(let fields) = entry else {
                 throw CorpusManifestError("manifest \(path): workloads[\(index)] is not an object")
             }
-            return fields.mapValues(foundation)
-        }
-    }
-
-    /// A parsed value as JSONSerialization writes it (integers stay integers).
-    static func foundation(_ value: JSONText) -> Any {
-        switch value {
-        case .null: NSNull()
-        case .bool(let flag): flag
-        case .number(let literal): UInt64(literal).map { $0 as Any } ?? Int64(literal).map { $0 as Any } ?? Double(literal) ?? 0
-        case .string(let text): text
-        case .array(let items): items.map(foundation)
-        case .object(let fields): fields.mapValues(foundation)
+            return fields
         }
     }
 
@@ -126,7 +116,7 @@ public enum CorpusManifestFile {
     public static func tracePaths(path: String) throws -> [String] {
         let folder = PathText.directory(of: path)
         return try entries(path: path).enumerated().map { index, fields in
-            guard let trace = fields["trace"] as? String, !trace.isEmpty else {
+            guard case .string(let trace)? = fields["trace"], !trace.isEmpty else {
                 throw CorpusManifestError("manifest \(path): workloads[\(index)]: missing string field \"trace\"")
             }
             if trace.hasPrefix("/") || folder.isEmpty { return PathText.normalise(trace) }
@@ -136,20 +126,19 @@ public enum CorpusManifestFile {
 
     /// Replaces the entry with the same name (or appends it) and rewrites the file, keys sorted,
     /// entries in catalog order (unknown names last, by name).
-    public static func upsert(_ entry: [String: Any], into path: String) throws {
+    public static func upsert(_ entry: [String: JSONText], into path: String) throws {
         var workloads = FileManager.default.fileExists(atPath: path) ? try entries(path: path) : []
-        let name = entry["name"] as? String
-        workloads.removeAll { $0["name"] as? String == name }
+        func name(_ fields: [String: JSONText]) -> String { if case .string(let name)? = fields["name"] { name } else { "" } }
+        workloads.removeAll { name($0) == name(entry) }
         workloads.append(entry)
         let order = Dictionary(uniqueKeysWithValues: WorkloadCatalog.corpus.enumerated().map { ($0.element.name, $0.offset) })
         workloads.sort { a, b in
-            let (x, y) = (a["name"] as? String ?? "", b["name"] as? String ?? "")
+            let (x, y) = (name(a), name(b))
             return (order[x] ?? Int.max, x) < (order[y] ?? Int.max, y)
         }
-        let document: [String: Any] = ["schema": schema, "workloads": workloads]
-        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        let document: JSONText = ["schema": .string(schema), "workloads": .array(workloads.map(JSONText.object))]
         do {
-            try OutputFile.write(String(decoding: data, as: UTF8.self) + "\n", to: path)
+            try OutputFile.write(JSONWriter.write(document, style: .indented(escapingSlashes: false)) + "\n", to: path)
         } catch {
             throw WorkloadError.directory(path: path, detail: error.localizedDescription)
         }

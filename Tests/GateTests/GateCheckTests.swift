@@ -29,7 +29,7 @@ import TraceModel
         #expect(sbe.counts.filter { $0.value > 0 } == [.call: 10, .ret: 10, .syscall: 1])
         #expect(sbe.scanned == 9)
         // modern: 44 x 0.5 cpi + 21 int3 traps x 900 + 9 scanned x 50.
-        #expect(sbe.estimates["modern"] == CostEstimate(profile: "modern", cycles: 19372, slowdown: 19372.0 / 22))
+        #expect(sbe.estimate("modern") == CostEstimate(profile: "modern", cycles: 19372, slowdown: 19372.0 / 22))
         #expect(entry.strategies["pagefault-nx"]?.counts.filter { $0.value > 0 } == [.pfExec: 2, .syscall: 1])
         #expect(entry.strategies["pagefault-legacy"]?.unavailable != nil)
 
@@ -119,7 +119,7 @@ import TraceModel
         let legacy = try #require(baseline.traces[0].strategies["pagefault-legacy"])
         // The one data touch is by the first block, on an untranslated page: one emulated access.
         #expect(legacy.counts[.pfData] == 1)
-        baseline.traces[0].strategies["pagefault-legacy"] = StrategyMeasurement(unavailable: "needs data touches")
+        baseline.traces[0].strategies["pagefault-legacy"] = .gated("pagefault-legacy", unavailable: "needs data touches")
         let outcome = try Gate.check(baseline: baseline, traces: [withData], options: GateOptions(manifestPath: nil))
         #expect(outcome.exitCode == 1)
         #expect(outcome.regressions.map { "\($0.strategy)/\($0.metric)" } == ["pagefault-legacy/available"])

@@ -79,9 +79,9 @@ extension TraceMeasurement {
             for (cause, count) in result.counts { all.append((NumberPlace(strategy: name, profile: "-", metric: cause.rawValue), Double(count))) }
             all.append((NumberPlace(strategy: name, profile: "-", metric: "scanned"), Double(result.scanned)))
             all.append((NumberPlace(strategy: name, profile: "-", metric: "translated"), Double(result.translated)))
-            for (profile, estimate) in result.estimates {
-                all.append((NumberPlace(strategy: name, profile: profile, metric: "cycles"), estimate.cycles))
-                all.append((NumberPlace(strategy: name, profile: profile, metric: "slowdown"), estimate.slowdown))
+            for estimate in result.estimates {
+                all.append((NumberPlace(strategy: name, profile: estimate.profile, metric: "cycles"), estimate.cycles))
+                all.append((NumberPlace(strategy: name, profile: estimate.profile, metric: "slowdown"), estimate.slowdown))
             }
         }
         return all
@@ -95,8 +95,8 @@ extension TraceMeasurement {
         switch place.metric {
         case "scanned": result.scanned = UInt64(Double(result.scanned) + delta)
         case "translated": result.translated = UInt64(Double(result.translated) + delta)
-        case "cycles": result.estimates[place.profile]!.cycles += delta
-        case "slowdown": result.estimates[place.profile]!.slowdown += delta
+        case "cycles": result.estimates[result.estimates.firstIndex { $0.profile == place.profile }!].cycles += delta
+        case "slowdown": result.estimates[result.estimates.firstIndex { $0.profile == place.profile }!].slowdown += delta
         default:
             let cause = TrapCause(rawValue: place.metric)!
             result.counts[cause] = UInt64(Double(result.counts[cause]!) + delta)

@@ -53,7 +53,7 @@ import TraceModel
         try FileManager.default.copyItem(atPath: committed, toPath: copy)
         let entries = try CorpusManifestFile.entries(path: copy)
         #expect(entries.count == WorkloadCatalog.corpus.count)
-        try CorpusManifestFile.upsert(try #require(entries.first { $0["name"] as? String == "gzip" }), into: copy)
+        try CorpusManifestFile.upsert(try #require(entries.first { $0["name"] == "gzip" }), into: copy)
         #expect(try String(contentsOfFile: copy, encoding: .utf8) == String(contentsOfFile: committed, encoding: .utf8))
         try #"{"schema": "plexlab-corpus/1", "workloads": [], "workloads": []}"#.write(toFile: copy, atomically: true, encoding: .utf8)
         #expect(throws: CorpusManifestError("manifest \(copy): not valid JSON at line 1, column 49: duplicate key \"workloads\"")) {

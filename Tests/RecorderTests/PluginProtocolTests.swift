@@ -38,6 +38,8 @@ private func parseAll(_ bytes: [UInt8]) throws -> (records: [String], consumed: 
             case .fork(let serial, let thread): seen.append("fork \(serial) \(thread)")
             case .exec: seen.append("exec")
             case .exit(let status): seen.append("exit \(status)")
+            case .reaped(let pid, let status): seen.append("reaped \(pid) \(status)")
+            case .execUnfollowed(let reason): seen.append("unfollowed \(reason)")
             }
             return true
         }
@@ -65,6 +67,8 @@ private func parseAll(_ bytes: [UInt8]) throws -> (records: [String], consumed: 
         stream.record(PluginWire.fork) { $0.u32(3); $0.u32(1) }
         stream.record(PluginWire.exec) { $0.u32(0); $0.u32(0) }
         stream.record(PluginWire.exit) { $0.u32(7); $0.u32(0) }
+        stream.record(PluginWire.reaped) { $0.u32(4243); $0.u32(0x8b) }
+        stream.record(PluginWire.execUnfollowed) { $0.u32(0); $0.u32(0); $0.bytes += Array("a memfd".utf8) }
         let (records, consumed) = try parseAll(stream.bytes)
         #expect(consumed == stream.bytes.count)
         #expect(records == [
@@ -79,6 +83,8 @@ private func parseAll(_ bytes: [UInt8]) throws -> (records: [String], consumed: 
             "fork 3 1",
             "exec",
             "exit 7",
+            "reaped 4243 139",
+            "unfollowed a memfd",
         ])
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import CostModel
 import Replay
+import TraceModel
 
 @Suite struct CostModelTests {
     static let flat = CostProfile(name: "flat", description: "", costs: [
@@ -54,6 +55,7 @@ import Replay
         return object
     }
 
+    private func text(_ object: JSONText) -> String { JSONWriter.write(object, style: .compact) }
     private func text(_ object: [String: Any]) -> String {
         String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
     }

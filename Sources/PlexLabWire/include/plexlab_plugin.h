@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#define PLEXLAB_PROTOCOL_VERSION 2
+#define PLEXLAB_PROTOCOL_VERSION 3
 #define PLEXLAB_PAGE_SIZE 4096
 
 enum plexlab_record_kind {
@@ -54,6 +54,12 @@ enum plexlab_record_kind {
     PLEXLAB_REC_EXEC = 10,
     /* The guest called exit_group (or exit): u32 status, u32 zero. */
     PLEXLAB_REC_EXIT = 11,
+    /* The guest's wait4/waitpid/waitid reaped a child: u32 pid, u32 wait status as wait4 gives it (exit
+       code << 8, or the signal number, with 0x80 when it dumped core). Only exits and deaths. */
+    PLEXLAB_REC_REAPED = 12,
+    /* The guest calls execve of a program the plugin cannot follow: u32 zero, u32 zero, then why (text).
+       QEMU's own execve runs it unrecorded (or fails, and the stream goes on). */
+    PLEXLAB_REC_EXEC_UNFOLLOWED = 13,
 };
 
 enum plexlab_origin {

@@ -104,13 +104,7 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
             }
         }
 
-        func counts() -> StrategyCounts {
-            var result = StrategyCounts()
-            sites.summarize(into: &result, table: table)
-            result.scanned = pages.scanned
-            result.scans = pages.scans
-            return result
-        }
+        func counts() -> StrategyCounts { sites.counts(table: table, pages: pages) }
     }
 }
 
