@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Writes Reports/fidelity.md: replayed against live trap counts (plexlab fidelity) for every corpus micro
 # workload in 64 and 32 bits and, with --real, the real programs of the corpus, side by side in one run.
-# Usage: scripts/fidelity.sh [--real] [--profile P] [--debug]  (--debug: the debug build, a slower monitor)
+# Predictions are under the live profile each fidelity run measures just before it records (the machine's
+# load changes during a run: the prices are measured next to what they predict), unless --profile names one. Usage: scripts/fidelity.sh [--real] [--profile P] [--debug]
+# (--debug: the debug build, a slower monitor)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 real=0
-profile=modern
+profile=
 configuration=release
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -21,10 +23,12 @@ swift build -c "$configuration" --product PlexLabQEMUPlugin >/dev/null  # the re
 plexlab="$(swift build -c "$configuration" --show-bin-path)/plexlab"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+profile_option=()
+[ -n "$profile" ] && profile_option=(--profile "$profile")
 names=$("$plexlab" record --list-workloads | grep '^micro-')
 for name in $names; do
     echo "fidelity: $name" >&2
-    "$plexlab" fidelity --json --profile "$profile" --workload "$name" > "$work/$name.json" || true
+    "$plexlab" fidelity --json "${profile_option[@]}" --workload "$name" > "$work/$name.json" || true
 done
 if [ "$real" = 1 ]; then
     # The programs print nothing: their standard output would be mixed into plexlab's JSON.
@@ -32,22 +36,44 @@ if [ "$real" = 1 ]; then
     run_real() { # name, then the command
         local name="$1"; shift
         echo "fidelity: $name" >&2
-        "$plexlab" fidelity --json --profile "$profile" -- "$@" > "$work/$name.json" 2> "$work/$name.err" || true
+        "$plexlab" fidelity --json "${profile_option[@]}" -- "$@" > "$work/$name.json" 2> "$work/$name.err" || true
     }
     run_real "gzip" /usr/bin/gzip -k -f "$work/random.bin"
     run_real "lua" /usr/bin/lua5.4 -e 'local s=0 for i=1,10000 do s=s+i end'
     run_real "sqlite3" /usr/bin/sqlite3 :memory: 'create table t(x); insert into t values (1),(2);'
     run_real "python3" /usr/bin/python3 -S -c 'sum(range(1000))'
 fi
-CONFIGURATION="$configuration" python3 - "$work" "$profile" "$(git rev-parse --short HEAD)" > Reports/fidelity.md <<'PY'
+CONFIGURATION="$configuration" LOAD="$(cut -d' ' -f1-3 /proc/loadavg)" python3 - "$work" "$profile" "$(git rev-parse --short HEAD)" > Reports/fidelity.md <<'PY'
 import json, os, sys
 work, profile, commit = sys.argv[1], sys.argv[2], sys.argv[3]
+shown = f"`{profile}`" if profile else "live, measured by each fidelity run just before it records"
 print("# Fidelity: replayed against live trap counts\n")
-print(f"Written by `scripts/fidelity.sh` at commit {commit} (profile `{profile}`, {os.environ.get('CONFIGURATION', 'release')} build). Each row: the program recorded")
+print(f"Written by `scripts/fidelity.sh` at commit {commit} (profile {shown}, {os.environ.get('CONFIGURATION', 'release')} build;")
+print(f"load average {os.environ.get('LOAD', '?')} at the end, on 2 cores). Each row: the program recorded")
 print("under qemu-user and replayed (docs/strategies.md), and run natively under the live monitor (docs/live.md).")
-print("`=` means equal counts; otherwise the difference and the relative difference (live - replay) / replay.\n")
-for file in sorted(os.listdir(work)):
-    if not file.endswith(".json"): continue
+print("`=` means equal counts; otherwise the difference and the relative difference (live - replay) / replay.")
+print("Predicted slowdown: (measured native + monitor start + the replay's overhead under the profile) / measured native")
+print("(docs/live.md section 3); error: predicted / measured - 1.\n")
+files = sorted(f for f in os.listdir(work) if f.endswith(".json"))
+docs = {}
+for file in files:
+    try: docs[file[:-5]] = json.load(open(os.path.join(work, file)))
+    except Exception: pass
+def error(s):
+    return f"{(s['predicted'] / s['measured'] - 1) * 100:+.0f}%" if s.get("predicted") and s.get("measured") else "-"
+print("## Predicted against measured slowdown\n")
+print("| workload | strategy | traps (live) | trap_int3 us | trap_pf us | native s | predicted | measured | error |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for name, doc in docs.items():
+    for s in doc["slowdowns"]:
+        traps = sum(r["live"] for r in doc["rows"] if r["strategy"] == s["strategy"])
+        p = f"{s['predicted']:.2f}x" if s["predicted"] is not None else "-"
+        m = f"{s['measured']:.2f}x" if s["measured"] is not None else "-"
+        costs, clock = doc.get("profile_costs", {}), doc.get("cycles_per_ns") or 0
+        us = lambda key: f"{costs[key] / clock / 1000:.1f}" if key in costs and clock else "-"
+        print(f"| {name} | {s['strategy']} | {traps} | {us('trap_int3')} | {us('trap_pf')} | {s.get('native_seconds', 0):.4f} | {p} | {m} | {error(s)} |")
+print()
+for file in files:
     name = file[:-5]
     try:
         doc = json.load(open(os.path.join(work, file)))
@@ -65,12 +91,13 @@ for file in sorted(os.listdir(work)):
         mark = "=" if r == l else (f"{l - r:+d} ({(l - r) / r * 100:+.2f}%)" if r else f"{l - r:+d}")
         print(f"| {row['strategy']} | {row['cause']} | {r} | {l} | {mark} |")
     print()
-    print("| strategy | predicted slowdown | measured slowdown |")
-    print("| --- | ---: | ---: |")
+    print("| strategy | predicted slowdown | measured slowdown | error | replay's own ratio (insns x cpi native) |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     for s in doc["slowdowns"]:
         p = f"{s['predicted']:.2f}x" if s["predicted"] is not None else "-"
         m = f"{s['measured']:.2f}x" if s["measured"] is not None else "-"
-        print(f"| {s['strategy']} | {p} | {m} |")
+        r = f"{s['replay_slowdown']:.2f}x" if s.get("replay_slowdown") is not None else "-"
+        print(f"| {s['strategy']} | {p} | {m} | {error(s)} | {r} |")
     print()
 PY
 echo "wrote Reports/fidelity.md" >&2

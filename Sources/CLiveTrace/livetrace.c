@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -317,3 +318,42 @@ int lt_inject_syscall(pid_t pid, uint64_t syscall_site, int is32, long number, c
 }
 
 int lt_kill(pid_t pid) { return kill(pid, SIGKILL) == 0 ? 0 : -errno; }
+
+double lt_time_stop_resume(int iterations) {
+    pid_t pid = fork();
+    if (pid < 0) return -errno;
+    if (pid == 0) {
+        reset_signals();
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0) _exit(127);
+        raise(SIGSTOP);
+        for (int i = 0; i < iterations; i++) __asm__ volatile("int3");
+        _exit(0);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status)) { kill(pid, SIGKILL); waitpid(pid, &status, 0); return -ECHILD; }
+    ptrace(PTRACE_SETOPTIONS, pid, 0, (void *)(long)PTRACE_O_EXITKILL);
+    double start = lt_now();
+    ptrace(PTRACE_CONT, pid, 0, 0);
+    int stops = 0;
+    while (waitpid(pid, &status, 0) == pid && WIFSTOPPED(status)) {
+        stops++;
+        ptrace(PTRACE_CONT, pid, 0, 0);
+    }
+    double seconds = lt_now() - start;
+    if (stops != iterations) return -EPROTO;
+    return seconds / iterations;
+}
+
+double lt_time_mprotect(int iterations) {
+    void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) return -errno;
+    double start = lt_now();
+    for (int i = 0; i < iterations; i++) {
+        mprotect(page, 4096, PROT_READ);
+        mprotect(page, 4096, PROT_READ | PROT_WRITE);
+    }
+    double seconds = lt_now() - start;
+    munmap(page, 4096);
+    return seconds / (2.0 * iterations);
+}

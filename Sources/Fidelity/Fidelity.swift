@@ -1,3 +1,4 @@
+import Calibrate
 import CostModel
 import Foundation
 import LiveMonitor
@@ -31,12 +32,34 @@ public struct FidelityResult: Sendable {
     public var profile: String
     /// The profile's cpi and trap keys in cycles, when `run` knew the whole profile (printed under the table).
     public var profileCosts: [(key: CostKey, cycles: Double)] = []
+    /// This host's cycles per nanosecond (the clock `plexlab calibrate` uses), to turn cycles into seconds.
+    public var cyclesPerNanosecond: Double?
+    /// Seconds the monitor's own start and end add to a run, per strategy (`LiveProfile.monitorStart`).
+    public var monitorStart: [LiveStrategy: Double] = [:]
 
     public var mismatches: [FidelityRow] { rows.filter { !$0.matches } }
 
-    /// The replay's predicted slowdown of a strategy under `profile`.
-    public func predictedSlowdown(_ strategy: LiveStrategy) -> Double? {
+    /// The replay's own slowdown: its cycles over instructions x cpi (docs/strategies.md section 4).
+    public func replaySlowdown(_ strategy: LiveStrategy) -> Double? {
         replay.strategy(strategy.rawValue)?.estimate(profile)?.slowdown
+    }
+
+    /// Seconds the replay predicts the strategy adds to the program: its cycles beyond native (the traps and
+    /// scans priced by the profile) at this host's clock. Nil without the clock.
+    public func predictedOverhead(_ strategy: LiveStrategy) -> Double? {
+        guard let cyclesPerNanosecond, let estimate = replay.strategy(strategy.rawValue)?.estimate(profile),
+              estimate.slowdown > 0 else { return nil }
+        return (estimate.cycles - estimate.cycles / estimate.slowdown) / (cyclesPerNanosecond * 1e9)
+    }
+
+    /// The predicted slowdown held against the measured one (docs/live.md section 3): the measured native
+    /// run plus the monitor's start plus the replay's predicted overhead, over the measured native run.
+    /// Without the clock (`compare` alone), the replay's own slowdown.
+    public func predictedSlowdown(_ strategy: LiveStrategy) -> Double? {
+        guard let overhead = predictedOverhead(strategy) else { return replaySlowdown(strategy) }
+        let native = live.native.wall
+        guard native > 0 else { return nil }
+        return (native + (monitorStart[strategy] ?? 0) + overhead) / native
     }
 }
 
@@ -53,6 +76,10 @@ public enum Fidelity {
         let live = try LiveRunner.run(program: program, arguments: arguments, strategies: strategies)
         var result = compare(replay: replay, live: live, profile: profile.name)
         result.profileCosts = [CostKey.cpi, .trapInt3, .trapPF, .trapWP, .scanPerInsn].map { ($0, profile[$0]) }
+        result.cyclesPerNanosecond = try Calibrator.clock().cyclesPerNanosecond
+        result.monitorStart = try LiveProfile.monitorStart(directory: (directory as NSString).appendingPathComponent("start"),
+                                                           strategies: strategies, profile: profile,
+                                                           cyclesPerNanosecond: result.cyclesPerNanosecond!)
         return result
     }
 
@@ -79,7 +106,8 @@ public enum Fidelity {
                 + row.cause.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
                 + String(format: "%9llu %11llu  %@\n", row.replay, row.live, row.matches ? "=" : "DIFFERS")
         }
-        out += "\nslowdown (replay predicted under \(result.profile) vs measured wall ratio, native \(String(format: "%.4f", result.live.native.wall)) s)\n"
+        out += "\nslowdown (predicted under \(result.profile): native + monitor start + the replay's overhead, over native; "
+            + "measured: wall ratio; native \(String(format: "%.4f", result.live.native.wall)) s)\n"
         if !result.profileCosts.isEmpty {
             out += "  profile \(result.profile): " + result.profileCosts.map {
                 "\($0.key.rawValue) \(String(format: "%.1f", $0.cycles))" }.joined(separator: ", ") + " cycles\n"
@@ -87,7 +115,11 @@ public enum Fidelity {
         for live in result.live.strategies {
             let predicted = result.predictedSlowdown(live.strategy).map { String(format: "%.2fx", $0) } ?? "-"
             let measured = result.live.slowdown(live.strategy).map { String(format: "%.2fx", $0) } ?? "-"
-            out += "  \(live.strategy.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) predicted \(predicted)  measured \(measured)\n"
+            var line = "  \(live.strategy.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) predicted \(predicted)  measured \(measured)"
+            if let p = result.predictedSlowdown(live.strategy), let m = result.live.slowdown(live.strategy), m > 0 {
+                line += String(format: "  (%+.0f%%)", (p / m - 1) * 100)
+            }
+            out += line + "\n"
         }
         let mismatches = result.mismatches.count
         out += mismatches == 0 ? "\nevery count agrees\n" : "\n\(mismatches) count(s) differ\n"
@@ -99,12 +131,19 @@ public enum Fidelity {
             ["strategy": .string($0.strategy.rawValue), "cause": .string($0.cause.rawValue), "replay": JSONText($0.replay),
              "live": JSONText($0.live), "matches": .bool($0.matches)]
         }
+        func number(_ value: Double?) -> JSONText { JSONText(value.map(JSONText.init)) }
         let slowdowns: [JSONText] = result.live.strategies.map {
             ["strategy": .string($0.strategy.rawValue), "profile": .string(result.profile),
-             "predicted": JSONText(result.predictedSlowdown($0.strategy).map(JSONText.init)),
-             "measured": JSONText(result.live.slowdown($0.strategy).map(JSONText.init))]
+             "predicted": number(result.predictedSlowdown($0.strategy)),
+             "measured": number(result.live.slowdown($0.strategy)),
+             "replay_slowdown": number(result.replaySlowdown($0.strategy)),
+             "predicted_overhead_seconds": number(result.predictedOverhead($0.strategy)),
+             "monitor_start_seconds": number(result.monitorStart[$0.strategy]),
+             "native_seconds": JSONText(result.live.native.wall), "monitored_seconds": JSONText($0.times.wall)]
         }
+        let costs = JSONText.object(Dictionary(uniqueKeysWithValues: result.profileCosts.map { ($0.key.rawValue, JSONText($0.cycles)) }))
         let document: JSONText = ["schema": "plexlab-fidelity/1", "program": .string(result.live.program),
+                                  "profile_costs": costs, "cycles_per_ns": number(result.cyclesPerNanosecond),
                                   "arguments": .array(result.live.arguments.map(JSONText.string)), "rows": .array(rows),
                                   "slowdowns": .array(slowdowns), "agrees": .bool(result.mismatches.isEmpty)]
         return JSONWriter.write(document, style: .indented(escapingSlashes: true))

@@ -2,40 +2,87 @@ import Calibrate
 import CostModel
 import Foundation
 import LiveMonitor
+import Replay
 import Workloads
 
-/// What one monitored probe cost per monitor entry (docs/live.md, "The live profile").
+/// One probe program run plainly and under the live monitor: its counts and both wall times.
 public struct LiveProbe: Sendable, Equatable {
     public var strategy: LiveStrategy
-    /// Monitor entries (traps of every cause) the live run counted.
-    public var traps: UInt64
+    /// Live counts by cause.
+    public var counts: [TrapCause: UInt64]
     public var monitoredWall: Double
     public var plainWall: Double
 
-    public init(strategy: LiveStrategy, traps: UInt64, monitoredWall: Double, plainWall: Double) {
+    public init(strategy: LiveStrategy, counts: [TrapCause: UInt64], monitoredWall: Double, plainWall: Double) {
         self.strategy = strategy
-        self.traps = traps
+        self.counts = counts
         self.monitoredWall = monitoredWall
         self.plainWall = plainWall
     }
 
-    /// Seconds per monitor entry: (monitored wall - plain wall) / traps; nil without traps or when the
-    /// monitored run was not slower (nothing measurable).
-    public var secondsPerTrap: Double? {
-        guard traps > 0, monitoredWall > plainWall else { return nil }
-        return (monitoredWall - plainWall) / Double(traps)
+    /// Monitor entries of every cause.
+    public var traps: UInt64 { counts.values.reduce(0, +) }
+
+    /// Seconds per entry of the `measured` causes: the monitored excess over the plain run, less what the
+    /// entries of the other causes cost at `known` seconds each, over the measured entries. Nil without
+    /// such entries, a price for another cause, or an excess left over.
+    public func secondsPerTrap(of measured: Set<TrapCause>, known: [TrapCause: Double] = [:]) -> Double? {
+        var excess = monitoredWall - plainWall
+        var entries: UInt64 = 0
+        for (cause, count) in counts where count > 0 {
+            if measured.contains(cause) { entries += count; continue }
+            guard let seconds = known[cause] else { return nil }
+            excess -= Double(count) * seconds
+        }
+        guard entries > 0, excess > 0 else { return nil }
+        return excess / Double(entries)
     }
 }
 
-/// The "live" cost profile: the trap keys priced at what this host's ptrace monitor pays per entry.
+/// What `plexlab calibrate --live` measures (docs/live.md, "The live profile"), and the profile it makes.
+public struct LiveCalibration: Sendable {
+    public var probes: [String: LiveProbe]
+    /// Seconds per stop-and-resume of a traced thread, per mprotect(2), per decoded instruction of the scan.
+    public var stopResume: Double
+    public var mprotect: Double
+    public var scanPerInstruction: Double
+    public var cyclesPerNanosecond: Double
+    public var profile: CostProfile
+
+    /// The profile in `plexlab calibrate --out`'s file format, named `name`.
+    public func file(name: String) -> CalibratedProfile {
+        CalibratedProfile(name: name, description: profile.description,
+                          costs: Dictionary(uniqueKeysWithValues: CostKey.allCases.map { ($0.rawValue, profile[$0]) }),
+                          sources: Dictionary(uniqueKeysWithValues: profile.sources.map { ($0.key.rawValue, $0.value) }))
+    }
+
+    /// Human-readable lines: each measured key in microseconds and cycles.
+    public func summary() -> String {
+        func line(_ name: String, _ seconds: Double) -> String {
+            "  " + name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                + String(format: "%10.3f us %12.0f cycles\n", seconds * 1e6, seconds * 1e9 * cyclesPerNanosecond)
+        }
+        var out = String(format: "live monitor round trips (%.4f cycles/ns):\n", cyclesPerNanosecond)
+        for key: CostKey in [.trapInt3, .trapPF, .trapWP, .scanPerInsn] {
+            out += line(key.rawValue, profile[key] / 1e9 / cyclesPerNanosecond)
+        }
+        out += line("stop-and-resume", stopResume)
+        out += line("mprotect", mprotect)
+        return out
+    }
+}
+
+/// The "live" cost profile: the trap and scan keys priced at what this host's ptrace monitor pays.
 public enum LiveProfile {
-    /// Iterations of each probe loop: enough traps (~3 per iteration) that process start-up is noise.
+    /// Iterations of the int3 and write probes, and pages of the fault probe: enough entries that process
+    /// start-up is noise.
     public static let iterations = 20_000
+    public static let faultPages = 2_000
 
     /// A loop that calls a function on the next page `iterations` times. With `rewrite`, each iteration first
     /// stores the function's own `ret` byte back over itself, so the page is written before it is entered:
     /// under pagefault-nx every iteration pays pf_write then pf_exec.
-    static func probeSource(iterations: Int, rewrite: Bool) -> String {
+    static func loopSource(iterations: Int, rewrite: Bool) -> String {
         """
                 .globl _start
                 .text
@@ -58,48 +105,139 @@ public enum LiveProfile {
         """
     }
 
-    /// Runs the probes under the live monitor: sbe on the plain call loop (call, ret, jcc: every trap an
-    /// INT3 round trip), pagefault-nx on the rewriting loop (every trap a fault round trip with mprotect).
-    public static func probes(directory: String, iterations: Int = iterations) throws -> [LiveProbe] {
-        let int3 = try WorkloadBuilder.assemble(source: probeSource(iterations: iterations, rewrite: false),
-                                                arch: .x86_64, name: "live-probe-int3", in: directory)
-        let fault = try WorkloadBuilder.assemble(source: probeSource(iterations: iterations, rewrite: true),
-                                                 arch: .x86_64, name: "live-probe-fault", in: directory)
-        var probes: [LiveProbe] = []
-        for (program, strategy) in [(int3, LiveStrategy.sbe), (fault, .pagefaultNX)] {
+    /// Maps `pages` fresh pages, writes a `ret` at the start of each, makes them read+execute and calls
+    /// each once: under pagefault-nx, one pf_exec per page and nothing else but the three system calls.
+    static func faultSource(pages: Int) -> String {
+        """
+                .globl _start
+                .text
+        _start: mov $9, %eax                # mmap(0, pages * 4096, RW, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)
+                xor %edi, %edi
+                mov $\(pages * 4096), %esi
+                mov $3, %edx
+                mov $0x22, %r10d
+                mov $-1, %r8
+                xor %r9d, %r9d
+                syscall
+                mov %rax, %rbx
+                mov %rax, %rdi
+                mov $\(pages), %ecx
+        1:      movb $0xc3, (%rdi)
+                add $4096, %rdi
+                dec %ecx
+                jnz 1b
+                mov $10, %eax               # mprotect(base, pages * 4096, R|X)
+                mov %rbx, %rdi
+                mov $\(pages * 4096), %esi
+                mov $5, %edx
+                syscall
+                mov $\(pages), %r12d
+        2:      call *%rbx
+                add $4096, %rbx
+                dec %r12d
+                jnz 2b
+                mov $60, %eax
+                xor %edi, %edi
+                syscall
+        """
+    }
+
+    /// Runs the three probes under the live monitor: "int3" (sbe on the call loop: call, ret and system
+    /// calls, every entry an INT3 round trip), "fault" (pagefault-nx on fresh pages: pf_exec) and "write"
+    /// (pagefault-nx on the rewriting loop: pf_write and pf_exec per iteration).
+    public static func probes(directory: String, iterations: Int = iterations, faultPages: Int = faultPages) throws -> [String: LiveProbe] {
+        let programs: [(String, String, LiveStrategy)] = [
+            ("int3", loopSource(iterations: iterations, rewrite: false), .sbe),
+            ("fault", faultSource(pages: faultPages), .pagefaultNX),
+            ("write", loopSource(iterations: iterations, rewrite: true), .pagefaultNX),
+        ]
+        var probes: [String: LiveProbe] = [:]
+        for (name, source, strategy) in programs {
+            let program = try WorkloadBuilder.assemble(source: source, arch: .x86_64, name: "live-probe-\(name)", in: directory)
             let result = try LiveRunner.run(program: program, arguments: [], strategies: [strategy])
             guard let run = result.strategy(strategy) else { continue }
-            probes.append(LiveProbe(strategy: strategy, traps: run.traps, monitoredWall: run.times.wall,
-                                    plainWall: result.native.wall))
+            probes[name] = LiveProbe(strategy: strategy, counts: run.counts.filter { $0.value > 0 },
+                                     monitoredWall: run.times.wall, plainWall: result.native.wall)
         }
         return probes
     }
 
-    /// `base` with trap_int3 from the sbe probe and trap_pf, trap_wp from the pagefault-nx probe, seconds
-    /// turned into profile cycles at `cyclesPerNanosecond`. A key whose probe measured nothing keeps `base`'s.
-    public static func profile(probes: [LiveProbe], cyclesPerNanosecond: Double, base: CostProfile) -> CostProfile {
+    /// `base` with the trap keys from the probes, each solved in turn (trap_int3 from the int3 probe; trap_pf
+    /// from the fault probe less its system calls at trap_int3; trap_wp from the write probe less its
+    /// pf_exec at trap_pf and system calls at trap_int3), and scan_per_insn when given; seconds turned into
+    /// cycles at `cyclesPerNanosecond`. A key whose probe measured nothing keeps `base`'s.
+    public static func profile(probes: [String: LiveProbe], scanPerInstruction: Double? = nil,
+                               cyclesPerNanosecond: Double, base: CostProfile) -> CostProfile {
         var costs = base.costs
         var sources = base.sources
-        func set(_ keys: [CostKey], from strategy: LiveStrategy, what: String) {
-            guard let probe = probes.first(where: { $0.strategy == strategy }), let seconds = probe.secondsPerTrap else { return }
-            for key in keys {
-                costs[key] = seconds * 1e9 * cyclesPerNanosecond
-                sources[key] = String(format: "measured: (monitored %.4f s - plain %.4f s) / %llu traps = %.2f us per "
-                                      + "trap of the ptrace monitor (%@), x %.4f cycles/ns",
-                                      probe.monitoredWall, probe.plainWall, probe.traps, seconds * 1e6, what,
-                                      cyclesPerNanosecond)
-            }
+        var known: [TrapCause: Double] = [:]
+        let int3Causes: Set<TrapCause> = [.call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .sensitive, .pageCross, .int3Fill]
+        func set(_ key: CostKey, probe name: String, causes: Set<TrapCause>, what: String) {
+            guard let probe = probes[name], let seconds = probe.secondsPerTrap(of: causes, known: known) else { return }
+            for cause in causes { known[cause] = seconds }
+            costs[key] = seconds * 1e9 * cyclesPerNanosecond
+            let entries = probe.counts.filter { causes.contains($0.key) }.values.reduce(0, +)
+            let others = probe.counts.filter { !causes.contains($0.key) }.sorted { $0.key < $1.key }
+                .map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
+            sources[key] = String(format: "measured: (monitored %.4f s - plain %.4f s%@) / %llu entries = %.2f us per entry of the "
+                                  + "ptrace monitor (%@), x %.4f cycles/ns", probe.monitoredWall, probe.plainWall,
+                                  others.isEmpty ? "" : " - \(others) at their measured prices", entries, seconds * 1e6,
+                                  what, cyclesPerNanosecond)
         }
-        set([.trapInt3], from: .sbe, what: "sbe on a call/ret/jcc loop: stop, GETREGS, emulate, resume")
-        set([.trapPF, .trapWP], from: .pagefaultNX,
-            what: "pagefault-nx on a loop that rewrites then calls a page: SIGSEGV stop, injected mprotect, resume")
-        return CostProfile(name: "live", description: "this host's ptrace monitor round trips (plexlab fidelity, "
+        set(.trapInt3, probe: "int3", causes: int3Causes, what: "sbe on a call/ret loop: stop, registers, step over, resume")
+        set(.trapPF, probe: "fault", causes: [.pfExec],
+            what: "pagefault-nx entering fresh pages: SIGSEGV stop, scan, 4 KiB render, injected mprotect, resume")
+        set(.trapWP, probe: "write", causes: [.pfWrite],
+            what: "pagefault-nx on a loop that stores to a translated page: SIGSEGV stop, 4 KiB restore, injected mprotect, resume")
+        if let scanPerInstruction {
+            costs[.scanPerInsn] = scanPerInstruction * 1e9 * cyclesPerNanosecond
+            sources[.scanPerInsn] = String(format: "measured: %.1f ns per instruction of the monitor's scan (PageScanner, then a "
+                                           + "decode per covered instruction for its sites) over this process's own code, x %.4f cycles/ns",
+                                           scanPerInstruction * 1e9, cyclesPerNanosecond)
+        }
+        return CostProfile(name: "live", description: "this host's ptrace monitor round trips (plexlab calibrate --live, "
                            + "docs/live.md); other keys from \(base.name)", costs: costs, sources: sources)
     }
 
-    /// Measures the probes in a scratch directory and returns the live profile over `base`.
-    public static func measure(base: CostProfile = CostProfile.named("modern")!, directory: String) throws -> CostProfile {
+    /// Measures everything in a scratch directory: the probes, stop-and-resume, mprotect and the scan.
+    public static func calibrate(base: CostProfile = CostProfile.named("modern")!, directory: String,
+                                 iterations: Int = iterations, faultPages: Int = faultPages) throws -> LiveCalibration {
         let clock = try Calibrator.clock()
-        return profile(probes: try probes(directory: directory), cyclesPerNanosecond: clock.cyclesPerNanosecond, base: base)
+        let probes = try probes(directory: directory, iterations: iterations, faultPages: faultPages)
+        let scan = try LiveCosts.scanSecondsPerInstruction()
+        let profile = profile(probes: probes, scanPerInstruction: scan.seconds, cyclesPerNanosecond: clock.cyclesPerNanosecond, base: base)
+        return LiveCalibration(probes: probes, stopResume: try LiveCosts.stopResumeSeconds(), mprotect: try LiveCosts.mprotectSeconds(),
+                               scanPerInstruction: scan.seconds, cyclesPerNanosecond: clock.cyclesPerNanosecond, profile: profile)
+    }
+
+    /// Seconds the monitor's own start and end add to a run under each strategy: a program that only exits,
+    /// run plainly and monitored, less its traps (the exit system call; pf_exec under pagefault-nx) at the
+    /// profile's prices; the median of three runs: the run it is added to is one sample too, not the best of
+    /// several (docs/live.md section 3).
+    public static func monitorStart(directory: String, strategies: [LiveStrategy], profile: CostProfile,
+                                    cyclesPerNanosecond: Double) throws -> [LiveStrategy: Double] {
+        let program = try WorkloadBuilder.assemble(source: """
+                    .globl _start
+                    .text
+            _start: mov $60, %eax
+                    xor %edi, %edi
+                    syscall
+            """, arch: .x86_64, name: "live-probe-exit", in: directory)
+        var samples: [LiveStrategy: [Double]] = [:]
+        for _ in 0..<3 {
+            let result = try LiveRunner.run(program: program, arguments: [], strategies: strategies)
+            for run in result.strategies {
+                let cycles = run.counts.reduce(0.0) { $0 + Double($1.value) * ($1.key.costKey.map { profile[$0] } ?? 0) }
+                let traps = cycles / (cyclesPerNanosecond * 1e9)
+                let seconds = max(0, run.times.wall - result.native.wall - traps)
+                samples[run.strategy, default: []].append(seconds)
+            }
+        }
+        return samples.mapValues { $0.sorted()[$0.count / 2] }
+    }
+
+    /// The live profile, measured fresh (what `plexlab fidelity` does without --profile).
+    public static func measure(base: CostProfile = CostProfile.named("modern")!, directory: String) throws -> CostProfile {
+        try calibrate(base: base, directory: directory).profile
     }
 }

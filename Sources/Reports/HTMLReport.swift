@@ -26,6 +26,7 @@ public enum HTMLReport {
         out += reproductions(Reproductions.rows(input.traces))
         out += charts(input)
         for trace in input.traces { out += traceSection(trace, input: input) }
+        out += fidelitySection(input.fidelity)
         out += "<footer>PlexLab \(Escape.html(input.traces.first?.metadata.plexlabVersion ?? "")). Cycles are estimates from the cost profiles"
         out += " (" + input.profiles.map { "\(Escape.html($0.name)): \(Escape.html($0.description))" }.joined(separator: "; ") + ").</footer>\n"
         return out + "</body>\n</html>\n"

@@ -16,6 +16,7 @@ public enum MarkdownReport {
         for trace in input.traces {
             out += traceSection(trace, input: input)
         }
+        out += fidelitySection(input.fidelity)
         out += "<sub>PlexLab \(Escape.markdown(input.traces.first?.metadata.plexlabVersion ?? "")); cycles are estimates from the cost profiles ("
         out += input.profiles.map { Escape.markdown($0.name) }.joined(separator: ", ") + "); see docs/strategies.md.</sub>\n"
         return out

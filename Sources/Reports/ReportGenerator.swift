@@ -11,10 +11,14 @@ public enum ReportGenerator {
         /// Rows in the trap-site and page tables.
         public var top: Int
         public var parameters: ReplayParameters
-        public init(profiles: [String] = ["all"], top: Int = 10, parameters: ReplayParameters = ReplayParameters()) {
+        /// `plexlab fidelity --json` files: the report's fidelity section (none: no section).
+        public var fidelity: [String]
+        public init(profiles: [String] = ["all"], top: Int = 10, parameters: ReplayParameters = ReplayParameters(),
+                    fidelity: [String] = []) {
             self.profiles = profiles
             self.top = top
             self.parameters = parameters
+            self.fidelity = fidelity
         }
     }
 
@@ -24,6 +28,7 @@ public enum ReportGenerator {
         guard !tracePaths.isEmpty else { throw ReportError("no trace given") }
         guard options.top >= 0 else { throw ReportError("--top must not be negative") }
         let profiles = try ProfileSelection(options.profiles).profiles
+        let fidelity = try options.fidelity.map { try ReportFidelity.read(path: $0) }  // read first: a bad file fails fast
         var results: [TraceResults] = []
         var traces: [ReportTrace] = []
         for path in tracePaths {
@@ -36,7 +41,7 @@ public enum ReportGenerator {
             traces.append(ReplayAdapter.trace(result, context: context, top: options.top))
         }
         let title = traces.count == 1 ? "PlexLab report: \(traces[0].name)" : "PlexLab report: \(traces.count) traces"
-        let input = ReportInput(title: title, profiles: profiles, traces: traces, top: options.top)
+        let input = ReportInput(title: title, profiles: profiles, traces: traces, top: options.top, fidelity: fidelity)
         return try ReportWriter.write(input, resultsJSON: try ResultsJSON.encode(results, profiles: profiles) + "\n", to: directory)
     }
 }

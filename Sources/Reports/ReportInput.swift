@@ -13,12 +13,16 @@ public struct ReportInput: Sendable, Equatable {
     public var traces: [ReportTrace]
     /// How many trap sites and pages each table lists.
     public var top: Int
+    /// Live runs held against the replay (`plexlab report --fidelity`): the fidelity section, when given.
+    public var fidelity: [ReportFidelity]
 
-    public init(title: String, profiles: [CostProfile], traces: [ReportTrace], top: Int = 10) {
+    public init(title: String, profiles: [CostProfile], traces: [ReportTrace], top: Int = 10,
+                fidelity: [ReportFidelity] = []) {
         self.title = title
         self.profiles = profiles
         self.traces = traces
         self.top = top
+        self.fidelity = fidelity
     }
 }
 

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Calibrate
+import Fidelity
+import Foundation
 import TraceModel
 
 /// `plexlab calibrate`: measure this machine's trap costs into a cost profile.
@@ -13,6 +15,16 @@ struct CalibrateCommand: ParsableCommand {
         writes a profile usable with --profile. Keys it cannot measure are estimates, marked in `sources`. \
         With --out the summary goes to standard output; without it the profile does and the summary goes to \
         standard error. See docs/calibrate.md.
+
+        With --live, measures instead what the live monitor (plexlab live) pays on this host: trap_int3, \
+        trap_pf and trap_wp by running the monitor on three generated probe programs, scan_per_insn by timing \
+        its page scan, and stop-and-resume and mprotect alone (in the summary and the sources); every other \
+        key is the modern profile's. `plexlab fidelity --profile FILE` then predicts under it. See docs/live.md.
+
+        Examples:
+          plexlab calibrate --out this-machine.json
+          plexlab calibrate --live --out live.json
+          plexlab fidelity --profile live.json -- /usr/bin/lua5.4 -e 'local s=0'
         """)
 
     @Option(name: .long, help: "Write the profile to this file.")
@@ -27,10 +39,21 @@ struct CalibrateCommand: ParsableCommand {
     @Flag(name: .long, help: "Time with clock_gettime even when the TSC works.")
     var timeBased = false
 
-    @Option(name: .long, help: "The profile's name.")
-    var name = "this-machine"
+    @Option(name: .long, help: "The profile's name (default: this-machine, or live with --live).")
+    var name: String?
+
+    @Flag(name: .long, help: "Measure the live monitor's round trips (plexlab live, plexlab fidelity) instead of in-process traps.")
+    var live = false
+
+    func validate() throws {
+        if live && (repetitions != nil || timeBased) {
+            throw ValidationError("--repetitions and --time-based are for in-process calibration, not --live")
+        }
+    }
 
     func run() throws {
+        if live { return try runLive() }
+        let name = self.name ?? "this-machine"
         let options = CalibrationOptions(repetitions: repetitions, quick: quick, timeBased: timeBased,
                                          profileName: name)
         StandardError.write("plexlab: calibrating (\(options.repetitions) repetitions per measurement)...\n")
@@ -42,6 +65,25 @@ struct CalibrateCommand: ParsableCommand {
         } else {
             StandardError.write(calibration.summary())
             print(String(decoding: try calibration.profile.jsonData(), as: UTF8.self), terminator: "")
+        }
+    }
+
+    /// `--live`: the probes run the monitor in a scratch directory; the file format is calibrate's.
+    func runLive() throws {
+        StandardError.write("plexlab: measuring the live monitor (three probe programs, the scan, stop-and-resume, mprotect)...\n")
+        let directory = NSTemporaryDirectory() + "plexlab-calibrate-live-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let calibration = try LiveProfile.calibrate(directory: directory, iterations: quick ? 2_000 : LiveProfile.iterations,
+                                                    faultPages: quick ? 500 : LiveProfile.faultPages)
+        let file = calibration.file(name: name ?? "live")
+        if let out {
+            try file.write(to: out)
+            print(calibration.summary(), terminator: "")
+            print("Wrote \(Escape.terminal(out))")
+        } else {
+            StandardError.write(calibration.summary())
+            print(String(decoding: try file.jsonData(), as: UTF8.self), terminator: "")
         }
     }
 }

@@ -12,16 +12,18 @@ struct FidelityCommand: ParsableCommand {
         discussion: """
         Records PROGRAM under qemu-user, replays the recording under sbe and pagefault-nx, runs PROGRAM under \
         the live monitors (`plexlab live`), and prints each cause's replayed and live counts, then the \
-        replay's predicted slowdown under the live profile (trap costs measured on this host by running \
-        the monitor on two generated probe loops) or --profile next to the measured live slowdown. Exits 1 when a \
-        count differs. See docs/live.md.
+        predicted slowdown next to the measured live one: the measured native run plus the monitor's start \
+        plus the replay's trap and scan costs, over the measured native run, priced by the live profile \
+        (this host's monitor round trips, measured first on three generated probe programs, as \
+        `plexlab calibrate --live` does) or --profile. Exits 1 when a count differs. See docs/live.md.
 
         Examples:
           plexlab fidelity -- ./loop
           plexlab fidelity --profile this-machine.json --json -- /usr/bin/gzip -c README.md
+          plexlab calibrate --live --out live.json && plexlab fidelity --profile live.json --workload micro-vcall-64
         """)
 
-    @Option(help: "Cost profile for the predicted slowdown: a built-in name or a JSON profile file (plexlab calibrate --out); selected as compare does, the first is used (docs/cost-profiles.md). Default: the live profile, this host's monitor round trips measured before the run (docs/live.md).")
+    @Option(help: "Cost profile for the predicted slowdown: a built-in name or a JSON profile file (plexlab calibrate --out, or calibrate --live --out); selected as compare does, the first is used (docs/cost-profiles.md). Default: the live profile, this host's monitor round trips measured before the run (docs/live.md).")
     var profile: [ProfileOption] = []
 
     @Option(help: "Keep the recording at this path.")
@@ -36,12 +38,13 @@ struct FidelityCommand: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "-- PROGRAM ARGS")
     var command: [String] = []
 
-    func validate() throws {
+    mutating func validate() throws {
+        command = try ProgramWords.split(command, of: self)
         if !profile.isEmpty { _ = try ProfileSelection.validated(profile) }
     }
 
     func run() throws {
-        var words = command.first == "--" ? Array(command.dropFirst()) : command
+        var words = command
         if workload != nil && !words.isEmpty { throw ValidationError("give either --workload or a program after --, not both") }
         let chosen = profile.isEmpty ? nil : try ProfileSelection(profile).primary
         let directory = NSTemporaryDirectory() + "plexlab-fidelity-\(UUID().uuidString.prefix(8))"

@@ -26,8 +26,12 @@ struct LiveCommand: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "-- PROGRAM ARGS")
     var command: [String] = []
 
+    mutating func validate() throws {
+        command = try ProgramWords.split(command, of: self)
+    }
+
     func run() throws {
-        let words = command.first == "--" ? Array(command.dropFirst()) : command
+        let words = command
         guard let program = words.first else { throw ValidationError("give the program after --: plexlab live -- PROGRAM ARGS") }
         let results = try LiveRunner.run(program: program, arguments: Array(words.dropFirst()),
                                          strategies: try LiveStrategy.parse(strategies))

@@ -82,9 +82,7 @@ struct RecordCommand: ParsableCommand {
     var command: [String] = []
 
     mutating func validate() throws {
-        // The program's arguments are passed through untouched, so --help must be looked for here.
-        if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
-        if command.first == "--" { command.removeFirst() }
+        command = try ProgramWords.split(command, of: self)
         if workload != nil || listWorkloads { return try validateWorkload() }
         guard !command.isEmpty else { throw ValidationError("give the program to record after --") }
         if let name, name.isEmpty || name.contains("/") { throw ValidationError("--name must be a plain file name") }

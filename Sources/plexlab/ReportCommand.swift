@@ -9,7 +9,12 @@ struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Replay traces under every strategy and write report.md, report.html and results.json.",
-        discussion: "Example: plexlab report Traces/*.plextrace --profile pentium3 --out Reports/latest/")
+        discussion: """
+        Examples:
+          plexlab report Traces/*.plextrace --profile pentium3 --out Reports/latest/
+          plexlab fidelity --json -- /usr/bin/lua5.4 -e 'local s=0' > lua-fidelity.json
+          plexlab report Traces/lua.plextrace --fidelity lua-fidelity.json --out Reports/lua/
+        """)
 
     @Argument(help: "Trace files (.plextrace).")
     var traces: [String]
@@ -23,6 +28,9 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .long, help: "Replay parameter key=value (docs/strategies.md section 5; repeatable).")
     var param: [ParameterArgument] = []
 
+    @Option(name: .long, help: "A `plexlab fidelity --json` file: adds a fidelity section, replayed against live counts and predicted against measured slowdowns (repeatable; docs/live.md).")
+    var fidelity: [String] = []
+
     @Option(name: .long, help: "Directory to write the report into.")
     var out: String
 
@@ -33,7 +41,8 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let options = ReportGenerator.Options(profiles: profile.map(\.description), top: top, parameters: try ParameterArgument.parameters(param))
+        let options = ReportGenerator.Options(profiles: profile.map(\.description), top: top, parameters: try ParameterArgument.parameters(param),
+                                                    fidelity: fidelity)
         let files = try ReportGenerator.run(tracePaths: traces, directory: out, options: options) { line in
             StandardError.write("plexlab report: \(Escape.terminal(line))\n")
         }

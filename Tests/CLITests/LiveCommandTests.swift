@@ -56,6 +56,77 @@ import Testing
         #expect(((trace["live"] as? [String: Any])?["native"] as? [String: Any])?["end"] as? String == "exit 0")
     }
 
+    /// `--help` before `--` (and before the program) is plexlab's; after `--` or after the program it is the
+    /// program's argument.
+    @Test(arguments: [["live", "--help"], ["live", "-h"], ["live", "--strategies", "sbe", "--help"],
+                      ["fidelity", "--help"], ["fidelity", "--json", "--help"], ["record", "--out", "x.plextrace", "--help"]])
+    func helpBeforeTheProgramIsPlexlabs(arguments: [String]) throws {
+        let run = try PlexlabRun(arguments)
+        #expect(run.status == 0, "\(arguments): \(run.stderr)")
+        #expect(run.stdout.contains("USAGE: plexlab \(arguments[0])"), "\(arguments): \(run.stdout)")
+        #expect(run.stdout.contains("Examples:"))
+        #expect(run.stderr.isEmpty)
+    }
+
+    @Test func helpAfterTheTerminatorIsTheProgramsArgument() throws {
+        let live = try PlexlabRun(["live", "--", "--help"])
+        #expect(live.status == 2)
+        #expect(live.stderr == "plexlab: error: cannot run --help: not found on PATH\n")
+        let fidelity = try PlexlabRun(["fidelity", "--profile", "modern", "--", "--help"])
+        #expect(fidelity.status == 2)
+        #expect(fidelity.stderr == "plexlab: error: program not found: --help (not a file, and not on PATH)\n")
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let program = try Self.assemble(Self.loop, name: "loop", in: directory)
+        for words in [["--", program, "--help"], [program, "--help"]] {
+            let run = try PlexlabRun(["live", "--json", "--strategies", "sbe"] + words)
+            #expect(run.status == 0, "\(words): \(run.stderr)")
+            let trace = try #require((try run.json()["traces"] as? [[String: Any]])?.first)
+            #expect((trace["metadata"] as? [String: Any])?["argv"] as? [String] == [program, "--help"])
+        }
+    }
+
+    /// `plexlab report --fidelity` reads the file before replaying anything: a bad one is one line.
+    @Test func reportWithABadFidelityFileIsOneLine() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let missing = try PlexlabRun(["report", "x.plextrace", "--fidelity", "/nonexistent/f.json", "--out", directory])
+        #expect(missing.status == 2)
+        #expect(missing.stderr == "plexlab: error: /nonexistent/f.json: cannot read the fidelity file\n")
+        try "{\"schema\": \"plexlab-results/1\"}".write(toFile: directory + "/r.json", atomically: true, encoding: .utf8)
+        let wrong = try PlexlabRun(["report", "x.plextrace", "--fidelity", directory + "/r.json", "--out", directory])
+        #expect(wrong.status == 2)
+        #expect(wrong.stderr == "plexlab: error: \(directory)/r.json: schema is not \"plexlab-fidelity/1\" (expected the output of plexlab fidelity --json)\n")
+    }
+
+    /// `plexlab calibrate --live` writes a profile file that --profile reads; in-process options are refused.
+    @Test func calibrateLiveWritesAProfile() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let run = try PlexlabRun(["calibrate", "--live", "--quick", "--out", directory + "/live.json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        for key in ["trap_int3", "trap_pf", "trap_wp", "scan_per_insn", "stop-and-resume", "mprotect"] {
+            #expect(run.stdout.contains("  \(key) "), "\(key): \(run.stdout)")
+        }
+        let file = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/live.json"))) as? [String: Any])
+        #expect(file["name"] as? String == "live")
+        let sources = try #require(file["sources"] as? [String: String])
+        for key in ["trap_int3", "trap_pf", "trap_wp", "scan_per_insn"] {
+            #expect(sources[key]?.hasPrefix("measured: ") == true, "\(key)")
+            #expect((file[key] as? Double ?? 0) > 0, "\(key)")
+        }
+        #expect(sources["cpi"]?.hasPrefix("measured") == false, "cpi is the modern profile's")
+        // The file is a profile: fidelity predicts under it.
+        let program = try Self.assemble(Self.loop, name: "loop", in: directory)
+        let fidelity = try PlexlabRun(["fidelity", "--profile", directory + "/live.json", "--", program])
+        #expect(fidelity.status == 0)
+        #expect(fidelity.stdout.contains("(predicted under live: native + monitor start"))
+
+        let refused = try PlexlabRun(["calibrate", "--live", "--repetitions", "5"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr == "plexlab: error: --repetitions and --time-based are for in-process calibration, not --live (see 'plexlab calibrate --help')\n")
+    }
+
     @Test func badInputIsOneLine() throws {
         let unknown = try PlexlabRun(["live", "--strategies", "dbt-link", "--", "/bin/true"])
         #expect(unknown.status == 2)

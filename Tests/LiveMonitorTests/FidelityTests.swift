@@ -2,6 +2,7 @@ import Fidelity
 import Foundation
 import LiveMonitor
 import Replay
+import Reports
 import Testing
 import Workloads
 
@@ -20,6 +21,17 @@ import Workloads
             FidelityRow(strategy: .pagefaultNX, cause: .syscall, replay: 1, live: 1),
             FidelityRow(strategy: .pagefaultNX, cause: .pfExec, replay: 2, live: 2),
         ])
+
+        // `plexlab fidelity --json` read back by `plexlab report --fidelity`: the same rows and slowdowns.
+        let report = try ReportFidelity.parse(Data(try Fidelity.json(result).utf8), path: "fidelity.json")
+        #expect(report.command == command.program)
+        #expect(report.rows.filter { $0.replay != 0 } == result.rows.filter { $0.replay != 0 }.map {
+            ReportFidelity.Row(strategy: $0.strategy.rawValue, cause: $0.cause.rawValue, replay: $0.replay, live: $0.live)
+        })
+        #expect(report.slowdowns == [LiveStrategy.sbe, .pagefaultNX].map {
+            ReportFidelity.Slowdown(strategy: $0.rawValue, predicted: result.predictedSlowdown($0), measured: result.live.slowdown($0))
+        })
+        #expect(report.profile == result.profile)
 
         // A replay configured with a rule the live monitor does not follow: 2 MiB pages make the call
         // stay on its page (no call traps) and both code pages one (one pf_exec).

@@ -27,14 +27,7 @@ import Workloads
             let replayed = try #require(result.replay.strategy(live.strategy.rawValue))
             #expect(live.scans == replayed.scans, "\(name) \(live.strategy.rawValue): scans \(live.scans)/\(replayed.scans)")
             let message: Comment = "\(name) \(live.strategy.rawValue): scanned \(live.scanned) live, \(replayed.scanned) replayed"
-            if name.hasPrefix("micro-mixed-page") {
-                // docs/live.md, "Known differences": the replay scans the entering block's codeVersion; a
-                // block definition reused after stores to data elsewhere on its page names an older version,
-                // so a few scans decode an older counter value (trap counts are not affected).
-                withKnownIssue(message) { #expect(live.scanned == replayed.scanned, message) }
-            } else {
-                #expect(live.scanned == replayed.scanned, message)
-            }
+            #expect(live.scanned == replayed.scanned, message)
         }
     }
 }

@@ -82,4 +82,11 @@ int lt_kill(pid_t pid);
 double lt_self_cpu(void);
 double lt_now(void);
 
+/* The live monitor's own round trips, for `plexlab calibrate --live` (docs/live.md, "The live profile").
+ * Seconds per stop-and-resume: a traced child executes `int3` `iterations` times; each SIGTRAP stop is
+ * waited for and resumed with PTRACE_CONT (no register access). Negative errno on failure. */
+double lt_time_stop_resume(int iterations);
+/* Seconds per mprotect(2) of one page in this process (alternating read-only and read-write). */
+double lt_time_mprotect(int iterations);
+
 #endif

@@ -1,0 +1,115 @@
+import Foundation
+import Replay
+import X86Decode
+
+/// Page scans (the replay's PageScanner on the original bytes), trap sites, and the bytes the tracee holds:
+/// original under a step, rendered (INT3s) otherwise.
+extension Monitor {
+    /// sbe: control is at `ip`; scans (or extends the scan of) its page unless the scan covers it.
+    func ensureCovered(_ pid: pid_t, ip: UInt64) throws {
+        let base = ip & ~(Tracee.pageSize - 1)
+        if let page = pages[base], page.valid, page.coverage.contains(ip) || page.sites[ip] != nil { return }
+        let wasValid = pages[base]?.valid == true
+        if !wasValid { pages[base] = LivePage(base: base, original: tracee.read(base, Int(Tracee.pageSize))) }
+        try scan(base, from: ip)
+        if !(pages[base]!.coverage.contains(ip)) && isStraddler(ip) { pages[base]!.sites[ip] = [.pageCross] }
+        try render(base)
+        if !wasValid {
+            let intent = intended[base] ?? protection(of: base)
+            intended[base] = intent
+            if intent & Tracee.protWrite != 0 { try tracee.protect(pid, page: base, intent & ~Tracee.protWrite) }
+        }
+    }
+
+    /// Scans the page from `entry` (the scan of docs/strategies.md section 2, on the page's original
+    /// bytes) and recomputes its sites.
+    func scan(_ base: UInt64, from entry: UInt64) throws {
+        var page = pages[base]!
+        if !page.valid { page.coverage.removeAll() }
+        var coverage = page.coverage
+        let decoded = page.original.withUnsafeBytes { scanner.scan(entry: entry, code: $0, coverage: &coverage) }
+        scanned += UInt64(decoded)
+        scans += 1
+        page.coverage = coverage
+        page.valid = true
+        var sites = page.sites.filter { $0.value == [.pageCross] && !coverage.contains($0.key) }
+        var sizes: [UInt64: Int] = [:]
+        for address in coverage.addresses {
+            let offset = Int(address - base)
+            guard let instruction = page.original[offset...].withUnsafeBytes({ decoder.decode($0, at: address) }) else { continue }
+            sizes[address] = instruction.length
+            let causes = strategy == .sbe ? LiveRules.sbeCauses(instruction, pageBase: base) : LiveRules.nxCauses(instruction)
+            if !causes.isEmpty { sites[address] = causes }
+            let next = instruction.fallThrough
+            if next < page.end, !coverage.contains(next), !instruction.endsScan, instruction.controlTransfer != .jmp {
+                pages[base] = page
+                if isStraddler(next) { sites[next] = [.pageCross] }
+            }
+        }
+        page.sites = sites
+        pages[base] = page
+        lengths[base] = sizes
+    }
+
+    /// Whether the instruction at `address` runs past its page's end (never decoded by a scan).
+    func isStraddler(_ address: UInt64) -> Bool {
+        let end = (address & ~(Tracee.pageSize - 1)) + Tracee.pageSize
+        guard end - address < 15 else { return false }
+        let bytes = originalBytes(address, count: 15)
+        guard let instruction = bytes.withUnsafeBytes({ decoder.decode($0, at: address) }) else { return false }
+        return instruction.fallThrough > end
+    }
+
+    func render(_ base: UInt64) throws {
+        guard var page = pages[base] else { return }
+        let bytes = page.render(fill: strategy == .pagefaultNX, lengths: lengths[base] ?? [:])
+        try tracee.write(base, bytes[...])
+        page.patched = true
+        pages[base] = page
+    }
+
+    /// The program's bytes (without the monitor's INT3s) from `address`.
+    func originalBytes(_ address: UInt64, count: Int) -> [UInt8] {
+        var result: [UInt8] = []
+        var at = address
+        while result.count < count {
+            let base = at & ~(Tracee.pageSize - 1)
+            let take = min(count - result.count, Int(base + Tracee.pageSize - at))
+            if let page = pages[base], page.patched {
+                result += page.original[Int(at - base)..<Int(at - base) + take]
+            } else {
+                let bytes = tracee.read(at, take)
+                result += bytes
+                if bytes.count < take { break }
+            }
+            at += UInt64(take)
+        }
+        return result
+    }
+
+    func decode(at address: UInt64) -> DecodedInstruction? {
+        originalBytes(address, count: 15).withUnsafeBytes { decoder.decode($0, at: address) }
+    }
+
+    func writeOriginal(_ address: UInt64, count: Int) throws {
+        try forEachPatchedPart(address, count) { page, range in try tracee.write(page.base + UInt64(range.lowerBound), page.original[range]) }
+    }
+
+    func writeRendered(_ address: UInt64, count: Int) throws {
+        try forEachPatchedPart(address, count) { page, range in
+            let bytes = page.render(fill: strategy == .pagefaultNX, lengths: lengths[page.base] ?? [:])
+            try tracee.write(page.base + UInt64(range.lowerBound), bytes[range])
+        }
+    }
+
+    func forEachPatchedPart(_ address: UInt64, _ count: Int, _ body: (LivePage, Range<Int>) throws -> Void) throws {
+        var at = address
+        let end = address + UInt64(count)
+        while at < end {
+            let base = at & ~(Tracee.pageSize - 1)
+            let stop = min(end, base + Tracee.pageSize)
+            if let page = pages[base], page.patched { try body(page, Int(at - base)..<Int(stop - base)) }
+            at = stop
+        }
+    }
+}
