@@ -29,7 +29,7 @@ let package = Package(
         // The plugin's wire protocol and ring layout: one C header shared by the plugin and the recorder.
         .target(name: "PlexLabWire"),
         // The recording engine's plugin (C, QEMU plugin API v1 as shipped with QEMU 7.2).
-        .target(name: "QEMUPlugin", dependencies: ["PlexLabWire"], cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "QEMUPlugin", dependencies: ["PlexLabWire"], cSettings: [.unsafeFlags(["-O2", "-fomit-frame-pointer", "-momit-leaf-frame-pointer"])]),
         // The whole-system recording plugin (C, QEMU plugin API v4 as shipped with QEMU 10.0).
         .target(name: "QEMUSystemPlugin", dependencies: ["PlexLabWire"], cSettings: [.unsafeFlags(["-O2"])]),
 

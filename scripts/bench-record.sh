@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Recording benchmark: wall time of each workload under plain qemu-x86_64 (no plugin), under the floor plugin
-# (scripts/floor-plugin), under `plexlab record --no-follow --no-pack` (the guest run), `plexlab pack`, `plexlab record`
-# (record + pack) and `record --no-pack --data-pages`, in interleaved rounds (medians of per-round ratios), and
+# (scripts/floor-plugin), under `plexlab record --no-pack` (the guest run, process tree followed through
+# per-process rings), the same with --no-follow, `plexlab pack`, `plexlab record` (record + pack) and
+# `record --no-pack --data-pages`, in interleaved rounds (medians of per-round ratios), and
 # the bits per executed block of each packed trace, written to Reports/record-bench.md.
 #
 #   scripts/bench-record.sh [WORKDIR]          (default WORKDIR /tmp/plexlab-record-bench)
@@ -52,16 +53,22 @@ for name in "${names[@]}"; do
     dtrace="$work/$name.data.plextrace"
     # Interleaved rounds: each round runs every configuration once, and every ratio is taken within its
     # round (the machine is shared: neighbours slow all of a round's runs together).
-    q_all=() f_all=() g_all=() r_all=() d_all=() rf=() rg=() rr=() rd=() pk=()
+    q_all=() f_all=() g_all=() r_all=() d_all=() rf=() rg=() rr=() rd=() pk=() rn=() fx=() rv=()
     for ((i = 0; i < runs; i++)); do
         read -r q _ <<< "$(wall qemu-x86_64 "${argv[@]}")"
         read -r f _ <<< "$(wall qemu-x86_64 -plugin "$floor" "${argv[@]}")"
-        read -r g _ <<< "$(wall "$plexlab" record --no-follow --no-pack --out "$trace" --force -- "${argv[@]}")"
+        read -r g _ <<< "$(wall "$plexlab" record --no-pack --out "$trace" --force -- "${argv[@]}")"
+        read -r n _ <<< "$(wall "$plexlab" record --no-follow --no-pack --out "$trace.one" --force -- "${argv[@]}")"
         read -r p _ <<< "$(wall "$plexlab" pack "$trace")"
-        read -r r _ <<< "$(wall "$plexlab" record --no-follow --out "$trace" --force -- "${argv[@]}")"
-        read -r d _ <<< "$(wall "$plexlab" record --no-follow --no-pack --data-pages --out "$dtrace" --force -- "${argv[@]}")"
+        read -r r _ <<< "$(wall "$plexlab" record --out "$trace" --force -- "${argv[@]}")"
+        read -r d _ <<< "$(wall "$plexlab" record --no-pack --data-pages --out "$dtrace" --force -- "${argv[@]}")"
+        # The recorder's fixed cost in this round: `record --no-pack` of /bin/true minus qemu-x86_64 /bin/true.
+        read -r t0 _ <<< "$(wall qemu-x86_64 /bin/true)"
+        read -r t1 _ <<< "$(wall "$plexlab" record --no-pack --out "$work/true.plextrace" --force -- /bin/true)"
+        fixed=$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
+        fx+=("$fixed"); rv+=("$(awk -v g="$g" -v x="$fixed" -v q="$q" 'BEGIN { printf "%.2f", (g - x) / q }')")
         q_all+=("$q"); f_all+=("$f"); g_all+=("$g"); r_all+=("$r"); d_all+=("$d"); pk+=("$p")
-        rf+=("$(ratio "$f" "$q")"); rg+=("$(ratio "$g" "$q")"); rr+=("$(ratio "$r" "$q")"); rd+=("$(ratio "$d" "$q")")
+        rf+=("$(ratio "$f" "$q")"); rg+=("$(ratio "$g" "$q")"); rn+=("$(ratio "$n" "$q")"); rr+=("$(ratio "$r" "$q")"); rd+=("$(ratio "$d" "$q")")
     done
     "$plexlab" pack "$dtrace" > /dev/null 2>&1
     read -r blocks bits fbytes <<< "$("$plexlab" info --json "$trace" | python3 -c '
@@ -75,7 +82,7 @@ print("%.3f" % (8.0 * s["fileBytes"] / max(1, s["blocksExecuted"])), s["fileByte
     gm=$(med2 "${rg[@]}")
     guest_all+=("$gm")
     bits_all+=("$bits")
-    rows+="| $name | $(med2 "${q_all[@]}") | $(med2 "${f_all[@]}") | $(med2 "${rf[@]}") | $(med2 "${g_all[@]}") | **$gm** | $(med2 "${pk[@]}") | $(med2 "${r_all[@]}") | **$(med2 "${rr[@]}")** | $(med2 "${d_all[@]}") | **$(med2 "${rd[@]}")** |"$'\n'
+    rows+="| $name | $(med2 "${q_all[@]}") | $(med2 "${f_all[@]}") | $(med2 "${rf[@]}") | $(med2 "${g_all[@]}") | **$gm** | $(med2 "${fx[@]}") | $(med2 "${rv[@]}") | $(med2 "${rn[@]}") | $(med2 "${pk[@]}") | $(med2 "${r_all[@]}") | **$(med2 "${rr[@]}")** | $(med2 "${d_all[@]}") | **$(med2 "${rd[@]}")** |"$'\n'
     size_rows+="| $name | $blocks | **$bits** | $fbytes | **$dbits** | $dbytes |"$'\n'
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -100,15 +107,18 @@ round's plain run, and the table shows medians (seconds of wall time, ratios to 
 - **plain**: the command under \`qemu-x86_64\` without a plugin.
 - **floor**: \`qemu-x86_64 -plugin floor-plugin.so\` (scripts/floor-plugin): a per-TB callback that stores the TB's
   id into a ring in memory and nothing else: the least any per-TB recorder costs under QEMU 7.2's plugin API.
-- **guest run**: \`plexlab record --no-pack\`: the guest under the plugin while the recorder stores the plugin's
-  stream in the trace's fast form, until the fast form is whole (docs/recorder.md, "Record, then pack").
-  Target (issue 20): at most 2x plain.
+- **guest run**: \`plexlab record --no-pack\` (the default: the process tree followed, a ring per process image):
+  the guest under the plugin while the recorder stores the plugin's streams in the trace's fast form, until
+  the fast form is whole (docs/recorder.md, "Record, then pack"). Target (issue 20): at most 2x plain.
+- **fixed**: the recorder's fixed cost in the same round: \`record --no-pack -- /bin/true\` minus \`qemu-x86_64 /bin/true\`
+  (seconds); **per block** = (guest run − fixed) / plain, what the recording costs beside it.
+- **one process**: the guest run with \`--no-follow\` (only the first process; the ratio to plain).
 - **pack**: \`plexlab pack\` of that fast form (decoding blocks, the dense codec).
-- **record + pack**: \`plexlab record --no-follow\` (one process, recorded then packed when the guest has exited).
+- **record + pack**: \`plexlab record\` (recorded, then packed when the guest has exited).
 - **data pages**: \`plexlab record --no-pack --data-pages\`. Target: at most 3x plain.
 
-| workload | plain | floor | floor / plain | guest run | guest run / plain | pack | record + pack | record + pack / plain | data pages | data pages / plain |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| workload | plain | floor | floor / plain | guest run | guest run / plain | fixed | per block | one process / plain | pack | record + pack | record + pack / plain | data pages | data pages / plain |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 $rows
 Median guest run / plain: **$ratio_median**.
 

@@ -17,6 +17,13 @@ struct RecordingFacts: Encodable, Equatable {
     var maxInstructions: UInt64?
     var pluginBytes: UInt64
     var guestSeconds: Double
+    /// The pid of the process the recorder started (a tree's fast form: whose last image gets `termination`).
+    var rootPID: Int32?
+    /// Set to --max-processes when the tree went beyond it and the recorder killed it.
+    var processLimit: Int?
+    /// The recorded program (a `#!` script resolved) and its argv as the recorder started it.
+    var rootProgram: String?
+    var rootArgv: [String]?
 
     var termination: Termination {
         if let signal { return .signaled(signal) }
@@ -52,6 +59,13 @@ struct RecordingFacts: Encodable, Equatable {
         signal = number("signal", Int32.self)
         interruptedBy = number("interruptedBy", Int32.self)
         maxInstructions = number("maxInstructions", UInt64.self)
+        rootPID = number("rootPID", Int32.self)
+        processLimit = number("processLimit", Int.self)
+        if case .string(let program)? = fields["rootProgram"] { rootProgram = program }
+        if case .array(let items)? = fields["rootArgv"] {
+            let strings = items.compactMap { item -> String? in if case .string(let text) = item { text } else { nil } }
+            rootArgv = strings.count == items.count ? strings : nil
+        }
         self.truncatedTail = truncatedTail
         self.pluginBytes = pluginBytes
         self.guestSeconds = guestSeconds
@@ -106,19 +120,21 @@ public enum Packer {
         }
 
         let builder = TraceBuilder(writer: writer, arch: arch)
-        var assembler = TraceAssembler(builder: builder, writer: writer, arch: arch)
-        let parser = PluginStreamParser()
+        var result = RecordResult(
+            path: path, metadata: metadata, termination: facts?.termination ?? .exited(0),
+            interruptedBy: facts?.interruptedBy, instructions: 0, blocks: 0, distinctBlocks: 0, codeWrites: 0,
+            syscalls: 0, dataTouches: 0, threads: 0, translations: 0, pageCaptures: 0,
+            pluginBytes: facts?.pluginBytes ?? 0, fileBytes: 0, seconds: 0, processes: [],
+            guestSeconds: facts?.guestSeconds ?? 0, packed: true)
         var stopped: Int32?
-        var ended = false
-        var pid: Int32 = 0
+        let counts: TraceAssembler.Counts
         do {
-            try reader.forEachFastFormSegment { segment in
-                if let signal = shouldStop() { stopped = signal; return false }
-                ended = try parser.feed(segment) { record in
-                    if case .process(let process) = record { pid = process.pid }
-                    return try assembler.handle(record)
-                }
-                return !ended
+            if reader.isTreeFastForm {
+                counts = try packTree(reader, builder: builder, writer: writer, facts: facts, metadata: metadata,
+                                      result: &result, shouldStop: shouldStop, stopped: &stopped)
+            } else {
+                counts = try packOne(reader, builder: builder, writer: writer, facts: facts, metadata: metadata,
+                                     result: &result, shouldStop: shouldStop, stopped: &stopped)
             }
         } catch {
             throw fail(error)
@@ -127,43 +143,93 @@ public enum Packer {
             _ = fail(RecorderError.packInterrupted(signal: Recorder.signalName(stopped), path: path))
             throw RecorderError.packInterrupted(signal: Recorder.signalName(stopped), path: path)
         }
-
-        var result = RecordResult(
-            path: path, metadata: metadata, termination: facts?.termination ?? .exited(0),
-            interruptedBy: facts?.interruptedBy, instructions: 0, blocks: 0, distinctBlocks: 0, codeWrites: 0,
-            syscalls: 0, dataTouches: 0, threads: 0, translations: 0, pageCaptures: 0,
-            pluginBytes: facts?.pluginBytes ?? 0, fileBytes: 0, seconds: 0, processes: [],
-            guestSeconds: facts?.guestSeconds ?? 0, packed: true)
-        do {
-            try assembler.finishThreads()
-            // The one process (schema 3's processes table), as a tree of one.
-            let termination = facts?.termination
-            let process = TraceProcess(
-                id: 0, pid: pid, parent: nil, origin: .start, program: metadata.program, argv: metadata.argv,
-                threads: (0..<UInt32(assembler.counts.threads)).map { $0 },
-                exitStatus: termination.flatMap { if case .exited(let code) = $0 { code } else { nil } },
-                signal: termination.flatMap { if case .signaled(let number) = $0 { number } else { nil } })
-            writer.setProcesses([process])
-            result.processes = [process]
-            let note = try finish(writer, assembler: assembler, facts: facts, truncatedTail: ended ? 0 : parser.pending,
-                                  arch: arch)
-            result.metadata.note = note.text
-            result.metadata.complete = note.complete
-            result.metadata.exitStatus = note.exitStatus
-            result.metadata.signal = note.signal
-        } catch {
-            throw fail(error)
-        }
         do {
             try destination.commit()
         } catch let error as TraceStoreError {
             throw RecorderError.writeFailed(detail: error.description)
         }
 
-        result.fill(assembler.counts, distinctBlocks: builder.definitions.count, path: path)
+        result.fill(counts, distinctBlocks: builder.definitions.count, path: path)
         let (s, attoseconds) = (clock.now - started).components
         result.seconds = result.guestSeconds + Double(s) + Double(attoseconds) / 1e18
         return result
+    }
+
+    /// One process's fast form (`record --no-follow`): its stream through one assembler. Leaves `stopped` set
+    /// (and the writer open) when `shouldStop` said so.
+    private static func packOne(_ reader: TraceReader, builder: TraceBuilder, writer: TraceWriter,
+                                facts: RecordingFacts?, metadata: TraceMetadata, result: inout RecordResult,
+                                shouldStop: () -> Int32?, stopped: inout Int32?) throws -> TraceAssembler.Counts {
+        let arch = metadata.arch
+        var assembler = TraceAssembler(builder: builder, writer: writer, arch: arch)
+        let parser = PluginStreamParser()
+        var ended = false
+        var pid: Int32 = 0
+        try reader.forEachFastFormSegment { segment in
+            if let signal = shouldStop() { stopped = signal; return false }
+            ended = try parser.feed(segment) { record in
+                if case .process(let process) = record { pid = process.pid }
+                return try assembler.handle(record)
+            }
+            return !ended
+        }
+        if stopped != nil { return assembler.counts }
+        try assembler.finishThreads()
+        // The one process (schema 3's processes table), as a tree of one.
+        let termination = facts?.termination
+        let process = TraceProcess(
+            id: 0, pid: pid, parent: nil, origin: .start, program: metadata.program, argv: metadata.argv,
+            threads: (0..<UInt32(assembler.counts.threads)).map { $0 },
+            exitStatus: termination.flatMap { if case .exited(let code) = $0 { code } else { nil } },
+            signal: termination.flatMap { if case .signaled(let number) = $0 { number } else { nil } })
+        writer.setProcesses([process])
+        result.processes = [process]
+        let note = try finish(writer, assembler: assembler, facts: facts, truncatedTail: ended ? 0 : parser.pending,
+                              arch: arch)
+        result.metadata.note = note.text
+        result.metadata.complete = note.complete
+        result.metadata.exitStatus = note.exitStatus
+        result.metadata.signal = note.signal
+        return assembler.counts
+    }
+
+    /// A process tree's fast form: its streams, in the order stored, through a `ProcessTree` (as `record`
+    /// through pipes assembles them live), ended as the recording saw the tree end.
+    private static func packTree(_ reader: TraceReader, builder: TraceBuilder, writer: TraceWriter,
+                                 facts: RecordingFacts?, metadata: TraceMetadata, result: inout RecordResult,
+                                 shouldStop: () -> Int32?, stopped: inout Int32?) throws -> TraceAssembler.Counts {
+        let tree = ProcessTree(firstStream: nil, listener: nil, builder: builder, writer: writer, arch: metadata.arch,
+                               program: facts?.rootProgram, argv: facts?.rootArgv,
+                               maxProcesses: facts?.processLimit ?? Int.max)
+        if facts?.processLimit != nil { tree.markStoppedAtLimit() }
+        try reader.forEachFastFormPiece { stream, bytes in
+            if let signal = shouldStop() { stopped = signal; return false }
+            if let bytes { try tree.feed(stream: stream, bytes) } else { try tree.endInput(stream: stream) }
+            return true
+        }
+        if stopped != nil { return tree.counts }
+        try tree.finishInput()
+        result.processes = tree.processes
+        guard let facts, let rootPID = facts.rootPID else {
+            writer.setProcesses(tree.processes)
+            let note = "the recorder stopped before the guest ended (packed from what it had stored)"
+            writer.abandon(note: note)
+            result.metadata.note = note
+            result.metadata.complete = false
+            return tree.counts
+        }
+        let decided = try tree.conclude(rootPID: rootPID, termination: facts.termination,
+                                        interruption: facts.interruptedBy, maxInstructions: facts.maxInstructions,
+                                        processLimit: facts.processLimit)
+        // (The recording keeps a fast form only when something was recorded.)
+        if case .interruptedBeforeRecording(let signal) = decided {
+            let note = "interrupted by \(Recorder.signalName(signal))"
+            writer.abandon(note: note + "; the guest was stopped")
+            result.metadata.note = note
+        }
+        decided.apply(to: &result.metadata)
+        result.processes = tree.processes
+        return tree.counts
     }
 
     /// How the trace ends, as written into its metadata.

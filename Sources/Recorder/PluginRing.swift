@@ -17,7 +17,7 @@ final class PluginRing {
 
     /// 32 MiB: about 8 M executed blocks, tens of milliseconds of the fastest guest, so the recorder's
     /// pauses (a segment's compression and commit) never stop the guest; memory stays bounded.
-    static let defaultCapacity = 32 << 20
+    static let defaultCapacity = Int(PLEXLAB_RING_CAPACITY)
 
     /// Creates the ring in an unlinked file under /dev/shm (or $TMPDIR, /tmp).
     init(capacity: Int = PluginRing.defaultCapacity) throws {
@@ -41,8 +41,7 @@ final class PluginRing {
         guard high >= 0 else { throw RecorderError.spawnFailed(detail: "cannot create the plugin's ring: \(String(cString: strerror(errno)))") }
         fd = high
         let size = Int(PLEXLAB_RING_HEADER_SIZE) + capacity
-        guard ftruncate(fd, off_t(size)) == 0,
-              let map = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), map != MAP_FAILED else {
+        guard ftruncate(fd, off_t(size)) == 0, let map = Self.map(fd, size: size) else {
             let reason = String(cString: strerror(errno))
             close(fd)
             throw RecorderError.spawnFailed(detail: "cannot map the plugin's ring: \(reason)")
@@ -54,6 +53,31 @@ final class PluginRing {
         header.pointee.magic = PLEXLAB_RING_MAGIC
         header.pointee.version = PLEXLAB_RING_VERSION
         header.pointee.capacity = UInt64(capacity)
+    }
+
+    /// Maps a ring a plugin made itself (process trees: a forked child's or an exec'd program's, handed over
+    /// its connection); nil when `fd` does not hold a PlexLab ring. `fd` is closed either way.
+    init?(adopting fd: Int32) {
+        defer { close(fd) }
+        var info = stat()
+        var found = plexlab_ring_header()
+        guard fstat(fd, &info) == 0, info.st_size >= off_t(PLEXLAB_RING_HEADER_SIZE),
+              pread(fd, &found, MemoryLayout<plexlab_ring_header>.size, 0) == MemoryLayout<plexlab_ring_header>.size,
+              found.magic == PLEXLAB_RING_MAGIC, found.version == PLEXLAB_RING_VERSION,
+              found.capacity >= 4096, found.capacity & (found.capacity - 1) == 0, found.capacity <= 1 << 30,
+              info.st_size == off_t(PLEXLAB_RING_HEADER_SIZE) + off_t(found.capacity),
+              let map = Self.map(fd, size: Int(info.st_size)) else { return nil }
+        descriptor = -1
+        capacity = Int(found.capacity)
+        mapping = map
+        header = map.bindMemory(to: plexlab_ring_header.self, capacity: 1)
+        data = map + Int(PLEXLAB_RING_HEADER_SIZE)
+        tail = plexlab_ring_load_tail(header)
+    }
+
+    private static func map(_ fd: Int32, size: Int) -> UnsafeMutableRawPointer? {
+        guard let map = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), map != MAP_FAILED else { return nil }
+        return map
     }
 
     deinit {

@@ -5,9 +5,10 @@ import TraceBuilder
 import TraceModel
 import TraceStore
 
-/// The streams of a recorded process tree (docs/recorder.md, "Process trees"): the first process's pipe
-/// plus one socket connection per forked child or exec'd program, each turned into its own process of the
-/// trace by its own `TraceAssembler`. They share one `TraceBuilder` (each process is an address space of
+/// The streams of a recorded process tree (docs/recorder.md, "Process trees"): one per process image (the
+/// first process's, then one per forked child or exec'd program), each turned into its own process of the
+/// trace by its own `TraceAssembler`. Live, it reads them from the first process's pipe and the socket's
+/// connections; in a pack, it is fed the segments of a tree's fast form (`feed`, `endInput`). They share one `TraceBuilder` (each process is an address space of
 /// it) and one `TraceWriter`. A forked child's stream is read only once its parent's stream reached the
 /// FORK record it comes from: the child starts from a copy of the parent's translations and pages there.
 final class ProcessTree {
@@ -38,6 +39,8 @@ final class ProcessTree {
         var sawExec = false
         var exitStatus: Int32?
         var truncatedTail = 0
+        /// A pack's stream whose end was read while it was parked.
+        var inputEnded = false
         /// Why the exec the process is about to make runs unrecorded (forgotten when its stream goes on).
         var unfollowed: String?
         /// A process of the other architecture: placed, but its code is not recorded.
@@ -50,16 +53,26 @@ final class ProcessTree {
 
         deinit {
             buffer.deallocate()
-            close(fd)
+            if fd >= 0 { close(fd) }
+        }
+
+        /// Room for `count` more bytes.
+        func reserve(_ count: Int) {
+            guard filled + count > capacity else { return }
+            while filled + count > capacity { capacity *= 2 }
+            let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+            grown.copyMemory(from: buffer, byteCount: filled)
+            buffer.deallocate()
+            buffer = grown
         }
     }
 
     let builder: TraceBuilder
     let writer: TraceWriter
     let arch: GuestArch
-    /// The recorded program and its arguments (the first process's).
-    let program: String
-    let argv: [String]
+    /// The recorded program and its arguments (the first process's); nil: as QEMU's command line has them.
+    let program: String?
+    let argv: [String]?
     /// Processes beyond this are killed with the rest of the tree (`--max-processes`).
     let maxProcesses: Int
     private let numbering = ThreadNumbering()
@@ -77,6 +90,12 @@ final class ProcessTree {
     private var imageOfPID: [Int32: Int] = [:]
     /// Set once the tree went beyond `maxProcesses`: every process is being killed.
     private(set) var stoppedAtLimit = false
+    /// Reading live streams (processes can be killed); false in a pack.
+    private let live: Bool
+    /// A pack's streams by their number in the fast form.
+    private var fedStreams: [Int: Stream] = [:]
+    /// A pack of a tree the recorder killed at the limit (`markStoppedAtLimit`).
+    private var limitReachedWhenFull = false
     private(set) var bytesRead: UInt64 = 0
     /// HELLO of the first stream.
     private(set) var hello: PluginRecord.Hello?
@@ -86,8 +105,9 @@ final class ProcessTree {
     private var unrecorded: [Int: String] = [:]
 
     /// `firstStream` is the pipe of the process the recorder started; `listener` the socket others connect to.
-    init(firstStream: Int32, listener: Int32?, builder: TraceBuilder, writer: TraceWriter, arch: GuestArch,
-         program: String, argv: [String], maxProcesses: Int) {
+    /// Without them (a pack) the streams come through `feed`.
+    init(firstStream: Int32?, listener: Int32?, builder: TraceBuilder, writer: TraceWriter, arch: GuestArch,
+         program: String?, argv: [String]?, maxProcesses: Int) {
         self.builder = builder
         self.writer = writer
         self.arch = arch
@@ -95,7 +115,54 @@ final class ProcessTree {
         self.argv = argv
         self.maxProcesses = maxProcesses
         self.listener = listener
-        streams = [Stream(fd: dup(firstStream))]
+        live = firstStream != nil
+        streams = firstStream.map { [Stream(fd: dup($0))] } ?? []
+    }
+
+    /// A pack: the next bytes of stream `number` (of a tree's fast form).
+    func feed(stream number: Int, _ bytes: UnsafeRawBufferPointer) throws {
+        let stream: Stream
+        if let known = fedStreams[number] {
+            stream = known
+        } else {
+            stream = Stream(fd: -1)
+            fedStreams[number] = stream
+            streams.append(stream)
+        }
+        guard !stream.ended, !bytes.isEmpty else { return }
+        stream.reserve(bytes.count)
+        (stream.buffer + stream.filled).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        stream.filled += bytes.count
+        bytesRead += UInt64(bytes.count)
+        if stream.parked == nil { try parse(stream) }
+    }
+
+    /// A pack: stream `number` ended (its process image was gone and everything it sent was stored).
+    func endInput(stream number: Int) throws {
+        guard let stream = fedStreams.removeValue(forKey: number) else { return }
+        stream.inputEnded = true
+        if stream.parked == nil { try endAtInputEnd(stream) }
+    }
+
+    /// A pack: every stream is read; those that did not end (the recorder was killed) end here.
+    func finishInput() throws {
+        if limitReachedWhenFull { stoppedAtLimit = true }
+        for stream in streams { try endAtInputEnd(stream) }
+        streams.removeAll()
+        fedStreams.removeAll()
+        settleEnds()
+    }
+
+    /// A pack: the recording stopped the tree at --max-processes (the recorder killed it once it had
+    /// `maxProcesses` processes): from there on, as live, a process that ends without its END was killed.
+    func markStoppedAtLimit() { limitReachedWhenFull = true }
+
+    private func endAtInputEnd(_ stream: Stream) throws {
+        if !stream.ended {
+            stream.truncatedTail = stream.filled
+            try end(stream)
+        }
+        streams.removeAll { $0 === stream }
     }
 
     /// Figures of every process so far.
@@ -156,6 +223,12 @@ final class ProcessTree {
         }
         for stream in streams { try end(stream) }
         streams.removeAll()
+        settleEnds()
+    }
+
+    /// Every stream read: each process gets the status its guest parent's wait saw (ProcessEnds), and the
+    /// processes whose code was not recorded say why.
+    private func settleEnds() {
         processes = ProcessEnds.apply(reaped: reaped, to: processes)
         for (id, reason) in unrecorded {
             processes[id].note = processes[id].note.isEmpty ? reason : reason + "; " + processes[id].note
@@ -177,14 +250,8 @@ final class ProcessTree {
 
     /// Reads what `stream` has and handles its complete records.
     private func read(_ stream: Stream) throws {
-        if stream.filled == stream.capacity {
-            // A record larger than the buffer: grow (the protocol caps records at PluginWire.maxPayload).
-            let grown = UnsafeMutableRawPointer.allocate(byteCount: stream.capacity * 2, alignment: 16)
-            grown.copyMemory(from: stream.buffer, byteCount: stream.filled)
-            stream.buffer.deallocate()
-            stream.buffer = grown
-            stream.capacity *= 2
-        }
+        // A record larger than the buffer: grow (the protocol caps records at PluginWire.maxPayload).
+        if stream.filled == stream.capacity { stream.reserve(1) }
         let n = Glibc.read(stream.fd, stream.buffer + stream.filled, stream.capacity - stream.filled)
         if n < 0 {
             if errno == EINTR || errno == EAGAIN { return }
@@ -240,6 +307,7 @@ final class ProcessTree {
                 let process = child.parked!
                 child.parked = nil
                 if try place(child, process) { try parse(child) }
+                if child.inputEnded { try endAtInputEnd(child) }
             }
         case .exec:
             stream.sawExec = true
@@ -276,9 +344,11 @@ final class ProcessTree {
         var assembler: TraceAssembler
         var space = nextSpace
         var forkPoint: TraceProcess.ForkPoint?
-        var programPath = program, arguments = argv
+        var programPath = "", arguments: [String] = []
         switch process.origin {
         case .start:
+            (programPath, arguments) = Self.guestCommand(process.commandLine)
+            if let program, let argv { (programPath, arguments) = (program, argv) }
             assembler = TraceAssembler(builder: builder, writer: writer, arch: arch, numbering: numbering)
             nextSpace += 1
         case .exec:
@@ -316,6 +386,7 @@ final class ProcessTree {
         truncatedTails.append(0)
         imageOfPID[process.pid] = id
         stream.process = id
+        if limitReachedWhenFull && processes.count >= maxProcesses { stoppedAtLimit = true }
         return true
     }
 
@@ -324,9 +395,9 @@ final class ProcessTree {
         stream.ended = true
         if !stoppedAtLimit {
             stoppedAtLimit = true
-            for process in processes { _ = kill(process.pid, SIGKILL) }
+            killAll()
         }
-        _ = kill(pid, SIGKILL)
+        if live { _ = kill(pid, SIGKILL) }
     }
 
     /// The end of `stream`: its process's last held blocks and how it ended.
@@ -373,6 +444,7 @@ final class ProcessTree {
 
     /// Kills every process recorded so far (after an error).
     func killAll() {
+        guard live else { return }
         for process in processes { _ = kill(process.pid, SIGKILL) }
     }
 

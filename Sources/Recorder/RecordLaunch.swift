@@ -15,7 +15,34 @@ extension Recorder {
         let qemu: String
         let plugin: String
         let destination: TraceDestination
-        let metadata: TraceMetadata
+        private let command: [String]
+        private let dataPages: Bool
+        private let date = Date().ISO8601Format()
+
+        /// The trace's metadata. Computed when asked (it runs `qemu --version`), so that the recording can ask
+        /// once QEMU is already starting the guest.
+        var metadata: TraceMetadata {
+            TraceMetadata(
+                program: guest.path, argv: command, arch: guest.arch, recorder: "qemu-user",
+                recorderVersion: Tools.qemuVersion(qemu), host: Recorder.hostDescription(), date: date,
+                hasDataTouches: dataPages)
+        }
+
+        /// The plugin's arguments for following the tree through `socket`. A program of the other architecture
+        /// runs under its own qemu with the plugin, which then only tells how it ends and what it starts
+        /// (tree-arch: one decoder per trace, docs/recorder.md).
+        func followArguments(socket: ProcessSocket, environment: [String: String]) -> [String] {
+            var arguments = ["sock=\(socket.path)", "tree-arch=\(guest.arch.rawValue)"]
+            for arch in [GuestArch.x86_64, .i386] {
+                let name = arch == .x86_64 ? "qemu64" : "qemu32"
+                if arch == guest.arch {
+                    arguments.append("\(name)=\(qemu)")
+                } else if let other = try? Tools.qemu(GuestProgram(path: "", arch: arch).qemuName, environment: environment) {
+                    arguments.append("\(name)=\(other)")
+                }
+            }
+            return arguments
+        }
 
         init(program: String, arguments: [String], options: RecordOptions) throws {
             (guest, guestArgv) = try GuestProgram.resolveCommand(program, arguments: arguments,
@@ -35,10 +62,8 @@ extension Recorder {
             } catch TraceStoreError.writeFailed(_, let detail) {
                 throw RecorderError.outputUnwritable(path: output, detail: detail)
             }
-            metadata = TraceMetadata(
-                program: guest.path, argv: [program] + arguments, arch: guest.arch, recorder: "qemu-user",
-                recorderVersion: Tools.qemuVersion(qemu), host: Recorder.hostDescription(), date: Date().ISO8601Format(),
-                hasDataTouches: options.dataPages)
+            command = [program] + arguments
+            dataPages = options.dataPages
         }
     }
 }

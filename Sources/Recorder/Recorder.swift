@@ -22,8 +22,11 @@ public struct RecordOptions: Sendable {
     public var chunkBlocks: Int?
     /// How chunks store block ids (docs/trace-format.md): size against coding and replay speed.
     public var blockCodec: BlockStreamCodec
-    /// Without following: pack the fast form when the guest has exited (false: `--no-pack`, `plexlab pack` later).
+    /// Pack the fast form when the guest has exited (false: `--no-pack`, `plexlab pack` later).
     public var pack: Bool
+    /// Follow the tree through per-process pipes and assemble it live (the path before rings), for tests
+    /// and measurements that compare the two; `pack` does not apply.
+    var throughPipes = false
     /// Where PATH, PLEXLAB_QEMU_PLUGIN and the guest's environment come from.
     public var environment: [String: String]
     /// The guest's working directory (a relative program path is found there); nil: the recorder's own.
@@ -115,10 +118,11 @@ public enum Recorder {
         defer { signals.stop() }
 
         let launch = try Launch(program: program, arguments: arguments, options: options)
-        // One process: record, then pack (the shared-memory ring and the fast form).
-        if !options.followProcesses {
+        // Record, then pack: per-process shared-memory rings into the fast form (docs/recorder.md).
+        if !options.throughPipes {
             return try recordThenPack(launch: launch, options: options, signals: signals, progress: progress)
         }
+        // The tree assembled live from per-process pipes (what record did before rings; kept for comparison).
         let (guest, guestArgv, isScript, qemu, plugin) = (launch.guest, launch.guestArgv, launch.isScript, launch.qemu,
                                                           launch.plugin)
         let (destination, metadata, output) = (launch.destination, launch.metadata, options.output)
@@ -146,16 +150,7 @@ public enum Recorder {
             discard(writer, destination)
             throw error
         }
-        if let socket {
-            // A program of the other architecture runs under its own qemu with the plugin, which then only
-            // tells how it ends and what it starts (tree-arch: one decoder per trace, docs/recorder.md).
-            pluginArguments += ["sock=\(socket.path)", "tree-arch=\(guest.arch.rawValue)"]
-            for arch in [GuestArch.x86_64, .i386] {
-                let name = arch == .x86_64 ? "qemu64" : "qemu32"
-                if arch == guest.arch { pluginArguments.append("\(name)=\(qemu)") }
-                else if let other = try? Tools.qemu(GuestProgram(path: "", arch: arch).qemuName, environment: options.environment) { pluginArguments.append("\(name)=\(other)") }
-            }
-        }
+        if let socket { pluginArguments += launch.followArguments(socket: socket, environment: options.environment) }
 
         let process: QEMUProcess
         do {
@@ -222,36 +217,21 @@ public enum Recorder {
         // Warnings QEMU printed while loading a program that then ran: passed on, not lost.
         if !loaderMessage.isEmpty { StandardError.write(loaderMessage) }
 
-        tree.applyRootTermination(ended, rootPID: process.pid)
-        let root = tree.finalImage(of: process.pid)
-        let facts = RecordingEnd.Facts(
-            interruption: signals.interruption, blocks: counts.blocks, end: root?.end,
-            maxInstructions: options.maxInstructions,
-            endedInExecve: root?.end == nil && root?.lastSyscall.map { isExecve($0, arch: guest.arch) } == true,
-            termination: ended, truncatedTail: root?.truncatedTail ?? 0,
-            processLimit: tree.stoppedAtLimit ? options.maxProcesses : nil)
         var result = RecordResult(
             path: output, metadata: metadata, termination: ended, interruptedBy: signals.interruption,
             instructions: 0, blocks: 0, distinctBlocks: 0, codeWrites: 0, syscalls: 0, dataTouches: 0, threads: 0,
             translations: 0, pageCaptures: 0, pluginBytes: tree.bytesRead, fileBytes: 0, seconds: elapsed,
             processes: tree.processes)
         do {
-            writer.setProcesses(tree.processes)
-            switch RecordingEnd.decide(facts) {
-            case .interruptedBeforeRecording(let signal):
+            let decided = try tree.conclude(rootPID: process.pid, termination: ended, interruption: signals.interruption,
+                                            maxInstructions: options.maxInstructions,
+                                            processLimit: tree.stoppedAtLimit ? options.maxProcesses : nil)
+            if case .interruptedBeforeRecording(let signal) = decided {
                 // Ctrl-C before anything was recorded: the file that was at `output` stays.
                 discard(writer, destination)
                 throw RecorderError.interruptedBeforeRecording(signal: signalName(signal), path: output)
-            case .incomplete(let note):
-                writer.abandon(note: signals.interruption == nil ? note : note + "; the guest was stopped")
-                result.metadata.note = note
-            case .complete(let exitStatus, let signal, let note):
-                try writer.finish(exitStatus: exitStatus, signal: signal, note: note)
-                result.metadata.exitStatus = exitStatus
-                result.metadata.signal = signal
-                result.metadata.note = note
-                result.metadata.complete = true
             }
+            decided.apply(to: &result.metadata)
         } catch let error as TraceStoreError {
             discard(writer, destination)
             throw RecorderError.writeFailed(detail: describe(error))

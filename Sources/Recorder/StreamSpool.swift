@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import PlexLabWire
 import TraceStore
 
 /// The recorder's work while the guest runs (docs/recorder.md, "Record, then pack"): it takes the
@@ -12,6 +13,8 @@ struct StreamScan {
     private var headerBytes = 0
     private var remaining = 0
     private(set) var sawHello = false
+    /// Records whose header was read.
+    private(set) var records = 0
     private(set) var translations: UInt64 = 0
     /// Words of EVENTS records: executed TBs plus side-event words (a bound on executed TBs).
     private(set) var eventWords: UInt64 = 0
@@ -37,7 +40,8 @@ struct StreamScan {
             let kind = UInt32(truncatingIfNeeded: header), length = Int(header >> 32)
             header = 0
             headerBytes = 0
-            guard length <= PluginWire.maxPayload, (PluginWire.hello...PluginWire.exit).contains(kind) else {
+            records += 1
+            guard length <= PluginWire.maxPayload, (PluginWire.hello...PluginWire.execUnfollowed).contains(kind) else {
                 throw RecorderError.protocolError(detail: "record of kind \(kind) claiming \(length) bytes")
             }
             guard sawHello || kind == PluginWire.hello else {
@@ -54,55 +58,178 @@ struct StreamScan {
     }
 }
 
-/// Drains the plugin's ring into a fast-form trace until the process is gone (end of file on its pipe) and
-/// the ring is empty. Segments are compressed straight from the ring (no copy): one per `segmentBytes` of
-/// stream (two where the ring wraps), or what has waited a quarter of a second, so that a slow guest's
-/// stream is stored too (and seen by `plexlab info` on the live recording).
+/// Drains the plugins' rings into a fast-form trace until every process is gone and every ring is empty.
+/// One source per process image: the first process's ring and pipe, then (process trees) a ring and a
+/// connection per forked child or exec'd program, handed over the recorder's socket (plexlab_plugin.h).
+/// Segments are compressed straight from a ring (no copy): one per `segmentBytes` of a stream (two where
+/// the ring wraps), or what has waited a quarter of a second, so that a slow guest's stream is stored too
+/// (and seen by `plexlab info` on the live recording). In a tree's fast form each segment names its
+/// stream, and a stream's end is stored when its process image is gone and its ring is empty.
 final class StreamSpool {
-    private let ring: PluginRing
-    private let pipe: Int32
-    private let writer: FastFormWriter
-    private let segmentBytes = 4 << 20
-    /// Empty polls (1 ms each) after which a partial segment is stored.
-    private let patience = 250
-    private(set) var scan = StreamScan()
-    private(set) var bytesRead: UInt64 = 0
+    /// One process image's channel: its ring, and the descriptor whose end of file says it is gone.
+    private final class Source {
+        let id: Int
+        var ring: PluginRing?
+        let fd: Int32
+        let ownsDescriptor: Bool
+        let pid: pid_t
+        var scan = StreamScan()
+        /// End of file on `fd`: the process image is gone; what is left in the ring is all there is.
+        var gone = false
 
-    init(ring: PluginRing, pipe: Int32, writer: FastFormWriter) {
-        self.ring = ring
-        self.pipe = pipe
-        self.writer = writer
+        init(id: Int, ring: PluginRing, fd: Int32, ownsDescriptor: Bool, pid: pid_t) {
+            (self.id, self.ring, self.fd, self.ownsDescriptor, self.pid) = (id, ring, fd, ownsDescriptor, pid)
+        }
+
+        deinit { if ownsDescriptor && fd >= 0 { close(fd) } }
     }
 
-    /// Returns when the plugin's process is gone and everything it published is stored. `tick` is called
-    /// after every stored segment (for a progress line).
-    func run(tick: (StreamScan, UInt64) -> Void) throws {
-        var ended = false
-        var waited = 0
+    private let writer: FastFormWriter
+    private let listener: Int32?
+    private let maxProcesses: Int
+    private var sources: [Source] = []
+    private let segmentBytes = 4 << 20
+    /// A stream's bytes wait at most this long before they are stored.
+    private let patience = Duration.milliseconds(250)
+    private(set) var bytesRead: UInt64 = 0
+    /// Set once a process beyond `maxProcesses` connected: every recorded process was killed.
+    private(set) var stoppedAtLimit = false
+
+    /// `ring` and `pipe` are the first process's (pid `pid`); `listener` the socket the others connect to.
+    init(ring: PluginRing, pipe: Int32, pid: pid_t, writer: FastFormWriter, listener: Int32? = nil,
+         maxProcesses: Int = 1) {
+        self.writer = writer
+        self.listener = listener
+        self.maxProcesses = maxProcesses
+        sources = [Source(id: 0, ring: ring, fd: pipe, ownsDescriptor: false, pid: pid)]
+    }
+
+    /// The first stream's scan (the process the recorder started, its first image).
+    var scan: StreamScan { sources[0].scan }
+    /// Translations of every stream.
+    var translations: UInt64 { sources.reduce(0) { $0 + $1.scan.translations } }
+    /// Event words of every stream (a bound on executed TBs).
+    var eventWords: UInt64 { sources.reduce(0) { $0 + $1.scan.eventWords } }
+    /// Process images that connected (the first included).
+    var streams: Int { sources.count }
+
+    /// Returns when every process image is gone, everything it published is stored, and `rootExited()` says
+    /// the recorded program has ended. `tick` is called after every stored segment (for a progress line).
+    func run(rootExited: () -> Bool, tick: (_ eventWords: UInt64, _ bytes: UInt64) -> Void) throws {
+        let clock = ContinuousClock()
+        var lastStore = clock.now
+        var fds: [pollfd] = []
+        var waiting: [Source] = []
         while true {
-            let available = ring.available
-            if available >= segmentBytes || (available > 0 && (ended || waited >= patience)) {
-                let drained = try ring.consume(limit: segmentBytes) { piece in
-                    try scan.scan(piece)
-                    try writer.append(piece)
+            let late = clock.now - lastStore >= patience
+            var stored = false
+            for source in sources {
+                guard let ring = source.ring else { continue }
+                let available = ring.available
+                if available >= segmentBytes || (available > 0 && (source.gone || late)) {
+                    try store(source)
+                    stored = true
+                } else if available == 0 && source.gone {
+                    try end(source)
                 }
-                bytesRead += UInt64(drained)
-                waited = 0
-                tick(scan, bytesRead)
+            }
+            if stored || late { lastStore = clock.now }
+            if stored {
+                tick(eventWords, bytesRead)
                 continue
             }
-            if ended { break }
-            ended = waitForData()
-            waited += 1
+            waiting.removeAll(keepingCapacity: true)
+            for source in sources where source.ring != nil && !source.gone { waiting.append(source) }
+            if waiting.isEmpty && sources.allSatisfy({ $0.ring == nil }) && rootExited() {
+                // A program exec'd by an orphan may still connect: one last look at the socket.
+                if let listener, try accept(listener) { continue }
+                break
+            }
+            fds.removeAll(keepingCapacity: true)
+            for source in waiting { fds.append(pollfd(fd: source.fd, events: Int16(POLLIN), revents: 0)) }
+            if let listener { fds.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0)) }
+            // At most a millisecond: the plugin never wakes the recorder, so an empty ring costs the guest nothing.
+            let ready = poll(&fds, nfds_t(fds.count), 1)
+            guard ready > 0 else { continue }
+            for (i, source) in waiting.enumerated() where fds[i].revents != 0 {
+                source.gone = Self.ended(source.fd)
+            }
+            if let listener, fds.last!.revents != 0 { _ = try accept(listener) }
         }
     }
-    /// Sleeps up to a millisecond on the pipe; true once the process is gone (every write end closed).
-    /// The plugin then never waits on the recorder: the empty ring costs the guest no system call.
-    private func waitForData() -> Bool {
-        var poller = pollfd(fd: pipe, events: Int16(POLLIN), revents: 0)
-        guard poll(&poller, 1, 1) > 0 else { return false }
-        var scratch = [UInt8](repeating: 0, count: 512)
-        let n = read(pipe, &scratch, scratch.count)
+
+    /// Kills every process image recorded (and not gone yet).
+    func killAll() {
+        for source in sources where !source.gone { _ = kill(source.pid, SIGKILL) }
+    }
+
+    /// Stores what `source`'s ring holds, up to a segment.
+    private func store(_ source: Source) throws {
+        guard let ring = source.ring else { return }
+        let drained = try ring.consume(limit: segmentBytes) { piece in
+            try source.scan.scan(piece)
+            try writer.append(piece, stream: source.id)
+        }
+        bytesRead += UInt64(drained)
+    }
+
+    /// `source`'s process image is gone and its ring empty: its stream ends.
+    private func end(_ source: Source) throws {
+        source.ring = nil
+        if writer.tree { try writer.endStream(source.id) }
+    }
+
+    /// Accepts waiting connections, each a process image with its ring; true if there was one.
+    private func accept(_ listener: Int32) throws -> Bool {
+        var any = false
+        while true {
+            // The listener is non-blocking (ProcessSocket); accepted sockets are blocking on Linux.
+            let fd = Glibc.accept(listener, nil, nil)
+            if fd < 0 { return any }
+            any = true
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            // The parent's FORK (or the old image's EXEC) was published before this process connected: storing
+            // every ring first puts it ahead of this stream, so the pack reads them in that order.
+            for source in sources { while (source.ring?.available ?? 0) > 0 { try store(source) } }
+            let pid = pid_t(plexlab_peer_pid(fd))
+            let ringFD = plexlab_receive_ring(fd, 5000)
+            guard ringFD >= 0, let ring = PluginRing(adopting: ringFD) else {
+                close(fd) // gone before it handed over a ring: nothing of it was recorded
+                continue
+            }
+            if sources.count >= maxProcesses {
+                // --max-processes: the tree is killed, the processes recorded so far stay whole.
+                stoppedAtLimit = true
+                killAll()
+                if pid > 0 { _ = kill(pid, SIGKILL) }
+                close(fd)
+                continue
+            }
+            let source = Source(id: sources.count, ring: ring, fd: fd, ownsDescriptor: true, pid: pid)
+            sources.append(source)
+            try storeIdentity(source)
+        }
+    }
+
+    /// Stores a new stream's HELLO and PROCESS at once, so that the processes of the trace come in the order
+    /// they connected.
+    private func storeIdentity(_ source: Source) throws {
+        let clock = ContinuousClock()
+        let started = clock.now
+        while source.scan.records < 2 && !source.gone && clock.now - started < .seconds(2) {
+            if (source.ring?.available ?? 0) > 0 {
+                try store(source)
+                continue
+            }
+            var poller = pollfd(fd: source.fd, events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, 1) > 0 { source.gone = Self.ended(source.fd) }
+        }
+    }
+
+    /// Reads what came on a pipe or connection (nothing is expected); true at its end.
+    private static func ended(_ fd: Int32) -> Bool {
+        var scratch = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        let n = withUnsafeMutableBytes(of: &scratch) { read(fd, $0.baseAddress, $0.count) }
         return n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)
     }
 }

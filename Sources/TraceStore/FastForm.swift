@@ -33,29 +33,37 @@ public final class FastFormWriter {
     private var scratch: [UInt8] = []
     /// Stream bytes appended so far (before compression).
     public private(set) var streamBytes: UInt64 = 0
+    /// A process tree's fast form: segments name their stream (one per process image) and each stream's end.
+    public let tree: Bool
 
     /// Creates the file (it must not exist, or be a trace left by a killed writer) with `metadata`,
-    /// marked incomplete with `FastForm.note`.
-    public init(path: String, metadata: TraceMetadata) throws {
+    /// marked incomplete with `FastForm.note`. `tree`: the streams of a process tree, each segment tagged
+    /// with its stream (the `stream` column), each stream's end stored as a segment of size 0.
+    public init(path: String, metadata: TraceMetadata, tree: Bool = false) throws {
+        self.tree = tree
         self.path = path
         var metadata = metadata
         metadata.complete = false
         metadata.note = FastForm.note
         // No fsync per transaction while the guest runs (a killed process loses nothing that SQLite has
         // written; only the machine's crash could), one at the end (`finish`): the guest run pays no disk waits.
-        let queue = try TraceWriter.createFile(path: path, metadata: metadata, overwrite: false, synchronous: "OFF")
+        // 64 KiB pages: a segment's ~200 KB blob is a few page writes, not fifty (strace of gzip's guest run:
+        // 9915 pwrite64 calls with 4 KiB pages).
+        let queue = try TraceWriter.createFile(path: path, metadata: metadata, overwrite: false, synchronous: "OFF",
+                                               pageSize: 65536)
         database = queue
         try write { db in
             try db.execute(sql: """
                 CREATE TABLE \(FastForm.streamTable) (sequence INTEGER PRIMARY KEY, data BLOB NOT NULL,
-                                                      size INTEGER NOT NULL);
+                                                      size INTEGER NOT NULL\(tree ? ", stream INTEGER NOT NULL" : ""));
                 CREATE TABLE \(FastForm.factsTable) (id INTEGER PRIMARY KEY CHECK (id = 1), facts TEXT NOT NULL);
                 """)
         }
     }
 
-    /// Appends the next piece of the stream (cut anywhere, at most `FastForm.segmentCap` bytes).
-    public func append(_ bytes: UnsafeRawBufferPointer) throws {
+    /// Appends the next piece of the stream (cut anywhere, at most `FastForm.segmentCap` bytes); in a tree's
+    /// fast form, of stream `stream`.
+    public func append(_ bytes: UnsafeRawBufferPointer, stream: Int = 0) throws {
         guard !bytes.isEmpty else { return }
         precondition(bytes.count <= FastForm.segmentCap, "fast-form segment over its cap")
         let bound = Int(LZ4_compressBound(Int32(bytes.count)))
@@ -67,13 +75,28 @@ public final class FastFormWriter {
         }
         precondition(size > 0, "LZ4 compression into its bound failed")
         let compressed = scratch.withUnsafeBytes { Data($0[..<Int(size)]) }
+        try insert(compressed, size: bytes.count, stream: stream)
+        streamBytes += UInt64(bytes.count)
+    }
+
+    /// A tree's fast form: stream `stream` ended (its process image is gone and everything it sent is stored).
+    public func endStream(_ stream: Int) throws {
+        precondition(tree, "only a tree's fast form has several streams")
+        try insert(Data(), size: 0, stream: stream)
+    }
+
+    private func insert(_ data: Data, size: Int, stream: Int) throws {
         let sequence = self.sequence
         try write { db in
-            try db.execute(sql: "INSERT INTO \(FastForm.streamTable) (sequence, data, size) VALUES (?, ?, ?)",
-                           arguments: [sequence, compressed, bytes.count])
+            if tree {
+                try db.execute(sql: "INSERT INTO \(FastForm.streamTable) (sequence, data, size, stream) VALUES (?, ?, ?, ?)",
+                               arguments: [sequence, data, size, stream])
+            } else {
+                try db.execute(sql: "INSERT INTO \(FastForm.streamTable) (sequence, data, size) VALUES (?, ?, ?)",
+                               arguments: [sequence, data, size])
+            }
         }
         self.sequence += 1
-        streamBytes += UInt64(bytes.count)
     }
 
     /// Stores the facts and closes the file as one self-contained file (no -wal).
@@ -135,21 +158,41 @@ extension TraceReader {
         }
     }
 
+    /// Whether the fast form holds a process tree's streams (`FastFormWriter(tree: true)`).
+    public var isTreeFastForm: Bool {
+        (try? snapshot { db in try db.columns(in: FastForm.streamTable).contains { $0.name == "stream" } }) ?? false
+    }
+
     /// Calls `body` with each segment of the plugin's stream in order (decompressed; valid during the call);
     /// stops early when `body` returns false.
     public func forEachFastFormSegment(_ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
+        try forEachFastFormPiece { _, bytes in try bytes.map(body) ?? true }
+    }
+
+    /// A tree's fast form: calls `body` with each segment in the order stored, with its stream; `nil` bytes
+    /// say that the stream ended. Stops early when `body` returns false.
+    public func forEachFastFormPiece(_ body: (Int, UnsafeRawBufferPointer?) throws -> Bool) throws {
         var scratch: [UInt8] = []
+        let tree = isTreeFastForm
         try snapshot { db in
-            let rows = try Row.fetchCursor(db, sql: "SELECT sequence, data, size FROM \(FastForm.streamTable) ORDER BY sequence")
+            let rows = try Row.fetchCursor(db, sql: "SELECT sequence, data, size\(tree ? ", stream" : ", 0") FROM "
+                                           + "\(FastForm.streamTable) ORDER BY sequence")
             var expected: Int64 = 0
             while let row = try rows.next() {
                 let sequence: Int64 = row[0]
-                guard sequence == expected, let data = row[1] as Data?, let size = row[2] as Int?,
-                      size > 0, size <= FastForm.segmentCap, !data.isEmpty,
-                      data.count <= Int(LZ4_compressBound(Int32(size))) else {
+                let stream = row[3] as Int? ?? -1
+                guard sequence == expected, let data = row[1] as Data?, let size = row[2] as Int?, stream >= 0 else {
                     throw TraceStoreError.damaged(path: path, detail: "fast-form segment \(expected) is missing or malformed")
                 }
                 expected += 1
+                if tree, size == 0, data.isEmpty {
+                    if try !body(stream, nil) { return }
+                    continue
+                }
+                guard size > 0, size <= FastForm.segmentCap, !data.isEmpty,
+                      data.count <= Int(LZ4_compressBound(Int32(size))) else {
+                    throw TraceStoreError.damaged(path: path, detail: "fast-form segment \(sequence) is missing or malformed")
+                }
                 if scratch.count < size { scratch = [UInt8](repeating: 0, count: size) }
                 let inflated = data.withUnsafeBytes { source in
                     scratch.withUnsafeMutableBytes { out in
@@ -160,7 +203,7 @@ extension TraceReader {
                 guard inflated == Int32(size) else {
                     throw TraceStoreError.damaged(path: path, detail: "fast-form segment \(sequence) does not inflate to its \(size) bytes")
                 }
-                let more = try scratch.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[..<size])) }
+                let more = try scratch.withUnsafeBytes { try body(stream, UnsafeRawBufferPointer(rebasing: $0[..<size])) }
                 if !more { return }
             }
         }

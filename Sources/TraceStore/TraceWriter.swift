@@ -96,7 +96,7 @@ public final class TraceWriter {
     /// WAL mode; refuses an existing file unless `overwrite` and it is a trace. Shared with `FastFormWriter`.
     /// `synchronous` is SQLite's setting for the file's transactions (NORMAL: durable at checkpoints).
     static func createFile(path: String, metadata: TraceMetadata, overwrite: Bool,
-                           synchronous: String = "NORMAL") throws -> DatabaseQueue {
+                           synchronous: String = "NORMAL", pageSize: Int? = nil) throws -> DatabaseQueue {
         // Only a trace file is ever replaced (a directory, device or other file is refused, untouched).
         // Callers that must keep the old file until the new one is whole write through `TraceDestination`.
         var info = stat()
@@ -118,6 +118,7 @@ public final class TraceWriter {
             // `synchronous` first, so that a fast form's creation waits for the disk no more than its writes do.
             try queue.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+                if let pageSize { try db.execute(sql: "PRAGMA page_size = \(pageSize)") }
                 try db.execute(sql: "PRAGMA application_id = \(TraceSchema.applicationID)")
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
             }

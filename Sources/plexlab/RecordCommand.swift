@@ -16,10 +16,10 @@ struct RecordCommand: ParsableCommand {
         --max-processes N kills a tree that goes beyond N processes (default 512). The trace goes to
         Traces/<name or program>.plextrace unless --out says otherwise. The guest's exit status and fatal
         signal are stored in the trace; Ctrl-C stops the guest and leaves a readable trace marked incomplete.
-        With --no-follow the recording is made in two steps: while the guest runs, the plugin's stream is only
-        stored (the trace's fast form, at OUT.partial, then OUT); when the guest has exited it is packed
-        (blocks decoded, densely coded) in place. --no-pack (with --no-follow) stops after the fast form;
-        `plexlab pack OUT` packs it later, and a stopped pack leaves the fast form whole.
+        The recording is made in two steps: while the guest runs, each process's stream goes through a
+        shared-memory ring of its own and is only stored (the trace's fast form, at OUT.partial, then OUT);
+        when the guest has exited it is packed (blocks decoded, densely coded) in place. --no-pack stops after
+        the fast form; `plexlab pack OUT` packs it later, and a stopped pack leaves the fast form whole.
         --force replaces only a trace file, and a failed recording leaves the old file as it was.
 
         Examples:
@@ -31,7 +31,7 @@ struct RecordCommand: ParsableCommand {
           plexlab record --codec raw -- ./a.out      (larger file, fastest to replay)
           plexlab record -- make -C src              (make, the shells, cc1, as, ld: one trace)
           plexlab record --no-follow -- ./run.sh     (the script's interpreter only)
-          plexlab record --no-follow --no-pack --out t.plextrace -- ./a.out && plexlab pack t.plextrace
+          plexlab record --no-pack --out t.plextrace -- make -C src && plexlab pack t.plextrace
 
         Whole-system traces (--system): boots a Linux guest (Debian's kernel and a busybox-static initramfs)
         under qemu-system-x86_64 10.x with one vCPU and records kernel and user code, interrupts, exceptions,
@@ -69,7 +69,7 @@ struct RecordCommand: ParsableCommand {
     var codec: BlockStreamCodec?
 
     @Flag(name: .customLong("no-pack"),
-          help: "With --no-follow: stop after the fast form (the stream as recorded); `plexlab pack OUT` packs it later.")
+          help: "Stop after the fast form (the streams as recorded); `plexlab pack OUT` packs it later.")
     var noPack = false
 
     @Flag(name: .long, help: "Record a whole Linux guest, kernel and user, under qemu-system-x86_64 (COMMAND runs in the guest).")
@@ -124,9 +124,6 @@ struct RecordCommand: ParsableCommand {
         if maxInsns == 0 { throw ValidationError("--max-insns must be at least 1 (leave it out to record the whole run)") }
         if let chunkBlocks, chunkBlocks < 1 { throw ValidationError("--chunk-blocks must be positive") }
         if let maxProcesses, maxProcesses < 1 { throw ValidationError("--max-processes must be at least 1") }
-        if noPack && !noFollow {
-            throw ValidationError("--no-pack records one process in two steps: add --no-follow")
-        }
     }
 
     func run() throws {

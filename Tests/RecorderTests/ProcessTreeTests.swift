@@ -145,6 +145,69 @@ import TraceStore
         #expect(processes.first?.argv == ["make", "-s", "-C", directory])
     }
 
+    /// The default record (a ring per process image, the fast form, then the pack) and the live pipe path
+    /// give the same tree of the same program: the five process images of `aShellAndTheProgramsItRuns`, in
+    /// the same order, each with the same blocks and instructions.
+    @Test func ringsAndPipesGiveTheSameTree() throws {
+        let directory = try scratch("tree-rings")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let input = directory + "/in.txt"
+        try String(repeating: "rings ", count: 2000).write(toFile: input, atomically: true, encoding: .utf8)
+        let script = "true; gzip -c \(input) >/dev/null; /bin/true"
+        let (rings, ringProcesses, ringBlocks) = try recordTree("/bin/sh", ["-c", script], in: directory)
+        let (pipes, pipeProcesses, pipeBlocks) = try recordTree("/bin/sh", ["-c", script], in: directory) {
+            $0.output = directory + "/pipes.plextrace"
+            $0.throughPipes = true
+        }
+        #expect(rings.packed && pipes.packed)
+        #expect(ringProcesses.count == 5 && pipeProcesses.count == 5)
+        #expect(ringProcesses.map(\.origin) == [.start, .fork, .exec, .fork, .exec])
+        #expect(ringProcesses.map(\.origin) == pipeProcesses.map(\.origin))
+        #expect(ringProcesses.map(\.parent) == pipeProcesses.map(\.parent))
+        #expect(ringProcesses.map(\.argv) == pipeProcesses.map(\.argv))
+        #expect(ringProcesses.map(\.program) == pipeProcesses.map(\.program))
+        #expect(ringProcesses.map(\.exitStatus) == [0, nil, 0, nil, 0])
+        #expect(ringProcesses.map(\.note) == pipeProcesses.map(\.note))
+        let ringCounts = ringProcesses.map { blocks(of: $0, ringBlocks) }
+        #expect(ringCounts == pipeProcesses.map { blocks(of: $0, pipeBlocks) })
+        #expect(ringCounts.allSatisfy { $0 > 0 })
+        #expect(rings.blocks == pipes.blocks && rings.instructions == pipes.instructions)
+        #expect(ringCounts.reduce(0, +) == rings.blocks)
+        #expect(rings.metadata.complete && rings.metadata.exitStatus == 0)
+    }
+
+    /// `record --no-pack` of a tree stores one stream per process image (each ended); `pack` then gives the
+    /// same processes and blocks as `record`.
+    @Test func aTreeRecordedWithoutPackThenPacked() throws {
+        let directory = try scratch("tree-nopack")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let script = "/bin/true; /bin/false; exit 3"
+        let (fast, _, _) = try recordTree("/bin/sh", ["-c", script], in: directory) { $0.pack = false }
+        #expect(!fast.packed)
+        let reader = try TraceReader(path: fast.path)
+        #expect(reader.isFastForm && reader.isTreeFastForm)
+        var ends: [Int] = [], streams = Set<Int>()
+        try reader.forEachFastFormPiece { stream, bytes in
+            if bytes == nil { ends.append(stream) } else { streams.insert(stream) }
+            return true
+        }
+        // sh, then a fork and an exec for each of /bin/true and /bin/false: five streams, each ended once.
+        #expect(streams == [0, 1, 2, 3, 4])
+        #expect(ends.sorted() == [0, 1, 2, 3, 4])
+        let packed = try Packer.pack(path: fast.path)
+        let processes = try TraceReader(path: fast.path).processes()
+        #expect(packed.metadata.complete && packed.metadata.exitStatus == 3)
+        #expect(processes.map(\.origin) == [.start, .fork, .exec, .fork, .exec])
+        #expect(processes.map(\.exitStatus) == [3, nil, 0, nil, 1])
+        #expect(processes.map(\.argv.first) == ["/bin/sh", "/bin/sh", "/bin/true", "/bin/sh", "/bin/false"])
+        let (direct, directProcesses, directBlocks) = try recordTree("/bin/sh", ["-c", script], in: directory) {
+            $0.output = directory + "/direct.plextrace"
+        }
+        let packedBlocks = try TraceReader(path: fast.path).blocksByThread()
+        #expect(processes.map { blocks(of: $0, packedBlocks) } == directProcesses.map { blocks(of: $0, directBlocks) })
+        #expect(packed.blocks == direct.blocks)
+    }
+
     @Test func noFollowRecordsTheFirstProcessOnly() throws {
         let directory = try scratch("tree-nofollow")
         defer { try? FileManager.default.removeItem(atPath: directory) }

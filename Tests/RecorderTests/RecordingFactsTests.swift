@@ -12,6 +12,11 @@ struct RecordingFactsTests {
                                     pluginBytes: 12, guestSeconds: 1)
         #expect(exited.json() == #"{"exitStatus":3,"guestSeconds":1,"pluginBytes":12,"truncatedTail":0}"#)
         #expect(RecordingFacts(json: exited.json()) == exited)
+        // A tree's facts: whose termination it is, the program as started, the process limit that stopped it.
+        var tree = exited
+        (tree.rootPID, tree.processLimit, tree.rootProgram, tree.rootArgv) = (4242, 5, "/bin/sh", ["sh", "-c", "a \"b\""])
+        #expect(tree.json() == #"{"exitStatus":3,"guestSeconds":1,"pluginBytes":12,"processLimit":5,"rootArgv":["sh","-c","a \"b\""],"rootPID":4242,"rootProgram":"\/bin\/sh","truncatedTail":0}"#)
+        #expect(RecordingFacts(json: tree.json()) == tree)
         #expect(RecordingFacts(json: #"{"exitStatus":3}"#) == nil)
         #expect(RecordingFacts(json: "[") == nil)
     }

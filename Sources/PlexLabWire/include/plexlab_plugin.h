@@ -145,8 +145,15 @@ static inline size_t plexlab_record_put(uint8_t *at, uint32_t kind, const void *
  * writes only its own counter (release) and reads the other's (acquire). Bytes are published in any
  * pieces, records may wrap. The producer waits while the ring is full (no system call per batch
  * otherwise); the consumer polls the pipe with a short timeout while it is empty.
+ *
+ * Process trees (plugin argument rings=on with sock=): a forked child or an exec'd program creates its own
+ * ring (a memfd of PLEXLAB_RING_CAPACITY, header filled in), connects to the recorder's socket and sends,
+ * as the first message on it, the u32 PLEXLAB_RING_MAGIC with the ring's descriptor attached (SCM_RIGHTS).
+ * The stream then goes into that ring and the connection, like the pipe, only says when the process is gone.
  */
 #define PLEXLAB_RING_MAGIC 0x474E5252u /* "RRNG" */
+/* What a ring holds when the plugin creates it itself (below) and what the recorder gives the first process. */
+#define PLEXLAB_RING_CAPACITY (32u << 20)
 #define PLEXLAB_RING_VERSION 1u
 #define PLEXLAB_RING_HEADER_SIZE 4096u
 
@@ -160,6 +167,13 @@ struct plexlab_ring_header {
     uint64_t tail;      /* own cache line: written by the consumer only */
     uint64_t pad2[7];
 };
+
+/* The recorder's side of a ring handed over a connection: waits up to `timeout_ms` for the first message and
+   returns the descriptor it carries (close-on-exec), or -1 (the process went away first, or sent something else).
+   Defined in plexlab_wire.c. */
+int plexlab_receive_ring(int sock, int timeout_ms);
+/* The pid of the process at the other end of a Unix socket connection (SO_PEERCRED), or 0. */
+int plexlab_peer_pid(int sock);
 
 static inline uint64_t plexlab_ring_load_head(const struct plexlab_ring_header *ring)
 {
