@@ -244,13 +244,7 @@ static void emit4(uint32_t kind, const void *a, size_t alen, const void *b, size
     uint32_t header[2] = { kind, (uint32_t)(alen + blen + clen + dlen) };
     size_t total = 8 + alen + blen + clen + dlen;
     if (total <= sizeof(S.out) - S.outlen) {
-        uint8_t *at = S.out + S.outlen;
-        memcpy(at, header, 8); at += 8;
-        if (alen) { memcpy(at, a, alen); at += alen; }
-        if (blen) { memcpy(at, b, blen); at += blen; }
-        if (clen) { memcpy(at, c, clen); at += clen; }
-        if (dlen) { memcpy(at, d, dlen); at += dlen; }
-        S.outlen += total;
+        S.outlen += plexlab_record_put(S.out + S.outlen, kind, a, alen, b, blen, c, clen, d, dlen);
         return;
     }
     struct iovec iov[6] = { { S.out, S.outlen }, { header, 8 }, { (void *)a, alen }, { (void *)b, blen },
@@ -1096,16 +1090,6 @@ static void after_fork_child(void)
     else S.disabled = 1;
 }
 
-static int parse_u64(const char *text, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno || end == text || *end) return 0;
-    *out = value;
-    return 1;
-}
-
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv)
 {
     uint64_t fd = (uint64_t)-1, errfd = (uint64_t)-1, ringfd = (uint64_t)-1;
@@ -1118,16 +1102,16 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
         size_t klen = (size_t)(eq - arg);
         const char *value = eq + 1;
         if (klen == 2 && strncmp(arg, "fd", 2) == 0) {
-            if (!parse_u64(value, &fd)) goto bad;
+            if (!plexlab_parse_u64(value, 10, &fd)) goto bad;
             fd_given = 1;
         } else if (klen == 4 && strncmp(arg, "ring", 4) == 0) {
-            if (!parse_u64(value, &ringfd)) goto bad;
+            if (!plexlab_parse_u64(value, 10, &ringfd)) goto bad;
         } else if (klen == 5 && strncmp(arg, "errfd", 5) == 0) {
-            if (!parse_u64(value, &errfd)) goto bad;
+            if (!plexlab_parse_u64(value, 10, &errfd)) goto bad;
         } else if (klen == 9 && strncmp(arg, "max-insns", 9) == 0) {
-            if (!parse_u64(value, &S.max_insns)) goto bad;
+            if (!plexlab_parse_u64(value, 10, &S.max_insns)) goto bad;
         } else if (klen == 10 && strncmp(arg, "skip-insns", 10) == 0) {
-            if (!parse_u64(value, &S.skip_insns)) goto bad;
+            if (!plexlab_parse_u64(value, 10, &S.skip_insns)) goto bad;
         } else if (klen == 4 && strncmp(arg, "sock", 4) == 0) {
             S.sock_path = strdup(value);
         } else if ((klen == 6 && strncmp(arg, "qemu64", 6) == 0) || (klen == 6 && strncmp(arg, "qemu32", 6) == 0)) {

@@ -127,13 +127,7 @@ static void emit(uint32_t kind, const void *a, size_t alen, const void *b, size_
         write_all(a, alen); write_all(b, blen); write_all(c, clen); write_all(d, dlen);
         return;
     }
-    uint8_t *at = S.out + S.outlen;
-    memcpy(at, header, 8); at += 8;
-    if (alen) { memcpy(at, a, alen); at += alen; }
-    if (blen) { memcpy(at, b, blen); at += blen; }
-    if (clen) { memcpy(at, c, clen); at += clen; }
-    if (dlen) { memcpy(at, d, dlen); at += dlen; }
-    S.outlen += total;
+    S.outlen += plexlab_record_put(S.out + S.outlen, kind, a, alen, b, blen, c, clen, d, dlen);
 }
 
 /* Sends the buffered events (the vCPU thread is the only writer). */
@@ -485,16 +479,6 @@ static void on_exit_cb(qemu_plugin_id_t id, void *udata)
     finish();
 }
 
-static int parse_hex(const char *text, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long value = strtoull(text, &end, 0);
-    if (errno || end == text || *end) return 0;
-    *out = value;
-    return 1;
-}
-
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv)
 {
     uint64_t fd = (uint64_t)-1;
@@ -506,15 +490,15 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
         const char *value = eq + 1;
         uint64_t number = 0;
         if (klen == 2 && strncmp(arg, "fd", 2) == 0) {
-            if (!parse_hex(value, &fd)) goto bad;
+            if (!plexlab_parse_u64(value, 0, &fd)) goto bad;
         } else if (klen == 7 && strncmp(arg, "syscall", 7) == 0) {
-            if (!parse_hex(value, &S.syscall_entry)) goto bad;
+            if (!plexlab_parse_u64(value, 0, &S.syscall_entry)) goto bad;
         } else if (klen == 3 && strncmp(arg, "idt", 3) == 0) {
-            if (!parse_hex(value, &S.idt)) goto bad;
+            if (!plexlab_parse_u64(value, 0, &S.idt)) goto bad;
         } else if (klen == 11 && strncmp(arg, "page-offset", 11) == 0) {
-            if (!parse_hex(value, &S.page_offset_var)) goto bad;
+            if (!plexlab_parse_u64(value, 0, &S.page_offset_var)) goto bad;
         } else if (klen == 10 && strncmp(arg, "clear-page", 10) == 0) {
-            if (!parse_hex(value, &number) || S.nclear == 4) goto bad;
+            if (!plexlab_parse_u64(value, 0, &number) || S.nclear == 4) goto bad;
             S.clear_page[S.nclear++] = number;
         } else if (klen == 6 && strncmp(arg, "window", 6) == 0) {
             if (strcmp(value, "command") == 0) S.window = WINDOW_COMMAND;

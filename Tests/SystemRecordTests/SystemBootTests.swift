@@ -85,6 +85,27 @@ struct SystemBootTests {
         #expect(pageFaults.allSatisfy { $0.address != 0 })
     }
 
+    /// The syscall loop: the trace's getppid calls against the workload's own count, and its page faults
+    /// against the guest kernel's, on a second boot.
+    @Test(.enabled(if: unavailable == nil))
+    func syscallLoopInTheGuest() throws {
+        let directory = NSTemporaryDirectory() + "plexlab-system-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/getppid.plextrace"
+        let result = try SystemRecorder.record(SystemRecordOptions(output: path, command: ["/bin/plexlab-getppid", "300"]))
+        #expect(result.console.output == "getppid 300 syscalls (1)\n")
+        var syscalls: [SyscallEvent] = [], pageFaults = 0
+        try TraceReader(path: path).forEachChunk { chunk in
+            syscalls += chunk.syscalls
+            pageFaults += chunk.systemEvents.filter(\.isPageFault).count
+        }
+        // getppid is x86-64 syscall 110: exactly the loop's calls (the static binary's start-up makes none).
+        #expect(syscalls.filter { $0.number == 110 }.count == 300)
+        #expect(syscalls.filter { $0.number == 59 }.count == 1)
+        #expect(pageFaults + 1 == result.console.pageFaults)
+    }
+
     static func mnemonics(_ blocks: [BlockDefinition]) -> Set<String> {
         let decoder = X86Decoder(arch: .x86_64)
         var names: Set<String> = []

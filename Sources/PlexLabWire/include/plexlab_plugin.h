@@ -15,6 +15,7 @@
 #define PLEXLAB_PLUGIN_PROTOCOL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #define PLEXLAB_PROTOCOL_VERSION 2
 #define PLEXLAB_PAGE_SIZE 4096
@@ -110,6 +111,21 @@ enum plexlab_end_reason {
 #define PLEXLAB_MARK_SYSCALL 0x504C58u
 #define PLEXLAB_MARK_START 1u
 #define PLEXLAB_MARK_STOP 2u
+
+/* Lays out one record, its header then up to four pieces of payload (a NULL piece has length 0), at `at`;
+   returns its size. Both plugins buffer their small records this way. */
+static inline size_t plexlab_record_put(uint8_t *at, uint32_t kind, const void *a, size_t alen, const void *b,
+                                        size_t blen, const void *c, size_t clen, const void *d, size_t dlen)
+{
+    uint32_t header[2] = { kind, (uint32_t)(alen + blen + clen + dlen) };
+    memcpy(at, header, 8);
+    size_t n = 8;
+    if (alen) { memcpy(at + n, a, alen); n += alen; }
+    if (blen) { memcpy(at + n, b, blen); n += blen; }
+    if (clen) { memcpy(at + n, c, clen); n += clen; }
+    if (dlen) { memcpy(at + n, d, dlen); n += dlen; }
+    return n;
+}
 
 /* The largest payload a reader accepts (the plugin's largest record, a TB, is under 70 KiB). */
 #define PLEXLAB_MAX_PAYLOAD (1u << 22)
