@@ -33,7 +33,8 @@ section="$(sed -n '/<!-- reproductions:begin -->/,/<!-- reproductions:end -->/p'
   echo "it is given. Each row sets a published slowdown over native next to the lab's prediction for a workload"
   echo "of the same shape, under the profile of the published machine's era. The profiles' numbers come from"
   echo "sources and reasoning (docs/cost-profiles.md), never from these figures; the cost formula is"
-  echo "docs/strategies.md section 4. A ratio beyond 2x is marked, with the reason in the notes."
+  echo "docs/strategies.md section 4. A ratio beyond 2x is marked, with the reason in the notes. The system"
+  echo "traces (sys-*) are made by \`scripts/record-system-corpus.sh\` (qemu-system, the Debian kernel of /boot)."
   echo
   echo "$section"
   echo
