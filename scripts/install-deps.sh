@@ -37,3 +37,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# qemu-user must stay Debian 12's 7.2: its dynamic build loads TCG plugins (`-plugin`), while
+# bookworm-backports' qemu-user 10 is static and refuses them. Installing from backports above can move
+# it (seen on this project's machines): put bookworm's back.
+if ! qemu-x86_64 --version 2>/dev/null | grep -q 'version 7\.'; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends --allow-downgrades qemu-user/bookworm
+fi
