@@ -64,7 +64,9 @@ public struct LiveCalibration: Sendable {
         }
         var out = String(format: "live monitor round trips (%.4f cycles/ns):\n", cyclesPerNanosecond)
         for key: CostKey in [.trapInt3, .trapPF, .trapWP, .scanPerInsn] {
-            out += line(key.rawValue, profile[key] / 1e9 / cyclesPerNanosecond)
+            var text = line(key.rawValue, profile[key] / 1e9 / cyclesPerNanosecond)
+            if profile.sources[key]?.hasPrefix("measured") != true { text = String(text.dropLast()) + "  (not measured: kept)\n" }
+            out += text
         }
         out += line("stop-and-resume", stopResume)
         out += line("mprotect", mprotect)
@@ -173,7 +175,12 @@ public enum LiveProfile {
         var known: [TrapCause: Double] = [:]
         let int3Causes: Set<TrapCause> = [.call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .sensitive, .pageCross, .int3Fill]
         func set(_ key: CostKey, probe name: String, causes: Set<TrapCause>, what: String) {
-            guard let probe = probes[name], let seconds = probe.secondsPerTrap(of: causes, known: known) else { return }
+            guard let probe = probes[name], let seconds = probe.secondsPerTrap(of: causes, known: known) else {
+                // Said, never silent: a busy machine can leave the probe no excess over its other causes.
+                sources[key] = "not measured: the \(name) probe left no time over its other causes at their measured "
+                    + "prices (a busy machine; run again); \(base.name)'s figure: " + (base.sources[key] ?? "")
+                return
+            }
             for cause in causes { known[cause] = seconds }
             costs[key] = seconds * 1e9 * cyclesPerNanosecond
             let entries = probe.counts.filter { causes.contains($0.key) }.values.reduce(0, +)
