@@ -12,6 +12,8 @@
  *   skip-insns  send no executed TBs (nor side events) before this many instructions; translations and
  *               page captures are still sent, so the first recorded TB can be decoded
  *   data-pages  also count loads and stores per executed TB and data page
+ *   touch-cache with data-pages: off sends every TB execution's touches (the default, on, sends only those
+ *               that differ from the TB's last execution on the thread: plexlab_plugin.h, DATA_LIST)
  *   errfd       a pipe to the recorder that stands in for stderr until the first translation: what QEMU
  *               writes while loading the program (e.g. "Invalid ELF image") reaches the recorder, which
  *               puts it in its own error line; the guest never runs with it (stderr is restored first)
@@ -54,7 +56,6 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 #define MAX_VCPUS 4096
 #define BUF_WORDS 16384          /* 64 KiB per thread before a flush */
 #define MAX_EVENT_WORDS 16       /* kept free after every executed TB (code writes need no flush) */
-#define TOUCH_SLOTS 8            /* data pages coalesced per executed TB */
 #define TB_SLAB 4096
 #define HIGH_FD 900
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -84,19 +85,34 @@ struct page_table {
     } *slots;
 };
 
+/* Data pages: one page's loads (rw[0]) and stores (rw[1]) in one TB execution. */
+struct touch {
+    uint64_t page;
+    uint32_t rw[2];
+};
+
+/* A slot of a thread's touch cache (plexlab_plugin.h, DATA_LIST): the touches of tb key - 1's last execution. */
+struct touch_entry {
+    uint32_t key; /* tb id + 1; 0 = empty */
+    uint32_t n;
+    struct touch t[PLEXLAB_TOUCH_CACHE_PAGES];
+};
+
 struct vcpu {
     uint32_t n;         /* words in buf (published with release stores for the exit-time flushers) */
     uint32_t sent;      /* words of buf already sent by a signal-time flush (under S.lock) */
     uint32_t thread;    /* PlexLab thread id: serial of vCPU creation (QEMU reuses vCPU indices) */
-    uint32_t ntouch;
-    uint32_t last_touch; /* the touch slot the last access hit */
     uint32_t recording; /* past skip-insns */
     uint64_t insns;     /* instructions of recorded TBs */
     struct vcpu *next_free; /* on S.free_vcpus: an exited thread's, for the next new thread */
-    struct {
-        uint64_t page;
-        uint32_t pos;
-    } touch[TOUCH_SLOTS];
+    /* Data pages: the touches of the TB executing now (tb id + 1 in pending_tb; 0 = none, e.g. before
+       skip-insns), sent or matched against touch_cache when the next TB starts. */
+    uint32_t pending_tb;
+    uint32_t npending;
+    uint32_t last_touch; /* the pending slot the last access hit */
+    uint32_t spilled;    /* lists sent for the pending TB already (it touched more than PLEXLAB_TOUCH_PENDING pages) */
+    struct touch pending[PLEXLAB_TOUCH_PENDING];
+    struct touch_entry *touch_cache; /* PLEXLAB_TOUCH_CACHE_SLOTS, with data pages and the cache on */
     uint32_t buf[BUF_WORDS];
 };
 
@@ -115,6 +131,7 @@ static struct {
     int disabled;  /* forked child or broken pipe: write nothing */
     int finished;  /* END sent */
     int data_pages;
+    int touch_cache; /* data pages: touches repeated from the thread's cache are not sent (touch-cache=off: all are) */
     int limited;   /* max-insns or skip-insns given */
     int counting;  /* limited or data pages: the counting exec callback */
     int64_t execve_number, execveat_number; /* the guest's syscall numbers */
@@ -150,7 +167,10 @@ static struct {
     int foreign;               /* another architecture: only how it ends and what it starts is sent */
     int64_t wait4_number, waitpid_number, waitid_number;
     int rings;                 /* rings=on: processes on the socket make their own ring */
-} S = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .saved_stderr = -1 };
+} S = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .saved_stderr = -1, .touch_cache = 1 };
+
+static void touches_finish(struct vcpu *v, int locked, int last);
+static void touch_cache_clear(struct vcpu *v);
 
 /* Puts the real stderr back (before any guest code runs); the recorder then sees EOF on errfd. */
 static void restore_stderr(void)
@@ -299,7 +319,6 @@ static void flush_locked(struct vcpu *v)
     }
     v->sent = 0;
     __atomic_store_n(&v->n, 0, __ATOMIC_RELEASE);
-    v->ntouch = 0;
 }
 
 /* From a signal handler: sends every thread's events so far without resetting any buffer (the
@@ -341,6 +360,8 @@ static void finish_locked(uint32_t reason)
 {
     if (S.finished) return;
     uint32_t threads = 0;
+    /* QEMU has unregistered the callbacks by now (or this is max-insns' last TB): every TB has ended. */
+    for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) touches_finish(S.vcpus[i], 1, 1);
     for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) flush_locked(S.vcpus[i]);
     threads = S.next_thread;
     uint64_t recorded = recorded_insns_locked();
@@ -369,10 +390,16 @@ static __attribute__((noinline)) struct vcpu *vcpu_create(unsigned int index)
         v = S.free_vcpus;
         if (v) {
             S.free_vcpus = v->next_free;
+            struct touch_entry *cache = v->touch_cache;
             memset(v, 0, sizeof(*v));
+            v->touch_cache = cache;
+            touch_cache_clear(v); /* a new thread: the reader's cache for it starts empty too */
         } else {
             v = calloc(1, sizeof(*v));
         }
+        if (v && S.data_pages && S.touch_cache && !v->touch_cache)
+            v->touch_cache = calloc(PLEXLAB_TOUCH_CACHE_SLOTS, sizeof(struct touch_entry));
+        /* Without memory for a cache the thread sends every list, which the reader's rule allows. */
         if (v) {
             v->thread = S.next_thread++;
             v->recording = !S.limited || S.skip_insns == 0;
@@ -400,6 +427,7 @@ static void on_vcpu_exit(qemu_plugin_id_t id, unsigned int index)
     pthread_mutex_lock(&S.lock);
     struct vcpu *v = S.vcpus[index];
     if (v) {
+        touches_finish(v, 1, 1);
         flush_locked(v);
         uint32_t head[2] = { v->thread, 0 };
         emit(PLEXLAB_REC_THREAD_END, head, 8, NULL, 0, NULL, 0);
@@ -622,7 +650,77 @@ static void stop_at_limit(void)
     _exit(0); /* ends every guest thread; the lock is never released on purpose */
 }
 
-/* With --max-insns/--skip-insns or --data-pages: counts instructions and resets the data-page table. */
+/* ---- data pages (plexlab_plugin.h, DATA_LIST) ---- */
+
+static void touch_cache_clear(struct vcpu *v)
+{
+    if (v->touch_cache) memset(v->touch_cache, 0, PLEXLAB_TOUCH_CACHE_SLOTS * sizeof(struct touch_entry));
+}
+
+/* Where `words` words go; flushes first when they would not leave MAX_EVENT_WORDS free. */
+static inline uint32_t room_for(struct vcpu *v, uint32_t words, int locked)
+{
+    if (v->n + words > BUF_WORDS - MAX_EVENT_WORDS) {
+        if (locked) flush_locked(v);
+        else flush_vcpu(v);
+    }
+    return v->n;
+}
+
+/* Sends pending[0..n) as one DATA_LIST. */
+static void send_touch_list(struct vcpu *v, uint32_t n, int locked)
+{
+    uint32_t at = room_for(v, 2 + 4 * n, locked);
+    uint32_t *w = v->buf + at;
+    *w++ = PLEXLAB_EV_DATA_LIST;
+    *w++ = n;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct touch *t = &v->pending[i];
+        *w++ = (uint32_t)t->page;
+        *w++ = (uint32_t)(t->page >> 32);
+        *w++ = t->rw[0];
+        *w++ = t->rw[1];
+    }
+    publish(v, at + 2 + 4 * n);
+}
+
+static inline int same_touches(const struct touch *a, const struct touch *b, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (a[i].page != b[i].page || a[i].rw[0] != b[i].rw[0] || a[i].rw[1] != b[i].rw[1]) return 0;
+    return 1;
+}
+
+/* The pending TB's execution has ended: its touches are sent unless its cache slot repeats them (never when
+   `last`: no next TB id follows in this stream). Keeps the cache exactly as the reader's rule does. */
+static void touches_finish(struct vcpu *v, int locked, int last)
+{
+    if (!v->pending_tb) return;
+    uint32_t tb = v->pending_tb - 1, n = v->npending;
+    v->pending_tb = 0;
+    if (!S.touch_cache) { /* every TB that touched something sends its list, and nothing is cached */
+        if (n) send_touch_list(v, n, locked);
+        return;
+    }
+    struct touch_entry *e = v->touch_cache ? &v->touch_cache[tb & (PLEXLAB_TOUCH_CACHE_SLOTS - 1)] : NULL;
+    if (v->spilled) { /* several lists: the slot is emptied */
+        send_touch_list(v, n, locked);
+        if (e) e->key = 0;
+        return;
+    }
+    if (!last && e && e->key == tb + 1 && e->n == n && same_touches(e->t, v->pending, n)) return;
+    send_touch_list(v, n, locked);
+    if (!e) return;
+    if (n <= PLEXLAB_TOUCH_CACHE_PAGES) {
+        e->key = tb + 1;
+        e->n = n;
+        memcpy(e->t, v->pending, n * sizeof(struct touch));
+    } else {
+        e->key = 0;
+    }
+}
+
+/* With --max-insns/--skip-insns or --data-pages: counts instructions; ends the previous TB's touches. */
 static void on_tb_exec_counting(unsigned int index, void *udata)
 {
     const struct tb_info *tb = udata;
@@ -633,13 +731,19 @@ static void on_tb_exec_counting(unsigned int index, void *udata)
         v->recording = 0;
         return;
     }
-    if (S.max_insns && before - S.skip_insns >= S.max_insns) stop_at_limit();
+    int stopping = S.max_insns && before - S.skip_insns >= S.max_insns;
+    if (v->pending_tb) touches_finish(v, 0, stopping); /* stopping: no TB id follows */
+    if (stopping) stop_at_limit();
     v->recording = 1;
-    v->ntouch = 0;
     v->insns += tb->insns;
     uint32_t n = v->n;
     v->buf[n++] = tb->id;
     publish(v, n);
+    if (S.data_pages) {
+        v->pending_tb = tb->id + 1;
+        v->npending = 0;
+        v->spilled = 0;
+    }
     if (unlikely(n > BUF_WORDS - MAX_EVENT_WORDS)) flush_vcpu(v);
 }
 
@@ -716,47 +820,47 @@ static void wrap_signal_handlers(void)
     }
 }
 
-/* One load or store of the TB executing: counted on its page's DATA event of this execution. Most accesses hit
-   the page of the previous one, which is tested first. */
-static inline void note_access(unsigned int index, uint64_t vaddr, int store)
+/* An access to a page the pending TB has not touched at the last access: found or added among its pending
+   touches; when all PLEXLAB_TOUCH_PENDING are taken, they go out as a list first (the reader sums). */
+static __attribute__((noinline)) void note_access_slow(struct vcpu *v, uint64_t page, int store)
 {
-    struct vcpu *v = vcpu_of(index);
-    if (unlikely(!v) || !v->recording) return;
-    uint64_t page = vaddr & PAGE_MASK;
-    uint32_t last = v->last_touch;
-    if (likely(last < v->ntouch && v->touch[last].page == page)) {
-        v->buf[v->touch[last].pos + 3 + store]++;
-        return;
-    }
-    for (uint32_t i = 0; i < v->ntouch; i++) {
-        if (v->touch[i].page == page) {
-            v->buf[v->touch[i].pos + 3 + store]++;
+    uint32_t n = v->npending;
+    for (uint32_t i = 0; i < n; i++) {
+        if (v->pending[i].page == page) {
+            v->pending[i].rw[store]++;
             v->last_touch = i;
             return;
         }
     }
-    uint32_t n = room(v, 5);
-    uint32_t *w = v->buf + n;
-    w[0] = PLEXLAB_EV_DATA;
-    w[1] = (uint32_t)page;
-    w[2] = (uint32_t)(page >> 32);
-    w[3] = !store;
-    w[4] = store;
-    if (v->ntouch < TOUCH_SLOTS) {
-        v->touch[v->ntouch].page = page;
-        v->touch[v->ntouch].pos = n;
-        v->last_touch = v->ntouch;
-        v->ntouch++;
+    if (n == PLEXLAB_TOUCH_PENDING) {
+        send_touch_list(v, n, 0);
+        v->spilled = 1;
+        n = 0;
     }
-    publish(v, n + 5);
+    v->pending[n].page = page;
+    v->pending[n].rw[0] = !store;
+    v->pending[n].rw[1] = store;
+    v->last_touch = n;
+    v->npending = n + 1;
 }
 
-/* One callback for loads and stores: QEMU 7.2 calls a callback registered for stores only on loads too
-   (measured: a store-only callback counted every return's stack read as a write), so it asks which. */
+/* One load or store of the TB executing, counted on its page among the TB's pending touches. Most accesses
+   hit the page of the previous one, which is tested first; thread-local, nothing is written to the stream. */
 static void on_access(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
 {
-    (void)udata;
-    note_access(index, vaddr, qemu_plugin_mem_is_store(info) ? 1 : 0);
+    (void)index; (void)udata;
+    struct vcpu *v = tls_vcpu;
+    if (unlikely(!v || !v->pending_tb)) return;
+    /* One callback for loads and stores: QEMU 7.2 calls a callback registered for stores only on loads too
+       (measured: a store-only callback counted every return's stack read as a write), so it asks which. */
+    int store = qemu_plugin_mem_is_store(info) ? 1 : 0;
+    uint64_t page = vaddr & PAGE_MASK;
+    uint32_t last = v->last_touch;
+    if (likely(last < v->npending && v->pending[last].page == page)) {
+        v->pending[last].rw[store]++;
+        return;
+    }
+    note_access_slow(v, page, store);
 }
 
 /* ---- process tree (docs/recorder.md, "Process trees") ----
@@ -832,7 +936,8 @@ static int open_channel(void)
 /* Caller holds S.lock. HELLO and PROCESS: the first two records of every stream. */
 static void send_identity_locked(uint32_t origin, uint32_t fork_serial)
 {
-    uint32_t head[2] = { PLEXLAB_PROTOCOL_VERSION, S.data_pages ? PLEXLAB_FLAG_DATA_PAGES : 0 };
+    uint32_t flags = S.data_pages ? PLEXLAB_FLAG_DATA_PAGES | (S.touch_cache ? PLEXLAB_FLAG_TOUCH_CACHE : 0) : 0;
+    uint32_t head[2] = { PLEXLAB_PROTOCOL_VERSION, flags };
     uint64_t limits[2] = { S.max_insns, S.skip_insns };
     emit(PLEXLAB_REC_HELLO, head, 8, limits, 16, S.target, strlen(S.target));
     char cmdline[8192];
@@ -870,7 +975,9 @@ static void start_forked_child(void)
     if (tls_vcpu) {
         tls_vcpu->thread = S.next_thread++;
         tls_vcpu->insns = 0;
-        tls_vcpu->n = tls_vcpu->sent = tls_vcpu->ntouch = 0;
+        tls_vcpu->n = tls_vcpu->sent = 0;
+        tls_vcpu->pending_tb = 0; /* the TB of the fork is the parent's */
+        touch_cache_clear(tls_vcpu);
     }
     S.forks = 0;
     S.outlen = 0;
@@ -1171,6 +1278,7 @@ static void on_syscall(qemu_plugin_id_t id, unsigned int index, int64_t num, uin
     if (num == S.execve_number || num == S.execveat_number) {
         /* A successful execve replaces QEMU and this plugin without an exit callback: send everything. */
         pthread_mutex_lock(&S.lock);
+        if (tls_vcpu) touches_finish(tls_vcpu, 1, 1); /* the TB of the execve is this stream's last */
         for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) flush_locked(S.vcpus[i]);
         out_flush();
         pthread_mutex_unlock(&S.lock);
@@ -1314,6 +1422,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
             S.tree_arch = strdup(value);
         } else if (klen == 10 && strncmp(arg, "data-pages", 10) == 0) {
             S.data_pages = strcmp(value, "on") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
+        } else if (klen == 11 && strncmp(arg, "touch-cache", 11) == 0) {
+            S.touch_cache = strcmp(value, "off") != 0;
         } else {
             goto bad;
         }

@@ -27,6 +27,9 @@ public struct RecordOptions: Sendable {
     /// Follow the tree through per-process pipes and assemble it live (the path before rings), for tests
     /// and measurements that compare the two; `pack` does not apply.
     var throughPipes = false
+    /// With data pages: send only touches that differ from the block's last execution on its thread (the
+    /// plugin's touch cache, docs/recorder.md); off sends every execution's, for tests that compare the two.
+    var touchCache = true
     /// Where PATH, PLEXLAB_QEMU_PLUGIN and the guest's environment come from.
     public var environment: [String: String]
     /// The guest's working directory (a relative program path is found there); nil: the recorder's own.
@@ -58,6 +61,18 @@ public struct RecordOptions: Sendable {
         self.workingDirectory = workingDirectory
         self.followProcesses = followProcesses
         self.maxProcesses = maxProcesses
+    }
+}
+
+extension RecordOptions {
+    /// The plugin's arguments for the limits and data pages (the process-tree ones come after).
+    var limitPluginArguments: [String] {
+        var arguments: [String] = []
+        if let max = maxInstructions, max > 0 { arguments.append("max-insns=\(max)") }
+        if let skip = skipInstructions, skip > 0 { arguments.append("skip-insns=\(skip)") }
+        if dataPages { arguments.append("data-pages=on") }
+        if dataPages && !touchCache { arguments.append("touch-cache=off") }
+        return arguments
     }
 }
 
@@ -139,10 +154,7 @@ public enum Recorder {
         }
         let builder = TraceBuilder(writer: writer, arch: guest.arch)
 
-        var pluginArguments: [String] = []
-        if let max = options.maxInstructions, max > 0 { pluginArguments.append("max-insns=\(max)") }
-        if let skip = options.skipInstructions, skip > 0 { pluginArguments.append("skip-insns=\(skip)") }
-        if options.dataPages { pluginArguments.append("data-pages=on") }
+        var pluginArguments = options.limitPluginArguments
         let socket: ProcessSocket?
         do {
             socket = options.followProcesses ? try ProcessSocket() : nil
