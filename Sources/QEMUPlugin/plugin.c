@@ -88,14 +88,23 @@ struct page_table {
 /* Data pages: one page's loads (rw[0]) and stores (rw[1]) in one TB execution. */
 struct touch {
     uint64_t page;
-    uint32_t rw[2];
+    union {
+        uint32_t rw[2];
+        uint64_t both; /* counted and compared as one word: a 64-bit load of two 32-bit stores would stall */
+    };
 };
 
-/* A slot of a thread's touch cache (plexlab_plugin.h, DATA_LIST): the touches of tb key - 1's last execution. */
+/* Data pages: the accesses of one TB execution are kept as they come, page | 1 for a store, up to SEQ_CAP
+   (one store per access, no test of the page: the exec callback compares the whole sequence with the TB's
+   last one). A longer execution is summed per page in `pending` instead (note_access_long). */
+#define SEQ_CAP 16
+
+/* A slot of a thread's touch cache (plexlab_plugin.h, DATA_LIST): the access sequence of tb key - 1's last
+   execution, whose touch list the reader's slot holds. Equal sequences give equal lists. */
 struct touch_entry {
     uint32_t key; /* tb id + 1; 0 = empty */
-    uint32_t n;
-    struct touch t[PLEXLAB_TOUCH_CACHE_PAGES];
+    uint32_t k;
+    uint64_t seq[SEQ_CAP];
 };
 
 struct vcpu {
@@ -105,12 +114,13 @@ struct vcpu {
     uint32_t recording; /* past skip-insns */
     uint64_t insns;     /* instructions of recorded TBs */
     struct vcpu *next_free; /* on S.free_vcpus: an exited thread's, for the next new thread */
-    /* Data pages: the touches of the TB executing now (tb id + 1 in pending_tb; 0 = none, e.g. before
-       skip-insns), sent or matched against touch_cache when the next TB starts. */
+    /* Data pages: the accesses of the TB executing now (tb id + 1 in pending_tb; 0 = none, e.g. before
+       skip-insns), matched against touch_cache or sent when the next TB starts. */
     uint32_t pending_tb;
+    uint32_t k;          /* accesses so far; SEQ_CAP + 1: a long execution, summed in pending */
     uint32_t npending;
-    uint32_t last_touch; /* the pending slot the last access hit */
     uint32_t spilled;    /* lists sent for the pending TB already (it touched more than PLEXLAB_TOUCH_PENDING pages) */
+    uint64_t seq[SEQ_CAP];
     struct touch pending[PLEXLAB_TOUCH_PENDING];
     struct touch_entry *touch_cache; /* PLEXLAB_TOUCH_CACHE_SLOTS, with data pages and the cache on */
     uint32_t buf[BUF_WORDS];
@@ -131,13 +141,14 @@ static struct {
     int disabled;  /* forked child or broken pipe: write nothing */
     int finished;  /* END sent */
     int data_pages;
+    int store_bit;   /* data pages: the meminfo's store bit is read directly (on_access_bit) */
     int touch_cache; /* data pages: touches repeated from the thread's cache are not sent (touch-cache=off: all are) */
     int limited;   /* max-insns or skip-insns given */
     int counting;  /* limited or data pages: the counting exec callback */
     int64_t execve_number, execveat_number; /* the guest's syscall numbers */
     int wrapped_signals;
     uint64_t max_insns, skip_insns;
-    uint64_t executed;      /* counting mode: every executed instruction (atomic) */
+    uint64_t executed;      /* with limits: every executed instruction (atomic) */
     uint64_t exited_insns;  /* counting mode: recorded instructions of threads that exited */
     uint32_t next_tb_id;
     uint32_t next_thread;
@@ -365,7 +376,8 @@ static void finish_locked(uint32_t reason)
     for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) flush_locked(S.vcpus[i]);
     threads = S.next_thread;
     uint64_t recorded = recorded_insns_locked();
-    uint64_t executed = __atomic_load_n(&S.executed, __ATOMIC_RELAXED);
+    /* Without limits every executed TB is recorded (data pages count no skipped ones). */
+    uint64_t executed = S.limited ? __atomic_load_n(&S.executed, __ATOMIC_RELAXED) : recorded;
     uint32_t head[2] = { reason, threads };
     uint64_t counts[2] = { executed, recorded };
     emit(PLEXLAB_REC_END, head, 8, counts, 16, NULL, 0);
@@ -684,66 +696,119 @@ static void send_touch_list(struct vcpu *v, uint32_t n, int locked)
     publish(v, at + 2 + 4 * n);
 }
 
-static inline int same_touches(const struct touch *a, const struct touch *b, uint32_t n)
+static inline int same_sequence(const uint64_t *a, const uint64_t *b, uint32_t k)
 {
-    for (uint32_t i = 0; i < n; i++)
-        if (a[i].page != b[i].page || a[i].rw[0] != b[i].rw[0] || a[i].rw[1] != b[i].rw[1]) return 0;
-    return 1;
+    uint64_t differ = 0;
+    for (uint32_t i = 0; i < k; i++) differ |= a[i] ^ b[i];
+    return differ == 0;
 }
 
-/* The pending TB's execution has ended: its touches are sent unless its cache slot repeats them (never when
-   `last`: no next TB id follows in this stream). Keeps the cache exactly as the reader's rule does. */
+/* Counts one access on its page among the pending touches; when all PLEXLAB_TOUCH_PENDING are taken, they go
+   out as a list first (the reader sums the lists of one execution). */
+static void add_touch(struct vcpu *v, uint64_t page, int store, int locked)
+{
+    uint32_t n = v->npending;
+    for (uint32_t i = 0; i < n; i++) {
+        if (v->pending[i].page == page) {
+            v->pending[i].both += (uint64_t)1 << (32 * store);
+            return;
+        }
+    }
+    if (n == PLEXLAB_TOUCH_PENDING) {
+        send_touch_list(v, n, locked);
+        v->spilled = 1;
+        n = 0;
+    }
+    v->pending[n].page = page;
+    v->pending[n].both = (uint64_t)1 << (32 * store);
+    v->npending = n + 1;
+}
+
+/* The pending TB's execution has ended and its touches go out as a list (the caller found that its slot does
+   not repeat them, or `last`: no TB id follows in this stream). The slot then holds the sequence when the
+   reader's rule caches the list (one list of at most PLEXLAB_TOUCH_CACHE_PAGES pages), else it is emptied:
+   a slot holding a sequence always means the reader's slot holds its list. */
 static void touches_finish(struct vcpu *v, int locked, int last)
 {
+    (void)last;
     if (!v->pending_tb) return;
-    uint32_t tb = v->pending_tb - 1, n = v->npending;
+    uint32_t tb = v->pending_tb - 1, k = v->k;
     v->pending_tb = 0;
+    if (k <= SEQ_CAP) { /* a short execution: its list from the sequence (at most SEQ_CAP pages: one list) */
+        v->npending = 0;
+        v->spilled = 0;
+        for (uint32_t i = 0; i < k; i++) add_touch(v, v->seq[i] & PAGE_MASK, (int)(v->seq[i] & 1), locked);
+    }
+    uint32_t n = v->npending;
     if (!S.touch_cache) { /* every TB that touched something sends its list, and nothing is cached */
         if (n) send_touch_list(v, n, locked);
         return;
     }
-    struct touch_entry *e = v->touch_cache ? &v->touch_cache[tb & (PLEXLAB_TOUCH_CACHE_SLOTS - 1)] : NULL;
-    if (v->spilled) { /* several lists: the slot is emptied */
-        send_touch_list(v, n, locked);
-        if (e) e->key = 0;
-        return;
-    }
-    if (!last && e && e->key == tb + 1 && e->n == n && same_touches(e->t, v->pending, n)) return;
     send_touch_list(v, n, locked);
-    if (!e) return;
-    if (n <= PLEXLAB_TOUCH_CACHE_PAGES) {
+    if (!v->touch_cache) return;
+    struct touch_entry *e = &v->touch_cache[tb & (PLEXLAB_TOUCH_CACHE_SLOTS - 1)];
+    if (k <= SEQ_CAP && !v->spilled && n <= PLEXLAB_TOUCH_CACHE_PAGES) {
         e->key = tb + 1;
-        e->n = n;
-        memcpy(e->t, v->pending, n * sizeof(struct touch));
+        e->k = k;
+        memcpy(e->seq, v->seq, k * sizeof(uint64_t));
     } else {
         e->key = 0;
     }
 }
 
-/* With --max-insns/--skip-insns or --data-pages: counts instructions; ends the previous TB's touches. */
-static void on_tb_exec_counting(unsigned int index, void *udata)
+/* A TB starts: the previous one's execution is over. When its access sequence is the one its slot holds, the
+   reader repeats the slot's list and nothing is sent (tested here inline); else touches_finish sends it. */
+static inline void touches_next(struct vcpu *v, uint32_t id)
 {
-    const struct tb_info *tb = udata;
-    struct vcpu *v = vcpu_of(index);
-    if (unlikely(!v)) return;
+    if (v->pending_tb) {
+        uint32_t tb = v->pending_tb - 1, k = v->k;
+        const struct touch_entry *e = v->touch_cache ? &v->touch_cache[tb & (PLEXLAB_TOUCH_CACHE_SLOTS - 1)] : NULL;
+        if (!(e && e->key == tb + 1 && e->k == k && same_sequence(e->seq, v->seq, k))) touches_finish(v, 0, 0);
+    }
+    v->pending_tb = id + 1;
+    v->k = 0;
+}
+
+/* --max-insns/--skip-insns: counts every executed instruction; 0 while skipping. At the limit the thread's
+   touches end (nothing follows) and the guest with them. */
+static __attribute__((noinline)) int within_limits(struct vcpu *v, const struct tb_info *tb)
+{
     uint64_t before = __atomic_fetch_add(&S.executed, tb->insns, __ATOMIC_RELAXED);
     if (before < S.skip_insns) {
         v->recording = 0;
+        return 0;
+    }
+    if (S.max_insns && before - S.skip_insns >= S.max_insns) {
+        touches_finish(v, 0, 1);
+        stop_at_limit();
+    }
+    return 1;
+}
+
+static void on_tb_exec_counting(unsigned int index, void *udata);
+
+static __attribute__((noinline)) void on_tb_exec_counting_first(unsigned int index, void *udata)
+{
+    if (vcpu_create(index)) on_tb_exec_counting(index, udata);
+}
+
+/* With --max-insns/--skip-insns or --data-pages: counts the TB's instructions; with data pages, ends the
+   previous TB's touches and starts this one's. No atomic operation unless limits are given. */
+static void on_tb_exec_counting(unsigned int index, void *udata)
+{
+    const struct tb_info *tb = udata;
+    struct vcpu *v = tls_vcpu;
+    if (unlikely(!v)) {
+        on_tb_exec_counting_first(index, udata);
         return;
     }
-    int stopping = S.max_insns && before - S.skip_insns >= S.max_insns;
-    if (v->pending_tb) touches_finish(v, 0, stopping); /* stopping: no TB id follows */
-    if (stopping) stop_at_limit();
+    if (unlikely(S.limited) && !within_limits(v, tb)) return;
+    if (S.data_pages) touches_next(v, tb->id);
     v->recording = 1;
     v->insns += tb->insns;
     uint32_t n = v->n;
     v->buf[n++] = tb->id;
     publish(v, n);
-    if (S.data_pages) {
-        v->pending_tb = tb->id + 1;
-        v->npending = 0;
-        v->spilled = 0;
-    }
     if (unlikely(n > BUF_WORDS - MAX_EVENT_WORDS)) flush_vcpu(v);
 }
 
@@ -820,47 +885,57 @@ static void wrap_signal_handlers(void)
     }
 }
 
-/* An access to a page the pending TB has not touched at the last access: found or added among its pending
-   touches; when all PLEXLAB_TOUCH_PENDING are taken, they go out as a list first (the reader sums). */
-static __attribute__((noinline)) void note_access_slow(struct vcpu *v, uint64_t page, int store)
+/* An access past the first SEQ_CAP of an execution: the sequence so far is summed into the pending touches
+   once, and from then on every access is counted there. */
+static __attribute__((noinline)) void note_access_long(struct vcpu *v, uint64_t page, int store)
 {
-    uint32_t n = v->npending;
-    for (uint32_t i = 0; i < n; i++) {
-        if (v->pending[i].page == page) {
-            v->pending[i].rw[store]++;
-            v->last_touch = i;
-            return;
-        }
+    if (!v->pending_tb) return; /* skipping, or between a thread's last TB and its end */
+    if (v->k == SEQ_CAP) {
+        v->npending = 0;
+        v->spilled = 0;
+        for (uint32_t i = 0; i < SEQ_CAP; i++) add_touch(v, v->seq[i] & PAGE_MASK, (int)(v->seq[i] & 1), 0);
+        v->k = SEQ_CAP + 1;
     }
-    if (n == PLEXLAB_TOUCH_PENDING) {
-        send_touch_list(v, n, 0);
-        v->spilled = 1;
-        n = 0;
-    }
-    v->pending[n].page = page;
-    v->pending[n].rw[0] = !store;
-    v->pending[n].rw[1] = store;
-    v->last_touch = n;
-    v->npending = n + 1;
+    add_touch(v, page, store, 0);
 }
 
-/* One load or store of the TB executing, counted on its page among the TB's pending touches. Most accesses
-   hit the page of the previous one, which is tested first; thread-local, nothing is written to the stream. */
+/* One load or store of the TB executing: appended to its sequence (page | 1 for a store); no test of the page
+   and nothing written to the stream. One callback for loads and stores: QEMU 7.2 calls a callback registered
+   for stores only on loads too (measured: a store-only callback counted every return's stack read as a
+   write), so it asks which. */
+static inline void note_access(uint64_t vaddr, int store)
+{
+    struct vcpu *v = tls_vcpu;
+    if (unlikely(!v)) return;
+    uint32_t k = v->k;
+    if (likely(k < SEQ_CAP)) {
+        v->seq[k] = (vaddr & PAGE_MASK) | (uint64_t)store;
+        v->k = k + 1;
+        return;
+    }
+    note_access_long(v, vaddr & PAGE_MASK, store);
+}
+
 static void on_access(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
 {
     (void)index; (void)udata;
-    struct vcpu *v = tls_vcpu;
-    if (unlikely(!v || !v->pending_tb)) return;
-    /* One callback for loads and stores: QEMU 7.2 calls a callback registered for stores only on loads too
-       (measured: a store-only callback counted every return's stack read as a write), so it asks which. */
-    int store = qemu_plugin_mem_is_store(info) ? 1 : 0;
-    uint64_t page = vaddr & PAGE_MASK;
-    uint32_t last = v->last_touch;
-    if (likely(last < v->npending && v->pending[last].page == page)) {
-        v->pending[last].rw[store]++;
-        return;
-    }
-    note_access_slow(v, page, store);
+    note_access(vaddr, qemu_plugin_mem_is_store(info) ? 1 : 0);
+}
+
+/* QEMU 7.2 passes the access kind in bits 16 and up of the meminfo (QEMU_PLUGIN_MEM_W there): reading the bit
+   saves a call per access. Used only when qemu_plugin_mem_is_store agrees at install (store_bit_agrees). */
+#define STORE_BIT 17
+static void on_access_bit(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
+{
+    (void)index; (void)udata;
+    note_access(vaddr, (int)(((uint32_t)info >> STORE_BIT) & 1));
+}
+
+static int store_bit_agrees(void)
+{
+    uint32_t load = (uint32_t)QEMU_PLUGIN_MEM_R << 16, store = (uint32_t)QEMU_PLUGIN_MEM_W << 16;
+    return (1u << STORE_BIT) == store && !qemu_plugin_mem_is_store(load) && qemu_plugin_mem_is_store(store) &&
+           qemu_plugin_mem_is_store(store | 3) && !qemu_plugin_mem_is_store(load | 3);
 }
 
 /* ---- process tree (docs/recorder.md, "Process trees") ----
@@ -1358,7 +1433,8 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         qemu_plugin_register_vcpu_tb_exec_cb(tb, on_tb_exec, QEMU_PLUGIN_CB_NO_REGS, (void *)(uintptr_t)info->id);
     if (S.data_pages) {
         for (size_t i = 0; i < n; i++)
-            qemu_plugin_register_vcpu_mem_cb(qemu_plugin_tb_get_insn(tb, i), on_access, QEMU_PLUGIN_CB_NO_REGS,
+            qemu_plugin_register_vcpu_mem_cb(qemu_plugin_tb_get_insn(tb, i), S.store_bit ? on_access_bit : on_access,
+                                             QEMU_PLUGIN_CB_NO_REGS,
                                              QEMU_PLUGIN_MEM_RW, NULL);
     }
 }
@@ -1465,6 +1541,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     if (S.sock_path && !follow_setup(argc, argv)) return -1;
     S.limited = S.max_insns != 0 || S.skip_insns != 0;
     S.counting = S.limited || S.data_pages;
+    S.store_bit = S.data_pages && store_bit_agrees();
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 
     const char *target = info && info->target_name ? info->target_name : "";
