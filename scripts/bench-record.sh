@@ -39,7 +39,7 @@ med2() { printf '%s\n' "$@" | median | awk '{ printf "%.2f", $1 }'; }
 
 # The floor (issue 20): a plugin whose per-TB callback only stores the TB id into a ring in memory.
 floor="$work/floor-plugin.so"
-gcc -O2 -shared -fPIC -I "$root/Sources/QEMUPlugin/include" -o "$floor" "$root/scripts/floor-plugin/floor-plugin.c"
+gcc -O2 -shared -fPIC -I "$root/Sources/QEMUPlugin/include" -I "$root/Sources/PlexLabWire/include" -o "$floor" "$root/scripts/floor-plugin/floor-plugin.c"
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=""
