@@ -5,10 +5,10 @@ import TraceModel
 /// For every executed block, in order: whether its touches are exactly those of the same block's last
 /// execution on this thread (one adaptive binary decision, in the context of that block's previous
 /// decision); if not, the list: its length, then per touch the page, loads and stores, each first as "the
-/// value at this position of the block's last list" (one decision) and else as a number. The last lists
-/// live in a direct-mapped table of `slots` entries keyed by block id, so memory is bounded whatever the
-/// trace; a block whose slot another block took is coded without a prediction, and so is one whose last
-/// list was longer than `pagesPerSlot`. State carries across chunks: a thread's chunks are decoded in order
+/// value at this position of the block's last list" (one decision), else as one of the thread's 16 most
+/// recent pages, else as a number. The last lists are kept per block id (up to `pagesPerSlot` touches; a
+/// block whose last list was longer is coded without a prediction), so memory grows with the distinct
+/// blocks the thread ran, as the block coder's does, never with the stream's length. State carries across chunks: a thread's chunks are decoded in order
 /// by a `TouchStreamDecoder` that saw the same earlier chunks.
 public final class TouchStreamEncoder {
     private var model = TouchModel()
@@ -82,27 +82,37 @@ struct TouchModel {
         var writes: UInt32
     }
 
-    static let slots = 1 << 14
-    static let pagesPerSlot = 4
+    static let pagesPerSlot = 8
     /// Longest list a decoder accepts (a block's touches per execution; the plugin's lists are far shorter).
     static let maxList = 1 << 16
 
-    /// Per slot: block id + 1 (0: empty), its last list's length and the list, and its last decision
-    /// (0 none, 1 same, 2 differed).
-    private var keys = [UInt32](repeating: 0, count: slots)
-    private var counts = [UInt8](repeating: 0, count: slots)
-    private var history = [UInt8](repeating: 0, count: slots)
-    private var cached = [Touch](repeating: Touch(page: 0, reads: 0, writes: 0), count: slots * pagesPerSlot)
+    /// Per block id: id + 1 once its last list is kept (0: none, or it was longer than `pagesPerSlot`), that
+    /// list's length and the list, and its decision history (`after`).
+    private var keys: [UInt32] = []
+    private var counts: [UInt8] = []
+    private var history: [UInt8] = []
+    private var cached: [Touch] = []
     /// The last page coded on this thread (the prediction of a first page without a cached one).
     private var lastPage: UInt64 = 0
+    /// The thread's 16 most recently touched distinct pages, most recent first (objects a block touches were
+    /// often just touched by another block).
+    private var recent = [UInt64](repeating: .max, count: Self.recentPages)
+    static let recentPages = 16
 
-    private var same = [AdaptiveBit](repeating: AdaptiveBit(), count: 3)
+    /// "Same as last": per (block history 0-16, previous block's decision).
+    private var same = [AdaptiveBit](repeating: AdaptiveBit(), count: 34)
+    /// Whether the thread's previous block repeated its list (with the block's own history, the context).
+    private var previousSame = false
     /// Length: unary "longer than i" per (prediction kind, i).
     private var length = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * 17)
     /// Per (cached value available, position 0/1/2+): page as predicted, loads as predicted, stores as predicted.
     private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
     private var readHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
     private var writeHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
+    /// Per (cached value available): a page that is not the predicted one is among the recent pages; which
+    /// one, as a 3-level binary tree.
+    private var recentHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2)
+    private var recentIndex = [AdaptiveBit](repeating: AdaptiveBit(), count: recentPages)
     /// Whether a page delta is a whole number of pages (always, for recorded traces).
     private var aligned = AdaptiveBit()
     /// Elias-gamma bit lengths: page deltas, loads, stores.
@@ -113,7 +123,8 @@ struct TouchModel {
     /// Codes the touches of one execution of `block`: `list` is the input when encoding and the output when
     /// decoding. Returns false on a malformed payload (decoding only).
     mutating func code<C: BitCoder>(_ coder: inout C, block: BlockID, list: inout [Touch], encoding: Bool) -> Bool {
-        let slot = Int(block) & (Self.slots - 1)
+        let slot = Int(block)
+        if slot >= keys.count { grow(to: slot + 1) }
         let hit = keys[slot] == block &+ 1
         let base = slot * Self.pagesPerSlot
         let cachedCount = hit ? Int(counts[slot]) : 0
@@ -124,14 +135,16 @@ struct TouchModel {
                 var i = 0
                 while equal && i < cachedCount { equal = list[i] == cached[base + i]; i += 1 }
             }
-            let context = Int(history[slot])
-            if coder.code(equal, &same[context], shift: 5) {
+            let context = Int(history[slot]) * 2 + (previousSame ? 1 : 0)
+            previousSame = coder.code(equal, &same[context], shift: 5)
+            if previousSame {
                 if !encoding { list.removeAll(keepingCapacity: true); for i in 0..<cachedCount { list.append(cached[base + i]) } }
-                history[slot] = 1
-                if let last = list.last { lastPage = last.page }
+                history[slot] = Self.after(history[slot], same: true)
+                noteRecent(list)
                 return true
             }
         }
+        previousSame = false
         // The length, unary up to 16 in the context of whether a prediction exists, then 20 raw bits.
         let kind = hit ? 17 : 0
         var n = 0
@@ -146,18 +159,28 @@ struct TouchModel {
             let context = (j < cachedCount ? 3 : 0) + Swift.min(j, 2)
             let actual = encoding ? list[j] : predicted
             var page = predicted.page
+            let hasCached = j < cachedCount ? 1 : 0
             if !coder.code(actual.page == predicted.page, &pageHit[context], shift: 4) {
-                let delta = actual.page &- predicted.page
-                var low: UInt64 = 0
-                if !coder.code(delta & 0xFFF == 0, &aligned, shift: 5) {
-                    low = UInt64(coder.codeRaw(UInt32(truncatingIfNeeded: delta & 0xFFF), count: 12))
+                let index = encoding ? recent.firstIndex(of: actual.page) ?? -1 : -1
+                if coder.code(index >= 0, &recentHit[hasCached], shift: 4) {
+                    var node = 1
+                    for level in (0..<4).reversed() {
+                        node = node * 2 + (coder.code((index >> level) & 1 == 1, &recentIndex[node], shift: 4) ? 1 : 0)
+                    }
+                    page = recent[node - Self.recentPages]
+                } else {
+                    let delta = actual.page &- predicted.page
+                    var low: UInt64 = 0
+                    if !coder.code(delta & 0xFFF == 0, &aligned, shift: 5) {
+                        low = UInt64(coder.codeRaw(UInt32(truncatingIfNeeded: delta & 0xFFF), count: 12))
+                    }
+                    // Pages as a signed number of pages (zigzag), + 1 so that it is never 0.
+                    let pages = Int64(bitPattern: delta) >> 12
+                    let zigzag = UInt64(bitPattern: (pages << 1) ^ (pages >> 63))
+                    guard let coded = Self.codeNumber(&coder, zigzag &+ 1, &pageBits) else { return false }
+                    let decodedPages = Int64(bitPattern: ((coded &- 1) >> 1)) ^ -Int64(bitPattern: (coded &- 1) & 1)
+                    page = predicted.page &+ (UInt64(bitPattern: decodedPages) << 12 | low)
                 }
-                // Pages as a signed number of pages (zigzag), + 1 so that it is never 0.
-                let pages = Int64(bitPattern: delta) >> 12
-                let zigzag = UInt64(bitPattern: (pages << 1) ^ (pages >> 63))
-                guard let coded = Self.codeNumber(&coder, zigzag &+ 1, &pageBits) else { return false }
-                let decodedPages = Int64(bitPattern: ((coded &- 1) >> 1)) ^ -Int64(bitPattern: (coded &- 1) & 1)
-                page = predicted.page &+ (UInt64(bitPattern: decodedPages) << 12 | low)
             }
             var reads = predicted.reads
             if !coder.code(actual.reads == predicted.reads, &readHit[context], shift: 4) {
@@ -173,8 +196,8 @@ struct TouchModel {
             }
             list[j] = Touch(page: page, reads: reads, writes: writes)
         }
-        if let last = list.last { lastPage = last.page }
-        history[slot] = hit ? 2 : 0
+        noteRecent(list)
+        history[slot] = hit ? Self.after(history[slot], same: false) : 0
         if n <= Self.pagesPerSlot {
             keys[slot] = block &+ 1
             counts[slot] = UInt8(n)
@@ -183,6 +206,34 @@ struct TouchModel {
             keys[slot] = 0
         }
         return true
+    }
+
+    /// A block's history after a decision: 0 none yet, else 1 + its last four decisions (1 = same) as bits.
+    static func after(_ history: UInt8, same: Bool) -> UInt8 {
+        let bits = history == 0 ? 0 : history - 1
+        return 1 + (((bits << 1) | (same ? 1 : 0)) & 15)
+    }
+
+    /// Makes room for block ids below `count` (the table grows with the distinct blocks the thread runs).
+    private mutating func grow(to count: Int) {
+        let size = Swift.max(count, keys.count * 2, 1024)
+        keys += [UInt32](repeating: 0, count: size - keys.count)
+        counts += [UInt8](repeating: 0, count: size - counts.count)
+        history += [UInt8](repeating: 0, count: size - history.count)
+        cached += [Touch](repeating: Touch(page: 0, reads: 0, writes: 0), count: size * Self.pagesPerSlot - cached.count)
+    }
+
+    /// Moves the list's pages to the front of the recent pages, in list order (the last one first).
+    private mutating func noteRecent(_ list: [Touch]) {
+        for touch in list {
+            let page = touch.page
+            if recent[0] == page { continue }
+            var i = 1
+            while i < Self.recentPages - 1 && recent[i] != page { i += 1 }
+            while i > 0 { recent[i] = recent[i - 1]; i -= 1 }
+            recent[0] = page
+        }
+        if let last = list.last { lastPage = last.page }
     }
 
     /// Codes `value` (>= 1) as Elias gamma: its bit length in unary, adaptive per length, then the bits below
