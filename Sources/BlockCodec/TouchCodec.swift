@@ -22,18 +22,7 @@ public final class TouchStreamEncoder {
                        touches: ArraySlice<DataTouch>) -> [UInt8] {
         defer { chunk += 1 }
         var coder = RangeEncoder(capacity: touches.count * 2 + 16)
-        var next = touches.startIndex
-        var list: [TouchModel.Touch] = []
-        for (offset, block) in blocks.enumerated() {
-            let index = firstEventIndex &+ UInt64(offset)
-            list.removeAll(keepingCapacity: true)
-            while next < touches.endIndex && touches[next].eventIndex == index {
-                let touch = touches[next]
-                list.append(.init(page: touch.page, reads: touch.reads, writes: touch.writes))
-                next += 1
-            }
-            _ = model.code(&coder, block: block, list: &list, encoding: true)
-        }
+        model.encode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, touches: touches)
         return coder.finish()
     }
 }
@@ -56,16 +45,8 @@ public final class TouchStreamDecoder {
         var coder = RangeDecoder(payload)
         var out: [DataTouch] = []
         out.reserveCapacity(count)
-        var list: [TouchModel.Touch] = []
-        for (offset, block) in blocks.enumerated() {
-            guard model.code(&coder, block: block, list: &list, encoding: false), out.count + list.count <= count,
-                  coder.overrun == 0 else {
-                throw .malformed(chunk: chunk, index: offset)
-            }
-            let index = firstEventIndex &+ UInt64(offset)
-            for touch in list {
-                out.append(DataTouch(eventIndex: index, page: touch.page, reads: touch.reads, writes: touch.writes))
-            }
+        if let bad = model.decode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, count: count, into: &out) {
+            throw .malformed(chunk: chunk, index: bad)
         }
         guard out.count == count else { throw .malformed(chunk: chunk, index: blocks.count) }
         guard coder.consumed <= payload.count + 4 else { throw .truncated(chunk: chunk, payloadBytes: payload.count) }
@@ -92,6 +73,8 @@ struct TouchModel {
     private var counts: [UInt8] = []
     private var history: [UInt8] = []
     private var cached: [Touch] = []
+    /// After `code`: where in `cached` the list just repeated starts (the block's kept list), or -1.
+    private(set) var repeated = -1
     /// The last page coded on this thread (the prediction of a first page without a cached one).
     private var lastPage: UInt64 = 0
     /// The thread's 16 most recently touched distinct pages, most recent first (objects a block touches were
@@ -120,9 +103,52 @@ struct TouchModel {
     private var readBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
     private var writeBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
 
+    /// Codes a chunk's touches (sorted by event index) against its blocks: one call per chunk, so the loop runs
+    /// on the model without an access check per block.
+    mutating func encode(_ coder: inout RangeEncoder, blocks: UnsafeBufferPointer<BlockID>, firstEventIndex: UInt64,
+                         touches: ArraySlice<DataTouch>) {
+        var next = touches.startIndex
+        var list: [Touch] = []
+        for (offset, block) in blocks.enumerated() {
+            let index = firstEventIndex &+ UInt64(offset)
+            list.removeAll(keepingCapacity: true)
+            while next < touches.endIndex && touches[next].eventIndex == index {
+                let touch = touches[next]
+                list.append(.init(page: touch.page, reads: touch.reads, writes: touch.writes))
+                next += 1
+            }
+            _ = code(&coder, block: block, list: &list, encoding: true)
+        }
+    }
+
+    /// Decodes a chunk's touches (at most `count`) into `out`; returns the index of the block where the payload
+    /// stopped making sense, or nil.
+    mutating func decode(_ coder: inout RangeDecoder, blocks: [BlockID], firstEventIndex: UInt64, count: Int,
+                         into out: inout [DataTouch]) -> Int? {
+        var list: [Touch] = []
+        for (offset, block) in blocks.enumerated() {
+            guard code(&coder, block: block, list: &list, encoding: false), coder.overrun == 0 else { return offset }
+            let index = firstEventIndex &+ UInt64(offset)
+            if repeated >= 0 {
+                let n = Int(counts[Int(block)])
+                guard out.count + n <= count else { return offset }
+                for touch in cached[repeated..<(repeated + n)] {
+                    out.append(DataTouch(eventIndex: index, page: touch.page, reads: touch.reads, writes: touch.writes))
+                }
+            } else {
+                guard out.count + list.count <= count else { return offset }
+                for touch in list {
+                    out.append(DataTouch(eventIndex: index, page: touch.page, reads: touch.reads, writes: touch.writes))
+                }
+            }
+        }
+        return nil
+    }
+
     /// Codes the touches of one execution of `block`: `list` is the input when encoding and the output when
     /// decoding. Returns false on a malformed payload (decoding only).
     mutating func code<C: BitCoder>(_ coder: inout C, block: BlockID, list: inout [Touch], encoding: Bool) -> Bool {
+        repeated = -1
         let slot = Int(block)
         if slot >= keys.count { grow(to: slot + 1) }
         let hit = keys[slot] == block &+ 1
@@ -138,9 +164,10 @@ struct TouchModel {
             let context = Int(history[slot]) * 2 + (previousSame ? 1 : 0)
             previousSame = coder.code(equal, &same[context], shift: 5)
             if previousSame {
-                if !encoding { list.removeAll(keepingCapacity: true); for i in 0..<cachedCount { list.append(cached[base + i]) } }
+                // Decoding, the list stays as it is: `repeated` tells the caller to read the block's kept one.
+                repeated = base
                 history[slot] = Self.after(history[slot], same: true)
-                noteRecent(list)
+                cached.withUnsafeBufferPointer { noteRecent(UnsafeBufferPointer(rebasing: $0[base..<(base + cachedCount)])) }
                 return true
             }
         }
@@ -196,7 +223,7 @@ struct TouchModel {
             }
             list[j] = Touch(page: page, reads: reads, writes: writes)
         }
-        noteRecent(list)
+        list.withUnsafeBufferPointer { noteRecent($0) }
         history[slot] = hit ? Self.after(history[slot], same: false) : 0
         if n <= Self.pagesPerSlot {
             keys[slot] = block &+ 1
@@ -224,14 +251,16 @@ struct TouchModel {
     }
 
     /// Moves the list's pages to the front of the recent pages, in list order (the last one first).
-    private mutating func noteRecent(_ list: [Touch]) {
-        for touch in list {
-            let page = touch.page
-            if recent[0] == page { continue }
-            var i = 1
-            while i < Self.recentPages - 1 && recent[i] != page { i += 1 }
-            while i > 0 { recent[i] = recent[i - 1]; i -= 1 }
-            recent[0] = page
+    private mutating func noteRecent(_ list: UnsafeBufferPointer<Touch>) {
+        recent.withUnsafeMutableBufferPointer { recent in
+            for touch in list {
+                let page = touch.page
+                if recent[0] == page { continue }
+                var i = 1
+                while i < Self.recentPages - 1 && recent[i] != page { i += 1 }
+                while i > 0 { recent[i] = recent[i - 1]; i -= 1 }
+                recent[0] = page
+            }
         }
         if let last = list.last { lastPage = last.page }
     }
