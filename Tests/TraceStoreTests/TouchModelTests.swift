@@ -87,3 +87,37 @@ import TraceModel
         #expect(line?.contains("fails its checksum") == true, "\(line ?? "no error")")
     }
 }
+
+/// Garbage coded touches under a valid checksum (a file written by something else): the chunk is reported bad,
+/// in one line, without a crash or an unbounded allocation, and the thread's later chunks are refused.
+@Suite struct TouchModelHostileTests {
+    @Test(arguments: [0, 1, 2, 3])
+    func garbageTouchesAreABadChunk(seed: Int) throws {
+        let scratch = Scratch("touchgarbage\(seed)")
+        defer { scratch.remove() }
+        let path = scratch.path("t.plextrace")
+        _ = try TouchModelTests.write(path, codec: .predictiveFast)
+        var rng = SplitMix64(seed: UInt64(seed))
+        try DatabaseQueue(path: path).write { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT sequence, thread, first_event_index, block_count, codec, blocks, blocks_size, events, events_size,
+                       code_writes, syscalls, data_touches, system_events, touches FROM chunks WHERE sequence = 5
+                """)!
+            let length = [1, 7, 64, 4096][seed]
+            let garbage = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let record = ChunkRecord(sequence: row[0], thread: UInt32(row[1] as Int64),
+                                     firstEventIndex: UInt64(row[2] as Int64), blockCount: row[3], codec: UInt8(row[4] as Int64),
+                                     blocks: [UInt8](row[5] as Data), blocksSize: row[6],
+                                     events: (row[7] as Data?).map { [UInt8]($0) } ?? [], eventsSize: row[8],
+                                     codeWrites: row[9], syscalls: row[10], dataTouches: row[11], systemEvents: row[12],
+                                     touches: garbage)
+            #expect(!(row[13] as Data).isEmpty)
+            try db.execute(sql: "UPDATE chunks SET touches = ?, checksum = ? WHERE sequence = 5",
+                           arguments: [Data(garbage), Int64(bitPattern: record.checksum)])
+        }
+        let line = errorLine { _ = try TouchModelTests.read(path) }
+        #expect(line?.contains("data touches do not decode") == true, "\(line ?? "no error")")
+        let problems = try TraceReader(path: path).verify()
+        #expect(!problems.isEmpty)
+    }
+}
