@@ -37,9 +37,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.4f", v[(NR + 1) / 2]; else printf "%.4f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 med2() { printf '%s\n' "$@" | median | awk '{ printf "%.2f", $1 }'; }
 
-# The floor (issue 20): a plugin whose per-TB callback only stores the TB id into a ring in memory.
+# The floor (issue 20): a plugin whose per-TB callback only stores the TB id into a ring in memory (the types
+# header lives in PlexLabWire, the API prototypes in QEMUPlugin).
 floor="$work/floor-plugin.so"
-gcc -O2 -shared -fPIC -I "$root/Sources/QEMUPlugin/include" -o "$floor" "$root/scripts/floor-plugin/floor-plugin.c"
+gcc -O2 -shared -fPIC -DPLEXLAB_QEMU_PLUGIN -I "$root/Sources/QEMUPlugin/include" -I "$root/Sources/PlexLabWire/include" \
+    -o "$floor" "$root/scripts/floor-plugin/floor-plugin.c"
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=""
