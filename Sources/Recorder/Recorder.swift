@@ -27,6 +27,9 @@ public struct RecordOptions: Sendable {
     /// Follow the tree through per-process pipes and assemble it live (the path before rings), for tests
     /// and measurements that compare the two; `pack` does not apply.
     var throughPipes = false
+    /// Off: the plugin sends every executed TB as its id word, without RUN words (plugin argument runs=off;
+    /// for tests that compare the two encodings block by block).
+    var successorRuns = true
     /// Where PATH, PLEXLAB_QEMU_PLUGIN and the guest's environment come from.
     public var environment: [String: String]
     /// The guest's working directory (a relative program path is found there); nil: the recorder's own.
@@ -58,6 +61,18 @@ public struct RecordOptions: Sendable {
         self.workingDirectory = workingDirectory
         self.followProcesses = followProcesses
         self.maxProcesses = maxProcesses
+    }
+}
+
+extension RecordOptions {
+    /// The plugin's arguments these options ask for (the process-following ones are added by the recorder).
+    var pluginArguments: [String] {
+        var arguments: [String] = []
+        if let max = maxInstructions, max > 0 { arguments.append("max-insns=\(max)") }
+        if let skip = skipInstructions, skip > 0 { arguments.append("skip-insns=\(skip)") }
+        if dataPages { arguments.append("data-pages=on") }
+        if !successorRuns { arguments.append("runs=off") }
+        return arguments
     }
 }
 
@@ -139,10 +154,7 @@ public enum Recorder {
         }
         let builder = TraceBuilder(writer: writer, arch: guest.arch)
 
-        var pluginArguments: [String] = []
-        if let max = options.maxInstructions, max > 0 { pluginArguments.append("max-insns=\(max)") }
-        if let skip = options.skipInstructions, skip > 0 { pluginArguments.append("skip-insns=\(skip)") }
-        if options.dataPages { pluginArguments.append("data-pages=on") }
+        var pluginArguments = options.pluginArguments
         let socket: ProcessSocket?
         do {
             socket = options.followProcesses ? try ProcessSocket() : nil
