@@ -108,7 +108,8 @@ round's plain run, and the table shows medians (seconds of wall time, ratios to 
 
 - **plain**: the command under \`qemu-x86_64\` without a plugin.
 - **floor**: \`qemu-x86_64 -plugin floor-plugin.so\` (scripts/floor-plugin): a per-TB callback that stores the TB's
-  id into a ring in memory and nothing else: the least any per-TB recorder costs under QEMU 7.2's plugin API.
+  id into a per-thread ring in memory (reached through an initial-exec thread-local pointer, a store the compiler
+  cannot drop) and nothing else: the least any per-TB recorder costs under QEMU 7.2's plugin API.
 - **guest run**: \`plexlab record --no-pack\` (the default: the process tree followed, a ring per process image):
   the guest under the plugin while the recorder stores the plugin's streams in the trace's fast form, until
   the fast form is whole (docs/recorder.md, "Record, then pack"). Target (issue 20): at most 2x plain.
