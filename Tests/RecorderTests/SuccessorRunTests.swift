@@ -5,6 +5,7 @@ import Testing
 import TraceBuilder
 import TraceModel
 import TraceStore
+import Workloads
 
 /// The plugin's RUN words (plexlab_plugin.h; docs/recorder.md, "Runs"): TBs its per-thread successor table
 /// predicts are counted, not sent. The reader must get exactly the block sequence the plain encoding gives.
@@ -225,6 +226,41 @@ import TraceStore
         guard clones.count == 1, let (main, clone) = clones.first, threads.count == 3 else { return ([], []) }
         let workers = threads.filter { $0.key != main }.values.sorted { $0.lexicographicallyPrecedes($1) }
         return (Array(threads[main]!.prefix(Int(clone))), workers)
+    }
+
+    /// The crash happens inside an open RUN: the signal-time flush sends it with the faulting TB counted, so
+    /// the trace is the same as without runs. The loop reads the 8 pages of its .bss and faults on the ninth.
+    @Test func aCrashInsideARunLosesNothing() throws {
+        let directory = try scratch("runs-crash")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let crash = Workload(name: "crash-in-run", summary: "reads page after page until one is not mapped",
+                             recipe: .assembly(source: """
+                    .globl _start
+                    .text
+            _start: lea buf(%rip), %rdi
+                    mov $100, %ecx
+            1:      mov (%rdi), %eax
+                    add $4096, %rdi
+                    dec %ecx
+                    jnz 1b
+                    mov $60, %eax
+                    syscall
+                    .bss
+                    .balign 4096
+            buf:    .space 8 * 4096
+            """, arch: .x86_64))
+        let (result, trace) = try record(crash, in: directory)
+        let (_, plain) = try record(crash, in: directory + "/plain") { path in
+            var options = RecordOptions(output: path)
+            options.successorRuns = false
+            return options
+        }
+        #expect(result.termination == .signaled(SIGSEGV))
+        #expect(trace.metadata.complete && trace.metadata.signal == SIGSEGV)
+        // TB 0 (the setup and the first read) is a hit of the empty table (RUN 1); the loop's TB misses twice
+        // (next[0], then next[1] learn it), then hits six times, the last one faulting: RUN 6, open at the crash.
+        #expect(trace.blocks.count == 9 && plain.blocks.count == 9)
+        #expect(trace.blocks.map { trace.definitions[Int($0)].address } == plain.blocks.map { plain.definitions[Int($0)].address })
     }
 
     @Test func threadsRunTheSameBlocksWithAndWithoutRuns() throws {
