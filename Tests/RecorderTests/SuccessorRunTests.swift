@@ -263,6 +263,55 @@ import Workloads
         #expect(trace.blocks.map { trace.definitions[Int($0)].address } == plain.blocks.map { plain.definitions[Int($0)].address })
     }
 
+    /// A program that handles its own SIGSEGV and goes on: from the second round on each fault comes inside an
+    /// open RUN (the calls to before() and store() are predicted), the signal-time flush sends it, and the hits
+    /// it gets afterwards (the handler's first blocks, also predicted) follow as a RUN of their own at the next
+    /// flush. Both recordings run the same blocks.
+    @Test func handledFaultsInsideRunsKeepTheSequence() throws {
+        let directory = try scratch("runs-handled")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let program = try ProcessEndTests.build("handled", """
+            #include <signal.h>
+            #include <stdio.h>
+            #include <sys/mman.h>
+            static char *page;
+            static void fixed(int sig, siginfo_t *info, void *context) {
+                (void)sig; (void)info; (void)context;
+                mprotect(page, 4096, PROT_READ | PROT_WRITE);
+            }
+            __attribute__((noinline)) static void store(int round, unsigned long sum) { page[round] = (char)sum; }
+            __attribute__((noinline)) static void before(int round, unsigned long sum) { store(round, sum); __asm__ volatile(""); }
+            int main(void) {
+                struct sigaction action = { 0 };
+                action.sa_sigaction = fixed;
+                action.sa_flags = SA_SIGINFO;
+                sigaction(SIGSEGV, &action, 0);
+                page = mmap(0, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                unsigned long sum = 0;
+                for (int round = 0; round < 6; round++) {
+                    mprotect(page, 4096, PROT_NONE);
+                    for (int i = 0; i < 5000; i++) sum += (unsigned long)(i * 3 % 7);
+                    before(round, sum); // the loop's exit misses; before() and store() are hits from round 2 on
+                }
+                printf("%lu %d\\n", sum, page[5]);
+                return 0;
+            }
+            """, flags: ["-O1"], in: directory)
+        var options = RecordOptions(output: directory + "/runs.plextrace")
+        options.followProcesses = false
+        let a = try Recorder.record(program: program, arguments: [], options: options)
+        options.output = directory + "/plain.plextrace"
+        options.successorRuns = false
+        let b = try Recorder.record(program: program, arguments: [], options: options)
+        #expect(a.metadata.exitStatus == 0 && b.metadata.exitStatus == 0)
+        let runs = try ReadBack(a.path), words = try ReadBack(b.path)
+        // The handler ran six times: rt_sigreturn (15) six times in both.
+        #expect(runs.syscalls.filter { $0.number == 15 }.count == 6 && words.syscalls.filter { $0.number == 15 }.count == 6)
+        #expect(runs.blocks.count > 6 * 5000)
+        #expect(runs.blocks.map { runs.definitions[Int($0)].address } == words.blocks.map { words.definitions[Int($0)].address })
+        #expect(runs.syscalls == words.syscalls)
+    }
+
     @Test func threadsRunTheSameBlocksWithAndWithoutRuns() throws {
         let directory = try scratch("runs-threads")
         defer { try? FileManager.default.removeItem(atPath: directory) }
