@@ -80,9 +80,12 @@ extension RecordOptions {
 public struct RecordProgress: Sendable {
     public var instructions: UInt64
     public var blocks: UInt64
-    /// Bytes of the trace file (and its write-ahead log) so far.
+    /// Bytes of the trace file (and its write-ahead log) so far; recording the fast form, bytes from the plugin.
     public var bytesWritten: UInt64
     public var seconds: Double
+    /// Recording the fast form nothing is decoded (`instructions` and `blocks` are 0): the words of the
+    /// plugin's EVENTS records so far, TB ids and RUN words, far fewer than the blocks they stand for.
+    public var eventWords: UInt64 = 0
 }
 
 /// How a recording went.
