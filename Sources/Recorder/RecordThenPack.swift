@@ -18,10 +18,7 @@ extension Recorder {
         let (destination, output) = (launch.destination, options.output)
         let partial = destination.partialPath
 
-        var pluginArguments: [String] = []
-        if let max = options.maxInstructions, max > 0 { pluginArguments.append("max-insns=\(max)") }
-        if let skip = options.skipInstructions, skip > 0 { pluginArguments.append("skip-insns=\(skip)") }
-        if options.dataPages { pluginArguments.append("data-pages=on") }
+        var pluginArguments = options.pluginArguments
         let socket: ProcessSocket?
         do {
             socket = options.followProcesses ? try ProcessSocket() : nil
@@ -85,8 +82,8 @@ extension Recorder {
                 let now = clock.now
                 if now - lastReport >= .milliseconds(250) {
                     lastReport = now
-                    progress(RecordProgress(instructions: 0, blocks: eventWords, bytesWritten: bytes,
-                                            seconds: seconds(now - started)))
+                    progress(RecordProgress(instructions: 0, blocks: 0, bytesWritten: bytes,
+                                            seconds: seconds(now - started), eventWords: eventWords))
                 }
             })
         } catch {

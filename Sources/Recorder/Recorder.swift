@@ -27,6 +27,9 @@ public struct RecordOptions: Sendable {
     /// Follow the tree through per-process pipes and assemble it live (the path before rings), for tests
     /// and measurements that compare the two; `pack` does not apply.
     var throughPipes = false
+    /// Off: the plugin sends every executed TB as its id word, without RUN words (plugin argument runs=off;
+    /// for tests that compare the two encodings block by block).
+    var successorRuns = true
     /// Where PATH, PLEXLAB_QEMU_PLUGIN and the guest's environment come from.
     public var environment: [String: String]
     /// The guest's working directory (a relative program path is found there); nil: the recorder's own.
@@ -61,13 +64,28 @@ public struct RecordOptions: Sendable {
     }
 }
 
+extension RecordOptions {
+    /// The plugin's arguments these options ask for (the process-following ones are added by the recorder).
+    var pluginArguments: [String] {
+        var arguments: [String] = []
+        if let max = maxInstructions, max > 0 { arguments.append("max-insns=\(max)") }
+        if let skip = skipInstructions, skip > 0 { arguments.append("skip-insns=\(skip)") }
+        if dataPages { arguments.append("data-pages=on") }
+        if !successorRuns { arguments.append("runs=off") }
+        return arguments
+    }
+}
+
 /// Figures while recording, for a progress line.
 public struct RecordProgress: Sendable {
     public var instructions: UInt64
     public var blocks: UInt64
-    /// Bytes of the trace file (and its write-ahead log) so far.
+    /// Bytes of the trace file (and its write-ahead log) so far; recording the fast form, bytes from the plugin.
     public var bytesWritten: UInt64
     public var seconds: Double
+    /// Recording the fast form nothing is decoded (`instructions` and `blocks` are 0): the words of the
+    /// plugin's EVENTS records so far, TB ids and RUN words, far fewer than the blocks they stand for.
+    public var eventWords: UInt64 = 0
 }
 
 /// How a recording went.
@@ -139,10 +157,7 @@ public enum Recorder {
         }
         let builder = TraceBuilder(writer: writer, arch: guest.arch)
 
-        var pluginArguments: [String] = []
-        if let max = options.maxInstructions, max > 0 { pluginArguments.append("max-insns=\(max)") }
-        if let skip = options.skipInstructions, skip > 0 { pluginArguments.append("skip-insns=\(skip)") }
-        if options.dataPages { pluginArguments.append("data-pages=on") }
+        var pluginArguments = options.pluginArguments
         let socket: ProcessSocket?
         do {
             socket = options.followProcesses ? try ProcessSocket() : nil
