@@ -16,6 +16,8 @@ struct LivePage {
     var sites: [UInt64: [TrapCause]] = [:]
     /// Whether the tracee currently holds patched bytes for this page.
     var patched = false
+    /// The bytes last written to the tracee (`render` of the sites and lengths then); valid while `patched`.
+    var rendered: [UInt8] = []
     /// pagefault-nx: translated with an empty scan by the fault its own writer took; the next entry
     /// extends the scan without counting int3_fill (docs/strategies.md, pagefault-nx code writes).
     var scanPending = false
