@@ -12,12 +12,16 @@ public struct LiveProbe: Sendable, Equatable {
     public var counts: [TrapCause: UInt64]
     public var monitoredWall: Double
     public var plainWall: Double
+    /// Instructions the monitor's scans decoded.
+    public var scanned: UInt64
 
-    public init(strategy: LiveStrategy, counts: [TrapCause: UInt64], monitoredWall: Double, plainWall: Double) {
+    public init(strategy: LiveStrategy, counts: [TrapCause: UInt64], monitoredWall: Double, plainWall: Double,
+                scanned: UInt64 = 0) {
         self.strategy = strategy
         self.counts = counts
         self.monitoredWall = monitoredWall
         self.plainWall = plainWall
+        self.scanned = scanned
     }
 
     /// Monitor entries of every cause.
@@ -48,6 +52,8 @@ public struct LiveCalibration: Sendable {
     public var scanPerInstruction: Double
     public var cyclesPerNanosecond: Double
     public var profile: CostProfile
+    /// What code writes cost beyond their counted causes, solved against `profile` (`LiveWriteCosts`).
+    public var writeCosts: LiveWriteCosts
 
     /// The profile in `plexlab calibrate --out`'s file format, named `name`.
     public func file(name: String) -> CalibratedProfile {
@@ -70,6 +76,8 @@ public struct LiveCalibration: Sendable {
         }
         out += line("stop-and-resume", stopResume)
         out += line("mprotect", mprotect)
+        out += line("sbe rewrite", writeCosts.sbeRewrite)
+        for strategy in LiveStrategy.allCases { out += line("\(strategy.rawValue) self-write", writeCosts.selfWrite[strategy] ?? 0) }
         return out
     }
 }
@@ -103,6 +111,33 @@ public enum LiveProfile {
                 syscall
                 .p2align 12
         page:   ret
+                .p2align 12
+        """
+    }
+
+    /// A loop on its own page that stores to that page on every iteration (the writer on the page it writes,
+    /// docs/strategies.md "code write"): under sbe one pf_write per iteration, under pagefault-nx one pf_write
+    /// and one pf_exec, each followed by the monitor's step of the store and its rescan from the next
+    /// instruction.
+    static func selfWriteSource(iterations: Int) -> String {
+        """
+                .globl _start
+                .text
+        _start: mov $10, %eax               # mprotect(page, 4096, RWX): the loop stores to its own page
+                lea page(%rip), %rdi
+                mov $4096, %esi
+                mov $7, %edx
+                syscall
+                jmp page
+                .p2align 12
+        page:   mov $\(iterations), %ecx
+        1:      movb $0x90, byte(%rip)
+                dec %ecx
+                jnz 1b
+                mov $60, %eax
+                xor %edi, %edi
+                syscall
+        byte:   nop
                 .p2align 12
         """
     }
@@ -159,9 +194,50 @@ public enum LiveProfile {
             let result = try LiveRunner.run(program: program, arguments: [], strategies: [strategy])
             guard let run = result.strategy(strategy) else { continue }
             probes[name] = LiveProbe(strategy: strategy, counts: run.counts.filter { $0.value > 0 },
-                                     monitoredWall: run.times.wall, plainWall: result.native.wall)
+                                     monitoredWall: run.times.wall, plainWall: result.native.wall, scanned: run.scanned)
         }
         return probes
+    }
+
+    /// Iterations of the code-write probes (`writeProbes`).
+    public static let writeIterations = 5_000
+
+    /// Runs the code-write probes under the live monitor: "write-sbe" (the rewriting loop under sbe: a
+    /// pf_write by a block on another page, then the call and ret that enter the page again), "self-sbe"
+    /// and "self-nx" (the self-writing loop under each strategy).
+    public static func writeProbes(directory: String, iterations: Int = writeIterations) throws -> [String: LiveProbe] {
+        let programs: [(String, String, LiveStrategy)] = [
+            ("write-sbe", loopSource(iterations: iterations, rewrite: true), .sbe),
+            ("self-sbe", selfWriteSource(iterations: iterations), .sbe),
+            ("self-nx", selfWriteSource(iterations: iterations), .pagefaultNX),
+        ]
+        var probes: [String: LiveProbe] = [:]
+        for (name, source, strategy) in programs {
+            let program = try WorkloadBuilder.assemble(source: source, arch: .x86_64, name: "live-probe-\(name)", in: directory)
+            let result = try LiveRunner.run(program: program, arguments: [], strategies: [strategy])
+            guard let run = result.strategy(strategy) else { continue }
+            probes[name] = LiveProbe(strategy: strategy, counts: run.counts.filter { $0.value > 0 },
+                                     monitoredWall: run.times.wall, plainWall: result.native.wall, scanned: run.scanned)
+        }
+        return probes
+    }
+
+    /// The code-write costs from the write probes, each the probe's excess over its counted causes and
+    /// scans at `profile`'s prices, per pf_write (docs/live.md section 3, "Code writes").
+    public static func writeCosts(probes: [String: LiveProbe], profile: CostProfile, cyclesPerNanosecond: Double) -> LiveWriteCosts {
+        func extra(_ name: String) -> Double {
+            guard let probe = probes[name] else { return 0 }
+            return probe.secondsPerWrite(profile: profile, cyclesPerNanosecond: cyclesPerNanosecond) ?? 0
+        }
+        return LiveWriteCosts(sbeRewrite: extra("write-sbe"),
+                              selfWrite: [.sbe: extra("self-sbe"), .pagefaultNX: extra("self-nx")])
+    }
+
+    /// Runs the write probes and solves them against `profile` (what `plexlab fidelity --profile` does).
+    public static func measureWriteCosts(directory: String, profile: CostProfile, cyclesPerNanosecond: Double,
+                                         iterations: Int = writeIterations) throws -> LiveWriteCosts {
+        writeCosts(probes: try writeProbes(directory: directory, iterations: iterations), profile: profile,
+                   cyclesPerNanosecond: cyclesPerNanosecond)
     }
 
     /// `base` with the trap keys from the probes, each solved in turn (trap_int3 from the int3 probe; trap_pf
@@ -213,38 +289,90 @@ public enum LiveProfile {
         let probes = try probes(directory: directory, iterations: iterations, faultPages: faultPages)
         let scan = try LiveCosts.scanSecondsPerInstruction()
         let profile = profile(probes: probes, scanPerInstruction: scan.seconds, cyclesPerNanosecond: clock.cyclesPerNanosecond, base: base)
-        return LiveCalibration(probes: probes, stopResume: try LiveCosts.stopResumeSeconds(), mprotect: try LiveCosts.mprotectSeconds(),
-                               scanPerInstruction: scan.seconds, cyclesPerNanosecond: clock.cyclesPerNanosecond, profile: profile)
+        let writeProbes = try writeProbes(directory: directory, iterations: max(1, iterations / 4))
+        let writeCosts = writeCosts(probes: writeProbes, profile: profile, cyclesPerNanosecond: clock.cyclesPerNanosecond)
+        return LiveCalibration(probes: probes.merging(writeProbes) { first, _ in first },
+                               stopResume: try LiveCosts.stopResumeSeconds(), mprotect: try LiveCosts.mprotectSeconds(),
+                               scanPerInstruction: scan.seconds, cyclesPerNanosecond: clock.cyclesPerNanosecond, profile: profile,
+                               writeCosts: writeCosts)
     }
 
     /// Seconds the monitor's own start and end add to a run under each strategy: a program that only exits,
-    /// run plainly and monitored, less its traps (the exit system call; pf_exec under pagefault-nx) at the
-    /// profile's prices; the median of three runs: the run it is added to is one sample too, not the best of
-    /// several (docs/live.md section 3).
+    /// built for `arch` (an i386 program's start under pagefault-nx injects more: personality(2) and the
+    /// protection of every mapping READ_IMPLIES_EXEC made executable), run plainly and monitored, less its
+    /// traps (the exit system call; pf_exec under pagefault-nx) at the profile's prices; the median of
+    /// `samples` monitored runs over the median plain run, as `LiveRunner` measures a short run
+    /// (docs/live.md section 3).
     public static func monitorStart(directory: String, strategies: [LiveStrategy], profile: CostProfile,
-                                    cyclesPerNanosecond: Double) throws -> [LiveStrategy: Double] {
+                                    cyclesPerNanosecond: Double, arch: WorkloadArch = .x86_64,
+                                    samples count: Int = 3) throws -> [LiveStrategy: Double] {
         let program = try WorkloadBuilder.assemble(source: """
                     .globl _start
                     .text
-            _start: mov $60, %eax
+            _start:
+            #ifdef __x86_64__
+                    mov $60, %eax
                     xor %edi, %edi
                     syscall
-            """, arch: .x86_64, name: "live-probe-exit", in: directory)
-        var samples: [LiveStrategy: [Double]] = [:]
-        for _ in 0..<3 {
-            let result = try LiveRunner.run(program: program, arguments: [], strategies: strategies)
-            for run in result.strategies {
-                let cycles = run.counts.reduce(0.0) { $0 + Double($1.value) * ($1.key.costKey.map { profile[$0] } ?? 0) }
-                let traps = cycles / (cyclesPerNanosecond * 1e9)
-                let seconds = max(0, run.times.wall - result.native.wall - traps)
-                samples[run.strategy, default: []].append(seconds)
-            }
+            #else
+                    mov $1, %eax
+                    xor %ebx, %ebx
+                    int $0x80
+            #endif
+            """, arch: arch, name: "live-probe-exit-\(arch.rawValue)", in: directory)
+        // The statistic of the runs it is added to (LiveRunner's short runs): the median monitored run of
+        // `count`, each after a plain run, over the median plain run.
+        let result = try LiveRunner.run(program: program, arguments: [], strategies: strategies,
+                                        shortRunRepetitions: max(1, count), shortRun: .infinity)
+        var start: [LiveStrategy: Double] = [:]
+        for run in result.strategies {
+            let cycles = run.counts.reduce(0.0) { $0 + Double($1.value) * ($1.key.costKey.map { profile[$0] } ?? 0) }
+            start[run.strategy] = max(0, run.times.wall - result.native.wall - cycles / (cyclesPerNanosecond * 1e9))
         }
-        return samples.mapValues { $0.sorted()[$0.count / 2] }
+        return start
     }
 
-    /// The live profile, measured fresh (what `plexlab fidelity` does without --profile).
-    public static func measure(base: CostProfile = CostProfile.named("modern")!, directory: String) throws -> CostProfile {
-        try calibrate(base: base, directory: directory).profile
+}
+
+extension LiveProbe {
+    /// Seconds per pf_write left over once every counted cause (pf_write included, at trap_wp) and every
+    /// decoded instruction (at scan_per_insn) is paid at `profile`'s prices: what the monitor does for a
+    /// code write that no counted cause prices. Not clamped at 0: added back to the same prices, it gives
+    /// the probe's measured excess whatever their own noise (a negative remainder: those prices exceed what
+    /// this kind of write costs). Nil without a pf_write.
+    public func secondsPerWrite(profile: CostProfile, cyclesPerNanosecond: Double) -> Double? {
+        guard let writes = counts[.pfWrite], writes > 0 else { return nil }
+        var cycles = Double(scanned) * profile[.scanPerInsn]
+        for (cause, count) in counts { cycles += Double(count) * (cause.costKey.map { profile[$0] } ?? 0) }
+        let remainder = monitoredWall - plainWall - cycles / (cyclesPerNanosecond * 1e9)
+        return remainder / Double(writes)
+    }
+}
+
+/// What the live monitor pays for code writes beyond the causes it counts (docs/live.md section 3, "Code
+/// writes"), in seconds per write, measured by `plexlab calibrate --live`'s write probes on this host.
+public struct LiveWriteCosts: Sendable, Equatable {
+    /// sbe, per pf_write by a block on another page: the page is made writable for the store and must be
+    /// write-protected again when control next enters it and it is rescanned (one injected mprotect).
+    public var sbeRewrite: Double
+    /// Per self-write (a pf_write whose writing block starts on the page it wrote; `selfWrites` of the
+    /// replay), per strategy: the store stepped alone, the page rescanned from the next instruction and
+    /// protected again, beyond the counted pf_write (and pagefault-nx's pf_exec).
+    public var selfWrite: [LiveStrategy: Double]
+
+    public init(sbeRewrite: Double = 0, selfWrite: [LiveStrategy: Double] = [:]) {
+        self.sbeRewrite = sbeRewrite
+        self.selfWrite = selfWrite
+    }
+
+    /// Seconds `strategy`'s code writes add beyond their counted causes:
+    /// sbe: (pf_write - self-writes) x sbe rewrite + self-writes x self-write(sbe);
+    /// pagefault-nx: self-writes x self-write(pagefault-nx) (its other writes are its probe's, trap_wp).
+    public func seconds(_ strategy: LiveStrategy, pfWrite: UInt64, selfWrites: UInt64) -> Double {
+        let own = Double(selfWrites) * (selfWrite[strategy] ?? 0)
+        switch strategy {
+        case .sbe: return Double(pfWrite - min(pfWrite, selfWrites)) * sbeRewrite + own
+        case .pagefaultNX: return own
+        }
     }
 }
