@@ -79,9 +79,10 @@ public enum Fidelity {
 
     /// Records `program` under qemu-user into `directory`, replays the recording under the live strategies,
     /// runs the program live, and compares cause by cause. Without `profile`, the prediction is under the
-    /// live profile (`LiveProfile.measure`): this host's monitor round trips, measured first.
+    /// live profile (`LiveProfile.calibrate`): this host's monitor round trips, measured first. With `timing`
+    /// false (counts only), the monitor start and code-write probes are not run and short runs not repeated.
     public static func run(program: String, arguments: [String], strategies: [LiveStrategy] = LiveStrategy.allCases,
-                           profile: CostProfile? = nil, directory: String) throws -> FidelityResult {
+                           profile: CostProfile? = nil, directory: String, timing: Bool = true) throws -> FidelityResult {
         let probes = (directory as NSString).appendingPathComponent("probes")
         let calibration = profile == nil ? try LiveProfile.calibrate(directory: probes) : nil
         let profile = try profile ?? calibration!.profile
@@ -89,10 +90,11 @@ public enum Fidelity {
         _ = try Recorder.record(program: program, arguments: arguments, options: RecordOptions(output: trace, overwrite: true))
         let replay = try ReplayEngine.run(tracePath: trace, strategies: strategies.map(\.rawValue), profiles: [profile])
         let live = try LiveRunner.run(program: program, arguments: arguments, strategies: strategies,
-                                      shortRunRepetitions: shortRunRepetitions)
+                                      shortRunRepetitions: timing ? shortRunRepetitions : 1)
         var result = compare(replay: replay, live: live, profile: profile.name)
         result.profileCosts = [CostKey.cpi, .trapInt3, .trapPF, .trapWP, .scanPerInsn].map { ($0, profile[$0]) }
         result.cyclesPerNanosecond = try Calibrator.clock().cyclesPerNanosecond
+        guard timing else { return result }
         result.writeCosts = try calibration?.writeCosts
             ?? LiveProfile.measureWriteCosts(directory: probes, profile: profile, cyclesPerNanosecond: result.cyclesPerNanosecond!)
         result.monitorStart = try LiveProfile.monitorStart(directory: (directory as NSString).appendingPathComponent("start"),

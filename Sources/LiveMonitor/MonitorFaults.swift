@@ -61,6 +61,7 @@ extension Monitor {
         case .pagefaultNX: try tracee.protect(pid, page: base, intent & ~Tracee.protExec)
         }
         guard let ip, writerOnPage else { return duringStep ? () : try resume(pid) }
+        selfWrites += 1
         // Both strategies step the store, then rescan from the instruction after it.
         try stepStore(pid, ip: ip, page: base)
     }
