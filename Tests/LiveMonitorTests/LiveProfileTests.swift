@@ -94,6 +94,24 @@ import Workloads
         for name in ["self-sbe", "self-nx"] { #expect((probes[name]?.scanned ?? 0) >= 500 * 6, "\(name)") }
     }
 
+    @Test func monitorStartIsMeasuredInTheWorkloadsMode() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        // An i386 program's start: the exit probe is built with -m32 (int $0x80), runs under both strategies.
+        let start = try LiveProfile.monitorStart(directory: scratch.path, strategies: LiveStrategy.allCases,
+                                                 profile: CostProfile.named("modern")!, cyclesPerNanosecond: 2,
+                                                 arch: .i386, samples: 3)
+        #expect(Set(start.keys) == [.sbe, .pagefaultNX])
+        for seconds in start.values { #expect(seconds >= 0 && seconds < 1, "\(seconds)") }
+        #expect(FileManager.default.fileExists(atPath: scratch.path + "/live-probe-exit-i386"))
+        // A short run repeated (3 rounds) keeps one of its runs, with that run's exact counts.
+        let repeated = try LiveRunner.run(program: scratch.path + "/live-probe-exit-i386", arguments: [],
+                                          strategies: LiveStrategy.allCases, shortRunRepetitions: 3, shortRun: .infinity)
+        #expect(repeated.is32Bit)
+        #expect(repeated.strategy(.sbe)?.nonzero == [.syscall: 1])
+        #expect(repeated.strategy(.pagefaultNX)?.nonzero == [.syscall: 1, .pfExec: 1])
+    }
+
     @Test func monitorPartsAreMeasured() throws {
         let stop = try LiveCosts.stopResumeSeconds(iterations: 2_000)
         let mprotect = try LiveCosts.mprotectSeconds(iterations: 2_000)
