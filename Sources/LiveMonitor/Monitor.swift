@@ -17,7 +17,6 @@ final class Monitor {
     let decoder: X86Decoder
     var scanner: PageScanner
     var pages: [UInt64: LivePage] = [:]
-    var lengths: [UInt64: [UInt64: Int]] = [:]
     /// The program's own protection of every page whose protection the monitor changed or watches.
     var intended: [UInt64: Int32] = [:]
     var mappings: [Mapping]? = nil

@@ -72,16 +72,13 @@ extension Monitor {
         page.patched = false
         page.valid = false
         page.scanPending = false
-        page.sites = [:]
-        page.coverage.removeAll()
+        page.clearScan()
         pages[base] = page
-        lengths[base] = [:]
     }
 
     /// pagefault-nx: the first fetch from an untranslated page faulted at `entry`.
     func translate(_ pid: pid_t, page base: UInt64, from entry: UInt64) throws {
         pages[base] = LivePage(base: base, original: tracee.read(base, Int(Tracee.pageSize)))
-        lengths[base] = [:]
         try scan(base, from: entry)
         try render(base)
         let intent = intended[base] ?? protection(of: base)
@@ -95,12 +92,10 @@ extension Monitor {
     func settle(_ pid: pid_t, page base: UInt64) throws {
         guard strategy == .pagefaultNX, var page = pages[base], let intent = intended[base] else { return }
         page.original = tracee.read(base, Int(Tracee.pageSize))
-        page.coverage.removeAll()
-        page.sites = [:]
+        page.clearScan()
         page.valid = true
         page.scanPending = true
         pages[base] = page
-        lengths[base] = [:]
         let landing = try tracee.registers(pid).ip
         if page.contains(landing) && !isStraddler(landing) {
             pages[base]!.scanPending = false

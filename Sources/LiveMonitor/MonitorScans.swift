@@ -27,6 +27,7 @@ extension Monitor {
     /// page alone), so an extension costs what it decodes, as `scan_per_insn` prices it (docs/live.md).
     func scan(_ base: UInt64, from entry: UInt64) throws {
         var page = pages[base]!
+        // An invalid page's scan was cleared when it was discarded (`clearScan`) or never made.
         if !page.valid { page.coverage.removeAll() }
         let before = page.coverage
         var coverage = page.coverage
@@ -40,11 +41,10 @@ extension Monitor {
         // nothing else.
         var sites = wasValid ? page.sites.filter { before.contains($0.key) || !coverage.contains($0.key) }
                              : page.sites.filter { $0.value == [.pageCross] && !coverage.contains($0.key) }
-        var sizes = wasValid ? lengths[base] ?? [:] : [:]
         for address in coverage.addresses where !before.contains(address) {
             let offset = Int(address - base)
             guard let instruction = page.original[offset...].withUnsafeBytes({ decoder.decode($0, at: address) }) else { continue }
-            sizes[address] = instruction.length
+            page.lengths[offset] = UInt8(instruction.length)
             let causes = strategy == .sbe ? LiveRules.sbeCauses(instruction, pageBase: base) : LiveRules.nxCauses(instruction)
             if !causes.isEmpty { sites[address] = causes }
             let next = instruction.fallThrough
@@ -55,7 +55,6 @@ extension Monitor {
         }
         page.sites = sites
         pages[base] = page
-        lengths[base] = sizes
     }
 
     /// Whether the instruction at `address` runs past its page's end (never decoded by a scan).
@@ -72,7 +71,7 @@ extension Monitor {
     /// of one site as on a page of hundreds (the probes' pages hold one or two).
     func render(_ base: UInt64) throws {
         guard var page = pages[base] else { return }
-        page.rendered = page.render(fill: strategy == .pagefaultNX, lengths: lengths[base] ?? [:])
+        page.rendered = page.render(fill: strategy == .pagefaultNX)
         try tracee.write(base, page.rendered[...])
         page.patched = true
         pages[base] = page
