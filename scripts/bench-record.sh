@@ -37,9 +37,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.4f", v[(NR + 1) / 2]; else printf "%.4f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 med2() { printf '%s\n' "$@" | median | awk '{ printf "%.2f", $1 }'; }
 
-# The floor (issue 20): a plugin whose per-TB callback only stores the TB id into a ring in memory.
+# The floor (issue 20): a plugin whose per-TB callback only stores the TB id into a ring in memory (the types
+# header lives in PlexLabWire, the API prototypes in QEMUPlugin).
 floor="$work/floor-plugin.so"
-gcc -O2 -shared -fPIC -I "$root/Sources/QEMUPlugin/include" -I "$root/Sources/PlexLabWire/include" -o "$floor" "$root/scripts/floor-plugin/floor-plugin.c"
+gcc -O2 -shared -fPIC -DPLEXLAB_QEMU_PLUGIN -I "$root/Sources/QEMUPlugin/include" -I "$root/Sources/PlexLabWire/include" \
+    -o "$floor" "$root/scripts/floor-plugin/floor-plugin.c"
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=""
@@ -106,7 +108,8 @@ round's plain run, and the table shows medians (seconds of wall time, ratios to 
 
 - **plain**: the command under \`qemu-x86_64\` without a plugin.
 - **floor**: \`qemu-x86_64 -plugin floor-plugin.so\` (scripts/floor-plugin): a per-TB callback that stores the TB's
-  id into a ring in memory and nothing else: the least any per-TB recorder costs under QEMU 7.2's plugin API.
+  id into a per-thread ring in memory (reached through an initial-exec thread-local pointer, a store the compiler
+  cannot drop) and nothing else: the least any per-TB recorder costs under QEMU 7.2's plugin API.
 - **guest run**: \`plexlab record --no-pack\` (the default: the process tree followed, a ring per process image):
   the guest under the plugin while the recorder stores the plugin's streams in the trace's fast form, until
   the fast form is whole (docs/recorder.md, "Record, then pack"). Target (issue 20): at most 2x plain.

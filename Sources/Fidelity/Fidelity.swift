@@ -36,6 +36,8 @@ public struct FidelityResult: Sendable {
     public var cyclesPerNanosecond: Double?
     /// Seconds the monitor's own start and end add to a run, per strategy (`LiveProfile.monitorStart`).
     public var monitorStart: [LiveStrategy: Double] = [:]
+    /// What code writes cost the monitor beyond their counted causes (`LiveWriteCosts`), when measured.
+    public var writeCosts = LiveWriteCosts()
 
     public var mismatches: [FidelityRow] { rows.filter { !$0.matches } }
 
@@ -45,11 +47,18 @@ public struct FidelityResult: Sendable {
     }
 
     /// Seconds the replay predicts the strategy adds to the program: its cycles beyond native (the traps and
-    /// scans priced by the profile) at this host's clock. Nil without the clock.
+    /// scans priced by the profile) at this host's clock, plus what its code writes cost the monitor beyond
+    /// their causes (`writeSeconds`). Nil without the clock.
     public func predictedOverhead(_ strategy: LiveStrategy) -> Double? {
         guard let cyclesPerNanosecond, let estimate = replay.strategy(strategy.rawValue)?.estimate(profile),
               estimate.slowdown > 0 else { return nil }
-        return (estimate.cycles - estimate.cycles / estimate.slowdown) / (cyclesPerNanosecond * 1e9)
+        return (estimate.cycles - estimate.cycles / estimate.slowdown) / (cyclesPerNanosecond * 1e9) + writeSeconds(strategy)
+    }
+
+    /// The replay's code writes at `writeCosts` (docs/live.md section 3, "Code writes").
+    public func writeSeconds(_ strategy: LiveStrategy) -> Double {
+        guard let replayed = replay.strategy(strategy.rawValue) else { return 0 }
+        return writeCosts.seconds(strategy, pfWrite: replayed[.pfWrite], selfWrites: replayed.selfWrites)
     }
 
     /// The predicted slowdown held against the measured one (docs/live.md section 3): the measured native
@@ -64,22 +73,34 @@ public struct FidelityResult: Sendable {
 }
 
 public enum Fidelity {
+    /// Monitored runs shorter than 0.1 s are run this many times and the median kept; the monitor start is
+    /// the median of as many samples (docs/live.md section 3, "Short runs").
+    public static let shortRunRepetitions = 5
+
     /// Records `program` under qemu-user into `directory`, replays the recording under the live strategies,
     /// runs the program live, and compares cause by cause. Without `profile`, the prediction is under the
-    /// live profile (`LiveProfile.measure`): this host's monitor round trips, measured first.
+    /// live profile (`LiveProfile.calibrate`): this host's monitor round trips, measured first. With `timing`
+    /// false (counts only), the monitor start and code-write probes are not run and short runs not repeated.
     public static func run(program: String, arguments: [String], strategies: [LiveStrategy] = LiveStrategy.allCases,
-                           profile: CostProfile? = nil, directory: String) throws -> FidelityResult {
-        let profile = try profile ?? LiveProfile.measure(directory: (directory as NSString).appendingPathComponent("probes"))
+                           profile: CostProfile? = nil, directory: String, timing: Bool = true) throws -> FidelityResult {
+        let probes = (directory as NSString).appendingPathComponent("probes")
+        let calibration = profile == nil ? try LiveProfile.calibrate(directory: probes) : nil
+        let profile = try profile ?? calibration!.profile
         let trace = (directory as NSString).appendingPathComponent("fidelity.plextrace")
         _ = try Recorder.record(program: program, arguments: arguments, options: RecordOptions(output: trace, overwrite: true))
         let replay = try ReplayEngine.run(tracePath: trace, strategies: strategies.map(\.rawValue), profiles: [profile])
-        let live = try LiveRunner.run(program: program, arguments: arguments, strategies: strategies)
+        let live = try LiveRunner.run(program: program, arguments: arguments, strategies: strategies,
+                                      shortRunRepetitions: timing ? shortRunRepetitions : 1)
         var result = compare(replay: replay, live: live, profile: profile.name)
         result.profileCosts = [CostKey.cpi, .trapInt3, .trapPF, .trapWP, .scanPerInsn].map { ($0, profile[$0]) }
         result.cyclesPerNanosecond = try Calibrator.clock().cyclesPerNanosecond
+        guard timing else { return result }
+        result.writeCosts = try calibration?.writeCosts
+            ?? LiveProfile.measureWriteCosts(directory: probes, profile: profile, cyclesPerNanosecond: result.cyclesPerNanosecond!)
         result.monitorStart = try LiveProfile.monitorStart(directory: (directory as NSString).appendingPathComponent("start"),
                                                            strategies: strategies, profile: profile,
-                                                           cyclesPerNanosecond: result.cyclesPerNanosecond!)
+                                                           cyclesPerNanosecond: result.cyclesPerNanosecond!,
+                                                           arch: live.is32Bit ? .i386 : .x86_64, samples: shortRunRepetitions)
         return result
     }
 
@@ -139,6 +160,8 @@ public enum Fidelity {
              "replay_slowdown": number(result.replaySlowdown($0.strategy)),
              "predicted_overhead_seconds": number(result.predictedOverhead($0.strategy)),
              "monitor_start_seconds": number(result.monitorStart[$0.strategy]),
+             "self_writes": JSONText(result.replay.strategy($0.strategy.rawValue)?.selfWrites ?? 0),
+             "write_seconds": JSONText(result.writeSeconds($0.strategy)),
              "native_seconds": JSONText(result.live.native.wall), "monitored_seconds": JSONText($0.times.wall)]
         }
         let costs = JSONText.object(Dictionary(uniqueKeysWithValues: result.profileCosts.map { ($0.key.rawValue, JSONText($0.cycles)) }))

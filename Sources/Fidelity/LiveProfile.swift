@@ -12,12 +12,16 @@ public struct LiveProbe: Sendable, Equatable {
     public var counts: [TrapCause: UInt64]
     public var monitoredWall: Double
     public var plainWall: Double
+    /// Instructions the monitor's scans decoded.
+    public var scanned: UInt64
 
-    public init(strategy: LiveStrategy, counts: [TrapCause: UInt64], monitoredWall: Double, plainWall: Double) {
+    public init(strategy: LiveStrategy, counts: [TrapCause: UInt64], monitoredWall: Double, plainWall: Double,
+                scanned: UInt64 = 0) {
         self.strategy = strategy
         self.counts = counts
         self.monitoredWall = monitoredWall
         self.plainWall = plainWall
+        self.scanned = scanned
     }
 
     /// Monitor entries of every cause.
@@ -48,6 +52,8 @@ public struct LiveCalibration: Sendable {
     public var scanPerInstruction: Double
     public var cyclesPerNanosecond: Double
     public var profile: CostProfile
+    /// What code writes cost beyond their counted causes, solved against `profile` (`LiveWriteCosts`).
+    public var writeCosts: LiveWriteCosts
 
     /// The profile in `plexlab calibrate --out`'s file format, named `name`.
     public func file(name: String) -> CalibratedProfile {
@@ -70,6 +76,8 @@ public struct LiveCalibration: Sendable {
         }
         out += line("stop-and-resume", stopResume)
         out += line("mprotect", mprotect)
+        out += line("sbe rewrite", writeCosts.sbeRewrite)
+        for strategy in LiveStrategy.allCases { out += line("\(strategy.rawValue) self-write", writeCosts.selfWrite[strategy] ?? 0) }
         return out
     }
 }
@@ -153,13 +161,18 @@ public enum LiveProfile {
             ("fault", faultSource(pages: faultPages), .pagefaultNX),
             ("write", loopSource(iterations: iterations, rewrite: true), .pagefaultNX),
         ]
+        return try run(probes: programs, directory: directory)
+    }
+
+    /// Assembles each (name, x86-64 source, strategy) and runs it plainly and under the monitor.
+    static func run(probes programs: [(String, String, LiveStrategy)], directory: String) throws -> [String: LiveProbe] {
         var probes: [String: LiveProbe] = [:]
         for (name, source, strategy) in programs {
             let program = try WorkloadBuilder.assemble(source: source, arch: .x86_64, name: "live-probe-\(name)", in: directory)
             let result = try LiveRunner.run(program: program, arguments: [], strategies: [strategy])
             guard let run = result.strategy(strategy) else { continue }
             probes[name] = LiveProbe(strategy: strategy, counts: run.counts.filter { $0.value > 0 },
-                                     monitoredWall: run.times.wall, plainWall: result.native.wall)
+                                     monitoredWall: run.times.wall, plainWall: result.native.wall, scanned: run.scanned)
         }
         return probes
     }
@@ -213,38 +226,47 @@ public enum LiveProfile {
         let probes = try probes(directory: directory, iterations: iterations, faultPages: faultPages)
         let scan = try LiveCosts.scanSecondsPerInstruction()
         let profile = profile(probes: probes, scanPerInstruction: scan.seconds, cyclesPerNanosecond: clock.cyclesPerNanosecond, base: base)
-        return LiveCalibration(probes: probes, stopResume: try LiveCosts.stopResumeSeconds(), mprotect: try LiveCosts.mprotectSeconds(),
-                               scanPerInstruction: scan.seconds, cyclesPerNanosecond: clock.cyclesPerNanosecond, profile: profile)
+        let writeProbes = try writeProbes(directory: directory, iterations: max(1, iterations / 4))
+        let writeCosts = writeCosts(probes: writeProbes, profile: profile, cyclesPerNanosecond: clock.cyclesPerNanosecond)
+        return LiveCalibration(probes: probes.merging(writeProbes) { first, _ in first },
+                               stopResume: try LiveCosts.stopResumeSeconds(), mprotect: try LiveCosts.mprotectSeconds(),
+                               scanPerInstruction: scan.seconds, cyclesPerNanosecond: clock.cyclesPerNanosecond, profile: profile,
+                               writeCosts: writeCosts)
     }
 
     /// Seconds the monitor's own start and end add to a run under each strategy: a program that only exits,
-    /// run plainly and monitored, less its traps (the exit system call; pf_exec under pagefault-nx) at the
-    /// profile's prices; the median of three runs: the run it is added to is one sample too, not the best of
-    /// several (docs/live.md section 3).
+    /// built for `arch` (an i386 program's start under pagefault-nx injects more: personality(2) and the
+    /// protection of every mapping READ_IMPLIES_EXEC made executable), run plainly and monitored, less its
+    /// traps (the exit system call; pf_exec under pagefault-nx) at the profile's prices; the median of
+    /// `samples` monitored runs over the median plain run, as `LiveRunner` measures a short run
+    /// (docs/live.md section 3).
     public static func monitorStart(directory: String, strategies: [LiveStrategy], profile: CostProfile,
-                                    cyclesPerNanosecond: Double) throws -> [LiveStrategy: Double] {
+                                    cyclesPerNanosecond: Double, arch: WorkloadArch = .x86_64,
+                                    samples count: Int = 3) throws -> [LiveStrategy: Double] {
         let program = try WorkloadBuilder.assemble(source: """
                     .globl _start
                     .text
-            _start: mov $60, %eax
+            _start:
+            #ifdef __x86_64__
+                    mov $60, %eax
                     xor %edi, %edi
                     syscall
-            """, arch: .x86_64, name: "live-probe-exit", in: directory)
-        var samples: [LiveStrategy: [Double]] = [:]
-        for _ in 0..<3 {
-            let result = try LiveRunner.run(program: program, arguments: [], strategies: strategies)
-            for run in result.strategies {
-                let cycles = run.counts.reduce(0.0) { $0 + Double($1.value) * ($1.key.costKey.map { profile[$0] } ?? 0) }
-                let traps = cycles / (cyclesPerNanosecond * 1e9)
-                let seconds = max(0, run.times.wall - result.native.wall - traps)
-                samples[run.strategy, default: []].append(seconds)
-            }
+            #else
+                    mov $1, %eax
+                    xor %ebx, %ebx
+                    int $0x80
+            #endif
+            """, arch: arch, name: "live-probe-exit-\(arch.rawValue)", in: directory)
+        // The statistic of the runs it is added to (LiveRunner's short runs): the median monitored run of
+        // `count`, each after a plain run, over the median plain run.
+        let result = try LiveRunner.run(program: program, arguments: [], strategies: strategies,
+                                        shortRunRepetitions: max(1, count), shortRun: .infinity)
+        var start: [LiveStrategy: Double] = [:]
+        for run in result.strategies {
+            let cycles = run.counts.reduce(0.0) { $0 + Double($1.value) * ($1.key.costKey.map { profile[$0] } ?? 0) }
+            start[run.strategy] = max(0, run.times.wall - result.native.wall - cycles / (cyclesPerNanosecond * 1e9))
         }
-        return samples.mapValues { $0.sorted()[$0.count / 2] }
+        return start
     }
 
-    /// The live profile, measured fresh (what `plexlab fidelity` does without --profile).
-    public static func measure(base: CostProfile = CostProfile.named("modern")!, directory: String) throws -> CostProfile {
-        try calibrate(base: base, directory: directory).profile
-    }
 }

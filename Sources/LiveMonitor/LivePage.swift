@@ -16,6 +16,11 @@ struct LivePage {
     var sites: [UInt64: [TrapCause]] = [:]
     /// Whether the tracee currently holds patched bytes for this page.
     var patched = false
+    /// The bytes last written to the tracee (`render` of the sites and lengths then); valid while `patched`.
+    var rendered: [UInt8] = []
+    /// The length of the covered instruction starting at each offset, 0 elsewhere: an array, not a
+    /// dictionary, so that a scan of a page of thousands of instructions costs its decoding, not hashing.
+    var lengths: [UInt8]
     /// pagefault-nx: translated with an empty scan by the fault its own writer took; the next entry
     /// extends the scan without counting int3_fill (docs/strategies.md, pagefault-nx code writes).
     var scanPending = false
@@ -24,6 +29,14 @@ struct LivePage {
         self.base = base
         self.original = original
         coverage = InstructionStarts(pageBase: base, pageSize: Int(Tracee.pageSize))
+        lengths = [UInt8](repeating: 0, count: Int(Tracee.pageSize))
+    }
+
+    /// Forgets the coverage, the sites and the instruction lengths (the scan discarded).
+    mutating func clearScan() {
+        coverage.removeAll()
+        sites = [:]
+        for index in lengths.indices { lengths[index] = 0 }
     }
 
     var end: UInt64 { base + Tracee.pageSize }
@@ -32,15 +45,14 @@ struct LivePage {
 
     /// The bytes the tracee should hold: INT3 at each site; with `fill`, also over every byte that no
     /// covered instruction occupies.
-    func render(fill: Bool, lengths: [UInt64: Int]) -> [UInt8] {
+    func render(fill: Bool) -> [UInt8] {
         var bytes = original
         if fill {
-            var inside = [Bool](repeating: false, count: bytes.count)
-            for (address, length) in lengths {
-                let offset = Int(address - base)
-                for index in offset..<min(offset + length, bytes.count) { inside[index] = true }
+            var insideUntil = 0
+            for index in bytes.indices {
+                if index < lengths.count { insideUntil = max(insideUntil, index + Int(lengths[index])) }
+                if index >= insideUntil { bytes[index] = 0xCC }
             }
-            for index in bytes.indices where !inside[index] { bytes[index] = 0xCC }
         }
         for address in sites.keys { bytes[Int(address - base)] = 0xCC }
         return bytes

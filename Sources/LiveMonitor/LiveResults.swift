@@ -67,6 +67,8 @@ public struct LiveStrategyResult: Sendable, Equatable {
     /// Instructions decoded by every scan, and the number of scans and extensions (docs/strategies.md section 2).
     public var scanned: UInt64
     public var scans: UInt64
+    /// pf_writes by a store on the page it wrote (each stepped alone; the replay's `selfWrites`).
+    public var selfWrites: UInt64 = 0
     public var times: RunTimes
     public var end: RunEnd
 

@@ -4,26 +4,38 @@ import Foundation
 /// `plexlab live`: runs a program plainly, then once under each live strategy (docs/live.md).
 public enum LiveRunner {
     /// Runs `program` natively for the baseline, then under each strategy; every run starts from the same
-    /// environment. Throws `LiveError` (one line) when the program cannot be monitored exactly.
+    /// environment. The baseline is the fastest of three plain runs and each strategy is run once, unless a
+    /// monitored run is shorter than `shortRun` seconds and `shortRunRepetitions` > 1: then that strategy
+    /// is run `shortRunRepetitions` times in all, each repetition right after one more plain run, and the
+    /// run of median wall time is kept, with the median of every plain run as the baseline (docs/live.md
+    /// section 3, "Short runs": a few-millisecond run is otherwise one noisy sample over a best-of-three).
+    /// Throws `LiveError` (one line) when the program cannot be monitored exactly.
     public static func run(program: String, arguments: [String], strategies: [LiveStrategy],
-                           environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LiveResults {
+                           environment: [String: String] = ProcessInfo.processInfo.environment,
+                           shortRunRepetitions: Int = 1, shortRun: Double = 0.1) throws -> LiveResults {
         let path = try resolve(program, path: environment["PATH"] ?? "/usr/bin:/bin")
         let environmentList = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         lt_install_interrupt_handlers()
         defer { lt_restore_interrupt_handlers() }
+        func plain() throws -> (RunTimes, RunEnd) { try runPlain(path, arguments: arguments, environment: environmentList) }
+        func monitored(_ strategy: LiveStrategy) throws -> LiveStrategyResult {
+            try Monitor.run(strategy: strategy, program: path, arguments: arguments, environment: environmentList)
+        }
         // The fastest of three plain runs: the first pays for cold caches and page-cache misses.
-        var (native, nativeEnd) = try runPlain(path, arguments: arguments, environment: environmentList)
-        for _ in 0..<2 {
-            let (again, _) = try runPlain(path, arguments: arguments, environment: environmentList)
-            if again.wall < native.wall { native = again }
+        var plainRuns = [try plain(), try plain(), try plain()]
+        var native = plainRuns.min { $0.0.wall < $1.0.wall }!
+        var runs = try strategies.map { [try monitored($0)] }
+        let short = strategies.indices.filter { runs[$0][0].times.wall < shortRun }
+        if !short.isEmpty && shortRunRepetitions > 1 {
+            for _ in 1..<shortRunRepetitions {
+                plainRuns.append(try plain())
+                for index in short { runs[index].append(try monitored(strategies[index])) }
+            }
+            native = plainRuns.sorted { $0.0.wall < $1.0.wall }[plainRuns.count / 2]
         }
-        var results: [LiveStrategyResult] = []
-        for strategy in strategies {
-            results.append(try Monitor.run(strategy: strategy, program: path, arguments: arguments,
-                                           environment: environmentList))
-        }
-        return LiveResults(program: path, arguments: arguments, is32Bit: try isELF32(path), native: native,
-                           nativeEnd: nativeEnd, strategies: results)
+        let results = runs.map { $0.sorted { $0.times.wall < $1.times.wall }[$0.count / 2] }
+        return LiveResults(program: path, arguments: arguments, is32Bit: try isELF32(path), native: native.0,
+                           nativeEnd: native.1, strategies: results)
     }
 
     /// The program as execve needs it: a path with a slash as given, else the first executable on PATH.

@@ -17,7 +17,6 @@ final class Monitor {
     let decoder: X86Decoder
     var scanner: PageScanner
     var pages: [UInt64: LivePage] = [:]
-    var lengths: [UInt64: [UInt64: Int]] = [:]
     /// The program's own protection of every page whose protection the monitor changed or watches.
     var intended: [UInt64: Int32] = [:]
     var mappings: [Mapping]? = nil
@@ -30,7 +29,7 @@ final class Monitor {
     var childReturn: [pid_t: UInt64] = [:]
     var end: RunEnd? = nil
     var endCPU = 0.0
-    var scanned: UInt64 = 0, scans: UInt64 = 0
+    var scanned: UInt64 = 0, scans: UInt64 = 0, selfWrites: UInt64 = 0
 
     static let sigtrap: Int32 = 5, sigsegv: Int32 = 11, sigstop: Int32 = 19
     static let siKernel: Int32 = 0x80, segvAccerr: Int32 = 2
@@ -76,7 +75,7 @@ final class Monitor {
         var counts = Dictionary(uniqueKeysWithValues: strategy.causes.map { ($0, UInt64(0)) })
         for thread in perThread { for (cause, count) in thread { counts[cause, default: 0] += count } }
         return LiveStrategyResult(strategy: strategy, counts: counts, threads: perThread, scanned: scanned,
-                                  scans: scans, times: times, end: end)
+                                  scans: scans, selfWrites: selfWrites, times: times, end: end)
     }
 
     func killAll() {

@@ -49,19 +49,20 @@ extension Monitor {
     func writeFault(_ pid: pid_t, page base: UInt64, intent: Int32, duringStep: Bool) throws {
         count(pid, [.pfWrite])
         try discard(base)
+        let ip = duringStep ? nil : try tracee.registers(pid).ip
+        let writerOnPage = ip.map { $0 >= base && $0 < base + Tracee.pageSize } ?? false
         switch strategy {
         case .sbe: try tracee.protect(pid, page: base, intent)
-        case .pagefaultNX: try tracee.protect(pid, page: base, intent & ~Tracee.protExec)
-        }
-        if duringStep { return }
-        let ip = try tracee.registers(pid).ip
-        guard ip >= base && ip < base + Tracee.pageSize else { return try resume(pid) }
-        // The writer resumes on the page it wrote (docs/strategies.md, code writes): pagefault-nx counts the
-        // fetch fault at once; both step the store, then rescan from the instruction after it.
-        if strategy == .pagefaultNX {
+        case .pagefaultNX where writerOnPage:
+            // The writer resumes on the page it wrote (docs/strategies.md, code writes): the fetch fault is
+            // counted at once, and the page is made writable and executable in one mprotect for the step.
             count(pid, [.pfExec])
             try tracee.protect(pid, page: base, intent | Tracee.protExec)
+        case .pagefaultNX: try tracee.protect(pid, page: base, intent & ~Tracee.protExec)
         }
+        guard let ip, writerOnPage else { return duringStep ? () : try resume(pid) }
+        selfWrites += 1
+        // Both strategies step the store, then rescan from the instruction after it.
         try stepStore(pid, ip: ip, page: base)
     }
 
@@ -71,16 +72,13 @@ extension Monitor {
         page.patched = false
         page.valid = false
         page.scanPending = false
-        page.sites = [:]
-        page.coverage.removeAll()
+        page.clearScan()
         pages[base] = page
-        lengths[base] = [:]
     }
 
     /// pagefault-nx: the first fetch from an untranslated page faulted at `entry`.
     func translate(_ pid: pid_t, page base: UInt64, from entry: UInt64) throws {
         pages[base] = LivePage(base: base, original: tracee.read(base, Int(Tracee.pageSize)))
-        lengths[base] = [:]
         try scan(base, from: entry)
         try render(base)
         let intent = intended[base] ?? protection(of: base)
@@ -88,16 +86,21 @@ extension Monitor {
     }
 
     /// After a writer's store to the page it runs on: pagefault-nx translates the page again
-    /// with an empty scan (the fault counted with the write), deferring the scan to the next entry.
+    /// with an empty scan (the fault counted with the write). The scan is the free extension from the next
+    /// block on the page (docs/strategies.md): when the step landed on the page, that block starts where it
+    /// landed and is scanned now; otherwise at the page's next entry (`scanPending`, no trap counted).
     func settle(_ pid: pid_t, page base: UInt64) throws {
         guard strategy == .pagefaultNX, var page = pages[base], let intent = intended[base] else { return }
         page.original = tracee.read(base, Int(Tracee.pageSize))
-        page.coverage.removeAll()
-        page.sites = [:]
+        page.clearScan()
         page.valid = true
         page.scanPending = true
         pages[base] = page
-        lengths[base] = [:]
+        let landing = try tracee.registers(pid).ip
+        if page.contains(landing) && !isStraddler(landing) {
+            pages[base]!.scanPending = false
+            try scan(base, from: landing)
+        }
         try render(base)
         try tracee.protect(pid, page: base, (intent & ~Tracee.protWrite) | Tracee.protExec)
     }

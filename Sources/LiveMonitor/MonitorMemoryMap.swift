@@ -42,7 +42,6 @@ extension Monitor {
         var page = start & ~(Tracee.pageSize - 1)
         while page < end {
             pages.removeValue(forKey: page)
-            lengths.removeValue(forKey: page)
             intended.removeValue(forKey: page)
             page += Tracee.pageSize
         }

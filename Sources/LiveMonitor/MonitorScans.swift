@@ -22,22 +22,29 @@ extension Monitor {
     }
 
     /// Scans the page from `entry` (the scan of docs/strategies.md section 2, on the page's original
-    /// bytes) and recomputes its sites.
+    /// bytes) and adds the sites of the instructions it newly covers. Only those are decoded again: the
+    /// sites of instructions covered before do not change (their causes depend on the instruction and its
+    /// page alone), so an extension costs what it decodes, as `scan_per_insn` prices it (docs/live.md).
     func scan(_ base: UInt64, from entry: UInt64) throws {
         var page = pages[base]!
+        // An invalid page's scan was cleared when it was discarded (`clearScan`) or never made.
         if !page.valid { page.coverage.removeAll() }
+        let before = page.coverage
         var coverage = page.coverage
         let decoded = page.original.withUnsafeBytes { scanner.scan(entry: entry, code: $0, coverage: &coverage) }
         scanned += UInt64(decoded)
         scans += 1
         page.coverage = coverage
+        let wasValid = page.valid
         page.valid = true
-        var sites = page.sites.filter { $0.value == [.pageCross] && !coverage.contains($0.key) }
-        var sizes: [UInt64: Int] = [:]
-        for address in coverage.addresses {
+        // A straddler found earlier stays a site until a scan covers its address; a fresh scan keeps
+        // nothing else.
+        var sites = wasValid ? page.sites.filter { before.contains($0.key) || !coverage.contains($0.key) }
+                             : page.sites.filter { $0.value == [.pageCross] && !coverage.contains($0.key) }
+        for address in coverage.addresses where !before.contains(address) {
             let offset = Int(address - base)
             guard let instruction = page.original[offset...].withUnsafeBytes({ decoder.decode($0, at: address) }) else { continue }
-            sizes[address] = instruction.length
+            page.lengths[offset] = UInt8(instruction.length)
             let causes = strategy == .sbe ? LiveRules.sbeCauses(instruction, pageBase: base) : LiveRules.nxCauses(instruction)
             if !causes.isEmpty { sites[address] = causes }
             let next = instruction.fallThrough
@@ -48,7 +55,6 @@ extension Monitor {
         }
         page.sites = sites
         pages[base] = page
-        lengths[base] = sizes
     }
 
     /// Whether the instruction at `address` runs past its page's end (never decoded by a scan).
@@ -60,10 +66,13 @@ extension Monitor {
         return instruction.fallThrough > end
     }
 
+    /// Renders the page's bytes (`LivePage.render`) once, keeps them, and writes them to the tracee: a
+    /// step's restore (`writeRendered`) copies from the kept bytes, so a trap costs the same on a page
+    /// of one site as on a page of hundreds (the probes' pages hold one or two).
     func render(_ base: UInt64) throws {
         guard var page = pages[base] else { return }
-        let bytes = page.render(fill: strategy == .pagefaultNX, lengths: lengths[base] ?? [:])
-        try tracee.write(base, bytes[...])
+        page.rendered = page.render(fill: strategy == .pagefaultNX)
+        try tracee.write(base, page.rendered[...])
         page.patched = true
         pages[base] = page
     }
@@ -96,10 +105,7 @@ extension Monitor {
     }
 
     func writeRendered(_ address: UInt64, count: Int) throws {
-        try forEachPatchedPart(address, count) { page, range in
-            let bytes = page.render(fill: strategy == .pagefaultNX, lengths: lengths[page.base] ?? [:])
-            try tracee.write(page.base + UInt64(range.lowerBound), bytes[range])
-        }
+        try forEachPatchedPart(address, count) { page, range in try tracee.write(page.base + UInt64(range.lowerBound), page.rendered[range]) }
     }
 
     func forEachPatchedPart(_ address: UInt64, _ count: Int, _ body: (LivePage, Range<Int>) throws -> Void) throws {

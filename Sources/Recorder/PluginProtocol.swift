@@ -8,6 +8,8 @@ import TraceModel
 /// plugin compiles against too.
 enum PluginWire {
     static let protocolVersion = UInt32(PLEXLAB_PROTOCOL_VERSION)
+    /// Streams of protocol 3 (no RUN words) still read: fast forms recorded before RUN words.
+    static let oldestProtocolVersion = UInt32(PLEXLAB_PROTOCOL_OLDEST)
     static let headerSize = 8
     /// Larger records are refused as corruption (the plugin's largest is a TB: under 70 KiB).
     static let maxPayload = Int(PLEXLAB_MAX_PAYLOAD)
@@ -43,6 +45,7 @@ enum PluginWire {
     static let interrupt: UInt32 = PLEXLAB_EV_INTERRUPT
     static let exception: UInt32 = PLEXLAB_EV_EXCEPTION
     static let pageTableStore: UInt32 = PLEXLAB_EV_PT_STORE
+    static let run: UInt32 = PLEXLAB_EV_RUN
 }
 
 /// One record from the plugin. Buffers borrow the reader's memory: valid only during the callback.

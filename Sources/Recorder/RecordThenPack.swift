@@ -18,7 +18,7 @@ extension Recorder {
         let (destination, output) = (launch.destination, options.output)
         let partial = destination.partialPath
 
-        var pluginArguments = options.limitPluginArguments
+        var pluginArguments = options.pluginArguments
         let socket: ProcessSocket?
         do {
             socket = options.followProcesses ? try ProcessSocket() : nil
@@ -82,8 +82,8 @@ extension Recorder {
                 let now = clock.now
                 if now - lastReport >= .milliseconds(250) {
                     lastReport = now
-                    progress(RecordProgress(instructions: 0, blocks: eventWords, bytesWritten: bytes,
-                                            seconds: seconds(now - started)))
+                    progress(RecordProgress(instructions: 0, blocks: 0, bytesWritten: bytes,
+                                            seconds: seconds(now - started), eventWords: eventWords))
                 }
             })
         } catch {

@@ -30,6 +30,9 @@ public struct RecordOptions: Sendable {
     /// With data pages: send only touches that differ from the block's last execution on its thread (the
     /// plugin's touch cache, docs/recorder.md); off sends every execution's, for tests that compare the two.
     var touchCache = true
+    /// Off: the plugin sends every executed TB as its id word, without RUN words (plugin argument runs=off;
+    /// for tests that compare the two encodings block by block).
+    var successorRuns = true
     /// Where PATH, PLEXLAB_QEMU_PLUGIN and the guest's environment come from.
     public var environment: [String: String]
     /// The guest's working directory (a relative program path is found there); nil: the recorder's own.
@@ -65,13 +68,14 @@ public struct RecordOptions: Sendable {
 }
 
 extension RecordOptions {
-    /// The plugin's arguments for the limits and data pages (the process-tree ones come after).
-    var limitPluginArguments: [String] {
+    /// The plugin's arguments these options ask for (the process-following ones are added by the recorder).
+    var pluginArguments: [String] {
         var arguments: [String] = []
         if let max = maxInstructions, max > 0 { arguments.append("max-insns=\(max)") }
         if let skip = skipInstructions, skip > 0 { arguments.append("skip-insns=\(skip)") }
         if dataPages { arguments.append("data-pages=on") }
         if dataPages && !touchCache { arguments.append("touch-cache=off") }
+        if !successorRuns { arguments.append("runs=off") }
         return arguments
     }
 }
@@ -80,9 +84,12 @@ extension RecordOptions {
 public struct RecordProgress: Sendable {
     public var instructions: UInt64
     public var blocks: UInt64
-    /// Bytes of the trace file (and its write-ahead log) so far.
+    /// Bytes of the trace file (and its write-ahead log) so far; recording the fast form, bytes from the plugin.
     public var bytesWritten: UInt64
     public var seconds: Double
+    /// Recording the fast form nothing is decoded (`instructions` and `blocks` are 0): the words of the
+    /// plugin's EVENTS records so far, TB ids and RUN words, far fewer than the blocks they stand for.
+    public var eventWords: UInt64 = 0
 }
 
 /// How a recording went.
@@ -154,7 +161,7 @@ public enum Recorder {
         }
         let builder = TraceBuilder(writer: writer, arch: guest.arch)
 
-        var pluginArguments = options.limitPluginArguments
+        var pluginArguments = options.pluginArguments
         let socket: ProcessSocket?
         do {
             socket = options.followProcesses ? try ProcessSocket() : nil

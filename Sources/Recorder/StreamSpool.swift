@@ -16,7 +16,8 @@ struct StreamScan {
     /// Records whose header was read.
     private(set) var records = 0
     private(set) var translations: UInt64 = 0
-    /// Words of EVENTS records: executed TBs plus side-event words (a bound on executed TBs).
+    /// Words of EVENTS records: TB ids, RUN words and side events (with RUN words far fewer than the TBs
+    /// executed; 0 means that no guest code ran).
     private(set) var eventWords: UInt64 = 0
 
     /// Whether the stream so far ends on a record boundary.
@@ -108,7 +109,7 @@ final class StreamSpool {
     var scan: StreamScan { sources[0].scan }
     /// Translations of every stream.
     var translations: UInt64 { sources.reduce(0) { $0 + $1.scan.translations } }
-    /// Event words of every stream (a bound on executed TBs).
+    /// Event words of every stream.
     var eventWords: UInt64 { sources.reduce(0) { $0 + $1.scan.eventWords } }
     /// Process images that connected (the first included).
     var streams: Int { sources.count }

@@ -130,7 +130,7 @@ struct TraceAssembler {
 
     /// Refuses a plugin of another protocol version.
     static func check(_ hello: PluginRecord.Hello) throws {
-        guard hello.version == PluginWire.protocolVersion else {
+        guard (PluginWire.oldestProtocolVersion...PluginWire.protocolVersion).contains(hello.version) else {
             throw RecorderError.protocolError(detail: "plugin speaks protocol \(hello.version), "
                                               + "the recorder \(PluginWire.protocolVersion)")
         }
@@ -279,6 +279,12 @@ struct TraceAssembler {
             counts.threads += 1
         }
         defer { threads[thread] = state }
+        try consume(words, thread: thread, state: &state)
+        try batch.flush(to: writer)
+    }
+
+    /// Handles a thread's event words (an EVENTS record's, or the ids a RUN stands for).
+    private mutating func consume(_ words: UnsafeRawBufferPointer, thread: UInt32, state: inout ThreadState) throws {
         let count = words.count / 4
         let tbCount = tbs.count
         // Data pages with the touch cache: every TB id may carry its cached touches, so no fast runs.
@@ -302,11 +308,16 @@ struct TraceAssembler {
                 guard Int(w) < tbCount else {
                     throw RecorderError.protocolError(detail: "executed translation block \(w) was never translated")
                 }
+                state.successors.note(w)
                 if cachedTouches { try state.startTouches(of: w) }
                 try executed(tb: w, by: &state)
                 continue
             }
             switch w {
+            case PluginWire.run:
+                try run(Int(try word(i)), thread: thread, state: &state)
+                i += 1
+                continue
             case PluginWire.codeWrite:
                 let address = UInt64(try word(i)) | UInt64(try word(i + 1)) << 32
                 state.codeWrites.append(.init(address: address, size: try word(i + 2)))
@@ -349,7 +360,21 @@ struct TraceAssembler {
             }
             state.lastEventWasCodeWrite = false
         }
-        try batch.flush(to: writer)
+    }
+
+    /// A RUN of `count` TBs, each the one the thread's successor table predicts: handled as the words they
+    /// stand for, a few thousand at a time (a run may count billions).
+    private mutating func run(_ count: Int, thread: UInt32, state: inout ThreadState) throws {
+        let piece = 4096
+        try withUnsafeTemporaryAllocation(of: UInt32.self, capacity: piece) { ids in
+            var left = count
+            while left > 0 {
+                let n = Swift.min(left, piece)
+                state.successors.predict(n, into: ids.baseAddress!)
+                try consume(UnsafeRawBufferPointer(start: ids.baseAddress!, count: n * 4), thread: thread, state: &state)
+                left -= n
+            }
+        }
     }
 
     /// The per-block fast path: while the held TB is a single decoded block and the next word names a TB
@@ -367,6 +392,9 @@ struct TraceAssembler {
         var heldLast = state.heldLastInstruction
         var heldInstructions = UInt64(state.heldInstructions)
         var heldTB = state.heldTB
+        let successors = state.successors
+        let next = successors.next
+        var prev = successors.prev
         var instructions: UInt64 = 0
         var emitted = 0
         while i < count {
@@ -387,6 +415,8 @@ struct TraceAssembler {
                 heldLast = info.lastInstruction
                 heldInstructions = UInt64(info.instructions)
                 heldTB = w
+                next[Int(prev & SuccessorTable.mask)] = w
+                prev = w
                 i &+= 1
                 if heldBlock == TBInfo.noSingleBlock { break }
             }
@@ -394,6 +424,7 @@ struct TraceAssembler {
             emitted &+= n
             if i - first < end - first || i == count || heldBlock == TBInfo.noSingleBlock { break }
         }
+        successors.prev = prev
         if emitted > 0 {
             state.nextIndex &+= UInt64(emitted)
             counts.blocks &+= UInt64(emitted)
@@ -579,6 +610,8 @@ struct ThreadState {
     /// Number of entries in the four lists above.
     var sideEvents = 0
     var lastEventWasCodeWrite = false
+    /// The plugin thread's successor table (RUN words), copied as the plugin keeps it.
+    let successors = SuccessorTable()
 
     /// Data pages with the touch cache (plexlab_plugin.h, DATA_LIST): the plugin TB whose execution's lists
     /// may still come (id + 1; 0: none), how many came, and this thread's copy of the plugin's cache.

@@ -190,6 +190,7 @@ extension StrategyCounts {
         for (cause, value) in counts { result.counts[cause] = value &- (base.counts[cause] ?? 0) }
         result.scanned = scanned &- base.scanned
         result.scans = scans &- base.scans
+        result.selfWrites = selfWrites &- base.selfWrites
         result.translated = translated &- base.translated
         result.translations = translations &- base.translations
         result.sites = Self.sites(Self.merge(sites.map { ($0.address, $0.counts) }, base.sites.map { ($0.address, $0.counts) }, sign: -1))
@@ -203,6 +204,7 @@ extension StrategyCounts {
         for (cause, value) in other.counts { counts[cause, default: 0] &+= value }
         scanned &+= other.scanned
         scans &+= other.scans
+        selfWrites &+= other.selfWrites
         translated &+= other.translated
         translations &+= other.translations
         sites = Self.sites(Self.merge(sites.map { ($0.address, $0.counts) }, other.sites.map { ($0.address, $0.counts) }, sign: 1))

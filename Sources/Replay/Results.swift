@@ -68,6 +68,8 @@ public struct StrategyResult: Sendable, Equatable {
     public var blocks: UInt64
     public var scanned: UInt64
     public var scans: UInt64
+    /// `pf_write`s by a block starting on the page it wrote (`StrategyCounts.selfWrites`).
+    public var selfWrites: UInt64 = 0
     public var translated: UInt64
     public var translations: UInt64
     public var sites: [TrapSite]
@@ -111,6 +113,7 @@ extension StrategyResult {
         trapsPerKiloInstruction = summary.instructions > 0 ? Double(traps) * 1000 / Double(summary.instructions) : 0
         scanned = raw.scanned
         scans = raw.scans
+        selfWrites = raw.selfWrites
         translated = raw.translated
         translations = raw.translations
         sites = raw.sites

@@ -108,6 +108,10 @@ public struct StrategyCounts: Sendable, Equatable {
     public var scanned: UInt64 = 0
     /// Number of scans (first scans, rescans and extensions).
     public var scans: UInt64 = 0
+    /// The `pf_write`s whose writing block starts on the page it wrote (sbe, pagefault-*): not a cause of
+    /// its own (each is one `pf_write`), counted for the live monitor, which steps such a store alone
+    /// (docs/live.md section 3, "Self-writes").
+    public var selfWrites: UInt64 = 0
     /// Instructions translated into the code cache.
     public var translated: UInt64 = 0
     /// Blocks translated.

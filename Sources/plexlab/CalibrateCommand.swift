@@ -70,7 +70,7 @@ struct CalibrateCommand: ParsableCommand {
 
     /// `--live`: the probes run the monitor in a scratch directory; the file format is calibrate's.
     func runLive() throws {
-        StandardError.write("plexlab: measuring the live monitor (three probe programs, the scan, stop-and-resume, mprotect)...\n")
+        StandardError.write("plexlab: measuring the live monitor (six probe programs, the scan, stop-and-resume, mprotect)...\n")
         let directory = NSTemporaryDirectory() + "plexlab-calibrate-live-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -13,9 +13,10 @@ struct FidelityCommand: ParsableCommand {
         Records PROGRAM under qemu-user, replays the recording under sbe and pagefault-nx, runs PROGRAM under \
         the live monitors (`plexlab live`), and prints each cause's replayed and live counts, then the \
         predicted slowdown next to the measured live one: the measured native run plus the monitor's start \
-        plus the replay's trap and scan costs, over the measured native run, priced by the live profile \
-        (this host's monitor round trips, measured first on three generated probe programs, as \
-        `plexlab calibrate --live` does) or --profile. Exits 1 when a count differs. See docs/live.md.
+        plus the replay's trap, scan and code-write costs, over the measured native run, priced by the live \
+        profile (this host's monitor round trips, measured first on generated probe programs, as \
+        `plexlab calibrate --live` does) or --profile. A monitored run under 0.1 s is repeated 5 times, \
+        each after a plain run, and the medians compared. Exits 1 when a count differs. See docs/live.md.
 
         Examples:
           plexlab fidelity -- ./loop

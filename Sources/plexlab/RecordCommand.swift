@@ -166,6 +166,13 @@ struct RecordCommand: ParsableCommand {
     }
 
     static func drawProgress(_ progress: RecordProgress) {
+        if progress.eventWords > 0 {
+            // The fast form: nothing is decoded while the guest runs (RUN words stand for many blocks each).
+            StandardError.write("\r\u{1B}[Krecording: \(NumberFormat.count(progress.eventWords)) event words, "
+                                + "\(NumberFormat.bytes(progress.bytesWritten)) from the plugin, "
+                                + "\(String(format: "%.1f", progress.seconds)) s")
+            return
+        }
         let rate = progress.seconds > 0 ? Double(progress.instructions) / progress.seconds : 0
         StandardError.write("\r\u{1B}[Krecording: \(NumberFormat.count(progress.instructions)) instructions, "
                             + "\(NumberFormat.count(progress.blocks)) blocks, \(NumberFormat.bytes(progress.bytesWritten)) written, "

@@ -38,6 +38,80 @@ import Workloads
         #expect(alone[.trapInt3] == modern[.trapInt3] && alone[.trapPF] == modern[.trapPF] && alone[.scanPerInsn] == modern[.scanPerInsn])
     }
 
+    @Test func codeWritesArePricedFromTheirProbes() throws {
+        // Prices at 2 cycles/ns: trap_int3 10,000 cycles = 5 us, trap_pf 20,000 = 10 us, trap_wp 16,000 = 8 us,
+        // scan_per_insn 50 = 25 ns.
+        var costs = try #require(CostProfile.named("modern")).costs
+        costs[.trapInt3] = 10_000; costs[.trapPF] = 20_000; costs[.trapWP] = 16_000; costs[.scanPerInsn] = 50
+        let profile = CostProfile(name: "test", description: "hand-set prices", costs: costs)
+        // write-sbe: 999 pf_write x 8 us = 7.992 ms, 2,002 call, ret and syscall x 5 us = 10.01 ms, 4,000
+        // instructions scanned x 25 ns = 0.1 ms: 18.102 ms of an excess of 25.095 ms; 6.993 ms left, 7 us a write.
+        let rewrite = LiveProbe(strategy: .sbe, counts: [.call: 1_000, .ret: 1_000, .pfWrite: 999, .syscall: 2],
+                                monitoredWall: 0.026095, plainWall: 0.001, scanned: 4_000)
+        // self-sbe: 1,000 pf_write = 8 ms, jmp and 2 syscalls = 0.015 ms, 6,000 scanned = 0.15 ms: 8.165 ms of
+        // 38.165 ms; 30 ms left, 30 us a write.
+        let selfSBE = LiveProbe(strategy: .sbe, counts: [.jmp: 1, .pfWrite: 1_000, .syscall: 2],
+                                monitoredWall: 0.039165, plainWall: 0.001, scanned: 6_000)
+        // self-nx: 1,000 pf_write = 8 ms, 1,002 pf_exec = 10.02 ms, 2 syscalls = 0.01 ms, 7,000 scanned =
+        // 0.175 ms: 18.205 ms of 30.205 ms; 12 ms left, 12 us a write.
+        let selfNX = LiveProbe(strategy: .pagefaultNX, counts: [.pfWrite: 1_000, .pfExec: 1_002, .syscall: 2],
+                               monitoredWall: 0.031205, plainWall: 0.001, scanned: 7_000)
+        #expect(abs(try #require(rewrite.secondsPerWrite(profile: profile, cyclesPerNanosecond: 2)) - 7e-6) < 1e-12)
+        #expect(abs(try #require(selfSBE.secondsPerWrite(profile: profile, cyclesPerNanosecond: 2)) - 30e-6) < 1e-12)
+        #expect(abs(try #require(selfNX.secondsPerWrite(profile: profile, cyclesPerNanosecond: 2)) - 12e-6) < 1e-12)
+        // Counted causes dearer than the excess: 10 pf_write at 8 us in 50 us leave -3 us a write, kept
+        // negative so that the prices plus it give the measured excess back. No pf_write: nothing to solve.
+        let cheap = LiveProbe(strategy: .pagefaultNX, counts: [.pfWrite: 10], monitoredWall: 0.00105, plainWall: 0.001)
+        #expect(abs(try #require(cheap.secondsPerWrite(profile: profile, cyclesPerNanosecond: 2)) + 3e-6) < 1e-12)
+        #expect(LiveProbe(strategy: .sbe, counts: [.call: 5], monitoredWall: 1, plainWall: 0)
+            .secondsPerWrite(profile: profile, cyclesPerNanosecond: 2) == nil)
+
+        let writes = LiveProfile.writeCosts(probes: ["write-sbe": rewrite, "self-sbe": selfSBE, "self-nx": selfNX],
+                                            profile: profile, cyclesPerNanosecond: 2)
+        #expect(abs(writes.sbeRewrite - 7e-6) < 1e-12)
+        // 10 pf_write of which 4 by a block on the page it wrote: sbe 6 x 7 us + 4 x 30 us = 162 us;
+        // pagefault-nx 4 x 12 us = 48 us (its other writes are trap_wp's own probe's kind).
+        #expect(abs(writes.seconds(.sbe, pfWrite: 10, selfWrites: 4) - 162e-6) < 1e-12)
+        #expect(abs(writes.seconds(.pagefaultNX, pfWrite: 10, selfWrites: 4) - 48e-6) < 1e-12)
+        #expect(writes.seconds(.sbe, pfWrite: 0, selfWrites: 0) == 0)
+        // A probe missing (not run): its writes cost nothing beyond their causes.
+        #expect(LiveProfile.writeCosts(probes: [:], profile: profile, cyclesPerNanosecond: 2) == LiveWriteCosts(sbeRewrite: 0, selfWrite: [.sbe: 0, .pagefaultNX: 0]))
+    }
+
+    @Test func writeProbesCountWhatTheyAreBuiltFor() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let probes = try LiveProfile.writeProbes(directory: scratch.path, iterations: 500)
+        // The rewriting loop under sbe: the cross-page call and ret every iteration; the store faults from the
+        // second iteration on (the page is scanned when the first call enters it); mprotect and exit.
+        #expect(probes["write-sbe"]?.counts == [.call: 500, .ret: 500, .pfWrite: 499, .syscall: 2])
+        // The self-writing loop: sbe traps the jmp onto its page, then each store; pagefault-nx faults on
+        // _start's page and the loop's, then each store is a pf_write and its pf_exec at once.
+        #expect(probes["self-sbe"]?.counts == [.jmp: 1, .pfWrite: 500, .syscall: 2])
+        #expect(probes["self-nx"]?.counts == [.pfExec: 502, .pfWrite: 500, .syscall: 2])
+        // Each store stepped, then its page rescanned from the instruction after it (dec, jnz, the exit's
+        // three and the nop: 6 instructions), on top of the first scans.
+        for name in ["self-sbe", "self-nx"] { #expect((probes[name]?.scanned ?? 0) >= 500 * 6, "\(name)") }
+    }
+
+    @Test func monitorStartIsMeasuredInTheWorkloadsMode() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        // An i386 program's start: the exit probe is built with -m32 (int $0x80), runs under both strategies.
+        let start = try LiveProfile.monitorStart(directory: scratch.path, strategies: LiveStrategy.allCases,
+                                                 profile: CostProfile.named("modern")!, cyclesPerNanosecond: 2,
+                                                 arch: .i386, samples: 3)
+        #expect(Set(start.keys) == [.sbe, .pagefaultNX])
+        for seconds in start.values { #expect(seconds >= 0 && seconds < 1, "\(seconds)") }
+        #expect(FileManager.default.fileExists(atPath: scratch.path + "/live-probe-exit-i386"))
+        // A short run repeated (3 rounds) keeps one of its runs, with that run's exact counts.
+        let repeated = try LiveRunner.run(program: scratch.path + "/live-probe-exit-i386", arguments: [],
+                                          strategies: LiveStrategy.allCases, shortRunRepetitions: 3, shortRun: .infinity)
+        #expect(repeated.is32Bit)
+        #expect(repeated.strategy(.sbe)?.nonzero == [.syscall: 1])
+        #expect(repeated.strategy(.pagefaultNX)?.nonzero == [.syscall: 1, .pfExec: 1])
+    }
+
     @Test func monitorPartsAreMeasured() throws {
         let stop = try LiveCosts.stopResumeSeconds(iterations: 2_000)
         let mprotect = try LiveCosts.mprotectSeconds(iterations: 2_000)

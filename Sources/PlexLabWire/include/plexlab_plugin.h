@@ -17,7 +17,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#define PLEXLAB_PROTOCOL_VERSION 4
+#define PLEXLAB_PROTOCOL_VERSION 5
+/* The oldest version a reader still accepts: version 3 is version 4 without RUN words (below), version 4 is
+   version 5 without DATA_LIST (its data pages come as DATA words, which readers still take). */
+#define PLEXLAB_PROTOCOL_OLDEST 3
 #define PLEXLAB_PAGE_SIZE 4096
 
 enum plexlab_record_kind {
@@ -95,10 +98,10 @@ enum plexlab_end_reason {
  * A code write is the first store to a page holding translated code since code was last translated
  * there (QEMU write-protects such pages; the plugin sees the protection fault). The address is the
  * first byte that faulted and the size is 1: the fault does not tell the access size. DATA words
- * appear only in streams of protocol 3 and older; protocol 4 sends DATA_LIST (below). The reader still
+ * appear only in streams of protocol 3 and 4; protocol 5 sends DATA_LIST (below). The reader still
  * accepts them: per executed TB and page, the loads and stores it made (summed per page).
  *
- * Data pages, protocol 4 (docs/recorder.md, "Data pages on the wire"):
+ * Data pages, protocol 5 (docs/recorder.md, "Data pages on the wire"):
  *   DATA_LIST:  n, then n times (page lo, page hi, reads, writes)     (2 + 4n words)
  * the loads and stores per page of the TB executed last, pages in the order of their first access. The
  * plugin sends a TB execution's lists after its side events and before the thread's next TB id (a list
@@ -122,6 +125,21 @@ enum plexlab_end_reason {
 #define PLEXLAB_TOUCH_PENDING 16u
 
 #define PLEXLAB_EV_FIRST_MARKER 0xFFFFFF00u
+/*
+ * RUN (protocol 4, user mode):  count                (2 words)
+ * `count` TBs executed, each the one its thread's successor table predicts (issue 20: the stream shrinks
+ * at the source). Every thread of a stream keeps a table of PLEXLAB_SUCCESSOR_SLOTS u32, all 0 when its
+ * first event comes (a new thread, and the one thread of a forked child), and `prev`, 0 likewise. For every
+ * executed TB id t, given as a word or by a RUN, the writer and every reader do
+ *     slot = prev & (PLEXLAB_SUCCESSOR_SLOTS - 1); next[slot] = t; prev = t
+ * and a RUN stands for ids t = next[prev & mask] one after another, so reading it needs only the table.
+ * The plugin writes a RUN when next[slot] already equals the id, a plain word otherwise. Side events are
+ * never inside a run: a side event after hits closes the RUN, and later hits start a new one. Two RUNs in
+ * a row add up (a signal-time flush may send a run that is still growing; its later hits follow as a RUN).
+ * With runs=off the plugin writes every id as a word (the table is kept by readers all the same).
+ */
+#define PLEXLAB_EV_RUN 0xFFFFFFF0u
+#define PLEXLAB_SUCCESSOR_SLOTS 32768u
 #define PLEXLAB_EV_CODE_WRITE 0xFFFFFFF1u
 #define PLEXLAB_EV_SYSCALL 0xFFFFFFF2u
 #define PLEXLAB_EV_DATA 0xFFFFFFF3u

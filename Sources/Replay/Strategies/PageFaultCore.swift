@@ -34,6 +34,8 @@ struct PageFaultCore {
     /// Page (dense index) of each thread's last block so far, -1 before its first (escapes count page entries).
     private var previousPage: [Int] = []
     private let system: SystemCharges
+    /// pf_writes by a block starting on the page it wrote (`StrategyCounts.selfWrites`).
+    private var selfWrites: UInt64 = 0
 
     init(context: ReplayContext, mode: Mode) {
         self.mode = mode
@@ -171,6 +173,7 @@ struct PageFaultCore {
             pages.invalidate(page: page)
             scanPending[page] = false
             if mode == .legacyMapData { dataMapped[page] = true }  // mapped writable so the store completes
+            if Int(table.page[Int(block)]) == page { selfWrites &+= 1 }
             if Int(table.page[Int(block)]) == page && mode != .legacyMapData {
                 // The writer resumes on the page it made untranslated: that fetch faults at once.
                 sites.add(block, execSlot)
@@ -201,6 +204,7 @@ struct PageFaultCore {
         var result = system.counts(sites, table: table)
         result.scanned = pages.scanned
         result.scans = pages.scans
+        result.selfWrites = selfWrites
         return result
     }
 }

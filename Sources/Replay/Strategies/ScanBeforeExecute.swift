@@ -42,6 +42,7 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
         private let sensitiveSlot: Int
         private let writeSlot: Int
         private let system: SystemCharges
+        private var selfWrites: UInt64 = 0
 
         init(context: ReplayContext) {
             table = context.table
@@ -97,6 +98,7 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
             forEachPage(of: write, table) { page in
                 guard pages.valid[page] else { return }
                 sites.add(block, writeSlot)
+                if Int(table.page[Int(block)]) == page { selfWrites &+= 1 }
                 pages.invalidate(page: page)
             }
         }
@@ -115,6 +117,7 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
             var result = system.counts(sites, table: table)
             result.scanned = pages.scanned
             result.scans = pages.scans
+            result.selfWrites = selfWrites
             return result
         }
     }
