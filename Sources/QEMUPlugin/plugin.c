@@ -12,6 +12,8 @@
  *   skip-insns  send no executed TBs (nor side events) before this many instructions; translations and
  *               page captures are still sent, so the first recorded TB can be decoded
  *   data-pages  also count loads and stores per executed TB and data page
+ *   touch-cache with data-pages: off sends every TB execution's touches (the default, on, sends only those
+ *               that differ from the TB's last execution on the thread: plexlab_plugin.h, DATA_LIST)
  *   errfd       a pipe to the recorder that stands in for stderr until the first translation: what QEMU
  *               writes while loading the program (e.g. "Invalid ELF image") reaches the recorder, which
  *               puts it in its own error line; the guest never runs with it (stderr is restored first)
@@ -57,7 +59,6 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 #define MAX_VCPUS 4096
 #define BUF_WORDS 16384          /* 64 KiB per thread before a flush */
 #define MAX_EVENT_WORDS 16       /* kept free after every executed TB (code writes need no flush) */
-#define TOUCH_SLOTS 8            /* data pages coalesced per executed TB */
 #define TB_SLAB 4096
 #define HIGH_FD 900
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -87,6 +88,28 @@ struct page_table {
     } *slots;
 };
 
+/* Data pages: one page's loads (rw[0]) and stores (rw[1]) in one TB execution. */
+struct touch {
+    uint64_t page;
+    union {
+        uint32_t rw[2];
+        uint64_t both; /* counted and compared as one word: a 64-bit load of two 32-bit stores would stall */
+    };
+};
+
+/* Data pages: the accesses of one TB execution are kept as they come, page | 1 for a store, up to SEQ_CAP
+   (one store per access, no test of the page: the exec callback compares the whole sequence with the TB's
+   last one). A longer execution is summed per page in `pending` instead (note_access_long). */
+#define SEQ_CAP 16
+
+/* A slot of a thread's touch cache (plexlab_plugin.h, DATA_LIST): the access sequence of tb key - 1's last
+   execution, whose touch list the reader's slot holds. Equal sequences give equal lists. */
+struct touch_entry {
+    uint32_t key; /* tb id + 1; 0 = empty */
+    uint32_t k;
+    uint64_t seq[SEQ_CAP];
+};
+
 struct vcpu {
     uint32_t n;         /* words in buf (published with release stores for the exit-time flushers) */
     uint32_t sent;      /* words of buf already sent by a signal-time flush (under S.lock) */
@@ -95,15 +118,18 @@ struct vcpu {
     uint32_t signal_run;   /* buf[sent - 1] is the count of a RUN a signal-time flush sent while it was open, */
     uint32_t signal_count; /* with this count: hits it got since then are sent as a RUN of their own */
     uint32_t thread;    /* PlexLab thread id: serial of vCPU creation (QEMU reuses vCPU indices) */
-    uint32_t ntouch;
-    uint32_t last_touch; /* the touch slot the last access hit */
     uint32_t recording; /* past skip-insns */
     uint64_t insns;     /* instructions of recorded TBs */
     struct vcpu *next_free; /* on S.free_vcpus: an exited thread's, for the next new thread */
-    struct {
-        uint64_t page;
-        uint32_t pos;
-    } touch[TOUCH_SLOTS];
+    /* Data pages: the accesses of the TB executing now (tb id + 1 in pending_tb; 0 = none, e.g. before
+       skip-insns), matched against touch_cache or sent when the next TB starts. */
+    uint32_t pending_tb;
+    uint32_t k;          /* accesses so far; SEQ_CAP + 1: a long execution, summed in pending */
+    uint32_t npending;
+    uint32_t spilled;    /* lists sent for the pending TB already (it touched more than PLEXLAB_TOUCH_PENDING pages) */
+    uint64_t seq[SEQ_CAP];
+    struct touch pending[PLEXLAB_TOUCH_PENDING];
+    struct touch_entry *touch_cache; /* PLEXLAB_TOUCH_CACHE_SLOTS, with data pages and the cache on */
     uint32_t buf[BUF_WORDS];
     uint32_t next[PLEXLAB_SUCCESSOR_SLOTS]; /* successor table (plexlab_plugin.h, RUN) */
 };
@@ -123,12 +149,14 @@ static struct {
     int disabled;  /* forked child or broken pipe: write nothing */
     int finished;  /* END sent */
     int data_pages;
+    int store_bit;   /* data pages: the meminfo's store bit is read directly (on_access_bit) */
+    int touch_cache; /* data pages: touches repeated from the thread's cache are not sent (touch-cache=off: all are) */
     int limited;   /* max-insns or skip-insns given */
     int counting;  /* limited or data pages: the counting exec callback */
     int64_t execve_number, execveat_number; /* the guest's syscall numbers */
     int wrapped_signals;
     uint64_t max_insns, skip_insns;
-    uint64_t executed;      /* counting mode: every executed instruction (atomic) */
+    uint64_t executed;      /* with limits: every executed instruction (atomic) */
     uint64_t exited_insns;  /* counting mode: recorded instructions of threads that exited */
     uint32_t next_tb_id;
     uint32_t next_thread;
@@ -159,7 +187,10 @@ static struct {
     int64_t wait4_number, waitpid_number, waitid_number;
     int rings;                 /* rings=on: processes on the socket make their own ring */
     int no_runs;               /* runs=off: every executed TB as its id word */
-} S = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .saved_stderr = -1 };
+} S = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .saved_stderr = -1, .touch_cache = 1 };
+
+static void touches_finish(struct vcpu *v, int locked, int last);
+static void touch_cache_clear(struct vcpu *v);
 
 /* Puts the real stderr back (before any guest code runs); the recorder then sees EOF on errfd. */
 static void restore_stderr(void)
@@ -344,7 +375,6 @@ static void flush_locked(struct vcpu *v)
     v->run_at = 0;
     v->signal_run = 0;
     __atomic_store_n(&v->n, 0, __ATOMIC_RELEASE);
-    v->ntouch = 0;
 }
 
 /* From a signal handler: sends every thread's events so far without resetting any buffer (the
@@ -380,10 +410,13 @@ static void finish_locked(uint32_t reason)
 {
     if (S.finished) return;
     uint32_t threads = 0;
+    /* QEMU has unregistered the callbacks by now (or this is max-insns' last TB): every TB has ended. */
+    for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) touches_finish(S.vcpus[i], 1, 1);
     for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) flush_locked(S.vcpus[i]);
     threads = S.next_thread;
     uint64_t recorded = recorded_insns_locked();
-    uint64_t executed = __atomic_load_n(&S.executed, __ATOMIC_RELAXED);
+    /* Without limits every executed TB is recorded (data pages count no skipped ones). */
+    uint64_t executed = S.limited ? __atomic_load_n(&S.executed, __ATOMIC_RELAXED) : recorded;
     uint32_t head[2] = { reason, threads };
     uint64_t counts[2] = { executed, recorded };
     emit(PLEXLAB_REC_END, head, 8, counts, 16, NULL, 0);
@@ -404,10 +437,16 @@ static __attribute__((noinline)) struct vcpu *vcpu_create(unsigned int index)
         v = S.free_vcpus;
         if (v) {
             S.free_vcpus = v->next_free;
+            struct touch_entry *cache = v->touch_cache;
             memset(v, 0, sizeof(*v));
+            v->touch_cache = cache;
+            touch_cache_clear(v); /* a new thread: the reader's cache for it starts empty too */
         } else {
             v = calloc(1, sizeof(*v));
         }
+        if (v && S.data_pages && S.touch_cache && !v->touch_cache)
+            v->touch_cache = calloc(PLEXLAB_TOUCH_CACHE_SLOTS, sizeof(struct touch_entry));
+        /* Without memory for a cache the thread sends every list, which the reader's rule allows. */
         if (v) {
             v->thread = S.next_thread++;
             v->recording = !S.limited || S.skip_insns == 0;
@@ -435,6 +474,7 @@ static void on_vcpu_exit(qemu_plugin_id_t id, unsigned int index)
     pthread_mutex_lock(&S.lock);
     struct vcpu *v = S.vcpus[index];
     if (v) {
+        touches_finish(v, 1, 1);
         flush_locked(v);
         uint32_t head[2] = { v->thread, 0 };
         emit(PLEXLAB_REC_THREAD_END, head, 8, NULL, 0, NULL, 0);
@@ -717,20 +757,149 @@ static void stop_at_limit(void)
     _exit(0); /* ends every guest thread; the lock is never released on purpose */
 }
 
-/* With --max-insns/--skip-insns or --data-pages: counts instructions and resets the data-page table. */
-static void on_tb_exec_counting(unsigned int index, void *udata)
+/* ---- data pages (plexlab_plugin.h, DATA_LIST) ---- */
+
+static void touch_cache_clear(struct vcpu *v)
 {
-    const struct tb_info *tb = udata;
-    struct vcpu *v = vcpu_of(index);
-    if (unlikely(!v)) return;
+    if (v->touch_cache) memset(v->touch_cache, 0, PLEXLAB_TOUCH_CACHE_SLOTS * sizeof(struct touch_entry));
+}
+
+/* Where `words` words go; flushes first when they would not leave MAX_EVENT_WORDS free. */
+static inline uint32_t room_for(struct vcpu *v, uint32_t words, int locked)
+{
+    if (v->n + words > BUF_WORDS - MAX_EVENT_WORDS) {
+        if (locked) flush_locked(v);
+        else flush_vcpu(v);
+    }
+    return v->n;
+}
+
+/* Sends pending[0..n) as one DATA_LIST. */
+static void send_touch_list(struct vcpu *v, uint32_t n, int locked)
+{
+    uint32_t at = room_for(v, 2 + 4 * n, locked);
+    uint32_t *w = v->buf + at;
+    *w++ = PLEXLAB_EV_DATA_LIST;
+    *w++ = n;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct touch *t = &v->pending[i];
+        *w++ = (uint32_t)t->page;
+        *w++ = (uint32_t)(t->page >> 32);
+        *w++ = t->rw[0];
+        *w++ = t->rw[1];
+    }
+    publish(v, at + 2 + 4 * n);
+}
+
+static inline int same_sequence(const uint64_t *a, const uint64_t *b, uint32_t k)
+{
+    uint64_t differ = 0;
+    for (uint32_t i = 0; i < k; i++) differ |= a[i] ^ b[i];
+    return differ == 0;
+}
+
+/* Counts one access on its page among the pending touches; when all PLEXLAB_TOUCH_PENDING are taken, they go
+   out as a list first (the reader sums the lists of one execution). */
+static void add_touch(struct vcpu *v, uint64_t page, int store, int locked)
+{
+    uint32_t n = v->npending;
+    for (uint32_t i = 0; i < n; i++) {
+        if (v->pending[i].page == page) {
+            v->pending[i].both += (uint64_t)1 << (32 * store);
+            return;
+        }
+    }
+    if (n == PLEXLAB_TOUCH_PENDING) {
+        send_touch_list(v, n, locked);
+        v->spilled = 1;
+        n = 0;
+    }
+    v->pending[n].page = page;
+    v->pending[n].both = (uint64_t)1 << (32 * store);
+    v->npending = n + 1;
+}
+
+/* The pending TB's execution has ended and its touches go out as a list (the caller found that its slot does
+   not repeat them, or `last`: no TB id follows in this stream). The slot then holds the sequence when the
+   reader's rule caches the list (one list of at most PLEXLAB_TOUCH_CACHE_PAGES pages), else it is emptied:
+   a slot holding a sequence always means the reader's slot holds its list. */
+static void touches_finish(struct vcpu *v, int locked, int last)
+{
+    (void)last;
+    if (!v->pending_tb) return;
+    uint32_t tb = v->pending_tb - 1, k = v->k;
+    v->pending_tb = 0;
+    if (k <= SEQ_CAP) { /* a short execution: its list from the sequence (at most SEQ_CAP pages: one list) */
+        v->npending = 0;
+        v->spilled = 0;
+        for (uint32_t i = 0; i < k; i++) add_touch(v, v->seq[i] & PAGE_MASK, (int)(v->seq[i] & 1), locked);
+    }
+    uint32_t n = v->npending;
+    if (!S.touch_cache) { /* every TB that touched something sends its list, and nothing is cached */
+        if (n) send_touch_list(v, n, locked);
+        return;
+    }
+    send_touch_list(v, n, locked);
+    if (!v->touch_cache) return;
+    struct touch_entry *e = &v->touch_cache[tb & (PLEXLAB_TOUCH_CACHE_SLOTS - 1)];
+    if (k <= SEQ_CAP && !v->spilled && n <= PLEXLAB_TOUCH_CACHE_PAGES) {
+        e->key = tb + 1;
+        e->k = k;
+        memcpy(e->seq, v->seq, k * sizeof(uint64_t));
+    } else {
+        e->key = 0;
+    }
+}
+
+/* A TB starts: the previous one's execution is over. When its access sequence is the one its slot holds, the
+   reader repeats the slot's list and nothing is sent (tested here inline); else touches_finish sends it. */
+static inline void touches_next(struct vcpu *v, uint32_t id)
+{
+    if (v->pending_tb) {
+        uint32_t tb = v->pending_tb - 1, k = v->k;
+        const struct touch_entry *e = v->touch_cache ? &v->touch_cache[tb & (PLEXLAB_TOUCH_CACHE_SLOTS - 1)] : NULL;
+        if (!(e && e->key == tb + 1 && e->k == k && same_sequence(e->seq, v->seq, k))) touches_finish(v, 0, 0);
+    }
+    v->pending_tb = id + 1;
+    v->k = 0;
+}
+
+/* --max-insns/--skip-insns: counts every executed instruction; 0 while skipping. At the limit the thread's
+   touches end (nothing follows) and the guest with them. */
+static __attribute__((noinline)) int within_limits(struct vcpu *v, const struct tb_info *tb)
+{
     uint64_t before = __atomic_fetch_add(&S.executed, tb->insns, __ATOMIC_RELAXED);
     if (before < S.skip_insns) {
         v->recording = 0;
+        return 0;
+    }
+    if (S.max_insns && before - S.skip_insns >= S.max_insns) {
+        touches_finish(v, 0, 1);
+        stop_at_limit();
+    }
+    return 1;
+}
+
+static void on_tb_exec_counting(unsigned int index, void *udata);
+
+static __attribute__((noinline)) void on_tb_exec_counting_first(unsigned int index, void *udata)
+{
+    if (vcpu_create(index)) on_tb_exec_counting(index, udata);
+}
+
+/* With --max-insns/--skip-insns or --data-pages: counts the TB's instructions; with data pages, ends the
+   previous TB's touches and starts this one's. No atomic operation unless limits are given. */
+static void on_tb_exec_counting(unsigned int index, void *udata)
+{
+    const struct tb_info *tb = udata;
+    struct vcpu *v = tls_vcpu;
+    if (unlikely(!v)) {
+        on_tb_exec_counting_first(index, udata);
         return;
     }
-    if (S.max_insns && before - S.skip_insns >= S.max_insns) stop_at_limit();
+    if (unlikely(S.limited) && !within_limits(v, tb)) return;
+    if (S.data_pages) touches_next(v, tb->id);
     v->recording = 1;
-    v->ntouch = 0;
     v->insns += tb->insns;
     uint32_t n = v->n;
     v->buf[n++] = tb->id;
@@ -812,47 +981,57 @@ static void wrap_signal_handlers(void)
     }
 }
 
-/* One load or store of the TB executing: counted on its page's DATA event of this execution. Most accesses hit
-   the page of the previous one, which is tested first. */
-static inline void note_access(unsigned int index, uint64_t vaddr, int store)
+/* An access past the first SEQ_CAP of an execution: the sequence so far is summed into the pending touches
+   once, and from then on every access is counted there. */
+static __attribute__((noinline)) void note_access_long(struct vcpu *v, uint64_t page, int store)
 {
-    struct vcpu *v = vcpu_of(index);
-    if (unlikely(!v) || !v->recording) return;
-    uint64_t page = vaddr & PAGE_MASK;
-    uint32_t last = v->last_touch;
-    if (likely(last < v->ntouch && v->touch[last].page == page)) {
-        v->buf[v->touch[last].pos + 3 + store]++;
-        return;
+    if (!v->pending_tb) return; /* skipping, or between a thread's last TB and its end */
+    if (v->k == SEQ_CAP) {
+        v->npending = 0;
+        v->spilled = 0;
+        for (uint32_t i = 0; i < SEQ_CAP; i++) add_touch(v, v->seq[i] & PAGE_MASK, (int)(v->seq[i] & 1), 0);
+        v->k = SEQ_CAP + 1;
     }
-    for (uint32_t i = 0; i < v->ntouch; i++) {
-        if (v->touch[i].page == page) {
-            v->buf[v->touch[i].pos + 3 + store]++;
-            v->last_touch = i;
-            return;
-        }
-    }
-    uint32_t n = room(v, 5);
-    uint32_t *w = v->buf + n;
-    w[0] = PLEXLAB_EV_DATA;
-    w[1] = (uint32_t)page;
-    w[2] = (uint32_t)(page >> 32);
-    w[3] = !store;
-    w[4] = store;
-    if (v->ntouch < TOUCH_SLOTS) {
-        v->touch[v->ntouch].page = page;
-        v->touch[v->ntouch].pos = n;
-        v->last_touch = v->ntouch;
-        v->ntouch++;
-    }
-    publish(v, n + 5);
+    add_touch(v, page, store, 0);
 }
 
-/* One callback for loads and stores: QEMU 7.2 calls a callback registered for stores only on loads too
-   (measured: a store-only callback counted every return's stack read as a write), so it asks which. */
+/* One load or store of the TB executing: appended to its sequence (page | 1 for a store); no test of the page
+   and nothing written to the stream. One callback for loads and stores: QEMU 7.2 calls a callback registered
+   for stores only on loads too (measured: a store-only callback counted every return's stack read as a
+   write), so it asks which. */
+static inline void note_access(uint64_t vaddr, int store)
+{
+    struct vcpu *v = tls_vcpu;
+    if (unlikely(!v)) return;
+    uint32_t k = v->k;
+    if (likely(k < SEQ_CAP)) {
+        v->seq[k] = (vaddr & PAGE_MASK) | (uint64_t)store;
+        v->k = k + 1;
+        return;
+    }
+    note_access_long(v, vaddr & PAGE_MASK, store);
+}
+
 static void on_access(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
 {
-    (void)udata;
-    note_access(index, vaddr, qemu_plugin_mem_is_store(info) ? 1 : 0);
+    (void)index; (void)udata;
+    note_access(vaddr, qemu_plugin_mem_is_store(info) ? 1 : 0);
+}
+
+/* QEMU 7.2 passes the access kind in bits 16 and up of the meminfo (QEMU_PLUGIN_MEM_W there): reading the bit
+   saves a call per access. Used only when qemu_plugin_mem_is_store agrees at install (store_bit_agrees). */
+#define STORE_BIT 17
+static void on_access_bit(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
+{
+    (void)index; (void)udata;
+    note_access(vaddr, (int)(((uint32_t)info >> STORE_BIT) & 1));
+}
+
+static int store_bit_agrees(void)
+{
+    uint32_t load = (uint32_t)QEMU_PLUGIN_MEM_R << 16, store = (uint32_t)QEMU_PLUGIN_MEM_W << 16;
+    return (1u << STORE_BIT) == store && !qemu_plugin_mem_is_store(load) && qemu_plugin_mem_is_store(store) &&
+           qemu_plugin_mem_is_store(store | 3) && !qemu_plugin_mem_is_store(load | 3);
 }
 
 /* ---- process tree (docs/recorder.md, "Process trees") ----
@@ -928,7 +1107,8 @@ static int open_channel(void)
 /* Caller holds S.lock. HELLO and PROCESS: the first two records of every stream. */
 static void send_identity_locked(uint32_t origin, uint32_t fork_serial)
 {
-    uint32_t head[2] = { PLEXLAB_PROTOCOL_VERSION, S.data_pages ? PLEXLAB_FLAG_DATA_PAGES : 0 };
+    uint32_t flags = S.data_pages ? PLEXLAB_FLAG_DATA_PAGES | (S.touch_cache ? PLEXLAB_FLAG_TOUCH_CACHE : 0) : 0;
+    uint32_t head[2] = { PLEXLAB_PROTOCOL_VERSION, flags };
     uint64_t limits[2] = { S.max_insns, S.skip_insns };
     emit(PLEXLAB_REC_HELLO, head, 8, limits, 16, S.target, strlen(S.target));
     char cmdline[8192];
@@ -966,7 +1146,9 @@ static void start_forked_child(void)
     if (tls_vcpu) {
         tls_vcpu->thread = S.next_thread++;
         tls_vcpu->insns = 0;
-        tls_vcpu->n = tls_vcpu->sent = tls_vcpu->ntouch = 0;
+        tls_vcpu->n = tls_vcpu->sent = 0;
+        tls_vcpu->pending_tb = 0; /* the TB of the fork is the parent's */
+        touch_cache_clear(tls_vcpu);
         /* A new stream: its reader starts with an empty successor table (plexlab_plugin.h, RUN). */
         tls_vcpu->prev = tls_vcpu->run_at = tls_vcpu->signal_run = tls_vcpu->signal_count = 0;
         memset(tls_vcpu->next, 0, sizeof(tls_vcpu->next));
@@ -1270,6 +1452,7 @@ static void on_syscall(qemu_plugin_id_t id, unsigned int index, int64_t num, uin
     if (num == S.execve_number || num == S.execveat_number) {
         /* A successful execve replaces QEMU and this plugin without an exit callback: send everything. */
         pthread_mutex_lock(&S.lock);
+        if (tls_vcpu) touches_finish(tls_vcpu, 1, 1); /* the TB of the execve is this stream's last */
         for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) flush_locked(S.vcpus[i]);
         out_flush();
         pthread_mutex_unlock(&S.lock);
@@ -1350,7 +1533,8 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                                              (void *)(uintptr_t)info->id);
     if (S.data_pages) {
         for (size_t i = 0; i < n; i++)
-            qemu_plugin_register_vcpu_mem_cb(qemu_plugin_tb_get_insn(tb, i), on_access, QEMU_PLUGIN_CB_NO_REGS,
+            qemu_plugin_register_vcpu_mem_cb(qemu_plugin_tb_get_insn(tb, i), S.store_bit ? on_access_bit : on_access,
+                                             QEMU_PLUGIN_CB_NO_REGS,
                                              QEMU_PLUGIN_MEM_RW, NULL);
     }
 }
@@ -1416,6 +1600,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
             S.tree_arch = strdup(value);
         } else if (klen == 10 && strncmp(arg, "data-pages", 10) == 0) {
             S.data_pages = strcmp(value, "on") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
+        } else if (klen == 11 && strncmp(arg, "touch-cache", 11) == 0) {
+            S.touch_cache = strcmp(value, "off") != 0;
         } else {
             goto bad;
         }
@@ -1457,6 +1643,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     if (S.sock_path && !follow_setup(argc, argv)) return -1;
     S.limited = S.max_insns != 0 || S.skip_insns != 0;
     S.counting = S.limited || S.data_pages;
+    S.store_bit = S.data_pages && store_bit_agrees();
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 
     const char *target = info && info->target_name ? info->target_name : "";

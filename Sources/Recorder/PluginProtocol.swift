@@ -31,12 +31,17 @@ enum PluginWire {
 
     static let flagDataPages = PLEXLAB_FLAG_DATA_PAGES.rawValue
     static let flagSystem = PLEXLAB_FLAG_SYSTEM.rawValue
+    static let flagTouchCache = PLEXLAB_FLAG_TOUCH_CACHE.rawValue
     static let endMaxInstructions = PLEXLAB_END_MAX_INSNS.rawValue
 
     static let firstMarker: UInt32 = PLEXLAB_EV_FIRST_MARKER
     static let codeWrite: UInt32 = PLEXLAB_EV_CODE_WRITE
     static let syscall: UInt32 = PLEXLAB_EV_SYSCALL
     static let dataTouch: UInt32 = PLEXLAB_EV_DATA
+    static let dataList: UInt32 = PLEXLAB_EV_DATA_LIST
+    /// The per-thread touch cache both sides keep (plexlab_plugin.h, DATA_LIST).
+    static let touchCacheSlots = Int(PLEXLAB_TOUCH_CACHE_SLOTS)
+    static let touchCachePages = Int(PLEXLAB_TOUCH_CACHE_PAGES)
     static let interrupt: UInt32 = PLEXLAB_EV_INTERRUPT
     static let exception: UInt32 = PLEXLAB_EV_EXCEPTION
     static let pageTableStore: UInt32 = PLEXLAB_EV_PT_STORE
@@ -48,6 +53,8 @@ enum PluginRecord {
     struct Hello: Equatable {
         var version: UInt32
         var dataPages: Bool
+        /// Data pages: a TB execution without a DATA_LIST repeats its cached touches (plexlab_plugin.h).
+        var touchCache: Bool = false
         /// A whole-system stream (qemu-system): translations carry physical addresses, pages are physical.
         var system: Bool = false
         var maxInstructions: UInt64
@@ -144,6 +151,7 @@ enum PluginProtocol {
         case PluginWire.hello:
             try need(24)
             return .hello(.init(version: u32(0), dataPages: u32(4) & PluginWire.flagDataPages != 0,
+                                touchCache: u32(4) & PluginWire.flagTouchCache != 0,
                                 system: u32(4) & PluginWire.flagSystem != 0, maxInstructions: u64(8), skipInstructions: u64(16), target: text(from: 24)))
         case PluginWire.translation, PluginWire.systemTranslation:
             // A system TB has two more u64s (physical address, next physical page) before the lengths.

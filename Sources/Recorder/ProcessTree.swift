@@ -373,6 +373,8 @@ final class ProcessTree {
             }
         }
         try assembler.belong(to: id)
+        // The stream's own HELLO (its data-page encoding: a forked child's assembler has none yet).
+        if let hello = stream.hello { _ = try assembler.handle(.hello(hello)) }
         processes.append(TraceProcess(id: id, pid: process.pid, parent: parent, origin: process.origin,
                                       program: programPath, argv: arguments, forkPoint: forkPoint))
         if let target = stream.hello?.target, let traced = hello?.target, target != traced {

@@ -27,6 +27,9 @@ public struct RecordOptions: Sendable {
     /// Follow the tree through per-process pipes and assemble it live (the path before rings), for tests
     /// and measurements that compare the two; `pack` does not apply.
     var throughPipes = false
+    /// With data pages: send only touches that differ from the block's last execution on its thread (the
+    /// plugin's touch cache, docs/recorder.md); off sends every execution's, for tests that compare the two.
+    var touchCache = true
     /// Off: the plugin sends every executed TB as its id word, without RUN words (plugin argument runs=off;
     /// for tests that compare the two encodings block by block).
     var successorRuns = true
@@ -71,6 +74,7 @@ extension RecordOptions {
         if let max = maxInstructions, max > 0 { arguments.append("max-insns=\(max)") }
         if let skip = skipInstructions, skip > 0 { arguments.append("skip-insns=\(skip)") }
         if dataPages { arguments.append("data-pages=on") }
+        if dataPages && !touchCache { arguments.append("touch-cache=off") }
         if !successorRuns { arguments.append("runs=off") }
         return arguments
     }

@@ -287,6 +287,8 @@ struct TraceAssembler {
     private mutating func consume(_ words: UnsafeRawBufferPointer, thread: UInt32, state: inout ThreadState) throws {
         let count = words.count / 4
         let tbCount = tbs.count
+        // Data pages with the touch cache: every TB id may carry its cached touches, so no fast runs.
+        let cachedTouches = hello?.dataPages == true && hello?.touchCache == true
         var i = 0
         func word(_ at: Int) throws -> UInt32 {
             guard at < count else { throw RecorderError.protocolError(detail: "truncated side event of thread \(thread)") }
@@ -295,7 +297,8 @@ struct TraceAssembler {
         while i < count {
             // The common case: the held TB is one decoded block, ran whole and had no side events, and the
             // next TB does not start at its last instruction (no rep iteration or restart to undo).
-            if state.heldSingleBlock != TBInfo.noSingleBlock, !state.lastEventWasCodeWrite, state.sideEvents == 0 {
+            if !cachedTouches, state.heldSingleBlock != TBInfo.noSingleBlock, !state.lastEventWasCodeWrite,
+               state.sideEvents == 0 {
                 i = try fastRun(words, from: i, count: count, state: &state)
                 if i == count { break }
             }
@@ -306,6 +309,7 @@ struct TraceAssembler {
                     throw RecorderError.protocolError(detail: "executed translation block \(w) was never translated")
                 }
                 state.successors.note(w)
+                if cachedTouches { try state.startTouches(of: w) }
                 try executed(tb: w, by: &state)
                 continue
             }
@@ -331,6 +335,15 @@ struct TraceAssembler {
                 let page = UInt64(try word(i)) | UInt64(try word(i + 1)) << 32
                 state.addTouch(page: page, reads: try word(i + 2), writes: try word(i + 3))
                 i += 4
+            case PluginWire.dataList:
+                let n = Int(try word(i))
+                guard n <= (count - i - 1) / 4 else {
+                    throw RecorderError.protocolError(detail: "truncated data list of thread \(thread)")
+                }
+                let list = UnsafeRawBufferPointer(rebasing: words[((i + 1) * 4)..<((i + 1 + 4 * n) * 4)])
+                state.addTouchList(list, count: n, cached: cachedTouches)
+                i += 1 + 4 * n
+                continue // lists come after a TB's other events: a code write stays the last event
             case PluginWire.interrupt:
                 state.addSystemEvent(.interrupt, vector: UInt8(truncatingIfNeeded: try word(i)), address: 0)
                 i += 1
@@ -600,7 +613,60 @@ struct ThreadState {
     /// The plugin thread's successor table (RUN words), copied as the plugin keeps it.
     let successors = SuccessorTable()
 
+    /// Data pages with the touch cache (plexlab_plugin.h, DATA_LIST): the plugin TB whose execution's lists
+    /// may still come (id + 1; 0: none), how many came, and this thread's copy of the plugin's cache.
+    var touchTB: UInt32 = 0
+    var touchLists = 0
+    var touchCache: TouchCache?
+
     init(thread: UInt32) { self.thread = thread }
+
+    /// The thread's next TB id `tb` arrived: the previous TB's execution is over, and when no list came for it,
+    /// it touched what its cache slot holds. Then `tb`'s execution starts.
+    mutating func startTouches(of tb: UInt32) throws {
+        if touchTB != 0 && touchLists == 0 {
+            let cache = touchCache ?? TouchCache()
+            touchCache = cache
+            let slot = Int(touchTB - 1) & (TouchCache.slots - 1)
+            guard cache.keys[slot] == touchTB else {
+                throw RecorderError.protocolError(detail: "translation block \(touchTB - 1) repeats cached data touches "
+                                                  + "that thread \(thread) never sent")
+            }
+            let base = slot * TouchCache.pagesPerSlot
+            for k in 0..<Int(cache.counts[slot]) {
+                addTouch(page: cache.pages[base + k], reads: cache.reads[base + k], writes: cache.writes[base + k])
+            }
+        }
+        touchTB = tb &+ 1
+        touchLists = 0
+    }
+
+    /// A DATA_LIST of `count` touches (4 words each) for the TB executed last; with the cache, the list also
+    /// fills or empties that TB's slot as the plugin's rule says.
+    mutating func addTouchList(_ words: UnsafeRawBufferPointer, count: Int, cached: Bool) {
+        func word(_ at: Int) -> UInt32 { words.loadUnaligned(fromByteOffset: at * 4, as: UInt32.self) }
+        for k in 0..<count {
+            addTouch(page: UInt64(word(4 * k)) | UInt64(word(4 * k + 1)) << 32, reads: word(4 * k + 2),
+                     writes: word(4 * k + 3))
+        }
+        guard cached, touchTB != 0 else { return }
+        touchLists += 1
+        let cache = touchCache ?? TouchCache()
+        touchCache = cache
+        let slot = Int(touchTB - 1) & (TouchCache.slots - 1)
+        guard touchLists == 1, count <= TouchCache.pagesPerSlot else {
+            cache.keys[slot] = 0
+            return
+        }
+        cache.keys[slot] = touchTB
+        cache.counts[slot] = UInt8(count)
+        let base = slot * TouchCache.pagesPerSlot
+        for k in 0..<count {
+            cache.pages[base + k] = UInt64(word(4 * k)) | UInt64(word(4 * k + 1)) << 32
+            cache.reads[base + k] = word(4 * k + 2)
+            cache.writes[base + k] = word(4 * k + 3)
+        }
+    }
 
     mutating func hold(tb: UInt32, _ info: TBInfo) {
         hasHeld = true
@@ -642,6 +708,19 @@ struct ThreadState {
         systemEvents.removeAll(keepingCapacity: true)
         lastEventWasCodeWrite = false
     }
+}
+
+/// The reader's copy of one plugin thread's touch cache (plexlab_plugin.h, DATA_LIST): per slot the tb id + 1
+/// (0: empty) and up to `pages` touches. A class so that the thread state moving in and out of its table
+/// does not copy it.
+final class TouchCache {
+    static let slots = PluginWire.touchCacheSlots
+    static let pagesPerSlot = PluginWire.touchCachePages
+    var keys = [UInt32](repeating: 0, count: TouchCache.slots)
+    var counts = [UInt8](repeating: 0, count: TouchCache.slots)
+    var pages = [UInt64](repeating: 0, count: TouchCache.slots * TouchCache.pagesPerSlot)
+    var reads = [UInt32](repeating: 0, count: TouchCache.slots * TouchCache.pagesPerSlot)
+    var writes = [UInt32](repeating: 0, count: TouchCache.slots * TouchCache.pagesPerSlot)
 }
 
 /// What the assembler keeps per plugin TB (32 bytes: the per-execution path loads one of these).

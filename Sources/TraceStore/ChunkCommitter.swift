@@ -49,6 +49,8 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
     private var instructionCounts: [UInt32] = []
     private var executedBlockBits: [UInt64] = []
     private var encoders: [UInt32: BlockStreamEncoder] = [:]
+    /// Per predictive thread with data touches: the touch model (docs/block-codec.md, "Data touches").
+    private var touchEncoders: [UInt32: TouchStreamEncoder] = [:]
     /// Threads coded raw although the writer's codec is predictive: they started while
     /// `TraceLimits.maxLivePredictiveThreads` coders were live (so a reader never needs more).
     private var rawThreads: Set<UInt32> = []
@@ -130,6 +132,7 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
         // coders never falls below the reader's, so a thread the writer codes predictively the reader can decode.
         for thread in job.endedThreads {
             encoders[thread] = nil
+            touchEncoders[thread] = nil
             rawThreads.remove(thread)
         }
         let summary = newTotals, threadCount = threads.count
@@ -195,12 +198,22 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
             blocksSize = payload.count
         }
 
+        // Predictive threads code their touches with the touch model (its state, like the block coder's,
+        // carries across the thread's chunks); raw ones keep them in the side-event payload.
+        var touches: [UInt8] = []
+        if codec != .raw && !chunk.dataTouches.isEmpty {
+            let encoder = touchEncoders[chunk.thread] ?? TouchStreamEncoder()
+            touchEncoders[chunk.thread] = encoder
+            touches = encoder.encode(blocks: blocks, firstEventIndex: chunk.firstEventIndex,
+                                     touches: chunk.dataTouches[...])
+        }
+        let payloadTouches = touches.isEmpty ? chunk.dataTouches[...] : []
         var events: [UInt8] = []
         var eventsSize = 0
-        if !chunk.codeWrites.isEmpty || !chunk.syscalls.isEmpty || !chunk.dataTouches.isEmpty
+        if !chunk.codeWrites.isEmpty || !chunk.syscalls.isEmpty || !payloadTouches.isEmpty
             || !chunk.systemEvents.isEmpty {
             let inflated = SideEventPayload.encode(codeWrites: chunk.codeWrites[...], syscalls: chunk.syscalls[...],
-                                                   dataTouches: chunk.dataTouches[...],
+                                                   dataTouches: payloadTouches,
                                                    systemEvents: chunk.systemEvents[...])
             eventsSize = inflated.count
             events = compressor.compress(inflated)
@@ -218,7 +231,7 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
                            blockCount: count, codec: codec.rawValue, blocks: payload, blocksSize: blocksSize,
                            events: events, eventsSize: eventsSize, codeWrites: chunk.codeWrites.count,
                            syscalls: chunk.syscalls.count, dataTouches: chunk.dataTouches.count,
-                           systemEvents: chunk.systemEvents.count)
+                           systemEvents: chunk.systemEvents.count, touches: touches)
     }
 
     private func writeDefinitions(_ job: CommitJob, _ db: Database) throws {
@@ -251,14 +264,16 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
     private static func insert(_ record: ChunkRecord, into db: Database) throws {
         let statement = try db.cachedStatement(sql: """
             INSERT INTO chunks (sequence, thread, first_event_index, block_count, codec, blocks, blocks_size,
-                                events, events_size, code_writes, syscalls, data_touches, checksum, system_events)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                events, events_size, code_writes, syscalls, data_touches, checksum, system_events,
+                                touches)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try statement.execute(arguments: [
             record.sequence, Int64(record.thread), Int64(bitPattern: record.firstEventIndex), record.blockCount,
             Int64(record.codec), Data(record.blocks), record.blocksSize,
             record.events.isEmpty ? nil : Data(record.events), record.eventsSize, record.codeWrites,
             record.syscalls, record.dataTouches, Int64(bitPattern: record.checksum), record.systemEvents,
+            record.touches.isEmpty ? nil : Data(record.touches),
         ])
     }
 

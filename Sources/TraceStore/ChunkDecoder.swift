@@ -10,7 +10,7 @@ struct ChunkDecoder {
         """
         SELECT sequence, thread, first_event_index, block_count, codec, blocks_size, events_size, code_writes,
                syscalls, data_touches, checksum, length(blocks), length(events), blocks, events,
-               \(schemaVersion >= 4 ? "system_events" : "0")
+               \(schemaVersion >= 4 ? "system_events" : "0"), \(schemaVersion >= 6 ? "length(touches), touches" : "0, NULL")
         FROM chunks ORDER BY sequence
         """
     }
@@ -20,6 +20,8 @@ struct ChunkDecoder {
         /// and one bad chunk should be reported once, not again as a gap).
         var nextEventIndex: UInt64? = 0
         var decoder: BlockStreamDecoder?
+        /// The touch model of a predictive thread whose chunks code their touches (schema 6).
+        var touchDecoder: TouchStreamDecoder?
         /// Set when a predictive chunk of this thread failed: later ones cannot be decoded.
         var broken = false
     }
@@ -107,6 +109,7 @@ struct ChunkDecoder {
                 state.decoder = nil
                 liveCoders -= 1
             }
+            state.touchDecoder = nil
         }
         threads[thread] = state
     }
@@ -121,13 +124,15 @@ struct ChunkDecoder {
             // Payload lengths first, so an oversized blob is refused before it is copied.
             _ = try fields.int(11, in: 0...cap)
             if !(row[12] as DatabaseValue).isNull { _ = try fields.int(12, in: 0...cap) }
+            if !(row[16] as DatabaseValue).isNull { _ = try fields.int(16, in: 0...cap) }
             record = ChunkRecord(
                 sequence: try fields.int64(0), thread: try fields.uint32(1), firstEventIndex: try fields.uint64(2),
                 blockCount: try fields.int(3, in: 0...cap / 4), codec: UInt8(try fields.int(4, in: 0...255)),
                 blocks: try fields.blob(13), blocksSize: try fields.int(5, in: 0...cap),
                 events: try fields.optionalBlob(14) ?? [], eventsSize: try fields.int(6, in: 0...cap),
                 codeWrites: try fields.int(7, in: 0...cap), syscalls: try fields.int(8, in: 0...cap),
-                dataTouches: try fields.int(9, in: 0...cap), systemEvents: try fields.int(15, in: 0...cap))
+                dataTouches: try fields.int(9, in: 0...cap), systemEvents: try fields.int(15, in: 0...cap),
+                touches: try fields.optionalBlob(17) ?? [])
             storedChecksum = try fields.uint64(10)
         } catch {
             throw ChunkDecodeFailure(error.description)
@@ -162,13 +167,13 @@ struct ChunkDecoder {
         threads[record.thread] = state
 
         if record.eventsSize == 0 {
-            guard record.events.isEmpty, record.codeWrites == 0, record.syscalls == 0, record.dataTouches == 0,
+            guard record.events.isEmpty, record.codeWrites == 0, record.syscalls == 0, record.payloadDataTouches == 0,
                   record.systemEvents == 0 else {
                 throw ChunkDecodeFailure("declares no side events but stores some")
             }
         } else {
             let expected = SideEventPayload.size(codeWrites: record.codeWrites, syscalls: record.syscalls,
-                                                 dataTouches: record.dataTouches, systemEvents: record.systemEvents)
+                                                 dataTouches: record.payloadDataTouches, systemEvents: record.systemEvents)
             guard record.eventsSize == expected else {
                 throw ChunkDecodeFailure("declares \(record.eventsSize) side-event bytes; its counts need \(expected)")
             }
@@ -181,11 +186,37 @@ struct ChunkDecoder {
                 throw ChunkDecodeFailure("side-event payload: \(error)")
             }
             try SideEventPayload.decode(inflated, codeWrites: record.codeWrites, syscalls: record.syscalls,
-                                        dataTouches: record.dataTouches, systemEvents: record.systemEvents,
+                                        dataTouches: record.payloadDataTouches, systemEvents: record.systemEvents,
                                         eventRange: record.firstEventIndex..<end,
                                         into: &chunk)
         }
+        if !record.touches.isEmpty { chunk.dataTouches = try decodeTouches(record, blocks: chunk.blocks) }
         return chunk
+    }
+
+    /// Schema 6: the chunk's touches through its thread's touch model. Only predictive chunks code them (so the
+    /// model lives as long as the thread's block coder); a failure leaves the thread's later chunks undecodable.
+    private mutating func decodeTouches(_ record: ChunkRecord, blocks: [BlockID]) throws(ChunkDecodeFailure) -> [DataTouch] {
+        guard record.codec != BlockStreamCodec.raw.rawValue else {
+            throw ChunkDecodeFailure("is raw but codes its data touches with the touch model")
+        }
+        guard record.dataTouches > 0 else { throw ChunkDecodeFailure("codes data touches but declares none") }
+        var state = threads[record.thread] ?? ThreadState()
+        let decoder = state.touchDecoder ?? TouchStreamDecoder()
+        state.touchDecoder = decoder
+        state.broken = true
+        threads[record.thread] = state
+        let touches: [DataTouch]
+        do {
+            touches = try record.touches.withUnsafeBytes {
+                try decoder.decode($0, blocks: blocks, firstEventIndex: record.firstEventIndex, count: record.dataTouches)
+            }
+        } catch {
+            throw ChunkDecodeFailure("data touches do not decode (\(error))")
+        }
+        state.broken = false
+        threads[record.thread] = state
+        return touches
     }
 
     private mutating func decodeBlocks(_ record: ChunkRecord,

@@ -19,14 +19,21 @@ struct ChunkRecord {
     var dataTouches: Int
     /// Interrupts, exceptions and page-table stores (schema 4; 0 in older traces).
     var systemEvents: Int = 0
+    /// Schema 6: the chunk's data touches coded by BlockCodec's touch model (then the side-event payload holds
+    /// none of them); empty when they are in the payload (raw chunks, older traces) or there are none.
+    var touches: [UInt8] = []
+
+    /// How many data touches the side-event payload itself holds.
+    var payloadDataTouches: Int { touches.isEmpty ? dataTouches : 0 }
 
     /// FNV-1a 64 over every header field and both payloads, as stored. The system-event count is an
     /// eleventh field only when it is not 0, so every chunk without system events (all of schema 1-3)
-    /// keeps the checksum it always had.
+    /// keeps the checksum it always had; the coded touches (schema 6) follow the payloads only when present.
     static func checksum(sequence: Int64, thread: UInt32, firstEventIndex: UInt64, blockCount: Int, codec: UInt8,
                          blocksSize: Int, eventsSize: Int, codeWrites: Int, syscalls: Int, dataTouches: Int,
                          systemEvents: Int = 0,
-                         blocks: UnsafeRawBufferPointer, events: UnsafeRawBufferPointer) -> UInt64 {
+                         blocks: UnsafeRawBufferPointer, events: UnsafeRawBufferPointer,
+                         touches: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> UInt64 {
         var fnv = FNV1a64()
         for field in [UInt64(bitPattern: sequence), UInt64(thread), firstEventIndex, UInt64(blockCount),
                       UInt64(codec), UInt64(blocksSize), UInt64(eventsSize), UInt64(codeWrites),
@@ -38,16 +45,22 @@ struct ChunkRecord {
         fnv.add(blocks)
         fnv.add(UInt64(events.count))
         fnv.add(events)
+        if touches.count > 0 {
+            fnv.add(UInt64(touches.count))
+            fnv.add(touches)
+        }
         return fnv.value
     }
 
     var checksum: UInt64 {
         blocks.withUnsafeBytes { b in
             events.withUnsafeBytes { e in
-                Self.checksum(sequence: sequence, thread: thread, firstEventIndex: firstEventIndex,
-                              blockCount: blockCount, codec: codec, blocksSize: blocksSize, eventsSize: eventsSize,
-                              codeWrites: codeWrites, syscalls: syscalls, dataTouches: dataTouches,
-                              systemEvents: systemEvents, blocks: b, events: e)
+                touches.withUnsafeBytes { t in
+                    Self.checksum(sequence: sequence, thread: thread, firstEventIndex: firstEventIndex,
+                                  blockCount: blockCount, codec: codec, blocksSize: blocksSize, eventsSize: eventsSize,
+                                  codeWrites: codeWrites, syscalls: syscalls, dataTouches: dataTouches,
+                                  systemEvents: systemEvents, blocks: b, events: e, touches: t)
+                }
             }
         }
     }

@@ -6,7 +6,7 @@ public enum TraceSchema {
     /// `PRAGMA application_id` of every trace: "PLXT" in ASCII.
     public static let applicationID: Int32 = 0x504C_5854
     /// The newest schema version this code writes and reads (`PRAGMA user_version`).
-    public static let currentVersion = 5
+    public static let currentVersion = 6
     /// The file extension traces use.
     public static let fileExtension = "plextrace"
 
@@ -151,6 +151,14 @@ public enum TraceSchema {
                 PRAGMA user_version = 5;
                 """)
         }
+        // v6: data touches coded by BlockCodec's touch model, per predictive chunk (docs/trace-format.md,
+        // "Chunk layout"); NULL: the touches are in the side-event payload, as in every older trace.
+        migrator.registerMigration("v6") { db in
+            try db.execute(sql: """
+                ALTER TABLE chunks ADD COLUMN touches BLOB;
+                PRAGMA user_version = 6;
+                """)
+        }
         return migrator
     }
 
@@ -183,6 +191,7 @@ public enum TraceSchema {
             columns["summary", default: []].append("system_events")
         }
         if version >= 5 { columns["modules", default: []].append("process") }
+        if version >= 6 { columns["chunks", default: []].append("touches") }
         return columns
     }
 }

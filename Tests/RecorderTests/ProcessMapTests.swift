@@ -30,7 +30,7 @@ import TraceStore
         let result = try Recorder.record(program: "/bin/sh", arguments: ["-c", "\(alpha); \(beta)"],
                                          options: RecordOptions(output: directory + "/t.plextrace"))
         let reader = try TraceReader(path: result.path)
-        #expect(reader.schemaVersion == 5)
+        #expect(reader.schemaVersion == TraceSchema.currentVersion)
         let processes = try reader.processes()
         // sh, its fork that execs alpha, alpha, its fork that execs beta, beta.
         #expect(processes.map(\.origin) == [.start, .fork, .exec, .fork, .exec])

@@ -17,8 +17,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#define PLEXLAB_PROTOCOL_VERSION 4
-/* The oldest version a reader still accepts: version 3 is version 4 without RUN words (below). */
+#define PLEXLAB_PROTOCOL_VERSION 5
+/* The oldest version a reader still accepts: version 3 is version 4 without RUN words (below), version 4 is
+   version 5 without DATA_LIST (its data pages come as DATA words, which readers still take). */
 #define PLEXLAB_PROTOCOL_OLDEST 3
 #define PLEXLAB_PAGE_SIZE 4096
 
@@ -80,6 +81,7 @@ enum plexlab_origin {
 enum plexlab_flags {
     PLEXLAB_FLAG_DATA_PAGES = 1,
     PLEXLAB_FLAG_SYSTEM = 2, /* a whole-system stream (qemu-system): SYSTEM_TB records, physical pages */
+    PLEXLAB_FLAG_TOUCH_CACHE = 4, /* with data pages: a TB execution without DATA_LIST repeats its cached touches */
 };
 
 enum plexlab_end_reason {
@@ -96,9 +98,32 @@ enum plexlab_end_reason {
  * A code write is the first store to a page holding translated code since code was last translated
  * there (QEMU write-protects such pages; the plugin sees the protection fault). The address is the
  * first byte that faulted and the size is 1: the fault does not tell the access size. DATA words
- * appear only with data-pages: per executed TB and page, the loads and stores it made (a TB may be
- * reported more than once for a page; the reader sums).
+ * appear only in streams of protocol 3 and 4; protocol 5 sends DATA_LIST (below). The reader still
+ * accepts them: per executed TB and page, the loads and stores it made (summed per page).
+ *
+ * Data pages, protocol 5 (docs/recorder.md, "Data pages on the wire"):
+ *   DATA_LIST:  n, then n times (page lo, page hi, reads, writes)     (2 + 4n words)
+ * the loads and stores per page of the TB executed last, pages in the order of their first access. The
+ * plugin sends a TB execution's lists after its side events and before the thread's next TB id (a list
+ * never ends a code write's restart window: the reader keeps the code write as the last event). A TB
+ * touching more than PLEXLAB_TOUCH_PENDING pages sends several lists; the reader sums them per page.
+ * Without PLEXLAB_FLAG_TOUCH_CACHE a TB that touched nothing sends no list. With it (the default), each
+ * thread keeps a direct-mapped cache of PLEXLAB_TOUCH_CACHE_SLOTS entries, slot = tb id mod slots, on both
+ * sides, and this rule decides everything:
+ *   - a TB execution followed by exactly one list of at most PLEXLAB_TOUCH_CACHE_PAGES pages stores that
+ *     list (possibly empty) in its slot, tagged with the tb id; one followed by a longer list or by several
+ *     lists empties the slot;
+ *   - a TB execution followed by no list before the thread's next TB id touched exactly what its slot
+ *     holds, and the slot holds this tb id's list (the plugin sends a list whenever that is not so).
+ * A TB execution that is the thread's last one (thread exit, process exit, execve) always gets a list:
+ * at the end of a stream no next id tells the reader that nothing followed on purpose. A thread killed by
+ * a signal may lose its last TB's touches. Slots start empty for every new thread (and in a forked child).
  */
+#define PLEXLAB_EV_DATA_LIST 0xFFFFFFF8u /* F4-F6 are system events */
+#define PLEXLAB_TOUCH_CACHE_SLOTS 4096u
+#define PLEXLAB_TOUCH_CACHE_PAGES 4u
+#define PLEXLAB_TOUCH_PENDING 16u
+
 #define PLEXLAB_EV_FIRST_MARKER 0xFFFFFF00u
 /*
  * RUN (protocol 4, user mode):  count                (2 words)

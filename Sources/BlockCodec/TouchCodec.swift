@@ -1,0 +1,285 @@
+import TraceModel
+
+/// Codes one guest thread's data touches chunk after chunk (docs/block-codec.md, "Data touches").
+///
+/// For every executed block, in order: whether its touches are exactly those of the same block's last
+/// execution on this thread (one adaptive binary decision, in the context of that block's previous
+/// decision); if not, the list: its length, then per touch the page, loads and stores, each first as "the
+/// value at this position of the block's last list" (one decision), else as one of the thread's 16 most
+/// recent pages, else as a number. The last lists are kept per block id (up to `pagesPerSlot` touches; a
+/// block whose last list was longer is coded without a prediction), so memory grows with the distinct
+/// blocks the thread ran, as the block coder's does, never with the stream's length. State carries across chunks: a thread's chunks are decoded in order
+/// by a `TouchStreamDecoder` that saw the same earlier chunks.
+public final class TouchStreamEncoder {
+    private var model = TouchModel()
+    private var chunk = 0
+
+    public init() {}
+
+    /// The chunk's payload: `touches` (sorted by event index, every index in `firstEventIndex ..< +
+    /// blocks.count`) coded against the chunk's executed `blocks`.
+    public func encode(blocks: UnsafeBufferPointer<BlockID>, firstEventIndex: UInt64,
+                       touches: ArraySlice<DataTouch>) -> [UInt8] {
+        defer { chunk += 1 }
+        var coder = RangeEncoder(capacity: touches.count * 2 + 16)
+        model.encode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, touches: touches)
+        return coder.finish()
+    }
+}
+
+/// The decoding side of `TouchStreamEncoder`.
+public final class TouchStreamDecoder {
+    private var model = TouchModel()
+    private var chunk = 0
+    private var failed = false
+
+    public init() {}
+
+    /// The chunk's `count` touches, decoded from `payload` against its executed `blocks`. Once a chunk failed,
+    /// every later one does (the state no longer matches the encoder's).
+    public func decode(_ payload: UnsafeRawBufferPointer, blocks: [BlockID], firstEventIndex: UInt64,
+                       count: Int) throws(BlockCodecError) -> [DataTouch] {
+        defer { chunk += 1 }
+        guard !failed else { throw .failedEarlier(chunk: chunk) }
+        failed = true
+        var coder = RangeDecoder(payload)
+        var out: [DataTouch] = []
+        out.reserveCapacity(count)
+        if let bad = model.decode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, count: count, into: &out) {
+            throw .malformed(chunk: chunk, index: bad)
+        }
+        guard out.count == count else { throw .malformed(chunk: chunk, index: blocks.count) }
+        guard coder.consumed <= payload.count + 4 else { throw .truncated(chunk: chunk, payloadBytes: payload.count) }
+        failed = false
+        return out
+    }
+}
+
+/// The touch model both directions run (one function, so they cannot drift apart).
+struct TouchModel {
+    struct Touch: Equatable {
+        var page: UInt64
+        var reads: UInt32
+        var writes: UInt32
+    }
+
+    static let pagesPerSlot = 8
+    /// Longest list a decoder accepts (a block's touches per execution; the plugin's lists are far shorter).
+    static let maxList = 1 << 16
+
+    /// Per block id: id + 1 once its last list is kept (0: none, or it was longer than `pagesPerSlot`), that
+    /// list's length and the list, and its decision history (`after`).
+    private var keys: [UInt32] = []
+    private var counts: [UInt8] = []
+    private var history: [UInt8] = []
+    private var cached: [Touch] = []
+    /// After `code`: where in `cached` the list just repeated starts (the block's kept list), or -1.
+    private(set) var repeated = -1
+    /// The last page coded on this thread (the prediction of a first page without a cached one).
+    private var lastPage: UInt64 = 0
+    /// The thread's 16 most recently touched distinct pages, most recent first (objects a block touches were
+    /// often just touched by another block).
+    private var recent = [UInt64](repeating: .max, count: Self.recentPages)
+    static let recentPages = 16
+
+    /// "Same as last": per (block history 0-16, previous block's decision).
+    private var same = [AdaptiveBit](repeating: AdaptiveBit(), count: 34)
+    /// Whether the thread's previous block repeated its list (with the block's own history, the context).
+    private var previousSame = false
+    /// Length: unary "longer than i" per (prediction kind, i).
+    private var length = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * 17)
+    /// Per (cached value available, position 0/1/2+): page as predicted, loads as predicted, stores as predicted.
+    private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
+    private var readHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
+    private var writeHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
+    /// Per (cached value available): a page that is not the predicted one is among the recent pages; which
+    /// one, as a 3-level binary tree.
+    private var recentHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2)
+    private var recentIndex = [AdaptiveBit](repeating: AdaptiveBit(), count: recentPages)
+    /// Whether a page delta is a whole number of pages (always, for recorded traces).
+    private var aligned = AdaptiveBit()
+    /// Elias-gamma bit lengths: page deltas, loads, stores.
+    private var pageBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
+    private var readBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
+    private var writeBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
+
+    /// Codes a chunk's touches (sorted by event index) against its blocks: one call per chunk, so the loop runs
+    /// on the model without an access check per block.
+    mutating func encode(_ coder: inout RangeEncoder, blocks: UnsafeBufferPointer<BlockID>, firstEventIndex: UInt64,
+                         touches: ArraySlice<DataTouch>) {
+        var next = touches.startIndex
+        var list: [Touch] = []
+        for (offset, block) in blocks.enumerated() {
+            let index = firstEventIndex &+ UInt64(offset)
+            list.removeAll(keepingCapacity: true)
+            while next < touches.endIndex && touches[next].eventIndex == index {
+                let touch = touches[next]
+                list.append(.init(page: touch.page, reads: touch.reads, writes: touch.writes))
+                next += 1
+            }
+            _ = code(&coder, block: block, list: &list, encoding: true)
+        }
+    }
+
+    /// Decodes a chunk's touches (at most `count`) into `out`; returns the index of the block where the payload
+    /// stopped making sense, or nil.
+    mutating func decode(_ coder: inout RangeDecoder, blocks: [BlockID], firstEventIndex: UInt64, count: Int,
+                         into out: inout [DataTouch]) -> Int? {
+        var list: [Touch] = []
+        for (offset, block) in blocks.enumerated() {
+            guard code(&coder, block: block, list: &list, encoding: false), coder.overrun == 0 else { return offset }
+            let index = firstEventIndex &+ UInt64(offset)
+            if repeated >= 0 {
+                let n = Int(counts[Int(block)])
+                guard out.count + n <= count else { return offset }
+                for touch in cached[repeated..<(repeated + n)] {
+                    out.append(DataTouch(eventIndex: index, page: touch.page, reads: touch.reads, writes: touch.writes))
+                }
+            } else {
+                guard out.count + list.count <= count else { return offset }
+                for touch in list {
+                    out.append(DataTouch(eventIndex: index, page: touch.page, reads: touch.reads, writes: touch.writes))
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Codes the touches of one execution of `block`: `list` is the input when encoding and the output when
+    /// decoding. Returns false on a malformed payload (decoding only).
+    mutating func code<C: BitCoder>(_ coder: inout C, block: BlockID, list: inout [Touch], encoding: Bool) -> Bool {
+        repeated = -1
+        let slot = Int(block)
+        if slot >= keys.count { grow(to: slot + 1) }
+        let hit = keys[slot] == block &+ 1
+        let base = slot * Self.pagesPerSlot
+        let cachedCount = hit ? Int(counts[slot]) : 0
+        if hit {
+            var equal = false
+            if encoding {
+                equal = list.count == cachedCount
+                var i = 0
+                while equal && i < cachedCount { equal = list[i] == cached[base + i]; i += 1 }
+            }
+            let context = Int(history[slot]) * 2 + (previousSame ? 1 : 0)
+            previousSame = coder.code(equal, &same[context], shift: 5)
+            if previousSame {
+                // Decoding, the list stays as it is: `repeated` tells the caller to read the block's kept one.
+                repeated = base
+                history[slot] = Self.after(history[slot], same: true)
+                cached.withUnsafeBufferPointer { noteRecent(UnsafeBufferPointer(rebasing: $0[base..<(base + cachedCount)])) }
+                return true
+            }
+        }
+        previousSame = false
+        // The length, unary up to 16 in the context of whether a prediction exists, then 20 raw bits.
+        let kind = hit ? 17 : 0
+        var n = 0
+        let given = encoding ? list.count : 0
+        while n < 16 && coder.code(given > n, &length[kind + n], shift: 4) { n += 1 }
+        if n == 16 { n += Int(coder.codeRaw(UInt32(truncatingIfNeeded: Swift.max(0, given - 16)), count: 20)) }
+        guard n <= Self.maxList else { return false }
+        if !encoding { list = [Touch](repeating: Touch(page: 0, reads: 0, writes: 0), count: n) }
+        for j in 0..<n {
+            let predicted = j < cachedCount ? cached[base + j]
+                : Touch(page: j > 0 ? list[j - 1].page : lastPage, reads: 1, writes: 0)
+            let context = (j < cachedCount ? 3 : 0) + Swift.min(j, 2)
+            let actual = encoding ? list[j] : predicted
+            var page = predicted.page
+            let hasCached = j < cachedCount ? 1 : 0
+            if !coder.code(actual.page == predicted.page, &pageHit[context], shift: 4) {
+                let index = encoding ? recent.firstIndex(of: actual.page) ?? -1 : -1
+                if coder.code(index >= 0, &recentHit[hasCached], shift: 4) {
+                    var node = 1
+                    for level in (0..<4).reversed() {
+                        node = node * 2 + (coder.code((index >> level) & 1 == 1, &recentIndex[node], shift: 4) ? 1 : 0)
+                    }
+                    page = recent[node - Self.recentPages]
+                } else {
+                    let delta = actual.page &- predicted.page
+                    var low: UInt64 = 0
+                    if !coder.code(delta & 0xFFF == 0, &aligned, shift: 5) {
+                        low = UInt64(coder.codeRaw(UInt32(truncatingIfNeeded: delta & 0xFFF), count: 12))
+                    }
+                    // Pages as a signed number of pages (zigzag), + 1 so that it is never 0.
+                    let pages = Int64(bitPattern: delta) >> 12
+                    let zigzag = UInt64(bitPattern: (pages << 1) ^ (pages >> 63))
+                    guard let coded = Self.codeNumber(&coder, zigzag &+ 1, &pageBits) else { return false }
+                    let decodedPages = Int64(bitPattern: ((coded &- 1) >> 1)) ^ -Int64(bitPattern: (coded &- 1) & 1)
+                    page = predicted.page &+ (UInt64(bitPattern: decodedPages) << 12 | low)
+                }
+            }
+            var reads = predicted.reads
+            if !coder.code(actual.reads == predicted.reads, &readHit[context], shift: 4) {
+                guard let coded = Self.codeNumber(&coder, UInt64(actual.reads) &+ 1, &readBits),
+                      coded >= 1, coded <= UInt64(UInt32.max) + 1 else { return false }
+                reads = UInt32(coded - 1)
+            }
+            var writes = predicted.writes
+            if !coder.code(actual.writes == predicted.writes, &writeHit[context], shift: 4) {
+                guard let coded = Self.codeNumber(&coder, UInt64(actual.writes) &+ 1, &writeBits),
+                      coded >= 1, coded <= UInt64(UInt32.max) + 1 else { return false }
+                writes = UInt32(coded - 1)
+            }
+            list[j] = Touch(page: page, reads: reads, writes: writes)
+        }
+        list.withUnsafeBufferPointer { noteRecent($0) }
+        history[slot] = hit ? Self.after(history[slot], same: false) : 0
+        if n <= Self.pagesPerSlot {
+            keys[slot] = block &+ 1
+            counts[slot] = UInt8(n)
+            for j in 0..<n { cached[base + j] = list[j] }
+        } else {
+            keys[slot] = 0
+        }
+        return true
+    }
+
+    /// A block's history after a decision: 0 none yet, else 1 + its last four decisions (1 = same) as bits.
+    static func after(_ history: UInt8, same: Bool) -> UInt8 {
+        let bits = history == 0 ? 0 : history - 1
+        return 1 + (((bits << 1) | (same ? 1 : 0)) & 15)
+    }
+
+    /// Makes room for block ids below `count` (the table grows with the distinct blocks the thread runs).
+    private mutating func grow(to count: Int) {
+        let size = Swift.max(count, keys.count * 2, 1024)
+        keys += [UInt32](repeating: 0, count: size - keys.count)
+        counts += [UInt8](repeating: 0, count: size - counts.count)
+        history += [UInt8](repeating: 0, count: size - history.count)
+        cached += [Touch](repeating: Touch(page: 0, reads: 0, writes: 0), count: size * Self.pagesPerSlot - cached.count)
+    }
+
+    /// Moves the list's pages to the front of the recent pages, in list order (the last one first).
+    private mutating func noteRecent(_ list: UnsafeBufferPointer<Touch>) {
+        recent.withUnsafeMutableBufferPointer { recent in
+            for touch in list {
+                let page = touch.page
+                if recent[0] == page { continue }
+                var i = 1
+                while i < Self.recentPages - 1 && recent[i] != page { i += 1 }
+                while i > 0 { recent[i] = recent[i - 1]; i -= 1 }
+                recent[0] = page
+            }
+        }
+        if let last = list.last { lastPage = last.page }
+    }
+
+    /// Codes `value` (>= 1) as Elias gamma: its bit length in unary, adaptive per length, then the bits below
+    /// the leading one raw. Returns the value coded, or nil when a decoded length is impossible.
+    static func codeNumber<C: BitCoder>(_ coder: inout C, _ value: UInt64, _ bits: inout [AdaptiveBit]) -> UInt64? {
+        let length = 64 - value.leadingZeroBitCount
+        var n = 1
+        while n < 64 && coder.code(length > n, &bits[n], shift: 4) { n += 1 }
+        var result: UInt64 = 1
+        var left = n - 1
+        while left > 0 {
+            let piece = Swift.min(left, 16)
+            left -= piece
+            let raw = coder.codeRaw(UInt32(truncatingIfNeeded: (value >> UInt64(left)) & ((1 << UInt64(piece)) - 1)),
+                                    count: piece)
+            result = result << UInt64(piece) | UInt64(raw)
+        }
+        return result
+    }
+}
