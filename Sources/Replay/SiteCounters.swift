@@ -39,6 +39,17 @@ struct SiteCounters {
         }
     }
 
+    /// The counts an INT3-planting strategy (sbe, the page-fault family) knows per block: each execution's
+    /// exit trap in `exitSlot[block]` (-1: none) and the block's sensitive instructions in `sensitiveSlot`.
+    func addExitAndSensitiveTraps(_ executions: StateArray<UInt64>, exitSlot: [Int8], sensitiveSlot: Int, table: BlockTable) {
+        addPerExecution(executions) { block in
+            exitSlot[block] >= 0 ? (Int(exitSlot[block]), 1) : nil
+        }
+        addPerExecution(executions) { block in
+            (sensitiveSlot, UInt64(table.sensitive[block]))
+        }
+    }
+
     mutating func addEntry(_ block: BlockID, _ cause: TrapCause) {
         entryCounts[block, default: [:]][cause, default: 0] += 1
     }

@@ -104,12 +104,7 @@ public final class ScanBeforeExecuteStrategy: ReplayStrategy {
         }
 
         mutating func finish() {
-            sites.addPerExecution(executions) { [exitSlot] block in
-                exitSlot[block] >= 0 ? (Int(exitSlot[block]), 1) : nil
-            }
-            sites.addPerExecution(executions) { [table, sensitiveSlot] block in
-                (sensitiveSlot, UInt64(table.sensitive[block]))
-            }
+            sites.addExitAndSensitiveTraps(executions, exitSlot: exitSlot, sensitiveSlot: sensitiveSlot, table: table)
             system.finish(executions, into: sites)
         }
 
