@@ -625,8 +625,7 @@ struct ThreadState {
     /// it touched what its cache slot holds. Then `tb`'s execution starts.
     mutating func startTouches(of tb: UInt32) throws {
         if touchTB != 0 && touchLists == 0 {
-            let cache = touchCache ?? TouchCache()
-            touchCache = cache
+            let cache = writableTouchCache()
             let slot = Int(touchTB - 1) & (TouchCache.slots - 1)
             guard cache.keys[slot] == touchTB else {
                 throw RecorderError.protocolError(detail: "translation block \(touchTB - 1) repeats cached data touches "
@@ -645,27 +644,38 @@ struct ThreadState {
     /// fills or empties that TB's slot as the plugin's rule says.
     mutating func addTouchList(_ words: UnsafeRawBufferPointer, count: Int, cached: Bool) {
         func word(_ at: Int) -> UInt32 { words.loadUnaligned(fromByteOffset: at * 4, as: UInt32.self) }
-        for k in 0..<count {
-            addTouch(page: UInt64(word(4 * k)) | UInt64(word(4 * k + 1)) << 32, reads: word(4 * k + 2),
-                     writes: word(4 * k + 3))
+        // The slot this list fills (nil: none), decided before the touches so that each is read once.
+        var filling: (cache: TouchCache, base: Int)?
+        if cached, touchTB != 0 {
+            touchLists += 1
+            let cache = writableTouchCache()
+            let slot = Int(touchTB - 1) & (TouchCache.slots - 1)
+            if touchLists == 1, count <= TouchCache.pagesPerSlot {
+                cache.keys[slot] = touchTB
+                cache.counts[slot] = UInt8(count)
+                filling = (cache, slot * TouchCache.pagesPerSlot)
+            } else {
+                cache.keys[slot] = 0
+            }
         }
-        guard cached, touchTB != 0 else { return }
-        touchLists += 1
-        let cache = touchCache ?? TouchCache()
+        for k in 0..<count {
+            let page = UInt64(word(4 * k)) | UInt64(word(4 * k + 1)) << 32
+            let reads = word(4 * k + 2), writes = word(4 * k + 3)
+            addTouch(page: page, reads: reads, writes: writes)
+            if let (cache, base) = filling {
+                cache.pages[base + k] = page
+                cache.reads[base + k] = reads
+                cache.writes[base + k] = writes
+            }
+        }
+    }
+
+    /// This thread's copy of the plugin's touch cache, made at its first use.
+    private mutating func writableTouchCache() -> TouchCache {
+        if let touchCache { return touchCache }
+        let cache = TouchCache()
         touchCache = cache
-        let slot = Int(touchTB - 1) & (TouchCache.slots - 1)
-        guard touchLists == 1, count <= TouchCache.pagesPerSlot else {
-            cache.keys[slot] = 0
-            return
-        }
-        cache.keys[slot] = touchTB
-        cache.counts[slot] = UInt8(count)
-        let base = slot * TouchCache.pagesPerSlot
-        for k in 0..<count {
-            cache.pages[base + k] = UInt64(word(4 * k)) | UInt64(word(4 * k + 1)) << 32
-            cache.reads[base + k] = word(4 * k + 2)
-            cache.writes[base + k] = word(4 * k + 3)
-        }
+        return cache
     }
 
     mutating func hold(tb: UInt32, _ info: TBInfo) {
