@@ -55,10 +55,11 @@ for name in "${names[@]}"; do
     dtrace="$work/$name.data.plextrace"
     # Interleaved rounds: each round runs every configuration once, and every ratio is taken within its
     # round (the machine is shared: neighbours slow all of a round's runs together).
-    q_all=() f_all=() g_all=() r_all=() d_all=() rf=() rg=() rr=() rd=() pk=() rn=() fx=() rv=()
+    q_all=() f_all=() g_all=() r_all=() d_all=() rf=() rg=() rr=() rd=() pk=() rn=() fx=() rv=() rm=()
     for ((i = 0; i < runs; i++)); do
         read -r q _ <<< "$(wall qemu-x86_64 "${argv[@]}")"
         read -r f _ <<< "$(wall qemu-x86_64 -plugin "$floor" "${argv[@]}")"
+        read -r m _ <<< "$(wall qemu-x86_64 -plugin "$floor,mem=on" "${argv[@]}")"
         read -r g _ <<< "$(wall "$plexlab" record --no-pack --out "$trace" --force -- "${argv[@]}")"
         read -r n _ <<< "$(wall "$plexlab" record --no-follow --no-pack --out "$trace.one" --force -- "${argv[@]}")"
         read -r p _ <<< "$(wall "$plexlab" pack "$trace")"
@@ -70,7 +71,7 @@ for name in "${names[@]}"; do
         fixed=$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
         fx+=("$fixed"); rv+=("$(awk -v g="$g" -v x="$fixed" -v q="$q" 'BEGIN { printf "%.2f", (g - x) / q }')")
         q_all+=("$q"); f_all+=("$f"); g_all+=("$g"); r_all+=("$r"); d_all+=("$d"); pk+=("$p")
-        rf+=("$(ratio "$f" "$q")"); rg+=("$(ratio "$g" "$q")"); rn+=("$(ratio "$n" "$q")"); rr+=("$(ratio "$r" "$q")"); rd+=("$(ratio "$d" "$q")")
+        rf+=("$(ratio "$f" "$q")"); rm+=("$(ratio "$m" "$q")"); rg+=("$(ratio "$g" "$q")"); rn+=("$(ratio "$n" "$q")"); rr+=("$(ratio "$r" "$q")"); rd+=("$(ratio "$d" "$q")")
     done
     "$plexlab" pack "$dtrace" > /dev/null 2>&1
     read -r blocks bits fbytes <<< "$("$plexlab" info --json "$trace" | python3 -c '
@@ -84,7 +85,7 @@ print("%.3f" % (8.0 * s["fileBytes"] / max(1, s["blocksExecuted"])), s["fileByte
     gm=$(med2 "${rg[@]}")
     guest_all+=("$gm")
     bits_all+=("$bits")
-    rows+="| $name | $(med2 "${q_all[@]}") | $(med2 "${f_all[@]}") | $(med2 "${rf[@]}") | $(med2 "${g_all[@]}") | **$gm** | $(med2 "${fx[@]}") | $(med2 "${rv[@]}") | $(med2 "${rn[@]}") | $(med2 "${pk[@]}") | $(med2 "${r_all[@]}") | **$(med2 "${rr[@]}")** | $(med2 "${d_all[@]}") | **$(med2 "${rd[@]}")** |"$'\n'
+    rows+="| $name | $(med2 "${q_all[@]}") | $(med2 "${f_all[@]}") | $(med2 "${rf[@]}") | $(med2 "${g_all[@]}") | **$gm** | $(med2 "${fx[@]}") | $(med2 "${rv[@]}") | $(med2 "${rn[@]}") | $(med2 "${pk[@]}") | $(med2 "${r_all[@]}") | **$(med2 "${rr[@]}")** | $(med2 "${rm[@]}") | $(med2 "${d_all[@]}") | **$(med2 "${rd[@]}")** |"$'\n'
     size_rows+="| $name | $blocks | **$bits** | $fbytes | **$dbits** | $dbytes |"$'\n'
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -118,10 +119,13 @@ round's plain run, and the table shows medians (seconds of wall time, ratios to 
 - **one process**: the guest run with \`--no-follow\` (only the first process; the ratio to plain).
 - **pack**: \`plexlab pack\` of that fast form (decoding blocks, the dense codec).
 - **record + pack**: \`plexlab record\` (recorded, then packed when the guest has exited).
+- **data floor**: \`qemu-x86_64 -plugin floor-plugin.so,mem=on\`: the floor plus a memory callback on every load and
+  store that compares the access's page with the thread's last one and stores it into the ring when it differs
+  (less than an exact recorder needs: no counts, no store bit); the ratio to plain.
 - **data pages**: \`plexlab record --no-pack --data-pages\`. Target: at most 3x plain.
 
-| workload | plain | floor | floor / plain | guest run | guest run / plain | fixed | per block | one process / plain | pack | record + pack | record + pack / plain | data pages | data pages / plain |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| workload | plain | floor | floor / plain | guest run | guest run / plain | fixed | per block | one process / plain | pack | record + pack | record + pack / plain | data floor / plain | data pages | data pages / plain |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 $rows
 Median guest run / plain: **$ratio_median**.
 
@@ -138,7 +142,7 @@ Median: **$bits_median** bits per executed block.
 
 Workloads: \`python3 -c 'print(42)'\`; \`python3 -c 'for i in range(300000): x = [i]'\`; \`sqlite3\` on a generated
 50000-row table (\`select y, count(*), sum(x), max(z) from t group by y order by 2 desc limit 3\`); \`gzip -c\` of
-2 MiB of seeded random bytes. Inputs are generated in $work.
+5 MiB of seeded random bytes (the issue's own measurement). Inputs are generated in $work.
 EOF
 if [ -n "$notes" ]; then printf '\n%s\n' "$notes" >> "$report"; fi
 echo "wrote Reports/record-bench.md (median guest run/plain $ratio_median, median bits/block $bits_median)" >&2

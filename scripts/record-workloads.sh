@@ -22,10 +22,10 @@ record_workloads_prepare() {
 import os, random, sqlite3, sys
 work = sys.argv[1]
 rng = random.Random(1)
-path = os.path.join(work, "random.bin")
+path = os.path.join(work, "random-5m.bin")
 if not os.path.exists(path):
     with open(path, "wb") as f:
-        f.write(bytes(rng.getrandbits(8) for _ in range(1 << 21)))
+        f.write(random.Random(5).randbytes(5 << 20))
 path = os.path.join(work, "data.sqlite")
 if not os.path.exists(path):
     db = sqlite3.connect(path)
@@ -57,7 +57,7 @@ workload_argv() {
     python3-loop) argv=("$(elf python3)" -c 'for i in range(300000): x = [i]') ;;
     sqlite3-query) argv=("$(elf sqlite3)" "$RECORD_WORK/data.sqlite"
                          'select y, count(*), sum(x), max(z) from t group by y order by 2 desc limit 3') ;;
-    gzip-random) argv=("$(elf gzip)" -c "$RECORD_WORK/random.bin") ;;
+    gzip-random) argv=("$(elf gzip)" -c "$RECORD_WORK/random-5m.bin") ;;
     esac
     [ -n "${argv[0]}" ] || exit 2
 }

@@ -14,9 +14,18 @@
  *   gcc -O2 -shared -fPIC -DPLEXLAB_QEMU_PLUGIN -I Sources/QEMUPlugin/include -I Sources/PlexLabWire/include \
  *       -o floor.so scripts/floor-plugin/floor-plugin.c
  *   qemu-x86_64 -plugin ./floor.so PROGRAM ARGS
+ *   qemu-x86_64 -plugin ./floor.so,mem=on PROGRAM ARGS
+ *
+ * With mem=on it is the floor of a data-page recorder (`record --data-pages`): every load and store also calls
+ * a memory callback (QEMU 7.2 offers no inline operation that sees the address, so a call per access is the
+ * least any data-page recorder pays), which compares the access's page with the thread's last one and stores
+ * it into the same ring only when it differs. That is less than an exact recorder can do (it keeps no count
+ * and no store bit): a store per access, with its index kept in memory, measured 3.6x plain on gzip against
+ * 2.4x for this compare, because the index's read-modify-write chains every callback to the previous one.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "qemu_plugin_api.h"
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
@@ -24,12 +33,14 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 #define RING_WORDS (1u << 16)
 struct ring {
     uint32_t head;
+    uint64_t last_page;
     uint32_t words[RING_WORDS];
 };
 static __thread struct ring *tls_ring __attribute__((tls_model("initial-exec")));
 /* The last ring made: exported, so the stores into the rings are observable and stay in the code. */
 QEMU_PLUGIN_EXPORT struct ring *plexlab_floor_last;
 static uint32_t next_id;
+static int with_memory;
 
 /* A thread's first callback: its ring is made (out of line, so that on_exec stays a leaf). */
 static __attribute__((noinline)) void first(void *udata)
@@ -52,16 +63,34 @@ static void on_exec(unsigned int index, void *udata)
     r->words[r->head++ & (RING_WORDS - 1)] = (uint32_t)(uintptr_t)udata;
 }
 
+static void on_access(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
+{
+    (void)index; (void)info; (void)udata;
+    struct ring *r = tls_ring;
+    if (__builtin_expect(r == NULL, 0)) return; /* before the thread's first TB callback */
+    uint64_t page = vaddr >> 12;
+    if (__builtin_expect(page == r->last_page, 1)) return;
+    r->last_page = page;
+    r->words[r->head++ & (RING_WORDS - 1)] = (uint32_t)page;
+}
+
 static void on_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     (void)id;
     uint32_t tb_id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
     qemu_plugin_register_vcpu_tb_exec_cb(tb, on_exec, QEMU_PLUGIN_CB_NO_REGS, (void *)(uintptr_t)tb_id);
+    if (!with_memory) return;
+    size_t n = qemu_plugin_tb_n_insns(tb);
+    for (size_t i = 0; i < n; i++)
+        qemu_plugin_register_vcpu_mem_cb(qemu_plugin_tb_get_insn(tb, i), on_access, QEMU_PLUGIN_CB_NO_REGS,
+                                         QEMU_PLUGIN_MEM_RW, NULL);
 }
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv)
 {
-    (void)info; (void)argc; (void)argv;
+    (void)info;
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "mem=on") == 0) with_memory = 1;
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_trans);
     return 0;
 }
