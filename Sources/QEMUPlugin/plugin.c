@@ -131,7 +131,8 @@ struct vcpu {
     uint64_t seq[SEQ_CAP];
     struct touch pending[PLEXLAB_TOUCH_PENDING];
     struct touch_entry *touch_cache; /* PLEXLAB_TOUCH_CACHE_SLOTS, with data pages and the cache on */
-    uint32_t buf[BUF_WORDS];
+    uint32_t buf[BUF_WORDS + 2]; /* + 2: code writes may fill it to BUF_WORDS during a TB (note_code_write), and
+                                    the next exec callback appends (an id, or RUN 1) before it flushes */
     uint32_t next[PLEXLAB_SUCCESSOR_SLOTS]; /* successor table (plexlab_plugin.h, RUN) */
 };
 
@@ -246,12 +247,15 @@ static void *populate_ring(void *arg)
     struct plexlab_ring_header *ring = arg;
     uint8_t *data = (uint8_t *)ring + PLEXLAB_RING_HEADER_SIZE;
     uint64_t capacity = ring->capacity;
+    long wait = 1000000; /* ns; doubled up to 32 ms while the writer is far behind (a slow or idle guest) */
     for (uint64_t done = 0; done < capacity;) {
         if (done >= plexlab_ring_load_head(ring) + POPULATE_AHEAD) {
-            struct timespec pause = { 0, 1000000 };
+            struct timespec pause = { 0, wait };
             nanosleep(&pause, NULL);
+            if (wait < 32000000) wait *= 2;
             continue;
         }
+        wait = 1000000;
         uint64_t step = capacity - done < POPULATE_STEP ? capacity - done : POPULATE_STEP;
         if (madvise(data + done, step, MADV_POPULATE_WRITE) != 0) break; /* an older kernel: faults as before */
         done += step;
