@@ -71,6 +71,29 @@ import TraceModel
         }
     }
 
+    /// `forEachChunk(dataTouches: false)`: model-coded touches are counted, not decoded; the blocks and the
+    /// payload's events are as with decoding, and the counts are the touches a decoding pass returns.
+    @Test(arguments: [BlockStreamCodec.predictive, .raw])
+    func touchesCanBeCountedWithoutDecoding(codec: BlockStreamCodec) throws {
+        let scratch = Scratch("touchcount\(codec)")
+        defer { scratch.remove() }
+        let path = scratch.path("t.plextrace")
+        let expected = try Self.write(path, codec: codec)
+        var decoded: [StreamChunk] = [], counted: [StreamChunk] = []
+        try TraceReader(path: path).forEachChunk { decoded.append($0) }
+        try TraceReader(path: path).forEachChunk(dataTouches: false) { counted.append($0) }
+        #expect(decoded.map(\.blocks) == counted.map(\.blocks))
+        #expect(decoded.map(\.dataTouchCount) == counted.map(\.dataTouchCount))
+        #expect(counted.reduce(0) { $0 + $1.dataTouchCount } == UInt64(expected.values.reduce(0) { $0 + $1.count }))
+        if codec == .raw {
+            // Raw chunks keep their touches in the payload: those come decoded either way.
+            #expect(decoded == counted)
+        } else {
+            #expect(counted.allSatisfy { $0.dataTouches.isEmpty && $0.undecodedDataTouches > 0 })
+            #expect(decoded.allSatisfy { $0.undecodedDataTouches == 0 })
+        }
+    }
+
     /// A byte of a chunk's coded touches changed: the chunk fails its checksum, which covers them.
     @Test func aChangedTouchByteFailsTheChecksum() throws {
         let scratch = Scratch()
