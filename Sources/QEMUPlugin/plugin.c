@@ -814,25 +814,43 @@ static void send_touch_list(struct vcpu *v, uint32_t n, int locked)
     publish_touch_list(v, at, n);
 }
 
-/* A short execution's list (k <= SEQ_CAP accesses: at most k pages, one list), counted straight into the
-   thread's buffer from the sequence; published when the cache is on or it is not empty. Returns its pages. */
+/* A short execution's list (k <= SEQ_CAP accesses: at most k pages, one list), counted from the sequence, then
+   written as DATA_PAGES (plexlab_plugin.h: 2 words a page; its counts are at most SEQ_CAP) when every page is
+   below 2^48, else as DATA_LIST; published when the cache is on or it is not empty. Returns its pages. */
 static inline uint32_t send_short_list(struct vcpu *v, const uint64_t *seq, uint32_t k, int locked)
 {
-    uint32_t at = room_for(v, 2 + 4 * k, locked);
-    uint32_t *list = v->buf + at + 2, n = 0;
+    uint64_t pages[SEQ_CAP], high = 0;
+    uint32_t counts[SEQ_CAP][2], n = 0;
     for (uint32_t i = 0; i < k; i++) {
         uint64_t page = seq[i] & PAGE_MASK;
-        uint32_t lo = (uint32_t)page, hi = (uint32_t)(page >> 32), j = 0;
-        while (j < n && (list[4 * j] != lo || list[4 * j + 1] != hi)) j++;
+        uint32_t j = 0;
+        while (j < n && pages[j] != page) j++;
         if (j == n) {
-            list[4 * n] = lo;
-            list[4 * n + 1] = hi;
-            list[4 * n + 2] = list[4 * n + 3] = 0;
+            pages[n] = page;
+            counts[n][0] = counts[n][1] = 0;
+            high |= page;
             n++;
         }
-        list[4 * j + 2 + (uint32_t)(seq[i] & 1)]++;
+        counts[j][seq[i] & 1]++;
     }
-    if (n || S.touch_cache) publish_touch_list(v, at, n);
+    if (!n && !S.touch_cache) return 0;
+    if (unlikely(high >> 48)) {
+        for (uint32_t j = 0; j < n; j++) {
+            v->pending[j].page = pages[j];
+            v->pending[j].rw[0] = counts[j][0];
+            v->pending[j].rw[1] = counts[j][1];
+        }
+        send_touch_list(v, n, locked);
+        return n;
+    }
+    uint32_t at = room_for(v, 1 + 2 * n, locked), *w = v->buf + at;
+    *w++ = PLEXLAB_EV_DATA_PAGES + n;
+    for (uint32_t j = 0; j < n; j++) {
+        *w++ = (uint32_t)(pages[j] >> 12);
+        *w++ = plexlab_data_page_word(pages[j], counts[j][0], counts[j][1]);
+    }
+    v->run_at = 0; /* the list closes an open RUN, as publish_touch_list says */
+    publish(v, at + 1 + 2 * n);
     return n;
 }
 

@@ -46,6 +46,13 @@ import TraceStore
             + touches.flatMap { [UInt32(truncatingIfNeeded: $0.0), UInt32($0.0 >> 32), $0.1, $0.2] }
     }
 
+    /// The same list as DATA_PAGES (protocol 6's short form): page number lo, then reads | writes << 14 | page
+    /// number hi << 28, written out here by hand.
+    func pages(_ touches: [(UInt64, UInt32, UInt32)]) -> [UInt32] {
+        [0xFFFF_FF10 + UInt32(touches.count)]
+            + touches.flatMap { [UInt32(truncatingIfNeeded: $0.0 >> 12), $0.1 | $0.2 << 14 | UInt32($0.0 >> 44) << 28] }
+    }
+
     func events(_ thread: UInt32, _ words: [UInt32]) -> [UInt8] {
         record(PluginWire.events, le(thread) + le(UInt32(0)) + words.flatMap { le($0) })
     }
@@ -139,6 +146,23 @@ import TraceStore
                                         "5:8000/0/1"])
         let unsent = hello(cache: true) + translations(2) + events(0, [PluginWire.run, 1, 1] + list([]))
         #expect(throws: RecorderError.self) { try assemble(unsent) }
+    }
+
+    /// DATA_PAGES is a list in every rule: its largest counts and highest page read back, it fills the slot like a
+    /// DATA_LIST (a repeat after it gives its touches), and two lists of one execution, one of each form, are
+    /// summed and leave the slot empty. A short list cut off by the record's end is refused.
+    @Test func shortListsAreListsInEveryRule() throws {
+        let top: UInt64 = (1 << 48) - 4096
+        let stream = hello(cache: true) + translations(2)
+            + events(0, [0] + pages([(top, 16383, 16383), (0x7000, 0, 1)]) + [1] + pages([]) + [0, 1]
+                     + pages([(0x8000, 2, 0)]) + list([(0x8000, 1, 1)]) + [0] + pages([(0x9000, 1, 0)]))
+        #expect(try assemble(stream)[0]?.touches == ["0:fffffffff000/16383/16383", "0:7000/0/1", "2:fffffffff000/16383/16383",
+                                                     "2:7000/0/1", "3:8000/3/1", "4:9000/1/0"])
+        let repeatAfterBoth = hello(cache: true) + translations(2)
+            + events(0, [1] + pages([(0x8000, 2, 0)]) + list([(0x9000, 1, 0)]) + [0] + list([]) + [1, 0] + list([]))
+        #expect(throws: RecorderError.self) { try assemble(repeatAfterBoth) }
+        let cut = hello(cache: true) + translations(2) + events(0, [0] + Array(pages([(0x7000, 1, 0), (0x8000, 1, 0)]).dropLast()))
+        #expect(throws: RecorderError.self) { try assemble(cut) }
     }
 
     /// Without the cache flag (touch-cache=off) a TB without a list touched nothing, and the stream's end gives
