@@ -714,6 +714,8 @@ static __attribute__((noinline)) void run_full(struct vcpu *v)
    the slow paths are tail calls out of line, so this stays a leaf without a stack frame or register save
    (measured: the version through S.vcpus[index] with a frame took 22 % of gzip's samples). The count is
    raised by one `add` to memory, so a signal handler on this thread reads it before or after, never torn. */
+static inline void note_executed(struct vcpu *v, uint32_t id);
+
 static void on_tb_exec(unsigned int index, void *udata)
 {
     struct vcpu *v = tls_vcpu;
@@ -721,23 +723,7 @@ static void on_tb_exec(unsigned int index, void *udata)
         on_tb_exec_first(index, udata);
         return;
     }
-    uint32_t id = (uint32_t)(uintptr_t)udata;
-    uint32_t *slot = &v->next[v->prev & (PLEXLAB_SUCCESSOR_SLOTS - 1)];
-    v->prev = id;
-    if (likely(*slot == id)) {
-        uint32_t at = v->run_at;
-        if (unlikely(at == 0)) {
-            run_open(v);
-            return;
-        }
-        asm goto("addl $1, %0\n\tjc %l[full]" : : "m"(v->buf[at]) : "memory", "cc" : full);
-        return;
-    full:
-        run_full(v);
-        return;
-    }
-    *slot = id;
-    append_id(v, id);
+    note_executed(v, (uint32_t)(uintptr_t)udata);
 }
 
 /* runs=off: one u32 per executed TB, the stream of protocol 3. */
@@ -930,14 +916,11 @@ static inline void touches_begin(struct vcpu *v, uint32_t id)
     v->seq = slot + 1;
 }
 
-/* An executed TB's id into the thread's stream through the successor table, as on_tb_exec does: a hit adds one
-   to the open RUN, a miss appends the id (runs=off: every id). Every slow path is a tail call. */
+/* An executed TB's id into the thread's stream through the successor table (on_tb_exec's body, shared with the
+   counting and data-page callbacks): a hit adds one to the open RUN, a miss appends the id. Every slow path is
+   a tail call. */
 static inline void note_executed(struct vcpu *v, uint32_t id)
 {
-    if (unlikely(S.no_runs)) {
-        append_id(v, id);
-        return;
-    }
     uint32_t *slot = &v->next[v->prev & (PLEXLAB_SUCCESSOR_SLOTS - 1)];
     v->prev = id;
     if (likely(*slot == id)) {
@@ -954,6 +937,13 @@ static inline void note_executed(struct vcpu *v, uint32_t id)
     }
     *slot = id;
     append_id(v, id);
+}
+
+/* The counting and data-page callbacks' id: through the successor table, or (runs=off) appended. */
+static inline void note_id(struct vcpu *v, uint32_t id)
+{
+    if (unlikely(S.no_runs)) append_id(v, id);
+    else note_executed(v, id);
 }
 
 /* --max-insns/--skip-insns: counts every executed instruction; 0 while skipping. At the limit the thread's
@@ -996,7 +986,7 @@ static void on_tb_exec_counting(unsigned int index, void *udata)
         if (!touches_repeat(v)) touches_finish(v, 0, 0);
         touches_begin(v, tb->id);
     }
-    note_executed(v, tb->id);
+    note_id(v, tb->id);
 }
 
 static void on_tb_exec_data(unsigned int index, void *udata);
@@ -1012,7 +1002,7 @@ static __attribute__((noinline)) void on_tb_exec_data_send(struct vcpu *v, uint3
 {
     touches_finish(v, 0, 0);
     touches_begin(v, id);
-    note_executed(v, id);
+    note_id(v, id);
 }
 
 /* --data-pages without limits (udata: the TB id, as on_tb_exec; END then counts no instructions, as there): the
@@ -1031,7 +1021,7 @@ static void on_tb_exec_data(unsigned int index, void *udata)
         return;
     }
     touches_begin(v, id);
-    note_executed(v, id);
+    note_id(v, id);
 }
 
 /*
