@@ -62,6 +62,12 @@ import TraceModel
         }
         // 60,000 blocks per thread in chunks of 4096: 15 chunks each.
         #expect(codec == .raw ? (coded, inPayload) == (0, 30) : (coded, inPayload) == (30, 0))
+        // The summary's touch stream is the coded blobs' bytes (none when the touches are in the payloads).
+        let blobs = try DatabaseQueue(path: path).read { db in
+            try Data.fetchAll(db, sql: "SELECT touches FROM chunks WHERE touches IS NOT NULL").map(\.count).reduce(0, +)
+        }
+        #expect(codec == .raw ? blobs == 0 : blobs > 0)
+        #expect(try TraceReader(path: path).summary().touchStreamBytes == UInt64(blobs))
         if codec != .raw {
             let repeating = try DatabaseQueue(path: path).read { db in
                 try Int.fetchOne(db, sql: "SELECT sum(length(touches)) FROM chunks WHERE thread = 0") ?? -1
