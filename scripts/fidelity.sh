@@ -62,8 +62,8 @@ for file in files:
 def error(s):
     return f"{(s['predicted'] / s['measured'] - 1) * 100:+.0f}%" if s.get("predicted") and s.get("measured") else "-"
 print("## Predicted against measured slowdown\n")
-print("| workload | strategy | traps (live) | trap_int3 us | trap_pf us | native s | predicted | measured | error |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+print("| workload | strategy | traps (live) | trap_int3 us | trap_int3_fill us | trap_pf us | native s | predicted | measured | error |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for name, doc in docs.items():
     for s in doc["slowdowns"]:
         traps = sum(r["live"] for r in doc["rows"] if r["strategy"] == s["strategy"])
@@ -71,7 +71,7 @@ for name, doc in docs.items():
         m = f"{s['measured']:.2f}x" if s["measured"] is not None else "-"
         costs, clock = doc.get("profile_costs", {}), doc.get("cycles_per_ns") or 0
         us = lambda key: f"{costs[key] / clock / 1000:.1f}" if key in costs and clock else "-"
-        print(f"| {name} | {s['strategy']} | {traps} | {us('trap_int3')} | {us('trap_pf')} | {s.get('native_seconds', 0):.4f} | {p} | {m} | {error(s)} |")
+        print(f"| {name} | {s['strategy']} | {traps} | {us('trap_int3')} | {us('trap_int3_fill')} | {us('trap_pf')} | {s.get('native_seconds', 0):.4f} | {p} | {m} | {error(s)} |")
 print()
 for file in files:
     name = file[:-5]

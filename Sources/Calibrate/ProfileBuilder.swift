@@ -33,6 +33,8 @@ struct ProfileBuilder {
             + "latency-bound at one add per core cycle, so in TSC cycles it is the TSC-to-core clock ratio")
         measuredOrBuiltIn(.trapInt3, .int3, what:
             "int3, SIGTRAP to a C handler that only counts, sigreturn (a user-level monitor's #BP round trip)")
+        measuredOrBuiltIn(.trapInt3Fill, .int3, what:
+            "the trap_int3 round trip: an INT3 on a filled byte takes the same trap to an in-process handler")
         measuredOrBuiltIn(.trapPF, .pageFault, what:
             "read of a PROT_NONE page, SIGSEGV handler mprotects the page PROT_READ, sigreturn; includes the "
             + "handler's mprotect (\(figure(.mprotect)) measured alone)")

@@ -6,6 +6,10 @@ public enum CostKey: String, Sendable, CaseIterable, Codable, CustomStringConver
     case cpi
     /// An INT3 trap: ring 3 -> ring 0 #BP, monitor dispatch, emulation of the patched instruction, return.
     case trapInt3 = "trap_int3"
+    /// An INT3 on a byte the monitor filled (pagefault-nx's `int3_fill`): the trap and a scan extension, no
+    /// step over an original instruction. Defaults to the profile's `trap_int3` (`defaultValue`); the live
+    /// profile measures it apart (docs/live.md).
+    case trapInt3Fill = "trap_int3_fill"
     /// A page fault into the monitor (not-present or NX execute fault), handled and returned from.
     case trapPF = "trap_pf"
     /// A write-protection fault on a protected code page, handled and returned from.
@@ -70,7 +74,8 @@ public enum CostKey: String, Sendable, CaseIterable, Codable, CustomStringConver
 
     public var description: String { rawValue }
 
-    /// The keys a profile file must hold: the twelve of the model before translated code had a cost.
+    /// The keys a profile file must hold: the twelve of the model before translated code had a cost (the
+    /// others default: `defaultValue`).
     public static let required: [CostKey] = [.cpi, .trapInt3, .trapPF, .trapWP, .emulateData, .scanPerInsn,
                                              .translatePerInsn, .dispatch, .link, .ibtcHit, .rasHit, .vmexit]
 
@@ -85,6 +90,8 @@ public enum CostKey: String, Sendable, CaseIterable, Codable, CustomStringConver
             (0, "default (not in the file): no per-block cost, as before the key existed")
         case .tbLookup:
             (costs[.ibtcHit] ?? 0, "default (not in the file): the file's ibtc_hit, the same kind of in-cache hash probe")
+        case .trapInt3Fill:
+            (costs[.trapInt3] ?? 0, "default (not in the file): the file's trap_int3, the same INT3 round trip into the monitor")
         default: systemDefault(in: costs)
         }
     }

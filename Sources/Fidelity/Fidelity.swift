@@ -92,7 +92,7 @@ public enum Fidelity {
         let live = try LiveRunner.run(program: program, arguments: arguments, strategies: strategies,
                                       shortRunRepetitions: timing ? shortRunRepetitions : 1)
         var result = compare(replay: replay, live: live, profile: profile.name)
-        result.profileCosts = [CostKey.cpi, .trapInt3, .trapPF, .trapWP, .scanPerInsn].map { ($0, profile[$0]) }
+        result.profileCosts = [CostKey.cpi, .trapInt3, .trapInt3Fill, .trapPF, .trapWP, .scanPerInsn].map { ($0, profile[$0]) }
         result.cyclesPerNanosecond = try Calibrator.clock().cyclesPerNanosecond
         guard timing else { return result }
         result.writeCosts = try calibration?.writeCosts

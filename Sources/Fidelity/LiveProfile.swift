@@ -69,7 +69,7 @@ public struct LiveCalibration: Sendable {
                 + String(format: "%10.3f us %12.0f cycles\n", seconds * 1e6, seconds * 1e9 * cyclesPerNanosecond)
         }
         var out = String(format: "live monitor round trips (%.4f cycles/ns):\n", cyclesPerNanosecond)
-        for key: CostKey in [.trapInt3, .trapPF, .trapWP, .scanPerInsn] {
+        for key: CostKey in [.trapInt3, .trapInt3Fill, .trapPF, .trapWP, .scanPerInsn] {
             var text = line(key.rawValue, profile[key] / 1e9 / cyclesPerNanosecond)
             if profile.sources[key]?.hasPrefix("measured") != true { text = String(text.dropLast()) + "  (not measured: kept)\n" }
             out += text
@@ -115,10 +115,14 @@ public enum LiveProfile {
         """
     }
 
-    /// Maps `pages` fresh pages, writes a `ret` at the start of each, makes them read+execute and calls
-    /// each once: under pagefault-nx, one pf_exec per page and nothing else but the three system calls.
-    static func faultSource(pages: Int) -> String {
-        """
+    /// Maps `pages` fresh pages, writes a `ret` every 4096 / `entries` bytes of each (at its start alone by
+    /// default), makes them read+execute and calls each `ret` once, in address order. Under pagefault-nx the
+    /// first call into a page is its pf_exec, whose scan covers that `ret` alone (a scan stops at ret); each
+    /// later one lands on a filled byte: int3_fill, the scan extended by one `ret`. So `pages` pf_exec and
+    /// `pages` x (`entries` - 1) int3_fill, and nothing else but the three system calls.
+    static func faultSource(pages: Int, entries: Int = 1) -> String {
+        let stride = 4096 / entries
+        return """
                 .globl _start
                 .text
         _start: mov $9, %eax                # mmap(0, pages * 4096, RW, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)
@@ -131,9 +135,9 @@ public enum LiveProfile {
                 syscall
                 mov %rax, %rbx
                 mov %rax, %rdi
-                mov $\(pages), %ecx
+                mov $\(pages * entries), %ecx
         1:      movb $0xc3, (%rdi)
-                add $4096, %rdi
+                add $\(stride), %rdi
                 dec %ecx
                 jnz 1b
                 mov $10, %eax               # mprotect(base, pages * 4096, R|X)
@@ -141,9 +145,9 @@ public enum LiveProfile {
                 mov $\(pages * 4096), %esi
                 mov $5, %edx
                 syscall
-                mov $\(pages), %r12d
+                mov $\(pages * entries), %r12d
         2:      call *%rbx
-                add $4096, %rbx
+                add $\(stride), %rbx
                 dec %r12d
                 jnz 2b
                 mov $60, %eax
@@ -152,13 +156,19 @@ public enum LiveProfile {
         """
     }
 
-    /// Runs the three probes under the live monitor: "int3" (sbe on the call loop: call, ret and system
-    /// calls, every entry an INT3 round trip), "fault" (pagefault-nx on fresh pages: pf_exec) and "write"
-    /// (pagefault-nx on the rewriting loop: pf_write and pf_exec per iteration).
+    /// Entries per page of the fill probe: a `ret` every 16 bytes.
+    public static let fillEntriesPerPage = 256
+
+    /// Runs the four probes under the live monitor: "int3" (sbe on the call loop: call, ret and system
+    /// calls, every entry an INT3 round trip at a site), "fault" (pagefault-nx on fresh pages: pf_exec),
+    /// "fill" (pagefault-nx on fresh pages of 256 `ret`s each: int3_fill, about `iterations` of them, and a
+    /// pf_exec per page) and "write" (pagefault-nx on the rewriting loop: pf_write and pf_exec per iteration).
     public static func probes(directory: String, iterations: Int = iterations, faultPages: Int = faultPages) throws -> [String: LiveProbe] {
+        let fillPages = max(1, (iterations + fillEntriesPerPage - 2) / (fillEntriesPerPage - 1))
         let programs: [(String, String, LiveStrategy)] = [
             ("int3", loopSource(iterations: iterations, rewrite: false), .sbe),
             ("fault", faultSource(pages: faultPages), .pagefaultNX),
+            ("fill", faultSource(pages: fillPages, entries: fillEntriesPerPage), .pagefaultNX),
             ("write", loopSource(iterations: iterations, rewrite: true), .pagefaultNX),
         ]
         return try run(probes: programs, directory: directory)
@@ -178,21 +188,24 @@ public enum LiveProfile {
     }
 
     /// `base` with the trap keys from the probes, each solved in turn (trap_int3 from the int3 probe; trap_pf
-    /// from the fault probe less its system calls at trap_int3; trap_wp from the write probe less its
-    /// pf_exec at trap_pf and system calls at trap_int3), and scan_per_insn when given; seconds turned into
-    /// cycles at `cyclesPerNanosecond`. A key whose probe measured nothing keeps `base`'s.
+    /// from the fault probe less its system calls at trap_int3; trap_int3_fill from the fill probe less its
+    /// pf_exec at trap_pf and system calls at trap_int3; trap_wp from the write probe less its pf_exec at
+    /// trap_pf and system calls at trap_int3), and scan_per_insn when given; seconds turned into cycles at
+    /// `cyclesPerNanosecond`. A key whose probe measured nothing keeps `base`'s, but trap_int3_fill then
+    /// keeps the profile's trap_int3 (a fill priced as a site trap, the model before the fill probe).
     public static func profile(probes: [String: LiveProbe], scanPerInstruction: Double? = nil,
                                cyclesPerNanosecond: Double, base: CostProfile) -> CostProfile {
         var costs = base.costs
         var sources = base.sources
         var known: [TrapCause: Double] = [:]
-        let int3Causes: Set<TrapCause> = [.call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .sensitive, .pageCross, .int3Fill]
-        func set(_ key: CostKey, probe name: String, causes: Set<TrapCause>, what: String) {
+        let int3Causes: Set<TrapCause> = [.call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .sensitive, .pageCross]
+        @discardableResult
+        func set(_ key: CostKey, probe name: String, causes: Set<TrapCause>, what: String) -> Bool {
             guard let probe = probes[name], let seconds = probe.secondsPerTrap(of: causes, known: known) else {
                 // Said, never silent: a busy machine can leave the probe no excess over its other causes.
                 sources[key] = "not measured: the \(name) probe left no time over its other causes at their measured "
                     + "prices (a busy machine; run again); \(base.name)'s figure: " + (base.sources[key] ?? "")
-                return
+                return false
             }
             for cause in causes { known[cause] = seconds }
             costs[key] = seconds * 1e9 * cyclesPerNanosecond
@@ -203,10 +216,18 @@ public enum LiveProfile {
                                   + "ptrace monitor (%@), x %.4f cycles/ns", probe.monitoredWall, probe.plainWall,
                                   others.isEmpty ? "" : " - \(others) at their measured prices", entries, seconds * 1e6,
                                   what, cyclesPerNanosecond)
+            return true
         }
         set(.trapInt3, probe: "int3", causes: int3Causes, what: "sbe on a call/ret loop: stop, registers, step over, resume")
         set(.trapPF, probe: "fault", causes: [.pfExec],
             what: "pagefault-nx entering fresh pages: SIGSEGV stop, scan, 4 KiB render, injected mprotect, resume")
+        if !set(.trapInt3Fill, probe: "fill", causes: [.int3Fill],
+                what: "pagefault-nx landing on filled bytes of translated pages: SIGTRAP stop, scan extension, 4 KiB render, resume") {
+            // The model before the fill probe: a fill priced as a site trap.
+            costs[.trapInt3Fill] = costs[.trapInt3]
+            sources[.trapInt3Fill] = "not measured: the fill probe left no time over its other causes at their measured prices "
+                + "(a busy machine; run again); = trap_int3: " + (sources[.trapInt3] ?? "")
+        }
         set(.trapWP, probe: "write", causes: [.pfWrite],
             what: "pagefault-nx on a loop that stores to a translated page: SIGSEGV stop, 4 KiB restore, injected mprotect, resume")
         if let scanPerInstruction {

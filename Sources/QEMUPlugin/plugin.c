@@ -98,18 +98,18 @@ struct touch {
     };
 };
 
-/* Data pages: the accesses of one TB execution are kept as they come, page | 1 for a store, up to SEQ_CAP
-   (one store per access, no test of the page: the exec callback compares the whole sequence with the TB's
-   last one). A longer execution is summed per page in `pending` instead (note_access_long). */
-#define SEQ_CAP 16
+/* Data pages: the first SEQ_CAP accesses of one TB execution are kept as they come, page | 1 for a store,
+   straight into the TB's slot of the thread's touch cache, each compared with the value it overwrites
+   (compare as you go: no loop at the TB's end). A longer execution is summed per page in `pending` instead
+   (note_access_long). */
+#define SEQ_CAP 15
 
-/* A slot of a thread's touch cache (plexlab_plugin.h, DATA_LIST): the access sequence of tb key - 1's last
-   execution, whose touch list the reader's slot holds. Equal sequences give equal lists. */
-struct touch_entry {
-    uint32_t key; /* tb id + 1; 0 = empty */
-    uint32_t k;
-    uint64_t seq[SEQ_CAP];
-};
+/* A thread's touch cache (plexlab_plugin.h, DATA_LIST): PLEXLAB_TOUCH_CACHE_SLOTS slots of 128 bytes, 64-byte
+   aligned, each a tag and a sequence of SEQ_CAP values, so that the tag and a short sequence share one cache
+   line. A tag is (tb id + 1) << 8 | k: the slot's first k values are that TB's last execution's access
+   sequence, whose touch list the reader's slot holds (equal sequences give equal lists); 0 = empty. */
+#define TAG_BITS 8
+#define SLOT_WORDS (1 + SEQ_CAP)
 
 struct vcpu {
     uint32_t n;         /* words in buf (published with release stores for the exit-time flushers) */
@@ -123,14 +123,18 @@ struct vcpu {
     uint64_t insns;     /* instructions of recorded TBs */
     struct vcpu *next_free; /* on S.free_vcpus: an exited thread's, for the next new thread */
     /* Data pages: the accesses of the TB executing now (tb id + 1 in pending_tb; 0 = none, e.g. before
-       skip-insns), matched against touch_cache or sent when the next TB starts. */
+       skip-insns), written over its cache slot's sequence (`seq`) as they come; `differ` is the OR of every
+       access XOR the value it replaced, so the next TB's start tests one word, the tag, and nothing else. */
     uint32_t pending_tb;
     uint32_t k;          /* accesses so far; SEQ_CAP + 1: a long execution, summed in pending */
+    uint64_t differ;     /* 0, or 1 when an access differed from its slot's value */
+    uint64_t *seq;       /* the pending TB's slot's sequence (its tag is seq[-1]), or scratch + 1 (no cache, or
+                            no TB pending: scratch[0] = 0, a tag that matches nothing) */
+    uint64_t *touch_cache; /* the slots (SLOT_WORDS above), with data pages and the cache on; else NULL */
     uint32_t npending;
     uint32_t spilled;    /* lists sent for the pending TB already (it touched more than PLEXLAB_TOUCH_PENDING pages) */
-    uint64_t seq[SEQ_CAP];
+    uint64_t scratch[SLOT_WORDS];
     struct touch pending[PLEXLAB_TOUCH_PENDING];
-    struct touch_entry *touch_cache; /* PLEXLAB_TOUCH_CACHE_SLOTS, with data pages and the cache on */
     uint32_t buf[BUF_WORDS + 2]; /* + 2: code writes may fill it to BUF_WORDS during a TB (note_code_write), and
                                     the next exec callback appends (an id, or RUN 1) before it flushes */
     uint32_t next[PLEXLAB_SUCCESSOR_SLOTS]; /* successor table (plexlab_plugin.h, RUN) */
@@ -154,12 +158,11 @@ static struct {
     int store_bit;   /* data pages: the meminfo's store bit is read directly (on_access_bit) */
     int touch_cache; /* data pages: touches repeated from the thread's cache are not sent (touch-cache=off: all are) */
     int limited;   /* max-insns or skip-insns given */
-    int counting;  /* limited or data pages: the counting exec callback */
     int64_t execve_number, execveat_number; /* the guest's syscall numbers */
     int wrapped_signals;
     uint64_t max_insns, skip_insns;
     uint64_t executed;      /* with limits: every executed instruction (atomic) */
-    uint64_t exited_insns;  /* counting mode: recorded instructions of threads that exited */
+    uint64_t exited_insns;  /* with limits: recorded instructions of threads that exited */
     uint32_t next_tb_id;
     uint32_t next_thread;
     int have_guest_base;
@@ -193,6 +196,7 @@ static struct {
 
 static void touches_finish(struct vcpu *v, int locked, int last);
 static void touch_cache_clear(struct vcpu *v);
+static void touch_cache_alloc(struct vcpu *v);
 
 /* Puts the real stderr back (before any guest code runs); the recorder then sees EOF on errfd. */
 static void restore_stderr(void)
@@ -493,16 +497,13 @@ static __attribute__((noinline)) struct vcpu *vcpu_create(unsigned int index)
         v = S.free_vcpus;
         if (v) {
             S.free_vcpus = v->next_free;
-            struct touch_entry *cache = v->touch_cache;
+            uint64_t *cache = v->touch_cache;
             memset(v, 0, sizeof(*v));
             v->touch_cache = cache;
-            touch_cache_clear(v); /* a new thread: the reader's cache for it starts empty too */
         } else {
             v = calloc(1, sizeof(*v));
         }
-        if (v && S.data_pages && S.touch_cache && !v->touch_cache)
-            v->touch_cache = calloc(PLEXLAB_TOUCH_CACHE_SLOTS, sizeof(struct touch_entry));
-        /* Without memory for a cache the thread sends every list, which the reader's rule allows. */
+        if (v) touch_cache_alloc(v); /* empty, as the reader's cache for a new thread starts */
         if (v) {
             v->thread = S.next_thread++;
             v->recording = !S.limited || S.skip_insns == 0;
@@ -779,7 +780,8 @@ static __attribute__((noinline, used)) void run_miss(struct vcpu *v, uint32_t id
  *
  * Assembly (a naked function), because SwiftPM compiles C with -fno-omit-frame-pointer after the target's own
  * flags: in C this callback got a frame (push, mov, pop: 11 % of its samples on gzip) and a call, not a jump,
- * to its miss path. It is exactly this C, each slow path a tail call:
+ * to its miss path. It is exactly this C (note_executed below, which the counting and data-page callbacks
+ * use), each slow path a tail call:
  *     v = tls_vcpu; if (!v) return on_tb_exec_first(index, udata);
  *     slot = &v->next[v->prev & (SLOTS - 1)]; v->prev = id;
  *     if (*slot != id) { *slot = id; return run_miss(v, id); }
@@ -840,9 +842,23 @@ static void stop_at_limit(void)
 
 /* ---- data pages (plexlab_plugin.h, DATA_LIST) ---- */
 
+/* Empties the thread's touch cache (a new thread, a forked child: the reader's starts empty) and points the
+   accesses that come before the next TB at the scratch sequence. */
 static void touch_cache_clear(struct vcpu *v)
 {
-    if (v->touch_cache) memset(v->touch_cache, 0, PLEXLAB_TOUCH_CACHE_SLOTS * sizeof(struct touch_entry));
+    if (v->touch_cache) memset(v->touch_cache, 0, PLEXLAB_TOUCH_CACHE_SLOTS * SLOT_WORDS * sizeof(uint64_t));
+    v->pending_tb = 0;
+    v->k = 0;
+    v->seq = v->scratch + 1;
+}
+
+/* With data pages and the cache on: the thread's cache, made once per vCPU record (kept for the next thread
+   when this one exits). Without memory for one the thread sends every list, which the reader's rule allows. */
+static void touch_cache_alloc(struct vcpu *v)
+{
+    if (S.data_pages && S.touch_cache && !v->touch_cache)
+        v->touch_cache = aligned_alloc(64, (size_t)PLEXLAB_TOUCH_CACHE_SLOTS * SLOT_WORDS * sizeof(uint64_t));
+    touch_cache_clear(v);
 }
 
 /* Where `words` words go; flushes first when they would not leave MAX_EVENT_WORDS free. */
@@ -855,13 +871,21 @@ static inline uint32_t room_for(struct vcpu *v, uint32_t words, int locked)
     return v->n;
 }
 
+/* Publishes a DATA_LIST of n touches laid out at buf[at + 2...]. A list closes an open RUN (the TB ids after it
+   are counted in a new one, so the list stays after its TB). */
+static inline void publish_touch_list(struct vcpu *v, uint32_t at, uint32_t n)
+{
+    v->buf[at] = PLEXLAB_EV_DATA_LIST;
+    v->buf[at + 1] = n;
+    v->run_at = 0;
+    publish(v, at + 2 + 4 * n);
+}
+
 /* Sends pending[0..n) as one DATA_LIST. */
 static void send_touch_list(struct vcpu *v, uint32_t n, int locked)
 {
     uint32_t at = room_for(v, 2 + 4 * n, locked);
-    uint32_t *w = v->buf + at;
-    *w++ = PLEXLAB_EV_DATA_LIST;
-    *w++ = n;
+    uint32_t *w = v->buf + at + 2;
     for (uint32_t i = 0; i < n; i++) {
         const struct touch *t = &v->pending[i];
         *w++ = (uint32_t)t->page;
@@ -869,14 +893,47 @@ static void send_touch_list(struct vcpu *v, uint32_t n, int locked)
         *w++ = t->rw[0];
         *w++ = t->rw[1];
     }
-    publish(v, at + 2 + 4 * n);
+    publish_touch_list(v, at, n);
 }
 
-static inline int same_sequence(const uint64_t *a, const uint64_t *b, uint32_t k)
+/* A short execution's list (k <= SEQ_CAP accesses: at most k pages, one list), counted from the sequence, then
+   written as DATA_PAGES (plexlab_plugin.h: 2 words a page; its counts are at most SEQ_CAP) when every page is
+   below 2^48, else as DATA_LIST; published when the cache is on or it is not empty. Returns its pages. */
+static inline uint32_t send_short_list(struct vcpu *v, const uint64_t *seq, uint32_t k, int locked)
 {
-    uint64_t differ = 0;
-    for (uint32_t i = 0; i < k; i++) differ |= a[i] ^ b[i];
-    return differ == 0;
+    uint64_t pages[SEQ_CAP], high = 0;
+    uint32_t counts[SEQ_CAP][2], n = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        uint64_t page = seq[i] & PAGE_MASK;
+        uint32_t j = 0;
+        while (j < n && pages[j] != page) j++;
+        if (j == n) {
+            pages[n] = page;
+            counts[n][0] = counts[n][1] = 0;
+            high |= page;
+            n++;
+        }
+        counts[j][seq[i] & 1]++;
+    }
+    if (!n && !S.touch_cache) return 0;
+    if (unlikely(high >> 48)) {
+        for (uint32_t j = 0; j < n; j++) {
+            v->pending[j].page = pages[j];
+            v->pending[j].rw[0] = counts[j][0];
+            v->pending[j].rw[1] = counts[j][1];
+        }
+        send_touch_list(v, n, locked);
+        return n;
+    }
+    uint32_t at = room_for(v, 1 + 2 * n, locked), *w = v->buf + at;
+    *w++ = PLEXLAB_EV_DATA_PAGES + n;
+    for (uint32_t j = 0; j < n; j++) {
+        *w++ = (uint32_t)(pages[j] >> 12);
+        *w++ = plexlab_data_page_word(pages[j], counts[j][0], counts[j][1]);
+    }
+    v->run_at = 0; /* the list closes an open RUN, as publish_touch_list says */
+    publish(v, at + 1 + 2 * n);
+    return n;
 }
 
 /* Counts one access on its page among the pending touches; when all PLEXLAB_TOUCH_PENDING are taken, they go
@@ -901,48 +958,88 @@ static void add_touch(struct vcpu *v, uint64_t page, int store, int locked)
 }
 
 /* The pending TB's execution has ended and its touches go out as a list (the caller found that its slot does
-   not repeat them, or `last`: no TB id follows in this stream). The slot then holds the sequence when the
-   reader's rule caches the list (one list of at most PLEXLAB_TOUCH_CACHE_PAGES pages), else it is emptied:
-   a slot holding a sequence always means the reader's slot holds its list. */
-static void touches_finish(struct vcpu *v, int locked, int last)
+   not repeat them, or `last`: no TB id follows in this stream). The slot's sequence already holds this
+   execution's (written as the accesses came); its tag then names it when the reader's rule caches the list
+   sent (one list of at most PLEXLAB_TOUCH_CACHE_PAGES pages), else the slot is emptied: a tag naming a TB
+   always means the reader's slot holds that TB's list. */
+static __attribute__((noinline)) void touches_finish(struct vcpu *v, int locked, int last)
 {
     (void)last;
     if (!v->pending_tb) return;
     uint32_t tb = v->pending_tb - 1, k = v->k;
+    const uint64_t *seq = v->seq;
     v->pending_tb = 0;
-    if (k <= SEQ_CAP) { /* a short execution: its list from the sequence (at most SEQ_CAP pages: one list) */
-        v->npending = 0;
-        v->spilled = 0;
-        for (uint32_t i = 0; i < k; i++) add_touch(v, v->seq[i] & PAGE_MASK, (int)(v->seq[i] & 1), locked);
+    v->k = 0;
+    v->seq = v->scratch + 1; /* accesses before the next TB (none should come) touch no slot */
+    int cached;
+    if (k <= SEQ_CAP) { /* a short execution: its list from the sequence */
+        cached = send_short_list(v, seq, k, locked) <= PLEXLAB_TOUCH_CACHE_PAGES;
+    } else { /* a long one: summed in pending as it went, maybe partly sent already (spilled) */
+        uint32_t n = v->npending;
+        if (n || S.touch_cache) send_touch_list(v, n, locked);
+        cached = 0;
     }
-    uint32_t n = v->npending;
-    if (!S.touch_cache) { /* every TB that touched something sends its list, and nothing is cached */
-        if (n) send_touch_list(v, n, locked);
-        return;
-    }
-    send_touch_list(v, n, locked);
-    if (!v->touch_cache) return;
-    struct touch_entry *e = &v->touch_cache[tb & (PLEXLAB_TOUCH_CACHE_SLOTS - 1)];
-    if (k <= SEQ_CAP && !v->spilled && n <= PLEXLAB_TOUCH_CACHE_PAGES) {
-        e->key = tb + 1;
-        e->k = k;
-        memcpy(e->seq, v->seq, k * sizeof(uint64_t));
-    } else {
-        e->key = 0;
-    }
+    if (!S.touch_cache || !v->touch_cache) return; /* without the cache nothing is cached */
+    v->touch_cache[(size_t)(tb & (PLEXLAB_TOUCH_CACHE_SLOTS - 1)) * SLOT_WORDS] =
+        cached ? ((uint64_t)(tb + 1) << TAG_BITS) | k : 0;
 }
 
-/* A TB starts: the previous one's execution is over. When its access sequence is the one its slot holds, the
-   reader repeats the slot's list and nothing is sent (tested here inline); else touches_finish sends it. */
-static inline void touches_next(struct vcpu *v, uint32_t id)
+/* The previous TB's execution is over: whether its accesses repeat its slot. They were compared with the slot's as
+   they came (`differ`); when none differed and the tag names that TB with as many accesses, the reader repeats
+   the slot's list and nothing is sent (one load and one test here). A long execution (k = SEQ_CAP + 1) never
+   matches a tag; with no TB pending (pending_tb 0) there is nothing to send either. */
+static inline int touches_repeat(const struct vcpu *v)
 {
-    if (v->pending_tb) {
-        uint32_t tb = v->pending_tb - 1, k = v->k;
-        const struct touch_entry *e = v->touch_cache ? &v->touch_cache[tb & (PLEXLAB_TOUCH_CACHE_SLOTS - 1)] : NULL;
-        if (!(e && e->key == tb + 1 && e->k == k && same_sequence(e->seq, v->seq, k))) touches_finish(v, 0, 0);
-    }
+    uint32_t pending = v->pending_tb;
+    uint64_t want = ((uint64_t)pending << TAG_BITS) | v->k;
+    return pending == 0 || ((v->seq[-1] ^ want) | v->differ) == 0;
+}
+
+/* TB `id` starts: its accesses go over its own slot (fetched now: the first access, or the test at its end,
+   comes a few guest instructions later). */
+static inline void touches_begin(struct vcpu *v, uint32_t id)
+{
     v->pending_tb = id + 1;
     v->k = 0;
+    v->differ = 0;
+    uint64_t *slot = v->touch_cache;
+    if (likely(slot != NULL)) {
+        slot += (size_t)(id & (PLEXLAB_TOUCH_CACHE_SLOTS - 1)) * SLOT_WORDS;
+        __builtin_prefetch(slot, 1);
+    } else {
+        slot = v->scratch;
+    }
+    v->seq = slot + 1;
+}
+
+/* An executed TB's id into the thread's stream through the successor table (on_tb_exec's body, shared with the
+   counting and data-page callbacks): a hit adds one to the open RUN, a miss appends the id. Every slow path is
+   a tail call. */
+static inline void note_executed(struct vcpu *v, uint32_t id)
+{
+    uint32_t *slot = &v->next[v->prev & (PLEXLAB_SUCCESSOR_SLOTS - 1)];
+    v->prev = id;
+    if (likely(*slot == id)) {
+        uint32_t at = v->run_at;
+        if (unlikely(at == 0)) {
+            run_open(v);
+            return;
+        }
+        asm goto("addl $1, %0\n\tjc %l[full]" : : "m"(v->buf[at]) : "memory", "cc" : full);
+        return;
+    full:
+        run_full(v);
+        return;
+    }
+    *slot = id;
+    append_id(v, id);
+}
+
+/* The counting and data-page callbacks' id: through the successor table, or (runs=off) appended. */
+static inline void note_id(struct vcpu *v, uint32_t id)
+{
+    if (unlikely(S.no_runs)) append_id(v, id);
+    else note_executed(v, id);
 }
 
 /* --max-insns/--skip-insns: counts every executed instruction; 0 while skipping. At the limit the thread's
@@ -968,8 +1065,8 @@ static __attribute__((noinline)) void on_tb_exec_counting_first(unsigned int ind
     if (vcpu_create(index)) on_tb_exec_counting(index, udata);
 }
 
-/* With --max-insns/--skip-insns or --data-pages: counts the TB's instructions; with data pages, ends the
-   previous TB's touches and starts this one's. No atomic operation unless limits are given. */
+/* With --max-insns/--skip-insns (udata: the TB's tb_info): counts the TB's instructions; with data pages, ends
+   the previous TB's touches (a DATA_LIST closes an open RUN) and starts this one's; then the id as on_tb_exec. */
 static void on_tb_exec_counting(unsigned int index, void *udata)
 {
     const struct tb_info *tb = udata;
@@ -978,14 +1075,49 @@ static void on_tb_exec_counting(unsigned int index, void *udata)
         on_tb_exec_counting_first(index, udata);
         return;
     }
-    if (unlikely(S.limited) && !within_limits(v, tb)) return;
-    if (S.data_pages) touches_next(v, tb->id);
+    if (!within_limits(v, tb)) return;
     v->recording = 1;
     v->insns += tb->insns;
-    uint32_t n = v->n;
-    v->buf[n++] = tb->id;
-    publish(v, n);
-    if (unlikely(n > BUF_WORDS - MAX_EVENT_WORDS)) flush_vcpu(v);
+    if (S.data_pages) {
+        if (!touches_repeat(v)) touches_finish(v, 0, 0);
+        touches_begin(v, tb->id);
+    }
+    note_id(v, tb->id);
+}
+
+static void on_tb_exec_data(unsigned int index, void *udata);
+
+static __attribute__((noinline)) void on_tb_exec_data_first(unsigned int index, void *udata)
+{
+    if (vcpu_create(index)) on_tb_exec_data(index, udata);
+}
+
+/* The previous TB's touches differ from its slot: sent, then TB `id` starts. Out of line, so that
+   on_tb_exec_data keeps no registers across a call. */
+static __attribute__((noinline)) void on_tb_exec_data_send(struct vcpu *v, uint32_t id)
+{
+    touches_finish(v, 0, 0);
+    touches_begin(v, id);
+    note_id(v, id);
+}
+
+/* --data-pages without limits (udata: the TB id, as on_tb_exec; END then counts no instructions, as there): the
+   previous TB's touches are tested against its slot (sent only when they differ), this TB's begin, and the
+   id goes through the successor table. */
+static void on_tb_exec_data(unsigned int index, void *udata)
+{
+    struct vcpu *v = tls_vcpu;
+    if (unlikely(!v)) {
+        on_tb_exec_data_first(index, udata);
+        return;
+    }
+    uint32_t id = (uint32_t)(uintptr_t)udata;
+    if (unlikely(!touches_repeat(v))) {
+        on_tb_exec_data_send(v, id);
+        return;
+    }
+    touches_begin(v, id);
+    note_id(v, id);
 }
 
 /*
@@ -1070,7 +1202,8 @@ static __attribute__((noinline)) void note_access_long(struct vcpu *v, uint64_t 
     if (v->k == SEQ_CAP) {
         v->npending = 0;
         v->spilled = 0;
-        for (uint32_t i = 0; i < SEQ_CAP; i++) add_touch(v, v->seq[i] & PAGE_MASK, (int)(v->seq[i] & 1), 0);
+        const uint64_t *seq = v->seq;
+        for (uint32_t i = 0; i < SEQ_CAP; i++) add_touch(v, seq[i] & PAGE_MASK, (int)(seq[i] & 1), 0);
         v->k = SEQ_CAP + 1;
     }
     add_touch(v, page, store, 0);
@@ -1086,8 +1219,12 @@ static inline void note_access(uint64_t vaddr, int store)
     if (unlikely(!v)) return;
     uint32_t k = v->k;
     if (likely(k < SEQ_CAP)) {
-        v->seq[k] = (vaddr & PAGE_MASK) | (uint64_t)store;
+        uint64_t value = (vaddr & PAGE_MASK) | (uint64_t)store, *seq = v->seq;
         v->k = k + 1;
+        if (unlikely(seq[k] != value)) { /* stored only when it changes: no read-modify-write chain otherwise */
+            seq[k] = value;
+            v->differ = 1;
+        }
         return;
     }
     note_access_long(v, vaddr & PAGE_MASK, store);
@@ -1228,8 +1365,7 @@ static void start_forked_child(void)
         tls_vcpu->thread = S.next_thread++;
         tls_vcpu->insns = 0;
         tls_vcpu->n = tls_vcpu->sent = 0;
-        tls_vcpu->pending_tb = 0; /* the TB of the fork is the parent's */
-        touch_cache_clear(tls_vcpu);
+        touch_cache_clear(tls_vcpu); /* and the TB of the fork is the parent's: none pending */
         /* A new stream: its reader starts with an empty successor table (plexlab_plugin.h, RUN). */
         tls_vcpu->prev = tls_vcpu->run_at = tls_vcpu->signal_run = tls_vcpu->signal_count = 0;
         memset(tls_vcpu->next, 0, sizeof(tls_vcpu->next));
@@ -1607,8 +1743,10 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         return;
     }
 
-    if (S.counting)
+    if (S.limited)
         qemu_plugin_register_vcpu_tb_exec_cb(tb, on_tb_exec_counting, QEMU_PLUGIN_CB_NO_REGS, info);
+    else if (S.data_pages)
+        qemu_plugin_register_vcpu_tb_exec_cb(tb, on_tb_exec_data, QEMU_PLUGIN_CB_NO_REGS, (void *)(uintptr_t)info->id);
     else
         qemu_plugin_register_vcpu_tb_exec_cb(tb, S.no_runs ? on_tb_exec_plain : on_tb_exec, QEMU_PLUGIN_CB_NO_REGS,
                                              (void *)(uintptr_t)info->id);
@@ -1723,7 +1861,6 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     }
     if (S.sock_path && !follow_setup(argc, argv)) return -1;
     S.limited = S.max_insns != 0 || S.skip_insns != 0;
-    S.counting = S.limited || S.data_pages;
     S.store_bit = S.data_pages && store_bit_agrees();
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 

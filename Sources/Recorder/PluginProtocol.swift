@@ -39,6 +39,10 @@ enum PluginWire {
     static let syscall: UInt32 = PLEXLAB_EV_SYSCALL
     static let dataTouch: UInt32 = PLEXLAB_EV_DATA
     static let dataList: UInt32 = PLEXLAB_EV_DATA_LIST
+    /// DATA_PAGES + n (n up to `touchPending`): a DATA_LIST's short form, 2 words a touch (protocol 6).
+    static let dataPages: UInt32 = PLEXLAB_EV_DATA_PAGES
+    static let dataPagesCountBits = UInt32(PLEXLAB_DATA_PAGES_COUNT_BITS)
+    static let touchPending = UInt32(PLEXLAB_TOUCH_PENDING)
     /// The per-thread touch cache both sides keep (plexlab_plugin.h, DATA_LIST).
     static let touchCacheSlots = Int(PLEXLAB_TOUCH_CACHE_SLOTS)
     static let touchCachePages = Int(PLEXLAB_TOUCH_CACHE_PAGES)

@@ -313,6 +313,16 @@ struct TraceAssembler {
                 try executed(tb: w, by: &state)
                 continue
             }
+            if w &- PluginWire.dataPages <= PluginWire.touchPending { // DATA_PAGES + n: a list's short form
+                let n = Int(w &- PluginWire.dataPages)
+                guard n <= (count - i) / 2 else {
+                    throw RecorderError.protocolError(detail: "truncated data list of thread \(thread)")
+                }
+                let list = UnsafeRawBufferPointer(rebasing: words[(i * 4)..<((i + 2 * n) * 4)])
+                state.addTouchList(list, count: n, short: true, cached: cachedTouches)
+                i += 2 * n
+                continue
+            }
             switch w {
             case PluginWire.run:
                 try run(Int(try word(i)), thread: thread, state: &state)
@@ -341,7 +351,7 @@ struct TraceAssembler {
                     throw RecorderError.protocolError(detail: "truncated data list of thread \(thread)")
                 }
                 let list = UnsafeRawBufferPointer(rebasing: words[((i + 1) * 4)..<((i + 1 + 4 * n) * 4)])
-                state.addTouchList(list, count: n, cached: cachedTouches)
+                state.addTouchList(list, count: n, short: false, cached: cachedTouches)
                 i += 1 + 4 * n
                 continue // lists come after a TB's other events: a code write stays the last event
             case PluginWire.interrupt:
@@ -640,9 +650,9 @@ struct ThreadState {
         touchLists = 0
     }
 
-    /// A DATA_LIST of `count` touches (4 words each) for the TB executed last; with the cache, the list also
-    /// fills or empties that TB's slot as the plugin's rule says.
-    mutating func addTouchList(_ words: UnsafeRawBufferPointer, count: Int, cached: Bool) {
+    /// A DATA_LIST of `count` touches (4 words each; `short`: a DATA_PAGES list, 2 words each) for the TB executed
+    /// last; with the cache, the list also fills or empties that TB's slot as the plugin's rule says.
+    mutating func addTouchList(_ words: UnsafeRawBufferPointer, count: Int, short: Bool, cached: Bool) {
         func word(_ at: Int) -> UInt32 { words.loadUnaligned(fromByteOffset: at * 4, as: UInt32.self) }
         // The slot this list fills (nil: none), decided before the touches so that each is read once.
         var filling: (cache: TouchCache, base: Int)?
@@ -658,9 +668,19 @@ struct ThreadState {
                 cache.keys[slot] = 0
             }
         }
+        let countMask = UInt32(1) << PluginWire.dataPagesCountBits - 1
         for k in 0..<count {
-            let page = UInt64(word(4 * k)) | UInt64(word(4 * k + 1)) << 32
-            let reads = word(4 * k + 2), writes = word(4 * k + 3)
+            let page: UInt64, reads: UInt32, writes: UInt32
+            if short { // page number lo; reads | writes << 14 | page number hi << 28 (plexlab_plugin.h, DATA_PAGES)
+                let packed = word(2 * k + 1)
+                page = (UInt64(word(2 * k)) | UInt64(packed >> (2 * PluginWire.dataPagesCountBits)) << 32) << 12
+                reads = packed & countMask
+                writes = packed >> PluginWire.dataPagesCountBits & countMask
+            } else {
+                page = UInt64(word(4 * k)) | UInt64(word(4 * k + 1)) << 32
+                reads = word(4 * k + 2)
+                writes = word(4 * k + 3)
+            }
             addTouch(page: page, reads: reads, writes: writes)
             if let (cache, base) = filling {
                 cache.pages[base + k] = page

@@ -32,7 +32,8 @@ enum ProcessTreeReplay {
         summary.distinctBlocks = UInt64(table.count)
         summary.codePages = UInt64(table.pageCount)
         let blockCount = UInt32(truncatingIfNeeded: table.count)
-        try source.forEachChunk { chunk in
+        let needsTouches = metadata.hasDataTouches && types.contains { $0.needsDataTouches }
+        try source.forEachChunk(dataTouches: needsTouches) { chunk in
             guard chunk.blocks.allSatisfy({ $0 < blockCount }) else {
                 throw ReplayError("\(path): chunk \(chunk.sequence) (thread \(chunk.thread)) names a block id beyond the \(table.count) defined blocks")
             }
@@ -64,7 +65,7 @@ enum ProcessTreeReplay {
                 own.blocks &+= UInt64(chunk.blocks.count)
                 own.chunks += 1
                 own.codeWrites &+= UInt64(chunk.codeWrites.count)
-                own.dataTouches &+= UInt64(chunk.dataTouches.count)
+                own.dataTouches &+= chunk.dataTouchCount
                 own.syscalls &+= UInt64(chunk.syscalls.count)
                 for block in chunk.blocks { own.instructions &+= UInt64(table.instructions[Int(block)]) }
             }

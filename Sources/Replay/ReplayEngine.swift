@@ -106,7 +106,8 @@ public enum ReplayEngine {
         let sliceBlocks = Self.sliceBlocks
         let clock = ContinuousClock()
         let start = clock.now
-        try source.forEachChunk { chunk in
+        let needsTouches = active.contains { type(of: $0).needsDataTouches }
+        try source.forEachChunk(dataTouches: needsTouches) { chunk in
             let thread: Int
             if let known = threadIndex[chunk.thread] { thread = known } else {
                 thread = threadIndex.count
@@ -128,7 +129,7 @@ public enum ReplayEngine {
             summary.blocks &+= UInt64(chunk.blocks.count)
             summary.chunks += 1
             summary.codeWrites &+= UInt64(chunk.codeWrites.count)
-            summary.dataTouches &+= UInt64(chunk.dataTouches.count)
+            summary.dataTouches &+= chunk.dataTouchCount
             summary.syscalls &+= UInt64(chunk.syscalls.count)
             if !chunk.systemEvents.isEmpty { summary.addSystemEvents(chunk.systemEvents) }
             if chunk.blocks.count <= sliceBlocks {

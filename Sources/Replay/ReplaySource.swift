@@ -9,8 +9,10 @@ public protocol ReplaySource {
     func blockDefinitions(includingBytes: Bool) throws -> [BlockDefinition]
     /// Every stored code page version.
     func codePages() throws -> [CodePage]
-    /// Calls `body` with every chunk in commit (sequence) order.
-    func forEachChunk(_ body: (StreamChunk) throws -> Void) throws
+    /// Calls `body` with every chunk in commit (sequence) order. `dataTouches` false: the source may leave
+    /// the touches out of `dataTouches` and count them in `undecodedDataTouches` (none of the replay's
+    /// strategies reads them).
+    func forEachChunk(dataTouches: Bool, _ body: (StreamChunk) throws -> Void) throws
     /// The recorded process tree (docs/trace-format.md); empty or one process: replayed as one.
     func processes() throws -> [TraceProcess]
 }
@@ -41,7 +43,7 @@ public struct InMemoryTrace: ReplaySource, Sendable {
     public func blockDefinitions(includingBytes: Bool) throws -> [BlockDefinition] { definitions }
     public func codePages() throws -> [CodePage] { pages }
     public func processes() throws -> [TraceProcess] { processList }
-    public func forEachChunk(_ body: (StreamChunk) throws -> Void) throws {
+    public func forEachChunk(dataTouches: Bool, _ body: (StreamChunk) throws -> Void) throws {
         for chunk in chunks.sorted(by: { $0.sequence < $1.sequence }) { try body(chunk) }
     }
 }

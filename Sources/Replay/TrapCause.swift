@@ -56,8 +56,9 @@ public enum TrapCause: String, Sendable, CaseIterable, Codable, CustomStringConv
     /// (escapes are a hole, not a trap; a flush's cost is the re-translation, charged per instruction).
     public var costKey: CostKey? {
         switch self {
-        case .call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .sensitive, .pageCross, .int3Fill:
+        case .call, .jcc, .jmp, .ret, .jmpInd, .callInd, .syscall, .far, .sensitive, .pageCross:
             .trapInt3
+        case .int3Fill: .trapInt3Fill
         case .pfExec, .dataMap: .trapPF
         case .pfWrite: .trapWP
         case .pfData: .emulateData

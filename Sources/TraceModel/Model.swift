@@ -316,6 +316,11 @@ public struct StreamChunk: Sendable, Equatable {
     public var dataTouches: [DataTouch]
     /// Interrupts, exceptions and page-table stores (system traces only).
     public var systemEvents: [SystemEvent]
+    /// Data touches the chunk holds but the reader was asked not to decode (`dataTouches` is then empty of
+    /// them): the count, so summaries stay whole.
+    public var undecodedDataTouches: UInt64 = 0
+    /// Every data touch of the chunk, decoded or not.
+    public var dataTouchCount: UInt64 { UInt64(dataTouches.count) &+ undecodedDataTouches }
     /// The thread's last chunk, when the source knows it (a trace file does): per-thread state that only
     /// its later chunks would use can go after it.
     public var endsThread: Bool

@@ -33,6 +33,9 @@ struct ChunkDecoder {
 
     let definitions: [BlockDefinition]
     let inflater: ZstdInflater
+    /// False: touches coded with the touch model (schema 6) are counted, not decoded (a replay whose
+    /// strategies use none). The model is per thread and stateful across chunks, so this holds for a whole pass.
+    let decodesTouches: Bool
     /// Inflated block payloads of the raw codec (reused from chunk to chunk up to `keptBufferBytes`).
     private var inflated: [UInt8] = []
     /// Largest buffer kept from one chunk for the next (16 MiB: the writer's chunks of 2^20 blocks need 4 MiB);
@@ -48,9 +51,11 @@ struct ChunkDecoder {
     private let lastSequence: [UInt32: Int64]
     private var liveCoders = 0
 
-    init(definitions: [BlockDefinition], inflater: ZstdInflater, lastSequence: [UInt32: Int64] = [:]) {
+    init(definitions: [BlockDefinition], inflater: ZstdInflater, lastSequence: [UInt32: Int64] = [:],
+         decodesTouches: Bool = true) {
         self.definitions = definitions
         self.inflater = inflater
+        self.decodesTouches = decodesTouches
         self.lastSequence = lastSequence
     }
 
@@ -190,17 +195,21 @@ struct ChunkDecoder {
                                         eventRange: record.firstEventIndex..<end,
                                         into: &chunk)
         }
-        if !record.touches.isEmpty { chunk.dataTouches = try decodeTouches(record, blocks: chunk.blocks) }
+        if !record.touches.isEmpty {
+            if decodesTouches {
+                chunk.dataTouches = try decodeTouches(record, blocks: chunk.blocks)
+            } else {
+                try Self.checkTouchFields(record)
+                chunk.undecodedDataTouches = UInt64(record.dataTouches)
+            }
+        }
         return chunk
     }
 
     /// Schema 6: the chunk's touches through its thread's touch model. Only predictive chunks code them (so the
     /// model lives as long as the thread's block coder); a failure leaves the thread's later chunks undecodable.
     private mutating func decodeTouches(_ record: ChunkRecord, blocks: [BlockID]) throws(ChunkDecodeFailure) -> [DataTouch] {
-        guard record.codec != BlockStreamCodec.raw.rawValue else {
-            throw ChunkDecodeFailure("is raw but codes its data touches with the touch model")
-        }
-        guard record.dataTouches > 0 else { throw ChunkDecodeFailure("codes data touches but declares none") }
+        try Self.checkTouchFields(record)
         var state = threads[record.thread] ?? ThreadState()
         let decoder = state.touchDecoder ?? TouchStreamDecoder()
         state.touchDecoder = decoder
@@ -217,6 +226,14 @@ struct ChunkDecoder {
         state.broken = false
         threads[record.thread] = state
         return touches
+    }
+
+    /// What can be checked of model-coded touches without decoding them.
+    private static func checkTouchFields(_ record: ChunkRecord) throws(ChunkDecodeFailure) {
+        guard record.codec != BlockStreamCodec.raw.rawValue else {
+            throw ChunkDecodeFailure("is raw but codes its data touches with the touch model")
+        }
+        guard record.dataTouches > 0 else { throw ChunkDecodeFailure("codes data touches but declares none") }
     }
 
     private mutating func decodeBlocks(_ record: ChunkRecord,

@@ -87,6 +87,11 @@ public struct TraceInfo: Sendable, Codable, Equatable {
             ("block codec", s.blockCodecs.isEmpty ? "none (no chunks)" : s.blockCodecs.joined(separator: ", ")),
             ("bits per executed block", String(format: "%.3f", s.bitsPerExecutedBlock)),
         ]
+        if s.touchStreamBytes > 0 {
+            let bits = s.blocksExecuted == 0 ? 0 : 8 * Double(s.blockStreamBytes + s.touchStreamBytes) / Double(s.blocksExecuted)
+            rows += [("touch stream", "\(s.touchStreamBytes) bytes (coded data touches)"),
+                     ("bits per block, blocks + touches", String(format: "%.3f", bits))]
+        }
         if !processes.isEmpty {
             rows.append(("processes", "\(processes.count) (id pid parent origin: exit, blocks, argv)"))
             for figures in processes {

@@ -22,6 +22,9 @@ public struct TraceSummary: Sendable, Codable, Equatable {
     public var blockStreamBytes: UInt64
     /// 8 * blockStreamBytes / blocksExecuted.
     public var bitsPerExecutedBlock: Double
+    /// Bytes of the data touches coded by the touch model (`chunks.touches`, schema 6: predictive chunks with
+    /// touches); 0 when no chunk codes its touches (they are then in the side-event payloads, or there are none).
+    public var touchStreamBytes: UInt64 = 0
     /// The block codecs the chunks use (`BlockStreamCodec` names; "unknown N" for an id this build lacks).
     public var blockCodecs: [String]
 }
@@ -227,6 +230,9 @@ public final class TraceReader {
                 (UInt8(exactly: id).flatMap(BlockStreamCodec.init(rawValue:))).map(\.description) ?? "unknown \(id)"
             }
         }
+        let touchStreamBytes: UInt64 = self.schemaVersion < 6 ? 0 : try snapshot { db in
+            UInt64(max(0, try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(LENGTH(touches)), 0) FROM chunks") ?? 0))
+        }
         let fileBytes = (FileCheck.fileSize(path) ?? 0) + (FileCheck.fileSize(path + "-wal") ?? 0)
         return TraceSummary(instructions: counts[0], blocksExecuted: counts[1], distinctBlocks: counts[2],
                             codePages: counts[3], codePageVersions: counts[4], codeWrites: counts[5],
@@ -234,14 +240,16 @@ public final class TraceReader {
                             threads: counts[8], chunks: counts[9],
                             fileBytes: fileBytes, blockStreamBytes: counts[10],
                             bitsPerExecutedBlock: counts[1] == 0 ? 0 : 8 * Double(counts[10]) / Double(counts[1]),
-                            blockCodecs: codecs)
+                            touchStreamBytes: touchStreamBytes, blockCodecs: codecs)
     }
 
     /// Calls `body` with every chunk, decoded, in commit (sequence) order. Only one chunk is in memory
     /// at a time. The first bad chunk throws `TraceStoreError.badChunk` naming its sequence.
-    public func forEachChunk(_ body: (StreamChunk) throws -> Void) throws {
+    /// `dataTouches` false: touches coded with the touch model are counted (`undecodedDataTouches`), not
+    /// decoded, which halves the pass over a data-pages trace for a reader that uses none.
+    public func forEachChunk(dataTouches: Bool = true, _ body: (StreamChunk) throws -> Void) throws {
         try snapshot { db in
-            var decoder = try self.chunkDecoder(db)
+            var decoder = try self.chunkDecoder(db, decodesTouches: dataTouches)
             let rows = try Row.fetchCursor(db, sql: ChunkDecoder.selectSQL(schemaVersion: self.schemaVersion))
             while let row = try rows.next() {
                 let chunk: StreamChunk
@@ -277,7 +285,7 @@ public final class TraceReader {
     }
 
     /// A decoder for this snapshot's chunks, told each thread's last chunk so it drops ended threads' state.
-    func chunkDecoder(_ db: Database) throws -> ChunkDecoder {
+    func chunkDecoder(_ db: Database, decodesTouches: Bool = true) throws -> ChunkDecoder {
         var lastSequence: [UInt32: Int64] = [:]
         let rows = try Row.fetchCursor(db, sql: ChunkDecoder.lastSequenceSQL)
         while let row = try rows.next() {
@@ -287,7 +295,7 @@ public final class TraceReader {
             lastSequence[id] = sequence
         }
         return ChunkDecoder(definitions: try loadDefinitions(db, allBytes: false), inflater: inflater,
-                            lastSequence: lastSequence)
+                            lastSequence: lastSequence, decodesTouches: decodesTouches)
     }
 
     private func loadDefinitions(_ db: Database, allBytes: Bool) throws -> [BlockDefinition] {

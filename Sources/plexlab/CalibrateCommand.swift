@@ -17,7 +17,8 @@ struct CalibrateCommand: ParsableCommand {
         standard error. See docs/calibrate.md.
 
         With --live, measures instead what the live monitor (plexlab live) pays on this host: trap_int3, \
-        trap_pf and trap_wp by running the monitor on three generated probe programs, scan_per_insn by timing \
+        trap_int3_fill (an INT3 on a filled byte), trap_pf and trap_wp by running the monitor on four \
+        generated probe programs, scan_per_insn by timing \
         its page scan, and stop-and-resume and mprotect alone (in the summary and the sources); every other \
         key is the modern profile's. `plexlab fidelity --profile FILE` then predicts under it. See docs/live.md.
 
@@ -70,7 +71,7 @@ struct CalibrateCommand: ParsableCommand {
 
     /// `--live`: the probes run the monitor in a scratch directory; the file format is calibrate's.
     func runLive() throws {
-        StandardError.write("plexlab: measuring the live monitor (six probe programs, the scan, stop-and-resume, mprotect)...\n")
+        StandardError.write("plexlab: measuring the live monitor (seven probe programs, the scan, stop-and-resume, mprotect)...\n")
         let directory = NSTemporaryDirectory() + "plexlab-calibrate-live-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }

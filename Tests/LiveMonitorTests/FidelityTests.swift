@@ -1,3 +1,4 @@
+import CostModel
 import Fidelity
 import Foundation
 import LiveMonitor
@@ -50,5 +51,26 @@ import Workloads
         forged.strategies[index].counts[.ret]! += 1
         let caught = Fidelity.compare(replay: forged, live: result.live, profile: "modern")
         #expect(caught.mismatches == [FidelityRow(strategy: .sbe, cause: .ret, replay: 11, live: 10)])
+    }
+
+    /// The prediction prices an int3_fill at trap_int3_fill, not at trap_int3 (docs/live.md section 3).
+    /// HandWorkedTests' jump table under pagefault-nx: pf_exec 2, int3_fill 3, syscall 1. At trap_pf 2,000,
+    /// trap_int3_fill 250, trap_int3 1,000 cycles and a free scan: 2 x 2,000 + 3 x 250 + 1,000 = 5,750 cycles
+    /// (8,000 if the fills were priced as site traps).
+    @Test func fillsArePricedAtTheirOwnKey() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let program = try scratch.assemble("jumptable", HandWorkedTests.jumpTable, arch: .x86_64)
+        var costs = try #require(CostProfile.named("modern")).costs
+        costs[.trapInt3] = 1_000; costs[.trapInt3Fill] = 250; costs[.trapPF] = 2_000; costs[.scanPerInsn] = 0
+        let profile = CostProfile(name: "hand", description: "hand-set prices", costs: costs)
+        let result = try Fidelity.run(program: program, arguments: [], strategies: [.pagefaultNX], profile: profile,
+                                      directory: scratch.path, timing: false)
+        #expect(result.mismatches.isEmpty)
+        #expect(result.replay.strategy("pagefault-nx")?.counts.filter { $0.value != 0 } == [.pfExec: 2, .int3Fill: 3, .syscall: 1])
+        let clock = try #require(result.cyclesPerNanosecond)
+        let overhead = try #require(result.predictedOverhead(.pagefaultNX))
+        #expect(abs(overhead - 5_750 / (clock * 1e9)) < 1e-15, "\(overhead * clock * 1e9) cycles")
+        #expect(result.profileCosts.contains { $0.key == .trapInt3Fill && $0.cycles == 250 })
     }
 }

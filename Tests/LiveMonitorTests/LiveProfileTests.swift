@@ -17,11 +17,17 @@ import Workloads
         // write: 1,000 pf_write, 1,001 pf_exec, 2 syscalls added 18.02 ms: less 10.01 ms and 10 us, 8 us each.
         let write = LiveProbe(strategy: .pagefaultNX, counts: [.pfWrite: 1_000, .pfExec: 1_001, .syscall: 2],
                               monitoredWall: 0.01902, plainWall: 0.001)
+        // fill: 2,550 int3_fill, 11 pf_exec and 3 syscalls added 6.5 ms: less 110 us and 15 us, 6.375 ms
+        // over 2,550 fills, 2.5 us each: half a site trap (one stop where a site trap makes two).
+        let fill = LiveProbe(strategy: .pagefaultNX, counts: [.int3Fill: 2_550, .pfExec: 11, .syscall: 3],
+                             monitoredWall: 0.0075, plainWall: 0.001)
         let modern = try #require(CostProfile.named("modern"))
-        let live = LiveProfile.profile(probes: ["int3": int3, "fault": fault, "write": write], scanPerInstruction: 25e-9,
+        let live = LiveProfile.profile(probes: ["int3": int3, "fault": fault, "fill": fill, "write": write], scanPerInstruction: 25e-9,
                                        cyclesPerNanosecond: 2, base: modern)
         #expect(live.name == "live")
         #expect(abs(live[.trapInt3] - 10_000) < 1e-6)
+        #expect(abs(live[.trapInt3Fill] - 5_000) < 1e-6)
+        #expect(live.sources[.trapInt3Fill]?.hasPrefix("measured: (monitored 0.0075 s - plain 0.0010 s - 3 syscall, 11 pf_exec at their measured prices) / 2550 entries = 2.50 us") == true)
         #expect(abs(live[.trapPF] - 20_000) < 1e-6)
         #expect(abs(live[.trapWP] - 16_000) < 1e-6)
         #expect(abs(live[.scanPerInsn] - 50) < 1e-9)
@@ -36,6 +42,11 @@ import Workloads
         #expect(fault.secondsPerTrap(of: [.pfExec]) == nil, "its syscalls have no price")
         let alone = LiveProfile.profile(probes: ["int3": slower, "fault": fault], cyclesPerNanosecond: 2, base: modern)
         #expect(alone[.trapInt3] == modern[.trapInt3] && alone[.trapPF] == modern[.trapPF] && alone[.scanPerInsn] == modern[.scanPerInsn])
+        // Without a fill measure a fill is priced as a site trap: the live trap_int3, not the base's figure.
+        let noFill = LiveProfile.profile(probes: ["int3": int3, "fault": fault], cyclesPerNanosecond: 2, base: modern)
+        #expect(abs(noFill[.trapInt3Fill] - 10_000) < 1e-6)
+        #expect(noFill.sources[.trapInt3Fill]?.hasPrefix("not measured: the fill probe") == true)
+        #expect(alone[.trapInt3Fill] == modern[.trapInt3])
     }
 
     @Test func codeWritesArePricedFromTheirProbes() throws {
@@ -132,11 +143,17 @@ import Workloads
         #expect(probes["int3"]?.counts == [.call: 2_000, .ret: 2_000, .syscall: 2])
         // The fault probe: pf_exec for _start's page and each of the 300 fresh pages; mmap, mprotect, exit.
         #expect(probes["fault"]?.counts == [.pfExec: 301, .syscall: 3])
+        // The fill probe: 8 pages of 256 rets for 2,000 iterations (8 x 255 = 2,040 fills, the fewest pages
+        // that give 2,000): pf_exec for _start's page and at the first ret of each page, int3_fill at the
+        // 255 others; each fill's scan extension decodes its ret alone (2,048 rets and _start's page).
+        #expect(probes["fill"]?.counts == [.pfExec: 9, .int3Fill: 2_040, .syscall: 3])
+        #expect((probes["fill"]?.scanned ?? 0) > 2_048 && (probes["fill"]?.scanned ?? 0) < 2_048 + 2_048,
+                "the rets, and at most a page of two-byte instructions of _start's page")
         // The rewriting loop: pf_exec for _start's page and the first call, then pf_write and pf_exec in
         // each of the other 1,999 iterations, plus the two syscalls.
         #expect(probes["write"]?.counts == [.pfExec: 2_001, .pfWrite: 1_999, .syscall: 2])
         let live = LiveProfile.profile(probes: probes, cyclesPerNanosecond: 1, base: CostProfile.named("modern")!)
-        for key: CostKey in [.trapInt3, .trapPF] {
+        for key: CostKey in [.trapInt3, .trapPF, .trapInt3Fill] {
             #expect(live.sources[key]?.hasPrefix("measured:") == true, "\(key): \(live.sources[key] ?? "")")
         }
         // trap_wp is what is left of the write probe after its 2,001 pf_exec at trap_pf: on a loaded machine

@@ -170,11 +170,12 @@ import Workloads
         #expect(throws: RecorderError.protocolError(detail: "executed translation block 0 was never translated")) {
             try assemble(bare + events(0, [PluginWire.run, 2]))
         }
-        // Protocol 3 (no RUN words) and 4 (no DATA_LIST) still read; 6 does not.
+        // Protocol 3 (no RUN words), 4 (no DATA_LIST) and 5 (no DATA_PAGES) still read; 7 does not.
         #expect(try assemble(prologue(version: 3) + events(0, [2, 3])).blocks[0] == [2, 3].map(address))
         #expect(try assemble(prologue(version: 4) + events(0, [2, 3])).blocks[0] == [2, 3].map(address))
-        #expect(throws: RecorderError.protocolError(detail: "plugin speaks protocol 6, the recorder 5")) {
-            try assemble(prologue(version: 6) + events(0, [2]))
+        #expect(try assemble(prologue(version: 5) + events(0, [2, 3])).blocks[0] == [2, 3].map(address))
+        #expect(throws: RecorderError.protocolError(detail: "plugin speaks protocol 7, the recorder 6")) {
+            try assemble(prologue(version: 7) + events(0, [2]))
         }
     }
 }

@@ -31,7 +31,7 @@ import TraceModel
         #expect(free == [.escapes, .flush])
         #expect(TrapCause.pfData.costKey == .emulateData)
         #expect(TrapCause.pfWrite.costKey == .trapWP)
-        #expect(TrapCause.int3Fill.costKey == .trapInt3)
+        #expect(TrapCause.int3Fill.costKey == .trapInt3Fill)
     }
 
     @Test func builtInProfilesAreCompleteAndSourced() {
@@ -76,13 +76,16 @@ import TraceModel
         #expect(profile[.tcSameISA] == 1 && profile[.tcCrossISA] == 1)
         #expect(profile[.blockSameISA] == 0 && profile[.blockCrossISA] == 0)
         #expect(profile[.tbLookup] == 12)
+        // An INT3 on a filled byte: the file's trap_int3 (1.5), as before the key existed.
+        #expect(profile[.trapInt3Fill] == 1.5)
+        #expect(profile.sources[.trapInt3Fill]?.hasPrefix("default (not in the file)") == true)
         #expect(profile.sources[.tbLookup]?.hasPrefix("default (not in the file)") == true)
         #expect(profile.sources[.cpi] == nil)
         // Present, they are read like any other key.
         var new = complete
         new["tc_cross_isa"] = 2.5
         #expect(try load(text(new))[.tcCrossISA] == 2.5)
-        #expect(CostKey.required.count == 12 && CostKey.allCases.count == 30)
+        #expect(CostKey.required.count == 12 && CostKey.allCases.count == 31)
     }
 
     @Test func userProfileErrorsNameTheKey() {

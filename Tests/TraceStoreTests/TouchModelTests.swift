@@ -62,12 +62,41 @@ import TraceModel
         }
         // 60,000 blocks per thread in chunks of 4096: 15 chunks each.
         #expect(codec == .raw ? (coded, inPayload) == (0, 30) : (coded, inPayload) == (30, 0))
+        // The summary's touch stream is the coded blobs' bytes (none when the touches are in the payloads).
+        let blobs = try DatabaseQueue(path: path).read { db in
+            try Data.fetchAll(db, sql: "SELECT touches FROM chunks WHERE touches IS NOT NULL").map(\.count).reduce(0, +)
+        }
+        #expect(codec == .raw ? blobs == 0 : blobs > 0)
+        #expect(try TraceReader(path: path).summary().touchStreamBytes == UInt64(blobs))
         if codec != .raw {
             let repeating = try DatabaseQueue(path: path).read { db in
                 try Int.fetchOne(db, sql: "SELECT sum(length(touches)) FROM chunks WHERE thread = 0") ?? -1
             }
             // 60,000 same-as-last decisions: well under 0.01 bits each, plus the coder's few bytes per chunk.
             #expect(repeating > 0 && repeating < 15 * 8 + 60, "\(repeating) bytes")
+        }
+    }
+
+    /// `forEachChunk(dataTouches: false)`: model-coded touches are counted, not decoded; the blocks and the
+    /// payload's events are as with decoding, and the counts are the touches a decoding pass returns.
+    @Test(arguments: [BlockStreamCodec.predictive, .raw])
+    func touchesCanBeCountedWithoutDecoding(codec: BlockStreamCodec) throws {
+        let scratch = Scratch("touchcount\(codec)")
+        defer { scratch.remove() }
+        let path = scratch.path("t.plextrace")
+        let expected = try Self.write(path, codec: codec)
+        var decoded: [StreamChunk] = [], counted: [StreamChunk] = []
+        try TraceReader(path: path).forEachChunk { decoded.append($0) }
+        try TraceReader(path: path).forEachChunk(dataTouches: false) { counted.append($0) }
+        #expect(decoded.map(\.blocks) == counted.map(\.blocks))
+        #expect(decoded.map(\.dataTouchCount) == counted.map(\.dataTouchCount))
+        #expect(counted.reduce(0) { $0 + $1.dataTouchCount } == UInt64(expected.values.reduce(0) { $0 + $1.count }))
+        if codec == .raw {
+            // Raw chunks keep their touches in the payload: those come decoded either way.
+            #expect(decoded == counted)
+        } else {
+            #expect(counted.allSatisfy { $0.dataTouches.isEmpty && $0.undecodedDataTouches > 0 })
+            #expect(decoded.allSatisfy { $0.undecodedDataTouches == 0 })
         }
     }
 

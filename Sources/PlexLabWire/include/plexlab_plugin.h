@@ -17,9 +17,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#define PLEXLAB_PROTOCOL_VERSION 5
+#define PLEXLAB_PROTOCOL_VERSION 6
 /* The oldest version a reader still accepts: version 3 is version 4 without RUN words (below), version 4 is
-   version 5 without DATA_LIST (its data pages come as DATA words, which readers still take). */
+   version 5 without DATA_LIST (its data pages come as DATA words, which readers still take), version 5 is
+   version 6 without DATA_PAGES (the short form of a DATA_LIST, below). */
 #define PLEXLAB_PROTOCOL_OLDEST 3
 #define PLEXLAB_PAGE_SIZE 4096
 
@@ -123,6 +124,28 @@ enum plexlab_end_reason {
 #define PLEXLAB_TOUCH_CACHE_SLOTS 4096u
 #define PLEXLAB_TOUCH_CACHE_PAGES 4u
 #define PLEXLAB_TOUCH_PENDING 16u
+/*
+ * DATA_PAGES (protocol 6): the short form of a DATA_LIST, the same list in 1 + 2n words instead of 2 + 4n:
+ *   DATA_PAGES + n (n = 0 ... PLEXLAB_TOUCH_PENDING), then n times
+ *     page number lo (page >> 12, low 32 bits),
+ *     reads | writes << 14 | (page number >> 32) << 28
+ * for lists whose counts are below 2^14 and whose pages are below 2^48 (any other list goes as DATA_LIST). It
+ * is a list in every rule above. Reader and writer: plexlab_data_pages_fits, plexlab_data_page_word.
+ */
+#define PLEXLAB_EV_DATA_PAGES 0xFFFFFF10u /* to 0xFFFFFF20 */
+#define PLEXLAB_DATA_PAGES_COUNT_BITS 14u
+
+static inline int plexlab_data_pages_fits(uint64_t page, uint32_t reads, uint32_t writes)
+{
+    return (page >> 48) == 0 && reads < (1u << PLEXLAB_DATA_PAGES_COUNT_BITS) &&
+           writes < (1u << PLEXLAB_DATA_PAGES_COUNT_BITS);
+}
+
+/* The second word of a DATA_PAGES entry. */
+static inline uint32_t plexlab_data_page_word(uint64_t page, uint32_t reads, uint32_t writes)
+{
+    return reads | writes << PLEXLAB_DATA_PAGES_COUNT_BITS | (uint32_t)(page >> 44) << (2 * PLEXLAB_DATA_PAGES_COUNT_BITS);
+}
 
 #define PLEXLAB_EV_FIRST_MARKER 0xFFFFFF00u
 /*
