@@ -85,7 +85,7 @@ public enum Fidelity {
                            profile: CostProfile? = nil, directory: String, timing: Bool = true) throws -> FidelityResult {
         let probes = (directory as NSString).appendingPathComponent("probes")
         let calibration = profile == nil ? try LiveProfile.calibrate(directory: probes) : nil
-        let profile = try profile ?? calibration!.profile
+        let profile = profile ?? calibration!.profile
         let trace = (directory as NSString).appendingPathComponent("fidelity.plextrace")
         _ = try Recorder.record(program: program, arguments: arguments, options: RecordOptions(output: trace, overwrite: true))
         let replay = try ReplayEngine.run(tracePath: trace, strategies: strategies.map(\.rawValue), profiles: [profile])

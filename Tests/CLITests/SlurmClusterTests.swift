@@ -62,7 +62,8 @@ private final class Cluster {
     func configuration() throws -> String {
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, name.count)
-        let host = String(cString: name).split(separator: ".").first.map(String.init) ?? "localhost"
+        let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            .split(separator: ".").first.map(String.init) ?? "localhost"
         let (_, detected) = try run("/usr/sbin/slurmd", ["-C"], timeout: 30)
         let node = try #require(detected.split(separator: "\n").first?.split(separator: " ").dropFirst().joined(separator: " "))
         let port = Int.random(in: 20000..<60000)

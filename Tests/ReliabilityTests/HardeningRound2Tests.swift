@@ -185,7 +185,7 @@ let documentedBoundKiB = 512 * 1024
         defer { scratch.remove() }
         let meta = #"{"type":"meta","arch":"x86_64","program":"p"}"#
         let long = scratch.path("long.jsonl")
-        FileManager.default.createFile(atPath: long, contents: Data((meta + "\n" + #"{"type":"meta","program":""#).utf8))
+        _ = FileManager.default.createFile(atPath: long, contents: Data((meta + "\n" + #"{"type":"meta","program":""#).utf8))
         let handle = try FileHandle(forWritingAtPath: long).unwrap()
         handle.seekToEndOfFile()
         let piece = Data(repeating: UInt8(ascii: "a"), count: 1 << 20)
