@@ -194,7 +194,7 @@ static struct {
     int no_runs;               /* runs=off: every executed TB as its id word */
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .saved_stderr = -1, .touch_cache = 1 };
 
-static void touches_finish(struct vcpu *v, int locked, int last);
+static void touches_finish(struct vcpu *v, int locked);
 static void touch_cache_clear(struct vcpu *v);
 static void touch_cache_alloc(struct vcpu *v);
 
@@ -471,7 +471,7 @@ static void finish_locked(uint32_t reason)
     if (S.finished) return;
     uint32_t threads = 0;
     /* QEMU has unregistered the callbacks by now (or this is max-insns' last TB): every TB has ended. */
-    for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) touches_finish(S.vcpus[i], 1, 1);
+    for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) touches_finish(S.vcpus[i], 1);
     for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) flush_locked(S.vcpus[i]);
     threads = S.next_thread;
     uint64_t recorded = recorded_insns_locked();
@@ -531,7 +531,7 @@ static void on_vcpu_exit(qemu_plugin_id_t id, unsigned int index)
     pthread_mutex_lock(&S.lock);
     struct vcpu *v = S.vcpus[index];
     if (v) {
-        touches_finish(v, 1, 1);
+        touches_finish(v, 1);
         flush_locked(v);
         uint32_t head[2] = { v->thread, 0 };
         emit(PLEXLAB_REC_THREAD_END, head, 8, NULL, 0, NULL, 0);
@@ -958,13 +958,12 @@ static void add_touch(struct vcpu *v, uint64_t page, int store, int locked)
 }
 
 /* The pending TB's execution has ended and its touches go out as a list (the caller found that its slot does
-   not repeat them, or `last`: no TB id follows in this stream). The slot's sequence already holds this
+   not repeat them, or no TB id follows in this stream: the thread's end, an execve, the limit). The slot's sequence already holds this
    execution's (written as the accesses came); its tag then names it when the reader's rule caches the list
    sent (one list of at most PLEXLAB_TOUCH_CACHE_PAGES pages), else the slot is emptied: a tag naming a TB
    always means the reader's slot holds that TB's list. */
-static __attribute__((noinline)) void touches_finish(struct vcpu *v, int locked, int last)
+static __attribute__((noinline)) void touches_finish(struct vcpu *v, int locked)
 {
-    (void)last;
     if (!v->pending_tb) return;
     uint32_t tb = v->pending_tb - 1, k = v->k;
     const uint64_t *seq = v->seq;
@@ -1052,7 +1051,7 @@ static __attribute__((noinline)) int within_limits(struct vcpu *v, const struct 
         return 0;
     }
     if (S.max_insns && before - S.skip_insns >= S.max_insns) {
-        touches_finish(v, 0, 1);
+        touches_finish(v, 0);
         stop_at_limit();
     }
     return 1;
@@ -1079,7 +1078,7 @@ static void on_tb_exec_counting(unsigned int index, void *udata)
     v->recording = 1;
     v->insns += tb->insns;
     if (S.data_pages) {
-        if (!touches_repeat(v)) touches_finish(v, 0, 0);
+        if (!touches_repeat(v)) touches_finish(v, 0);
         touches_begin(v, tb->id);
     }
     note_id(v, tb->id);
@@ -1096,7 +1095,7 @@ static __attribute__((noinline)) void on_tb_exec_data_first(unsigned int index, 
    on_tb_exec_data keeps no registers across a call. */
 static __attribute__((noinline)) void on_tb_exec_data_send(struct vcpu *v, uint32_t id)
 {
-    touches_finish(v, 0, 0);
+    touches_finish(v, 0);
     touches_begin(v, id);
     note_id(v, id);
 }
@@ -1669,7 +1668,7 @@ static void on_syscall(qemu_plugin_id_t id, unsigned int index, int64_t num, uin
     if (num == S.execve_number || num == S.execveat_number) {
         /* A successful execve replaces QEMU and this plugin without an exit callback: send everything. */
         pthread_mutex_lock(&S.lock);
-        if (tls_vcpu) touches_finish(tls_vcpu, 1, 1); /* the TB of the execve is this stream's last */
+        if (tls_vcpu) touches_finish(tls_vcpu, 1); /* the TB of the execve is this stream's last */
         for (int i = 0; i < MAX_VCPUS; i++) if (S.vcpus[i]) flush_locked(S.vcpus[i]);
         out_flush();
         pthread_mutex_unlock(&S.lock);
