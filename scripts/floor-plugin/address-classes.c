@@ -36,54 +36,15 @@ static const char *kind_names[KINDS] = { "needed", "representative", "member", "
 struct insn_stat {
     uint64_t accesses;
     enum kind kind;
-    ZydisMnemonic mnemonic;
     struct insn_stat *next;
 };
 static struct insn_stat *stats;
 static ZydisDecoder decoder;
 static int floor_mode;
 
-/* Floor mode: as floor-plugin.c (a ring per thread, initial-exec TLS, a page compare per access). */
-#define RING_WORDS (1u << 16)
-struct ring {
-    uint32_t head;
-    uint64_t last_page;
-    uint32_t words[RING_WORDS];
-};
-static __thread struct ring *tls_ring __attribute__((tls_model("initial-exec")));
-QEMU_PLUGIN_EXPORT struct ring *plexlab_classes_last;
+/* Floor mode: floor-plugin.c's ring and callbacks. */
+#include "floor-ring.h"
 static uint32_t next_id;
-
-static __attribute__((noinline)) void first(void *udata)
-{
-    struct ring *r = calloc(1, sizeof(*r));
-    if (!r) abort();
-    tls_ring = r;
-    plexlab_classes_last = r;
-    r->words[r->head++ & (RING_WORDS - 1)] = (uint32_t)(uintptr_t)udata;
-}
-
-static void on_exec(unsigned int index, void *udata)
-{
-    (void)index;
-    struct ring *r = tls_ring;
-    if (__builtin_expect(r == NULL, 0)) {
-        first(udata);
-        return;
-    }
-    r->words[r->head++ & (RING_WORDS - 1)] = (uint32_t)(uintptr_t)udata;
-}
-
-static void on_access_floor(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
-{
-    (void)index; (void)info; (void)udata;
-    struct ring *r = tls_ring;
-    if (__builtin_expect(r == NULL, 0)) return;
-    uint64_t page = vaddr >> 12;
-    if (__builtin_expect(page == r->last_page, 1)) return;
-    r->last_page = page;
-    r->words[r->head++ & (RING_WORDS - 1)] = (uint32_t)page;
-}
 
 static void on_access_count(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
 {
@@ -172,13 +133,12 @@ static void on_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         }
         if (floor_mode) {
             if (kind == NEEDED || kind == REPRESENTATIVE)
-                qemu_plugin_register_vcpu_mem_cb(insn, on_access_floor, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, NULL);
+                qemu_plugin_register_vcpu_mem_cb(insn, on_access, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, NULL);
             continue;
         }
         struct insn_stat *s = calloc(1, sizeof *s);
         if (!s) abort();
         s->kind = kind;
-        s->mnemonic = decoded ? d.mnemonic : ZYDIS_MNEMONIC_INVALID;
         s->next = stats;
         stats = s;
         qemu_plugin_register_vcpu_mem_cb(insn, on_access_count, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, s);
