@@ -28,7 +28,11 @@
  * Hot paths: the TB-exec callback looks up the thread's successor table and either adds one to the open
  * run's count or appends one u32 to the thread's buffer; the store callback tests one bit of a filter of
  * code pages. Everything that allocates or writes to the pipe happens at translation, at buffer flushes and
- * in rare events.
+ * in rare events. With data pages every load and store calls on_access_bit (QEMU 7.2 has no cheaper way to
+ * see an address). Calling back only once per static address class of a TB (accesses through the same base
+ * and index registers, a constant apart) was measured and not built: it would skip 61 % of gzip's callbacks
+ * and 34-40 % of python3's and sqlite3's, too little for 3x plain (docs/recorder.md, "Address classes";
+ * scripts/floor-plugin/address-classes.c).
  *
  * The state is one static struct: a plugin is loaded once per QEMU process.
  */
@@ -1013,7 +1017,9 @@ static inline void touches_begin(struct vcpu *v, uint32_t id)
 
 /* An executed TB's id into the thread's stream through the successor table (on_tb_exec's body, shared with the
    counting and data-page callbacks): a hit adds one to the open RUN, a miss appends the id. Every slow path is
-   a tail call. */
+   a tail call to an out-of-line function (the miss through run_miss, not an inlined append_id, whose flush is
+   a real call): so on_tb_exec_data, which ends in it, gets no frame despite SwiftPM's -fno-omit-frame-pointer
+   (it had a push/mov/pop of %rbp on every execution: gzip's plugin CPU 4.40x -> 4.23x plain without it). */
 static inline void note_executed(struct vcpu *v, uint32_t id)
 {
     uint32_t *slot = &v->next[v->prev & (PLEXLAB_SUCCESSOR_SLOTS - 1)];
@@ -1031,13 +1037,13 @@ static inline void note_executed(struct vcpu *v, uint32_t id)
         return;
     }
     *slot = id;
-    append_id(v, id);
+    run_miss(v, id);
 }
 
 /* The counting and data-page callbacks' id: through the successor table, or (runs=off) appended. */
 static inline void note_id(struct vcpu *v, uint32_t id)
 {
-    if (unlikely(S.no_runs)) append_id(v, id);
+    if (unlikely(S.no_runs)) run_miss(v, id);
     else note_executed(v, id);
 }
 

@@ -30,49 +30,10 @@
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
-#define RING_WORDS (1u << 16)
-struct ring {
-    uint32_t head;
-    uint64_t last_page;
-    uint32_t words[RING_WORDS];
-};
-static __thread struct ring *tls_ring __attribute__((tls_model("initial-exec")));
-/* The last ring made: exported, so the stores into the rings are observable and stay in the code. */
-QEMU_PLUGIN_EXPORT struct ring *plexlab_floor_last;
+#include "floor-ring.h"
+
 static uint32_t next_id;
 static int with_memory;
-
-/* A thread's first callback: its ring is made (out of line, so that on_exec stays a leaf). */
-static __attribute__((noinline)) void first(void *udata)
-{
-    struct ring *r = calloc(1, sizeof(*r));
-    if (!r) abort();
-    tls_ring = r;
-    plexlab_floor_last = r;
-    r->words[r->head++ & (RING_WORDS - 1)] = (uint32_t)(uintptr_t)udata;
-}
-
-static void on_exec(unsigned int index, void *udata)
-{
-    (void)index;
-    struct ring *r = tls_ring;
-    if (__builtin_expect(r == NULL, 0)) {
-        first(udata);
-        return;
-    }
-    r->words[r->head++ & (RING_WORDS - 1)] = (uint32_t)(uintptr_t)udata;
-}
-
-static void on_access(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
-{
-    (void)index; (void)info; (void)udata;
-    struct ring *r = tls_ring;
-    if (__builtin_expect(r == NULL, 0)) return; /* before the thread's first TB callback */
-    uint64_t page = vaddr >> 12;
-    if (__builtin_expect(page == r->last_page, 1)) return;
-    r->last_page = page;
-    r->words[r->head++ & (RING_WORDS - 1)] = (uint32_t)page;
-}
 
 static void on_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
