@@ -34,7 +34,8 @@ public struct FidelityResult: Sendable {
     public var profileCosts: [(key: CostKey, cycles: Double)] = []
     /// This host's cycles per nanosecond (the clock `plexlab calibrate` uses), to turn cycles into seconds.
     public var cyclesPerNanosecond: Double?
-    /// Seconds the monitor's own start and end add to a run, per strategy (`LiveProfile.monitorStart`).
+    /// Seconds the monitor's own start and end add to a run, per strategy: the start probe run in the program's
+    /// rounds (`LiveRunner.run(startProbe:)`), less its traps (`ShortRunEstimate.start`).
     public var monitorStart: [LiveStrategy: Double] = [:]
     /// What code writes cost the monitor beyond their counted causes (`LiveWriteCosts`), when measured.
     public var writeCosts = LiveWriteCosts()
