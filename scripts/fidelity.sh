@@ -53,7 +53,9 @@ print(f"load average {os.environ.get('LOAD', '?')} at the end, on 2 cores). Each
 print("under qemu-user and replayed (docs/strategies.md), and run natively under the live monitor (docs/live.md).")
 print("`=` means equal counts; otherwise the difference and the relative difference (live - replay) / replay.")
 print("Predicted slowdown: (measured native + monitor start + the replay's overhead under the profile) / measured native")
-print("(docs/live.md section 3); error: predicted / measured - 1.\n")
+print("(docs/live.md section 3); error: predicted / measured - 1. A short run (monitored under 0.1 s) is repeated in")
+print("rounds, the start probe in the same rounds: rounds gives their number and the error of each round alone")
+print("(its own plain run and start probe), lowest to highest, so a reader sees the noise of one round beside the bias.\n")
 files = sorted(f for f in os.listdir(work) if f.endswith(".json"))
 docs = {}
 for file in files:
@@ -61,9 +63,13 @@ for file in files:
     except Exception: pass
 def error(s):
     return f"{(s['predicted'] / s['measured'] - 1) * 100:+.0f}%" if s.get("predicted") and s.get("measured") else "-"
+def rounds(s):
+    errors = s.get("round_errors") or []
+    if len(errors) < 2: return str(len(errors)) if errors else "-"
+    return f"{len(errors)}: {min(errors) * 100:+.0f}% to {max(errors) * 100:+.0f}%"
 print("## Predicted against measured slowdown\n")
-print("| workload | strategy | traps (live) | trap_int3 us | trap_int3_fill us | trap_pf us | native s | predicted | measured | error |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+print("| workload | strategy | traps (live) | trap_int3 us | trap_int3_fill us | trap_pf us | native s | predicted | measured | error | rounds: error of each |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for name, doc in docs.items():
     for s in doc["slowdowns"]:
         traps = sum(r["live"] for r in doc["rows"] if r["strategy"] == s["strategy"])
@@ -71,7 +77,7 @@ for name, doc in docs.items():
         m = f"{s['measured']:.2f}x" if s["measured"] is not None else "-"
         costs, clock = doc.get("profile_costs", {}), doc.get("cycles_per_ns") or 0
         us = lambda key: f"{costs[key] / clock / 1000:.1f}" if key in costs and clock else "-"
-        print(f"| {name} | {s['strategy']} | {traps} | {us('trap_int3')} | {us('trap_int3_fill')} | {us('trap_pf')} | {s.get('native_seconds', 0):.4f} | {p} | {m} | {error(s)} |")
+        print(f"| {name} | {s['strategy']} | {traps} | {us('trap_int3')} | {us('trap_int3_fill')} | {us('trap_pf')} | {s.get('native_seconds', 0):.4f} | {p} | {m} | {error(s)} | {rounds(s)} |")
 print()
 for file in files:
     name = file[:-5]

@@ -34,10 +34,13 @@ public struct FidelityResult: Sendable {
     public var profileCosts: [(key: CostKey, cycles: Double)] = []
     /// This host's cycles per nanosecond (the clock `plexlab calibrate` uses), to turn cycles into seconds.
     public var cyclesPerNanosecond: Double?
-    /// Seconds the monitor's own start and end add to a run, per strategy (`LiveProfile.monitorStart`).
+    /// Seconds the monitor's own start and end add to a run, per strategy: the start probe run in the program's
+    /// rounds (`LiveRunner.run(startProbe:)`), less its traps (`ShortRunEstimate.start`).
     public var monitorStart: [LiveStrategy: Double] = [:]
     /// What code writes cost the monitor beyond their counted causes (`LiveWriteCosts`), when measured.
     public var writeCosts = LiveWriteCosts()
+    /// Per strategy, the start probe's own traps at the profile's prices (`LiveProfile.trapSeconds`).
+    public var startProbeTrapSeconds: [LiveStrategy: Double] = [:]
 
     public var mismatches: [FidelityRow] { rows.filter { !$0.matches } }
 
@@ -70,12 +73,22 @@ public struct FidelityResult: Sendable {
         guard native > 0 else { return nil }
         return (native + (monitorStart[strategy] ?? 0) + overhead) / native
     }
+
+    /// The prediction's error (predicted / measured - 1) in each round of the strategy's runs, each round
+    /// priced with its own plain run and its own start probe (`ShortRunEstimate.roundErrors`): one value
+    /// unless the run was short and repeated. Empty without the clock.
+    public func roundErrors(_ strategy: LiveStrategy) -> [Double] {
+        guard let overhead = predictedOverhead(strategy), let rounds = live.rounds[strategy] else { return [] }
+        return ShortRunEstimate.roundErrors(program: rounds, probe: live.startProbe?.rounds[strategy] ?? [],
+                                            trapSeconds: startProbeTrapSeconds[strategy] ?? 0,
+                                            start: monitorStart[strategy] ?? 0, overhead: overhead)
+    }
 }
 
 public enum Fidelity {
     /// Monitored runs shorter than 0.1 s are run this many times and the median kept; the monitor start is
-    /// the median of as many samples (docs/live.md section 3, "Short runs").
-    public static let shortRunRepetitions = 5
+    /// measured in the same rounds (docs/live.md section 3, "Short runs").
+    public static let shortRunRepetitions = 9
 
     /// Records `program` under qemu-user into `directory`, replays the recording under the live strategies,
     /// runs the program live, and compares cause by cause. Without `profile`, the prediction is under the
@@ -89,18 +102,22 @@ public enum Fidelity {
         let trace = (directory as NSString).appendingPathComponent("fidelity.plextrace")
         _ = try Recorder.record(program: program, arguments: arguments, options: RecordOptions(output: trace, overwrite: true))
         let replay = try ReplayEngine.run(tracePath: trace, strategies: strategies.map(\.rawValue), profiles: [profile])
+        let start = (directory as NSString).appendingPathComponent("start")
         let live = try LiveRunner.run(program: program, arguments: arguments, strategies: strategies,
-                                      shortRunRepetitions: timing ? shortRunRepetitions : 1)
+                                      shortRunRepetitions: timing ? shortRunRepetitions : 1,
+                                      startProbe: timing ? { try LiveProfile.startProbe(directory: start, arch: $0 ? .i386 : .x86_64) } : nil)
         var result = compare(replay: replay, live: live, profile: profile.name)
         result.profileCosts = [CostKey.cpi, .trapInt3, .trapInt3Fill, .trapPF, .trapWP, .scanPerInsn].map { ($0, profile[$0]) }
         result.cyclesPerNanosecond = try Calibrator.clock().cyclesPerNanosecond
         guard timing else { return result }
         result.writeCosts = try calibration?.writeCosts
             ?? LiveProfile.measureWriteCosts(directory: probes, profile: profile, cyclesPerNanosecond: result.cyclesPerNanosecond!)
-        result.monitorStart = try LiveProfile.monitorStart(directory: (directory as NSString).appendingPathComponent("start"),
-                                                           strategies: strategies, profile: profile,
-                                                           cyclesPerNanosecond: result.cyclesPerNanosecond!,
-                                                           arch: live.is32Bit ? .i386 : .x86_64, samples: shortRunRepetitions)
+        for run in live.startProbe?.strategies ?? [] {
+            let trapSeconds = LiveProfile.trapSeconds(run.counts, profile: profile, cyclesPerNanosecond: result.cyclesPerNanosecond!)
+            result.startProbeTrapSeconds[run.strategy] = trapSeconds
+            result.monitorStart[run.strategy] = ShortRunEstimate.start(monitored: run.times.wall, native: live.startProbe!.native,
+                                                                       trapSeconds: trapSeconds)
+        }
         return result
     }
 
@@ -138,7 +155,12 @@ public enum Fidelity {
             let measured = result.live.slowdown(live.strategy).map { String(format: "%.2fx", $0) } ?? "-"
             var line = "  \(live.strategy.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) predicted \(predicted)  measured \(measured)"
             if let p = result.predictedSlowdown(live.strategy), let m = result.live.slowdown(live.strategy), m > 0 {
-                line += String(format: "  (%+.0f%%)", (p / m - 1) * 100)
+                line += String(format: "  (%+.0f%%", (p / m - 1) * 100)
+                let errors = result.roundErrors(live.strategy)
+                if errors.count > 1, let low = errors.min(), let high = errors.max() {
+                    line += String(format: "; %+.0f%% to %+.0f%% over %d rounds", low * 100, high * 100, errors.count)
+                }
+                line += ")"
             }
             out += line + "\n"
         }
@@ -160,6 +182,7 @@ public enum Fidelity {
              "replay_slowdown": number(result.replaySlowdown($0.strategy)),
              "predicted_overhead_seconds": number(result.predictedOverhead($0.strategy)),
              "monitor_start_seconds": number(result.monitorStart[$0.strategy]),
+             "round_errors": .array(result.roundErrors($0.strategy).map { JSONText($0) }),
              "self_writes": JSONText(result.replay.strategy($0.strategy.rawValue)?.selfWrites ?? 0),
              "write_seconds": JSONText(result.writeSeconds($0.strategy)),
              "native_seconds": JSONText(result.live.native.wall), "monitored_seconds": JSONText($0.times.wall)]

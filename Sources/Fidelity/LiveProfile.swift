@@ -255,16 +255,12 @@ public enum LiveProfile {
                                writeCosts: writeCosts)
     }
 
-    /// Seconds the monitor's own start and end add to a run under each strategy: a program that only exits,
-    /// built for `arch` (an i386 program's start under pagefault-nx injects more: personality(2) and the
-    /// protection of every mapping READ_IMPLIES_EXEC made executable), run plainly and monitored, less its
-    /// traps (the exit system call; pf_exec under pagefault-nx) at the profile's prices; the median of
-    /// `samples` monitored runs over the median plain run, as `LiveRunner` measures a short run
-    /// (docs/live.md section 3).
-    public static func monitorStart(directory: String, strategies: [LiveStrategy], profile: CostProfile,
-                                    cyclesPerNanosecond: Double, arch: WorkloadArch = .x86_64,
-                                    samples count: Int = 3) throws -> [LiveStrategy: Double] {
-        let program = try WorkloadBuilder.assemble(source: """
+    /// The monitor-start probe: a program that only exits, built for `arch` (an i386 program's start under
+    /// pagefault-nx injects more: personality(2) and the protection of every mapping READ_IMPLIES_EXEC made
+    /// executable). `LiveRunner.run(startProbe:)` runs it in the rounds of the program it prices, and
+    /// `ShortRunEstimate.start` turns its runs into the monitor's start (docs/live.md section 3).
+    public static func startProbe(directory: String, arch: WorkloadArch) throws -> String {
+        try WorkloadBuilder.assemble(source: """
                     .globl _start
                     .text
             _start:
@@ -278,16 +274,10 @@ public enum LiveProfile {
                     int $0x80
             #endif
             """, arch: arch, name: "live-probe-exit-\(arch.rawValue)", in: directory)
-        // The statistic of the runs it is added to (LiveRunner's short runs): the median monitored run of
-        // `count`, each after a plain run, over the median plain run.
-        let result = try LiveRunner.run(program: program, arguments: [], strategies: strategies,
-                                        shortRunRepetitions: max(1, count), shortRun: .infinity)
-        var start: [LiveStrategy: Double] = [:]
-        for run in result.strategies {
-            let cycles = run.counts.reduce(0.0) { $0 + Double($1.value) * ($1.key.costKey.map { profile[$0] } ?? 0) }
-            start[run.strategy] = max(0, run.times.wall - result.native.wall - cycles / (cyclesPerNanosecond * 1e9))
-        }
-        return start
     }
 
+    /// Seconds `counts` cost at the profile's prices (each cause at its key; causes without a key are free).
+    public static func trapSeconds(_ counts: [TrapCause: UInt64], profile: CostProfile, cyclesPerNanosecond: Double) -> Double {
+        counts.reduce(0.0) { $0 + Double($1.value) * ($1.key.costKey.map { profile[$0] } ?? 0) } / (cyclesPerNanosecond * 1e9)
+    }
 }

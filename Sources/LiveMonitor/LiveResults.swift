@@ -79,6 +79,38 @@ public struct LiveStrategyResult: Sendable, Equatable {
     public var nonzero: [TrapCause: UInt64] { counts.filter { $0.value != 0 } }
 }
 
+/// One round of a repeated short run: a plain run and the monitored run right after it (wall seconds).
+public struct LiveRound: Sendable, Equatable {
+    public var plain: Double
+    public var monitored: Double
+
+    public init(plain: Double, monitored: Double) {
+        self.plain = plain
+        self.monitored = monitored
+    }
+}
+
+/// The monitor-start probe (an exit-only program of the run's mode) run in the same rounds as the program
+/// it prices (docs/live.md section 3, "Short runs").
+public struct LiveStartProbe: Sendable, Equatable {
+    public var program: String
+    /// The probe's baseline, taken as the program's (fastest of three, or median of every plain run).
+    public var native: Double
+    /// Per strategy the kept monitored run (the median of its rounds), with its exact counts.
+    public var strategies: [LiveStrategyResult]
+    /// Per strategy every round, in the order run: round i of the probe follows round i of the program.
+    public var rounds: [LiveStrategy: [LiveRound]]
+
+    public init(program: String, native: Double, strategies: [LiveStrategyResult], rounds: [LiveStrategy: [LiveRound]]) {
+        self.program = program
+        self.native = native
+        self.strategies = strategies
+        self.rounds = rounds
+    }
+
+    public func strategy(_ strategy: LiveStrategy) -> LiveStrategyResult? { strategies.first { $0.strategy == strategy } }
+}
+
 /// A program run plainly and then under each live strategy.
 public struct LiveResults: Sendable, Equatable {
     public var program: String
@@ -87,6 +119,10 @@ public struct LiveResults: Sendable, Equatable {
     public var native: RunTimes
     public var nativeEnd: RunEnd
     public var strategies: [LiveStrategyResult]
+    /// Per strategy every round (one unless the run was short and repeated), in the order run.
+    public var rounds: [LiveStrategy: [LiveRound]] = [:]
+    /// The monitor-start probe, when `LiveRunner.run` was asked to run one alongside.
+    public var startProbe: LiveStartProbe? = nil
 
     public func strategy(_ strategy: LiveStrategy) -> LiveStrategyResult? { strategies.first { $0.strategy == strategy } }
 

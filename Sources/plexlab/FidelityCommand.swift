@@ -15,8 +15,10 @@ struct FidelityCommand: ParsableCommand {
         predicted slowdown next to the measured live one: the measured native run plus the monitor's start \
         plus the replay's trap, scan and code-write costs, over the measured native run, priced by the live \
         profile (this host's monitor round trips, measured first on generated probe programs, as \
-        `plexlab calibrate --live` does) or --profile. A monitored run under 0.1 s is repeated 5 times, \
-        each after a plain run, and the medians compared. Exits 1 when a count differs. See docs/live.md.
+        `plexlab calibrate --live` does) or --profile. A monitored run under 0.1 s is repeated 9 times, \
+        each after a plain run, with the monitor-start probe run in the same rounds; the medians are \
+        compared and the error of each round alone is printed as a range. Exits 1 when a count differs. \
+        See docs/live.md.
 
         Examples:
           plexlab fidelity -- ./loop

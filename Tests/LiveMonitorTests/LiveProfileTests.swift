@@ -105,22 +105,38 @@ import Workloads
         for name in ["self-sbe", "self-nx"] { #expect((probes[name]?.scanned ?? 0) >= 500 * 6, "\(name)") }
     }
 
-    @Test func monitorStartIsMeasuredInTheWorkloadsMode() throws {
+    @Test func monitorStartIsMeasuredInTheWorkloadsModeAndRounds() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        // An i386 program's start: the exit probe is built with -m32 (int $0x80), runs under both strategies.
-        let start = try LiveProfile.monitorStart(directory: scratch.path, strategies: LiveStrategy.allCases,
-                                                 profile: CostProfile.named("modern")!, cyclesPerNanosecond: 2,
-                                                 arch: .i386, samples: 3)
-        #expect(Set(start.keys) == [.sbe, .pagefaultNX])
-        for seconds in start.values { #expect(seconds >= 0 && seconds < 1, "\(seconds)") }
-        #expect(FileManager.default.fileExists(atPath: scratch.path + "/live-probe-exit-i386"))
-        // A short run repeated (3 rounds) keeps one of its runs, with that run's exact counts.
-        let repeated = try LiveRunner.run(program: scratch.path + "/live-probe-exit-i386", arguments: [],
-                                          strategies: LiveStrategy.allCases, shortRunRepetitions: 3, shortRun: .infinity)
+        // An i386 program (the exit probe itself, built with -m32: int $0x80) repeated 3 rounds under both
+        // strategies, with the start probe asked for by its mode and run in the same rounds.
+        let program = try LiveProfile.startProbe(directory: scratch.path + "/program", arch: .i386)
+        var askedFor32Bit: Bool? = nil
+        let repeated = try LiveRunner.run(program: program, arguments: [], strategies: LiveStrategy.allCases,
+                                          shortRunRepetitions: 3, shortRun: .infinity, startProbe: {
+            askedFor32Bit = $0
+            return try LiveProfile.startProbe(directory: scratch.path + "/start", arch: $0 ? .i386 : .x86_64)
+        })
+        #expect(askedFor32Bit == true)
         #expect(repeated.is32Bit)
+        #expect(FileManager.default.fileExists(atPath: scratch.path + "/start/live-probe-exit-i386"))
+        // Each run kept is one of its runs, with that run's exact counts; every round is kept.
         #expect(repeated.strategy(.sbe)?.nonzero == [.syscall: 1])
         #expect(repeated.strategy(.pagefaultNX)?.nonzero == [.syscall: 1, .pfExec: 1])
+        let probe = try #require(repeated.startProbe)
+        #expect(probe.program == scratch.path + "/start/live-probe-exit-i386")
+        #expect(probe.strategy(.pagefaultNX)?.nonzero == [.syscall: 1, .pfExec: 1])
+        for strategy in LiveStrategy.allCases {
+            #expect(repeated.rounds[strategy]?.count == 3)
+            #expect(probe.rounds[strategy]?.count == 3)
+            // The kept run is the median of the rounds' monitored walls.
+            let walls = try #require(repeated.rounds[strategy]).map(\.monitored).sorted()
+            #expect(repeated.strategy(strategy)?.times.wall == walls[1])
+        }
+        // Without repetitions: one round per strategy, the baseline the fastest of three plain runs, no probe.
+        let once = try LiveRunner.run(program: program, arguments: [], strategies: [.sbe])
+        #expect(once.rounds[.sbe]?.count == 1)
+        #expect(once.startProbe == nil)
     }
 
     @Test func monitorPartsAreMeasured() throws {
