@@ -1,39 +1,55 @@
 import TraceModel
 
-/// Codes one guest thread's data touches chunk after chunk (docs/block-codec.md, "Data touches").
-///
-/// For every executed block, in order: whether its touches are exactly those of the same block's last
-/// execution on this thread (one adaptive binary decision, in the context of that block's previous
-/// decision); if not, the list: its length, then per touch the page, loads and stores, each first as "the
-/// value at this position of the block's last list" (one decision), else as one of the thread's 16 most
-/// recent pages, else as a number. The last lists are kept per block id (up to `pagesPerSlot` touches; a
-/// block whose last list was longer is coded without a prediction), so memory grows with the distinct
-/// blocks the thread ran, as the block coder's does, never with the stream's length. State carries across chunks: a thread's chunks are decoded in order
-/// by a `TouchStreamDecoder` that saw the same earlier chunks.
-public final class TouchStreamEncoder {
-    private var model = TouchModel()
-    private var chunk = 0
+/// Which touch model codes a chunk's touches (docs/block-codec.md, "Data touches"; docs/trace-format.md says
+/// which traces use which).
+public enum TouchModelVersion: UInt8, Sendable, CaseIterable {
+    /// Per block, its last list (schema-6 traces; their payloads carry no model byte).
+    case lastList = 1
+    /// Per block, its last four distinct lists (schema 7 on: the payload's first byte is this raw value).
+    case listHistory = 2
 
-    public init() {}
+    /// The model new traces use.
+    public static let current = TouchModelVersion.listHistory
+}
+
+/// Codes one guest thread's data touches chunk after chunk (docs/block-codec.md, "Data touches"): per executed
+/// block, in order, its list of touched pages with loads and stores, predicted from the lists the same block
+/// touched before on this thread. The model keeps a bounded number of lists per block id, so memory grows with
+/// the distinct blocks the thread ran, as the block coder's does, never with the stream's length. State
+/// carries across chunks: a thread's chunks are decoded in order by a `TouchStreamDecoder` of the same model
+/// that saw the same earlier chunks.
+public final class TouchStreamEncoder {
+    private var state: TouchModels
+
+    public init(model: TouchModelVersion = .current) { state = TouchModels(model) }
 
     /// The chunk's payload: `touches` (sorted by event index, every index in `firstEventIndex ..< +
     /// blocks.count`) coded against the chunk's executed `blocks`.
     public func encode(blocks: UnsafeBufferPointer<BlockID>, firstEventIndex: UInt64,
                        touches: ArraySlice<DataTouch>) -> [UInt8] {
-        defer { chunk += 1 }
         var coder = RangeEncoder(capacity: touches.count * 2 + 16)
-        model.encode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, touches: touches)
+        switch state {
+        case .lastList(var model):
+            state = .none
+            model.encode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, touches: touches)
+            state = .lastList(model)
+        case .listHistory(var model):
+            state = .none
+            model.encode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, touches: touches)
+            state = .listHistory(model)
+        case .none: break
+        }
         return coder.finish()
     }
 }
 
 /// The decoding side of `TouchStreamEncoder`.
 public final class TouchStreamDecoder {
-    private var model = TouchModel()
+    private var state: TouchModels
     private var chunk = 0
     private var failed = false
 
-    public init() {}
+    public init(model: TouchModelVersion = .current) { state = TouchModels(model) }
 
     /// The chunk's `count` touches, decoded from `payload` against its executed `blocks`. Once a chunk failed,
     /// every later one does (the state no longer matches the encoder's).
@@ -45,9 +61,19 @@ public final class TouchStreamDecoder {
         var coder = RangeDecoder(payload)
         var out: [DataTouch] = []
         out.reserveCapacity(count)
-        if let bad = model.decode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, count: count, into: &out) {
-            throw .malformed(chunk: chunk, index: bad)
+        let bad: Int?
+        switch state {
+        case .lastList(var model):
+            state = .none
+            bad = model.decode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, count: count, into: &out)
+            state = .lastList(model)
+        case .listHistory(var model):
+            state = .none
+            bad = model.decode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, count: count, into: &out)
+            state = .listHistory(model)
+        case .none: bad = 0
         }
+        if let bad { throw .malformed(chunk: chunk, index: bad) }
         guard out.count == count else { throw .malformed(chunk: chunk, index: blocks.count) }
         guard coder.consumed <= payload.count + 4 else { throw .truncated(chunk: chunk, payloadBytes: payload.count) }
         failed = false
@@ -55,54 +81,39 @@ public final class TouchStreamDecoder {
     }
 }
 
-/// The touch model both directions run (one function, so they cannot drift apart).
-struct TouchModel {
-    struct Touch: Equatable {
-        var page: UInt64
-        var reads: UInt32
-        var writes: UInt32
+/// One model's state (`none` only while a chunk is being coded: the state moves out, so it is not copied).
+private enum TouchModels {
+    case lastList(LastListTouchModel)
+    case listHistory(ListHistoryTouchModel)
+    case none
+
+    init(_ version: TouchModelVersion) {
+        switch version {
+        case .lastList: self = .lastList(LastListTouchModel())
+        case .listHistory: self = .listHistory(ListHistoryTouchModel())
+        }
     }
+}
 
-    static let pagesPerSlot = 8
-    /// Longest list a decoder accepts (a block's touches per execution; the plugin's lists are far shorter).
-    static let maxList = 1 << 16
+/// A data touch as the models keep it (the event index is the block's).
+struct PageTouch: Equatable {
+    var page: UInt64
+    var reads: UInt32
+    var writes: UInt32
+}
 
-    /// Per block id: id + 1 once its last list is kept (0: none, or it was longer than `pagesPerSlot`), that
-    /// list's length and the list, and its decision history (`after`).
-    private var keys: [UInt32] = []
-    private var counts: [UInt8] = []
-    private var history: [UInt8] = []
-    private var cached: [Touch] = []
-    /// After `code`: where in `cached` the list just repeated starts (the block's kept list), or -1.
-    private(set) var repeated = -1
-    /// The last page coded on this thread (the prediction of a first page without a cached one).
-    private var lastPage: UInt64 = 0
-    /// The thread's 16 most recently touched distinct pages, most recent first (objects a block touches were
-    /// often just touched by another block).
-    private var recent = [UInt64](repeating: .max, count: Self.recentPages)
-    static let recentPages = 16
+/// What the encoder and decoder need of a touch model: `code` codes one executed block's list in both
+/// directions (one function, so they cannot drift apart); after a repeat, `repeated` >= 0 and
+/// `repeatedList` is the list repeated.
+protocol TouchListModel {
+    typealias Touch = PageTouch
+    init()
+    var repeated: Int { get }
+    func repeatedList(block: BlockID) -> ArraySlice<Touch>
+    mutating func code<C: BitCoder>(_ coder: inout C, block: BlockID, list: inout [Touch], encoding: Bool) -> Bool
+}
 
-    /// "Same as last": per (block history 0-16, previous block's decision).
-    private var same = [AdaptiveBit](repeating: AdaptiveBit(), count: 34)
-    /// Whether the thread's previous block repeated its list (with the block's own history, the context).
-    private var previousSame = false
-    /// Length: unary "longer than i" per (prediction kind, i).
-    private var length = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * 17)
-    /// Per (cached value available, position 0/1/2+): page as predicted, loads as predicted, stores as predicted.
-    private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
-    private var readHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
-    private var writeHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
-    /// Per (cached value available): a page that is not the predicted one is among the recent pages; which
-    /// one, as a 3-level binary tree.
-    private var recentHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2)
-    private var recentIndex = [AdaptiveBit](repeating: AdaptiveBit(), count: recentPages)
-    /// Whether a page delta is a whole number of pages (always, for recorded traces).
-    private var aligned = AdaptiveBit()
-    /// Elias-gamma bit lengths: page deltas, loads, stores.
-    private var pageBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
-    private var readBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
-    private var writeBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
-
+extension TouchListModel {
     /// Codes a chunk's touches (sorted by event index) against its blocks: one call per chunk, so the loop runs
     /// on the model without an access check per block.
     mutating func encode(_ coder: inout RangeEncoder, blocks: UnsafeBufferPointer<BlockID>, firstEventIndex: UInt64,
@@ -130,9 +141,9 @@ struct TouchModel {
             guard code(&coder, block: block, list: &list, encoding: false), coder.overrun == 0 else { return offset }
             let index = firstEventIndex &+ UInt64(offset)
             if repeated >= 0 {
-                let n = Int(counts[Int(block)])
-                guard out.count + n <= count else { return offset }
-                for touch in cached[repeated..<(repeated + n)] {
+                let kept = repeatedList(block: block)
+                guard out.count + kept.count <= count else { return offset }
+                for touch in kept {
                     out.append(DataTouch(eventIndex: index, page: touch.page, reads: touch.reads, writes: touch.writes))
                 }
             } else {
@@ -144,6 +155,53 @@ struct TouchModel {
         }
         return nil
     }
+
+}
+
+/// Touch model 1, the one of schema-6 traces (docs/block-codec.md, "Data touches", model 1): per block id,
+/// its last list only. Kept as it was so that those traces stay readable.
+struct LastListTouchModel: TouchListModel {
+
+    static let pagesPerSlot = 8
+    /// Longest list a decoder accepts (a block's touches per execution; the plugin's lists are far shorter).
+    static let maxList = 1 << 16
+
+    /// Per block id: id + 1 once its last list is kept (0: none, or it was longer than `pagesPerSlot`), that
+    /// list's length and the list, and its decision history (`after`).
+    private var keys: [UInt32] = []
+    private var counts: [UInt8] = []
+    private var history: [UInt8] = []
+    private var cached: [Touch] = []
+    /// After `code`: where in `cached` the list just repeated starts (the block's kept list), or -1.
+    private(set) var repeated = -1
+    func repeatedList(block: BlockID) -> ArraySlice<Touch> { cached[repeated..<(repeated + Int(counts[Int(block)]))] }
+    /// The last page coded on this thread (the prediction of a first page without a cached one).
+    private var lastPage: UInt64 = 0
+    /// The thread's 16 most recently touched distinct pages, most recent first (objects a block touches were
+    /// often just touched by another block).
+    private var recent = [UInt64](repeating: .max, count: Self.recentPages)
+    static let recentPages = 16
+
+    /// "Same as last": per (block history 0-16, previous block's decision).
+    private var same = [AdaptiveBit](repeating: AdaptiveBit(), count: 34)
+    /// Whether the thread's previous block repeated its list (with the block's own history, the context).
+    private var previousSame = false
+    /// Length: unary "longer than i" per (prediction kind, i).
+    private var length = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * 17)
+    /// Per (cached value available, position 0/1/2+): page as predicted, loads as predicted, stores as predicted.
+    private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
+    private var readHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
+    private var writeHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
+    /// Per (cached value available): a page that is not the predicted one is among the recent pages; which
+    /// one, as a 3-level binary tree.
+    private var recentHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2)
+    private var recentIndex = [AdaptiveBit](repeating: AdaptiveBit(), count: recentPages)
+    /// Whether a page delta is a whole number of pages (always, for recorded traces).
+    private var aligned = AdaptiveBit()
+    /// Elias-gamma bit lengths: page deltas, loads, stores.
+    private var pageBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
+    private var readBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
+    private var writeBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
 
     /// Codes the touches of one execution of `block`: `list` is the input when encoding and the output when
     /// decoding. Returns false on a malformed payload (decoding only).
