@@ -9,11 +9,8 @@ struct ListHistoryTouchModel: TouchListModel {
     static let listsPerBlock = 4
     static let pagesPerList = 8
     static let slotTouches = listsPerBlock * pagesPerList
-    /// Longest list a decoder accepts (a block's touches per execution; the plugin's lists are far shorter).
-    static let maxList = 1 << 16
     /// A kept list's length that marks it as not kept (it was longer than `pagesPerList`): it never matches.
     static let notKept: UInt8 = .max
-    static let recentPages = 16
 
     /// Per block id: id + 1 once it ran (0: never), its lists' lengths, its last two choices, the lists.
     private var keys: [UInt32] = []
@@ -25,8 +22,8 @@ struct ListHistoryTouchModel: TouchListModel {
     func repeatedList(block: BlockID) -> ArraySlice<Touch> {
         lists[repeated..<(repeated + Int(lengths[Int(block) * Self.listsPerBlock]))]
     }
-    private var lastPage: UInt64 = 0
-    private var recent = [UInt64](repeating: .max, count: Self.recentPages)
+    /// Recent pages, page numbers and counts (coded as model 1 codes them).
+    private var fields = TouchFields()
     /// The thread's previous block's choice (0 repeat of its last list, 1-3 an older one, 4 new, 5 none yet).
     private var previousChoice = 5
 
@@ -35,21 +32,12 @@ struct ListHistoryTouchModel: TouchListModel {
     private var choice = [AdaptiveBit](repeating: AdaptiveBit(), count: Self.choiceContexts << 2)
     static let choiceBits = 18
     static let choiceContexts = 1 << choiceBits
-    /// Length: "same as the last list's" (when one is kept), else unary "longer than i" per (prediction kind, i).
+    /// Length: "same as the last list's" (when one is kept), else `TouchFields.codeLength`.
     private var sameLength = AdaptiveBit()
-    private var length = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * 17)
-    /// Per (last list has this position, position 0/1/2+): page, loads, stores as in the last list.
+    /// Per (last list has this position, position 0/1/2+): page as in the last list.
     private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
-    private var readHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
-    private var writeHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
     /// A page that is not the last list's: "the page at this position of older list k" (k 1..<listsPerBlock).
     private var olderHit = [AdaptiveBit](repeating: AdaptiveBit(), count: listsPerBlock)
-    private var recentHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2)
-    private var recentIndex = [AdaptiveBit](repeating: AdaptiveBit(), count: recentPages)
-    private var aligned = AdaptiveBit()
-    private var pageBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
-    private var readBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
-    private var writeBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
 
     mutating func code<C: BitCoder>(_ coder: inout C, block: BlockID, list: inout [Touch], encoding: Bool) -> Bool {
         repeated = -1
@@ -82,29 +70,25 @@ struct ListHistoryTouchModel: TouchListModel {
                 moveToFront(slot: slot, picked)
                 repeated = base
                 note(slot: slot, choice: picked)
-                lists.withUnsafeBufferPointer {
-                    noteRecent(UnsafeBufferPointer(rebasing: $0[base..<(base + Int(lengths[lengthBase]))]))
-                }
+                fields.noteRecent(lists[base..<(base + Int(lengths[lengthBase]))])
                 return true
             }
         }
         let last = seen && lengths[lengthBase] != Self.notKept ? Int(lengths[lengthBase]) : -1
         let cachedCount = Swift.max(last, 0)
         // The length: the last list's again, else unary up to 16 in the context of whether one is kept, then 20 raw bits.
-        var n = 0
         let given = encoding ? list.count : 0
+        let n: Int
         if last >= 0 && coder.code(given == last, &sameLength, shift: 4) {
             n = last
         } else {
-            let kind = last >= 0 ? 17 : 0
-            while n < 16 && coder.code(given > n, &length[kind + n], shift: 4) { n += 1 }
-            if n == 16 { n += Int(coder.codeRaw(UInt32(truncatingIfNeeded: Swift.max(0, given - 16)), count: 20)) }
-            guard n <= Self.maxList else { return false }
+            guard let coded = fields.codeLength(&coder, given, predicted: last >= 0) else { return false }
+            n = coded
         }
         if !encoding { list = [Touch](repeating: Touch(page: 0, reads: 0, writes: 0), count: n) }
         for j in 0..<n {
             let predicted = j < cachedCount ? lists[base + j]
-                : Touch(page: j > 0 ? list[j - 1].page : lastPage, reads: 1, writes: 0)
+                : Touch(page: j > 0 ? list[j - 1].page : fields.lastPage, reads: 1, writes: 0)
             let context = (j < cachedCount ? 3 : 0) + Swift.min(j, 2)
             let actual = encoding ? list[j] : predicted
             var page = predicted.page
@@ -125,43 +109,17 @@ struct ListHistoryTouchModel: TouchListModel {
                         }
                     }
                 }
-                let index = found || !encoding ? -1 : recent.firstIndex(of: actual.page) ?? -1
-                if found {
-                    // The older list's page.
-                } else if coder.code(index >= 0, &recentHit[hasCached], shift: 4) {
-                    var node = 1
-                    for level in (0..<4).reversed() {
-                        node = node * 2 + (coder.code((index >> level) & 1 == 1, &recentIndex[node], shift: 4) ? 1 : 0)
-                    }
-                    page = recent[node - Self.recentPages]
-                } else {
-                    let delta = actual.page &- predicted.page
-                    var low: UInt64 = 0
-                    if !coder.code(delta & 0xFFF == 0, &aligned, shift: 5) {
-                        low = UInt64(coder.codeRaw(UInt32(truncatingIfNeeded: delta & 0xFFF), count: 12))
-                    }
-                    let pages = Int64(bitPattern: delta) >> 12
-                    let zigzag = UInt64(bitPattern: (pages << 1) ^ (pages >> 63))
-                    guard let coded = LastListTouchModel.codeNumber(&coder, zigzag &+ 1, &pageBits) else { return false }
-                    let decodedPages = Int64(bitPattern: ((coded &- 1) >> 1)) ^ -Int64(bitPattern: (coded &- 1) & 1)
-                    page = predicted.page &+ (UInt64(bitPattern: decodedPages) << 12 | low)
+                if !found {
+                    guard let coded = fields.codePage(&coder, actual: actual.page, predicted: predicted.page,
+                                                      hasKept: hasCached == 1, encoding: encoding) else { return false }
+                    page = coded
                 }
             }
-            var reads = predicted.reads
-            if !coder.code(actual.reads == predicted.reads, &readHit[context], shift: 4) {
-                guard let coded = LastListTouchModel.codeNumber(&coder, UInt64(actual.reads) &+ 1, &readBits),
-                      coded >= 1, coded <= UInt64(UInt32.max) + 1 else { return false }
-                reads = UInt32(coded - 1)
-            }
-            var writes = predicted.writes
-            if !coder.code(actual.writes == predicted.writes, &writeHit[context], shift: 4) {
-                guard let coded = LastListTouchModel.codeNumber(&coder, UInt64(actual.writes) &+ 1, &writeBits),
-                      coded >= 1, coded <= UInt64(UInt32.max) + 1 else { return false }
-                writes = UInt32(coded - 1)
-            }
+            guard let (reads, writes) = fields.codeCounts(&coder, actual: actual, predicted: predicted,
+                                                          context: context) else { return false }
             list[j] = Touch(page: page, reads: reads, writes: writes)
         }
-        list.withUnsafeBufferPointer { noteRecent($0) }
+        fields.noteRecent(list[...])
         // The new list becomes the most recent one; the oldest goes.
         if !seen {
             keys[slot] = block &+ 1
@@ -220,19 +178,5 @@ struct ListHistoryTouchModel: TouchListModel {
         choices += [UInt8](repeating: 0, count: size - choices.count)
         lengths += [UInt8](repeating: Self.notKept, count: size * Self.listsPerBlock - lengths.count)
         lists += [Touch](repeating: Touch(page: 0, reads: 0, writes: 0), count: size * Self.slotTouches - lists.count)
-    }
-
-    private mutating func noteRecent(_ list: UnsafeBufferPointer<Touch>) {
-        recent.withUnsafeMutableBufferPointer { recent in
-            for touch in list {
-                let page = touch.page
-                if recent[0] == page { continue }
-                var i = 1
-                while i < Self.recentPages - 1 && recent[i] != page { i += 1 }
-                while i > 0 { recent[i] = recent[i - 1]; i -= 1 }
-                recent[0] = page
-            }
-        }
-        if let last = list.last { lastPage = last.page }
     }
 }

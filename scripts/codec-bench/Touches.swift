@@ -24,7 +24,12 @@ struct TouchFile {
     }
 
     static func load(_ path: String) throws -> TouchFile {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        // Read in pieces: one read(2) returns at most 2 GiB on Linux, and Data(contentsOf:) has been seen to leave
+        // the rest of a larger file unread (a 4.8 GB dump came back with its second half lost).
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        var data = Data()
+        while let piece = try handle.read(upToCount: 1 << 28), !piece.isEmpty { data.append(piece) }
         return try data.withUnsafeBytes { raw -> TouchFile in
             guard raw.count >= 24, raw.loadUnaligned(as: UInt32.self) == magic else { throw TouchBenchError("\(path): not a .tch file") }
             let n = Int(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
