@@ -20,12 +20,21 @@ struct TouchFile {
         ids.withUnsafeBytes { out.append(contentsOf: $0) }
         out.reserveCapacity(out.count + touches.count * 24)
         for t in touches { put(t.eventIndex); put(t.page); put(t.reads); put(t.writes) }
-        try out.write(to: URL(fileURLWithPath: path))
+        // Written in pieces: Data.write(to:) was seen to garble a 4.8 GB dump past its first 2 GiB (one write(2)
+        // moves at most that much on Linux), with the file's size right.
+        guard FileManager.default.createFile(atPath: path, contents: nil) else { throw TouchBenchError("cannot create \(path)") }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        var offset = 0
+        while offset < out.count {
+            let end = min(out.count, offset + (1 << 28))
+            try handle.write(contentsOf: out[offset..<end])
+            offset = end
+        }
     }
 
     static func load(_ path: String) throws -> TouchFile {
-        // Read in pieces: one read(2) returns at most 2 GiB on Linux, and Data(contentsOf:) has been seen to leave
-        // the rest of a larger file unread (a 4.8 GB dump came back with its second half lost).
+        // Read in pieces, like `save` writes (one read(2) moves at most 2 GiB on Linux).
         let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         var data = Data()
