@@ -1,39 +1,55 @@
 import TraceModel
 
-/// Codes one guest thread's data touches chunk after chunk (docs/block-codec.md, "Data touches").
-///
-/// For every executed block, in order: whether its touches are exactly those of the same block's last
-/// execution on this thread (one adaptive binary decision, in the context of that block's previous
-/// decision); if not, the list: its length, then per touch the page, loads and stores, each first as "the
-/// value at this position of the block's last list" (one decision), else as one of the thread's 16 most
-/// recent pages, else as a number. The last lists are kept per block id (up to `pagesPerSlot` touches; a
-/// block whose last list was longer is coded without a prediction), so memory grows with the distinct
-/// blocks the thread ran, as the block coder's does, never with the stream's length. State carries across chunks: a thread's chunks are decoded in order
-/// by a `TouchStreamDecoder` that saw the same earlier chunks.
-public final class TouchStreamEncoder {
-    private var model = TouchModel()
-    private var chunk = 0
+/// Which touch model codes a chunk's touches (docs/block-codec.md, "Data touches"; docs/trace-format.md says
+/// which traces use which).
+public enum TouchModelVersion: UInt8, Sendable, CaseIterable {
+    /// Per block, its last list (schema-6 traces; their payloads carry no model byte).
+    case lastList = 1
+    /// Per block, its last four distinct lists (schema 7 on: the payload's first byte is this raw value).
+    case listHistory = 2
 
-    public init() {}
+    /// The model new traces use.
+    public static let current = TouchModelVersion.listHistory
+}
+
+/// Codes one guest thread's data touches chunk after chunk (docs/block-codec.md, "Data touches"): per executed
+/// block, in order, its list of touched pages with loads and stores, predicted from the lists the same block
+/// touched before on this thread. The model keeps a bounded number of lists per block id, so memory grows with
+/// the distinct blocks the thread ran, as the block coder's does, never with the stream's length. State
+/// carries across chunks: a thread's chunks are decoded in order by a `TouchStreamDecoder` of the same model
+/// that saw the same earlier chunks.
+public final class TouchStreamEncoder {
+    private var state: TouchModels
+
+    public init(model: TouchModelVersion = .current) { state = TouchModels(model) }
 
     /// The chunk's payload: `touches` (sorted by event index, every index in `firstEventIndex ..< +
     /// blocks.count`) coded against the chunk's executed `blocks`.
     public func encode(blocks: UnsafeBufferPointer<BlockID>, firstEventIndex: UInt64,
                        touches: ArraySlice<DataTouch>) -> [UInt8] {
-        defer { chunk += 1 }
         var coder = RangeEncoder(capacity: touches.count * 2 + 16)
-        model.encode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, touches: touches)
+        switch state {
+        case .lastList(var model):
+            state = .none
+            model.encode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, touches: touches)
+            state = .lastList(model)
+        case .listHistory(var model):
+            state = .none
+            model.encode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, touches: touches)
+            state = .listHistory(model)
+        case .none: break
+        }
         return coder.finish()
     }
 }
 
 /// The decoding side of `TouchStreamEncoder`.
 public final class TouchStreamDecoder {
-    private var model = TouchModel()
+    private var state: TouchModels
     private var chunk = 0
     private var failed = false
 
-    public init() {}
+    public init(model: TouchModelVersion = .current) { state = TouchModels(model) }
 
     /// The chunk's `count` touches, decoded from `payload` against its executed `blocks`. Once a chunk failed,
     /// every later one does (the state no longer matches the encoder's).
@@ -45,9 +61,19 @@ public final class TouchStreamDecoder {
         var coder = RangeDecoder(payload)
         var out: [DataTouch] = []
         out.reserveCapacity(count)
-        if let bad = model.decode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, count: count, into: &out) {
-            throw .malformed(chunk: chunk, index: bad)
+        let bad: Int?
+        switch state {
+        case .lastList(var model):
+            state = .none
+            bad = model.decode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, count: count, into: &out)
+            state = .lastList(model)
+        case .listHistory(var model):
+            state = .none
+            bad = model.decode(&coder, blocks: blocks, firstEventIndex: firstEventIndex, count: count, into: &out)
+            state = .listHistory(model)
+        case .none: bad = 0
         }
+        if let bad { throw .malformed(chunk: chunk, index: bad) }
         guard out.count == count else { throw .malformed(chunk: chunk, index: blocks.count) }
         guard coder.consumed <= payload.count + 4 else { throw .truncated(chunk: chunk, payloadBytes: payload.count) }
         failed = false
@@ -55,54 +81,39 @@ public final class TouchStreamDecoder {
     }
 }
 
-/// The touch model both directions run (one function, so they cannot drift apart).
-struct TouchModel {
-    struct Touch: Equatable {
-        var page: UInt64
-        var reads: UInt32
-        var writes: UInt32
+/// One model's state (`none` only while a chunk is being coded: the state moves out, so it is not copied).
+private enum TouchModels {
+    case lastList(LastListTouchModel)
+    case listHistory(ListHistoryTouchModel)
+    case none
+
+    init(_ version: TouchModelVersion) {
+        switch version {
+        case .lastList: self = .lastList(LastListTouchModel())
+        case .listHistory: self = .listHistory(ListHistoryTouchModel())
+        }
     }
+}
 
-    static let pagesPerSlot = 8
-    /// Longest list a decoder accepts (a block's touches per execution; the plugin's lists are far shorter).
-    static let maxList = 1 << 16
+/// A data touch as the models keep it (the event index is the block's).
+struct PageTouch: Equatable {
+    var page: UInt64
+    var reads: UInt32
+    var writes: UInt32
+}
 
-    /// Per block id: id + 1 once its last list is kept (0: none, or it was longer than `pagesPerSlot`), that
-    /// list's length and the list, and its decision history (`after`).
-    private var keys: [UInt32] = []
-    private var counts: [UInt8] = []
-    private var history: [UInt8] = []
-    private var cached: [Touch] = []
-    /// After `code`: where in `cached` the list just repeated starts (the block's kept list), or -1.
-    private(set) var repeated = -1
-    /// The last page coded on this thread (the prediction of a first page without a cached one).
-    private var lastPage: UInt64 = 0
-    /// The thread's 16 most recently touched distinct pages, most recent first (objects a block touches were
-    /// often just touched by another block).
-    private var recent = [UInt64](repeating: .max, count: Self.recentPages)
-    static let recentPages = 16
+/// What the encoder and decoder need of a touch model: `code` codes one executed block's list in both
+/// directions (one function, so they cannot drift apart); after a repeat, `repeated` >= 0 and
+/// `repeatedList` is the list repeated.
+protocol TouchListModel {
+    typealias Touch = PageTouch
+    init()
+    var repeated: Int { get }
+    func repeatedList(block: BlockID) -> ArraySlice<Touch>
+    mutating func code<C: BitCoder>(_ coder: inout C, block: BlockID, list: inout [Touch], encoding: Bool) -> Bool
+}
 
-    /// "Same as last": per (block history 0-16, previous block's decision).
-    private var same = [AdaptiveBit](repeating: AdaptiveBit(), count: 34)
-    /// Whether the thread's previous block repeated its list (with the block's own history, the context).
-    private var previousSame = false
-    /// Length: unary "longer than i" per (prediction kind, i).
-    private var length = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * 17)
-    /// Per (cached value available, position 0/1/2+): page as predicted, loads as predicted, stores as predicted.
-    private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
-    private var readHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
-    private var writeHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
-    /// Per (cached value available): a page that is not the predicted one is among the recent pages; which
-    /// one, as a 3-level binary tree.
-    private var recentHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2)
-    private var recentIndex = [AdaptiveBit](repeating: AdaptiveBit(), count: recentPages)
-    /// Whether a page delta is a whole number of pages (always, for recorded traces).
-    private var aligned = AdaptiveBit()
-    /// Elias-gamma bit lengths: page deltas, loads, stores.
-    private var pageBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
-    private var readBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
-    private var writeBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
-
+extension TouchListModel {
     /// Codes a chunk's touches (sorted by event index) against its blocks: one call per chunk, so the loop runs
     /// on the model without an access check per block.
     mutating func encode(_ coder: inout RangeEncoder, blocks: UnsafeBufferPointer<BlockID>, firstEventIndex: UInt64,
@@ -130,9 +141,9 @@ struct TouchModel {
             guard code(&coder, block: block, list: &list, encoding: false), coder.overrun == 0 else { return offset }
             let index = firstEventIndex &+ UInt64(offset)
             if repeated >= 0 {
-                let n = Int(counts[Int(block)])
-                guard out.count + n <= count else { return offset }
-                for touch in cached[repeated..<(repeated + n)] {
+                let kept = repeatedList(block: block)
+                guard out.count + kept.count <= count else { return offset }
+                for touch in kept {
                     out.append(DataTouch(eventIndex: index, page: touch.page, reads: touch.reads, writes: touch.writes))
                 }
             } else {
@@ -144,6 +155,33 @@ struct TouchModel {
         }
         return nil
     }
+
+}
+
+/// Touch model 1, the one of schema-6 traces (docs/block-codec.md, "Data touches", model 1): per block id,
+/// its last list only. Kept as it was so that those traces stay readable.
+struct LastListTouchModel: TouchListModel {
+
+    static let pagesPerSlot = 8
+
+    /// Per block id: id + 1 once its last list is kept (0: none, or it was longer than `pagesPerSlot`), that
+    /// list's length and the list, and its decision history (`after`).
+    private var keys: [UInt32] = []
+    private var counts: [UInt8] = []
+    private var history: [UInt8] = []
+    private var cached: [Touch] = []
+    /// After `code`: where in `cached` the list just repeated starts (the block's kept list), or -1.
+    private(set) var repeated = -1
+    func repeatedList(block: BlockID) -> ArraySlice<Touch> { cached[repeated..<(repeated + Int(counts[Int(block)]))] }
+    /// Recent pages, page numbers and counts (coded as model 2 codes them).
+    private var fields = TouchFields()
+
+    /// "Same as last": per (block history 0-16, previous block's decision).
+    private var same = [AdaptiveBit](repeating: AdaptiveBit(), count: 34)
+    /// Whether the thread's previous block repeated its list (with the block's own history, the context).
+    private var previousSame = false
+    /// Per (cached value available, position 0/1/2+): page as predicted.
+    private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
 
     /// Codes the touches of one execution of `block`: `list` is the input when encoding and the output when
     /// decoding. Returns false on a malformed payload (decoding only).
@@ -167,63 +205,31 @@ struct TouchModel {
                 // Decoding, the list stays as it is: `repeated` tells the caller to read the block's kept one.
                 repeated = base
                 history[slot] = Self.after(history[slot], same: true)
-                cached.withUnsafeBufferPointer { noteRecent(UnsafeBufferPointer(rebasing: $0[base..<(base + cachedCount)])) }
+                fields.noteRecent(cached[base..<(base + cachedCount)])
                 return true
             }
         }
         previousSame = false
         // The length, unary up to 16 in the context of whether a prediction exists, then 20 raw bits.
-        let kind = hit ? 17 : 0
-        var n = 0
-        let given = encoding ? list.count : 0
-        while n < 16 && coder.code(given > n, &length[kind + n], shift: 4) { n += 1 }
-        if n == 16 { n += Int(coder.codeRaw(UInt32(truncatingIfNeeded: Swift.max(0, given - 16)), count: 20)) }
-        guard n <= Self.maxList else { return false }
+        guard let n = fields.codeLength(&coder, encoding ? list.count : 0, predicted: hit) else { return false }
         if !encoding { list = [Touch](repeating: Touch(page: 0, reads: 0, writes: 0), count: n) }
         for j in 0..<n {
             let predicted = j < cachedCount ? cached[base + j]
-                : Touch(page: j > 0 ? list[j - 1].page : lastPage, reads: 1, writes: 0)
+                : Touch(page: j > 0 ? list[j - 1].page : fields.lastPage, reads: 1, writes: 0)
             let context = (j < cachedCount ? 3 : 0) + Swift.min(j, 2)
             let actual = encoding ? list[j] : predicted
             var page = predicted.page
             let hasCached = j < cachedCount ? 1 : 0
             if !coder.code(actual.page == predicted.page, &pageHit[context], shift: 4) {
-                let index = encoding ? recent.firstIndex(of: actual.page) ?? -1 : -1
-                if coder.code(index >= 0, &recentHit[hasCached], shift: 4) {
-                    var node = 1
-                    for level in (0..<4).reversed() {
-                        node = node * 2 + (coder.code((index >> level) & 1 == 1, &recentIndex[node], shift: 4) ? 1 : 0)
-                    }
-                    page = recent[node - Self.recentPages]
-                } else {
-                    let delta = actual.page &- predicted.page
-                    var low: UInt64 = 0
-                    if !coder.code(delta & 0xFFF == 0, &aligned, shift: 5) {
-                        low = UInt64(coder.codeRaw(UInt32(truncatingIfNeeded: delta & 0xFFF), count: 12))
-                    }
-                    // Pages as a signed number of pages (zigzag), + 1 so that it is never 0.
-                    let pages = Int64(bitPattern: delta) >> 12
-                    let zigzag = UInt64(bitPattern: (pages << 1) ^ (pages >> 63))
-                    guard let coded = Self.codeNumber(&coder, zigzag &+ 1, &pageBits) else { return false }
-                    let decodedPages = Int64(bitPattern: ((coded &- 1) >> 1)) ^ -Int64(bitPattern: (coded &- 1) & 1)
-                    page = predicted.page &+ (UInt64(bitPattern: decodedPages) << 12 | low)
-                }
+                guard let coded = fields.codePage(&coder, actual: actual.page, predicted: predicted.page,
+                                                  hasKept: hasCached == 1, encoding: encoding) else { return false }
+                page = coded
             }
-            var reads = predicted.reads
-            if !coder.code(actual.reads == predicted.reads, &readHit[context], shift: 4) {
-                guard let coded = Self.codeNumber(&coder, UInt64(actual.reads) &+ 1, &readBits),
-                      coded >= 1, coded <= UInt64(UInt32.max) + 1 else { return false }
-                reads = UInt32(coded - 1)
-            }
-            var writes = predicted.writes
-            if !coder.code(actual.writes == predicted.writes, &writeHit[context], shift: 4) {
-                guard let coded = Self.codeNumber(&coder, UInt64(actual.writes) &+ 1, &writeBits),
-                      coded >= 1, coded <= UInt64(UInt32.max) + 1 else { return false }
-                writes = UInt32(coded - 1)
-            }
+            guard let (reads, writes) = fields.codeCounts(&coder, actual: actual, predicted: predicted,
+                                                          context: context) else { return false }
             list[j] = Touch(page: page, reads: reads, writes: writes)
         }
-        list.withUnsafeBufferPointer { noteRecent($0) }
+        fields.noteRecent(list[...])
         history[slot] = hit ? Self.after(history[slot], same: false) : 0
         if n <= Self.pagesPerSlot {
             keys[slot] = block &+ 1
@@ -250,8 +256,91 @@ struct TouchModel {
         cached += [Touch](repeating: Touch(page: 0, reads: 0, writes: 0), count: size * Self.pagesPerSlot - cached.count)
     }
 
+}
+
+/// What both touch models code the same way: a page that is neither predicted nor in a block's lists (one of
+/// the thread's 16 most recently touched pages, else a number of pages from the prediction), loads and stores,
+/// and the recent pages themselves.
+struct TouchFields {
+    static let recentPages = 16
+    /// Longest list a decoder accepts (a block's touches per execution; the plugin's lists are far shorter).
+    static let maxList = 1 << 16
+    /// The last page coded on this thread (the prediction of a first page without a kept one).
+    private(set) var lastPage: UInt64 = 0
+    /// The thread's 16 most recently touched distinct pages, most recent first (objects a block touches were
+    /// often just touched by another block).
+    private var recent = [UInt64](repeating: .max, count: Self.recentPages)
+    /// Length: unary "longer than i" per (prediction kind, i).
+    private var length = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * 17)
+    /// Per (kept value available, position 0/1/2+): loads as predicted, stores as predicted.
+    private var readHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
+    private var writeHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
+    /// Per (kept value available): the page is among the recent pages; which one, as a 4-level binary tree.
+    private var recentHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2)
+    private var recentIndex = [AdaptiveBit](repeating: AdaptiveBit(), count: recentPages)
+    /// Whether a page delta is a whole number of pages (always, for recorded traces).
+    private var aligned = AdaptiveBit()
+    /// Elias-gamma bit lengths: page deltas, loads, stores.
+    private var pageBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
+    private var readBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
+    private var writeBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
+
+    /// Codes a list's length `given` (encoding): unary up to 16 in the context of whether the block has a
+    /// prediction, then 20 raw bits. Returns the length, or nil when it is longer than a list can be.
+    mutating func codeLength<C: BitCoder>(_ coder: inout C, _ given: Int, predicted: Bool) -> Int? {
+        let kind = predicted ? 17 : 0
+        var n = 0
+        while n < 16 && coder.code(given > n, &length[kind + n], shift: 4) { n += 1 }
+        if n == 16 { n += Int(coder.codeRaw(UInt32(truncatingIfNeeded: Swift.max(0, given - 16)), count: 20)) }
+        return n <= Self.maxList ? n : nil
+    }
+
+    /// Codes `actual` (encoding) as one of the recent pages or as a signed number of pages from `predicted`;
+    /// returns the page, or nil on a malformed payload.
+    mutating func codePage<C: BitCoder>(_ coder: inout C, actual: UInt64, predicted: UInt64, hasKept: Bool,
+                                        encoding: Bool) -> UInt64? {
+        let index = encoding ? recent.firstIndex(of: actual) ?? -1 : -1
+        if coder.code(index >= 0, &recentHit[hasKept ? 1 : 0], shift: 4) {
+            var node = 1
+            for level in (0..<4).reversed() {
+                node = node * 2 + (coder.code((index >> level) & 1 == 1, &recentIndex[node], shift: 4) ? 1 : 0)
+            }
+            return recent[node - Self.recentPages]
+        }
+        let delta = actual &- predicted
+        var low: UInt64 = 0
+        if !coder.code(delta & 0xFFF == 0, &aligned, shift: 5) {
+            low = UInt64(coder.codeRaw(UInt32(truncatingIfNeeded: delta & 0xFFF), count: 12))
+        }
+        // Pages as a signed number of pages (zigzag), + 1 so that it is never 0.
+        let pages = Int64(bitPattern: delta) >> 12
+        let zigzag = UInt64(bitPattern: (pages << 1) ^ (pages >> 63))
+        guard let coded = Self.codeNumber(&coder, zigzag &+ 1, &pageBits) else { return nil }
+        let decodedPages = Int64(bitPattern: ((coded &- 1) >> 1)) ^ -Int64(bitPattern: (coded &- 1) & 1)
+        return predicted &+ (UInt64(bitPattern: decodedPages) << 12 | low)
+    }
+
+    /// Codes loads and stores, each as "as predicted" (in `context`) or as Elias gamma of value + 1; nil on a
+    /// malformed payload.
+    mutating func codeCounts<C: BitCoder>(_ coder: inout C, actual: PageTouch, predicted: PageTouch,
+                                          context: Int) -> (reads: UInt32, writes: UInt32)? {
+        var reads = predicted.reads
+        if !coder.code(actual.reads == predicted.reads, &readHit[context], shift: 4) {
+            guard let coded = Self.codeNumber(&coder, UInt64(actual.reads) &+ 1, &readBits),
+                  coded >= 1, coded <= UInt64(UInt32.max) + 1 else { return nil }
+            reads = UInt32(coded - 1)
+        }
+        var writes = predicted.writes
+        if !coder.code(actual.writes == predicted.writes, &writeHit[context], shift: 4) {
+            guard let coded = Self.codeNumber(&coder, UInt64(actual.writes) &+ 1, &writeBits),
+                  coded >= 1, coded <= UInt64(UInt32.max) + 1 else { return nil }
+            writes = UInt32(coded - 1)
+        }
+        return (reads, writes)
+    }
+
     /// Moves the list's pages to the front of the recent pages, in list order (the last one first).
-    private mutating func noteRecent(_ list: UnsafeBufferPointer<Touch>) {
+    mutating func noteRecent(_ list: ArraySlice<PageTouch>) {
         recent.withUnsafeMutableBufferPointer { recent in
             for touch in list {
                 let page = touch.page

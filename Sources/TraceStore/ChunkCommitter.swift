@@ -202,10 +202,12 @@ final class ChunkCommitter: @unchecked Sendable {  // Used by one thread at a ti
         // carries across the thread's chunks); raw ones keep them in the side-event payload.
         var touches: [UInt8] = []
         if codec != .raw && !chunk.dataTouches.isEmpty {
-            let encoder = touchEncoders[chunk.thread] ?? TouchStreamEncoder()
+            let encoder = touchEncoders[chunk.thread] ?? TouchStreamEncoder(model: .current)
             touchEncoders[chunk.thread] = encoder
-            touches = encoder.encode(blocks: blocks, firstEventIndex: chunk.firstEventIndex,
-                                     touches: chunk.dataTouches[...])
+            // Schema 7: the model's byte first (docs/trace-format.md, "Chunk layout").
+            touches = [TouchModelVersion.current.rawValue]
+            touches += encoder.encode(blocks: blocks, firstEventIndex: chunk.firstEventIndex,
+                                      touches: chunk.dataTouches[...])
         }
         let payloadTouches = touches.isEmpty ? chunk.dataTouches[...] : []
         var events: [UInt8] = []

@@ -20,8 +20,10 @@ struct ChunkDecoder {
         /// and one bad chunk should be reported once, not again as a gap).
         var nextEventIndex: UInt64? = 0
         var decoder: BlockStreamDecoder?
-        /// The touch model of a predictive thread whose chunks code their touches (schema 6).
+        /// The touch model of a predictive thread whose chunks code their touches (schema 6 on), and which
+        /// model it is (every chunk of a thread names the same one).
         var touchDecoder: TouchStreamDecoder?
+        var touchModel: TouchModelVersion?
         /// Set when a predictive chunk of this thread failed: later ones cannot be decoded.
         var broken = false
     }
@@ -36,6 +38,9 @@ struct ChunkDecoder {
     /// False: touches coded with the touch model (schema 6) are counted, not decoded (a replay whose
     /// strategies use none). The model is per thread and stateful across chunks, so this holds for a whole pass.
     let decodesTouches: Bool
+    /// The file's schema version: from 7 on, a chunk's coded touches start with their model's byte; before,
+    /// they are all model 1 (`TouchModelVersion.lastList`).
+    let schemaVersion: Int
     /// Inflated block payloads of the raw codec (reused from chunk to chunk up to `keptBufferBytes`).
     private var inflated: [UInt8] = []
     /// Largest buffer kept from one chunk for the next (16 MiB: the writer's chunks of 2^20 blocks need 4 MiB);
@@ -52,7 +57,8 @@ struct ChunkDecoder {
     private var liveCoders = 0
 
     init(definitions: [BlockDefinition], inflater: ZstdInflater, lastSequence: [UInt32: Int64] = [:],
-         decodesTouches: Bool = true) {
+         decodesTouches: Bool = true, schemaVersion: Int = TraceSchema.currentVersion) {
+        self.schemaVersion = schemaVersion
         self.definitions = definitions
         self.inflater = inflater
         self.decodesTouches = decodesTouches
@@ -206,19 +212,37 @@ struct ChunkDecoder {
         return chunk
     }
 
-    /// Schema 6: the chunk's touches through its thread's touch model. Only predictive chunks code them (so the
+    /// Schema 6 on: the chunk's touches through its thread's touch model (schema 7 names it in the payload's first byte). Only predictive chunks code them (so the
     /// model lives as long as the thread's block coder); a failure leaves the thread's later chunks undecodable.
     private mutating func decodeTouches(_ record: ChunkRecord, blocks: [BlockID]) throws(ChunkDecodeFailure) -> [DataTouch] {
         try Self.checkTouchFields(record)
         var state = threads[record.thread] ?? ThreadState()
-        let decoder = state.touchDecoder ?? TouchStreamDecoder()
-        state.touchDecoder = decoder
+        // Broken until this chunk's touches decode: a later chunk's cannot without this one's state.
         state.broken = true
+        threads[record.thread] = state
+        let model: TouchModelVersion
+        var start = 0
+        if schemaVersion >= 7 {
+            guard let byte = record.touches.first, let named = TouchModelVersion(rawValue: byte) else {
+                throw ChunkDecodeFailure("data touches do not decode (unknown touch model \(record.touches.first ?? 0))")
+            }
+            model = named
+            start = 1
+        } else {
+            model = .lastList
+        }
+        guard state.touchModel == nil || state.touchModel == model else {
+            throw ChunkDecodeFailure("data touches do not decode (touch model \(model.rawValue) after \(state.touchModel!.rawValue) on this thread)")
+        }
+        let decoder = state.touchDecoder ?? TouchStreamDecoder(model: model)
+        state.touchDecoder = decoder
+        state.touchModel = model
         threads[record.thread] = state
         let touches: [DataTouch]
         do {
             touches = try record.touches.withUnsafeBytes {
-                try decoder.decode($0, blocks: blocks, firstEventIndex: record.firstEventIndex, count: record.dataTouches)
+                try decoder.decode(UnsafeRawBufferPointer(rebasing: $0[start...]), blocks: blocks,
+                                   firstEventIndex: record.firstEventIndex, count: record.dataTouches)
             }
         } catch {
             throw ChunkDecodeFailure("data touches do not decode (\(error))")

@@ -295,7 +295,8 @@ public final class TraceReader {
             lastSequence[id] = sequence
         }
         return ChunkDecoder(definitions: try loadDefinitions(db, allBytes: false), inflater: inflater,
-                            lastSequence: lastSequence, decodesTouches: decodesTouches)
+                            lastSequence: lastSequence, decodesTouches: decodesTouches,
+                            schemaVersion: schemaVersion)
     }
 
     private func loadDefinitions(_ db: Database, allBytes: Bool) throws -> [BlockDefinition] {

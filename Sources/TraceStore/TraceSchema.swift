@@ -6,7 +6,7 @@ public enum TraceSchema {
     /// `PRAGMA application_id` of every trace: "PLXT" in ASCII.
     public static let applicationID: Int32 = 0x504C_5854
     /// The newest schema version this code writes and reads (`PRAGMA user_version`).
-    public static let currentVersion = 6
+    public static let currentVersion = 7
     /// The file extension traces use.
     public static let fileExtension = "plextrace"
 
@@ -158,6 +158,11 @@ public enum TraceSchema {
                 ALTER TABLE chunks ADD COLUMN touches BLOB;
                 PRAGMA user_version = 6;
                 """)
+        }
+        // v7: no new column; `chunks.touches` starts with a byte naming the touch model that coded the rest
+        // (BlockCodec's TouchModelVersion). Version-6 payloads have no such byte and are model 1.
+        migrator.registerMigration("v7") { db in
+            try db.execute(sql: "PRAGMA user_version = 7")
         }
         return migrator
     }

@@ -58,9 +58,9 @@ import TraceModel
         defer { scratch.remove() }
         let path = scratch.path("new.plextrace")
         try writeSimpleTrace(at: path, chunks: 2)
-        try DatabaseQueue(path: path).writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version = 7") }
+        try DatabaseQueue(path: path).writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version = 8") }
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        #expect(open(path) == "trace \(path) uses schema version 7; this plexlab reads up to \(TraceSchema.currentVersion)")
+        #expect(open(path) == "trace \(path) uses schema version 8; this plexlab reads up to \(TraceSchema.currentVersion)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 

@@ -1,11 +1,13 @@
+import BlockCodec
 import Foundation
 import GRDB
 import Testing
 import TraceModel
 @testable import TraceStore
 
-/// Schema 6: predictive chunks code their data touches with BlockCodec's touch model (docs/block-codec.md,
-/// "Data touches"); raw chunks and older traces keep them in the side-event payload.
+/// Schema 6 on: predictive chunks code their data touches with BlockCodec's touch model (docs/block-codec.md,
+/// "Data touches"; schema 7 names the model in the blob's first byte); raw chunks and older traces keep them in
+/// the side-event payload.
 @Suite struct TouchModelTests {
     /// Three blocks on two threads, 3 x 20,000 executions each in chunks of 4096 blocks. Thread 0 repeats the
     /// same touches every time; thread 1's block 0 moves to the next page every 100 executions, its block 1
@@ -98,6 +100,48 @@ import TraceModel
             #expect(counted.allSatisfy { $0.dataTouches.isEmpty && $0.undecodedDataTouches > 0 })
             #expect(decoded.allSatisfy { $0.undecodedDataTouches == 0 })
         }
+    }
+
+    /// Schema 7 writes model 2 and names it in every coded blob's first byte. The same file turned into a
+    /// schema-6 one (every blob recoded by model 1 without the byte, checksums redone, user_version 6) reads
+    /// back the same touches: old traces stay readable.
+    @Test func schema6TracesOfModel1StillRead() throws {
+        let scratch = Scratch("touchmodel6")
+        defer { scratch.remove() }
+        let path = scratch.path("t.plextrace")
+        let expected = try Self.write(path, codec: .predictive)
+        var chunks: [StreamChunk] = []
+        try TraceReader(path: path).forEachChunk { chunks.append($0) }
+        try DatabaseQueue(path: path).writeWithoutTransaction { db in
+            let firstBytes = try Data.fetchAll(db, sql: "SELECT touches FROM chunks WHERE touches IS NOT NULL").map { $0.first }
+            #expect(firstBytes.count == 30 && firstBytes.allSatisfy { $0 == TouchModelVersion.listHistory.rawValue })
+            var encoders: [UInt32: TouchStreamEncoder] = [:]
+            for chunk in chunks {
+                let sequence = Int64(chunk.sequence)
+                let encoder = encoders[chunk.thread] ?? TouchStreamEncoder(model: .lastList)
+                encoders[chunk.thread] = encoder
+                let model1 = chunk.blocks.withUnsafeBufferPointer {
+                    encoder.encode(blocks: $0, firstEventIndex: chunk.firstEventIndex, touches: chunk.dataTouches[...])
+                }
+                let row = try Row.fetchOne(db, sql: """
+                    SELECT sequence, thread, first_event_index, block_count, codec, blocks, blocks_size, events, events_size,
+                           code_writes, syscalls, data_touches, system_events FROM chunks WHERE sequence = ?
+                    """, arguments: [sequence])!
+                let record = ChunkRecord(sequence: row[0], thread: UInt32(row[1] as Int64),
+                                         firstEventIndex: UInt64(row[2] as Int64), blockCount: row[3],
+                                         codec: UInt8(row[4] as Int64), blocks: [UInt8](row[5] as Data), blocksSize: row[6],
+                                         events: (row[7] as Data?).map { [UInt8]($0) } ?? [], eventsSize: row[8],
+                                         codeWrites: row[9], syscalls: row[10], dataTouches: row[11],
+                                         systemEvents: row[12], touches: model1)
+                try db.execute(sql: "UPDATE chunks SET touches = ?, checksum = ? WHERE sequence = ?",
+                               arguments: [Data(model1), Int64(bitPattern: record.checksum), sequence])
+            }
+            try db.execute(sql: "PRAGMA user_version = 6")
+        }
+        let reader = try TraceReader(path: path)
+        #expect(reader.schemaVersion == 6)
+        #expect(try Self.read(path) == expected)
+        #expect(try reader.verify().isEmpty)
     }
 
     /// A byte of a chunk's coded touches changed: the chunk fails its checksum, which covers them.

@@ -7,6 +7,9 @@
 // --limit N uses only the first N blocks; --save-blk OUT writes the (limited) stream as a .blk file and exits
 // (.blk files load without decoding a trace: for instruction counts under valgrind).
 // --encode-only prints name, blocks, bytes, bits/block and encode ns/block only.
+// --touches codes the data touches of the first thread of a packed `--data-pages` trace (or of a .tch file) with
+// the touch model, checks the round trip and prints name, blocks, touches, bytes, bits/block, encode s, decode s;
+// --save-touches OUT writes that thread's blocks and touches as a .tch file (Touches.swift) and exits.
 // --digest prints an FNV-1a hash of the encoded payload on stderr (payload bytes compared across builds).
 // Prints one tab-separated line per file: name, blocks, distinct blocks, chunks, codec bytes, bits/block,
 // encode blocks/s, decode blocks/s, zstd -3 decompression blocks/s of the u32 ids (in-process libzstd).
@@ -66,6 +69,20 @@ func load(_ path: String) throws -> BlockFile {
     }
 }
 
+/// The first thread's blocks and data touches of a trace, event indices counted from the thread's first block.
+func loadTouches(_ path: String) throws -> TouchFile {
+    let reader = try TraceReader(path: path)
+    var file = TouchFile(ids: [], touches: [])
+    var thread: UInt32?
+    try reader.forEachChunk { chunk in
+        if thread == nil { thread = chunk.thread }
+        guard chunk.thread == thread else { return }
+        file.ids.append(contentsOf: chunk.blocks)
+        file.touches.append(contentsOf: chunk.dataTouches)
+    }
+    return file
+}
+
 /// Thread CPU time: the machine is shared, so wall time would measure the neighbours too.
 func now() -> Double {
     var t = timespec()
@@ -83,6 +100,8 @@ var encodeOnly = false
 var variant = BlockCodecVariant.full
 var limit = Int.max
 var saveBlk: String?
+var touchMode = false
+var saveTouches: String?
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
@@ -95,12 +114,21 @@ while let a = args.popFirst() {
     case "--fast": variant = .fast
     case "--limit": limit = Int(args.popFirst() ?? "") ?? limit
     case "--save-blk": saveBlk = args.popFirst()
+    case "--touches": touchMode = true
+    case "--save-touches": saveTouches = args.popFirst()
     default: files.append(a)
     }
 }
 
 do {
     for path in files {
+        if touchMode || saveTouches != nil {
+            let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            let file = path.hasSuffix(".tch") ? try TouchFile.load(path) : try loadTouches(path)
+            if let saveTouches { try file.save(saveTouches); continue }
+            print(try measureTouches(file, name: name, chunkSize: chunkSize, clock: now))
+            continue
+        }
         let file = try load(path)
         let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         let ids = Array(file.ids.prefix(limit))

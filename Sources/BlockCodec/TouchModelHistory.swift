@@ -1,0 +1,182 @@
+import TraceModel
+
+/// Touch model 2 (docs/block-codec.md, "Data touches"): per block id, its last `listsPerBlock` distinct
+/// touch lists, most recently used first. Per executed block: which of them it repeats, or a new list coded
+/// against them. Both directions run `code`, so they cannot drift apart.
+struct ListHistoryTouchModel: TouchListModel {
+    typealias Touch = PageTouch
+
+    static let listsPerBlock = 4
+    static let pagesPerList = 8
+    static let slotTouches = listsPerBlock * pagesPerList
+    /// A kept list's length that marks it as not kept (it was longer than `pagesPerList`): it never matches.
+    static let notKept: UInt8 = .max
+
+    /// Per block id: id + 1 once it ran (0: never), its lists' lengths, its last two choices, the lists.
+    private var keys: [UInt32] = []
+    private var lengths: [UInt8] = []
+    private var choices: [UInt8] = []
+    private var lists: [Touch] = []
+    /// After `code`: where in `lists` the list just repeated starts, or -1.
+    private(set) var repeated = -1
+    func repeatedList(block: BlockID) -> ArraySlice<Touch> {
+        lists[repeated..<(repeated + Int(lengths[Int(block) * Self.listsPerBlock]))]
+    }
+    /// Recent pages, page numbers and counts (coded as model 1 codes them).
+    private var fields = TouchFields()
+    /// The thread's previous block's choice (0 repeat of its last list, 1-3 an older one, 4 new, 5 none yet).
+    private var previousChoice = 5
+
+    /// Choice: unary "is it list k" for k 0..<listsPerBlock, per (block id, its last two choices, the thread's
+    /// previous block's choice) hashed into a fixed table (so memory does not grow with the pairs seen), and k.
+    private var choice = [AdaptiveBit](repeating: AdaptiveBit(), count: Self.choiceContexts << 2)
+    static let choiceBits = 18
+    static let choiceContexts = 1 << choiceBits
+    /// Length: "same as the last list's" (when one is kept), else `TouchFields.codeLength`.
+    private var sameLength = AdaptiveBit()
+    /// Per (last list has this position, position 0/1/2+): page as in the last list.
+    private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
+    /// A page that is not the last list's: "the page at this position of older list k" (k 1..<listsPerBlock).
+    private var olderHit = [AdaptiveBit](repeating: AdaptiveBit(), count: listsPerBlock)
+
+    mutating func code<C: BitCoder>(_ coder: inout C, block: BlockID, list: inout [Touch], encoding: Bool) -> Bool {
+        repeated = -1
+        let slot = Int(block)
+        if slot >= keys.count { grow(to: slot + 1) }
+        let seen = keys[slot] == block &+ 1
+        let base = slot * Self.slotTouches
+        let lengthBase = slot * Self.listsPerBlock
+        var picked = Self.listsPerBlock
+        if seen {
+            var match = -1
+            if encoding {
+                for k in 0..<Self.listsPerBlock where lengths[lengthBase + k] != Self.notKept
+                    && Int(lengths[lengthBase + k]) == list.count {
+                    let start = base + k * Self.pagesPerList
+                    var equal = true
+                    var i = 0
+                    while equal && i < list.count { equal = list[i] == lists[start + i]; i += 1 }
+                    if equal { match = k; break }
+                }
+            }
+            picked = 0
+            let hash = UInt32(block) &* 0x9E37_79B1 ^ UInt32(choices[slot]) &* 0x85EB_CA6B ^ UInt32(previousChoice) &* 0xC2B2_AE35
+            let context = Int(hash >> UInt32(32 - Self.choiceBits)) * Self.listsPerBlock
+            while picked < Self.listsPerBlock && !coder.code(match == picked, &choice[context + picked], shift: 4) {
+                picked += 1
+            }
+            if picked < Self.listsPerBlock {
+                guard lengths[lengthBase + picked] != Self.notKept else { return false }
+                moveToFront(slot: slot, picked)
+                repeated = base
+                note(slot: slot, choice: picked)
+                fields.noteRecent(lists[base..<(base + Int(lengths[lengthBase]))])
+                return true
+            }
+        }
+        let last = seen && lengths[lengthBase] != Self.notKept ? Int(lengths[lengthBase]) : -1
+        let cachedCount = Swift.max(last, 0)
+        // The length: the last list's again, else unary up to 16 in the context of whether one is kept, then 20 raw bits.
+        let given = encoding ? list.count : 0
+        let n: Int
+        if last >= 0 && coder.code(given == last, &sameLength, shift: 4) {
+            n = last
+        } else {
+            guard let coded = fields.codeLength(&coder, given, predicted: last >= 0) else { return false }
+            n = coded
+        }
+        if !encoding { list = [Touch](repeating: Touch(page: 0, reads: 0, writes: 0), count: n) }
+        for j in 0..<n {
+            let predicted = j < cachedCount ? lists[base + j]
+                : Touch(page: j > 0 ? list[j - 1].page : fields.lastPage, reads: 1, writes: 0)
+            let context = (j < cachedCount ? 3 : 0) + Swift.min(j, 2)
+            let actual = encoding ? list[j] : predicted
+            var page = predicted.page
+            let hasCached = j < cachedCount ? 1 : 0
+            if !coder.code(actual.page == predicted.page, &pageHit[context], shift: 4) {
+                // The page at this position of an older list (objects a block cycles through), else one of
+                // the thread's recent pages, else a number of pages from the prediction.
+                var found = false
+                if seen {
+                    for k in 1..<Self.listsPerBlock where lengths[lengthBase + k] != Self.notKept
+                        && j < Int(lengths[lengthBase + k]) {
+                        let candidate = lists[base + k * Self.pagesPerList + j].page
+                        if candidate == predicted.page { continue }
+                        if coder.code(encoding && actual.page == candidate, &olderHit[k], shift: 4) {
+                            page = candidate
+                            found = true
+                            break
+                        }
+                    }
+                }
+                if !found {
+                    guard let coded = fields.codePage(&coder, actual: actual.page, predicted: predicted.page,
+                                                      hasKept: hasCached == 1, encoding: encoding) else { return false }
+                    page = coded
+                }
+            }
+            guard let (reads, writes) = fields.codeCounts(&coder, actual: actual, predicted: predicted,
+                                                          context: context) else { return false }
+            list[j] = Touch(page: page, reads: reads, writes: writes)
+        }
+        fields.noteRecent(list[...])
+        // The new list becomes the most recent one; the oldest goes.
+        if !seen {
+            keys[slot] = block &+ 1
+            for k in 0..<Self.listsPerBlock { lengths[lengthBase + k] = Self.notKept }
+            choices[slot] = 35
+        }
+        moveToFront(slot: slot, Self.listsPerBlock - 1)
+        if n <= Self.pagesPerList {
+            lengths[lengthBase] = UInt8(n)
+            for j in 0..<n { lists[base + j] = list[j] }
+        } else {
+            lengths[lengthBase] = Self.notKept
+        }
+        note(slot: slot, choice: Self.listsPerBlock)
+        return true
+    }
+
+    /// Records the block's choice (0..<listsPerBlock a kept list, listsPerBlock a new one) in its history and
+    /// as the thread's previous one.
+    private mutating func note(slot: Int, choice: Int) {
+        choices[slot] = UInt8((Int(choices[slot]) % 6) * 6 + choice)
+        previousChoice = choice
+    }
+
+    /// Moves the block's list `k` to the front, the ones before it one place back.
+    private mutating func moveToFront(slot: Int, _ k: Int) {
+        guard k > 0 else { return }
+        let base = slot * Self.slotTouches
+        let lengthBase = slot * Self.listsPerBlock
+        let length = lengths[lengthBase + k]
+        let count = length == Self.notKept ? 0 : Int(length)
+        var saved = (Touch(page: 0, reads: 0, writes: 0), Touch(page: 0, reads: 0, writes: 0),
+                     Touch(page: 0, reads: 0, writes: 0), Touch(page: 0, reads: 0, writes: 0),
+                     Touch(page: 0, reads: 0, writes: 0), Touch(page: 0, reads: 0, writes: 0),
+                     Touch(page: 0, reads: 0, writes: 0), Touch(page: 0, reads: 0, writes: 0))
+        withUnsafeMutableBytes(of: &saved) { raw in
+            let buffer = raw.bindMemory(to: Touch.self)
+            for i in 0..<count { buffer[i] = lists[base + k * Self.pagesPerList + i] }
+            var m = k
+            while m > 0 {
+                let from = base + (m - 1) * Self.pagesPerList
+                let to = base + m * Self.pagesPerList
+                let c = lengths[lengthBase + m - 1] == Self.notKept ? 0 : Int(lengths[lengthBase + m - 1])
+                for i in 0..<c { lists[to + i] = lists[from + i] }
+                lengths[lengthBase + m] = lengths[lengthBase + m - 1]
+                m -= 1
+            }
+            for i in 0..<count { lists[base + i] = buffer[i] }
+            lengths[lengthBase] = length
+        }
+    }
+
+    private mutating func grow(to count: Int) {
+        let size = Swift.max(count, keys.count * 2, 1024)
+        keys += [UInt32](repeating: 0, count: size - keys.count)
+        choices += [UInt8](repeating: 0, count: size - choices.count)
+        lengths += [UInt8](repeating: Self.notKept, count: size * Self.listsPerBlock - lengths.count)
+        lists += [Touch](repeating: Touch(page: 0, reads: 0, writes: 0), count: size * Self.slotTouches - lists.count)
+    }
+}
