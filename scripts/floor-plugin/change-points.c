@@ -117,17 +117,21 @@ struct access { uint8_t insn, store; uint64_t page; }; /* page: static page, or 
 struct slot_table { uint32_t n; struct access a[]; };
 static struct slot_table **tables;
 static uint32_t tables_cap;
+/* head (the guest's), tail (the rebuilding thread's) and the producer's copy of tail on lines of their own:
+   sharing one line made both threads wait on it whenever they really ran in parallel. */
 static struct {
-    volatile uint32_t head, tail;
+    _Alignas(64) volatile uint32_t head;
+    _Alignas(64) volatile uint32_t tail;
+    _Alignas(64) uint32_t tail_seen; /* the guest's last read of tail */
     uint32_t done;
-    uint32_t words[RWORDS];
+    _Alignas(64) uint32_t words[RWORDS];
 } *rq;
 static uint64_t lists_sent, executions, out_words;
 static double consumer_cpu; /* the reconstructing thread's CPU seconds, at its end */
 
 static void rq_wait(uint32_t head)
 {
-    while (head - __atomic_load_n(&rq->tail, __ATOMIC_ACQUIRE) > RWORDS - HEADROOM) {
+    while (head - (rq->tail_seen = __atomic_load_n(&rq->tail, __ATOMIC_ACQUIRE)) > RWORDS - HEADROOM) {
         struct timespec t = { 0, 20000 };
         nanosleep(&t, NULL);
     }
@@ -137,18 +141,26 @@ static void on_exec_rq(unsigned int index, void *udata)
 {
     (void)index;
     uint32_t h = rq->head;
-    if (__builtin_expect(h - rq->tail > RWORDS - HEADROOM, 0)) rq_wait(h);
+    if (__builtin_expect(h - rq->tail_seen > RWORDS - HEADROOM, 0)) rq_wait(h);
     rq->words[h & (RWORDS - 1)] = (uint32_t)(uintptr_t)udata;
     __atomic_store_n(&rq->head, h + 1, __ATOMIC_RELEASE);
 }
 
+/* The (one) guest thread's last dynamic page: whether `vaddr` is a change point, for both reconstruct modes. */
 static uint64_t last_dynamic;
+static inline __attribute__((always_inline)) int page_changes(uint64_t vaddr, uint64_t *page)
+{
+    *page = vaddr >> 12;
+    if (__builtin_expect(*page == last_dynamic, 1)) return 0;
+    last_dynamic = *page;
+    return 1;
+}
+
 static void on_access_rq(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
 {
     (void)index; (void)info;
-    uint64_t page = vaddr >> 12;
-    if (__builtin_expect(page == last_dynamic, 1)) return;
-    last_dynamic = page;
+    uint64_t page;
+    if (!page_changes(vaddr, &page)) return;
     uint32_t h = rq->head;
     rq->words[h & (RWORDS - 1)] = (uint32_t)(uintptr_t)udata | CP_FLAG;
     rq->words[(h + 1) & (RWORDS - 1)] = (uint32_t)page;
@@ -254,9 +266,8 @@ static uint64_t inline_last;
 static void on_access_inline(unsigned int index, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
 {
     (void)index; (void)info;
-    uint64_t page = vaddr >> 12;
-    if (__builtin_expect(page == last_dynamic, 1)) return;
-    last_dynamic = page;
+    uint64_t page;
+    if (!page_changes(vaddr, &page)) return;
     if (inline_ncp < 2048) {
         inline_cps[2 * inline_ncp] = (uint32_t)(uintptr_t)udata | CP_FLAG;
         inline_cps[2 * inline_ncp + 1] = (uint32_t)page;
@@ -339,7 +350,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
         else if (strcmp(argv[i], "reconstruct=on") == 0) reconstruct = 1;
         else if (strcmp(argv[i], "reconstruct=inline") == 0) reconstruct = 2;
     if (reconstruct == 1) {
-        rq = calloc(1, sizeof *rq);
+        rq = aligned_alloc(64, sizeof *rq);
+        if (rq) memset(rq, 0, sizeof *rq);
         if (!rq || pthread_create(&consumer_thread, NULL, consumer, NULL) != 0) abort();
     }
     ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);

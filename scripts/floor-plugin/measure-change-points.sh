@@ -20,7 +20,7 @@ record_workloads_prepare "$work"
 inc=(-I "$root/Sources/QEMUPlugin/include" -I "$root/Sources/PlexLabWire/include")
 cc=(gcc -O2 -shared -fPIC -DPLEXLAB_QEMU_PLUGIN "${inc[@]}")
 "${cc[@]}" -o "$work/floor-plugin.so" "$root/scripts/floor-plugin/floor-plugin.c"
-"${cc[@]}" -o "$work/change-points.so" "$root/scripts/floor-plugin/change-points.c" -lZydis 2> /dev/null
+"${cc[@]}" -o "$work/change-points.so" "$root/scripts/floor-plugin/change-points.c" -lZydis
 
 plugin_so=$root/.build/release/libPlexLabQEMUPlugin.so
 [ -f "$plugin_so" ] || (cd "$root" && swift build -c release --product PlexLabQEMUPlugin > /dev/null)
