@@ -270,6 +270,8 @@ struct TouchFields {
     /// The thread's 16 most recently touched distinct pages, most recent first (objects a block touches were
     /// often just touched by another block).
     private var recent = [UInt64](repeating: .max, count: Self.recentPages)
+    /// The thread's `i`th most recently touched distinct page (.max: none yet).
+    func recentPage(_ i: Int) -> UInt64 { recent[i] }
     /// Length: unary "longer than i" per (prediction kind, i).
     private var length = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * 17)
     /// Per (kept value available, position 0/1/2+): loads as predicted, stores as predicted.

@@ -28,7 +28,8 @@ struct ListHistoryTouchModel: TouchListModel {
     private var previousChoice = 5
 
     /// Choice: unary "is it list k" for k 0..<listsPerBlock, per (block id, its last two choices, the thread's
-    /// previous block's choice) hashed into a fixed table (so memory does not grow with the pairs seen), and k.
+    /// previous block's choice, which kept lists hold the thread's 3 most recent pages) hashed into a fixed table
+    /// (so memory does not grow with the pairs seen), and k.
     private var choice = [AdaptiveBit](repeating: AdaptiveBit(), count: Self.choiceContexts << 2)
     static let choiceBits = 18
     static let choiceContexts = 1 << choiceBits
@@ -61,6 +62,7 @@ struct ListHistoryTouchModel: TouchListModel {
             }
             picked = 0
             let hash = UInt32(block) &* 0x9E37_79B1 ^ UInt32(choices[slot]) &* 0x85EB_CA6B ^ UInt32(previousChoice) &* 0xC2B2_AE35
+                ^ UInt32(recentHolders(base: base, lengthBase: lengthBase)) &* 0x27D4_EB2F
             let context = Int(hash >> UInt32(32 - Self.choiceBits)) * Self.listsPerBlock
             while picked < Self.listsPerBlock && !coder.code(match == picked, &choice[context + picked], shift: 4) {
                 picked += 1
@@ -135,6 +137,21 @@ struct ListHistoryTouchModel: TouchListModel {
         }
         note(slot: slot, choice: Self.listsPerBlock)
         return true
+    }
+
+    /// For each of the thread's 3 most recently touched pages, the first of the block's kept lists that holds it
+    /// (listsPerBlock: none), as one number below 125: the lists the objects just touched are in.
+    private func recentHolders(base: Int, lengthBase: Int) -> Int {
+        let p0 = fields.recentPage(0), p1 = fields.recentPage(1), p2 = fields.recentPage(2)
+        var h0 = Self.listsPerBlock, h1 = Self.listsPerBlock, h2 = Self.listsPerBlock
+        for k in (0..<Self.listsPerBlock).reversed() where lengths[lengthBase + k] != Self.notKept {
+            let start = base + k * Self.pagesPerList
+            for i in start..<(start + Int(lengths[lengthBase + k])) {
+                let page = lists[i].page
+                if page == p0 { h0 = k } else if page == p1 { h1 = k } else if page == p2 { h2 = k }
+            }
+        }
+        return h0 + 5 * h1 + 25 * h2
     }
 
     /// Records the block's choice (0..<listsPerBlock a kept list, listsPerBlock a new one) in its history and

@@ -103,6 +103,31 @@ struct TouchCodecTests {
         #expect(model2 < 100)
     }
 
+    /// Model 2's list choice sees which kept lists hold the thread's most recent pages. Block 1 touches object A
+    /// or B (a coin flip), block 2 page C or D (another), then block 0 touches block 1's object again. Block 0's
+    /// choice (repeat its front list or the older one) is a coin flip for its own history and for block 2's
+    /// choice, but the page block 1 just touched names it. So block 0 costs next to nothing and the payload is
+    /// close to the two coins' 2 x 3000 bits (750 bytes): 799 bytes, where without that context (the
+    /// model before it) block 0 costs about a bit a time too: 1179 bytes.
+    @Test func theRecentPagesNameTheListAnObjectIsIn() throws {
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func coin() -> Bool {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 63 == 1
+        }
+        var steps: [Step] = []
+        for _ in 0..<3000 {
+            let object: UInt64 = coin() ? 0xA000 : 0xB000
+            steps.append((1, [(object, 1, 0)]))
+            steps.append((2, [(coin() ? 0xC000 : 0xD000, 1, 0)]))
+            steps.append((0, [(object, 2, 1), (0x9000, 1, 0)]))
+        }
+        let (blocks, touches) = Self.split(steps)
+        let chunks = Self.encode(steps, chunk: 9000, model: .listHistory)
+        #expect(try Self.decode(chunks, blocks: blocks, chunk: 9000, model: .listHistory) == touches)
+        #expect(chunks[0].payload.count > 750 && chunks[0].payload.count < 850)
+    }
+
     /// A payload of model 1 as the code of schema-6 traces wrote it (commit 53c3795, TouchStreamEncoder of
     /// `steps()` in one chunk): model 1 must keep decoding it to the same touches.
     @Test func aModel1PayloadOfSchema6StillDecodes() throws {
