@@ -112,11 +112,13 @@ public enum Fidelity {
         guard timing else { return result }
         result.writeCosts = try calibration?.writeCosts
             ?? LiveProfile.measureWriteCosts(directory: probes, profile: profile, cyclesPerNanosecond: result.cyclesPerNanosecond!)
-        for run in live.startProbe?.strategies ?? [] {
-            let trapSeconds = LiveProfile.trapSeconds(run.counts, profile: profile, cyclesPerNanosecond: result.cyclesPerNanosecond!)
-            result.startProbeTrapSeconds[run.strategy] = trapSeconds
-            result.monitorStart[run.strategy] = ShortRunEstimate.start(monitored: run.times.wall, native: live.startProbe!.native,
-                                                                       trapSeconds: trapSeconds)
+        if let probe = live.startProbe {
+            for run in probe.strategies {
+                let trapSeconds = LiveProfile.trapSeconds(run.counts, profile: profile, cyclesPerNanosecond: result.cyclesPerNanosecond!)
+                result.startProbeTrapSeconds[run.strategy] = trapSeconds
+                result.monitorStart[run.strategy] = ShortRunEstimate.start(monitored: run.times.wall, native: probe.native,
+                                                                           trapSeconds: trapSeconds)
+            }
         }
         return result
     }
