@@ -32,7 +32,8 @@
  * see an address). Calling back only once per static address class of a TB (accesses through the same base
  * and index registers, a constant apart) was measured and not built: it would skip 61 % of gzip's callbacks
  * and 34-40 % of python3's and sqlite3's, too little for 3x plain (docs/recorder.md, "Address classes";
- * scripts/floor-plugin/address-classes.c).
+ * scripts/floor-plugin/address-classes.c). Its exact form, consecutive runs, was built and measured no faster
+ * (docs/recorder.md, "Consecutive runs"; tag experiment/consecutive-runs).
  *
  * The state is one static struct: a plugin is loaded once per QEMU process.
  */

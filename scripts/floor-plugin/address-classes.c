@@ -19,6 +19,13 @@
  *   qemu-x86_64 -plugin ./classes.so PROGRAM ARGS           dynamic accesses per kind, on stderr at exit
  *   qemu-x86_64 -plugin ./classes.so,floor=on PROGRAM ARGS  the data floor (floor-plugin.c, mem=on) with a
  *                                                           callback only where one would still be needed
+ *
+ * rule=runs classifies by consecutive runs instead (run-classes.c beside this file, the planner of the plugin
+ * that was built and measured on tag experiment/consecutive-runs; docs/recorder.md, "Consecutive runs"): an
+ * instruction is a member (no callback), a representative or plain ("needed"). So the build above also takes
+ * that file:
+ *   gcc ... -I scripts/floor-plugin -o classes.so scripts/floor-plugin/address-classes.c \
+ *       scripts/floor-plugin/run-classes.c -lZydis
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +33,7 @@
 #include <string.h>
 #include <Zydis/Zydis.h>
 #include "qemu_plugin_api.h"
+#include "run-classes.h"
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
@@ -40,7 +48,7 @@ struct insn_stat {
 };
 static struct insn_stat *stats;
 static ZydisDecoder decoder;
-static int floor_mode;
+static int floor_mode, runs_rule;
 
 /* Floor mode: floor-plugin.c's ring and callbacks. */
 #include "floor-ring.h"
@@ -104,11 +112,50 @@ static enum kind classify(const ZydisDecodedInstruction *d, const ZydisDecodedOp
     return REPRESENTATIVE;
 }
 
+static void add_stat(struct qemu_plugin_insn *insn, enum kind kind)
+{
+    struct insn_stat *s = calloc(1, sizeof *s);
+    if (!s) abort();
+    s->kind = kind;
+    s->next = stats;
+    stats = s;
+    qemu_plugin_register_vcpu_mem_cb(insn, on_access_count, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, s);
+}
+
+/* rule=runs: the consecutive-run plan (run-classes.c); kinds: member, representative, needed (plain). */
+static void on_trans_runs(struct qemu_plugin_tb *tb)
+{
+    size_t n = qemu_plugin_tb_n_insns(tb);
+    const uint8_t *bytes[1024];
+    uint8_t len[1024], role[1024];
+    uint64_t vaddr[1024];
+    struct rc_run *run[1024];
+    if (n > 1024) n = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+        bytes[i] = qemu_plugin_insn_data(insn);
+        len[i] = (uint8_t)qemu_plugin_insn_size(insn);
+        vaddr[i] = qemu_plugin_insn_vaddr(insn);
+    }
+    rc_plan(n, bytes, len, vaddr, role, run);
+    for (size_t i = 0; i < n; i++) {
+        struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+        enum kind kind = role[i] == RC_MEMBER ? MEMBER : role[i] == RC_REPRESENTATIVE ? REPRESENTATIVE : NEEDED;
+        if (!floor_mode) add_stat(insn, kind);
+        else if (kind != MEMBER)
+            qemu_plugin_register_vcpu_mem_cb(insn, on_access, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, NULL);
+    }
+}
+
 static void on_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     (void)id;
     uint32_t tb_id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
     if (floor_mode) qemu_plugin_register_vcpu_tb_exec_cb(tb, on_exec, QEMU_PLUGIN_CB_NO_REGS, (void *)(uintptr_t)tb_id);
+    if (runs_rule) {
+        on_trans_runs(tb);
+        return;
+    }
     int version[17], next_version = 17, nreps = 0;
     for (int r = 0; r < 17; r++) version[r] = r;
     struct class_key reps[64];
@@ -136,12 +183,7 @@ static void on_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                 qemu_plugin_register_vcpu_mem_cb(insn, on_access, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, NULL);
             continue;
         }
-        struct insn_stat *s = calloc(1, sizeof *s);
-        if (!s) abort();
-        s->kind = kind;
-        s->next = stats;
-        stats = s;
-        qemu_plugin_register_vcpu_mem_cb(insn, on_access_count, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, s);
+        add_stat(insn, kind);
     }
 }
 
@@ -166,6 +208,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     (void)info;
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], "floor=on") == 0) floor_mode = 1;
+        else if (strcmp(argv[i], "rule=runs") == 0) runs_rule = 1;
     ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_trans);
     qemu_plugin_register_atexit_cb(id, report, NULL);

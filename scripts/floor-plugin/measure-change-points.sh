@@ -12,14 +12,8 @@
 #   scripts/floor-plugin/measure-change-points.sh [ROUNDS] [WORKDIR]   (default 5, /tmp/plexlab-record-bench)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-rounds=${1:-5}
-work=${2:-/tmp/plexlab-record-bench}
-export LC_ALL=C
-source "$root/scripts/record-workloads.sh"
-record_workloads_prepare "$work"
-inc=(-I "$root/Sources/QEMUPlugin/include" -I "$root/Sources/PlexLabWire/include")
-cc=(gcc -O2 -shared -fPIC -DPLEXLAB_QEMU_PLUGIN "${inc[@]}")
-"${cc[@]}" -o "$work/floor-plugin.so" "$root/scripts/floor-plugin/floor-plugin.c"
+source "$root/scripts/floor-plugin/measure-rounds.sh"
+measure_prepare "$@"
 "${cc[@]}" -o "$work/change-points.so" "$root/scripts/floor-plugin/change-points.c" -lZydis
 
 plugin_so=$root/.build/release/libPlexLabQEMUPlugin.so
@@ -42,35 +36,16 @@ run() { # CONFIG ARGV... -> "wall cpu"
     read -r w u s <<< "$t"
     awk -v w="$w" -v u="$u" -v s="$s" 'BEGIN { printf "%s %.3f\n", w, u + s }'
 }
-stat() { sort -g | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f %.3f", v[1], m }'; }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '| workload | configuration | least CPU | median CPU | least wall | median wall | CPU / plain (least, median) | wall / plain (least, median) |\n'
-printf '| --- | --- | --- | --- | --- | --- | --- | --- |\n'
+measure_header
 consumers=""
 for name in gzip-random python3-loop; do
     workload_argv "$name"
     : > "$work/consumer.cpu"
-    declare -A walls=() cpus=()
-    for ((i = 0; i < rounds; i++)); do
-        for config in "${configs[@]}"; do
-            read -r w c <<< "$(run "$config" "${argv[@]}")"
-            walls[$config]+="$w "; cpus[$config]+="$c "
-        done
-    done
-    read -r pcl pcm <<< "$(tr ' ' '\n' <<< "${cpus[plain]}" | grep . | stat)"
-    read -r pwl pwm <<< "$(tr ' ' '\n' <<< "${walls[plain]}" | grep . | stat)"
-    for config in "${configs[@]}"; do
-        read -r cl cm <<< "$(tr ' ' '\n' <<< "${cpus[$config]}" | grep . | stat)"
-        read -r wl wm <<< "$(tr ' ' '\n' <<< "${walls[$config]}" | grep . | stat)"
-        awk -v n="$name" -v k="$config" -v cl="$cl" -v cm="$cm" -v wl="$wl" -v wm="$wm" \
-            -v pcl="$pcl" -v pcm="$pcm" -v pwl="$pwl" -v pwm="$pwm" 'BEGIN {
-            printf "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f, %.2f | %.2f, %.2f |\n", n, k, cl, cm, wl, wm,
-                cl / pcl, cm / pcm, wl / pwl, wm / pwm }'
-    done
-    read -r ccl ccm <<< "$(stat < "$work/consumer.cpu")"
-    consumers+="$name: the reconstructing thread's CPU: least $ccl s, median $ccm s ($(awk -v a="$ccl" -v b="$ccm" -v p="$pcl" -v q="$pcm" 'BEGIN { printf "%.2f, %.2f", a / p, b / q }') x plain's CPU)"$'\n'
-    unset walls cpus
+    measure_rounds "$name" "$rounds" "${configs[@]}"
+    read -r ccl ccm <<< "$(measure_stat < "$work/consumer.cpu")"
+    consumers+="$name: the reconstructing thread's CPU: least $ccl s, median $ccm s ($(awk -v a="$ccl" -v b="$ccm" -v p="$plain_cpu_least" -v q="$plain_cpu_median" 'BEGIN { printf "%.2f, %.2f", a / p, b / q }') x plain's CPU)"$'\n'
 done
 printf '%s' "$consumers"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
