@@ -11,8 +11,11 @@ final class QEMUProcess {
     /// plugin's `errfd`): QEMU's own messages about loading the program.
     let loaderMessages: Int32
 
-    /// The descriptor the plugin finds its pipe on in the child (it moves it higher itself).
-    static let childPipeFD: Int32 = 3
+    /// The descriptor the plugin finds its pipe on in the child: where the plugin would move it anyway (900 and
+    /// up, out of the guest's way). Put there by the child before exec, so its descriptor table is already that
+    /// large: growing it inside QEMU, which already has its RCU thread, waits for an RCU grace period (Linux's
+    /// expand_fdtable with a shared table): about 12 ms at every start, measured (docs/recorder.md, "Overhead").
+    static let childPipeFD: Int32 = 900
     /// The descriptor of the loader-message pipe in the child (the plugin puts it on stderr, then back).
     static let childErrFD: Int32 = 4
     /// The descriptor of the shared-memory ring in the child (the plugin maps it and closes it).
@@ -21,7 +24,7 @@ final class QEMUProcess {
     /// stream comes through the pipe (process trees: ProcessTree reads every process's pipe).
     let ring: PluginRing?
 
-    /// Starts `qemu -plugin PLUGIN,fd=3[,...] PROGRAM ARGS` with default signal dispositions and mask.
+    /// Starts `qemu -plugin PLUGIN,fd=900[,...] PROGRAM ARGS` with default signal dispositions and mask.
     /// `argv0` is the guest's argv[0] when it is not `program` (QEMU's -0); `workingDirectory` is the guest's.
     init(qemu: String, plugin: String, pluginArguments: [String], program: String, argv0: String? = nil,
          arguments: [String], workingDirectory: String? = nil, ring useRing: Bool = false) throws {

@@ -49,10 +49,10 @@ public final class FastFormWriter {
         // written; only the machine's crash could), one at the end (`finish`): the guest run pays no disk waits.
         // 64 KiB pages: a segment's ~200 KB blob is a few page writes, not fifty (strace of gzip's guest run:
         // 9915 pwrite64 calls with 4 KiB pages).
-        let queue = try TraceWriter.createFile(path: path, metadata: metadata, overwrite: false, synchronous: "OFF",
-                                               pageSize: 65536)
-        database = queue
-        try write { db in
+        // The stream tables come in the transaction that makes the file a trace: a reader (`plexlab info` on
+        // the live OUT.partial) never sees it as a trace that is not in its fast form.
+        database = try TraceWriter.createFile(path: path, metadata: metadata, overwrite: false, synchronous: "OFF",
+                                              pageSize: 65536) { db in
             try db.execute(sql: """
                 CREATE TABLE \(FastForm.streamTable) (sequence INTEGER PRIMARY KEY, data BLOB NOT NULL,
                                                       size INTEGER NOT NULL\(tree ? ", stream INTEGER NOT NULL" : ""));

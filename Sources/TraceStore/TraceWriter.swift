@@ -95,8 +95,11 @@ public final class TraceWriter {
     /// Creates a trace file with the current schema, `metadata` (stored as given) and an empty summary, in
     /// WAL mode; refuses an existing file unless `overwrite` and it is a trace. Shared with `FastFormWriter`.
     /// `synchronous` is SQLite's setting for the file's transactions (NORMAL: durable at checkpoints).
+    /// `setup` runs in the transaction that writes the metadata: tables a reader must never see the trace
+    /// without (a fast form's stream table) are there from the first moment the file reads as a trace.
     static func createFile(path: String, metadata: TraceMetadata, overwrite: Bool,
-                           synchronous: String = "NORMAL", pageSize: Int? = nil) throws -> DatabaseQueue {
+                           synchronous: String = "NORMAL", pageSize: Int? = nil,
+                           setup: ((Database) throws -> Void)? = nil) throws -> DatabaseQueue {
         // Only a trace file is ever replaced (a directory, device or other file is refused, untouched).
         // Callers that must keep the old file until the new one is whole write through `TraceDestination`.
         var info = stat()
@@ -124,6 +127,7 @@ public final class TraceWriter {
             }
             try TraceSchema.migrator.migrate(queue)
             try queue.write { db in
+                try setup?(db)
                 try MetadataRow.insert(metadata, into: db)
                 try ChunkCommitter.writeSummary(Totals(), pages: (0, 0), threads: 0, in: db)
             }
