@@ -116,7 +116,7 @@ protocol TouchListModel {
 extension TouchListModel {
     /// Codes a chunk's touches (sorted by event index) against its blocks: one call per chunk, so the loop runs
     /// on the model without an access check per block.
-    mutating func encode(_ coder: inout RangeEncoder, blocks: UnsafeBufferPointer<BlockID>, firstEventIndex: UInt64,
+    mutating func encode<C: BitCoder>(_ coder: inout C, blocks: UnsafeBufferPointer<BlockID>, firstEventIndex: UInt64,
                          touches: ArraySlice<DataTouch>) {
         var next = touches.startIndex
         var list: [Touch] = []
@@ -309,6 +309,7 @@ struct TouchFields {
             }
             return recent[node - Self.recentPages]
         }
+        coder.enter(.delta)
         let delta = actual &- predicted
         var low: UInt64 = 0
         if !coder.code(delta & 0xFFF == 0, &aligned, shift: 5) {

@@ -61,12 +61,14 @@ struct ListHistoryTouchModel: TouchListModel {
                 }
             }
             picked = 0
+            coder.enter(.choiceRepeat)
             let hash = UInt32(block) &* 0x9E37_79B1 ^ UInt32(choices[slot]) &* 0x85EB_CA6B ^ UInt32(previousChoice) &* 0xC2B2_AE35
                 ^ UInt32(recentHolders(base: base, lengthBase: lengthBase)) &* 0x27D4_EB2F
             let context = Int(hash >> UInt32(32 - Self.choiceBits)) * Self.listsPerBlock
             while picked < Self.listsPerBlock && !coder.code(match == picked, &choice[context + picked], shift: 4) {
                 picked += 1
             }
+            if picked == Self.listsPerBlock { coder.retag(.choiceNew) }
             if picked < Self.listsPerBlock {
                 guard lengths[lengthBase + picked] != Self.notKept else { return false }
                 moveToFront(slot: slot, picked)
@@ -80,6 +82,7 @@ struct ListHistoryTouchModel: TouchListModel {
         let cachedCount = Swift.max(last, 0)
         // The length: the last list's again, else unary up to 16 in the context of whether one is kept, then 20 raw bits.
         let given = encoding ? list.count : 0
+        coder.enter(.length)
         let n: Int
         if last >= 0 && coder.code(given == last, &sameLength, shift: 4) {
             n = last
@@ -95,7 +98,9 @@ struct ListHistoryTouchModel: TouchListModel {
             let actual = encoding ? list[j] : predicted
             var page = predicted.page
             let hasCached = j < cachedCount ? 1 : 0
+            coder.enter(.pageHit)
             if !coder.code(actual.page == predicted.page, &pageHit[context], shift: 4) {
+                coder.enter(.older)
                 // The page at this position of an older list (objects a block cycles through), else one of
                 // the thread's recent pages, else a number of pages from the prediction.
                 var found = false
@@ -112,11 +117,13 @@ struct ListHistoryTouchModel: TouchListModel {
                     }
                 }
                 if !found {
+                    coder.enter(.recent)
                     guard let coded = fields.codePage(&coder, actual: actual.page, predicted: predicted.page,
                                                       hasKept: hasCached == 1, encoding: encoding) else { return false }
                     page = coded
                 }
             }
+            coder.enter(.counts)
             guard let (reads, writes) = fields.codeCounts(&coder, actual: actual, predicted: predicted,
                                                           context: context) else { return false }
             list[j] = Touch(page: page, reads: reads, writes: writes)
