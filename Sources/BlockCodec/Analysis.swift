@@ -112,6 +112,8 @@ public enum TouchCostPart: Int, CaseIterable, Sendable {
     case older
     /// "One of the recent pages" and which one.
     case recent
+    /// Model 2: "a page that fell out of the recent pages" and which one.
+    case far
     /// A number of pages from the prediction.
     case delta
     /// Loads and stores.

@@ -174,7 +174,7 @@ struct LastListTouchModel: TouchListModel {
     private(set) var repeated = -1
     func repeatedList(block: BlockID) -> ArraySlice<Touch> { cached[repeated..<(repeated + Int(counts[Int(block)]))] }
     /// Recent pages, page numbers and counts (coded as model 2 codes them).
-    private var fields = TouchFields()
+    private var fields = TouchFields(keepsFarPages: false)
 
     /// "Same as last": per (block history 0-16, previous block's decision).
     private var same = [AdaptiveBit](repeating: AdaptiveBit(), count: 34)
@@ -275,17 +275,44 @@ struct TouchFields {
     /// Length: unary "longer than i" per (prediction kind, i).
     private var length = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * 17)
     /// Per (kept value available, position 0/1/2+): loads as predicted, stores as predicted.
-    private var readHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
-    private var writeHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
+    /// Model 2 adds 6 x how the page was coded (`PageSource`).
+    private var readHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6 * 5)
+    private var writeHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6 * 5)
+    /// How `codePage` coded the last page: 2 a recent page, 3 a far one, 4 a number of pages.
+    private(set) var lastSource = 0
     /// Per (kept value available): the page is among the recent pages; which one, as a 4-level binary tree.
-    private var recentHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2)
-    private var recentIndex = [AdaptiveBit](repeating: AdaptiveBit(), count: recentPages)
+    /// Model 2 adds a role context (`role` + 1, 1...18): where among the recent pages the block's page at this
+    /// position was the last time it ran; model 1 uses role context 0 only.
+    private var recentHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * roleContexts)
+    private var recentIndex = [AdaptiveBit](repeating: AdaptiveBit(), count: recentPages * roleContexts)
+    static let roleContexts = recentPages + 3
+    /// Model 2: the pages that fell out of the recent pages, most recent last, in a ring of `farPages` (a page
+    /// may be there more than once), and per hash of a page the sequence number of its latest place there; a
+    /// page that is in neither is coded as a number of pages. Model 1 keeps none of this.
+    private let keepsFarPages: Bool
+    private var far: [UInt64] = []
+    private var farPlace: [UInt64] = []
+    private var farCount: UInt64 = 0
+    static let farPages = 1024
+    static let farPlaces = 4096
+    /// "The page fell out of the recent pages", per (kept value available); its distance from the ring's newest
+    /// end as Elias gamma.
+    private var farHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2)
+    private var farBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
     /// Whether a page delta is a whole number of pages (always, for recorded traces).
     private var aligned = AdaptiveBit()
     /// Elias-gamma bit lengths: page deltas, loads, stores.
     private var pageBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
     private var readBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
     private var writeBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
+
+    init(keepsFarPages: Bool) {
+        self.keepsFarPages = keepsFarPages
+        if keepsFarPages {
+            far = [UInt64](repeating: .max, count: Self.farPages)
+            farPlace = [UInt64](repeating: .max, count: Self.farPlaces)
+        }
+    }
 
     /// Codes a list's length `given` (encoding): unary up to 16 in the context of whether the block has a
     /// prediction, then 20 raw bits. Returns the length, or nil when it is longer than a list can be.
@@ -300,15 +327,35 @@ struct TouchFields {
     /// Codes `actual` (encoding) as one of the recent pages or as a signed number of pages from `predicted`;
     /// returns the page, or nil on a malformed payload.
     mutating func codePage<C: BitCoder>(_ coder: inout C, actual: UInt64, predicted: UInt64, hasKept: Bool,
-                                        encoding: Bool) -> UInt64? {
+                                        role: Int = -1, encoding: Bool) -> UInt64? {
+        let roleContext = role + 1
         let index = encoding ? recent.firstIndex(of: actual) ?? -1 : -1
-        if coder.code(index >= 0, &recentHit[hasKept ? 1 : 0], shift: 4) {
+        lastSource = 2
+        if coder.code(index >= 0, &recentHit[roleContext * 2 + (hasKept ? 1 : 0)], shift: 4) {
             var node = 1
             for level in (0..<4).reversed() {
-                node = node * 2 + (coder.code((index >> level) & 1 == 1, &recentIndex[node], shift: 4) ? 1 : 0)
+                node = node * 2 + (coder.code((index >> level) & 1 == 1, &recentIndex[roleContext * Self.recentPages + node], shift: 4) ? 1 : 0)
             }
             return recent[node - Self.recentPages]
         }
+        if keepsFarPages {
+            lastSource = 3
+            coder.enter(.far)
+            var distance: UInt64 = .max
+            if encoding {
+                let place = farPlace[Self.farSlot(actual)]
+                if place != .max && farCount - place <= UInt64(Self.farPages) && far[Int(place % UInt64(Self.farPages))] == actual {
+                    distance = farCount - 1 - place
+                }
+            }
+            if coder.code(distance != .max, &farHit[hasKept ? 1 : 0], shift: 4) {
+                guard let coded = Self.codeNumber(&coder, distance &+ 1, &farBits), coded <= UInt64(Self.farPages),
+                      coded <= farCount else { return nil }
+                let page = far[Int((farCount - coded) % UInt64(Self.farPages))]
+                return page
+            }
+        }
+        lastSource = 4
         coder.enter(.delta)
         let delta = actual &- predicted
         var low: UInt64 = 0
@@ -342,19 +389,40 @@ struct TouchFields {
         return (reads, writes)
     }
 
+    /// Where `page` is among the recent pages (0 most recent), or `recentPages` when it is not.
+    func recentPosition(of page: UInt64) -> Int {
+        var i = 0
+        while i < Self.recentPages && recent[i] != page { i += 1 }
+        return i
+    }
+
     /// Moves the list's pages to the front of the recent pages, in list order (the last one first).
     mutating func noteRecent(_ list: ArraySlice<PageTouch>) {
-        recent.withUnsafeMutableBufferPointer { recent in
-            for touch in list {
-                let page = touch.page
-                if recent[0] == page { continue }
+        for touch in list {
+            let page = touch.page
+            let evicted: UInt64 = recent.withUnsafeMutableBufferPointer { recent in
+                if recent[0] == page { return .max }
                 var i = 1
                 while i < Self.recentPages - 1 && recent[i] != page { i += 1 }
+                let evicted = recent[i] == page ? .max : recent[i]
                 while i > 0 { recent[i] = recent[i - 1]; i -= 1 }
                 recent[0] = page
+                return evicted
             }
+            if keepsFarPages && evicted != .max { pushFar(evicted) }
         }
         if let last = list.last { lastPage = last.page }
+    }
+
+    private static func farSlot(_ page: UInt64) -> Int {
+        Int(truncatingIfNeeded: (page >> 12) &* 0x9E37_79B9_7F4A_7C15 >> 52) & (farPlaces - 1)
+    }
+
+    /// Adds a page that fell out of the recent pages to the ring.
+    private mutating func pushFar(_ page: UInt64) {
+        far[Int(farCount % UInt64(Self.farPages))] = page
+        farPlace[Self.farSlot(page)] = farCount
+        farCount += 1
     }
 
     /// Codes `value` (>= 1) as Elias gamma: its bit length in unary, adaptive per length, then the bits below

@@ -16,6 +16,12 @@ struct ListHistoryTouchModel: TouchListModel {
     private var keys: [UInt32] = []
     private var lengths: [UInt8] = []
     private var choices: [UInt8] = []
+    /// Per block id and position below `pagesPerList`: where the page at that position was among the thread's
+    /// recent pages the last time the block ran (0..<recentPages; `notRecent`; `noRole`: no page there yet). A
+    /// block that touches "the object the previous block just touched" keeps its role while the object changes.
+    private var roles: [UInt8] = []
+    static let notRecent = UInt8(TouchFields.recentPages)
+    static let noRole = notRecent + 1
     private var lists: [Touch] = []
     /// After `code`: where in `lists` the list just repeated starts, or -1.
     private(set) var repeated = -1
@@ -23,7 +29,7 @@ struct ListHistoryTouchModel: TouchListModel {
         lists[repeated..<(repeated + Int(lengths[Int(block) * Self.listsPerBlock]))]
     }
     /// Recent pages, page numbers and counts (coded as model 1 codes them).
-    private var fields = TouchFields()
+    private var fields = TouchFields(keepsFarPages: true)
     /// The thread's previous block's choice (0 repeat of its last list, 1-3 an older one, 4 new, 5 none yet).
     private var previousChoice = 5
 
@@ -32,13 +38,20 @@ struct ListHistoryTouchModel: TouchListModel {
     /// (so memory does not grow with the pairs seen), and k.
     private var choice = [AdaptiveBit](repeating: AdaptiveBit(), count: Self.choiceContexts << 2)
     static let choiceBits = 18
+    /// The choice's dense context, mixed with the hashed one: per (k, the list the roles name, the thread's
+    /// previous choice, the block's last two choices).
+    private var denseChoice = [AdaptiveBit](repeating: AdaptiveBit(), count: denseChoiceContexts)
+    static let denseChoiceContexts = listsPerBlock * (listsPerBlock + 1) * 6 * 36
+    private var choiceMixer = TwoInputMixer(sets: listsPerBlock)
     static let choiceContexts = 1 << choiceBits
     /// Length: "same as the last list's" (when one is kept), else `TouchFields.codeLength`.
     private var sameLength = AdaptiveBit()
     /// Per (last list has this position, position 0/1/2+): page as in the last list.
-    private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
+    /// times whether the position's role names no recent page, the predicted page, or another one.
+    private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 18)
     /// A page that is not the last list's: "the page at this position of older list k" (k 1..<listsPerBlock).
-    private var olderHit = [AdaptiveBit](repeating: AdaptiveBit(), count: listsPerBlock)
+    /// Per (k, the role names no recent page / the candidate / another page).
+    private var olderHit = [AdaptiveBit](repeating: AdaptiveBit(), count: listsPerBlock * 3)
 
     mutating func code<C: BitCoder>(_ coder: inout C, block: BlockID, list: inout [Touch], encoding: Bool) -> Bool {
         repeated = -1
@@ -62,10 +75,15 @@ struct ListHistoryTouchModel: TouchListModel {
             }
             picked = 0
             coder.enter(.choiceRepeat)
+            let holder = roleHolder(slot: slot)
             let hash = UInt32(block) &* 0x9E37_79B1 ^ UInt32(choices[slot]) &* 0x85EB_CA6B ^ UInt32(previousChoice) &* 0xC2B2_AE35
                 ^ UInt32(recentHolders(base: base, lengthBase: lengthBase)) &* 0x27D4_EB2F
+                ^ UInt32(holder) &* 0x1656_67B1
             let context = Int(hash >> UInt32(32 - Self.choiceBits)) * Self.listsPerBlock
-            while picked < Self.listsPerBlock && !coder.code(match == picked, &choice[context + picked], shift: 4) {
+            let dense = ((Int(choices[slot]) * 6 + previousChoice) * (Self.listsPerBlock + 1) + holder) * Self.listsPerBlock
+            while picked < Self.listsPerBlock
+                && !choiceMixer.code(&coder, match == picked, &choice[context + picked], &denseChoice[dense + picked],
+                                     set: picked) {
                 picked += 1
             }
             if picked == Self.listsPerBlock { coder.retag(.choiceNew) }
@@ -74,6 +92,7 @@ struct ListHistoryTouchModel: TouchListModel {
                 moveToFront(slot: slot, picked)
                 repeated = base
                 note(slot: slot, choice: picked)
+                noteRoles(slot: slot, lists[base..<(base + Int(lengths[lengthBase]))])
                 fields.noteRecent(lists[base..<(base + Int(lengths[lengthBase]))])
                 return true
             }
@@ -97,9 +116,14 @@ struct ListHistoryTouchModel: TouchListModel {
             let context = (j < cachedCount ? 3 : 0) + Swift.min(j, 2)
             let actual = encoding ? list[j] : predicted
             var page = predicted.page
+            // Loads and stores as the list the page came from had them.
+            var countsFrom = predicted
+            var source = 0
             let hasCached = j < cachedCount ? 1 : 0
             coder.enter(.pageHit)
-            if !coder.code(actual.page == predicted.page, &pageHit[context], shift: 4) {
+            let role = role(slot: slot, seen: seen, j)
+            let roleAgrees = role >= Int(Self.notRecent) ? 0 : fields.recentPage(role) == predicted.page ? 1 : 2
+            if !coder.code(actual.page == predicted.page, &pageHit[roleAgrees * 6 + context], shift: 4) {
                 coder.enter(.older)
                 // The page at this position of an older list (objects a block cycles through), else one of
                 // the thread's recent pages, else a number of pages from the prediction.
@@ -109,8 +133,10 @@ struct ListHistoryTouchModel: TouchListModel {
                         && j < Int(lengths[lengthBase + k]) {
                         let candidate = lists[base + k * Self.pagesPerList + j].page
                         if candidate == predicted.page { continue }
-                        if coder.code(encoding && actual.page == candidate, &olderHit[k], shift: 4) {
+                        if coder.code(encoding && actual.page == candidate, &olderHit[k * 3 + (roleAgrees == 0 ? 0 : fields.recentPage(role) == candidate ? 1 : 2)], shift: 4) {
                             page = candidate
+                            countsFrom = lists[base + k * Self.pagesPerList + j]
+                            source = 1
                             found = true
                             break
                         }
@@ -119,15 +145,18 @@ struct ListHistoryTouchModel: TouchListModel {
                 if !found {
                     coder.enter(.recent)
                     guard let coded = fields.codePage(&coder, actual: actual.page, predicted: predicted.page,
-                                                      hasKept: hasCached == 1, encoding: encoding) else { return false }
+                                                      hasKept: hasCached == 1, role: role,
+                                                      encoding: encoding) else { return false }
                     page = coded
+                    source = fields.lastSource
                 }
             }
             coder.enter(.counts)
-            guard let (reads, writes) = fields.codeCounts(&coder, actual: actual, predicted: predicted,
-                                                          context: context) else { return false }
+            guard let (reads, writes) = fields.codeCounts(&coder, actual: actual, predicted: countsFrom,
+                                                          context: source * 6 + context) else { return false }
             list[j] = Touch(page: page, reads: reads, writes: writes)
         }
+        noteRoles(slot: slot, list[...])
         fields.noteRecent(list[...])
         // The new list becomes the most recent one; the oldest goes.
         if !seen {
@@ -159,6 +188,42 @@ struct ListHistoryTouchModel: TouchListModel {
             }
         }
         return h0 + 5 * h1 + 25 * h2
+    }
+
+    /// The role of the block's page at position `j` (`noRole` when unknown).
+    private func role(slot: Int, seen: Bool, _ j: Int) -> Int {
+        seen && j < Self.pagesPerList ? Int(roles[slot * Self.pagesPerList + j]) : Int(Self.noRole)
+    }
+
+    /// Notes where `list`'s pages are among the thread's recent pages, before they move to the front.
+    private mutating func noteRoles(slot: Int, _ list: ArraySlice<Touch>) {
+        let base = slot * Self.pagesPerList
+        var j = 0
+        for touch in list.prefix(Self.pagesPerList) {
+            roles[base + j] = UInt8(fields.recentPosition(of: touch.page))
+            j += 1
+        }
+        while j < Self.pagesPerList { roles[base + j] = Self.noRole; j += 1 }
+    }
+
+    /// The first of the block's kept lists whose pages are the recent pages its roles name (at least one
+    /// position with a role among the recent pages, all such positions matching), or `listsPerBlock`.
+    private func roleHolder(slot: Int) -> Int {
+        let base = slot * Self.slotTouches
+        let lengthBase = slot * Self.listsPerBlock
+        let roleBase = slot * Self.pagesPerList
+        for k in 0..<Self.listsPerBlock where lengths[lengthBase + k] != Self.notKept {
+            var named = 0
+            var agree = true
+            for j in 0..<Int(lengths[lengthBase + k]) {
+                let r = roles[roleBase + j]
+                guard r < Self.notRecent else { continue }
+                named += 1
+                if lists[base + k * Self.pagesPerList + j].page != fields.recentPage(Int(r)) { agree = false; break }
+            }
+            if agree && named > 0 { return k }
+        }
+        return Self.listsPerBlock
     }
 
     /// Records the block's choice (0..<listsPerBlock a kept list, listsPerBlock a new one) in its history and
@@ -200,6 +265,7 @@ struct ListHistoryTouchModel: TouchListModel {
         let size = Swift.max(count, keys.count * 2, 1024)
         keys += [UInt32](repeating: 0, count: size - keys.count)
         choices += [UInt8](repeating: 0, count: size - choices.count)
+        roles += [UInt8](repeating: Self.noRole, count: size * Self.pagesPerList - roles.count)
         lengths += [UInt8](repeating: Self.notKept, count: size * Self.listsPerBlock - lengths.count)
         lists += [Touch](repeating: Touch(page: 0, reads: 0, writes: 0), count: size * Self.slotTouches - lists.count)
     }
