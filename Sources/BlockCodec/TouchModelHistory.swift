@@ -41,7 +41,7 @@ struct ListHistoryTouchModel: TouchListModel {
     /// The choice's dense context, mixed with the hashed one: per (k, the list the roles name, the thread's
     /// previous choice, the block's last two choices).
     private var denseChoice = [AdaptiveBit](repeating: AdaptiveBit(), count: denseChoiceContexts)
-    static let denseChoiceContexts = listsPerBlock * (listsPerBlock + 1) * 6 * 36
+    static let denseChoiceContexts = listsPerBlock * 16 * 6 * 36 * 5
     private var choiceMixer = TwoInputMixer(sets: listsPerBlock)
     static let choiceContexts = 1 << choiceBits
     /// Length: "same as the last list's" (when one is kept), else `TouchFields.codeLength`.
@@ -76,11 +76,12 @@ struct ListHistoryTouchModel: TouchListModel {
             picked = 0
             coder.enter(.choiceRepeat)
             let holder = roleHolder(slot: slot)
+            let holders = recentHolders(base: base, lengthBase: lengthBase)
             let hash = UInt32(block) &* 0x9E37_79B1 ^ UInt32(choices[slot]) &* 0x85EB_CA6B ^ UInt32(previousChoice) &* 0xC2B2_AE35
-                ^ UInt32(recentHolders(base: base, lengthBase: lengthBase)) &* 0x27D4_EB2F
+                ^ UInt32(holders) &* 0x27D4_EB2F
                 ^ UInt32(holder) &* 0x1656_67B1
             let context = Int(hash >> UInt32(32 - Self.choiceBits)) * Self.listsPerBlock
-            let dense = ((Int(choices[slot]) * 6 + previousChoice) * (Self.listsPerBlock + 1) + holder) * Self.listsPerBlock
+            let dense = ((((holders % 5) * 36 + Int(choices[slot])) * 6 + previousChoice) * 16 + holder) * Self.listsPerBlock
             while picked < Self.listsPerBlock
                 && !choiceMixer.code(&coder, match == picked, &choice[context + picked], &denseChoice[dense + picked],
                                      set: picked) {
@@ -212,6 +213,7 @@ struct ListHistoryTouchModel: TouchListModel {
         let base = slot * Self.slotTouches
         let lengthBase = slot * Self.listsPerBlock
         let roleBase = slot * Self.pagesPerList
+        var mask = 0
         for k in 0..<Self.listsPerBlock where lengths[lengthBase + k] != Self.notKept {
             var named = 0
             var agree = true
@@ -221,9 +223,9 @@ struct ListHistoryTouchModel: TouchListModel {
                 named += 1
                 if lists[base + k * Self.pagesPerList + j].page != fields.recentPage(Int(r)) { agree = false; break }
             }
-            if agree && named > 0 { return k }
+            if agree && named > 0 { mask |= 1 << k }
         }
-        return Self.listsPerBlock
+        return mask
     }
 
     /// Records the block's choice (0..<listsPerBlock a kept list, listsPerBlock a new one) in its history and
