@@ -285,7 +285,7 @@ struct TouchFields {
     /// position was the last time it ran; model 1 uses role context 0 only.
     private var recentHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * roleContexts)
     private var recentIndex = [AdaptiveBit](repeating: AdaptiveBit(), count: recentPages * roleContexts)
-    static let roleContexts = recentPages + 3
+    static let roleContexts = 1 + (recentPages + 2) * (recentPages + 2)
     /// Model 2: the pages that fell out of the recent pages, most recent last, in a ring of `farPages` (a page
     /// may be there more than once), and per hash of a page the sequence number of its latest place there; a
     /// page that is in neither is coded as a number of pages. Model 1 keeps none of this.

@@ -20,6 +20,8 @@ struct ListHistoryTouchModel: TouchListModel {
     /// recent pages the last time the block ran (0..<recentPages; `notRecent`; `noRole`: no page there yet). A
     /// block that touches "the object the previous block just touched" keeps its role while the object changes.
     private var roles: [UInt8] = []
+    /// The roles of the run before (the same layout).
+    private var olderRoles: [UInt8] = []
     static let notRecent = UInt8(TouchFields.recentPages)
     static let noRole = notRecent + 1
     private var lists: [Touch] = []
@@ -146,7 +148,8 @@ struct ListHistoryTouchModel: TouchListModel {
                 if !found {
                     coder.enter(.recent)
                     guard let coded = fields.codePage(&coder, actual: actual.page, predicted: predicted.page,
-                                                      hasKept: hasCached == 1, role: role,
+                                                      hasKept: hasCached == 1,
+                                                      role: role * Int(Self.noRole + 1) + olderRole(slot: slot, seen: seen, j),
                                                       encoding: encoding) else { return false }
                     page = coded
                     source = fields.lastSource
@@ -196,15 +199,21 @@ struct ListHistoryTouchModel: TouchListModel {
         seen && j < Self.pagesPerList ? Int(roles[slot * Self.pagesPerList + j]) : Int(Self.noRole)
     }
 
+    /// The role of the block's page at position `j` the run before (`noRole` when unknown).
+    private func olderRole(slot: Int, seen: Bool, _ j: Int) -> Int {
+        seen && j < Self.pagesPerList ? Int(olderRoles[slot * Self.pagesPerList + j]) : Int(Self.noRole)
+    }
+
     /// Notes where `list`'s pages are among the thread's recent pages, before they move to the front.
     private mutating func noteRoles(slot: Int, _ list: ArraySlice<Touch>) {
         let base = slot * Self.pagesPerList
         var j = 0
         for touch in list.prefix(Self.pagesPerList) {
+            olderRoles[base + j] = roles[base + j]
             roles[base + j] = UInt8(fields.recentPosition(of: touch.page))
             j += 1
         }
-        while j < Self.pagesPerList { roles[base + j] = Self.noRole; j += 1 }
+        while j < Self.pagesPerList { olderRoles[base + j] = roles[base + j]; roles[base + j] = Self.noRole; j += 1 }
     }
 
     /// The first of the block's kept lists whose pages are the recent pages its roles name (at least one
@@ -268,6 +277,7 @@ struct ListHistoryTouchModel: TouchListModel {
         keys += [UInt32](repeating: 0, count: size - keys.count)
         choices += [UInt8](repeating: 0, count: size - choices.count)
         roles += [UInt8](repeating: Self.noRole, count: size * Self.pagesPerList - roles.count)
+        olderRoles += [UInt8](repeating: Self.noRole, count: size * Self.pagesPerList - olderRoles.count)
         lengths += [UInt8](repeating: Self.notKept, count: size * Self.listsPerBlock - lengths.count)
         lists += [Touch](repeating: Touch(page: 0, reads: 0, writes: 0), count: size * Self.slotTouches - lists.count)
     }
