@@ -35,7 +35,7 @@ struct TwoInputMixer {
         weights[w + 1] &+= Int32(truncatingIfNeeded: (s1 &* error &* Self.rate) >> 16)
         weights[w + 2] &+= Int32(truncatingIfNeeded: (256 &* error &* Self.rate) >> 16)
         first.update(decoded, shift: 4)
-        second.update(decoded, shift: 4)
+        second.update(decoded, shift: 5)
         return decoded
     }
 }
