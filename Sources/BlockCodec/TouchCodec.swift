@@ -174,7 +174,7 @@ struct LastListTouchModel: TouchListModel {
     private(set) var repeated = -1
     func repeatedList(block: BlockID) -> ArraySlice<Touch> { cached[repeated..<(repeated + Int(counts[Int(block)]))] }
     /// Recent pages, page numbers and counts (coded as model 2 codes them).
-    private var fields = TouchFields(keepsFarPages: false)
+    private var fields = TouchFields(recentPages: 16, keepsFarPages: false)
 
     /// "Same as last": per (block history 0-16, previous block's decision).
     private var same = [AdaptiveBit](repeating: AdaptiveBit(), count: 34)
@@ -262,14 +262,16 @@ struct LastListTouchModel: TouchListModel {
 /// the thread's 16 most recently touched pages, else a number of pages from the prediction), loads and stores,
 /// and the recent pages themselves.
 struct TouchFields {
-    static let recentPages = 16
+    /// How many recent pages: 16 (model 1), 32 (model 2).
+    let recentPages: Int
+    private let recentLevels: Int
     /// Longest list a decoder accepts (a block's touches per execution; the plugin's lists are far shorter).
     static let maxList = 1 << 16
     /// The last page coded on this thread (the prediction of a first page without a kept one).
     private(set) var lastPage: UInt64 = 0
     /// The thread's 16 most recently touched distinct pages, most recent first (objects a block touches were
     /// often just touched by another block).
-    private var recent = [UInt64](repeating: .max, count: Self.recentPages)
+    private var recent: [UInt64]
     /// The thread's `i`th most recently touched distinct page (.max: none yet).
     func recentPage(_ i: Int) -> UInt64 { recent[i] }
     /// Length: unary "longer than i" per (prediction kind, i).
@@ -283,9 +285,8 @@ struct TouchFields {
     /// Per (kept value available): the page is among the recent pages; which one, as a 4-level binary tree.
     /// Model 2 adds a role context (`role` + 1, 1...18): where among the recent pages the block's page at this
     /// position was the last time it ran; model 1 uses role context 0 only.
-    private var recentHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * roleContexts)
-    private var recentIndex = [AdaptiveBit](repeating: AdaptiveBit(), count: recentPages * roleContexts)
-    static let roleContexts = 1 + (recentPages + 2) * (recentPages + 2)
+    private var recentHit: [AdaptiveBit]
+    private var recentIndex: [AdaptiveBit]
     /// Model 2: the pages that fell out of the recent pages, most recent last, in a ring of `farPages` (a page
     /// may be there more than once), and per hash of a page the sequence number of its latest place there; a
     /// page that is in neither is coded as a number of pages. Model 1 keeps none of this.
@@ -306,7 +307,13 @@ struct TouchFields {
     private var readBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
     private var writeBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
 
-    init(keepsFarPages: Bool) {
+    init(recentPages: Int, keepsFarPages: Bool) {
+        self.recentPages = recentPages
+        recentLevels = recentPages.trailingZeroBitCount
+        recent = [UInt64](repeating: .max, count: recentPages)
+        let roleContexts = 1 + (recentPages + 2) * (recentPages + 2)
+        recentHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * roleContexts)
+        recentIndex = [AdaptiveBit](repeating: AdaptiveBit(), count: recentPages * roleContexts)
         self.keepsFarPages = keepsFarPages
         if keepsFarPages {
             far = [UInt64](repeating: .max, count: Self.farPages)
@@ -333,10 +340,10 @@ struct TouchFields {
         lastSource = 2
         if coder.code(index >= 0, &recentHit[roleContext * 2 + (hasKept ? 1 : 0)], shift: 4) {
             var node = 1
-            for level in (0..<4).reversed() {
-                node = node * 2 + (coder.code((index >> level) & 1 == 1, &recentIndex[roleContext * Self.recentPages + node], shift: 4) ? 1 : 0)
+            for level in (0..<recentLevels).reversed() {
+                node = node * 2 + (coder.code((index >> level) & 1 == 1, &recentIndex[roleContext * recentPages + node], shift: 4) ? 1 : 0)
             }
-            return recent[node - Self.recentPages]
+            return recent[node - recentPages]
         }
         if keepsFarPages {
             lastSource = 3
@@ -392,7 +399,7 @@ struct TouchFields {
     /// Where `page` is among the recent pages (0 most recent), or `recentPages` when it is not.
     func recentPosition(of page: UInt64) -> Int {
         var i = 0
-        while i < Self.recentPages && recent[i] != page { i += 1 }
+        while i < recentPages && recent[i] != page { i += 1 }
         return i
     }
 
@@ -400,10 +407,11 @@ struct TouchFields {
     mutating func noteRecent(_ list: ArraySlice<PageTouch>) {
         for touch in list {
             let page = touch.page
+            let count = recentPages
             let evicted: UInt64 = recent.withUnsafeMutableBufferPointer { recent in
                 if recent[0] == page { return .max }
                 var i = 1
-                while i < Self.recentPages - 1 && recent[i] != page { i += 1 }
+                while i < count - 1 && recent[i] != page { i += 1 }
                 let evicted = recent[i] == page ? .max : recent[i]
                 while i > 0 { recent[i] = recent[i - 1]; i -= 1 }
                 recent[0] = page

@@ -22,7 +22,8 @@ struct ListHistoryTouchModel: TouchListModel {
     private var roles: [UInt8] = []
     /// The roles of the run before (the same layout).
     private var olderRoles: [UInt8] = []
-    static let notRecent = UInt8(TouchFields.recentPages)
+    static let recentPages = 32
+    static let notRecent = UInt8(recentPages)
     static let noRole = notRecent + 1
     private var lists: [Touch] = []
     /// After `code`: where in `lists` the list just repeated starts, or -1.
@@ -31,7 +32,7 @@ struct ListHistoryTouchModel: TouchListModel {
         lists[repeated..<(repeated + Int(lengths[Int(block) * Self.listsPerBlock]))]
     }
     /// Recent pages, page numbers and counts (coded as model 1 codes them).
-    private var fields = TouchFields(keepsFarPages: true)
+    private var fields = TouchFields(recentPages: Self.recentPages, keepsFarPages: true)
     /// The thread's previous block's choice (0 repeat of its last list, 1-3 an older one, 4 new, 5 none yet).
     private var previousChoice = 5
 
