@@ -20,6 +20,13 @@ struct ListHistoryTouchModel: TouchListModel {
     /// recent pages the last time the block ran (0..<recentPages; `notRecent`; `noRole`: no page there yet). A
     /// block that touches "the object the previous block just touched" keeps its role while the object changes.
     private var roles: [UInt8] = []
+    /// Per hash of a page: the page and the block count when the thread last touched it (a page whose slot
+    /// another page took counts as never touched).
+    private var stampPages = [UInt64](repeating: .max, count: stampSlots)
+    private var stamps = [UInt32](repeating: 0, count: stampSlots)
+    private var clock: UInt32 = 0
+    static let stampSlots = 4096
+    static let freshAge: UInt32 = 32
     /// The roles of the run before (the same layout).
     private var olderRoles: [UInt8] = []
     static let recentPages = 32
@@ -44,7 +51,7 @@ struct ListHistoryTouchModel: TouchListModel {
     /// The choice's dense context, mixed with the hashed one: per (k, the list the roles name, the thread's
     /// previous choice, the block's last two choices).
     private var denseChoice = [AdaptiveBit](repeating: AdaptiveBit(), count: denseChoiceContexts)
-    static let denseChoiceContexts = listsPerBlock * 16 * 6 * 36 * 5
+    static let denseChoiceContexts = listsPerBlock * 16 * 6 * 36 * 5 * 16
     private var choiceMixer = TwoInputMixer(sets: listsPerBlock)
     static let choiceContexts = 1 << choiceBits
     /// Length: "same as the last list's" (when one is kept), else `TouchFields.codeLength`.
@@ -84,7 +91,7 @@ struct ListHistoryTouchModel: TouchListModel {
                 ^ UInt32(holders) &* 0x27D4_EB2F
                 ^ UInt32(holder) &* 0x1656_67B1
             let context = Int(hash >> UInt32(32 - Self.choiceBits)) * Self.listsPerBlock
-            let dense = ((((holders % 5) * 36 + Int(choices[slot])) * 6 + previousChoice) * 16 + holder) * Self.listsPerBlock
+            let dense = ((((holders % 5 + 5 * freshLists(slot: slot)) * 36 + Int(choices[slot])) * 6 + previousChoice) * 16 + holder) * Self.listsPerBlock
             while picked < Self.listsPerBlock
                 && !choiceMixer.code(&coder, match == picked, &choice[context + picked], &denseChoice[dense + picked],
                                      set: picked) {
@@ -200,6 +207,27 @@ struct ListHistoryTouchModel: TouchListModel {
         seen && j < Self.pagesPerList ? Int(roles[slot * Self.pagesPerList + j]) : Int(Self.noRole)
     }
 
+    private static func stampSlot(_ page: UInt64) -> Int {
+        Int(truncatingIfNeeded: (page >> 12) &* 0x9E37_79B9_7F4A_7C15 >> 52) & (stampSlots - 1)
+    }
+
+    /// The block's kept lists whose pages the thread all touched in its last `freshAge` blocks, as a mask.
+    private func freshLists(slot: Int) -> Int {
+        let base = slot * Self.slotTouches
+        let lengthBase = slot * Self.listsPerBlock
+        var mask = 0
+        for k in 0..<Self.listsPerBlock where lengths[lengthBase + k] != Self.notKept {
+            var fresh = true
+            for i in (base + k * Self.pagesPerList)..<(base + k * Self.pagesPerList + Int(lengths[lengthBase + k])) {
+                let page = lists[i].page
+                let h = Self.stampSlot(page)
+                if stampPages[h] != page || clock &- stamps[h] > Self.freshAge { fresh = false; break }
+            }
+            if fresh { mask |= 1 << k }
+        }
+        return mask
+    }
+
     /// The role of the block's page at position `j` the run before (`noRole` when unknown).
     private func olderRole(slot: Int, seen: Bool, _ j: Int) -> Int {
         seen && j < Self.pagesPerList ? Int(olderRoles[slot * Self.pagesPerList + j]) : Int(Self.noRole)
@@ -208,6 +236,12 @@ struct ListHistoryTouchModel: TouchListModel {
     /// Notes where `list`'s pages are among the thread's recent pages, before they move to the front.
     private mutating func noteRoles(slot: Int, _ list: ArraySlice<Touch>) {
         let base = slot * Self.pagesPerList
+        clock &+= 1
+        for touch in list {
+            let h = Self.stampSlot(touch.page)
+            stampPages[h] = touch.page
+            stamps[h] = clock
+        }
         var j = 0
         for touch in list.prefix(Self.pagesPerList) {
             olderRoles[base + j] = roles[base + j]
