@@ -51,7 +51,7 @@ struct ListHistoryTouchModel: TouchListModel {
     /// The choice's dense context, mixed with the hashed one: per (k, the list the roles name, the thread's
     /// previous choice, the block's last two choices).
     private var denseChoice = [AdaptiveBit](repeating: AdaptiveBit(), count: denseChoiceContexts)
-    static let denseChoiceContexts = listsPerBlock * 16 * 6 * 36 * 5 * 16
+    static let denseChoiceContexts = listsPerBlock * 16 * 6 * 36 * 16
     private var choiceMixer = TwoInputMixer(sets: listsPerBlock)
     static let choiceContexts = 1 << choiceBits
     /// Length: "same as the last list's" (when one is kept), else `TouchFields.codeLength`.
@@ -91,7 +91,7 @@ struct ListHistoryTouchModel: TouchListModel {
                 ^ UInt32(holders) &* 0x27D4_EB2F
                 ^ UInt32(holder) &* 0x1656_67B1
             let context = Int(hash >> UInt32(32 - Self.choiceBits)) * Self.listsPerBlock
-            let dense = ((((holders % 5 + 5 * freshLists(slot: slot)) * 36 + Int(choices[slot])) * 6 + previousChoice) * 16 + holder) * Self.listsPerBlock
+            let dense = (((freshLists(slot: slot) * 36 + Int(choices[slot])) * 6 + previousChoice) * 16 + holder) * Self.listsPerBlock
             while picked < Self.listsPerBlock
                 && !choiceMixer.code(&coder, match == picked, &choice[context + picked], &denseChoice[dense + picked],
                                      set: picked) {
