@@ -61,7 +61,7 @@ struct ListHistoryTouchModel: TouchListModel {
     private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 18)
     /// A page that is not the last list's: "the page at this position of older list k" (k 1..<listsPerBlock).
     /// Per (k, the role names no recent page / the candidate / another page).
-    private var olderHit = [AdaptiveBit](repeating: AdaptiveBit(), count: listsPerBlock * 3)
+    private var olderHit = [AdaptiveBit](repeating: AdaptiveBit(), count: listsPerBlock * 3 * 2)
 
     mutating func code<C: BitCoder>(_ coder: inout C, block: BlockID, list: inout [Touch], encoding: Bool) -> Bool {
         repeated = -1
@@ -144,7 +144,7 @@ struct ListHistoryTouchModel: TouchListModel {
                         && j < Int(lengths[lengthBase + k]) {
                         let candidate = lists[base + k * Self.pagesPerList + j].page
                         if candidate == predicted.page { continue }
-                        if coder.code(encoding && actual.page == candidate, &olderHit[k * 3 + (roleAgrees == 0 ? 0 : fields.recentPage(role) == candidate ? 1 : 2)], shift: 4) {
+                        if coder.code(encoding && actual.page == candidate, &olderHit[(k * 3 + (roleAgrees == 0 ? 0 : fields.recentPage(role) == candidate ? 1 : 2)) * 2 + (isFresh(candidate) ? 1 : 0)], shift: 4) {
                             page = candidate
                             countsFrom = lists[base + k * Self.pagesPerList + j]
                             source = 1
@@ -209,6 +209,12 @@ struct ListHistoryTouchModel: TouchListModel {
 
     private static func stampSlot(_ page: UInt64) -> Int {
         Int(truncatingIfNeeded: (page >> 12) &* 0x9E37_79B9_7F4A_7C15 >> 52) & (stampSlots - 1)
+    }
+
+    /// Whether the thread touched `page` in its last `freshAge` blocks.
+    private func isFresh(_ page: UInt64) -> Bool {
+        let h = Self.stampSlot(page)
+        return stampPages[h] == page && clock &- stamps[h] <= Self.freshAge
     }
 
     /// The block's kept lists whose pages the thread all touched in its last `freshAge` blocks, as a mask.
