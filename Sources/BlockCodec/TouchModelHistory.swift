@@ -58,7 +58,7 @@ struct ListHistoryTouchModel: TouchListModel {
     private var sameLength = AdaptiveBit()
     /// Per (last list has this position, position 0/1/2+): page as in the last list.
     /// times whether the position's role names no recent page, the predicted page, or another one.
-    private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 18)
+    private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 18 * 2)
     /// A page that is not the last list's: "the page at this position of older list k" (k 1..<listsPerBlock).
     /// Per (k, the role names no recent page / the candidate / another page).
     private var olderHit = [AdaptiveBit](repeating: AdaptiveBit(), count: listsPerBlock * 3 * 2)
@@ -134,7 +134,7 @@ struct ListHistoryTouchModel: TouchListModel {
             coder.enter(.pageHit)
             let role = role(slot: slot, seen: seen, j)
             let roleAgrees = role >= Int(Self.notRecent) ? 0 : fields.recentPage(role) == predicted.page ? 1 : 2
-            if !coder.code(actual.page == predicted.page, &pageHit[roleAgrees * 6 + context], shift: 4) {
+            if !coder.code(actual.page == predicted.page, &pageHit[(roleAgrees * 6 + context) * 2 + (isFresh(predicted.page) ? 1 : 0)], shift: 4) {
                 coder.enter(.older)
                 // The page at this position of an older list (objects a block cycles through), else one of
                 // the thread's recent pages, else a number of pages from the prediction.
