@@ -103,7 +103,7 @@ struct ListHistoryTouchModel: TouchListModel {
                 moveToFront(slot: slot, picked)
                 repeated = base
                 note(slot: slot, choice: picked)
-                noteRoles(slot: slot, lists[base..<(base + Int(lengths[lengthBase]))])
+                noteRoles(slot: slot, lists[base..<(base + Int(lengths[lengthBase]))], roles: false)
                 fields.noteRecent(lists[base..<(base + Int(lengths[lengthBase]))])
                 return true
             }
@@ -168,7 +168,7 @@ struct ListHistoryTouchModel: TouchListModel {
                                                           context: source * 6 + context) else { return false }
             list[j] = Touch(page: page, reads: reads, writes: writes)
         }
-        noteRoles(slot: slot, list[...])
+        noteRoles(slot: slot, list[...], roles: true)
         fields.noteRecent(list[...])
         // The new list becomes the most recent one; the oldest goes.
         if !seen {
@@ -240,7 +240,7 @@ struct ListHistoryTouchModel: TouchListModel {
     }
 
     /// Notes where `list`'s pages are among the thread's recent pages, before they move to the front.
-    private mutating func noteRoles(slot: Int, _ list: ArraySlice<Touch>) {
+    private mutating func noteRoles(slot: Int, _ list: ArraySlice<Touch>, roles noting: Bool) {
         let base = slot * Self.pagesPerList
         clock &+= 1
         for touch in list {
@@ -248,6 +248,7 @@ struct ListHistoryTouchModel: TouchListModel {
             stampPages[h] = touch.page
             stamps[h] = clock
         }
+        guard noting else { return }
         var j = 0
         for touch in list.prefix(Self.pagesPerList) {
             olderRoles[base + j] = roles[base + j]
