@@ -52,7 +52,7 @@ struct ListHistoryTouchModel: TouchListModel {
     /// previous choice, the block's last two choices).
     private var denseChoice = [AdaptiveBit](repeating: AdaptiveBit(), count: denseChoiceContexts)
     static let denseChoiceContexts = listsPerBlock * 16 * 6 * 36 * 16
-    private var choiceMixer = TwoInputMixer(sets: listsPerBlock)
+    private var choiceMixer = TwoInputMixer()
     static let choiceContexts = 1 << choiceBits
     /// Length: "same as the last list's" (when one is kept), else `TouchFields.codeLength`.
     private var sameLength = AdaptiveBit()
