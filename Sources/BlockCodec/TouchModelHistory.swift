@@ -85,13 +85,12 @@ struct ListHistoryTouchModel: TouchListModel {
             }
             picked = 0
             coder.enter(.choiceRepeat)
-            let holder = roleHolder(slot: slot)
-            let holders = recentHolders(base: base, lengthBase: lengthBase)
+            let (holders, holder, fresh) = choiceSignals(slot: slot)
             let hash = UInt32(block) &* 0x9E37_79B1 ^ UInt32(choices[slot]) &* 0x85EB_CA6B ^ UInt32(previousChoice) &* 0xC2B2_AE35
                 ^ UInt32(holders) &* 0x27D4_EB2F
                 ^ UInt32(holder) &* 0x1656_67B1
             let context = Int(hash >> UInt32(32 - Self.choiceBits)) * Self.listsPerBlock
-            let dense = (((freshLists(slot: slot) * 36 + Int(choices[slot])) * 6 + previousChoice) * 16 + holder) * Self.listsPerBlock
+            let dense = (((fresh * 36 + Int(choices[slot])) * 6 + previousChoice) * 16 + holder) * Self.listsPerBlock
             while picked < Self.listsPerBlock
                 && !choiceMixer.code(&coder, match == picked, &choice[context + picked], &denseChoice[dense + picked],
                                      set: picked) {
@@ -187,20 +186,6 @@ struct ListHistoryTouchModel: TouchListModel {
         return true
     }
 
-    /// For each of the thread's 3 most recently touched pages, the first of the block's kept lists that holds it
-    /// (listsPerBlock: none), as one number below 125: the lists the objects just touched are in.
-    private func recentHolders(base: Int, lengthBase: Int) -> Int {
-        let p0 = fields.recentPage(0), p1 = fields.recentPage(1), p2 = fields.recentPage(2)
-        var h0 = Self.listsPerBlock, h1 = Self.listsPerBlock, h2 = Self.listsPerBlock
-        for k in (0..<Self.listsPerBlock).reversed() where lengths[lengthBase + k] != Self.notKept {
-            let start = base + k * Self.pagesPerList
-            for i in start..<(start + Int(lengths[lengthBase + k])) {
-                let page = lists[i].page
-                if page == p0 { h0 = k } else if page == p1 { h1 = k } else if page == p2 { h2 = k }
-            }
-        }
-        return h0 + 5 * h1 + 25 * h2
-    }
 
     /// The role of the block's page at position `j` (`noRole` when unknown).
     private func role(slot: Int, seen: Bool, _ j: Int) -> Int {
@@ -211,28 +196,48 @@ struct ListHistoryTouchModel: TouchListModel {
         Int(truncatingIfNeeded: (page >> 12) &* 0x9E37_79B9_7F4A_7C15 >> 52) & (stampSlots - 1)
     }
 
+    /// What the list choice's contexts know of the block's kept lists, in one pass over them:
+    /// - `holders`: for each of the thread's 3 most recently touched pages, the first kept list that holds it
+    ///   (listsPerBlock: none), as one number below 125 (the lists the objects just touched are in);
+    /// - `roleMask`: the lists whose pages are the recent pages the block's roles name (at least one position
+    ///   with a role among the recent pages, all such positions matching);
+    /// - `freshMask`: the lists whose pages the thread all touched in its last `freshAge` blocks.
+    private func choiceSignals(slot: Int) -> (holders: Int, roleMask: Int, freshMask: Int) {
+        let base = slot * Self.slotTouches
+        let lengthBase = slot * Self.listsPerBlock
+        let roleBase = slot * Self.pagesPerList
+        let p0 = fields.recentPage(0), p1 = fields.recentPage(1), p2 = fields.recentPage(2)
+        var h0 = Self.listsPerBlock, h1 = Self.listsPerBlock, h2 = Self.listsPerBlock
+        var roleMask = 0, freshMask = 0
+        for k in 0..<Self.listsPerBlock where lengths[lengthBase + k] != Self.notKept {
+            let start = base + k * Self.pagesPerList
+            var named = 0
+            var agree = true
+            var fresh = true
+            for j in 0..<Int(lengths[lengthBase + k]) {
+                let page = lists[start + j].page
+                if page == p0 { if h0 == Self.listsPerBlock { h0 = k } }
+                else if page == p1 { if h1 == Self.listsPerBlock { h1 = k } }
+                else if page == p2 { if h2 == Self.listsPerBlock { h2 = k } }
+                let r = roles[roleBase + j]
+                if r < Self.notRecent {
+                    named += 1
+                    if page != fields.recentPage(Int(r)) { agree = false }
+                }
+                if fresh && !isFresh(page) { fresh = false }
+            }
+            if agree && named > 0 { roleMask |= 1 << k }
+            if fresh { freshMask |= 1 << k }
+        }
+        return (h0 + 5 * h1 + 25 * h2, roleMask, freshMask)
+    }
+
     /// Whether the thread touched `page` in its last `freshAge` blocks.
     private func isFresh(_ page: UInt64) -> Bool {
         let h = Self.stampSlot(page)
         return stampPages[h] == page && clock &- stamps[h] <= Self.freshAge
     }
 
-    /// The block's kept lists whose pages the thread all touched in its last `freshAge` blocks, as a mask.
-    private func freshLists(slot: Int) -> Int {
-        let base = slot * Self.slotTouches
-        let lengthBase = slot * Self.listsPerBlock
-        var mask = 0
-        for k in 0..<Self.listsPerBlock where lengths[lengthBase + k] != Self.notKept {
-            var fresh = true
-            for i in (base + k * Self.pagesPerList)..<(base + k * Self.pagesPerList + Int(lengths[lengthBase + k])) {
-                let page = lists[i].page
-                let h = Self.stampSlot(page)
-                if stampPages[h] != page || clock &- stamps[h] > Self.freshAge { fresh = false; break }
-            }
-            if fresh { mask |= 1 << k }
-        }
-        return mask
-    }
 
     /// The role of the block's page at position `j` the run before (`noRole` when unknown).
     private func olderRole(slot: Int, seen: Bool, _ j: Int) -> Int {
@@ -258,26 +263,6 @@ struct ListHistoryTouchModel: TouchListModel {
         while j < Self.pagesPerList { olderRoles[base + j] = roles[base + j]; roles[base + j] = Self.noRole; j += 1 }
     }
 
-    /// The first of the block's kept lists whose pages are the recent pages its roles name (at least one
-    /// position with a role among the recent pages, all such positions matching), or `listsPerBlock`.
-    private func roleHolder(slot: Int) -> Int {
-        let base = slot * Self.slotTouches
-        let lengthBase = slot * Self.listsPerBlock
-        let roleBase = slot * Self.pagesPerList
-        var mask = 0
-        for k in 0..<Self.listsPerBlock where lengths[lengthBase + k] != Self.notKept {
-            var named = 0
-            var agree = true
-            for j in 0..<Int(lengths[lengthBase + k]) {
-                let r = roles[roleBase + j]
-                guard r < Self.notRecent else { continue }
-                named += 1
-                if lists[base + k * Self.pagesPerList + j].page != fields.recentPage(Int(r)) { agree = false; break }
-            }
-            if agree && named > 0 { mask |= 1 << k }
-        }
-        return mask
-    }
 
     /// Records the block's choice (0..<listsPerBlock a kept list, listsPerBlock a new one) in its history and
     /// as the thread's previous one.
