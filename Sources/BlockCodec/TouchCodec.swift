@@ -423,7 +423,7 @@ struct TouchFields {
     }
 
     private static func farSlot(_ page: UInt64) -> Int {
-        Int(truncatingIfNeeded: (page >> 12) &* 0x9E37_79B9_7F4A_7C15 >> 52) & (farPlaces - 1)
+        Int(truncatingIfNeeded: ((page >> 12) &* 0x9E37_79B9_7F4A_7C15) >> 52) & (farPlaces - 1)
     }
 
     /// Adds a page that fell out of the recent pages to the ring.

@@ -193,7 +193,7 @@ struct ListHistoryTouchModel: TouchListModel {
     }
 
     private static func stampSlot(_ page: UInt64) -> Int {
-        Int(truncatingIfNeeded: (page >> 12) &* 0x9E37_79B9_7F4A_7C15 >> 52) & (stampSlots - 1)
+        Int(truncatingIfNeeded: ((page >> 12) &* 0x9E37_79B9_7F4A_7C15) >> 52) & (stampSlots - 1)
     }
 
     /// What the list choice's contexts know of the block's kept lists, in one pass over them:
