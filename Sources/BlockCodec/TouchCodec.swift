@@ -287,6 +287,7 @@ struct TouchFields {
     /// position was the last time it ran; model 1 uses role context 0 only.
     private var recentHit: [AdaptiveBit]
     private var recentIndex: [AdaptiveBit]
+    private var recentMixer = TwoInputMixer()
     /// Model 2: the pages that fell out of the recent pages, most recent last, in a ring of `farPages` (a page
     /// may be there more than once), and per hash of a page the sequence number of its latest place there; a
     /// page that is in neither is coded as a number of pages. Model 1 keeps none of this.
@@ -338,10 +339,24 @@ struct TouchFields {
         let roleContext = role + 1
         let index = encoding ? recent.firstIndex(of: actual) ?? -1 : -1
         lastSource = 2
-        if coder.code(index >= 0, &recentHit[roleContext * 2 + (hasKept ? 1 : 0)], shift: 4) {
+        let kept = hasKept ? 1 : 0
+        if role < 0 {
+            // Model 1: one context.
+            if coder.code(index >= 0, &recentHit[kept], shift: 4) {
+                var node = 1
+                for level in (0..<recentLevels).reversed() {
+                    node = node * 2 + (coder.code((index >> level) & 1 == 1, &recentIndex[node], shift: 4) ? 1 : 0)
+                }
+                return recent[node - recentPages]
+            }
+        } else if recentMixer.code(&coder, index >= 0, in: &recentHit, roleContext * 2 + kept, kept, set: 0) {
+            // Model 2: the role's context mixed with the one all roles share (role context 0, which model 2
+            // does not otherwise use): a block whose roles vary does not pay for learning each.
             var node = 1
             for level in (0..<recentLevels).reversed() {
-                node = node * 2 + (coder.code((index >> level) & 1 == 1, &recentIndex[roleContext * recentPages + node], shift: 4) ? 1 : 0)
+                let bit = recentMixer.code(&coder, (index >> level) & 1 == 1, in: &recentIndex,
+                                           roleContext * recentPages + node, node, set: 1 + Swift.min(recentLevels - 1 - level, 2))
+                node = node * 2 + (bit ? 1 : 0)
             }
             return recent[node - recentPages]
         }

@@ -27,6 +27,16 @@ struct TwoInputMixer {
         }
     }
 
+    /// `code` with both inputs in one table (`first` != `second`).
+    mutating func code<C: BitCoder>(_ coder: inout C, _ bit: Bool, in table: inout [AdaptiveBit], _ first: Int, _ second: Int,
+                                    set: Int) -> Bool {
+        var a = table[first], b = table[second]
+        let decoded = code(&coder, bit, &a, &b, set: set)
+        table[first] = a
+        table[second] = b
+        return decoded
+    }
+
     /// Codes `bit` at the mix of `first` and `second` (weights `set`, below 4); both adapt to the outcome (at
     /// shifts 4 and 5), so do the weights.
     mutating func code<C: BitCoder>(_ coder: inout C, _ bit: Bool, _ first: inout AdaptiveBit, _ second: inout AdaptiveBit,
