@@ -5,7 +5,7 @@ struct TwoInputMixer {
     /// Per set, 4 lanes: the weights of the two inputs and of the bias (1.0 = 65536), and one unused lane
     /// (inline, so the hot path does no copy-on-write check).
     private var weights = SIMD16<Int32>(repeating: 0)
-    static let rate = 3
+    static let rate = 24
     static let sets = 4
 
     /// stretch(p >> 4) and squash(x + 2047), x = -2047 ... 2047, computed once from `LogisticTables`.
