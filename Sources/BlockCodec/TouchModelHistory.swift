@@ -59,6 +59,10 @@ struct ListHistoryTouchModel: TouchListModel {
     /// Per (last list has this position, position 0/1/2+): page as in the last list.
     /// times whether the position's role names no recent page, the predicted page, or another one.
     private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 18 * 2)
+    /// The same decision per (block id, position), hashed into 2^16 contexts, mixed with `pageHit`: some
+    /// blocks' positions hold one object, others' change every time.
+    private var blockPageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 1 << 16)
+    private var pageMixer = TwoInputMixer()
     /// A page that is not the last list's: "the page at this position of older list k" (k 1..<listsPerBlock).
     /// Per (k, the role names no recent page / the candidate / another page).
     private var olderHit = [AdaptiveBit](repeating: AdaptiveBit(), count: listsPerBlock * 3 * 2)
@@ -133,7 +137,10 @@ struct ListHistoryTouchModel: TouchListModel {
             coder.enter(.pageHit)
             let role = role(slot: slot, seen: seen, j)
             let roleAgrees = role >= Int(Self.notRecent) ? 0 : fields.recentPage(role) == predicted.page ? 1 : 2
-            if !coder.code(actual.page == predicted.page, &pageHit[(roleAgrees * 6 + context) * 2 + (isFresh(predicted.page) ? 1 : 0)], shift: 4) {
+            let blockPage = Int((UInt32(block) &* 0x9E37_79B1 ^ UInt32(j) &* 0x85EB_CA6B) >> 16)
+            if !pageMixer.code(&coder, actual.page == predicted.page,
+                               &pageHit[(roleAgrees * 6 + context) * 2 + (isFresh(predicted.page) ? 1 : 0)],
+                               &blockPageHit[blockPage], set: Swift.min(j, 3)) {
                 coder.enter(.older)
                 // The page at this position of an older list (objects a block cycles through), else one of
                 // the thread's recent pages, else a number of pages from the prediction.
