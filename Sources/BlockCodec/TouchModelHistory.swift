@@ -63,6 +63,9 @@ struct ListHistoryTouchModel: TouchListModel {
     /// blocks' positions hold one object, others' change every time.
     private var blockPageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 1 << 16)
     private var pageMixer = TwoInputMixer()
+    /// `olderHit` per (block id, position, k), hashed into 2^16 contexts, mixed with it.
+    private var blockOlderHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 1 << 16)
+    private var olderMixer = TwoInputMixer()
     /// A page that is not the last list's: "the page at this position of older list k" (k 1..<listsPerBlock).
     /// Per (k, the role names no recent page / the candidate / another page).
     private var olderHit = [AdaptiveBit](repeating: AdaptiveBit(), count: listsPerBlock * 3 * 2)
@@ -150,7 +153,11 @@ struct ListHistoryTouchModel: TouchListModel {
                         && j < Int(lengths[lengthBase + k]) {
                         let candidate = lists[base + k * Self.pagesPerList + j].page
                         if candidate == predicted.page { continue }
-                        if coder.code(encoding && actual.page == candidate, &olderHit[(k * 3 + (roleAgrees == 0 ? 0 : fields.recentPage(role) == candidate ? 1 : 2)) * 2 + (isFresh(candidate) ? 1 : 0)], shift: 4) {
+                        let shared = (k * 3 + (roleAgrees == 0 ? 0 : fields.recentPage(role) == candidate ? 1 : 2)) * 2
+                            + (isFresh(candidate) ? 1 : 0)
+                        let own = Int((UInt32(block) &* 0x9E37_79B1 ^ UInt32(j) &* 0x85EB_CA6B ^ UInt32(k) &* 0xC2B2_AE35) >> 16)
+                        if olderMixer.code(&coder, encoding && actual.page == candidate, &olderHit[shared],
+                                           &blockOlderHit[own], set: k) {
                             page = candidate
                             countsFrom = lists[base + k * Self.pagesPerList + j]
                             source = 1
