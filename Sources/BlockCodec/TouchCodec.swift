@@ -280,6 +280,12 @@ struct TouchFields {
     /// Model 2 adds 6 x how the page was coded (`PageSource`).
     private var readHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6 * 5)
     private var writeHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6 * 5)
+    /// Model 2: loads / stores as predicted per (block id, position) hashed into `ownCounts` contexts (`own`),
+    /// mixed with the shared contexts above.
+    private var ownReadHit: [AdaptiveBit] = []
+    private var ownWriteHit: [AdaptiveBit] = []
+    private var countMixer = TwoInputMixer()
+    static let ownCounts = 1 << 16
     /// How `codePage` coded the last page: 2 a recent page, 3 a far one, 4 a number of pages.
     private(set) var lastSource = 0
     /// Per (kept value available): the page is among the recent pages; which one, as a 4-level binary tree.
@@ -317,6 +323,8 @@ struct TouchFields {
         recentIndex = [AdaptiveBit](repeating: AdaptiveBit(), count: recentPages * roleContexts)
         self.keepsFarPages = keepsFarPages
         if keepsFarPages {
+            ownReadHit = [AdaptiveBit](repeating: AdaptiveBit(), count: Self.ownCounts)
+            ownWriteHit = [AdaptiveBit](repeating: AdaptiveBit(), count: Self.ownCounts)
             far = [UInt64](repeating: .max, count: Self.farPages)
             farPlace = [UInt64](repeating: .max, count: Self.farPlaces)
         }
@@ -395,15 +403,19 @@ struct TouchFields {
     /// Codes loads and stores, each as "as predicted" (in `context`) or as Elias gamma of value + 1; nil on a
     /// malformed payload.
     mutating func codeCounts<C: BitCoder>(_ coder: inout C, actual: PageTouch, predicted: PageTouch,
-                                          context: Int) -> (reads: UInt32, writes: UInt32)? {
+                                          context: Int, own: Int = -1) -> (reads: UInt32, writes: UInt32)? {
         var reads = predicted.reads
-        if !coder.code(actual.reads == predicted.reads, &readHit[context], shift: 4) {
+        let readsAsPredicted = own < 0 ? coder.code(actual.reads == predicted.reads, &readHit[context], shift: 4)
+            : countMixer.code(&coder, actual.reads == predicted.reads, &readHit[context], &ownReadHit[own], set: 0)
+        if !readsAsPredicted {
             guard let coded = Self.codeNumber(&coder, UInt64(actual.reads) &+ 1, &readBits),
                   coded >= 1, coded <= UInt64(UInt32.max) + 1 else { return nil }
             reads = UInt32(coded - 1)
         }
         var writes = predicted.writes
-        if !coder.code(actual.writes == predicted.writes, &writeHit[context], shift: 4) {
+        let writesAsPredicted = own < 0 ? coder.code(actual.writes == predicted.writes, &writeHit[context], shift: 4)
+            : countMixer.code(&coder, actual.writes == predicted.writes, &writeHit[context], &ownWriteHit[own], set: 1)
+        if !writesAsPredicted {
             guard let coded = Self.codeNumber(&coder, UInt64(actual.writes) &+ 1, &writeBits),
                   coded >= 1, coded <= UInt64(UInt32.max) + 1 else { return nil }
             writes = UInt32(coded - 1)
