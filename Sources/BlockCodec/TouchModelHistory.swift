@@ -56,6 +56,9 @@ struct ListHistoryTouchModel: TouchListModel {
     static let choiceContexts = 1 << choiceBits
     /// Length: "same as the last list's" (when one is kept), else `TouchFields.codeLength`.
     private var sameLength = AdaptiveBit()
+    /// `sameLength` per block id, hashed into 2^16 contexts, mixed with it (by `olderMixer` weight set 0, which
+    /// the older lists, k >= 1, leave free).
+    private var ownSameLength = [AdaptiveBit](repeating: AdaptiveBit(), count: 1 << 16)
     /// Per (last list has this position, position 0/1/2+): page as in the last list.
     /// times whether the position's role names no recent page, the predicted page, or another one.
     private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 18 * 2)
@@ -120,7 +123,8 @@ struct ListHistoryTouchModel: TouchListModel {
         let given = encoding ? list.count : 0
         coder.enter(.length)
         let n: Int
-        if last >= 0 && coder.code(given == last, &sameLength, shift: 4) {
+        if last >= 0 && olderMixer.code(&coder, given == last, &sameLength,
+                                        &ownSameLength[Int((UInt32(block) &* 0x9E37_79B1) >> 16)], set: 0) {
             n = last
         } else {
             guard let coded = fields.codeLength(&coder, given, predicted: last >= 0) else { return false }
