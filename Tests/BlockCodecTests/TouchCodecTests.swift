@@ -107,7 +107,7 @@ struct TouchCodecTests {
     /// or B (a coin flip), block 2 page C or D (another), then block 0 touches block 1's object again. Block 0's
     /// choice (repeat its front list or the older one) is a coin flip for its own history and for block 2's
     /// choice, but the page block 1 just touched names it. So block 0 costs next to nothing and the payload is
-    /// close to the two coins' 2 x 3000 bits (750 bytes): 799 bytes, where without that context (the
+    /// close to the two coins' 2 x 3000 bits (750 bytes): 789 bytes, where without that context (the
     /// model before it) block 0 costs about a bit a time too: 1179 bytes.
     @Test func theRecentPagesNameTheListAnObjectIsIn() throws {
         var state: UInt64 = 0x2545_F491_4F6C_DD1D
@@ -170,7 +170,7 @@ struct TouchCodecTests {
     /// place there. Block 0 cycles through 64 objects in a shuffled order (multiples of 4 GiB apart), block 1
     /// touches a page of its own: each of
     /// block 0's pages left the recent pages 31 objects ago, so the ring codes it in a few bits where a number of
-    /// pages from the last one costs 20 to 40: 2085 bytes, where without the ring (the model before it) 10076.
+    /// pages from the last one costs 20 to 40: 2084 bytes, where without the ring 10076.
     @Test func theFarPagesNameAPageThatLeftTheRecentOnes() throws {
         var draws = Draws()
         var order = Array(0..<64)
@@ -189,8 +189,7 @@ struct TouchCodecTests {
     /// Model 2 remembers where among the recent pages each position of a block's new list was (its role). Blocks
     /// 1 and 2 touch new objects X and Y (the page after their last), blocks 3-5 pages of their own, then block 6 touches Y (4th
     /// most recent page then) and block 0 X (5th). Without roles both blocks share one context for "which recent
-    /// page", which sees 3 and 4 in turn; with them each block's is certain: 808 bytes, where without roles (the
-    /// model before them) 3155.
+    /// page", which sees 3 and 4 in turn; with them each block's is certain: 807 bytes, where without roles 3036.
     @Test func theRolesNameTheRecentPageABlockTouches() throws {
         var steps: [Step] = []
         for i in 0..<3000 {
