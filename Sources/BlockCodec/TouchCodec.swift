@@ -259,8 +259,10 @@ struct LastListTouchModel: TouchListModel {
 }
 
 /// What both touch models code the same way: a page that is neither predicted nor in a block's lists (one of
-/// the thread's 16 most recently touched pages, else a number of pages from the prediction), loads and stores,
-/// and the recent pages themselves.
+/// the thread's most recently touched pages, for model 2 one that fell out of them, else a number of pages from
+/// the prediction), loads and stores, and the recent pages themselves. Model 1's paths stay as they were (its
+/// payloads of schema-6 traces must decode); model 2's extra contexts are chosen by `role` >= 0, `own` >= 0 and
+/// `keepsFarPages`.
 struct TouchFields {
     /// How many recent pages: 16 (model 1), 32 (model 2).
     let recentPages: Int
@@ -269,7 +271,7 @@ struct TouchFields {
     static let maxList = 1 << 16
     /// The last page coded on this thread (the prediction of a first page without a kept one).
     private(set) var lastPage: UInt64 = 0
-    /// The thread's 16 most recently touched distinct pages, most recent first (objects a block touches were
+    /// The thread's `recentPages` most recently touched distinct pages, most recent first (objects a block touches were
     /// often just touched by another block).
     private var recent: [UInt64]
     /// The thread's `i`th most recently touched distinct page (.max: none yet).
@@ -277,7 +279,7 @@ struct TouchFields {
     /// Length: unary "longer than i" per (prediction kind, i).
     private var length = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * 17)
     /// Per (kept value available, position 0/1/2+): loads as predicted, stores as predicted.
-    /// Model 2 adds 6 x how the page was coded (`PageSource`).
+    /// Model 2 adds 6 x how the page was found (0 the front list, 1 an older list, then `lastSource`).
     private var readHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6 * 5)
     private var writeHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6 * 5)
     /// Model 2: loads / stores as predicted per (block id, position) hashed into `ownCounts` contexts (`own`),
@@ -288,9 +290,10 @@ struct TouchFields {
     static let ownCounts = 1 << 16
     /// How `codePage` coded the last page: 2 a recent page, 3 a far one, 4 a number of pages.
     private(set) var lastSource = 0
-    /// Per (kept value available): the page is among the recent pages; which one, as a 4-level binary tree.
-    /// Model 2 adds a role context (`role` + 1, 1...18): where among the recent pages the block's page at this
-    /// position was the last time it ran; model 1 uses role context 0 only.
+    /// Per (kept value available): the page is among the recent pages; which one, as a binary tree (4 levels
+    /// for model 1, 5 for model 2). Model 2 adds a role context (`role` + 1: the block's role at this position
+    /// and the role before, `ListHistoryTouchModel`), mixed with role context 0, which all its roles share;
+    /// model 1 uses role context 0 only.
     private var recentHit: [AdaptiveBit]
     private var recentIndex: [AdaptiveBit]
     private var recentMixer = TwoInputMixer()

@@ -17,11 +17,12 @@ struct ListHistoryTouchModel: TouchListModel {
     private var lengths: [UInt8] = []
     private var choices: [UInt8] = []
     /// Per block id and position below `pagesPerList`: where the page at that position was among the thread's
-    /// recent pages the last time the block ran (0..<recentPages; `notRecent`; `noRole`: no page there yet). A
-    /// block that touches "the object the previous block just touched" keeps its role while the object changes.
+    /// recent pages the last time the block coded a new list (0..<recentPages; `notRecent`; `noRole`: no page
+    /// there). A block that touches "the object the previous block just touched" keeps its role while the
+    /// object changes. Noting roles on repeats too measured larger (and slower).
     private var roles: [UInt8] = []
     /// Per hash of a page: the page and the block count when the thread last touched it (a page whose slot
-    /// another page took counts as never touched).
+    /// another page took counts as never touched); a page touched in the last `freshAge` blocks is fresh.
     private var stampPages = [UInt64](repeating: .max, count: stampSlots)
     private var stamps = [UInt32](repeating: 0, count: stampSlots)
     private var clock: UInt32 = 0
@@ -38,18 +39,18 @@ struct ListHistoryTouchModel: TouchListModel {
     func repeatedList(block: BlockID) -> ArraySlice<Touch> {
         lists[repeated..<(repeated + Int(lengths[Int(block) * Self.listsPerBlock]))]
     }
-    /// Recent pages, page numbers and counts (coded as model 1 codes them).
+    /// Recent pages (32), the far ring, page numbers and counts.
     private var fields = TouchFields(recentPages: Self.recentPages, keepsFarPages: true)
     /// The thread's previous block's choice (0 repeat of its last list, 1-3 an older one, 4 new, 5 none yet).
     private var previousChoice = 5
 
     /// Choice: unary "is it list k" for k 0..<listsPerBlock, per (block id, its last two choices, the thread's
-    /// previous block's choice, which kept lists hold the thread's 3 most recent pages) hashed into a fixed table
-    /// (so memory does not grow with the pairs seen), and k.
+    /// previous block's choice, which kept lists hold the thread's 3 most recent pages, the role mask) hashed
+    /// into a fixed table (so memory does not grow with the pairs seen), and k.
     private var choice = [AdaptiveBit](repeating: AdaptiveBit(), count: Self.choiceContexts << 2)
     static let choiceBits = 18
-    /// The choice's dense context, mixed with the hashed one: per (k, the list the roles name, the thread's
-    /// previous choice, the block's last two choices).
+    /// The choice's dense context, mixed with the hashed one: per (k, the role mask, the thread's previous
+    /// choice, the block's last two choices, the fresh mask); `choiceSignals` says what the masks are.
     private var denseChoice = [AdaptiveBit](repeating: AdaptiveBit(), count: denseChoiceContexts)
     static let denseChoiceContexts = listsPerBlock * 16 * 6 * 36 * 16
     private var choiceMixer = TwoInputMixer()
@@ -59,8 +60,8 @@ struct ListHistoryTouchModel: TouchListModel {
     /// `sameLength` per block id, hashed into 2^16 contexts, mixed with it (by `olderMixer` weight set 0, which
     /// the older lists, k >= 1, leave free).
     private var ownSameLength = [AdaptiveBit](repeating: AdaptiveBit(), count: 1 << 16)
-    /// Per (last list has this position, position 0/1/2+): page as in the last list.
-    /// times whether the position's role names no recent page, the predicted page, or another one.
+    /// Per (last list has this position, position 0/1/2+) times (the position's role names no recent page, the
+    /// predicted page, or another one) times (the predicted page is fresh): page as in the last list.
     private var pageHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 18 * 2)
     /// The same decision per (block id, position), hashed into 2^16 contexts, mixed with `pageHit`: some
     /// blocks' positions hold one object, others' change every time.
@@ -70,7 +71,7 @@ struct ListHistoryTouchModel: TouchListModel {
     private var blockOlderHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 1 << 16)
     private var olderMixer = TwoInputMixer()
     /// A page that is not the last list's: "the page at this position of older list k" (k 1..<listsPerBlock).
-    /// Per (k, the role names no recent page / the candidate / another page).
+    /// Per (k, the role names no recent page / the candidate / another page, the candidate is fresh).
     private var olderHit = [AdaptiveBit](repeating: AdaptiveBit(), count: listsPerBlock * 3 * 2)
 
     mutating func code<C: BitCoder>(_ coder: inout C, block: BlockID, list: inout [Touch], encoding: Bool) -> Bool {
