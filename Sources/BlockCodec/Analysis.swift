@@ -99,3 +99,77 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// The parts of a touch model's decisions (`TouchStreamCost`).
+public enum TouchCostPart: Int, CaseIterable, Sendable {
+    /// Which kept list a block repeats: the decisions of blocks that repeated one, and of blocks that did not.
+    case choiceRepeat, choiceNew
+    /// A new list's length.
+    case length
+    /// Per page of a new list: "as in the last list".
+    case pageHit
+    /// "The page at this position of an older list".
+    case older
+    /// "One of the recent pages" and which one.
+    case recent
+    /// Model 2: "a page that fell out of the recent pages" and which one.
+    case far
+    /// A number of pages from the prediction.
+    case delta
+    /// Loads and stores.
+    case counts
+}
+
+/// Where a touch stream's coded size goes: the model's ideal cost (-log2 of each decision's probability) by
+/// part of the model, over one thread's blocks and touches. A diagnostic for tuning (codec-bench --touches
+/// --breakdown).
+public struct TouchStreamCost: Sendable {
+    /// Per `TouchCostPart`: bits, and how many times the model entered that part.
+    public var bits = [Double](repeating: 0, count: TouchCostPart.allCases.count)
+    public var entries = [Int](repeating: 0, count: TouchCostPart.allCases.count)
+
+    /// Runs touch model `model` over `blocks` (event indices from 0) and `touches` without producing bytes.
+    public init(blocks: UnsafeBufferPointer<BlockID>, touches: ArraySlice<DataTouch>,
+                model: TouchModelVersion = .current) {
+        var meter = TouchCostMeter()
+        switch model {
+        case .lastList:
+            var m = LastListTouchModel()
+            m.encode(&meter, blocks: blocks, firstEventIndex: 0, touches: touches)
+        case .listHistory:
+            var m = ListHistoryTouchModel()
+            m.encode(&meter, blocks: blocks, firstEventIndex: 0, touches: touches)
+        }
+        meter.enter(.choiceRepeat)
+        bits = meter.bits
+        entries = meter.entries
+    }
+}
+
+/// A `BitCoder` that adds up -log2(probability) of the decisions per `TouchCostPart`.
+struct TouchCostMeter: BitCoder {
+    var bits = [Double](repeating: 0, count: TouchCostPart.allCases.count)
+    var entries = [Int](repeating: 0, count: TouchCostPart.allCases.count)
+    private var inner = CostMeter()
+    private var part = TouchCostPart.choiceRepeat
+
+    mutating func enter(_ next: TouchCostPart) {
+        bits[part.rawValue] += inner.bits
+        inner.bits = 0
+        part = next
+        entries[next.rawValue] += 1
+    }
+
+    /// Moves the bits since the last `enter` to `part` (the choice's outcome is known after its decisions).
+    mutating func retag(_ next: TouchCostPart) {
+        entries[part.rawValue] -= 1
+        entries[next.rawValue] += 1
+        part = next
+    }
+
+    mutating func code(_ bit: Bool, _ probability: inout AdaptiveBit, shift: Int) -> Bool {
+        inner.code(bit, &probability, shift: shift)
+    }
+    mutating func code(_ bit: Bool, probability p: UInt32) -> Bool { inner.code(bit, probability: p) }
+    mutating func codeRaw(_ value: UInt32, count: Int) -> UInt32 { inner.codeRaw(value, count: count) }
+}

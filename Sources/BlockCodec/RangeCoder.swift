@@ -38,6 +38,15 @@ protocol BitCoder {
     mutating func code(_ bit: Bool, probability p: UInt32) -> Bool
     /// Codes `count` (<= 24) raw bits of `value` at probability 1/2, most significant first.
     mutating func codeRaw(_ value: UInt32, count: Int) -> UInt32
+    /// Says which part of a model the following decisions belong to (`TouchStreamCost`); the coders ignore it.
+    mutating func enter(_ part: TouchCostPart)
+    /// Moves the decisions since the last `enter` to `part`; the coders ignore it.
+    mutating func retag(_ part: TouchCostPart)
+}
+
+extension BitCoder {
+    @inline(__always) mutating func enter(_ part: TouchCostPart) {}
+    @inline(__always) mutating func retag(_ part: TouchCostPart) {}
 }
 
 struct RangeEncoder: BitCoder {

@@ -116,7 +116,7 @@ protocol TouchListModel {
 extension TouchListModel {
     /// Codes a chunk's touches (sorted by event index) against its blocks: one call per chunk, so the loop runs
     /// on the model without an access check per block.
-    mutating func encode(_ coder: inout RangeEncoder, blocks: UnsafeBufferPointer<BlockID>, firstEventIndex: UInt64,
+    mutating func encode<C: BitCoder>(_ coder: inout C, blocks: UnsafeBufferPointer<BlockID>, firstEventIndex: UInt64,
                          touches: ArraySlice<DataTouch>) {
         var next = touches.startIndex
         var list: [Touch] = []
@@ -174,7 +174,7 @@ struct LastListTouchModel: TouchListModel {
     private(set) var repeated = -1
     func repeatedList(block: BlockID) -> ArraySlice<Touch> { cached[repeated..<(repeated + Int(counts[Int(block)]))] }
     /// Recent pages, page numbers and counts (coded as model 2 codes them).
-    private var fields = TouchFields()
+    private var fields = TouchFields(recentPages: 16, keepsFarPages: false)
 
     /// "Same as last": per (block history 0-16, previous block's decision).
     private var same = [AdaptiveBit](repeating: AdaptiveBit(), count: 34)
@@ -259,33 +259,79 @@ struct LastListTouchModel: TouchListModel {
 }
 
 /// What both touch models code the same way: a page that is neither predicted nor in a block's lists (one of
-/// the thread's 16 most recently touched pages, else a number of pages from the prediction), loads and stores,
-/// and the recent pages themselves.
+/// the thread's most recently touched pages, for model 2 one that fell out of them, else a number of pages from
+/// the prediction), loads and stores, and the recent pages themselves. Model 1's paths stay as they were (its
+/// payloads of schema-6 traces must decode); model 2's extra contexts are chosen by `role` >= 0, `own` >= 0 and
+/// `keepsFarPages`.
 struct TouchFields {
-    static let recentPages = 16
+    /// How many recent pages: 16 (model 1), 32 (model 2).
+    let recentPages: Int
+    private let recentLevels: Int
     /// Longest list a decoder accepts (a block's touches per execution; the plugin's lists are far shorter).
     static let maxList = 1 << 16
     /// The last page coded on this thread (the prediction of a first page without a kept one).
     private(set) var lastPage: UInt64 = 0
-    /// The thread's 16 most recently touched distinct pages, most recent first (objects a block touches were
+    /// The thread's `recentPages` most recently touched distinct pages, most recent first (objects a block touches were
     /// often just touched by another block).
-    private var recent = [UInt64](repeating: .max, count: Self.recentPages)
+    private var recent: [UInt64]
     /// The thread's `i`th most recently touched distinct page (.max: none yet).
     func recentPage(_ i: Int) -> UInt64 { recent[i] }
     /// Length: unary "longer than i" per (prediction kind, i).
     private var length = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * 17)
     /// Per (kept value available, position 0/1/2+): loads as predicted, stores as predicted.
-    private var readHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
-    private var writeHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6)
-    /// Per (kept value available): the page is among the recent pages; which one, as a 4-level binary tree.
-    private var recentHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2)
-    private var recentIndex = [AdaptiveBit](repeating: AdaptiveBit(), count: recentPages)
+    /// Model 2 adds 6 x how the page was found (0 the front list, 1 an older list, then `lastSource`).
+    private var readHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6 * 5)
+    private var writeHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 6 * 5)
+    /// Model 2: loads / stores as predicted per (block id, position) hashed into `ownCounts` contexts (`own`),
+    /// mixed with the shared contexts above.
+    private var ownReadHit: [AdaptiveBit] = []
+    private var ownWriteHit: [AdaptiveBit] = []
+    private var countMixer = TwoInputMixer()
+    static let ownCounts = 1 << 16
+    /// How `codePage` coded the last page: 2 a recent page, 3 a far one, 4 a number of pages.
+    private(set) var lastSource = 0
+    /// Per (kept value available): the page is among the recent pages; which one, as a binary tree (4 levels
+    /// for model 1, 5 for model 2). Model 2 adds a role context (`role` + 1: the block's role at this position
+    /// and the role before, `ListHistoryTouchModel`), mixed with role context 0, which all its roles share;
+    /// model 1 uses role context 0 only.
+    private var recentHit: [AdaptiveBit]
+    private var recentIndex: [AdaptiveBit]
+    private var recentMixer = TwoInputMixer()
+    /// Model 2: the pages that fell out of the recent pages, most recent last, in a ring of `farPages` (a page
+    /// may be there more than once), and per hash of a page the sequence number of its latest place there; a
+    /// page that is in neither is coded as a number of pages. Model 1 keeps none of this.
+    private let keepsFarPages: Bool
+    private var far: [UInt64] = []
+    private var farPlace: [UInt64] = []
+    private var farCount: UInt64 = 0
+    static let farPages = 1024
+    static let farPlaces = 4096
+    /// "The page fell out of the recent pages", per (kept value available); its distance from the ring's newest
+    /// end as Elias gamma.
+    private var farHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2)
+    private var farBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
     /// Whether a page delta is a whole number of pages (always, for recorded traces).
     private var aligned = AdaptiveBit()
     /// Elias-gamma bit lengths: page deltas, loads, stores.
     private var pageBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
     private var readBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
     private var writeBits = [AdaptiveBit](repeating: AdaptiveBit(), count: 65)
+
+    init(recentPages: Int, keepsFarPages: Bool) {
+        self.recentPages = recentPages
+        recentLevels = recentPages.trailingZeroBitCount
+        recent = [UInt64](repeating: .max, count: recentPages)
+        let roleContexts = 1 + (recentPages + 2) * (recentPages + 2)
+        recentHit = [AdaptiveBit](repeating: AdaptiveBit(), count: 2 * roleContexts)
+        recentIndex = [AdaptiveBit](repeating: AdaptiveBit(), count: recentPages * roleContexts)
+        self.keepsFarPages = keepsFarPages
+        if keepsFarPages {
+            ownReadHit = [AdaptiveBit](repeating: AdaptiveBit(), count: Self.ownCounts)
+            ownWriteHit = [AdaptiveBit](repeating: AdaptiveBit(), count: Self.ownCounts)
+            far = [UInt64](repeating: .max, count: Self.farPages)
+            farPlace = [UInt64](repeating: .max, count: Self.farPlaces)
+        }
+    }
 
     /// Codes a list's length `given` (encoding): unary up to 16 in the context of whether the block has a
     /// prediction, then 20 raw bits. Returns the length, or nil when it is longer than a list can be.
@@ -300,15 +346,50 @@ struct TouchFields {
     /// Codes `actual` (encoding) as one of the recent pages or as a signed number of pages from `predicted`;
     /// returns the page, or nil on a malformed payload.
     mutating func codePage<C: BitCoder>(_ coder: inout C, actual: UInt64, predicted: UInt64, hasKept: Bool,
-                                        encoding: Bool) -> UInt64? {
+                                        role: Int = -1, encoding: Bool) -> UInt64? {
+        let roleContext = role + 1
         let index = encoding ? recent.firstIndex(of: actual) ?? -1 : -1
-        if coder.code(index >= 0, &recentHit[hasKept ? 1 : 0], shift: 4) {
-            var node = 1
-            for level in (0..<4).reversed() {
-                node = node * 2 + (coder.code((index >> level) & 1 == 1, &recentIndex[node], shift: 4) ? 1 : 0)
+        lastSource = 2
+        let kept = hasKept ? 1 : 0
+        if role < 0 {
+            // Model 1: one context.
+            if coder.code(index >= 0, &recentHit[kept], shift: 4) {
+                var node = 1
+                for level in (0..<recentLevels).reversed() {
+                    node = node * 2 + (coder.code((index >> level) & 1 == 1, &recentIndex[node], shift: 4) ? 1 : 0)
+                }
+                return recent[node - recentPages]
             }
-            return recent[node - Self.recentPages]
+        } else if recentMixer.code(&coder, index >= 0, in: &recentHit, roleContext * 2 + kept, kept, set: 0) {
+            // Model 2: the role's context mixed with the one all roles share (role context 0, which model 2
+            // does not otherwise use): a block whose roles vary does not pay for learning each.
+            var node = 1
+            for level in (0..<recentLevels).reversed() {
+                let bit = recentMixer.code(&coder, (index >> level) & 1 == 1, in: &recentIndex,
+                                           roleContext * recentPages + node, node, set: 1 + Swift.min(recentLevels - 1 - level, 2))
+                node = node * 2 + (bit ? 1 : 0)
+            }
+            return recent[node - recentPages]
         }
+        if keepsFarPages {
+            lastSource = 3
+            coder.enter(.far)
+            var distance: UInt64 = .max
+            if encoding {
+                let place = farPlace[Self.farSlot(actual)]
+                if place != .max && farCount - place <= UInt64(Self.farPages) && far[Int(place % UInt64(Self.farPages))] == actual {
+                    distance = farCount - 1 - place
+                }
+            }
+            if coder.code(distance != .max, &farHit[hasKept ? 1 : 0], shift: 4) {
+                guard let coded = Self.codeNumber(&coder, distance &+ 1, &farBits), coded <= UInt64(Self.farPages),
+                      coded <= farCount else { return nil }
+                let page = far[Int((farCount - coded) % UInt64(Self.farPages))]
+                return page
+            }
+        }
+        lastSource = 4
+        coder.enter(.delta)
         let delta = actual &- predicted
         var low: UInt64 = 0
         if !coder.code(delta & 0xFFF == 0, &aligned, shift: 5) {
@@ -325,15 +406,19 @@ struct TouchFields {
     /// Codes loads and stores, each as "as predicted" (in `context`) or as Elias gamma of value + 1; nil on a
     /// malformed payload.
     mutating func codeCounts<C: BitCoder>(_ coder: inout C, actual: PageTouch, predicted: PageTouch,
-                                          context: Int) -> (reads: UInt32, writes: UInt32)? {
+                                          context: Int, own: Int = -1) -> (reads: UInt32, writes: UInt32)? {
         var reads = predicted.reads
-        if !coder.code(actual.reads == predicted.reads, &readHit[context], shift: 4) {
+        let readsAsPredicted = own < 0 ? coder.code(actual.reads == predicted.reads, &readHit[context], shift: 4)
+            : countMixer.code(&coder, actual.reads == predicted.reads, &readHit[context], &ownReadHit[own], set: 0)
+        if !readsAsPredicted {
             guard let coded = Self.codeNumber(&coder, UInt64(actual.reads) &+ 1, &readBits),
                   coded >= 1, coded <= UInt64(UInt32.max) + 1 else { return nil }
             reads = UInt32(coded - 1)
         }
         var writes = predicted.writes
-        if !coder.code(actual.writes == predicted.writes, &writeHit[context], shift: 4) {
+        let writesAsPredicted = own < 0 ? coder.code(actual.writes == predicted.writes, &writeHit[context], shift: 4)
+            : countMixer.code(&coder, actual.writes == predicted.writes, &writeHit[context], &ownWriteHit[own], set: 1)
+        if !writesAsPredicted {
             guard let coded = Self.codeNumber(&coder, UInt64(actual.writes) &+ 1, &writeBits),
                   coded >= 1, coded <= UInt64(UInt32.max) + 1 else { return nil }
             writes = UInt32(coded - 1)
@@ -341,19 +426,41 @@ struct TouchFields {
         return (reads, writes)
     }
 
+    /// Where `page` is among the recent pages (0 most recent), or `recentPages` when it is not.
+    func recentPosition(of page: UInt64) -> Int {
+        var i = 0
+        while i < recentPages && recent[i] != page { i += 1 }
+        return i
+    }
+
     /// Moves the list's pages to the front of the recent pages, in list order (the last one first).
     mutating func noteRecent(_ list: ArraySlice<PageTouch>) {
-        recent.withUnsafeMutableBufferPointer { recent in
-            for touch in list {
-                let page = touch.page
-                if recent[0] == page { continue }
+        for touch in list {
+            let page = touch.page
+            let count = recentPages
+            let evicted: UInt64 = recent.withUnsafeMutableBufferPointer { recent in
+                if recent[0] == page { return .max }
                 var i = 1
-                while i < Self.recentPages - 1 && recent[i] != page { i += 1 }
+                while i < count - 1 && recent[i] != page { i += 1 }
+                let evicted = recent[i] == page ? .max : recent[i]
                 while i > 0 { recent[i] = recent[i - 1]; i -= 1 }
                 recent[0] = page
+                return evicted
             }
+            if keepsFarPages && evicted != .max { pushFar(evicted) }
         }
         if let last = list.last { lastPage = last.page }
+    }
+
+    private static func farSlot(_ page: UInt64) -> Int {
+        Int(truncatingIfNeeded: ((page >> 12) &* 0x9E37_79B9_7F4A_7C15) >> 52) & (farPlaces - 1)
+    }
+
+    /// Adds a page that fell out of the recent pages to the ring.
+    private mutating func pushFar(_ page: UInt64) {
+        far[Int(farCount % UInt64(Self.farPages))] = page
+        farPlace[Self.farSlot(page)] = farCount
+        farCount += 1
     }
 
     /// Codes `value` (>= 1) as Elias gamma: its bit length in unary, adaptive per length, then the bits below

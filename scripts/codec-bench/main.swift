@@ -9,6 +9,7 @@
 // --encode-only prints name, blocks, bytes, bits/block and encode ns/block only.
 // --touches codes the data touches of the first thread of a packed `--data-pages` trace (or of a .tch file) with
 // the touch model, checks the round trip and prints name, blocks, touches, bytes, bits/block, encode s, decode s;
+// --touches --breakdown prints the model's ideal cost per part (TouchStreamCost), bits per block, instead;
 // --save-touches OUT writes that thread's blocks and touches as a .tch file (Touches.swift) and exits.
 // --digest prints an FNV-1a hash of the encoded payload on stderr (payload bytes compared across builds).
 // Prints one tab-separated line per file: name, blocks, distinct blocks, chunks, codec bytes, bits/block,
@@ -126,6 +127,16 @@ do {
             let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             let file = path.hasSuffix(".tch") ? try TouchFile.load(path) : try loadTouches(path)
             if let saveTouches { try file.save(saveTouches); continue }
+            if breakdown {
+                let cost = file.ids.withUnsafeBufferPointer { TouchStreamCost(blocks: $0, touches: file.touches[...]) }
+                let n = Double(max(file.ids.count, 1))
+                for part in TouchCostPart.allCases {
+                    print(name, part, cost.entries[part.rawValue], String(format: "%.4f", cost.bits[part.rawValue] / n),
+                          separator: "\t")
+                }
+                print(name, "total", "", String(format: "%.4f", cost.bits.reduce(0, +) / n), separator: "\t")
+                continue
+            }
             print(try measureTouches(file, name: name, chunkSize: chunkSize, clock: now))
             continue
         }
