@@ -6,7 +6,12 @@ public enum TouchModelVersion: UInt8, Sendable, CaseIterable {
     /// Per block, its last list (schema-6 traces; their payloads carry no model byte).
     case lastList = 1
     /// Per block, its last four distinct lists (schema 7 on: the payload's first byte is this raw value).
-    case listHistory = 2
+    /// Byte 3: byte 2 named its earlier forms (development builds up to 2026-12-06), which it does not decode:
+    /// a blob that names 2 is refused in one line (`retiredListHistory`) instead of decoding wrong.
+    case listHistory = 3
+
+    /// The byte of touch model 2's earlier forms, refused (see `listHistory`).
+    public static let retiredListHistory: UInt8 = 2
 
     /// The model new traces use.
     public static let current = TouchModelVersion.listHistory

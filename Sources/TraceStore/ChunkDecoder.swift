@@ -223,6 +223,10 @@ struct ChunkDecoder {
         let model: TouchModelVersion
         var start = 0
         if schemaVersion >= 7 {
+            if record.touches.first == TouchModelVersion.retiredListHistory {
+                throw ChunkDecodeFailure("data touches do not decode (touch model byte 2: an earlier form of touch model 2, "
+                                         + "from a development build; pack the trace's --no-pack recording again)")
+            }
             guard let byte = record.touches.first, let named = TouchModelVersion(rawValue: byte) else {
                 throw ChunkDecodeFailure("data touches do not decode (unknown touch model \(record.touches.first ?? 0))")
             }

@@ -161,6 +161,38 @@ import TraceModel
     }
 }
 
+/// A blob of touch model 2's earlier form (model byte 2, valid checksum) is refused in one line that says what to
+/// do, never decoded by today's model into wrong touches.
+@Suite struct RetiredTouchModelTests {
+    @Test func aBlobNamingTheRetiredModelByteIsRefused() throws {
+        let scratch = Scratch("touchretired")
+        defer { scratch.remove() }
+        let path = scratch.path("t.plextrace")
+        _ = try TouchModelTests.write(path, codec: .predictiveFast)
+        try DatabaseQueue(path: path).write { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT sequence, thread, first_event_index, block_count, codec, blocks, blocks_size, events, events_size,
+                       code_writes, syscalls, data_touches, system_events, touches FROM chunks WHERE sequence = 0
+                """)!
+            var touches = [UInt8](row[13] as Data)
+            #expect(touches.first == TouchModelVersion.listHistory.rawValue)
+            touches[0] = TouchModelVersion.retiredListHistory
+            let record = ChunkRecord(sequence: row[0], thread: UInt32(row[1] as Int64),
+                                     firstEventIndex: UInt64(row[2] as Int64), blockCount: row[3], codec: UInt8(row[4] as Int64),
+                                     blocks: [UInt8](row[5] as Data), blocksSize: row[6],
+                                     events: (row[7] as Data?).map { [UInt8]($0) } ?? [], eventsSize: row[8],
+                                     codeWrites: row[9], syscalls: row[10], dataTouches: row[11], systemEvents: row[12],
+                                     touches: touches)
+            try db.execute(sql: "UPDATE chunks SET touches = ?, checksum = ? WHERE sequence = 0",
+                           arguments: [Data(touches), Int64(bitPattern: record.checksum)])
+        }
+        let line = errorLine { _ = try TouchModelTests.read(path) }
+        #expect(line?.contains("touch model byte 2") == true && line?.contains("--no-pack recording again") == true,
+                "\(line ?? "no error")")
+        #expect(line?.contains("\n") == false)
+    }
+}
+
 /// Garbage coded touches under a valid checksum (a file written by something else): the chunk is reported bad,
 /// in one line, without a crash or an unbounded allocation, and the thread's later chunks are refused.
 @Suite struct TouchModelHostileTests {
