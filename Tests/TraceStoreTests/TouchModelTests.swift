@@ -169,22 +169,9 @@ import TraceModel
         defer { scratch.remove() }
         let path = scratch.path("t.plextrace")
         _ = try TouchModelTests.write(path, codec: .predictiveFast)
-        try DatabaseQueue(path: path).write { db in
-            let row = try Row.fetchOne(db, sql: """
-                SELECT sequence, thread, first_event_index, block_count, codec, blocks, blocks_size, events, events_size,
-                       code_writes, syscalls, data_touches, system_events, touches FROM chunks WHERE sequence = 0
-                """)!
-            var touches = [UInt8](row[13] as Data)
+        try TouchModelHostileTests.replaceTouches(ofChunk: 0, in: path) { touches in
             #expect(touches.first == TouchModelVersion.listHistory.rawValue)
             touches[0] = TouchModelVersion.retiredListHistory
-            let record = ChunkRecord(sequence: row[0], thread: UInt32(row[1] as Int64),
-                                     firstEventIndex: UInt64(row[2] as Int64), blockCount: row[3], codec: UInt8(row[4] as Int64),
-                                     blocks: [UInt8](row[5] as Data), blocksSize: row[6],
-                                     events: (row[7] as Data?).map { [UInt8]($0) } ?? [], eventsSize: row[8],
-                                     codeWrites: row[9], syscalls: row[10], dataTouches: row[11], systemEvents: row[12],
-                                     touches: touches)
-            try db.execute(sql: "UPDATE chunks SET touches = ?, checksum = ? WHERE sequence = 0",
-                           arguments: [Data(touches), Int64(bitPattern: record.checksum)])
         }
         let line = errorLine { _ = try TouchModelTests.read(path) }
         #expect(line?.contains("touch model byte 2") == true && line?.contains("--no-pack recording again") == true,
@@ -203,26 +190,35 @@ import TraceModel
         let path = scratch.path("t.plextrace")
         _ = try TouchModelTests.write(path, codec: .predictiveFast)
         var rng = SplitMix64(seed: UInt64(seed))
-        try DatabaseQueue(path: path).write { db in
-            let row = try Row.fetchOne(db, sql: """
-                SELECT sequence, thread, first_event_index, block_count, codec, blocks, blocks_size, events, events_size,
-                       code_writes, syscalls, data_touches, system_events, touches FROM chunks WHERE sequence = 5
-                """)!
+        try Self.replaceTouches(ofChunk: 5, in: path) { touches in
+            #expect(!touches.isEmpty)
             let length = [1, 7, 64, 4096][seed]
-            let garbage = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            let record = ChunkRecord(sequence: row[0], thread: UInt32(row[1] as Int64),
-                                     firstEventIndex: UInt64(row[2] as Int64), blockCount: row[3], codec: UInt8(row[4] as Int64),
-                                     blocks: [UInt8](row[5] as Data), blocksSize: row[6],
-                                     events: (row[7] as Data?).map { [UInt8]($0) } ?? [], eventsSize: row[8],
-                                     codeWrites: row[9], syscalls: row[10], dataTouches: row[11], systemEvents: row[12],
-                                     touches: garbage)
-            #expect(!(row[13] as Data).isEmpty)
-            try db.execute(sql: "UPDATE chunks SET touches = ?, checksum = ? WHERE sequence = 5",
-                           arguments: [Data(garbage), Int64(bitPattern: record.checksum)])
+            touches = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
         }
         let line = errorLine { _ = try TouchModelTests.read(path) }
         #expect(line?.contains("data touches do not decode") == true, "\(line ?? "no error")")
         let problems = try TraceReader(path: path).verify()
         #expect(!problems.isEmpty)
+    }
+
+    /// Rewrites chunk `sequence`'s coded touches with `change` and a checksum that matches them (a file that
+    /// something other than PlexLab wrote, or an older PlexLab).
+    static func replaceTouches(ofChunk sequence: Int, in path: String, _ change: (inout [UInt8]) -> Void) throws {
+        try DatabaseQueue(path: path).write { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT sequence, thread, first_event_index, block_count, codec, blocks, blocks_size, events, events_size,
+                       code_writes, syscalls, data_touches, system_events, touches FROM chunks WHERE sequence = ?
+                """, arguments: [sequence])!
+            var touches = [UInt8](row[13] as Data)
+            change(&touches)
+            let record = ChunkRecord(sequence: row[0], thread: UInt32(row[1] as Int64),
+                                     firstEventIndex: UInt64(row[2] as Int64), blockCount: row[3], codec: UInt8(row[4] as Int64),
+                                     blocks: [UInt8](row[5] as Data), blocksSize: row[6],
+                                     events: (row[7] as Data?).map { [UInt8]($0) } ?? [], eventsSize: row[8],
+                                     codeWrites: row[9], syscalls: row[10], dataTouches: row[11], systemEvents: row[12],
+                                     touches: touches)
+            try db.execute(sql: "UPDATE chunks SET touches = ?, checksum = ? WHERE sequence = ?",
+                           arguments: [Data(touches), Int64(bitPattern: record.checksum), sequence])
+        }
     }
 }
