@@ -46,4 +46,21 @@ struct LogisticTables {
     @inline(__always) func squash(_ x: Int) -> Int32 {
         Swift.min(65512, Swift.max(24, LogisticTables.squash(x, knotTable)))
     }
+
+    /// Codes `bit` at the logistic mix of two stretched probabilities `s0` and `s1` with the weights at `w`
+    /// (the two inputs' and the bias's, 1.0 = 65536; `squash` of the mix is the probability), then moves the
+    /// weights toward the outcome at `rate`. The one mixing step of the jcc decision and of touch model 2.
+    @inline(__always)
+    static func codeMix<C: BitCoder>(_ coder: inout C, _ bit: Bool, _ s0: Int, _ s1: Int,
+                                     weights w: UnsafeMutablePointer<Int32>, rate: Int,
+                                     squash: (Int) -> Int32) -> Bool {
+        let dot = (Int(w[0]) &* s0 &+ Int(w[1]) &* s1 &+ Int(w[2]) &* 256) >> 16
+        let p = squash(dot)
+        let decoded = coder.code(bit, probability: UInt32(p))
+        let error = ((decoded ? 65536 : 0) - Int(p)) >> 4
+        w[0] &+= Int32(truncatingIfNeeded: (s0 &* error &* rate) >> 16)
+        w[1] &+= Int32(truncatingIfNeeded: (s1 &* error &* rate) >> 16)
+        w[2] &+= Int32(truncatingIfNeeded: (256 &* error &* rate) >> 16)
+        return decoded
+    }
 }

@@ -869,14 +869,9 @@ struct SuccessorModel<Shape: ModelConfiguration> {
         let branchBit = jccHit.base + Int(branch)
         let s0 = Int(logistic.stretch[Int(contextBit.pointee.p >> 4)])
         let s1 = Int(logistic.stretch[Int(branchBit.pointee.p >> 4)])
-        let w = mixWeights.base + set &* 3
-        let dot = (Int(w[0]) &* s0 &+ Int(w[1]) &* s1 &+ Int(w[2]) &* 256) >> 16
-        let p = logistic.squash(dot)
-        let decoded = coder.code(bit, probability: UInt32(p))
-        let error = ((decoded ? 65536 : 0) - Int(p)) >> 4
-        w[0] &+= Int32(truncatingIfNeeded: (s0 &* error &* ModelShape.mixRate) >> 16)
-        w[1] &+= Int32(truncatingIfNeeded: (s1 &* error &* ModelShape.mixRate) >> 16)
-        w[2] &+= Int32(truncatingIfNeeded: (256 &* error &* ModelShape.mixRate) >> 16)
+        let logistic = logistic
+        let decoded = LogisticTables.codeMix(&coder, bit, s0, s1, weights: mixWeights.base + set &* 3,
+                                             rate: ModelShape.mixRate) { logistic.squash($0) }
         contextBit.pointee.update(decoded, shift: ModelShape.hitShift)
         branchBit.pointee.update(decoded, shift: ModelShape.branchHitShift)
         return decoded

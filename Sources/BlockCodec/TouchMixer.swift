@@ -1,6 +1,6 @@
 /// Logistic mix of two adaptive probabilities of one decision (touch model 2's list choice: a sparse context
 /// that knows the block, a dense one that learns fast), with learned weights per set (at most 4 sets); the
-/// same integer arithmetic as the jcc mixer (`LogisticTables`), so encoder and decoder agree on every machine.
+/// same mixing step as the jcc decision (`LogisticTables.codeMix`), so encoder and decoder agree on every machine.
 struct TwoInputMixer {
     /// Per set, 4 lanes: the weights of the two inputs and of the bias (1.0 = 65536), and one unused lane
     /// (inline, so the hot path does no copy-on-write check).
@@ -44,15 +44,12 @@ struct TwoInputMixer {
         let s0 = Int(stretch[Int(first.p >> 4)])
         let s1 = Int(stretch[Int(second.p >> 4)])
         let w = set * 4
+        let squash = squash
         return withUnsafeMutableBytes(of: &weights) { raw in
-            let weights = raw.baseAddress!.assumingMemoryBound(to: Int32.self)
-            let dot = (Int(weights[w]) &* s0 &+ Int(weights[w + 1]) &* s1 &+ Int(weights[w + 2]) &* 256) >> 16
-            let p = squash[Swift.min(2047, Swift.max(-2047, dot)) + 2047]
-            let decoded = coder.code(bit, probability: UInt32(p))
-            let error = ((decoded ? 65536 : 0) - Int(p)) >> 4
-            weights[w] &+= Int32(truncatingIfNeeded: (s0 &* error &* Self.rate) >> 16)
-            weights[w + 1] &+= Int32(truncatingIfNeeded: (s1 &* error &* Self.rate) >> 16)
-            weights[w + 2] &+= Int32(truncatingIfNeeded: (256 &* error &* Self.rate) >> 16)
+            let weights = raw.baseAddress!.assumingMemoryBound(to: Int32.self) + w
+            let decoded = LogisticTables.codeMix(&coder, bit, s0, s1, weights: weights, rate: Self.rate) {
+                squash[Swift.min(2047, Swift.max(-2047, $0)) + 2047]
+            }
             first.update(decoded, shift: 4)
             second.update(decoded, shift: 5)
             return decoded

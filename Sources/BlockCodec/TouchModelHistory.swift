@@ -184,7 +184,7 @@ struct ListHistoryTouchModel: TouchListModel {
             coder.enter(.counts)
             guard let (reads, writes) = fields.codeCounts(&coder, actual: actual, predicted: countsFrom,
                                                           context: source * 6 + context,
-                                                          own: Int((UInt32(block) &* 0x9E37_79B1 ^ UInt32(j) &* 0x85EB_CA6B) >> 16)) else { return false }
+                                                          own: blockPage) else { return false }
             list[j] = Touch(page: page, reads: reads, writes: writes)
         }
         noteRoles(slot: slot, list[...], roles: true)
